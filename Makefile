@@ -1,0 +1,50 @@
+# Two commands do all the set-up from a fresh clone: `make lab` and `make test`.
+# Both are idempotent: a second run only checks what is already in place.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+KERNEL := zero-copy
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup venv jars data kernel lab test unit notebooks bench clean-outputs clean
+
+setup: venv data kernel
+
+venv: $(STAMP)
+$(STAMP): requirements.txt requirements-test.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11 (or run 'make PYTHON=/path/to/python3.11 ...')"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+jars data: $(STAMP)
+	$(PY) -m helpers setup
+
+kernel: $(VENV)/share/jupyter/kernels/$(KERNEL)/kernel.json
+$(VENV)/share/jupyter/kernels/$(KERNEL)/kernel.json: $(STAMP)
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (zero-copy)" >/dev/null
+
+lab: setup
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser notebooks/
+
+# Unit tests, then every notebook under nbval, at the small CI scale.
+test: setup
+	LAB_SCALE=ci $(PY) -m pytest -p no:cacheprovider tests notebooks --nbval-lax --nbval-cell-timeout=900
+
+unit: setup
+	LAB_SCALE=ci $(PY) -m pytest -p no:cacheprovider tests
+
+notebooks: setup
+	LAB_SCALE=ci $(PY) -m pytest -p no:cacheprovider notebooks --nbval-lax --nbval-cell-timeout=900
+
+bench: setup
+	$(PY) -m helpers bench --rows 1000000 --json runs/bench.json
+
+# Notebooks are committed without outputs (see README, "Outputs").
+clean-outputs: $(STAMP)
+	$(PY) -m helpers strip-outputs notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) .cache runs data/*.parquet data/model.*

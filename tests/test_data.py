@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from helpers import data
+from helpers.config import LabError
+
+
+def test_features_are_deterministic_and_prefix_stable():
+    a = data.feature_matrix(1000)
+    b = data.feature_matrix(1000)
+    c = data.feature_matrix(300)
+    assert np.array_equal(a, b)
+    assert np.array_equal(a[:300], c)
+    assert a.flags["C_CONTIGUOUS"] and a.shape == (1000, data.N_FEATURES)
+
+
+def test_feature_frame_layout():
+    df = data.feature_frame(10)
+    assert list(df.columns) == ["id"] + [f"f{i}" for i in range(16)]
+    assert df["id"].tolist() == list(range(10))
+
+
+def test_parquet_written_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path)
+    p = data.ensure_features(100)
+    mtime = p.stat().st_mtime_ns
+    assert data.ensure_features(100).stat().st_mtime_ns == mtime
+    assert not [x for x in tmp_path.iterdir() if x.name.startswith(".")]
+
+
+def test_model_training_is_deterministic():
+    spec = data.ModelSpec(train_rows=2000, num_trees=5)
+    assert data.train_model(spec) == data.train_model(spec)
+    assert spec.digest() != data.ModelSpec().digest()
+
+
+def test_model_on_disk_matches_spec():
+    path = data.ensure_model()
+    assert data.ensure_model() == path  # not rebuilt
+    booster = data.load_booster()
+    assert booster.num_trees() == data.ModelSpec().num_trees
+    assert booster.num_feature() == data.N_FEATURES
+
+
+def test_too_many_rows_is_refused():
+    with pytest.raises(LabError, match="more than"):
+        data.feature_matrix(data.MAX_ROWS + 1)
+
+
+@pytest.mark.parametrize("kind", data.COLUMN_KINDS)
+def test_column_kinds(kind):
+    df = data.make_columns(50, kind)
+    assert len(df) == 50 and list(df.columns) == ["id", "value"]
+    assert df.equals(data.make_columns(50, kind)) or kind in ("array<double>", "struct")
+
+
+def test_unknown_column_kind():
+    with pytest.raises(LabError, match="Unknown column kind"):
+        data.make_columns(5, "decimal")

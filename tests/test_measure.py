@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from helpers import measure
+from helpers.config import LabError
+
+
+def test_parse_size():
+    assert measure.parse_size("12.0 MiB") == 12 * 2**20
+    text = "total (min, med, max (stageId: taskId))\n1.5 KiB (0.7 KiB, 0.7 KiB, 0.8 KiB (stage 3.0: task 4))"
+    assert measure.parse_size(text) == 1536
+    with pytest.raises(ValueError):
+        measure.parse_size("12 ms")
+
+
+def test_physical_limit_predicts_the_reference():
+    limit = measure.physical_limit(3000, processes=2)
+    assert limit.rows_per_s > 0 and limit.processes == 2
+    assert np.array_equal(limit.predictions, measure.reference_predictions(3000))
+
+
+def test_run_scenario_record(spark):
+    rec = measure.run_scenario(spark, "map_in_arrow", 4000, batch_size=500, limit_rows_per_s=1e6)
+    assert rec.batch_size == 500 and rec.rows == 4000
+    assert rec.max_abs_diff <= 1e-9 and rec.wall_s > 0 and rec.ratio_to_limit > 0
+
+
+def test_bad_batch_size(spark):
+    with pytest.raises(LabError, match="batch size"):
+        measure.set_batch_size(spark, 0)
+
+
+def test_python_sql_metrics_count_the_bytes(spark):
+    from helpers.scenarios import scenario_frame
+
+    rows = 4000
+    spark.conf.set(measure.BATCH_CONF, "1000")
+    measure.time_noop(scenario_frame(spark, "pandas_udf", rows=rows))
+    m = measure.python_metrics(spark)
+    sent = m[m.metric == "data sent to Python workers"]["bytes"].sum()
+    # 16 double columns go to the worker: at least 16 * 8 bytes per row, plus Arrow framing
+    assert sent >= rows * 16 * 8
+
+
+def test_process_table_and_jvm_memory(spark):
+    from helpers.scenarios import scenario_frame
+
+    with measure.ProcessSampler(0.05) as sampler:
+        measure.time_noop(scenario_frame(spark, "map_in_pandas", rows=4000))
+    s = sampler.samples
+    assert (s.role == "jvm").any() and (s.rss_bytes > 0).all()
+    assert "python_worker" in set(measure.process_table().role) | set(s.role)
+    mem = measure.jvm_memory(spark)
+    assert mem["heap_used"] > 0 and mem["arrow_peak"] > 0

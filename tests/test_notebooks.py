@@ -1,0 +1,29 @@
+"""The committed notebooks follow the kit's anatomy and carry no outputs."""
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers.notebook import has_outputs
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 2
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path):
+    assert not has_outputs(path), f"run `make clean-outputs` ({path.name})"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_anatomy(path):
+    nb = json.loads(path.read_text())
+    text = "\n".join("".join(c["source"]) for c in nb["cells"])
+    first = "".join(nb["cells"][0]["source"])
+    assert first.startswith("# "), "title first"
+    for needle in ("Learning objectives", "Exercise", "Summary and takeaways", "stop_session"):
+        assert needle in text, f"{path.name} lacks {needle!r}"
+    assert nb["metadata"]["kernelspec"]["name"] == "zero-copy"

@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+from helpers import measure, scenarios
+from helpers.config import LabError, scale_rows
+
+ROWS = scale_rows("row")
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return measure.reference_predictions(ROWS)
+
+
+@pytest.mark.parametrize("name", list(scenarios.SCENARIOS))
+def test_parity_with_reference(spark, reference, name):
+    """Every path's predictions equal the in-process reference within 1e-9 on the same rows."""
+    spark.conf.set(measure.BATCH_CONF, "1000")
+    got = measure.collect_predictions(spark, name, ROWS)
+    assert got.shape == reference.shape
+    assert np.max(np.abs(got - reference)) <= 1e-9
+
+
+@pytest.mark.parametrize("name", list(scenarios.SCENARIOS))
+def test_physical_operator(spark, name):
+    ops = measure.physical_operators(scenarios.scenario_frame(spark, name, rows=ROWS))
+    sc = scenarios.get_scenario(name)
+    assert sc.operator in ops
+    python_ops = {"BatchEvalPython", "ArrowEvalPython", "MapInPandas", "PythonMapInArrow"}
+    assert bool(python_ops & set(ops)) == sc.python_worker
+
+
+def test_unknown_scenario():
+    with pytest.raises(LabError, match="Unknown scenario 'nope'"):
+        scenarios.get_scenario("nope")
+    with pytest.raises(LabError):
+        scenarios.parse_scenarios("pandas_udf,nope")
+
+
+def test_parse_scenarios_all():
+    assert scenarios.parse_scenarios("all") == list(scenarios.SCENARIOS)
+    assert scenarios.parse_scenarios("map_in_arrow, pandas_udf") == ["map_in_arrow", "pandas_udf"]

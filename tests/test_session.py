@@ -1,0 +1,41 @@
+"""Clean stop: the JVM, pyspark.daemon and its workers are all gone after stop_session()."""
+import psutil
+
+from helpers import session
+from helpers.config import LabError
+
+
+def test_build_conf_defaults(monkeypatch):
+    monkeypatch.delenv("LAB_MASTER", raising=False)
+    conf = session.build_conf("x", {"spark.driver.extraJavaOptions": "-Xss4m"})
+    assert conf["spark.master"] == "local[*]"
+    assert conf["spark.driver.bindAddress"] == "127.0.0.1"
+    assert "-Dio.netty.tryReflectionSetAccessible=true" in conf["spark.driver.extraJavaOptions"]
+    assert "-Xss4m" in conf["spark.driver.extraJavaOptions"]
+    monkeypatch.setenv("LAB_MASTER", "spark://127.0.0.1:7077")
+    assert session.build_conf("x")["spark.master"] == "spark://127.0.0.1:7077"
+
+
+def test_runtime_conf_reuses_session(spark):
+    again = session.start_session("unit-tests", conf={"spark.sql.execution.arrow.maxRecordsPerBatch": "777"})
+    assert again is spark
+    assert spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") == "777"
+
+
+def test_stop_leaves_no_process(spark):
+    from helpers.measure import time_noop
+    from helpers.scenarios import scenario_frame
+
+    time_noop(scenario_frame(spark, "pandas_udf", rows=2000))
+    procs = session.session_processes()
+    names = {" ".join(p.cmdline()) for p in procs}
+    assert any("java" in n for n in names) and any("pyspark.daemon" in n for n in names)
+    pids = [p.pid for p in procs]
+    assert session.stop_session() == []
+    assert not [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    mine = psutil.Process().children(recursive=True)
+    assert not [p for p in mine if "java" in p.name() or "pyspark.daemon" in " ".join(p.cmdline())]
+    # the fixture's own stop is now a no-op; a new session can start afterwards
+    s2 = session.start_session("unit-tests-2")
+    assert s2.range(3).count() == 3
+    session.stop_session()
