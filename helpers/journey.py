@@ -1,0 +1,75 @@
+"""Layer 4: the journey of one batch (notebook 01) — bytes in each layer, measured.
+
+Each layer's size is measured in this run: the JVM's UnsafeRow size through py4j, the bytes
+Spark reports sending over the worker socket (SQL metric), and the Python-side objects built by
+the same library calls the worker makes (pyarrow IPC read, to_pandas, the model's input matrix).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .config import check_positive
+from .data import feature_frame, feature_names
+from .measure import BATCH_CONF, python_metrics, time_noop
+from .scenarios import input_frame, scenario_frame
+
+
+def unsafe_row_bytes(spark, rows: int) -> int:
+    """Size in bytes of one UnsafeRow of the input table, read from the JVM (UnsafeRow.getSizeInBytes)."""
+    return int(input_frame(spark, rows)._jdf.queryExecution().toRdd().first().getSizeInBytes())
+
+
+def batch_layers(spark, rows: int, batch_rows: int, scenario: str = "pandas_udf") -> pd.DataFrame:
+    """Bytes one batch of `batch_rows` rows occupies in each layer of the round trip.
+
+    Columns: layer, bytes, factor (vs the raw feature bytes batch_rows x 16 x 8), how (what measured it)."""
+    check_positive("batch size", batch_rows)
+    batch_rows = min(batch_rows, rows)
+    raw = batch_rows * 16 * 8
+    spark.conf.set(BATCH_CONF, str(batch_rows))
+    time_noop(scenario_frame(spark, scenario, rows=rows))
+    metrics = python_metrics(spark)
+    n_batches = int(np.ceil(rows / batch_rows))
+    sent = metrics.loc[metrics.metric == "data sent to Python workers", "bytes"].sum() / n_batches
+    back = metrics.loc[metrics.metric == "data returned from Python workers", "bytes"].sum() / n_batches
+
+    pdf = feature_frame(batch_rows)[feature_names()]
+    batch = pa.RecordBatch.from_pandas(pdf, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    ipc = sink.getvalue()
+    read_back = pa.ipc.open_stream(ipc).read_all()          # worker: ArrowStreamSerializer.load_stream
+    as_pandas = read_back.to_pandas()                        # worker: arrow_to_pandas per column
+    X = np.column_stack([as_pandas[c].to_numpy() for c in as_pandas.columns])  # the UDF: model input
+    layers = [
+        ("JVM heap: UnsafeRows", batch_rows * unsafe_row_bytes(spark, rows), "UnsafeRow.getSizeInBytes() via py4j x rows"),
+        ("JVM -> socket: Arrow IPC sent", sent, "SQL metric 'data sent to Python workers' / batches"),
+        ("Python: pyarrow batch read from IPC", read_back.nbytes, "pa.ipc.open_stream(...).read_all().nbytes"),
+        ("Python: pandas columns", int(as_pandas.memory_usage(deep=True, index=False).sum()),
+         "DataFrame.memory_usage(deep=True)"),
+        ("Python: model input matrix", X.nbytes, "np.column_stack(...).nbytes"),
+        ("Python -> socket: predictions IPC", back, "SQL metric 'data returned from Python workers' / batches"),
+    ]
+    df = pd.DataFrame(layers, columns=["layer", "bytes", "how"])
+    df["bytes"] = df["bytes"].astype(float)
+    df["factor"] = df["bytes"] / raw
+    return df[["layer", "bytes", "factor", "how"]]
+
+
+def operator_table(spark, rows: int, names: list[str]) -> pd.DataFrame:
+    """For each scenario: the Python-related physical operators found in its executed plan."""
+    from .measure import physical_operators
+    from .scenarios import get_scenario
+
+    python_ops = ("BatchEvalPython", "ArrowEvalPython", "MapInPandas", "PythonMapInArrow")
+    out = []
+    for name in names:
+        ops = physical_operators(scenario_frame(spark, name, rows=rows))
+        found = [o for o in ops if o in python_ops]
+        out.append({"scenario": name, "expected": get_scenario(name).operator,
+                    "python_operator": ", ".join(found) or "(none: runs in the JVM)",
+                    "plan": " <- ".join(ops)})
+    return pd.DataFrame(out)
