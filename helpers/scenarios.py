@@ -119,6 +119,33 @@ def build_map_in_arrow(df, model):
     return df.mapInArrow(predict_batches, OUTPUT_SCHEMA)
 
 
+def build_map_in_arrow_rowmajor(df, model):
+    """mapInArrow over an `array<double>` features column: the Arrow list's values buffer is one
+    contiguous row-major block, so the model's (rows x 16) matrix is a reshape — no copy, no
+    column stacking (checked by address in notebook 03)."""
+    def predict_batches(batches):
+        import pyarrow as pa
+
+        booster = worker_booster(_model_value(model))
+        for batch in batches:
+            feats = batch.column("features")
+            values = feats.flatten().to_numpy(zero_copy_only=True)  # raises if nulls would force a copy
+            X = values.reshape(len(feats), -1)
+            yield pa.RecordBatch.from_arrays([batch.column("id"), pa.array(predict(booster, X))],
+                                             names=["id", "prediction"])
+
+    if "features" not in df.columns:
+        df = as_array_layout(df)
+    return df.mapInArrow(predict_batches, OUTPUT_SCHEMA)
+
+
+def as_array_layout(df):
+    """(id, f0..f15) -> (id, features array<double>), features in column order."""
+    from pyspark.sql import functions as F
+
+    return df.select("id", F.array(*_feature_cols(df)).alias("features"))
+
+
 def build_synapseml(df, model_str: str):
     from pyspark.ml.feature import VectorAssembler
 
@@ -145,6 +172,7 @@ class Scenario:
     python_worker: bool
     row_at_a_time: bool
     build: Callable
+    layout: str = "columns"  # "columns": f0..f15 doubles; "array": one array<double> column
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
@@ -154,10 +182,12 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("iter_pandas_udf", "@pandas_udf Iterator", "ArrowEvalPython", True, False, build_iter_pandas_udf),
     Scenario("map_in_pandas", "mapInPandas", "MapInPandas", True, False, build_map_in_pandas),
     Scenario("map_in_arrow", "mapInArrow", "PythonMapInArrow", True, False, build_map_in_arrow),
+    Scenario("map_in_arrow_rowmajor", "mapInArrow, row-major array input", "PythonMapInArrow", True, False,
+             build_map_in_arrow_rowmajor, layout="array"),
     Scenario("synapseml", "SynapseML LightGBM (JVM, JNI)", "Project", False, False, build_synapseml),
 ]}
 
-ARROW_SCENARIOS = ("pandas_udf", "iter_pandas_udf", "map_in_pandas", "map_in_arrow")
+ARROW_SCENARIOS = ("pandas_udf", "iter_pandas_udf", "map_in_pandas", "map_in_arrow", "map_in_arrow_rowmajor")
 
 
 def get_scenario(name: str) -> Scenario:
@@ -184,17 +214,24 @@ _INPUTS: dict = {}
 _MODELS: dict = {}
 
 
-def input_frame(spark, rows: int, n_features: int = N_FEATURES):
-    """The cached input DataFrame of `rows` rows, split evenly over the default parallelism."""
+def input_frame(spark, rows: int, n_features: int = N_FEATURES, layout: str = "columns"):
+    """The cached input DataFrame of `rows` rows, split evenly over the default parallelism.
+    layout="columns": id, f0..f15 (doubles); layout="array": id, features (array<double>)."""
     check_positive("rows", rows)
-    key = (id(spark), rows, n_features)
+    if layout not in ("columns", "array"):
+        raise LabError(f"Unknown layout {layout!r}: use 'columns' or 'array'.")
+    key = (id(spark), rows, n_features, layout)
     df = _INPUTS.get(key)
     if df is None:
+        for old in [k for k in _INPUTS if k[:3] != key[:3]]:  # other sizes: free their cache
+            _INPUTS.pop(old).unpersist()
         path = ensure_features(rows, n_features)
         n = max(1, spark.sparkContext.defaultParallelism)
-        df = spark.read.parquet(str(path)).repartition(n).cache()
+        df = spark.read.parquet(str(path)).repartition(n)
+        if layout == "array":
+            df = as_array_layout(df)
+        df = df.cache()
         df.count()
-        _INPUTS.clear()  # one cached input at a time keeps memory predictable
         _INPUTS[key] = df
     return df
 
@@ -212,7 +249,7 @@ def scenario_frame(spark, name: str, df=None, rows: int | None = None):
     """The DataFrame (`id`, `prediction`) that scores `df` (or the input of `rows` rows) via `name`."""
     sc = get_scenario(name)
     if df is None:
-        df = input_frame(spark, rows)
+        df = input_frame(spark, rows, layout=sc.layout)
     model = model_text() if name == "synapseml" else model_broadcast(spark)
     return sc.build(df, model)
 
