@@ -117,12 +117,83 @@ def _strip(args) -> int:
     return 0
 
 
+def _ledger_args(p):
+    p.add_argument("--rows", type=positive_int, default=None,
+                   help="rows per batch (default: LAB_SCALE rows / 4)")
+    p.add_argument("--batches", type=positive_int, default=4, help="batches in the end-to-end run")
+    p.add_argument("--paths", default="pandas_udf,map_in_pandas,map_in_arrow",
+                   help="comma-separated: pandas_udf, map_in_pandas, map_in_arrow")
+    p.add_argument("--json", default=None, help="write one record per hop (path, hop, bytes, seconds)")
+
+
+def _ledger(args) -> int:
+    from .config import scale_rows
+    from .session import start_session, stop_session
+    from .zerocopy import check_ledger_paths, copy_ledger
+
+    rows = args.rows or max(1, scale_rows() // 4)
+    paths = check_ledger_paths(args.paths)
+    spark = start_session("ledger", synapseml=False)
+    try:
+        ledger = copy_ledger(spark, rows=rows, paths=paths, batches=args.batches)
+    finally:
+        stop_session()
+    print(ledger.table().drop(columns="how").to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(ledger.summary().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    write_json(args.json, ledger.records())
+    return 0
+
+
+def _profile_args(p):
+    p.add_argument("--scenario", required=True, help="one scenario name (see helpers.scenarios)")
+    p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE)")
+    p.add_argument("--out", required=True, help="folder for python.collapsed, jvm.collapsed, breakdown.json, profile.png")
+    p.add_argument("--batch-size", type=positive_int, default=10_000,
+                   help="spark.sql.execution.arrow.maxRecordsPerBatch")
+    p.add_argument("--interval-ms", type=float, default=5.0, help="Python worker sampling period (ms)")
+
+
+def _profile(args) -> int:
+    from .profile_workers import run_profile_cli
+
+    payload = run_profile_cli(args.scenario, args.rows, args.out, args.batch_size, args.interval_ms)
+    print(json.dumps({k: v for k, v in payload.items() if not isinstance(v, dict)}, default=float))
+    return 0
+
+
+def _memory_args(p):
+    p.add_argument("--scenario", required=True, help="scenario name (see helpers.scenarios.SCENARIOS)")
+    p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE memory rows)")
+    p.add_argument("--batch-size", type=positive_int, default=10_000,
+                   help="spark.sql.execution.arrow.maxRecordsPerBatch")
+    p.add_argument("--partitions", type=positive_int, default=None, help="coalesce the input (1 = one task)")
+    p.add_argument("--out", required=True, help="folder for timeline.csv/.json, captures.json, summary.json")
+
+
+def _memory(args) -> int:
+    from .memory_profile import memory_rows, run_memory_command
+
+    summary = run_memory_command(args.scenario, args.rows or memory_rows(), args.batch_size, args.out,
+                                 partitions=args.partitions)
+    peaks = ", ".join(f"{pid}: {b / 2**20:.1f} MiB" for pid, b in summary["peak_bytes_per_worker"].items())
+    print(f"{summary['scenario']}: {summary['rows']:,} rows in {summary['wall_s']:.2f} s; "
+          f"{summary['tasks']} memray captures; peak per worker {peaks or '-'}; files in {args.out}")
+    return 0
+
+
 COMMANDS = {
     "setup": ("resolve jars, build data and model (idempotent)", _setup_args, _setup),
     "doctor": ("check Java, packages and jars", _doctor_args, _doctor),
     "strip-outputs": ("remove outputs and execution counts from notebooks", _strip_args, _strip),
     "bench": ("time every inference path against the physical limit", _bench_args, _bench),
+    "memory": ("memory timelines of every layer + memray peaks per Python worker", _memory_args, _memory),
+    "profile": ("flame graphs of one scenario: Python workers + JVM, time breakdown", _profile_args, _profile),
+    "ledger": ("the copy ledger: bytes and seconds per hop of one batch's round trip", _ledger_args, _ledger),
 }
+
+from .batch_cli import COMMANDS as _BATCH_COMMANDS  # noqa: E402  (sweep, tune, tune-bench: notebook 04)
+
+COMMANDS.update(_BATCH_COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> int:

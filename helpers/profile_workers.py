@@ -1,0 +1,401 @@
+"""Layer 5 (profile): profilers inside Spark's Python workers, without root or ptrace.
+
+Spark (3.5) starts its Python workers by forking them from `python -m pyspark.daemon`; the conf
+`spark.python.daemon.module` names a replacement module. `helpers._profiled_daemon` wraps each
+task's `pyspark.worker.main` call with a profiler and then runs the stock daemon. Two modes:
+
+- "cpu": a sampling thread reads the worker's main-thread stack (`sys._current_frames()`) every
+  5 ms; per task it writes collapsed stacks `cpu-<pid>-<seq>.collapsed` (weights: microseconds of
+  wall time; the part the thread was not on a CPU, measured with its thread CPU clock, is split off
+  under a leaf frame `[off-cpu]`).
+- "memray": `memray.Tracker` around each task, one capture `memray-<pid>-<seq>.bin` per task
+  (group them by pid for one worker process); native frames off unless `native=True`.
+
+Typical use (notebook 05 for "cpu", notebook 07 for "memray")::
+
+    spark = profiled_session("07_memory", "memray", out_dir)
+    clear_worker_profiles(out_dir)
+    ... run a job ...
+    files = collect_worker_profiles(out_dir)        # WorkerFile per task, all finished
+
+Also here: `profile_scenario` (one run, Python workers + JVM flame graphs + the time breakdown),
+`profiler_overhead` (profiled vs unprofiled wall time in one session) and the ptrace check for
+the optional py-spy (not installed, not pinned: detection only).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .config import LabError, atomic_write_bytes, check_positive
+
+DAEMON_MODULE = "helpers._profiled_daemon"
+MODES = ("cpu", "memray")
+_FILE_RE = re.compile(r"^(cpu|memray)-(\d+)-(\d+)\.(collapsed|bin)$")
+
+
+# ---- configuration ----------------------------------------------------------------------------
+
+def worker_profiler_conf(mode: str, out_dir, interval_ms: float = 5.0, native: bool = False) -> dict:
+    """Spark confs that put the profiling daemon in front of every Python worker.
+
+    mode: "cpu" or "memray"; out_dir: folder for the per-task files (created);
+    interval_ms: sampling period of the cpu mode (milliseconds); native: memray native frames.
+    All are static confs: a session started with them is a new JVM."""
+    if mode not in MODES:
+        raise LabError(f"Unknown worker profiler mode {mode!r}: use one of {', '.join(MODES)}.")
+    if not interval_ms > 0:
+        raise LabError(f"interval_ms must be > 0, got {interval_ms!r}.")
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    return {
+        "spark.python.daemon.module": DAEMON_MODULE,
+        "spark.executorEnv.LAB_PROFILE_MODE": mode,
+        "spark.executorEnv.LAB_PROFILE_DIR": str(out),
+        "spark.executorEnv.LAB_PROFILE_INTERVAL_MS": str(interval_ms),
+        "spark.executorEnv.LAB_PROFILE_NATIVE": "1" if native else "0",
+    }
+
+
+def profiled_session(app: str, mode: str, out_dir, conf: dict | None = None, java_options=(),
+                     interval_ms: float = 5.0, native: bool = False, **kwargs):
+    """`start_session` with the worker profiler in `mode` writing to `out_dir` (plus your conf)."""
+    from .session import start_session
+
+    full = dict(conf or {})
+    full.update(worker_profiler_conf(mode, out_dir, interval_ms, native))
+    for stale in list(Path(out_dir).glob("*.running")) + list(Path(out_dir).glob("PAUSED")):
+        stale.unlink()  # left by an interrupted earlier session
+    return start_session(app, conf=full, java_options=tuple(java_options), **kwargs)
+
+
+def require_profiled(spark, mode: str = "cpu") -> None:
+    """LabError unless `spark` was started by `profiled_session(..., mode, ...)`."""
+    conf = spark.sparkContext.getConf()
+    if conf.get("spark.python.daemon.module", "") != DAEMON_MODULE or \
+            conf.get("spark.executorEnv.LAB_PROFILE_MODE", "") != mode:
+        raise LabError(f"This session has no {mode!r} worker profiler: start it with "
+                       f"helpers.profile_workers.profiled_session(app, {mode!r}, out_dir).")
+
+
+def pause_workers(out_dir, paused: bool = True) -> None:
+    """Turn the worker profiler off (paused=True) or on again for the next tasks (file PAUSED)."""
+    flag = Path(out_dir) / "PAUSED"
+    if paused:
+        flag.parent.mkdir(parents=True, exist_ok=True)
+        flag.touch()
+    elif flag.exists():
+        flag.unlink()
+
+
+# ---- collecting -------------------------------------------------------------------------------
+
+@dataclass
+class WorkerFile:
+    """One task's profile from one Python worker process."""
+    path: Path
+    mode: str
+    pid: int
+    seq: int  # the task's number within its worker process (0 = first task of that process)
+    start: float | None = None  # epoch seconds when the task's first bytes arrived (cpu mode)
+    busy_s: float | None = None  # seconds inside the task (cpu mode)
+    samples: int | None = None
+    sampler_cpu_s: float | None = None  # CPU seconds the sampling thread itself used in this task
+
+
+def _header(path: Path) -> dict:
+    with open(path) as fh:
+        line = fh.readline()
+    if not line.startswith("# "):
+        return {}
+    return dict(kv.split("=", 1) for kv in line[2:].split() if "=" in kv)
+
+
+def _worker_file(path: Path) -> WorkerFile | None:
+    m = _FILE_RE.match(path.name)
+    if not m:
+        return None
+    wf = WorkerFile(path, m.group(1), int(m.group(2)), int(m.group(3)))
+    if wf.mode == "cpu":
+        h = _header(path)
+        wf.start = float(h["start"]) if "start" in h else None
+        wf.busy_s = float(h["busy_s"]) if "busy_s" in h else None
+        wf.samples = int(h["samples"]) if "samples" in h else None
+        wf.sampler_cpu_s = float(h["sampler_cpu_s"]) if "sampler_cpu_s" in h else None
+    return wf
+
+
+def wait_for_workers(out_dir, timeout: float = 15.0) -> bool:
+    """Wait until no task in `out_dir` is still being profiled; True when none is."""
+    out = Path(out_dir)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not any(out.glob("*.running")):
+            return True
+        time.sleep(0.05)
+    return not any(out.glob("*.running"))
+
+
+def collect_worker_profiles(out_dir, timeout: float = 15.0) -> list[WorkerFile]:
+    """The finished per-task profiles in `out_dir` (waits for running tasks), by (pid, seq)."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise LabError(f"No worker profile folder {out}: start the session with profiled_session(...).")
+    wait_for_workers(out, timeout)
+    files = [wf for p in out.iterdir() if (wf := _worker_file(p)) is not None]
+    return sorted(files, key=lambda f: (f.pid, f.seq))
+
+
+def clear_worker_profiles(out_dir) -> int:
+    """Delete finished per-task files in `out_dir` (before an experiment); returns how many."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        return 0
+    wait_for_workers(out)
+    n = 0
+    for p in out.iterdir():
+        if _FILE_RE.match(p.name):
+            p.unlink()
+            n += 1
+    return n
+
+
+def take_worker_profiles(out_dir, dest, timeout: float = 15.0) -> list[WorkerFile]:
+    """Move the finished per-task files of `out_dir` into `dest` (one folder per experiment)."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    moved = []
+    for wf in collect_worker_profiles(out_dir, timeout):
+        target = dest / wf.path.name
+        shutil.move(str(wf.path), target)
+        wf.path = target
+        moved.append(wf)
+    return moved
+
+
+def python_stacks(files: list[WorkerFile]) -> dict[str, int]:
+    """All cpu-mode task files merged into one collapsed-stack dict (weights in microseconds)."""
+    from .flamegraph import merge, read_collapsed
+
+    return merge(*(read_collapsed(f.path) for f in files if f.mode == "cpu"))
+
+
+# ---- py-spy (optional, needs ptrace) ----------------------------------------------------------
+
+@dataclass
+class PtraceCheck:
+    allowed: bool
+    reason: str
+
+
+def ptrace_check() -> PtraceCheck:
+    """Can this user attach py-spy to its own processes? Reads /proc/sys/kernel/yama/ptrace_scope
+    and the effective capabilities (CAP_SYS_PTRACE = bit 19); says why not when it cannot."""
+    scope_path = Path("/proc/sys/kernel/yama/ptrace_scope")
+    scope = int(scope_path.read_text().strip()) if scope_path.exists() else 0
+    cap_eff = 0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            cap_eff = int(line.split()[1], 16)
+    has_cap = bool(cap_eff & (1 << 19))
+    if scope >= 3:
+        return PtraceCheck(False, "ptrace is disabled system-wide (kernel.yama.ptrace_scope=3)")
+    if has_cap or os.geteuid() == 0 and scope < 3:
+        return PtraceCheck(True, "CAP_SYS_PTRACE present" if has_cap else "running as root")
+    if scope == 0:
+        return PtraceCheck(True, "kernel.yama.ptrace_scope=0: same-user processes may be traced")
+    return PtraceCheck(False, f"kernel.yama.ptrace_scope={scope} and no CAP_SYS_PTRACE: py-spy cannot attach "
+                              "to the Spark workers (they are not its children); use the in-process sampler")
+
+
+def py_spy_available() -> tuple[bool, str]:
+    """(usable, why): py-spy installed and ptrace allowed."""
+    exe = shutil.which("py-spy")
+    if exe is None:
+        return False, "py-spy is not installed (optional); the in-process sampler needs no ptrace"
+    check = ptrace_check()
+    return check.allowed, check.reason
+
+
+# ---- one profiled experiment -------------------------------------------------------------------
+
+@dataclass
+class ProfileResult:
+    """One scenario run with both profilers on. Stacks: collapsed 'root;...;leaf' -> microseconds."""
+    scenario: str
+    rows: int
+    batch_size: int | None
+    wall_s: float
+    slots: int  # tasks Spark runs at once (default parallelism)
+    python: dict = field(repr=False)
+    jvm: dict = field(repr=False)
+    worker_files: list = field(repr=False)
+    python_processes: int = 0
+    tasks: int = 0
+
+    @property
+    def python_s(self) -> float:
+        return sum(self.python.values()) / 1e6
+
+    @property
+    def jvm_s(self) -> float:
+        return sum(self.jvm.values()) / 1e6
+
+
+def profile_scenario(spark, name: str, rows: int, out_dir, worker_dir, batch_size: int | None = None,
+                     jvm: bool = True, warm: bool = True) -> ProfileResult:
+    """Run scenario `name` over `rows` cached rows into the noop sink once, with the worker sampler
+    on (the session must come from `profiled_session(..., "cpu", worker_dir)`) and the JVM's JFR
+    recording dumped for exactly that run (session started with `profile_jvm.jfr_java_options()`).
+    Writes python.collapsed, jvm.collapsed and per-task files under `out_dir`."""
+    from .flamegraph import write_collapsed
+    from .measure import set_batch_size, time_noop, warm_up
+    from .profile_jvm import jvm_stacks, rotate_jfr
+    from .scenarios import get_scenario, input_frame, scenario_frame
+    from .session import jvm_pid
+
+    get_scenario(name)
+    check_positive("rows", rows)
+    require_profiled(spark, "cpu")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / "tasks").is_dir():
+        shutil.rmtree(out / "tasks")  # per-task files of an earlier run into the same folder
+    set_batch_size(spark, batch_size)
+    input_frame(spark, rows)
+    if warm:
+        pause_workers(worker_dir, True)
+        warm_up(spark, name, rows)
+    pause_workers(worker_dir, False)
+    clear_worker_profiles(worker_dir)
+    frame = scenario_frame(spark, name, rows=rows)
+    if jvm:
+        rotate_jfr(jvm_pid(spark))
+    t0 = time.time()
+    wall = time_noop(frame)
+    t1 = time.time()
+    files = take_worker_profiles(worker_dir, out / "tasks")
+    py = python_stacks(files)
+    jv = jvm_stacks(jvm_pid(spark), t0, t1, out / "jvm.jfr") if jvm else {}
+    write_collapsed(py, out / "python.collapsed")
+    write_collapsed(jv, out / "jvm.collapsed")
+    from .measure import effective_batch_size
+
+    return ProfileResult(name, rows, effective_batch_size(spark, name), wall,
+                         spark.sparkContext.defaultParallelism, py, jv, files,
+                         len({f.pid for f in files}), len(files))
+
+
+@dataclass
+class OverheadResult:
+    """Wall time of the same job with the worker sampler on and off, alternated in one session,
+    and the CPU the sampling threads themselves used during the profiled runs."""
+    scenario: str
+    rows: int
+    profiled_s: list
+    unprofiled_s: list
+    sampler_cpu_s: float = 0.0  # summed over the profiled runs' tasks
+    task_busy_s: float = 0.0  # seconds the profiled tasks ran (summed)
+
+    @property
+    def ratio(self) -> float:
+        """min(profiled) / min(unprofiled): the least-disturbed run of each; 1.03 = 3 % overhead.
+        (On a shared machine the minimum is the estimate least affected by other processes.)"""
+        return min(self.profiled_s) / min(self.unprofiled_s)
+
+    @property
+    def median_ratio(self) -> float:
+        """median(profiled) / median(unprofiled)."""
+        return statistics.median(self.profiled_s) / statistics.median(self.unprofiled_s)
+
+    @property
+    def sampler_share(self) -> float:
+        """CPU seconds of the sampling threads / seconds inside the profiled tasks."""
+        return self.sampler_cpu_s / self.task_busy_s if self.task_busy_s else 0.0
+
+
+def profiler_overhead(spark, worker_dir, name: str = "map_in_pandas", rows: int = 20_000,
+                      pairs: int = 3, batch_size: int | None = None) -> OverheadResult:
+    """Alternate unprofiled / profiled runs of the same job (`pairs` each, after a warm-up) in one
+    session started by `profiled_session(..., "cpu", worker_dir)`; the JFR recording, when on, runs
+    in both. Returns the wall times (seconds)."""
+    from .measure import set_batch_size, time_noop, warm_up
+    from .scenarios import input_frame, scenario_frame
+
+    check_positive("pairs", pairs)
+    require_profiled(spark, "cpu")
+    set_batch_size(spark, batch_size)
+    input_frame(spark, rows)
+    pause_workers(worker_dir, False)
+    warm_up(spark, name, rows)
+    clear_worker_profiles(worker_dir)
+    off, on = [], []
+    for i in range(pairs):
+        for paused, bucket in ((True, off), (False, on)) if i % 2 == 0 else ((False, on), (True, off)):
+            pause_workers(worker_dir, paused)
+            bucket.append(time_noop(scenario_frame(spark, name, rows=rows)))
+    pause_workers(worker_dir, False)
+    files = collect_worker_profiles(worker_dir)
+    cost = sum(f.sampler_cpu_s or 0.0 for f in files)
+    busy = sum(f.busy_s or 0.0 for f in files)
+    clear_worker_profiles(worker_dir)
+    return OverheadResult(name, rows, on, off, cost, busy)
+
+
+def write_breakdown(result: ProfileResult, path) -> dict:
+    """breakdown.json: category -> seconds (Python workers + JVM), per side, plus wall_s."""
+    from .classify import breakdown
+
+    payload = breakdown(result)
+    atomic_write_bytes(Path(path), json.dumps(payload, indent=1).encode())
+    return payload
+
+
+def result_record(result: ProfileResult) -> dict:
+    """The scalar fields of a ProfileResult (for tables and JSON)."""
+    d = asdict(result)
+    for k in ("python", "jvm", "worker_files"):
+        d.pop(k)
+    d.update(python_s=result.python_s, jvm_s=result.jvm_s)
+    return d
+
+
+def run_profile_cli(scenario: str, rows: int | None, out_dir, batch_size: int | None = 10_000,
+                    interval_ms: float = 5.0) -> dict:
+    """`python -m helpers profile`: a fresh profiled session (worker sampler + JFR), one run of
+    `scenario`, then python.collapsed, jvm.collapsed, breakdown.json and profile.png in `out_dir`.
+    Returns the breakdown dict."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .config import scale_rows
+    from .flamegraph import plot_profile
+    from .profile_jvm import jfr_java_options
+    from .scenarios import get_scenario
+    from .session import stop_session
+
+    get_scenario(scenario)
+    rows = rows or scale_rows("row" if get_scenario(scenario).row_at_a_time else "arrow")
+    check_positive("rows", rows)
+    out = Path(out_dir)
+    spark = profiled_session("profile", "cpu", out / "workers", interval_ms=interval_ms,
+                             java_options=jfr_java_options())
+    try:
+        result = profile_scenario(spark, scenario, rows, out, out / "workers", batch_size=batch_size)
+    finally:
+        stop_session()
+    payload = write_breakdown(result, out / "breakdown.json")
+    fig = plot_profile(result)
+    tmp = out / ".profile.tmp.png"
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, out / "profile.png")
+    return payload

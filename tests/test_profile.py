@@ -1,0 +1,300 @@
+"""Profilers: collapsed-stack and JFR-JSON parsing (fixtures recorded from real runs), the frame
+classifier, the worker-profiler plumbing, and real profiled jobs (in child processes, so the
+shared test session is left alone)."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import classify, flamegraph, profile_jvm, profile_workers
+from helpers.config import LabError, ROOT
+
+FIX = Path(__file__).parent / "fixtures"
+PY_FIX = FIX / "python_task.collapsed"  # one real map_in_pandas task, its 14 heaviest stacks
+JFR_FIX = FIX / "jfr_samples.json"  # 4 real events from `jfr print --json` (stacks cut to 6 frames)
+
+
+# ---- collapsed stacks --------------------------------------------------------------------------
+
+def test_parse_python_fixture():
+    stacks = flamegraph.read_collapsed(PY_FIX)
+    assert len(stacks) == 14
+    assert all(s.split(";")[0] == "main (pyspark/worker.py)" for s in stacks)
+    assert sum(stacks.values()) == 478_848  # microseconds, summed by hand from the file
+    assert any("__inner_predict_np2d (lightgbm/basic.py)" in s for s in stacks)
+
+
+def test_parse_rejects_bad_lines():
+    with pytest.raises(LabError, match="line 2"):
+        flamegraph.parse_collapsed("a;b 3\na;b three\n")
+    with pytest.raises(LabError):
+        flamegraph.parse_collapsed("no_weight_here\n")
+
+
+def test_parse_sums_repeats_and_skips_comments():
+    assert flamegraph.parse_collapsed("# header\na;b 3\n\na;b 4\na 1\n") == {"a;b": 7, "a": 1}
+
+
+def test_write_read_roundtrip_and_merge(tmp_path):
+    s = {"a;b": 5, "a;c": 7}
+    flamegraph.write_collapsed(s, tmp_path / "x.collapsed")
+    assert flamegraph.read_collapsed(tmp_path / "x.collapsed") == s
+    assert flamegraph.merge(s, {"a;b": 1, "d": 2}) == {"a;b": 6, "a;c": 7, "d": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.collapsed"]
+
+
+def test_frame_table_and_dominant_frame():
+    s = {"m;f;g": 3_000_000, "m;f": 1_000_000, "m;h;[off-cpu]": 2_500_000}
+    t = flamegraph.frame_table(s).set_index("frame")
+    assert t.loc["g", "self_s"] == 3.0 and t.loc["f", "total_s"] == 4.0
+    assert t.loc["m", "total_share"] == 1.0
+    assert flamegraph.dominant_frame(s) == "g"
+    assert flamegraph.dominant_frame({"m;h;[off-cpu]": 5, "m;g": 4}) == "g"  # on-CPU only by default
+    assert flamegraph.dominant_frame({"m;h;[off-cpu]": 5, "m;g": 4}, on_cpu_only=False) == "h"
+    assert flamegraph.self_share({"m;h;[off-cpu]": 5, "m;g": 4, "m;k": 12}, "g") == 0.25
+    assert flamegraph.check_dominant_frame("K", {"m;k": 2, "m;g": 1}).startswith("Correct")
+    assert flamegraph.check_dominant_frame("g", {"m;k": 2, "m;g": 1}).startswith("Not quite")
+    with pytest.raises(LabError):
+        flamegraph.dominant_frame({})
+
+
+def test_tree_weights():
+    root = flamegraph.build_tree({"a;b": 2, "a;c": 3, "d": 1})
+    assert root.weight == 6 and root.children["a"].weight == 5 and root.children["a"].children["c"].weight == 3
+
+
+def test_plot_flame_returns_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = flamegraph.plot_flame(flamegraph.read_collapsed(PY_FIX), "fixture")
+    assert len(fig.axes[0].patches) > 10
+    empty = flamegraph.plot_flame({}, "none")
+    assert "no samples" in empty.axes[0].texts[0].get_text()
+
+
+# ---- JFR ---------------------------------------------------------------------------------------
+
+def _events():
+    return json.loads(JFR_FIX.read_text())["recording"]["events"]
+
+
+def test_event_time_parses_nanoseconds():
+    t = profile_jvm.event_time(_events()[0])  # 2026-11-24T02:43:55.690016343Z
+    assert t == pytest.approx(1795488235.690016343, abs=1e-6)
+
+
+def test_parse_jfr_task_threads_leaf_last():
+    stacks = profile_jvm.parse_jfr_events(_events(), native_correction=False)
+    assert len(stacks) == 3  # the rpc-boss event loop thread is not a task thread
+    sock = [s for s in stacks if s.endswith("sun.nio.ch.SocketDispatcher.read0 [native]")]
+    assert len(sock) == 1 and sock[0].startswith("thread:Executor task launch worker;")
+    # JFR lists frames leaf-first; the collapsed stack is root-first
+    assert sock[0].split(";")[-2] == "sun.nio.ch.SocketDispatcher.read"
+    arrow = [s for s in stacks if s.startswith("thread:stdout writer for python;")]
+    assert arrow and arrow[0].endswith("org.apache.spark.sql.execution.arrow.LongWriter.setValue")
+    assert stacks[arrow[0]] == 10_000 and stacks[sock[0]] == 20_000  # profile settings: 10 ms / 20 ms
+
+
+def test_parse_jfr_native_correction_and_filters():
+    evs = _events()
+    all_threads = profile_jvm.parse_jfr_events(evs, threads=None, native_correction=False)
+    assert len(all_threads) == 4 and any(s.startswith("thread:rpc-boss-N-N;") for s in all_threads)
+    corrected = profile_jvm.parse_jfr_events(evs)
+    native_ids = {e["values"]["sampledThread"]["javaThreadId"] for e in evs if e["type"] == "jdk.NativeMethodSample"}
+    sock = next(s for s in corrected if s.endswith("read0 [native]"))
+    assert corrected[sock] == 20_000 * len(native_ids)
+    t0 = profile_jvm.event_time(evs[0])
+    window = profile_jvm.parse_jfr_events(evs, since=t0 - 0.001, until=t0 + 0.001, threads=None)
+    assert len(window) == 1
+
+
+def test_jfr_options_and_thread_labels():
+    (opt,) = profile_jvm.jfr_java_options()
+    assert opt.startswith("-XX:StartFlightRecording=") and "settings=profile" in opt and "name=lab" in opt
+    assert profile_jvm.thread_label("Executor task launch worker for task 3.0 in stage 1.0 (TID 7)") == \
+        "Executor task launch worker"
+    assert profile_jvm.thread_label("stdout writer for /x/bin/python") == "stdout writer for python"
+
+
+def test_dump_without_jvm_is_a_lab_error():
+    with pytest.raises(LabError):
+        profile_jvm.dump_jfr(None, "/tmp/x.jfr")
+
+
+# ---- classifier --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("frame,side,category", [
+    ("__inner_predict_np2d (lightgbm/basic.py)", "python", "prediction"),
+    ("predict (helpers/data.py)", "python", "prediction"),
+    ("load_stream (pyspark/sql/pandas/serializers.py)", "python", "serialization"),
+    ("loads (pyspark/serializers.py)", "python", "serialization"),
+    ("read_int (pyspark/serializers.py)", "python", "socket I/O"),
+    ("arrow_to_pandas (pyspark/sql/pandas/serializers.py)", "python", "conversion"),
+    ("column_stack (numpy/lib/shape_base.py)", "python", "conversion"),
+    ("table_to_dataframe (pyarrow/pandas_compat.py)", "python", "conversion"),
+    ("[off-cpu]", "python", "waiting/idle"),
+    ("main (pyspark/worker.py)", "python", None),
+    ("com.microsoft.ml.lightgbm.lightgbmlibJNI.LGBM_BoosterPredictForMatSingle [native]", "jvm", "prediction"),
+    ("org.apache.spark.sql.execution.arrow.ArrowWriter.write", "jvm", "JVM row<->Arrow"),
+    ("org.apache.arrow.vector.ipc.ArrowStreamWriter.writeBatch", "jvm", "serialization"),
+    ("net.razorvine.pickle.Pickler.dumps", "jvm", "serialization"),
+    ("sun.nio.ch.SocketDispatcher.read0 [native]", "jvm", "socket I/O"),
+    ("jdk.internal.misc.Unsafe.park [native]", "jvm", "waiting/idle"),
+    ("java.util.zip.Inflater.inflateBytesBytes [native]", "jvm", "native/JNI"),
+    ("org.apache.spark.scheduler.Task.run", "jvm", None),
+    ("org.apache.spark.sql.catalyst.expressions.GeneratedClass$SpecificUnsafeProjection.apply", "jvm", "JVM row<->Arrow"),
+    ("org.apache.spark.sql.catalyst.expressions.GeneratedClass$GeneratedIteratorForCodegenStage1.processNext", "jvm", None),
+    ("org.apache.spark.ml.feature.VectorAssembler$.assemble", "jvm", "conversion"),
+])
+def test_classify_known_frames(frame, side, category):
+    assert classify.classify_frame(frame, side) == category
+
+
+def test_classify_stack_precedence():
+    # NumPy inside LightGBM's predict is prediction; the leaf-most rule otherwise
+    assert classify.classify_stack("main (pyspark/worker.py);predict (lightgbm/basic.py);"
+                                   "ascontiguousarray (numpy/core/_asarray.py)") == "prediction"
+    assert classify.classify_stack("main (pyspark/worker.py);dump_stream (pyspark/sql/pandas/serializers.py);"
+                                   "predict_frames (helpers/scenarios.py)") == "conversion"
+    assert classify.classify_stack("main (pyspark/worker.py);predict (lightgbm/basic.py);[off-cpu]") == "waiting/idle"
+    assert classify.classify_stack("main (pyspark/worker.py)") == "other"
+    with pytest.raises(ValueError):
+        classify.classify_stack("x", "ruby")
+
+
+def test_categorize_fixture_sums_to_total():
+    stacks = flamegraph.read_collapsed(PY_FIX)
+    cats = classify.categorize(stacks)
+    assert list(cats) == list(classify.CATEGORIES)
+    assert sum(cats.values()) == pytest.approx(sum(stacks.values()) / 1e6)
+    assert cats["prediction"] > 0 and cats["waiting/idle"] > 0
+
+
+def _result(wall=2.0):
+    jvm = profile_jvm.parse_jfr_events(_events(), native_correction=False)
+    return profile_workers.ProfileResult("map_in_pandas", 20_000, 10_000, wall, 2,
+                                         flamegraph.read_collapsed(PY_FIX), jvm, [], 1, 1)
+
+
+def test_breakdown_and_split():
+    r = _result()
+    b = classify.breakdown(r)
+    assert b["wall_s"] == 2.0 and b["slots"] == 2
+    assert b["python_sampled_s"] == pytest.approx(0.478848)
+    assert b["python_coverage"] == pytest.approx(0.478848 / 4.0)
+    assert b["jvm"]["prediction"] == pytest.approx(0.02) and b["jvm"]["JVM row<->Arrow"] == pytest.approx(0.01)
+    for c in classify.CATEGORIES:
+        assert b[c] == pytest.approx(b["python"][c] + b["jvm"][c])
+    s = classify.split(r)
+    assert s["prediction_share"] + s["serialization_share"] + s["conversion_share"] + s["other_share"] == \
+        pytest.approx(1.0)
+    assert s["on_cpu_s"] + s["waiting_s"] == pytest.approx(0.478848)
+    table = classify.breakdown_frame([r])
+    assert set(table["side"]) == {"python", "jvm"} and len(table) == 2 * len(classify.CATEGORIES)
+
+
+# ---- worker profiler plumbing -----------------------------------------------------------------
+
+def test_worker_profiler_conf(tmp_path):
+    conf = profile_workers.worker_profiler_conf("memray", tmp_path / "w")
+    assert conf["spark.python.daemon.module"] == "helpers._profiled_daemon"
+    assert conf["spark.executorEnv.LAB_PROFILE_MODE"] == "memray"
+    assert conf["spark.executorEnv.LAB_PROFILE_NATIVE"] == "0"
+    assert (tmp_path / "w").is_dir()
+    with pytest.raises(LabError, match="mode"):
+        profile_workers.worker_profiler_conf("perf", tmp_path)
+
+
+def test_collect_reads_headers_and_pause(tmp_path):
+    shutil.copy(PY_FIX, tmp_path / "cpu-19888-0.collapsed")
+    (tmp_path / "memray-19888-1.bin").write_bytes(b"")
+    (tmp_path / "unrelated.txt").write_text("x")
+    files = profile_workers.collect_worker_profiles(tmp_path, timeout=1)
+    assert [(f.mode, f.pid, f.seq) for f in files] == [("cpu", 19888, 0), ("memray", 19888, 1)]
+    assert files[0].busy_s == pytest.approx(0.492509) and files[0].samples == 50
+    assert profile_workers.python_stacks(files) == flamegraph.read_collapsed(PY_FIX)
+    profile_workers.pause_workers(tmp_path)
+    assert (tmp_path / "PAUSED").exists()
+    profile_workers.pause_workers(tmp_path, False)
+    assert not (tmp_path / "PAUSED").exists()
+    assert profile_workers.clear_worker_profiles(tmp_path) == 2
+    with pytest.raises(LabError):
+        profile_workers.collect_worker_profiles(tmp_path / "missing")
+
+
+def test_ptrace_check_says_why():
+    check = profile_workers.ptrace_check()
+    assert isinstance(check.allowed, bool) and check.reason
+
+
+def test_cli_unknown_scenario_exits_2(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "helpers", "profile", "--scenario", "nope", "--out", str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 2 and "Unknown scenario" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+# ---- real profiled jobs (child processes: their own JVM) ---------------------------------------
+
+def test_cli_profile_real_job_has_lightgbm_frames(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "helpers", "profile", "--scenario", "map_in_pandas",
+                          "--rows", "20000", "--batch-size", "1000", "--interval-ms", "1", "--out", str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    (tmp_path / "stdout.txt").write_text(out.stdout)
+    py = flamegraph.read_collapsed(tmp_path / "python.collapsed")
+    jvm = flamegraph.read_collapsed(tmp_path / "jvm.collapsed")
+    assert any("(lightgbm/basic.py)" in s for s in py), "the model's predict frames are sampled"
+    assert any("(pyspark/sql/pandas/serializers.py)" in s for s in py)
+    assert all(s.startswith("thread:") for s in jvm) and jvm
+    b = json.loads((tmp_path / "breakdown.json").read_text())
+    assert b["wall_s"] > 0 and b["tasks"] >= 1 and b["python"]["prediction"] > 0
+    assert set(classify.CATEGORIES) <= set(b)
+    assert (tmp_path / "profile.png").stat().st_size > 10_000
+
+
+MEMRAY_SCRIPT = """
+import sys
+from helpers.profile_workers import profiled_session, collect_worker_profiles, clear_worker_profiles
+from helpers.scenarios import scenario_frame
+from helpers.measure import time_noop
+from helpers.session import stop_session
+out = sys.argv[1]
+spark = profiled_session("test_memray", "memray", out, synapseml=False)
+try:
+    clear_worker_profiles(out)
+    time_noop(scenario_frame(spark, "map_in_arrow", rows=4000))
+    files = collect_worker_profiles(out)
+finally:
+    stop_session()
+print(" ".join(str(f.path) for f in files))
+"""
+
+
+def test_memray_mode_writes_one_capture_per_task(tmp_path):
+    from memray import FileReader
+
+    out = subprocess.run([sys.executable, "-c", MEMRAY_SCRIPT, str(tmp_path / "mem")], capture_output=True,
+                         text=True, cwd=ROOT, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    paths = out.stdout.split()
+    assert paths and all(Path(p).name.startswith("memray-") and p.endswith(".bin") for p in paths)
+    reader = FileReader(paths[0])
+    assert reader.metadata.peak_memory > 1_000_000  # a worker task allocates at least the batch
+    assert reader.metadata.has_native_traces is False
+
+
+def test_profiling_needs_a_profiled_session(spark, tmp_path):
+    with pytest.raises(LabError, match="profiled_session"):
+        profile_workers.profile_scenario(spark, "map_in_arrow", 1000, tmp_path, tmp_path / "w")
+
+
+def test_hide_jvm_scaffolding_keeps_weights():
+    stacks = profile_jvm.parse_jfr_events(_events(), native_correction=False)
+    hidden = flamegraph.hide_frames(stacks, profile_jvm.JVM_SCAFFOLDING)
+    assert sum(hidden.values()) == sum(stacks.values())
+    assert flamegraph.hide_frames({"a;x;b": 1, "a;b": 2}, "^x$") == {"a;b": 3}
+    assert flamegraph.hide_frames({"x": 4}, "^x$") == {"x": 4}  # a stack never becomes empty
