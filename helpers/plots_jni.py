@@ -1,0 +1,66 @@
+"""Plots for notebook 06 (SynapseML, the JNI tax, the GIL). Each function returns a Figure."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+
+def cost_per_row(costs: pd.DataFrame, title: str = "CPU microseconds per row (lower is better)"):
+    """Stacked horizontal bars: JVM and Python CPU microseconds per row for each path (path_costs)."""
+    t = costs.sort_values("cpu_us_per_row")
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(t) + 1.5))
+    ax.barh(t["path"], t["jvm_cpu_us_per_row"], color="tab:orange", label="JVM CPU")
+    ax.barh(t["path"], t["python_cpu_us_per_row"], left=t["jvm_cpu_us_per_row"], color="tab:blue",
+            label="Python CPU (workers or this process)")
+    for y, v in enumerate(t["cpu_us_per_row"]):
+        ax.text(v, y, f" {v:.1f} us", va="center", fontsize=8)
+    ax.set_xlabel("CPU microseconds per row (all processes of the job)")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def native_calls(single: pd.DataFrame):
+    """Microseconds per row of each C-API call style (jni.native_single_row_costs), log scale."""
+    t = single.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8, 2.8))
+    ax.barh(t["call"], t["us_per_row"], color=["tab:gray" if "no work" in c else "tab:green" for c in t["call"]])
+    for y, v in enumerate(t["us_per_row"]):
+        ax.text(v, y, f" {v:.2f} us", va="center", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("microseconds per row (log scale)")
+    ax.set_title("One row per native call vs one call per batch (same model, same rows)")
+    fig.tight_layout()
+    return fig
+
+
+def jvm_buckets(breakdown: pd.DataFrame):
+    """Where SynapseML's task threads spent their sampled time (jni.jni_breakdown)."""
+    t = breakdown.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(t) + 1.4))
+    ax.barh(t["bucket"], t["share"] * 100, color="tab:brown")
+    for y, (s, sec) in enumerate(zip(t["share"], t["seconds"])):
+        ax.text(s * 100, y, f" {s:.0%} ({sec:.2f} s)", va="center", fontsize=8)
+    ax.set_xlabel("% of the task threads' sampled time (JFR)")
+    ax.set_xlim(0, 110)
+    ax.set_title("SynapseML scoring inside the JVM")
+    fig.tight_layout()
+    return fig
+
+
+def gil_speedups(runs: pd.DataFrame):
+    """Speedup over one thread for each mode, predict vs the GIL-holding control (gil.gil_experiment)."""
+    fig, ax = plt.subplots(figsize=(8, 3))
+    labels = [f"{w.split(' (')[0]}: {m}" for m, w in zip(runs["mode"], runs["work"])]
+    colors = ["tab:green" if w == "lightgbm predict" else "tab:red" for w in runs["work"]]
+    ax.barh(labels[::-1], runs["speedup"][::-1], color=colors[::-1])
+    n = int(runs["parallelism"].max())
+    ax.axvline(n, color="k", ls="--", lw=1, label=f"ideal with {n} workers")
+    for y, v in enumerate(runs["speedup"][::-1]):
+        ax.text(v, y, f" {v:.2f}x", va="center", fontsize=8)
+    ax.set_xlabel("speedup over one thread (same work)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("Threads, processes, OpenMP: what the GIL allows")
+    fig.tight_layout()
+    return fig
