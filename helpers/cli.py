@@ -11,7 +11,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from .config import LabError, atomic_write_bytes, check_positive
+from .config import LabError, atomic_write_bytes
 
 
 def positive_int(text: str) -> int:

@@ -237,35 +237,67 @@ def jvm_memory(spark) -> dict:
     return out
 
 
-class ProcessSampler:
-    """Samples the session's process tree every `interval` s in a background thread.
+class BackgroundSampler:
+    """Calls `sample_once()` every `interval` seconds in a daemon thread while used as a context
+    manager, plus once before the job (a baseline) and once after it. An exception inside the
+    thread is kept in `error`; with `stop_on_error` (default) sampling then ends — typically the
+    JVM went away — otherwise it goes on at the next tick."""
 
-    `samples` is a tidy DataFrame: t (s since start), pid, role, rss_bytes, cpu_s (cumulative).
-    Use as a context manager around a job."""
+    stop_on_error = True
 
-    def __init__(self, interval: float = 0.1, pid: int | None = None):
-        self.interval, self.pid = interval, pid
-        self._rows: list[dict] = []
+    def __init__(self, interval: float = 0.1):
+        if not interval > 0:
+            raise LabError(f"interval must be > 0 seconds, got {interval!r}.")
+        self.interval = interval
+        self.error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def sample_once(self) -> None:  # pragma: no cover - subclasses define it
+        raise NotImplementedError
+
     def _run(self):
-        t0 = time.monotonic()
         while not self._stop.is_set():
-            table = process_table(self.pid)
-            t = time.monotonic() - t0
-            for r in table.itertuples():
-                self._rows.append({"t": t, "pid": r.pid, "role": r.role, "rss_bytes": r.rss_bytes,
-                                   "cpu_s": r.cpu_s})
+            try:
+                self.sample_once()
+            except Exception as exc:
+                self.error = f"{type(exc).__name__}: {exc}"[:200]
+                if self.stop_on_error:
+                    return
             self._stop.wait(self.interval)
 
     def __enter__(self):
+        self.sample_once()
         self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+        try:
+            self.sample_once()
+        except Exception:
+            pass
+
+
+class ProcessSampler(BackgroundSampler):
+    """Samples the session's process tree every `interval` s in a background thread.
+
+    `samples` is a tidy DataFrame: t (s since start), pid, role, rss_bytes, cpu_s (cumulative).
+    Use as a context manager around a job."""
+
+    def __init__(self, interval: float = 0.1, pid: int | None = None):
+        super().__init__(interval)
+        self.pid = pid
+        self._rows: list[dict] = []
+        self._t0 = time.monotonic()
+
+    def sample_once(self) -> None:
+        table = process_table(self.pid)
+        t = time.monotonic() - self._t0
+        for r in table.itertuples():
+            self._rows.append({"t": t, "pid": r.pid, "role": r.role, "rss_bytes": r.rss_bytes,
+                               "cpu_s": r.cpu_s})
 
     @property
     def samples(self) -> pd.DataFrame:

@@ -20,7 +20,6 @@ import html
 import json
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .config import LabError, atomic_write_bytes, check_positive, scale
+from .measure import BackgroundSampler
 
 # Rows for the memory runs: batches up to 50k rows (6.8 MB of raw data each) at ci scale.
 MEMORY_ROWS = {"ci": 100_000, "workshop": 400_000, "full": 1_000_000}
@@ -45,19 +45,15 @@ def memory_rows() -> int:
 
 # ---- 1. sampling the JVM and the processes -----------------------------------------------------
 
-class LayerSampler:
+class LayerSampler(BackgroundSampler):
     """Samples process RSS (JVM, daemon, each Python worker) and the JVM's heap / direct pool /
     Arrow allocator every `interval` s in a background thread. Use as a context manager around
     a job; `samples` is tidy: t (epoch s), source, layer, pid, bytes."""
 
     def __init__(self, spark, interval: float = 0.05):
-        if not interval > 0:
-            raise LabError(f"interval must be > 0 seconds, got {interval!r}.")
-        self.spark, self.interval = spark, interval
+        super().__init__(interval)
+        self.spark = spark
         self._rows: list[dict] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.error: str | None = None
 
     def sample_once(self) -> None:
         from .measure import jvm_memory, process_table
@@ -73,28 +69,6 @@ class LayerSampler:
             self._rows.append({"t": t2, "source": "jvm", "layer": layer, "pid": None, "bytes": int(mem[key])})
         self._rows.append({"t": t2, "source": "jvm", "layer": "JVM Arrow allocator peak (since JVM start)",
                            "pid": None, "bytes": int(mem["arrow_peak"])})
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                self.sample_once()
-            except Exception as exc:  # the JVM went away mid-sample: keep what we have
-                self.error = f"{type(exc).__name__}: {exc}"[:200]
-                return
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self.sample_once()  # a baseline before the job
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        try:
-            self.sample_once()  # and one after it
-        except Exception:
-            pass
 
     @property
     def samples(self) -> pd.DataFrame:
@@ -232,8 +206,8 @@ def memory_run(spark, name: str, rows: int, worker_dir, dest, batch_size: int | 
     by `profile_workers.profiled_session(app, "memray", worker_dir)`, sampling every layer
     (LayerSampler) while memray records each Python task. The captures move to `dest`.
     partitions: coalesce the input to this many partitions (1 = one task, one worker)."""
-    from .measure import jvm_memory, set_batch_size, time_noop, warm_up
-    from .profile_workers import clear_worker_profiles, pause_workers, take_worker_profiles
+    from .measure import jvm_memory, set_batch_size, time_noop
+    from .profile_workers import start_recording, take_worker_profiles
     from .scenarios import get_scenario, input_frame, scenario_frame
 
     get_scenario(name)
@@ -244,11 +218,7 @@ def memory_run(spark, name: str, rows: int, worker_dir, dest, batch_size: int | 
     df = input_frame(spark, rows)
     if partitions is not None:
         df = df.coalesce(partitions)
-    if warm:
-        pause_workers(worker_dir, True)
-        warm_up(spark, name, rows)
-    pause_workers(worker_dir, False)
-    clear_worker_profiles(worker_dir)
+    start_recording(spark, name, rows, worker_dir, warm)
     frame = scenario_frame(spark, name, df=df)
     before = jvm_memory(spark)["arrow_peak"]
     with LayerSampler(spark, interval) as sampler:

@@ -201,17 +201,13 @@ def identity_roundtrip_ok(spark, kind: str, path: str, rows: int = 200) -> bool:
 
 # ---- hidden pickling costs: how the model gets to the worker ---------------------------------------
 
-_FILE_BOOSTERS: dict = {}
-
-
 def file_booster(path: str):
     """A Booster loaded from a model file on the worker, once per worker process."""
-    booster = _FILE_BOOSTERS.get(path)
-    if booster is None:
-        import lightgbm as lgb
+    import lightgbm as lgb
 
-        booster = _FILE_BOOSTERS[path] = lgb.Booster(model_file=path)
-    return booster
+    from .scenarios import cached_booster
+
+    return cached_booster(("file", path), lambda: lgb.Booster(model_file=path))
 
 
 def shipping_udf(spark, variant: str):

@@ -109,6 +109,19 @@ class WorkerFile:
     sampler_cpu_s: float | None = None  # CPU seconds the sampling thread itself used in this task
 
 
+def start_recording(spark, name: str, rows: int, worker_dir, warm: bool = True) -> None:
+    """Before a profiled run: optionally warm scenario `name` up with the workers' profiler paused
+    (worker start, imports, model load stay out of the profile), then resume profiling and drop
+    whatever the warm-up left in `worker_dir`."""
+    from .measure import warm_up
+
+    if warm:
+        pause_workers(worker_dir, True)
+        warm_up(spark, name, rows)
+    pause_workers(worker_dir, False)
+    clear_worker_profiles(worker_dir)
+
+
 def _header(path: Path) -> dict:
     with open(path) as fh:
         line = fh.readline()
@@ -255,7 +268,7 @@ def profile_scenario(spark, name: str, rows: int, out_dir, worker_dir, batch_siz
     recording dumped for exactly that run (session started with `profile_jvm.jfr_java_options()`).
     Writes python.collapsed, jvm.collapsed and per-task files under `out_dir`."""
     from .flamegraph import write_collapsed
-    from .measure import set_batch_size, time_noop, warm_up
+    from .measure import set_batch_size, time_noop
     from .profile_jvm import jvm_stacks, rotate_jfr
     from .scenarios import get_scenario, input_frame, scenario_frame
     from .session import jvm_pid
@@ -269,11 +282,7 @@ def profile_scenario(spark, name: str, rows: int, out_dir, worker_dir, batch_siz
         shutil.rmtree(out / "tasks")  # per-task files of an earlier run into the same folder
     set_batch_size(spark, batch_size)
     input_frame(spark, rows)
-    if warm:
-        pause_workers(worker_dir, True)
-        warm_up(spark, name, rows)
-    pause_workers(worker_dir, False)
-    clear_worker_profiles(worker_dir)
+    start_recording(spark, name, rows, worker_dir, warm)
     frame = scenario_frame(spark, name, rows=rows)
     if jvm:
         rotate_jfr(jvm_pid(spark))

@@ -27,14 +27,20 @@ OUTPUT_SCHEMA = "id long, prediction double"
 _BOOSTERS: dict = {}
 
 
+def cached_booster(key, load: Callable):
+    """This process's Booster for `key`, built once by `load()` and cached for later tasks
+    (Python workers are reused: spark.python.worker.reuse=true)."""
+    booster = _BOOSTERS.get(key)
+    if booster is None:
+        booster = _BOOSTERS[key] = load()
+    return booster
+
+
 def worker_booster(text: str):
     """The Booster for this model text, parsed once per process and cached."""
-    booster = _BOOSTERS.get(text)
-    if booster is None:
-        import lightgbm as lgb
+    import lightgbm as lgb
 
-        booster = _BOOSTERS[text] = lgb.Booster(model_str=text)
-    return booster
+    return cached_booster(text, lambda: lgb.Booster(model_str=text))
 
 
 def _model_value(model):
@@ -220,11 +226,15 @@ def input_frame(spark, rows: int, n_features: int = N_FEATURES, layout: str = "c
     check_positive("rows", rows)
     if layout not in ("columns", "array"):
         raise LabError(f"Unknown layout {layout!r}: use 'columns' or 'array'.")
-    key = (id(spark), rows, n_features, layout)
+    from .session import session_key
+
+    key = (session_key(spark), rows, n_features, layout)
     df = _INPUTS.get(key)
     if df is None:
-        for old in [k for k in _INPUTS if k[:3] != key[:3]]:  # other sizes: free their cache
-            _INPUTS.pop(old).unpersist()
+        for old in [k for k in _INPUTS if k[:3] != key[:3]]:
+            stale = _INPUTS.pop(old)
+            if old[0] == key[0]:  # same session, other size: free its cache
+                stale.unpersist()
         path = ensure_features(rows, n_features)
         n = max(1, spark.sparkContext.defaultParallelism)
         df = spark.read.parquet(str(path)).repartition(n)
@@ -238,10 +248,13 @@ def input_frame(spark, rows: int, n_features: int = N_FEATURES, layout: str = "c
 
 def model_broadcast(spark):
     """The model text as a Spark broadcast (one per session)."""
-    bc = _MODELS.get(id(spark))
+    from .session import session_key
+
+    key = session_key(spark)
+    bc = _MODELS.get(key)
     if bc is None:
         _MODELS.clear()
-        bc = _MODELS[id(spark)] = spark.sparkContext.broadcast(model_text())
+        bc = _MODELS[key] = spark.sparkContext.broadcast(model_text())
     return bc
 
 

@@ -113,6 +113,12 @@ def start_session(app: str = "zero-copy", conf: dict | None = None, master: str 
     return spark
 
 
+def session_key(spark) -> str:
+    """A key unique to one running SparkContext (its application id) for per-session caches:
+    a cache keyed by it never hands out a DataFrame or broadcast of a session that was stopped."""
+    return spark.sparkContext.applicationId
+
+
 def active_session():
     """The session started by `start_session`, or None."""
     return _STATE.spark

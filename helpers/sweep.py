@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
@@ -37,7 +36,8 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from .config import LabError, check_positive
-from .measure import BATCH_CONF, ProcessSampler, process_table, set_batch_size, time_noop
+from .measure import BATCH_CONF, BackgroundSampler, ProcessSampler, process_table, set_batch_size, time_noop
+from .session import session_key
 from .scenarios import ARROW_SCENARIOS, get_scenario, input_frame, scenario_frame
 
 MEMORY_METRIC = "peak_jvm_offheap_bytes"  # what a memory budget is compared with, by default
@@ -151,7 +151,7 @@ def _peak_resetter(spark):
     py4j turns every java.lang.Number it returns (AtomicLong included) into a Python int, so the
     AtomicLong cannot be fetched and `.set()` from Python; the handle composes field getter,
     `AtomicLong.set` and `getAllocatedMemory` inside the JVM (java.lang.invoke.MethodHandles)."""
-    key = id(spark)
+    key = session_key(spark)
     handle = _RESETTERS.get(key)
     if handle is None:
         jvm, gw = spark._jvm, spark.sparkContext._gateway
@@ -192,14 +192,15 @@ def reset_arrow_peak(spark) -> int:
     return int(alloc.getAllocatedMemory())
 
 
-class JvmSampler:
+class JvmSampler(BackgroundSampler):
     """Polls the driver JVM through py4j every `interval` s in a background thread: heap used,
     JMX direct pool used, Arrow allocated (bytes). `peaks()` returns the maxima seen."""
 
+    stop_on_error = False  # the JVM is busy or going away: keep what we have
+
     def __init__(self, spark, interval: float = 0.05):
-        self.spark, self.interval = spark, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(interval)
+        self.spark = spark
         self.samples = 0
         self.heap = self.direct = self.arrow = 0
         jvm = spark._jvm
@@ -211,33 +212,12 @@ class JvmSampler:
                 self._direct = pool
         self._alloc = _root_allocator(spark)
 
-    def sample(self) -> None:
+    def sample_once(self) -> None:
         self.heap = max(self.heap, int(self._mem.getHeapMemoryUsage().getUsed()))
         if self._direct is not None:
             self.direct = max(self.direct, int(self._direct.getMemoryUsed()))
         self.arrow = max(self.arrow, int(self._alloc.getAllocatedMemory()))
         self.samples += 1
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                self.sample()
-            except Exception:  # the JVM is busy or going away: keep what we have
-                pass
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self.sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        try:
-            self.sample()
-        except Exception:
-            pass
 
 
 def gc_seconds(spark) -> float:
@@ -432,7 +412,7 @@ def wide_frame(spark, rows: int, extra_doubles: int = 240):
     derived from the features), cached: a row of (17 + extra_doubles) x 8 bytes. The model still
     reads f0..f15; mapInPandas/mapInArrow ship the whole row to the worker, so batches get wider."""
     check_positive("extra doubles", extra_doubles)
-    key = (id(spark), rows, extra_doubles)
+    key = (session_key(spark), rows, extra_doubles)
     df = _WIDE.get(key)
     if df is None:
         from pyspark.sql import functions as F
@@ -441,8 +421,9 @@ def wide_frame(spark, rows: int, extra_doubles: int = 240):
         extra = [(F.col(f"f{j % 16}") * (1.0 + j / 1000.0)).alias(f"w{j}") for j in range(extra_doubles)]
         df = base.select("*", *extra).cache()
         df.count()
-        for old in _WIDE.values():
-            old.unpersist()
+        for old_key, old in _WIDE.items():
+            if old_key[0] == key[0]:  # a stopped session's cache is gone with its JVM
+                old.unpersist()
         _WIDE.clear()
         _WIDE[key] = df
     return df

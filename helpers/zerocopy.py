@@ -785,9 +785,6 @@ def data_bytes(rows: int, double_cols: int) -> int:
 
 # ---- 5. zero-copy done right: row-major features in one array column -----------------------------
 
-_ARRAY_BOOSTERS: dict = {}
-
-
 def predict_array_batches(batches, model, width: int):
     """mapInArrow function: features arrive as one array<double> column; the model's matrix is a
     view of its Arrow values buffer (`rowmajor_view`), no stacking."""

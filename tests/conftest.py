@@ -6,10 +6,19 @@ os.environ.setdefault("LAB_SCALE", "ci")
 
 
 @pytest.fixture(scope="session")
-def spark():
-    """One shared local session for the unit tests; stopped (with all its processes) at the end."""
-    from helpers.session import start_session, stop_session
+def _unit_session_cleanup():
+    """Stops the unit tests' session (and all its processes) once, at the very end."""
+    from helpers.session import stop_session
 
-    s = start_session("unit-tests")
-    yield s
+    yield
     stop_session()
+
+
+@pytest.fixture
+def spark(_unit_session_cleanup):
+    """The shared local session for unit tests. start_session() returns the running one when its
+    static conf matches, so this is cheap; a test that stopped it or started a differently
+    configured session (profiler, crash lab) gets a fresh one here instead of a dead handle."""
+    from helpers.session import start_session
+
+    return start_session("unit-tests")

@@ -2,7 +2,6 @@
 import psutil
 
 from helpers import session
-from helpers.config import LabError
 
 
 def test_build_conf_defaults(monkeypatch):
