@@ -391,15 +391,24 @@ def scenario_sweep(spark, name: str, batch_sizes: Iterable[int], rows: int | Non
 
 def sweep_grid(scale_name: str | None = None) -> list[int]:
     """The batch sizes a notebook sweeps at this LAB_SCALE: ci 30..10k (one per decade),
-    workshop 10..100k (two per decade), full 10..1M (two per decade)."""
+    workshop 100..100k (two per decade; keeps notebook 04 to a few minutes on 2 cores),
+    full 10..1M (two per decade)."""
     from .config import scale
 
     name = scale_name or scale()
     if name == "ci":
         return log_grid(30, 10_000, 1)
     if name == "workshop":
-        return log_grid(10, 100_000, 2)
+        return log_grid(100, 100_000, 2)
     return log_grid(10, 1_000_000, 2)
+
+
+def sweep_rows(scale_name: str | None = None) -> int:
+    """Input rows for notebook 04's sweeps: ci 20k, workshop 100k (every point is one job, the sweep
+    runs ~35 of them), full 1M."""
+    from .config import scale
+
+    return {"ci": 20_000, "workshop": 100_000, "full": 1_000_000}[scale_name or scale()]
 
 
 # ---- a wide row --------------------------------------------------------------------------------
