@@ -125,6 +125,17 @@ def build_map_in_arrow(df, model):
     return df.mapInArrow(predict_batches, OUTPUT_SCHEMA)
 
 
+def rowmajor_view(arr, width: int) -> np.ndarray:
+    """A (len(arr), width) float64 matrix over a list/fixed-size-list array's values buffer,
+    without copying. LabError when the array cannot be viewed that way (nulls, ragged rows)."""
+    values = arr.flatten()  # respects the array's offset: a slice of the child, no copy
+    if arr.null_count or values.null_count:
+        raise LabError("The feature arrays contain nulls: fill them before sending (no view possible).")
+    if len(values) != len(arr) * width:
+        raise LabError(f"Rows are not all {width} long: a ragged list cannot be viewed as a matrix.")
+    return values.to_numpy(zero_copy_only=True).reshape(len(arr), width)
+
+
 def build_map_in_arrow_rowmajor(df, model):
     """mapInArrow over an `array<double>` features column: the Arrow list's values buffer is one
     contiguous row-major block, so the model's (rows x 16) matrix is a reshape — no copy, no
@@ -134,9 +145,7 @@ def build_map_in_arrow_rowmajor(df, model):
 
         booster = worker_booster(_model_value(model))
         for batch in batches:
-            feats = batch.column("features")
-            values = feats.flatten().to_numpy(zero_copy_only=True)  # raises if nulls would force a copy
-            X = values.reshape(len(feats), -1)
+            X = rowmajor_view(batch.column("features"), N_FEATURES)
             yield pa.RecordBatch.from_arrays([batch.column("id"), pa.array(predict(booster, X))],
                                              names=["id", "prediction"])
 

@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from .config import LabError, check_positive
 from .data import N_FEATURES, feature_frame, feature_names, load_booster, predict
+from .scenarios import rowmajor_view  # the view the map_in_arrow_rowmajor scenario hands the model
 
 # ---- address arithmetic ----------------------------------------------------------------------
 
@@ -215,17 +216,6 @@ def _object_bytes(result: np.ndarray) -> int:
 def forensics_table(rows: int = 1000) -> pd.DataFrame:
     """Every case of `forensics_cases` through `buffer_check`, one row each."""
     return pd.DataFrame([asdict(buffer_check(a, name, why)) for name, (a, why) in forensics_cases(rows).items()])
-
-
-def rowmajor_view(arr: pa.Array, width: int) -> np.ndarray:
-    """A (len(arr), width) float64 matrix over a list/fixed-size-list array's values buffer,
-    without copying. LabError when the array cannot be viewed that way (nulls, ragged rows)."""
-    values = arr.flatten()  # respects the array's offset: a slice of the child, no copy
-    if arr.null_count or values.null_count:
-        raise LabError("The feature arrays contain nulls: fill them before sending (no view possible).")
-    if len(values) != len(arr) * width:
-        raise LabError(f"Rows are not all {width} long: a ragged list cannot be viewed as a matrix.")
-    return values.to_numpy(zero_copy_only=True).reshape(len(arr), width)
 
 
 # ---- 2. Arrow -> pandas with memray --------------------------------------------------------------
@@ -785,18 +775,6 @@ def data_bytes(rows: int, double_cols: int) -> int:
 
 # ---- 5. zero-copy done right: row-major features in one array column -----------------------------
 
-def predict_array_batches(batches, model, width: int):
-    """mapInArrow function: features arrive as one array<double> column; the model's matrix is a
-    view of its Arrow values buffer (`rowmajor_view`), no stacking."""
-    from .scenarios import _model_value, worker_booster
-
-    booster = worker_booster(_model_value(model))
-    for batch in batches:
-        X = rowmajor_view(batch.column("features"), width)
-        yield pa.RecordBatch.from_arrays([batch.column("id"), pa.array(predict(booster, X))],
-                                         names=["id", "prediction"])
-
-
 def check_array_batches(batches, width: int):
     """mapInArrow function for verification: per batch, whether the matrix handed to the model
     is a view of the Arrow values buffer (address test) and its C-contiguity."""
@@ -808,26 +786,6 @@ def check_array_batches(batches, width: int):
             "c_contiguous": [bool(X.flags["C_CONTIGUOUS"])],
             "matrix_address": [int(X.__array_interface__["data"][0])],
             "values_address": [int(arr.flatten().buffers()[1].address + arr.flatten().offset * 8)]})
-
-
-def array_input(spark, rows: int, n_features: int = N_FEATURES):
-    """The kit's input with the features packed into one array<double> column `features` (cached)."""
-    from pyspark.sql import functions as F
-
-    from .scenarios import input_frame
-
-    base = input_frame(spark, rows, n_features)
-    df = base.select("id", F.array(*feature_names(n_features)).alias("features")).cache()
-    df.count()
-    return df
-
-
-def array_frame(spark, df, n_features: int = N_FEATURES):
-    """The scoring DataFrame (id, prediction) over an array-column input."""
-    from .scenarios import OUTPUT_SCHEMA, model_broadcast
-
-    model = model_broadcast(spark)
-    return df.mapInArrow(lambda it: predict_array_batches(it, model, n_features), OUTPUT_SCHEMA)
 
 
 def verify_array_zero_copy(spark, df, n_features: int = N_FEATURES) -> pd.DataFrame:
@@ -878,13 +836,14 @@ def array_vs_columns(spark, rows: int, repeats: int = 3, batch_size: int = 10_00
     previous_batch = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
     set_batch_size(spark, batch_size)
     ref = reference_predictions(rows)
-    arr_df = array_input(spark, rows)
+    arr_df = input_frame(spark, rows, layout="array")
     out = []
     try:
         for label, src, make in (
                 ("16 double columns (column_stack)", input_frame(spark, rows),
                  lambda: scenario_frame(spark, "map_in_arrow", rows=rows)),
-                ("array<double> column (view)", arr_df, lambda: array_frame(spark, arr_df))):
+                ("array<double> column (view)", arr_df,
+                 lambda: scenario_frame(spark, "map_in_arrow_rowmajor", df=arr_df))):
             time_noop(make())  # warm-up
             walls = [time_noop(make()) for _ in range(repeats)]
             pred = make().toPandas().sort_values("id")["prediction"].to_numpy()
@@ -894,7 +853,6 @@ def array_vs_columns(spark, rows: int, repeats: int = 3, batch_size: int = 10_00
                         "max_abs_diff": float(np.max(np.abs(pred - ref))),
                         "jvm_write_s_per_batch": jvm_s, "jvm_batch_bytes": jvm_bytes})
     finally:
-        arr_df.unpersist()
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous_batch)
     return pd.DataFrame(out)
 
