@@ -24,7 +24,7 @@ import psutil
 from .config import LabError, check_positive
 from .data import ensure_model, feature_matrix, load_booster, predict
 from .scenarios import get_scenario, input_frame, scenario_frame
-from .session import session_processes
+from .session import process_command, session_processes
 
 BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 ROW_UDF_BATCH = 100  # BatchEvalPythonExec groups rows by 100, hard-coded in Spark 3.5
@@ -208,7 +208,7 @@ def process_table(pid: int | None = None) -> pd.DataFrame:
                 ct = p.cpu_times()
                 rows.append({"pid": p.pid, "ppid": p.ppid(), "role": _role(p, root),
                              "rss_bytes": p.memory_info().rss, "cpu_s": ct.user + ct.system,
-                             "threads": p.num_threads(), "command": " ".join(p.cmdline())[:120]})
+                             "threads": p.num_threads(), "command": process_command(p)[:120]})
         except psutil.Error:
             continue
     return pd.DataFrame(rows, columns=["pid", "ppid", "role", "rss_bytes", "cpu_s", "threads", "command"])

@@ -140,9 +140,27 @@ def session_processes(pid: int | None = None) -> list[psutil.Process]:
         return []
     try:
         root = psutil.Process(pid)
-        return [root] + root.children(recursive=True)
+        procs = [root] + root.children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+    return [p for p in procs if is_running(p)]
+
+
+def is_running(proc: psutil.Process) -> bool:
+    """False for processes that have exited, including zombies (a worker that exited and that the
+    daemon has not reaped yet: it holds no memory and runs no code, and psutil refuses its cmdline)."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def process_command(proc: psutil.Process) -> str:
+    """A process's command line as one string, or "" once it has exited."""
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
 
 
 def _cleanup_gateway() -> None:

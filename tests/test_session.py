@@ -27,13 +27,12 @@ def test_stop_leaves_no_process(spark):
 
     time_noop(scenario_frame(spark, "pandas_udf", rows=2000))
     procs = session.session_processes()
-    names = {" ".join(p.cmdline()) for p in procs}
+    names = {session.process_command(p) for p in procs}
     assert any("java" in n for n in names) and any("pyspark.daemon" in n for n in names)
-    pids = [p.pid for p in procs]
     assert session.stop_session() == []
-    assert not [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
-    mine = psutil.Process().children(recursive=True)
-    assert not [p for p in mine if "java" in p.name() or "pyspark.daemon" in " ".join(p.cmdline())]
+    assert not [p.pid for p in procs if session.is_running(p)]
+    mine = [p for p in psutil.Process().children(recursive=True) if session.is_running(p)]
+    assert not [p for p in mine if "java" in session.process_command(p) or "pyspark.daemon" in session.process_command(p)]
     # the fixture's own stop is now a no-op; a new session can start afterwards
     s2 = session.start_session("unit-tests-2")
     assert s2.range(3).count() == 3
