@@ -48,9 +48,13 @@ _PY_RULES = [
                               r"|convert|_to_corrected_pandas_type|from_arrow_type|to_arrow_type)"
                               r" \(pyspark/sql/pandas/"
                               r"|\(pyarrow/pandas_compat\.py\)|\(pandas/|\(numpy/|\(helpers/scenarios\.py\)"
-                              r"|\(pyspark/sql/pandas/types\.py\)")),
+                              r"|\(pyspark/sql/pandas/types\.py\)"
+                              r"|^arrow::py::.*(Pandas|NumPy)")),  # py-spy native frames of to_pandas
+
     ("serialization", re.compile(r"\(pyspark/serializers\.py\)|\(pyspark/sql/pandas/serializers\.py\)"
-                                 r"|\(pyarrow/ipc|\(cloudpickle/|\(pickle\.py\)")),
+                                 r"|\(pyarrow/ipc|\(cloudpickle/|\(pickle\.py\)"
+                                 r"|^arrow::ipc::")),  # py-spy native frames of the IPC reader/writer
+
 ]
 
 _JVM_RULES = [

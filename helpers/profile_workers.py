@@ -19,8 +19,8 @@ Typical use (notebook 05 for "cpu", notebook 07 for "memray")::
     files = collect_worker_profiles(out_dir)        # WorkerFile per task, all finished
 
 Also here: `profile_scenario` (one run, Python workers + JVM flame graphs + the time breakdown),
-`profiler_overhead` (profiled vs unprofiled wall time in one session) and the ptrace check for
-the optional py-spy (not installed, not pinned: detection only).
+`profiler_overhead` (profiled vs unprofiled wall time in one session). py-spy, the higher-fidelity
+view with native frames (needs ptrace), is `helpers.profile_pyspy`.
 """
 from __future__ import annotations
 
@@ -197,43 +197,6 @@ def python_stacks(files: list[WorkerFile]) -> dict[str, int]:
     from .flamegraph import merge, read_collapsed
 
     return merge(*(read_collapsed(f.path) for f in files if f.mode == "cpu"))
-
-
-# ---- py-spy (optional, needs ptrace) ----------------------------------------------------------
-
-@dataclass
-class PtraceCheck:
-    allowed: bool
-    reason: str
-
-
-def ptrace_check() -> PtraceCheck:
-    """Can this user attach py-spy to its own processes? Reads /proc/sys/kernel/yama/ptrace_scope
-    and the effective capabilities (CAP_SYS_PTRACE = bit 19); says why not when it cannot."""
-    scope_path = Path("/proc/sys/kernel/yama/ptrace_scope")
-    scope = int(scope_path.read_text().strip()) if scope_path.exists() else 0
-    cap_eff = 0
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("CapEff:"):
-            cap_eff = int(line.split()[1], 16)
-    has_cap = bool(cap_eff & (1 << 19))
-    if scope >= 3:
-        return PtraceCheck(False, "ptrace is disabled system-wide (kernel.yama.ptrace_scope=3)")
-    if has_cap or os.geteuid() == 0 and scope < 3:
-        return PtraceCheck(True, "CAP_SYS_PTRACE present" if has_cap else "running as root")
-    if scope == 0:
-        return PtraceCheck(True, "kernel.yama.ptrace_scope=0: same-user processes may be traced")
-    return PtraceCheck(False, f"kernel.yama.ptrace_scope={scope} and no CAP_SYS_PTRACE: py-spy cannot attach "
-                              "to the Spark workers (they are not its children); use the in-process sampler")
-
-
-def py_spy_available() -> tuple[bool, str]:
-    """(usable, why): py-spy installed and ptrace allowed."""
-    exe = shutil.which("py-spy")
-    if exe is None:
-        return False, "py-spy is not installed (optional); the in-process sampler needs no ptrace"
-    check = ptrace_check()
-    return check.allowed, check.reason
 
 
 # ---- one profiled experiment -------------------------------------------------------------------

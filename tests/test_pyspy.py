@@ -1,0 +1,88 @@
+"""py-spy mode: parsing its raw output (a fixture recorded from a real mapInPandas run on this kit),
+frame normalisation, the native-library table, and one real profiled job."""
+from pathlib import Path
+
+import pytest
+
+from helpers import profile_pyspy as pp
+from helpers.classify import categorize, classify_stack
+from helpers.config import LabError
+
+FIXTURE = Path(__file__).parent / "fixtures" / "pyspy_map_in_pandas.raw"
+# the path prefixes of the machine that recorded the fixture
+ROOTS = ["/work/main/.venv/lib/python3.11/site-packages/", "/root/.pyenv/versions/3.11.7/lib/python3.11/",
+         "/work/main/"]
+
+
+@pytest.fixture(scope="module")
+def parsed():
+    return pp.parse_py_spy_raw(FIXTURE.read_text(), rate=100, roots=ROOTS)
+
+
+def test_normalize_frame():
+    site = ROOTS[0]
+    assert pp.normalize_frame(f"Booster.predict ({site}lightgbm/basic.py:4767)", ROOTS) == "predict (lightgbm/basic.py)"
+    assert pp.normalize_frame("main.<locals>.process (/x/pyspark/python/lib/pyspark.zip/pyspark/worker.py:1239)",
+                              ROOTS) == "process (pyspark/worker.py)"
+    assert pp.normalize_frame("0x7fe552e4524a (/usr/lib/x86_64-linux-gnu/libc.so.6)", ROOTS) == "[unknown] (libc.so.6)"
+    native = f"LightGBM::GBDT::PredictRaw ({site}lightgbm/lib/lib_lightgbm.so)"
+    assert pp.normalize_frame(native, ROOTS) == "LightGBM::GBDT::PredictRaw (lightgbm/lib/lib_lightgbm.so)"
+    assert pp.normalize_frame("_run_code (<frozen runpy>:88)", ROOTS) == "_run_code (<frozen runpy>)"
+    assert pp.is_native("write (libc.so.6)") and not pp.is_native("predict (lightgbm/basic.py)")
+
+
+def test_parse_fixture(parsed):
+    stacks, per_pid = parsed
+    counts = [int(line.rsplit(" ", 1)[1]) for line in FIXTURE.read_text().splitlines()]
+    assert sum(stacks.values()) == sum(counts) * 10_000  # 100 Hz: a sample is 10 ms = 10,000 us
+    assert sum(per_pid.values()) == sum(counts) and set(per_pid) == {15431, 15433}
+    assert not any(s.startswith("process ") for s in stacks)  # the daemon/worker frames are dropped
+    top = max(stacks, key=stacks.get)
+    assert "predict (lightgbm/basic.py)" in top.split(";") and top.endswith("(lightgbm/lib/lib_lightgbm.so)")
+    assert all("(pyspark/worker.py)" in s for s in stacks if "(pyspark/daemon.py);worker" in s)
+
+
+def test_native_frames_are_classified(parsed):
+    stacks, _ = parsed
+    by = {classify_stack(s) for s in stacks}
+    assert {"prediction", "serialization", "conversion"} <= by
+    ipc = [s for s in stacks if "arrow::ipc::" in s]
+    assert ipc and all(classify_stack(s) == "serialization" for s in ipc)
+    cats = categorize(stacks)
+    assert cats["prediction"] == pytest.approx(0.65)  # 65 samples under LightGBM's predict
+
+
+def test_library_table(parsed):
+    stacks, _ = parsed
+    t = pp.library_table(stacks)
+    assert t.share.sum() == pytest.approx(1.0)
+    assert t.iloc[0].library == "lightgbm/lib/lib_lightgbm.so" and t.iloc[0].native
+    assert set(t.library) >= {"libc.so.6", "libpython3.11.so.1.0"}
+    assert 0.9 < pp.native_share(stacks) <= 1.0
+
+
+def test_bad_output_and_rate():
+    with pytest.raises(LabError, match="line 1"):
+        pp.parse_py_spy_raw("no count here\n")
+    with pytest.raises(LabError):
+        pp.parse_py_spy_raw("", rate=0)
+
+
+def test_ptrace_check_says_why():
+    check = pp.ptrace_check()
+    assert isinstance(check.allowed, bool) and check.reason
+
+
+def test_no_worker_to_attach(spark, tmp_path):
+    with pytest.raises(LabError, match="no Python worker"):
+        pp.py_spy_profile(spark, "synapseml", 1000, tmp_path)
+
+
+@pytest.mark.skipif(not pp.py_spy_available()[0], reason=pp.py_spy_available()[1])
+def test_real_job_has_native_lightgbm_frames(spark, tmp_path):
+    r = pp.py_spy_profile(spark, "map_in_pandas", 40_000, tmp_path, batch_size=5_000)
+    assert r.samples > 0 and r.pids and r.native
+    assert (tmp_path / "pyspy.raw").exists() and (tmp_path / "pyspy.collapsed").exists()
+    libs = set(pp.library_table(r.stacks).library)
+    assert "lightgbm/lib/lib_lightgbm.so" in libs
+    assert categorize(r.stacks)["prediction"] > 0
