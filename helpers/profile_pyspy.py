@@ -157,12 +157,15 @@ def parse_py_spy_raw(text: str, rate: int = PYSPY_RATE, roots: list[str] | None 
     return stacks, per_pid
 
 
-def library_table(stacks: dict) -> pd.DataFrame:
+def library_table(stacks: dict, under: str | None = None) -> pd.DataFrame:
     """Where the sampled CPU time was at the leaf: one row per shared library (native code) or
-    'Python code' (the interpreter running a Python frame's bytecode is attributed to the frame's
-    library, usually libpython). Columns: library, native, seconds, share. Heaviest first."""
+    'Python code' (a Python frame at the leaf: the interpreter running its bytecode). With `under`,
+    only stacks with a frame containing that text (e.g. 'predict (lightgbm/basic.py)').
+    Columns: library, native, seconds, share (of the selected time). Heaviest first."""
     acc: dict = {}
     for stack, w in stacks.items():
+        if under is not None and under not in stack:
+            continue
         leaf = stack.rsplit(";", 1)[-1]
         m = _FRAME.match(leaf)
         where = m.group("file") if m and is_native(leaf) else "Python code"

@@ -86,3 +86,10 @@ def test_real_job_has_native_lightgbm_frames(spark, tmp_path):
     libs = set(pp.library_table(r.stacks).library)
     assert "lightgbm/lib/lib_lightgbm.so" in libs
     assert categorize(r.stacks)["prediction"] > 0
+
+
+def test_library_table_under_a_frame(parsed):
+    stacks, _ = parsed
+    t = pp.library_table(stacks, under="predict (lightgbm/basic.py)")
+    assert t.seconds.sum() == pytest.approx(0.65) and t.iloc[0].library == "lightgbm/lib/lib_lightgbm.so"
+    assert pp.library_table(stacks, under="no such frame").empty
