@@ -147,16 +147,19 @@ def _ledger(args) -> int:
 def _profile_args(p):
     p.add_argument("--scenario", required=True, help="one scenario name (see helpers.scenarios)")
     p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE)")
-    p.add_argument("--out", required=True, help="folder for python.collapsed, jvm.collapsed, breakdown.json, profile.png")
+    p.add_argument("--out", required=True, help="folder for python/jvm .collapsed and .html, breakdown.json, profile.png")
     p.add_argument("--batch-size", type=positive_int, default=10_000,
                    help="spark.sql.execution.arrow.maxRecordsPerBatch")
     p.add_argument("--interval-ms", type=float, default=5.0, help="Python worker sampling period (ms)")
+    p.add_argument("--py-spy", action="store_true",
+                   help="also run the job once under py-spy --native (needs ptrace): pyspy.collapsed, pyspy.html")
 
 
 def _profile(args) -> int:
     from .profile_workers import run_profile_cli
 
-    payload = run_profile_cli(args.scenario, args.rows, args.out, args.batch_size, args.interval_ms)
+    payload = run_profile_cli(args.scenario, args.rows, args.out, args.batch_size, args.interval_ms,
+                              py_spy=args.py_spy)
     print(json.dumps({k: v for k, v in payload.items() if not isinstance(v, dict)}, default=float))
     return 0
 

@@ -320,11 +320,17 @@ def profiler_overhead(spark, worker_dir, name: str = "map_in_pandas", rows: int 
     return OverheadResult(name, rows, on, off, cost, busy)
 
 
-def write_breakdown(result: ProfileResult, path) -> dict:
-    """breakdown.json: category -> seconds (Python workers + JVM), per side, plus wall_s."""
-    from .classify import breakdown
+def write_breakdown(result: ProfileResult, path, pyspy=None) -> dict:
+    """breakdown.json: category -> seconds (Python workers + JVM), per side, plus wall_s; with a
+    `profile_pyspy.PySpyProfile`, also its categories, native share and wall time ('pyspy_*')."""
+    from .classify import breakdown, categorize
 
     payload = breakdown(result)
+    if pyspy is not None:
+        from .profile_pyspy import native_share
+
+        payload.update(pyspy=categorize(pyspy.stacks), pyspy_native_share=native_share(pyspy.stacks),
+                       pyspy_wall_s=pyspy.wall_s, pyspy_samples=pyspy.samples)
     atomic_write_bytes(Path(path), json.dumps(payload, indent=1).encode())
     return payload
 
@@ -339,9 +345,11 @@ def result_record(result: ProfileResult) -> dict:
 
 
 def run_profile_cli(scenario: str, rows: int | None, out_dir, batch_size: int | None = 10_000,
-                    interval_ms: float = 5.0) -> dict:
+                    interval_ms: float = 5.0, py_spy: bool = False) -> dict:
     """`python -m helpers profile`: a fresh profiled session (worker sampler + JFR), one run of
-    `scenario`, then python.collapsed, jvm.collapsed, breakdown.json and profile.png in `out_dir`.
+    `scenario`, then python.collapsed, jvm.collapsed (and their interactive .html), breakdown.json and
+    profile.png in `out_dir`. With `py_spy`, one more run under py-spy --native (sampler paused):
+    pyspy.raw, pyspy.collapsed, pyspy.html, and 'pyspy_native_share' in the breakdown.
     Returns the breakdown dict."""
     import matplotlib
 
@@ -350,6 +358,7 @@ def run_profile_cli(scenario: str, rows: int | None, out_dir, batch_size: int | 
 
     from .config import scale_rows
     from .flamegraph import plot_profile
+    from .flamegraph_html import write_flame_html
     from .profile_jvm import jfr_java_options
     from .scenarios import get_scenario
     from .session import stop_session
@@ -360,11 +369,21 @@ def run_profile_cli(scenario: str, rows: int | None, out_dir, batch_size: int | 
     out = Path(out_dir)
     spark = profiled_session("profile", "cpu", out / "workers", interval_ms=interval_ms,
                              java_options=jfr_java_options())
+    spy = None
     try:
         result = profile_scenario(spark, scenario, rows, out, out / "workers", batch_size=batch_size)
+        if py_spy and get_scenario(scenario).python_worker:
+            from .profile_pyspy import py_spy_profile
+
+            pause_workers(out / "workers")
+            spy = py_spy_profile(spark, scenario, rows, out, batch_size=batch_size)
     finally:
         stop_session()
-    payload = write_breakdown(result, out / "breakdown.json")
+    for name, stacks, side in (("python", result.python, "python"), ("jvm", result.jvm, "jvm"),
+                               ("pyspy", spy.stacks if spy else {}, "python")):
+        if stacks:
+            write_flame_html(stacks, out / f"{name}.html", title=f"{scenario}: {name}", side=side)
+    payload = write_breakdown(result, out / "breakdown.json", pyspy=spy)
     fig = plot_profile(result)
     tmp = out / ".profile.tmp.png"
     fig.savefig(tmp, dpi=90)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import classify, flamegraph, profile_jvm, profile_workers
+from helpers import classify, flamegraph, profile_jvm, profile_pyspy, profile_workers
 from helpers.config import LabError, ROOT
 
 FIX = Path(__file__).parent / "fixtures"
@@ -234,9 +234,13 @@ def test_cli_unknown_scenario_exits_2(tmp_path):
 
 # ---- real profiled jobs (child processes: their own JVM) ---------------------------------------
 
+PYSPY = profile_pyspy.py_spy_available()[0]
+
+
 def test_cli_profile_real_job_has_lightgbm_frames(tmp_path):
     out = subprocess.run([sys.executable, "-m", "helpers", "profile", "--scenario", "map_in_pandas",
-                          "--rows", "20000", "--batch-size", "1000", "--interval-ms", "1", "--out", str(tmp_path)],
+                          "--rows", "20000", "--batch-size", "1000", "--interval-ms", "1", "--out", str(tmp_path)]
+                         + (["--py-spy"] if PYSPY else []),
                          capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     (tmp_path / "stdout.txt").write_text(out.stdout)
@@ -249,6 +253,11 @@ def test_cli_profile_real_job_has_lightgbm_frames(tmp_path):
     assert b["wall_s"] > 0 and b["tasks"] >= 1 and b["python"]["prediction"] > 0
     assert set(classify.CATEGORIES) <= set(b)
     assert (tmp_path / "profile.png").stat().st_size > 10_000
+    assert "<svg" in (tmp_path / "python.html").read_text() and (tmp_path / "jvm.html").exists()
+    if PYSPY:  # the second run, under py-spy --native, sees LightGBM's C++ library
+        spy = flamegraph.read_collapsed(tmp_path / "pyspy.collapsed")
+        assert any("(lightgbm/lib/lib_lightgbm.so)" in s for s in spy) and (tmp_path / "pyspy.html").exists()
+        assert 0 < b["pyspy_native_share"] <= 1 and b["pyspy_samples"] > 0
 
 
 MEMRAY_SCRIPT = """
