@@ -6,7 +6,8 @@
 - `ipc_read_variants`: reading an Arrow IPC stream from a socket / a Python file / a memory map.
 - `copy_ledger`: every hop of one batch's round trip JVM -> Python worker -> JVM with the bytes
   it copies and its time. JVM hops run the JVM's own classes through py4j (ArrowConverters:
-  ArrowWriter + MessageSerializer; ArrowColumnVector + UnsafeProjection); Python hops repeat the
+  ArrowWriter + MessageSerializer; ArrowColumnVector + UnsafeProjection; for pandas_udf the
+  HybridRowQueue that keeps each input row, in a Janino-compiled loop); Python hops repeat the
   worker's calls (pyspark/sql/pandas/serializers.py) on the same batch; the end-to-end time per
   batch is measured on a real Spark job, with Spark's SQL metrics for the bytes on the wire.
 - `array_features_*`: "zero-copy done right": features as one array<double> column whose Arrow
@@ -24,6 +25,7 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -643,6 +645,21 @@ class _JvmArrow:
         return read, max(0.0, both - read), int(first.getSizeInBytes()) * int(rows)
 
 
+    def row_queue(self, rows, num_fields: int, repeats: int) -> tuple[float, int]:
+        """Seconds (best of `repeats`) to add all `rows` to a HybridRowQueue and remove them again,
+        and the bytes written into it: the copy EvalPythonExec makes of every input row of a
+        @pandas_udf so the result can be joined back. Runs helpers/java/RowQueueProbe.java,
+        compiled in this JVM by Janino (no py4j call per row)."""
+        if getattr(self, "_queue_probe", None) is None:
+            compiler = self.jvm.org.codehaus.janino.SimpleCompiler()
+            compiler.setParentClassLoader(self.jvm.java.lang.Thread.currentThread().getContextClassLoader())
+            compiler.cook((Path(__file__).parent / "java" / "RowQueueProbe.java").read_text())
+            self._queue_probe = compiler.getClassLoader().loadClass("RowQueueProbe").newInstance()
+        self._queue_probe.run(rows, num_fields, 1)  # JIT warm-up
+        nanos, nbytes = self._queue_probe.run(rows, num_fields, repeats)
+        return nanos / 1e9, int(nbytes)
+
+
 def _spark_schema(spark, ddl_json: str):
     return spark._jvm.org.apache.spark.sql.types.DataType.fromJson(ddl_json)
 
@@ -743,6 +760,12 @@ def copy_ledger(spark, rows: int = 10_000, paths=LEDGER_PATHS, batches: int = 4,
                                  '{"name":"id","type":"long","nullable":true,"metadata":{}},'
                                  '{"name":"prediction","type":"double","nullable":true,"metadata":{}}]},'
                                  '"nullable":false,"metadata":{}}]}')
+            if path == "pandas_udf":  # EvalPythonExec keeps every input row (all of df's columns) for the join
+                secs, nbytes = jvm.row_queue(jvm.rows_of(df), len(df.columns), repeats)
+                ledger.hops.append(Hop(path, "JVM input rows -> HybridRowQueue (kept for the join)", "jvm",
+                                       nbytes // batches, secs / batches, True,
+                                       "HybridRowQueue.add + remove (EvalPythonExec.scala, RowQueue.scala) in a "
+                                       "Janino-compiled JVM loop"))
             jrows = jvm.rows_of(sent)
             secs, n, message = jvm.to_arrow(jrows, sent._jdf.schema(), rows, repeats)
             if n != batches:

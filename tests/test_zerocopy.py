@@ -130,6 +130,11 @@ def test_copy_ledger_bytes_match_the_batch(spark):
         assert hop["model input matrix"] == z.data_bytes(n, N_FEATURES)
         out_cols = 1 if path == "pandas_udf" else 2
         assert hop["JVM IPC read -> Arrow vectors"] == z.data_bytes(n, out_cols)
+        if path == "pandas_udf":  # each input row (id + features: a null bitset word + 8 bytes a field) plus
+            fields = N_FEATURES + 1  # RowQueue's 4-byte length prefix, copied into the queue
+            assert hop["JVM input rows -> HybridRowQueue (kept for the join)"] == n * (4 + 8 + 8 * fields)
+        else:
+            assert not g["hop"].str.contains("HybridRowQueue").any()  # MapInBatchExec keeps no queue
         assert (g["seconds"] >= 0).all()
     s = ledger.summary().set_index("path")
     assert (s["end_to_end_per_batch_s"] > 0).all()

@@ -1,0 +1,42 @@
+// Compiled at run time inside the Spark JVM by Janino (the compiler Spark's own code generation uses),
+// so the loop runs in the JVM with no py4j call per row. See helpers/zerocopy.py, `row_queue_cost`.
+//
+// What it measures: the copy EvalPythonExec makes of every input row of a @udf / @pandas_udf
+// (BatchEvalPython, ArrowEvalPython): each child row is added to a HybridRowQueue before it is sent
+// to Python, and removed again to be joined with the UDF's result (Spark 3.5,
+// sql/core/src/main/scala/org/apache/spark/sql/execution/python/EvalPythonExec.scala and RowQueue.scala).
+// mapInPandas / mapInArrow (MapInBatchExec) keep no such queue.
+public class RowQueueProbe {
+  // Returns {best nanoseconds over `repeats` for add + remove of all rows, bytes written to the queue}.
+  public long[] run(org.apache.spark.sql.catalyst.InternalRow[] rows, int numFields, int repeats) throws Exception {
+    org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+    long best = Long.MAX_VALUE;
+    for (int r = 0; r < repeats; r++) {
+      org.apache.spark.memory.TaskMemoryManager tmm =
+          new org.apache.spark.memory.TaskMemoryManager(env.memoryManager(), 0L);
+      java.io.File dir = org.apache.spark.util.Utils.createTempDir(System.getProperty("java.io.tmpdir"), "lab-row-queue");
+      org.apache.spark.sql.execution.python.HybridRowQueue queue =
+          new org.apache.spark.sql.execution.python.HybridRowQueue(tmm, dir, numFields, env.serializerManager());
+      try {
+        long t0 = System.nanoTime();
+        for (int i = 0; i < rows.length; i++) {
+          queue.add((org.apache.spark.sql.catalyst.expressions.UnsafeRow) rows[i]);
+        }
+        for (int i = 0; i < rows.length; i++) {
+          queue.remove();
+        }
+        long t = System.nanoTime() - t0;
+        if (t < best) best = t;
+      } finally {
+        queue.close();
+        tmm.cleanUpAllAllocatedMemory();
+        org.apache.spark.network.util.JavaUtils.deleteRecursively(dir);
+      }
+    }
+    long bytes = 0;
+    for (int i = 0; i < rows.length; i++) {  // each entry: a 4-byte length, then the UnsafeRow's bytes
+      bytes += 4 + ((org.apache.spark.sql.catalyst.expressions.UnsafeRow) rows[i]).getSizeInBytes();
+    }
+    return new long[] {best, bytes};
+  }
+}
