@@ -184,6 +184,25 @@ def _memory(args) -> int:
     return 0
 
 
+def _taskcost_args(p):
+    p.add_argument("--scenario", default="map_in_pandas", help="a scenario with Python workers")
+    p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE)")
+    p.add_argument("--partitions", default="2,32", help="comma-separated partition counts (at least two)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="timed runs per point (best is kept)")
+    p.add_argument("--json", default=None, help="write one record per (daemon, partitions)")
+
+
+def _taskcost(args) -> int:
+    from .config import scale_rows
+    from .taskcost import parse_partitions, per_task_seconds, task_overhead
+
+    table = task_overhead(args.scenario, args.rows or scale_rows(), parse_partitions(args.partitions), args.repeats)
+    print(table.drop(columns="pyspark_file").to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(per_task_seconds(table).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    write_json(args.json, table.to_dict("records"))
+    return 0
+
+
 COMMANDS = {
     "setup": ("resolve jars, build data and model (idempotent)", _setup_args, _setup),
     "doctor": ("check Java, packages and jars", _doctor_args, _doctor),
@@ -192,6 +211,8 @@ COMMANDS = {
     "memory": ("memory timelines of every layer + memray peaks per Python worker", _memory_args, _memory),
     "profile": ("flame graphs of one scenario: Python workers + JVM, time breakdown", _profile_args, _profile),
     "ledger": ("the copy ledger: bytes and seconds per hop of one batch's round trip", _ledger_args, _ledger),
+    "taskcost": ("per-task cost with the stock vs the lean Python daemon (pyspark.zip re-read per task)",
+                 _taskcost_args, _taskcost),
 }
 
 from .batch_cli import COMMANDS as _BATCH_COMMANDS  # noqa: E402  (sweep, tune, tune-bench: notebook 04)

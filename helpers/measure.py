@@ -117,9 +117,9 @@ def warm_up(spark, name: str, rows: int) -> float:
     return time_noop(scenario_frame(spark, name, df=df.sample(fraction=min(1.0, 20_000 / rows), seed=1)))
 
 
-def collect_predictions(spark, name: str, rows: int) -> np.ndarray:
-    """The scenario's predictions for all `rows` rows, in id order."""
-    pdf = scenario_frame(spark, name, rows=rows).toPandas()
+def collect_predictions(spark, name: str, rows: int, df=None) -> np.ndarray:
+    """The scenario's predictions for all `rows` rows (of `df` if given), in id order."""
+    pdf = scenario_frame(spark, name, rows=rows, df=df).toPandas()
     return pdf.sort_values("id")["prediction"].to_numpy()
 
 

@@ -1,0 +1,73 @@
+"""The per-task cost experiment: the lean daemon's path surgery, the invalidate_caches timing's
+set-up, and a real child run with both daemons (structure and parity, never timings)."""
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from helpers import taskcost
+from helpers.config import ROOT, LabError
+
+PROBE = ("import json, sys, helpers._lean_daemon as d; removed = d.drop_spark_zips(); import pyspark; "
+         "print(json.dumps({'removed': removed, 'file': pyspark.__file__, "
+         "'zips_on_path': d.spark_zips(sys.path)}))")
+
+
+def _probe(pythonpath: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([pythonpath, str(ROOT)])}
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, cwd="/", timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_lean_daemon_imports_pyspark_from_site_packages():
+    zips = taskcost.spark_python_path().split(os.pathsep)
+    r = _probe(os.pathsep.join(zips))
+    assert sorted(r["removed"]) == sorted(zips) and r["zips_on_path"] == []
+    assert ".zip" not in r["file"] and r["file"].endswith("pyspark/__init__.py")
+
+
+def test_lean_daemon_keeps_a_zip_of_another_version(tmp_path):
+    fake = tmp_path / "pyspark.zip"
+    with zipfile.ZipFile(fake, "w") as z:
+        z.writestr("pyspark/__init__.py", "")
+        z.writestr("pyspark/version.py", '__version__: str = "0.0.1"\n')
+    r = _probe(str(fake))
+    assert r["removed"] == [] and r["file"] == str(fake / "pyspark" / "__init__.py")
+
+
+def test_invalidate_cost_setup():
+    t = taskcost.invalidate_cost(repeats=3).set_index("imported_from")
+    zipped, plain = t.iloc[0], t.iloc[1]
+    assert ".zip/pyspark/" in zipped.pyspark_file and zipped.zip_importers >= 2
+    assert ".zip" not in plain.pyspark_file and plain.zip_importers == 0
+    assert (t.median_ms > 0).all()
+
+
+def test_parse_partitions_and_slope():
+    assert taskcost.parse_partitions("32, 2") == [2, 32]
+    for bad in ("4", "2,x", "0,4", "3,3"):
+        with pytest.raises(LabError):
+            taskcost.parse_partitions(bad)
+    import pandas as pd
+
+    t = pd.DataFrame({"daemon": ["a", "a", "a"], "partitions": [2, 4, 8], "wall_s": [1.0, 1.2, 1.6]})
+    s = taskcost.per_task_seconds(t).iloc[0]
+    assert s.per_task_wall_ms == pytest.approx(100.0) and s.wall_s_at_most_tasks == 1.6
+
+
+def test_cli_bad_partitions_exit_2():
+    out = subprocess.run([sys.executable, "-m", "helpers", "taskcost", "--partitions", "4"], capture_output=True,
+                         text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 2 and "partition" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_real_child_run_both_daemons():
+    t = taskcost.task_overhead_in_child("map_in_pandas", rows=20_000, partitions=(2, 4), repeats=1)
+    assert len(t) == 4 and set(t.daemon) == {"stock", "lean"} and set(t.partitions) == {2, 4}
+    assert (t.max_abs_diff <= 1e-9).all() and (t.wall_s > 0).all()
+    stock, lean = t[t.daemon == "stock"].pyspark_file.iloc[0], t[t.daemon == "lean"].pyspark_file.iloc[0]
+    assert ".zip/pyspark/" in stock and ".zip" not in lean
