@@ -78,6 +78,8 @@ def _bench_args(p):
     p.add_argument("--repeats", type=positive_int, default=3, help="timed runs per Arrow/JVM path (median)")
     p.add_argument("--row-repeats", type=positive_int, default=1, help="timed runs per row-at-a-time path")
     p.add_argument("--no-parity", action="store_true", help="skip collecting predictions")
+    p.add_argument("--daemon", choices=["stock", "lean"], default="stock",
+                   help="Python worker daemon: Spark's, or helpers._lean_daemon (pyspark from site-packages)")
     p.add_argument("--json", default=None, help="write one record per scenario here")
 
 
@@ -89,7 +91,9 @@ def _bench(args) -> int:
 
     names = parse_scenarios(args.scenarios)
     rows = args.rows or scale_rows()
-    spark = start_session("bench")
+    from .taskcost import DAEMONS
+
+    spark = start_session("bench", conf={"spark.python.daemon.module": DAEMONS[args.daemon]})
     try:
         limit, records = bench(spark, rows, names, args.batch_size, args.repeats, args.row_repeats,
                                parity=not args.no_parity)
