@@ -256,7 +256,7 @@ def test_cli_profile_real_job_has_lightgbm_frames(tmp_path):
     assert "<svg" in (tmp_path / "python.html").read_text() and (tmp_path / "jvm.html").exists()
     if PYSPY:  # the second run, under py-spy --native, sees LightGBM's C++ library
         spy = flamegraph.read_collapsed(tmp_path / "pyspy.collapsed")
-        assert any("(lightgbm/lib/lib_lightgbm.so)" in s for s in spy) and (tmp_path / "pyspy.html").exists()
+        assert any("(lightgbm/" in s for s in spy) and (tmp_path / "pyspy.html").exists()
         assert 0 < b["pyspy_native_share"] <= 1 and b["pyspy_samples"] > 0
 
 

@@ -80,7 +80,7 @@ def test_no_worker_to_attach(spark, tmp_path):
 
 @pytest.mark.skipif(not pp.py_spy_available()[0], reason=pp.py_spy_available()[1])
 def test_real_job_has_native_lightgbm_frames(spark, tmp_path):
-    r = pp.py_spy_profile(spark, "map_in_pandas", 40_000, tmp_path, batch_size=5_000)
+    r = pp.py_spy_profile(spark, "map_in_pandas", 100_000, tmp_path, batch_size=5_000)
     assert r.samples > 0 and r.pids and r.native
     assert (tmp_path / "pyspy.raw").exists() and (tmp_path / "pyspy.collapsed").exists()
     libs = set(pp.library_table(r.stacks).library)
