@@ -141,7 +141,7 @@ def session_processes(pid: int | None = None) -> list[psutil.Process]:
     try:
         root = psutil.Process(pid)
         procs = [root] + root.children(recursive=True)
-    except psutil.NoSuchProcess:
+    except psutil.Error:
         return []
     return [p for p in procs if is_running(p)]
 
