@@ -21,12 +21,9 @@ e.g. `LGBM_BoosterPredictForMat (lightgbm/lib/lib_lightgbm.so)`.
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import sysconfig
 import threading
 import time
@@ -36,53 +33,14 @@ from pathlib import Path
 import pandas as pd
 
 from .config import ROOT, LabError, check_positive
+from .env import PtraceCheck, ptrace_check, py_spy_available, py_spy_exe  # noqa: F401 (re-exported)
 
 PYSPY_RATE = 100  # samples per second per process (py-spy's default)
 _PROCESS_FRAME = re.compile(r'^process (\d+):')
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
-# ---- can py-spy run here? ------------------------------------------------------------------------
-
-@dataclass
-class PtraceCheck:
-    allowed: bool
-    reason: str
-
-
-def ptrace_check() -> PtraceCheck:
-    """Can this user attach py-spy to its own processes? Reads /proc/sys/kernel/yama/ptrace_scope
-    and the effective capabilities (CAP_SYS_PTRACE = bit 19); says why not when it cannot."""
-    scope_path = Path("/proc/sys/kernel/yama/ptrace_scope")
-    scope = int(scope_path.read_text().strip()) if scope_path.exists() else 0
-    cap_eff = 0
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("CapEff:"):
-            cap_eff = int(line.split()[1], 16)
-    has_cap = bool(cap_eff & (1 << 19))
-    if scope >= 3:
-        return PtraceCheck(False, "ptrace is disabled system-wide (kernel.yama.ptrace_scope=3)")
-    if has_cap or os.geteuid() == 0:
-        return PtraceCheck(True, "CAP_SYS_PTRACE present" if has_cap else "running as root")
-    if scope == 0:
-        return PtraceCheck(True, "kernel.yama.ptrace_scope=0: same-user processes may be traced")
-    return PtraceCheck(False, f"kernel.yama.ptrace_scope={scope} and no CAP_SYS_PTRACE: py-spy cannot attach "
-                              "to the Spark workers (they are not its children); use the in-process sampler")
-
-
-def py_spy_exe() -> str | None:
-    """The py-spy executable next to this interpreter (the project venv), else on PATH."""
-    local = Path(sys.executable).with_name("py-spy")
-    return str(local) if local.exists() else shutil.which("py-spy")
-
-
-def py_spy_available() -> tuple[bool, str]:
-    """(usable, why): py-spy installed and ptrace allowed."""
-    if py_spy_exe() is None:
-        return False, "py-spy is not installed: run `make setup` (it is pinned in requirements.txt)"
-    check = ptrace_check()
-    return check.allowed, check.reason
-
+# ---- can py-spy run here? (the checks live in helpers.env, layer 0) -------------------------------
 
 def require_py_spy() -> str:
     """The py-spy executable, or a one-line LabError saying why it cannot run here."""
