@@ -73,3 +73,64 @@ def operator_table(spark, rows: int, names: list[str]) -> pd.DataFrame:
                     "python_operator": ", ".join(found) or "(none: runs in the JVM)",
                     "plan": " <- ".join(ops)})
     return pd.DataFrame(out)
+
+
+# ---- the sockets between the processes ----------------------------------------------------------
+
+def _endpoint(addr) -> tuple[str, int]:
+    ip = addr.ip[7:] if addr.ip.startswith("::ffff:") else addr.ip  # IPv4-mapped IPv6 -> IPv4
+    return ip, addr.port
+
+
+def socket_table(spark) -> pd.DataFrame:
+    """The TCP sockets the session's processes hold now (the JVM, pyspark.daemon, the Python workers,
+    and this Python process's py4j connections), read from the OS with psutil. Each established
+    connection is matched with the process at its other end. Columns: pid, role, local_port,
+    remote_port, status, peer_pid, peer_role, purpose."""
+    import os
+
+    import psutil
+
+    from .measure import process_table
+
+    procs = process_table()
+    roles = dict(zip(procs.pid, procs.role))
+    roles[os.getpid()] = "this Python (driver side)"
+    ports = {"gateway": spark.sparkContext._gateway.gateway_parameters.port,
+             "ui": int((spark.sparkContext.uiWebUrl or ":0").rsplit(":", 1)[-1]),
+             "rpc": int(spark.conf.get("spark.driver.port"))}
+    conns = []
+    for pid, role in roles.items():
+        try:
+            for c in psutil.Process(pid).net_connections(kind="inet"):
+                conns.append((pid, role, _endpoint(c.laddr), _endpoint(c.raddr) if c.raddr else None, c.status))
+        except psutil.Error:
+            continue
+    # an accepted socket shares its local port with the listener, so a connection is keyed by both ends
+    owner = {(local, remote): pid for pid, _, local, remote, status in conns if remote}
+    rows = []
+    for pid, role, local, remote, status in conns:
+        peer = owner.get((remote, local)) if remote else None
+        peer_role = roles.get(peer, "outside the session") if remote else ""
+        rows.append({"pid": pid, "role": role, "local_port": local[1], "remote_port": remote[1] if remote else None,
+                     "status": status, "peer_pid": peer, "peer_role": peer_role,
+                     "purpose": _purpose(role, peer_role, local[1], remote[1] if remote else None, status, ports)})
+    cols = ["pid", "role", "local_port", "remote_port", "status", "peer_pid", "peer_role", "purpose"]
+    return pd.DataFrame(rows, columns=cols).sort_values(["role", "status", "local_port"], ignore_index=True)
+
+
+def _purpose(role, peer_role, local, remote, status, ports) -> str:
+    if role == "daemon" and status == "LISTEN":
+        return "the daemon waits here for the JVM to ask for a new worker (pyspark/daemon.py)"
+    if {role, peer_role} == {"jvm", "python_worker"}:
+        return "one worker's data socket: Arrow/pickled batches to and from a task (PythonRunner.scala)"
+    if ports["gateway"] in (local, remote) and "this Python (driver side)" in (role, peer_role):
+        return "py4j: this Python process driving the JVM (the DataFrame API calls)"
+    if "this Python (driver side)" in (role, peer_role) and "jvm" in (role, peer_role):
+        return "py4j callback: the JVM calling back into this Python process"
+    if role == "this Python (driver side)" and status == "LISTEN":
+        return "py4j callback server of this Python process"
+    if role == "jvm" and status == "LISTEN":
+        return {ports["ui"]: "Spark UI", ports["gateway"]: "py4j gateway server",
+                ports["rpc"]: "driver RPC (spark.driver.port)"}.get(local, "JVM service (block manager, callbacks, ...)")
+    return "other"
