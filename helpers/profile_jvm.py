@@ -26,7 +26,7 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import LabError
+from .config import LabError, check_positive
 
 RECORDING = "lab"
 EVENTS = ("jdk.ExecutionSample", "jdk.NativeMethodSample")
@@ -85,6 +85,60 @@ def dump_jfr(pid: int, path, begin: float | None = None, maxage: str | None = No
         raise LabError(f"JFR.dump failed ({(out.stdout + out.stderr).strip().splitlines()[-1][:160]}): start the "
                        "session with java_options=profile_jvm.jfr_java_options().")
     return path
+
+
+def _jcmd(pid: int, *args: str) -> str:
+    out = subprocess.run([_jdk_tool("jcmd"), str(pid), *args], capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise LabError(f"jcmd {' '.join(args[:1])} failed: {(out.stdout + out.stderr).strip().splitlines()[-1][:160]}")
+    return out.stdout
+
+
+def recording_running(pid: int) -> bool:
+    """True when JVM `pid` has the kit's JFR recording ('lab') running (`jcmd JFR.check`)."""
+    return f"name={RECORDING}" in _jcmd(pid, "JFR.check") and "running" in _jcmd(pid, "JFR.check", f"name={RECORDING}")
+
+
+def set_recording(pid: int, on: bool, settings: str = "profile", maxage: str = "30m") -> None:
+    """Start (`JFR.start`) or stop and discard (`JFR.stop`, no file) the 'lab' recording of JVM `pid`."""
+    running = recording_running(pid)
+    if on and not running:
+        _jcmd(pid, "JFR.start", f"name={RECORDING}", f"settings={settings}", f"maxage={maxage}")
+    elif not on and running:
+        _jcmd(pid, "JFR.stop", f"name={RECORDING}")
+
+
+def jfr_overhead(spark, name: str = "map_in_pandas", rows: int = 100_000, pairs: int = 3,
+                 batch_size: int | None = None):
+    """Alternate runs of the same job with the JVM's JFR recording off and on (`pairs` each, after a
+    warm-up) in one session, switching it with jcmd, each timed run after an untimed one; returns a
+    `profile_workers.OverheadResult` (wall seconds). The recording is left as it was found."""
+    from .measure import set_batch_size, time_noop, warm_up
+    from .profile_workers import OverheadResult
+    from .scenarios import get_scenario, input_frame, scenario_frame
+    from .session import jvm_pid
+
+    get_scenario(name)
+    check_positive("pairs", pairs)
+    pid = jvm_pid(spark)
+    if pid is None:
+        raise LabError("No local driver JVM to switch JFR in: start the session with helpers.session.start_session().")
+    was_running = recording_running(pid)
+    set_batch_size(spark, batch_size)
+    input_frame(spark, rows)
+    warm_up(spark, name, rows)
+    off, on = [], []
+    try:
+        for i in range(pairs):
+            for recording in ((False, True) if i % 2 == 0 else (True, False)):
+                set_recording(pid, recording)
+                # The first run after a switch was measurably slower here (JFR instruments and
+                # un-instruments JDK classes as it starts and stops): one untimed run lets the JVM settle.
+                time_noop(scenario_frame(spark, name, rows=rows))
+                (on if recording else off).append(time_noop(scenario_frame(spark, name, rows=rows)))
+    finally:
+        set_recording(pid, was_running)
+    return OverheadResult(name, rows, on, off)
 
 
 def rotate_jfr(pid: int) -> None:

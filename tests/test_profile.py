@@ -302,3 +302,31 @@ def test_hide_jvm_scaffolding_keeps_weights():
     assert sum(hidden.values()) == sum(stacks.values())
     assert flamegraph.hide_frames({"a;x;b": 1, "a;b": 2}, "^x$") == {"a;b": 3}
     assert flamegraph.hide_frames({"x": 4}, "^x$") == {"x": 4}  # a stack never becomes empty
+
+
+JFR_SWITCH_SCRIPT = """
+import json
+from helpers import profile_jvm
+from helpers.session import jvm_pid, start_session, stop_session
+spark = start_session("test_jfr_switch", java_options=profile_jvm.jfr_java_options(), synapseml=False)
+try:
+    pid = jvm_pid(spark)
+    states = [profile_jvm.recording_running(pid)]
+    profile_jvm.set_recording(pid, False)
+    states.append(profile_jvm.recording_running(pid))
+    o = profile_jvm.jfr_overhead(spark, "map_in_arrow", rows=4000, pairs=1)
+    states.append(profile_jvm.recording_running(pid))
+finally:
+    stop_session()
+print(json.dumps({"states": states, "on": o.profiled_s, "off": o.unprofiled_s}))
+"""
+
+
+def test_jfr_switches_off_and_on_in_one_session():
+    out = subprocess.run([sys.executable, "-c", JFR_SWITCH_SCRIPT], capture_output=True, text=True, cwd=ROOT,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    # running at start, off after JFR.stop; jfr_overhead switches it for its runs and leaves it as found
+    assert r["states"] == [True, False, False]
+    assert len(r["on"]) == len(r["off"]) == 1 and min(r["on"] + r["off"]) > 0
