@@ -590,6 +590,7 @@ class _JvmArrow:
 
     def __init__(self, spark):
         self.jvm = spark._jvm
+        self.gateway = spark.sparkContext._gateway
         pkg = self.jvm.org.apache.spark.sql.execution.arrow
         self.conv = getattr(pkg, "ArrowConverters$").__getattr__("MODULE$")
         self.tz = spark.conf.get("spark.sql.session.timeZone")
@@ -650,13 +651,32 @@ class _JvmArrow:
         and the bytes written into it: the copy EvalPythonExec makes of every input row of a
         @pandas_udf so the result can be joined back. Runs helpers/java/RowQueueProbe.java,
         compiled in this JVM by Janino (no py4j call per row)."""
+        probe = self._probe()
+        probe.run(rows, num_fields, 1)  # JIT warm-up
+        nanos, nbytes = probe.run(rows, num_fields, repeats)
+        return nanos / 1e9, int(nbytes)
+
+    def _probe(self):
+        """helpers/java/RowQueueProbe.java compiled once per session in the JVM by Janino."""
         if getattr(self, "_queue_probe", None) is None:
             compiler = self.jvm.org.codehaus.janino.SimpleCompiler()
             compiler.setParentClassLoader(self.jvm.java.lang.Thread.currentThread().getContextClassLoader())
             compiler.cook((Path(__file__).parent / "java" / "RowQueueProbe.java").read_text())
             self._queue_probe = compiler.getClassLoader().loadClass("RowQueueProbe").newInstance()
-        self._queue_probe.run(rows, num_fields, 1)  # JIT warm-up
-        nanos, nbytes = self._queue_probe.run(rows, num_fields, repeats)
+        return self._queue_probe
+
+    def join_project(self, rows, input_schema, repeats: int) -> tuple[float, int]:
+        """Seconds (best of `repeats`) and bytes to join each input row with a one-double result row
+        and project the pair to a new UnsafeRow, as EvalPythonExec does after a @pandas_udf."""
+        types = self.jvm.org.apache.spark.sql.types
+        one = types.StructType().add("prediction", types.DataTypes.DoubleType)
+        values = self.gateway.new_array(self.jvm.java.lang.Object, 1)
+        values[0] = 1.0
+        result = self.jvm.org.apache.spark.sql.catalyst.expressions.UnsafeProjection.create(one).apply(
+            self.jvm.org.apache.spark.sql.catalyst.expressions.GenericInternalRow(values))
+        out = input_schema.add("prediction", types.DataTypes.DoubleType)
+        self._probe().joinProject(rows, result, out, 1)  # JIT warm-up
+        nanos, nbytes = self._probe().joinProject(rows, result, out, repeats)
         return nanos / 1e9, int(nbytes)
 
 
@@ -780,8 +800,13 @@ def copy_ledger(spark, rows: int = 10_000, paths=LEDGER_PATHS, batches: int = 4,
             body = pa.ipc.read_message(pa.py_buffer(result_message)).body.size
             ledger.hops.append(Hop(path, "JVM IPC read -> Arrow vectors", "jvm", int(body), read, True,
                                    "ArrowConverters.fromBatchIterator (MessageSerializer + VectorLoader) via py4j"))
-            ledger.hops.append(Hop(path, "JVM projection -> UnsafeRows", "jvm", row_bytes, proj, True,
-                                   "UnsafeProjection over ArrowColumnVector rows via py4j"))
+            if path == "pandas_udf":  # the result is joined with the queued input row, then projected
+                proj, row_bytes = (v / batches for v in jvm.join_project(jvm.rows_of(df), df._jdf.schema(), repeats))
+                how = ("JoinedRow(input row, result) + UnsafeProjection, as EvalPythonExec.scala does, in a "
+                       "Janino-compiled JVM loop")
+            else:
+                how = "UnsafeProjection over ArrowColumnVector rows via py4j"
+            ledger.hops.append(Hop(path, "JVM projection -> UnsafeRows", "jvm", int(row_bytes), proj, True, how))
             e2e, wire = end_to_end_per_batch(spark, path, df, rows, batches)
             ledger.end_to_end[path] = e2e
             ledger.wire[path] = wire

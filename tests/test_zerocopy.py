@@ -133,6 +133,8 @@ def test_copy_ledger_bytes_match_the_batch(spark):
         if path == "pandas_udf":  # each input row (id + features: a null bitset word + 8 bytes a field) plus
             fields = N_FEATURES + 1  # RowQueue's 4-byte length prefix, copied into the queue
             assert hop["JVM input rows -> HybridRowQueue (kept for the join)"] == n * (4 + 8 + 8 * fields)
+            # joined back: id, 16 features and the prediction in one new UnsafeRow per input row
+            assert hop["JVM projection -> UnsafeRows"] == n * (8 + 8 * (fields + 1))
         else:
             assert not g["hop"].str.contains("HybridRowQueue").any()  # MapInBatchExec keeps no queue
         assert (g["seconds"] >= 0).all()
