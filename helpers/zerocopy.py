@@ -621,9 +621,12 @@ class _JvmArrow:
         first = bytes(self.conv.toBatchIterator(self._row_iter(rows), schema, batch_rows, self.tz, False, None).next())
         return statistics.median(times), int(n), first
 
-    def from_arrow(self, message: bytes, schema, copies: int, repeats: int) -> tuple[float, float, int]:
+    def from_arrow(self, message: bytes, schema, copies: int, repeats: int,
+                   flat=None) -> tuple[float, float, int]:
         """Seconds per batch to read a result batch into Arrow vectors (ArrowColumnVector rows),
-        and to also project each row to an UnsafeRow; plus the UnsafeRow bytes per batch."""
+        and to also project each row to an UnsafeRow; plus the UnsafeRow bytes per batch. With
+        `flat` (a StructType), the result's struct column is projected to those top-level fields,
+        as MapInBatchExec does, in the Janino probe."""
         lst = self.jvm.java.util.ArrayList()
         for _ in range(copies):
             lst.add(message)
@@ -643,7 +646,21 @@ class _JvmArrow:
         first = self.conv.fromBatchIterator(it(), schema, self.tz, False, None).map(proj).next()
         rows = self.conv.fromBatchIterator(it(), schema, self.tz, False, None).size() // copies
         read, both = statistics.median(reads), statistics.median(projs)
-        return read, max(0.0, both - read), int(first.getSizeInBytes()) * int(rows)
+        if flat is None:
+            return read, max(0.0, both - read), int(first.getSizeInBytes()) * int(rows)
+        probe = self._probe()
+
+        def loop(project: bool):  # read (+ project) all copies inside the JVM
+            return probe.structProject(self.conv.fromBatchIterator(it(), schema, self.tz, False, None), flat, project)
+        loop(True), loop(False)  # warm-up
+        reads_in_jvm, boths, nbytes = [], [], 0
+        for _ in range(repeats):
+            reads_in_jvm.append(loop(False)[0])
+            r = loop(True)
+            boths.append(r[0])
+            nbytes = int(r[1])
+        proj = (statistics.median(boths) - statistics.median(reads_in_jvm)) / 1e9 / copies
+        return read, max(0.0, proj), nbytes // copies
 
 
     def row_queue(self, rows, num_fields: int, repeats: int) -> tuple[float, int]:
@@ -678,6 +695,10 @@ class _JvmArrow:
         self._probe().joinProject(rows, result, out, 1)  # JIT warm-up
         nanos, nbytes = self._probe().joinProject(rows, result, out, repeats)
         return nanos / 1e9, int(nbytes)
+
+
+FLAT_RESULT_SCHEMA = ('{"type":"struct","fields":[{"name":"id","type":"long","nullable":true,"metadata":{}},'
+                      '{"name":"prediction","type":"double","nullable":true,"metadata":{}}]}')
 
 
 def _spark_schema(spark, ddl_json: str):
@@ -795,8 +816,9 @@ def copy_ledger(spark, rows: int = 10_000, paths=LEDGER_PATHS, batches: int = 4,
             stream = _stream_of(to_arrow_schema(sent.schema), message)
             hops, result_message = python_hops(path, stream, booster, repeats)
             ledger.hops.extend(hops)
+            flat = None if path == "pandas_udf" else _spark_schema(spark, FLAT_RESULT_SCHEMA)
             read, proj, row_bytes = jvm.from_arrow(result_message, _spark_schema(spark, result_schema),
-                                                   batches, repeats)
+                                                   batches, repeats, flat=flat)
             body = pa.ipc.read_message(pa.py_buffer(result_message)).body.size
             ledger.hops.append(Hop(path, "JVM IPC read -> Arrow vectors", "jvm", int(body), read, True,
                                    "ArrowConverters.fromBatchIterator (MessageSerializer + VectorLoader) via py4j"))
@@ -805,7 +827,8 @@ def copy_ledger(spark, rows: int = 10_000, paths=LEDGER_PATHS, batches: int = 4,
                 how = ("JoinedRow(input row, result) + UnsafeProjection, as EvalPythonExec.scala does, in a "
                        "Janino-compiled JVM loop")
             else:
-                how = "UnsafeProjection over ArrowColumnVector rows via py4j"
+                how = ("the result struct's fields projected to UnsafeRows, as MapInBatchExec.scala does, in a "
+                       "Janino-compiled JVM loop")
             ledger.hops.append(Hop(path, "JVM projection -> UnsafeRows", "jvm", int(row_bytes), proj, True, how))
             e2e, wire = end_to_end_per_batch(spark, path, df, rows, batches)
             ledger.end_to_end[path] = e2e

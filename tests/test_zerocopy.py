@@ -137,6 +137,7 @@ def test_copy_ledger_bytes_match_the_batch(spark):
             assert hop["JVM projection -> UnsafeRows"] == n * (8 + 8 * (fields + 1))
         else:
             assert not g["hop"].str.contains("HybridRowQueue").any()  # MapInBatchExec keeps no queue
+            assert hop["JVM projection -> UnsafeRows"] == n * (8 + 8 * 2)  # id, prediction
         assert (g["seconds"] >= 0).all()
     s = ledger.summary().set_index("path")
     assert (s["end_to_end_per_batch_s"] > 0).all()
