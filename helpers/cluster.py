@@ -27,6 +27,7 @@ from pathlib import Path
 import psutil
 
 from .config import LabError, check_java, check_positive
+from .session import reap
 
 
 def free_port() -> int:
@@ -118,15 +119,7 @@ class LocalStandalone:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(timeout=10)
-        _, alive = psutil.wait_procs(family, timeout=10)
-        killed = []
-        for p in alive:
-            try:
-                p.kill()
-                killed.append(p.pid)
-            except psutil.Error:
-                pass
-        psutil.wait_procs(alive, timeout=5)
+        killed = reap(family, timeout=10)
         self.procs = []
         self._work.cleanup()
         return killed

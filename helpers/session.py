@@ -202,13 +202,19 @@ def stop_session(timeout: float = 20.0) -> list[int]:
     finally:
         _cleanup_gateway()
         _STATE.spark, _STATE.static, _STATE.jvm_pid = None, {}, None
-    gone, alive = psutil.wait_procs(procs, timeout=timeout)
+    return reap(procs, timeout)
+
+
+def reap(procs: list[psutil.Process], timeout: float = 20.0) -> list[int]:
+    """Wait up to `timeout` s for `procs` (psutil Processes kept earlier) to exit, then kill the ones
+    still alive; return the PIDs that had to be killed."""
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
     killed = []
     for p in alive:
         try:
             p.kill()
             killed.append(p.pid)
-        except psutil.NoSuchProcess:
+        except psutil.Error:
             pass
     psutil.wait_procs(alive, timeout=5)
     return killed
