@@ -28,7 +28,7 @@ from .config import LabError, check_positive, scale
 from .data import feature_matrix, load_booster, predict
 
 # The GIL runs need enough work per thread for thread start-up to vanish in the noise.
-GIL_ROWS = {"ci": 100_000, "workshop": 400_000, "full": 1_000_000}
+GIL_ROWS = {"ci": 100_000, "workshop": 250_000, "full": 1_000_000}
 CONTROL_ROWS = 100_000  # rows of the pure-Python control (capped at the predict rows)
 
 

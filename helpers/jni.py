@@ -182,7 +182,7 @@ def timed_job(frame) -> dict:
 
 # Rows for the JNI-tax timing: enough that per-task fixed costs (task launch, the native model
 # parse in each task) fade next to the per-row cost, at ~1-3 s per SynapseML run at ci scale.
-JNI_ROWS = {"ci": 50_000, "workshop": 400_000, "full": 1_000_000}
+JNI_ROWS = {"ci": 50_000, "workshop": 250_000, "full": 1_000_000}
 
 
 def jni_rows() -> int:

@@ -68,6 +68,7 @@ def test_cli_bad_partitions_exit_2():
 def test_real_child_run_both_daemons():
     t = taskcost.task_overhead_in_child("map_in_pandas", rows=20_000, partitions=(2, 4), repeats=1)
     assert len(t) == 4 and set(t.daemon) == {"stock", "lean"} and set(t.partitions) == {2, 4}
-    assert (t.max_abs_diff <= 1e-9).all() and (t.wall_s > 0).all()
+    checked = t.dropna(subset=["max_abs_diff"])
+    assert list(checked.partitions) == [4, 4] and (checked.max_abs_diff <= 1e-9).all() and (t.wall_s > 0).all()
     stock, lean = t[t.daemon == "stock"].pyspark_file.iloc[0], t[t.daemon == "lean"].pyspark_file.iloc[0]
     assert ".zip/pyspark/" in stock and ".zip" not in lean
