@@ -114,7 +114,7 @@ def jfr_overhead(spark, name: str = "map_in_pandas", rows: int = 100_000, pairs:
     warm-up) in one session, switching it with jcmd, each timed run after an untimed one; returns a
     `profile_workers.OverheadResult` (wall seconds). The recording is left as it was found."""
     from .measure import set_batch_size, time_noop, warm_up
-    from .profile_workers import OverheadResult
+    from .profile_workers import OverheadResult, alternated_runs
     from .scenarios import get_scenario, input_frame, scenario_frame
     from .session import jvm_pid
 
@@ -127,15 +127,15 @@ def jfr_overhead(spark, name: str = "map_in_pandas", rows: int = 100_000, pairs:
     set_batch_size(spark, batch_size)
     input_frame(spark, rows)
     warm_up(spark, name, rows)
-    off, on = [], []
+    def run(recording: bool) -> float:
+        set_recording(pid, recording)
+        # The first run after a switch was measurably slower here (JFR instruments and
+        # un-instruments JDK classes as it starts and stops): one untimed run lets the JVM settle.
+        time_noop(scenario_frame(spark, name, rows=rows))
+        return time_noop(scenario_frame(spark, name, rows=rows))
+
     try:
-        for i in range(pairs):
-            for recording in ((False, True) if i % 2 == 0 else (True, False)):
-                set_recording(pid, recording)
-                # The first run after a switch was measurably slower here (JFR instruments and
-                # un-instruments JDK classes as it starts and stops): one untimed run lets the JVM settle.
-                time_noop(scenario_frame(spark, name, rows=rows))
-                (on if recording else off).append(time_noop(scenario_frame(spark, name, rows=rows)))
+        on, off = alternated_runs(pairs, run)
     finally:
         set_recording(pid, was_running)
     return OverheadResult(name, rows, on, off)

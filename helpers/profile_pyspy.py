@@ -251,10 +251,11 @@ def py_spy_overhead(spark, name: str = "map_in_pandas", rows: int = 100_000, pai
     """Alternate runs of the same job without and with py-spy attached (`pairs` each, after a
     warm-up) in one session; returns a `profile_workers.OverheadResult` (wall seconds). py-spy
     pauses each process for every native unwind, so its cost grows with `rate` and `native`."""
+    import itertools
     import tempfile
 
     from .measure import set_batch_size, time_noop, warm_up
-    from .profile_workers import OverheadResult
+    from .profile_workers import OverheadResult, alternated_runs
     from .scenarios import input_frame, scenario_frame
 
     check_positive("pairs", pairs)
@@ -263,14 +264,16 @@ def py_spy_overhead(spark, name: str = "map_in_pandas", rows: int = 100_000, pai
     input_frame(spark, rows)
     warm_up(spark, name, rows)
     pid = _daemon_pid()
-    out = Path(out_dir or tempfile.mkdtemp(prefix="pyspy-overhead-"))
-    off, on = [], []
-    for i in range(pairs):
-        for spied in ((False, True) if i % 2 == 0 else (True, False)):
+    with tempfile.TemporaryDirectory(prefix="pyspy-overhead-") as tmp:
+        out = Path(out_dir or tmp)
+        spied_runs = itertools.count()
+
+        def run(spied: bool) -> float:
             frame = scenario_frame(spark, name, rows=rows)
-            if spied:
-                with PySpy(pid, out / f"overhead-{i}.raw", rate=rate, native=native):
-                    on.append(time_noop(frame))
-            else:
-                off.append(time_noop(frame))
+            if not spied:
+                return time_noop(frame)
+            with PySpy(pid, out / f"overhead-{next(spied_runs)}.raw", rate=rate, native=native):
+                return time_noop(frame)
+
+        on, off = alternated_runs(pairs, run)
     return OverheadResult(name, rows, on, off)

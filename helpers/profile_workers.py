@@ -292,6 +292,18 @@ class OverheadResult:
         return self.sampler_cpu_s / self.task_busy_s if self.task_busy_s else 0.0
 
 
+def alternated_runs(pairs: int, run) -> tuple[list, list]:
+    """Call `run(on)` -> seconds `pairs` times with on=False and `pairs` times with on=True, the order
+    alternating (off, on), (on, off), ... so drift on a shared machine hits both alike.
+    Returns (on_seconds, off_seconds)."""
+    check_positive("pairs", pairs)
+    on, off = [], []
+    for i in range(pairs):
+        for flag in ((False, True) if i % 2 == 0 else (True, False)):
+            (on if flag else off).append(run(flag))
+    return on, off
+
+
 def profiler_overhead(spark, worker_dir, name: str = "map_in_pandas", rows: int = 20_000,
                       pairs: int = 3, batch_size: int | None = None) -> OverheadResult:
     """Alternate unprofiled / profiled runs of the same job (`pairs` each, after a warm-up) in one
@@ -307,11 +319,11 @@ def profiler_overhead(spark, worker_dir, name: str = "map_in_pandas", rows: int 
     pause_workers(worker_dir, False)
     warm_up(spark, name, rows)
     clear_worker_profiles(worker_dir)
-    off, on = [], []
-    for i in range(pairs):
-        for paused, bucket in ((True, off), (False, on)) if i % 2 == 0 else ((False, on), (True, off)):
-            pause_workers(worker_dir, paused)
-            bucket.append(time_noop(scenario_frame(spark, name, rows=rows)))
+    def run(profiled: bool) -> float:
+        pause_workers(worker_dir, not profiled)
+        return time_noop(scenario_frame(spark, name, rows=rows))
+
+    on, off = alternated_runs(pairs, run)
     pause_workers(worker_dir, False)
     files = collect_worker_profiles(worker_dir)
     cost = sum(f.sampler_cpu_s or 0.0 for f in files)
