@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from helpers.core.config import LabError
+from helpers.core.validate import check_positive
+from helpers.lab.batch.sweep import MEMORY_METRIC
+from helpers.lab.batch.zone import goldilocks_zone
+from helpers.lab.jni import JniTax
+from helpers.lab.pickling import command_bytes
+from helpers.lab.zerocopy.buffers import forensics_table
+from helpers.profile.stacks import Stacks, dominant_frame, self_share
+
 
 def _close(answer: float, truth: float, rel: float) -> bool:
     return abs(answer - truth) <= rel * abs(truth)
@@ -33,3 +42,91 @@ def check_bytes_per_row(answer: float, layers: pd.DataFrame, batch_rows: int, re
     if _close(float(answer), truth, rel):
         return f"Correct: about {truth:.0f} bytes per row cross the socket (16 doubles = 128 bytes of data)."
     return "Not quite: divide the 'Arrow IPC sent' bytes by the rows in the batch."
+
+
+def check_dominant_frame(guess: str | None, stacks: Stacks) -> str:
+    """Exercise checker: is `guess` (a function name such as 'predict' or 'load_stream') the frame
+    with the most on-CPU self time in `stacks`? Returns a sentence saying so, or what to look at."""
+    if not guess:
+        return "Write the function name you read off the widest bottom edge, e.g. guess = 'load_stream'."
+    top = dominant_frame(stacks)
+    name = top.split(" (", 1)[0].split(".")[-1]
+    if guess.strip().lower() in (name.lower(), top.lower()):
+        return f"Correct: {top} has the most on-CPU self time ({self_share(stacks, top):.0%} of on-CPU samples)."
+    return (f"Not quite: {guess!r} is not the widest bottom edge. Ignore the grey [off-cpu] tips and look for "
+            f"the bar with the most width that nothing sits under (self time); frame_table() lists them.")
+
+
+def check_gil_speedup(answer: float, runs: pd.DataFrame, mode: str = "threads", rel: float = 0.05) -> str:
+    """Exercise checker: the speedup of `mode` over serial predict, read from this run's table."""
+    p = runs[runs.work == "lightgbm predict"].set_index("mode")
+    if mode not in p.index:
+        raise LabError(f"mode must be one of {', '.join(p.index)}; got {mode!r}.")
+    truth = float(p.loc[mode, "speedup"])
+    if abs(float(answer) - truth) <= rel * truth:
+        return f"Correct: {mode} ran {truth:.2f}x faster than one thread in this run."
+    return f"Not quite: divide the serial wall_s by the {mode!r} wall_s of the lightgbm predict rows."
+
+
+def check_zone_answer(answer, points: pd.DataFrame, budget_bytes: float, tolerance: float = 0.05,
+                      memory_col: str = MEMORY_METRIC) -> str:
+    """Exercise checker: compare a list of batch sizes with the zone `goldilocks_zone` computes
+    from the same table. Returns one sentence (it never raises on a wrong answer)."""
+    try:
+        mine = sorted({int(b) for b in answer})
+    except (TypeError, ValueError):
+        return "Not yet: answer with a list of batch sizes, e.g. [1000, 10000]."
+    zone = goldilocks_zone(points, budget_bytes, tolerance, memory_col)
+    missing = sorted(set(zone.batches) - set(mine))
+    extra = sorted(set(mine) - set(zone.batches))
+    if not missing and not extra:
+        return f"Correct: {mine} (threshold {zone.threshold:,.0f} rows/s, budget {budget_bytes / 2**20:.1f} MiB)."
+    hints = []
+    if missing:
+        hints.append(f"missing {missing}")
+    if extra:
+        hints.append(f"not in the zone: {extra} (check both conditions: throughput >= "
+                     f"{zone.threshold:,.0f} rows/s and {memory_col} <= {budget_bytes:,.0f} B)")
+    return "Not yet: " + "; ".join(hints) + "."
+
+
+def check_calls_per_second(answer: float, tax: JniTax, rel: float = 0.05) -> str:
+    """Exercise checker: JNI calls per second across all cores, from this run's JniTax."""
+    truth = tax.native_calls_per_s
+    if abs(float(answer) - truth) <= rel * truth:
+        return f"Correct: {truth:,.0f} JNI calls per second ({tax.native_calls_per_row} per row x {tax.rows_per_s:,.0f} rows/s)."
+    return "Not quite: multiply rows scored per second by the JNI calls per row from the bytecode table."
+
+
+def check_factor(answer: float, hierarchy: pd.DataFrame, layer_prefix: str = "Python heap peak",
+                 rel: float = 0.05) -> str:
+    """Exercise checker: a layer's bytes divided by the raw batch bytes, from this run's table."""
+    row = hierarchy[hierarchy.layer.str.startswith(layer_prefix)]
+    if row.empty:
+        raise LabError(f"No layer starting with {layer_prefix!r}: use one of {', '.join(hierarchy.layer)}.")
+    truth = float(row.factor_vs_raw.iloc[0])
+    if abs(float(answer) - truth) <= rel * abs(truth):
+        return f"Correct: {row.layer.iloc[0]} held {truth:.1f}x the raw bytes of one batch."
+    return "Not quite: divide that layer's bytes by the raw bytes of one batch (first row of the table)."
+
+
+def check_small_command(udf_obj, limit: int = 10_000) -> dict:
+    """Exercise checker: is the pickled command of `udf_obj` under `limit` bytes (the model is
+    not inside it)? Returns {'command_bytes', 'limit', 'ok'}."""
+    check_positive("limit", limit)
+    size = command_bytes(udf_obj)
+    return {"command_bytes": size, "limit": limit, "ok": size < limit}
+
+
+def check_zero_copy_guess(guess: dict[str, bool], rows: int = 1000) -> pd.DataFrame:
+    """Compare a guess {case: True if zero-copy view} with the measured forensics table.
+    Returns one row per case with guess, measured and correct; LabError on unknown cases."""
+    table = forensics_table(rows).set_index("case")
+    unknown = set(guess) - set(table.index)
+    if unknown:
+        raise LabError(f"Unknown case(s) {sorted(unknown)}: use names from forensics_table()['case'].")
+    rows_out = [{"case": c, "guess": bool(g), "measured": table.loc[c, "verdict"] == "zero-copy view"}
+                for c, g in guess.items()]
+    df = pd.DataFrame(rows_out)
+    df["correct"] = df["guess"] == df["measured"]
+    return df

@@ -2,7 +2,7 @@
 import pytest
 
 from helpers.config import LabError
-from helpers.crashlab import decode_error, parse_mem, run_crash_lab
+from helpers.lab.batch.crash import decode_error, parse_mem, run_crash_lab
 
 NETTY = """py4j.protocol.Py4JJavaError: An error occurred while calling o123.save.
 : org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 in stage 13.0 failed 1 times

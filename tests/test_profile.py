@@ -129,7 +129,7 @@ def test_dump_without_jvm_is_a_lab_error():
 
 @pytest.mark.parametrize("frame,side,category", [
     ("__inner_predict_np2d (lightgbm/basic.py)", "python", "prediction"),
-    ("predict (helpers/data.py)", "python", "prediction"),
+    ("predict (helpers/model/data.py)", "python", "prediction"),
     ("load_stream (pyspark/sql/pandas/serializers.py)", "python", "serialization"),
     ("loads (pyspark/serializers.py)", "python", "serialization"),
     ("read_int (pyspark/serializers.py)", "python", "socket I/O"),
@@ -159,7 +159,7 @@ def test_classify_stack_precedence():
     assert classify.classify_stack("main (pyspark/worker.py);predict (lightgbm/basic.py);"
                                    "ascontiguousarray (numpy/core/_asarray.py)") == "prediction"
     assert classify.classify_stack("main (pyspark/worker.py);dump_stream (pyspark/sql/pandas/serializers.py);"
-                                   "predict_frames (helpers/scenarios.py)") == "conversion"
+                                   "predict_frames (helpers/paths/scenarios.py)") == "conversion"
     assert classify.classify_stack("main (pyspark/worker.py);predict (lightgbm/basic.py);[off-cpu]") == "waiting/idle"
     assert classify.classify_stack("main (pyspark/worker.py)") == "other"
     with pytest.raises(ValueError):
@@ -201,7 +201,7 @@ def test_breakdown_and_split():
 
 def test_worker_profiler_conf(tmp_path):
     conf = profile_workers.worker_profiler_conf("memray", tmp_path / "w")
-    assert conf["spark.python.daemon.module"] == "helpers._profiled_daemon"
+    assert conf["spark.python.daemon.module"] == "helpers.workers.profiled_daemon"
     assert conf["spark.executorEnv.LAB_PROFILE_MODE"] == "memray"
     assert conf["spark.executorEnv.LAB_PROFILE_NATIVE"] == "0"
     assert (tmp_path / "w").is_dir()

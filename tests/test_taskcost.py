@@ -11,7 +11,7 @@ import pytest
 from helpers import taskcost
 from helpers.config import ROOT, LabError
 
-PROBE = ("import json, sys, helpers._lean_daemon as d; removed = d.drop_spark_zips(); import pyspark; "
+PROBE = ("import json, sys, helpers.workers.lean_daemon as d; removed = d.drop_spark_zips(); import pyspark; "
          "print(json.dumps({'removed': removed, 'file': pyspark.__file__, "
          "'zips_on_path': d.spark_zips(sys.path)}))")
 

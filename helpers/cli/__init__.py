@@ -1,0 +1,2 @@
+"""Layer 9 (cli): `python -m helpers <command>`.
+"""

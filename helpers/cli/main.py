@@ -1,0 +1,209 @@
+"""`python -m helpers <command>`: headless runs of the kit's experiments.
+
+Errors the user can fix (unknown scenario, bad sizes, missing Java or jars) print one line
+on stderr and exit with code 2.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from helpers.cli.batch import COMMANDS as BATCH_COMMANDS
+from helpers.cli.common import _Parser, write_json
+from helpers.cli.memory import run_memory_command
+from helpers.cli.notebooks import strip_outputs
+from helpers.cli.profile import run_profile_cli
+from helpers.core.config import LabError, check_java, scale_rows
+from helpers.core.env import environment_report
+from helpers.core.jars import fetch_synapseml_jars
+from helpers.core.session import start_session, stop_session
+from helpers.core.validate import parse_partitions, positive_int
+from helpers.lab.taskcost import DAEMONS, per_task_seconds, task_overhead
+from helpers.lab.zerocopy.ledger import check_ledger_paths, copy_ledger
+from helpers.measure.timing import bench, bench_table
+from helpers.model.data import ensure_features, ensure_model
+from helpers.paths.scenarios import parse_scenarios
+from helpers.profile.memory import memory_rows
+
+# ---- commands ------------------------------------------------------------------------------
+
+def _setup_args(p):
+    p.add_argument("--no-jars", action="store_true", help="skip resolving SynapseML jars")
+
+
+def _setup(args) -> int:
+
+
+    check_java()
+    if not args.no_jars:
+        print(f"jars: {len(fetch_synapseml_jars())} in .cache/ivy/jars")
+    print(f"model: {ensure_model()}")
+    for kind in ("arrow", "row"):
+        print(f"features: {ensure_features(scale_rows(kind))}")
+    return 0
+
+
+def _doctor_args(p):
+    pass
+
+
+def _doctor(args) -> int:
+
+    checks = environment_report()
+    for c in checks:
+        print(f"{'ok ' if c.ok else 'BAD'} {c.item:15s} {c.found:12s} {c.message}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def _bench_args(p):
+    p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE)")
+    p.add_argument("--scenarios", default="all", help="comma-separated scenario names, or all")
+    p.add_argument("--batch-size", type=positive_int, default=10_000,
+                   help="spark.sql.execution.arrow.maxRecordsPerBatch")
+    p.add_argument("--repeats", type=positive_int, default=3, help="timed runs per Arrow/JVM path (median)")
+    p.add_argument("--row-repeats", type=positive_int, default=1, help="timed runs per row-at-a-time path")
+    p.add_argument("--no-parity", action="store_true", help="skip collecting predictions")
+    p.add_argument("--daemon", choices=["stock", "lean"], default="stock",
+                   help="Python worker daemon: Spark's, or helpers.workers.lean_daemon (pyspark from site-packages)")
+    p.add_argument("--json", default=None, help="write one record per scenario here")
+
+
+def _bench(args) -> int:
+
+    names = parse_scenarios(args.scenarios)
+    rows = args.rows or scale_rows()
+
+    spark = start_session("bench", conf={"spark.python.daemon.module": DAEMONS[args.daemon]})
+    try:
+        limit, records = bench(spark, rows, names, args.batch_size, args.repeats, args.row_repeats,
+                               parity=not args.no_parity)
+    finally:
+        stop_session()
+    table = bench_table(limit, records)
+    print(table[["name", "rows", "batch_size", "wall_s", "rows_per_s", "ratio_to_limit",
+                 "max_abs_diff"]].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    # one record per scenario; the physical limit first, as the record everything is compared to
+    write_json(args.json, [{**limit.record(), "batch_size": None, "ratio_to_limit": 1.0,
+                            "max_abs_diff": 0.0, "spark_version": None}]
+               + [asdict(r) for r in records])
+    return 0
+
+
+def _strip_args(p):
+    p.add_argument("paths", nargs="+", help="notebooks to strip of outputs in place")
+
+
+def _strip(args) -> int:
+
+    for path in args.paths:
+        strip_outputs(Path(path))
+    return 0
+
+
+def _ledger_args(p):
+    p.add_argument("--rows", type=positive_int, default=None,
+                   help="rows per batch (default: LAB_SCALE rows / 4)")
+    p.add_argument("--batches", type=positive_int, default=4, help="batches in the end-to-end run")
+    p.add_argument("--paths", default="pandas_udf,map_in_pandas,map_in_arrow",
+                   help="comma-separated: pandas_udf, map_in_pandas, map_in_arrow")
+    p.add_argument("--json", default=None, help="write one record per hop (path, hop, bytes, seconds)")
+
+
+def _ledger(args) -> int:
+
+    rows = args.rows or max(1, scale_rows() // 4)
+    paths = check_ledger_paths(args.paths)
+    spark = start_session("ledger", synapseml=False)
+    try:
+        ledger = copy_ledger(spark, rows=rows, paths=paths, batches=args.batches)
+    finally:
+        stop_session()
+    print(ledger.table().drop(columns="how").to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(ledger.summary().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    write_json(args.json, ledger.records())
+    return 0
+
+
+def _profile_args(p):
+    p.add_argument("--scenario", required=True, help="one scenario name (see helpers.scenarios)")
+    p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE)")
+    p.add_argument("--out", required=True, help="folder for python/jvm .collapsed and .html, breakdown.json, profile.png")
+    p.add_argument("--batch-size", type=positive_int, default=10_000,
+                   help="spark.sql.execution.arrow.maxRecordsPerBatch")
+    p.add_argument("--interval-ms", type=float, default=5.0, help="Python worker sampling period (ms)")
+    p.add_argument("--py-spy", action="store_true",
+                   help="also run the job once under py-spy --native (needs ptrace): pyspy.collapsed, pyspy.html")
+
+
+def _profile(args) -> int:
+
+    payload = run_profile_cli(args.scenario, args.rows, args.out, args.batch_size, args.interval_ms,
+                              py_spy=args.py_spy)
+    print(json.dumps({k: v for k, v in payload.items() if not isinstance(v, dict)}, default=float))
+    return 0
+
+
+def _memory_args(p):
+    p.add_argument("--scenario", required=True, help="scenario name (see helpers.scenarios.SCENARIOS)")
+    p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE memory rows)")
+    p.add_argument("--batch-size", type=positive_int, default=10_000,
+                   help="spark.sql.execution.arrow.maxRecordsPerBatch")
+    p.add_argument("--partitions", type=positive_int, default=None, help="coalesce the input (1 = one task)")
+    p.add_argument("--out", required=True, help="folder for timeline.csv/.json, captures.json, summary.json")
+
+
+def _memory(args) -> int:
+
+    summary = run_memory_command(args.scenario, args.rows or memory_rows(), args.batch_size, args.out,
+                                 partitions=args.partitions)
+    peaks = ", ".join(f"{pid}: {b / 2**20:.1f} MiB" for pid, b in summary["peak_bytes_per_worker"].items())
+    print(f"{summary['scenario']}: {summary['rows']:,} rows in {summary['wall_s']:.2f} s; "
+          f"{summary['tasks']} memray captures; peak per worker {peaks or '-'}; files in {args.out}")
+    return 0
+
+
+def _taskcost_args(p):
+    p.add_argument("--scenario", default="map_in_pandas", help="a scenario with Python workers")
+    p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE)")
+    p.add_argument("--partitions", default="2,32", help="comma-separated partition counts (at least two)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="timed runs per point (best is kept)")
+    p.add_argument("--json", default=None, help="write one record per (daemon, partitions)")
+
+
+def _taskcost(args) -> int:
+
+    table = task_overhead(args.scenario, args.rows or scale_rows(), parse_partitions(args.partitions), args.repeats)
+    print(table.drop(columns="pyspark_file").to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(per_task_seconds(table).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    write_json(args.json, table.to_dict("records"))
+    return 0
+
+
+COMMANDS = {
+    "setup": ("resolve jars, build data and model (idempotent)", _setup_args, _setup),
+    "doctor": ("check Java, packages and jars", _doctor_args, _doctor),
+    "strip-outputs": ("remove outputs and execution counts from notebooks", _strip_args, _strip),
+    "bench": ("time every inference path against the physical limit", _bench_args, _bench),
+    "memory": ("memory timelines of every layer + memray peaks per Python worker", _memory_args, _memory),
+    "profile": ("flame graphs of one scenario: Python workers + JVM, time breakdown", _profile_args, _profile),
+    "ledger": ("the copy ledger: bytes and seconds per hop of one batch's round trip", _ledger_args, _ledger),
+    "taskcost": ("per-task cost with the stock vs the lean Python daemon (pyspark.zip re-read per task)",
+                 _taskcost_args, _taskcost),
+}
+
+COMMANDS.update(BATCH_COMMANDS)  # sweep, tune, tune-bench: notebook 04
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(prog="python -m helpers", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, (helptext, add_args, _) in COMMANDS.items():
+        add_args(sub.add_parser(name, help=helptext))
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command][2](args)
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,28 @@
+"""TODO docstring (cli.memory)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers.core.session import stop_session
+from helpers.core.validate import check_positive
+from helpers.paths.scenarios import get_scenario
+from helpers.profile.memory import memory_run, write_run
+from helpers.profile.workers import profiled_session
+
+
+def run_memory_command(scenario: str, rows: int, batch_size: int | None, out_dir,
+                       partitions: int | None = None, interval: float = 0.05) -> dict:
+    """The `memory` CLI command: a memray-profiled session, one run of `scenario`, the files of
+    `write_run` in `out_dir`; the session and all its processes are stopped at the end."""
+
+    get_scenario(scenario)
+    check_positive("rows", rows)
+    out = Path(out_dir)
+    worker_dir = out / "worker-tmp"
+    spark = profiled_session("memory-cli", "memray", worker_dir)
+    try:
+        run = memory_run(spark, scenario, rows, worker_dir, out / "captures", batch_size=batch_size,
+                         partitions=partitions, interval=interval)
+        return write_run(run, out)
+    finally:
+        stop_session()

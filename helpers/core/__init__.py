@@ -1,0 +1,3 @@
+"""Layer 0 (core): configuration, validation and parsing of inputs, the machine (Java, jars), the
+Spark session and its processes, a local standalone cluster. Imports nothing else from `helpers`.
+"""

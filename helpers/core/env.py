@@ -1,0 +1,102 @@
+"""Layer 0: what this machine has, checked with a clear message per item (notebook 00, `doctor`)."""
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers.core.config import JARS_DIR, LabError, check_java, pins
+from helpers.core.jars import synapseml_jars
+
+PACKAGES = ("pyspark", "pyarrow", "pandas", "numpy", "lightgbm", "synapseml", "memray",
+            "psutil", "matplotlib", "ipywidgets")
+_MODULE = {"synapseml": "synapse.ml"}
+
+
+@dataclass
+class Check:
+    item: str
+    ok: bool
+    found: str
+    message: str
+
+
+@dataclass
+class PtraceCheck:
+    allowed: bool
+    reason: str
+
+
+def ptrace_check() -> PtraceCheck:
+    """Can this user attach py-spy to its own processes? Reads /proc/sys/kernel/yama/ptrace_scope
+    and the effective capabilities (CAP_SYS_PTRACE = bit 19); says why not when it cannot."""
+    scope_path = Path("/proc/sys/kernel/yama/ptrace_scope")
+    scope = int(scope_path.read_text().strip()) if scope_path.exists() else 0
+    cap_eff = 0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            cap_eff = int(line.split()[1], 16)
+    has_cap = bool(cap_eff & (1 << 19))
+    if scope >= 3:
+        return PtraceCheck(False, "ptrace is disabled system-wide (kernel.yama.ptrace_scope=3)")
+    if has_cap or os.geteuid() == 0:
+        return PtraceCheck(True, "CAP_SYS_PTRACE present" if has_cap else "running as root")
+    if scope == 0:
+        return PtraceCheck(True, "kernel.yama.ptrace_scope=0: same-user processes may be traced")
+    return PtraceCheck(False, f"kernel.yama.ptrace_scope={scope} and no CAP_SYS_PTRACE: py-spy cannot attach "
+                              "to the Spark workers (they are not its children); use the in-process sampler")
+
+
+def py_spy_exe() -> str | None:
+    """The py-spy executable next to this interpreter (the project venv), else on PATH."""
+    local = Path(sys.executable).with_name("py-spy")
+    return str(local) if local.exists() else shutil.which("py-spy")
+
+
+def py_spy_available() -> tuple[bool, str]:
+    """(usable, why): py-spy installed and ptrace allowed."""
+    if py_spy_exe() is None:
+        return False, "py-spy is not installed: run `make setup` (it is pinned in requirements.txt)"
+    check = ptrace_check()
+    return check.allowed, check.reason
+
+
+def _version(module_name: str) -> str:
+    from importlib.metadata import version
+
+    return version(module_name)
+
+
+def environment_report() -> list[Check]:
+    """One Check per requirement: Java, every pinned package (found vs pinned), SynapseML jars."""
+    checks = []
+    try:
+        j = check_java()
+        checks.append(Check("java", True, j.version, f"{j.path}"))
+    except LabError as exc:
+        checks.append(Check("java", False, "-", str(exc)))
+    wanted = pins()
+    for name in PACKAGES:
+        try:
+            importlib.import_module(_MODULE.get(name, name))
+            found = _version(name)
+            ok = found == wanted.get(name, found)
+            msg = "as pinned" if ok else f"pinned {wanted[name]}: run `make setup` to reinstall"
+        except ImportError:
+            found, ok, msg = "-", False, f"missing: run `make setup` (installs {name}=={wanted.get(name)})"
+        checks.append(Check(name, ok, found, msg))
+    try:
+        spy = _version("py-spy")
+        usable, why = py_spy_available()
+        spy_msg = ("as pinned" if spy == wanted.get("py-spy", spy) else f"pinned {wanted['py-spy']}") + \
+            (f"; can attach here ({why})" if usable else f"; cannot attach here ({why}): notebook 05 skips it")
+        checks.append(Check("py-spy", spy == wanted.get("py-spy", spy), spy, spy_msg))
+    except ImportError:
+        checks.append(Check("py-spy", False, "-", f"missing: run `make setup` (installs py-spy=={wanted.get('py-spy')})"))
+    jars = synapseml_jars()
+    checks.append(Check("synapseml jars", bool(jars), f"{len(jars)} jars",
+                        str(JARS_DIR) if jars else "missing: run `make jars` once with access to Maven Central"))
+    return checks

@@ -1,0 +1,196 @@
+"""Layer 1: one SparkSession factory for every notebook, test and CLI command.
+
+- `local[*]` by default; any master URL from `LAB_MASTER` (or the `master=` argument).
+- Spark UI and driver bound to 127.0.0.1; Python workers run this interpreter (`PYSPARK_PYTHON`).
+- SynapseML jars attached with `spark.jars` when `make jars` has resolved them (offline after that).
+- `stop_session()` stops Spark, closes the JVM and waits for every process it started
+  (the JVM, `pyspark.daemon`, its workers) by the PIDs recorded at start; none is left behind.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+import psutil
+
+from helpers.core.config import LabError, check_java
+from helpers.core.jars import synapseml_jars
+from helpers.core.processes import is_running, reap
+
+# Always passed to the driver JVM: Arrow needs it on Java 9+, and a user's own
+# extraJavaOptions would otherwise replace it (see notebook 04's crash lab).
+ARROW_JAVA_FLAGS = ("-Dio.netty.tryReflectionSetAccessible=true",)
+
+BASE_CONF = {
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.adaptive.enabled": "false",  # keep physical plans readable and stable
+    "spark.driver.memory": os.environ.get("LAB_DRIVER_MEMORY", "4g"),
+    "spark.python.worker.reuse": "true",
+}
+
+# Confs that only take effect when the JVM starts; changing them means a new session.
+STATIC_PREFIXES = ("spark.driver.", "spark.executor.", "spark.jars", "spark.python.", "spark.master", "spark.ui.", "spark.memory.",
+                   "spark.local.", "spark.eventLog", "spark.app", "spark.sql.pyspark", "spark.executorEnv", "spark.network", "spark.buffer")
+
+
+@dataclass
+class _State:
+    spark: object | None = None
+    static: dict = field(default_factory=dict)
+    jvm_pid: int | None = None
+
+
+_STATE = _State()
+
+
+def _is_static(key: str) -> bool:
+    return key.startswith(STATIC_PREFIXES)
+
+
+def master_url(master: str | None = None) -> str:
+    """The master URL: the argument, else LAB_MASTER, else local[*]."""
+    return master or os.environ.get("LAB_MASTER") or "local[*]"
+
+
+def build_conf(app: str, conf: dict | None = None, master: str | None = None,
+               synapseml: bool = True, java_options: tuple[str, ...] = ()) -> dict:
+    """The full configuration a session is started with (plain dict, for tests and display)."""
+    result = dict(BASE_CONF)
+    result["spark.master"] = master_url(master)
+    result["spark.app.name"] = app
+    user = dict(conf or {})
+    opts = list(ARROW_JAVA_FLAGS) + list(java_options)
+    if "spark.driver.extraJavaOptions" in user:
+        opts.append(user.pop("spark.driver.extraJavaOptions"))
+    result["spark.driver.extraJavaOptions"] = " ".join(opts)
+    result["spark.executor.extraJavaOptions"] = " ".join(opts)
+    if synapseml:
+        jars = synapseml_jars()
+        if jars:
+            result["spark.jars"] = ",".join(str(j) for j in jars)
+    result.update({k: str(v) for k, v in user.items()})
+    return result
+
+
+def start_session(app: str = "zero-copy", conf: dict | None = None, master: str | None = None,
+                  synapseml: bool = True, java_options: tuple[str, ...] = ()):
+    """Start (or reuse) the SparkSession for `app`.
+
+    Runtime SQL confs in `conf` are applied to a running session; when a static conf
+    (JVM options, daemon module, jars, master...) differs, the old session is stopped first.
+    """
+    from pyspark.sql import SparkSession
+
+    full = build_conf(app, conf, master, synapseml, java_options)
+    static = {k: v for k, v in full.items() if _is_static(k)}
+    runtime = {k: v for k, v in full.items() if not _is_static(k)}
+    if _STATE.spark is not None:
+        if static == _STATE.static:
+            for k, v in runtime.items():
+                _STATE.spark.conf.set(k, v)
+            return _STATE.spark
+        stop_session()
+    check_java()
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # Spark UI binds here, not on 0.0.0.0
+    builder = SparkSession.builder
+    for k, v in full.items():
+        builder = builder.config(k, v)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # the JVM did not start: say why in one line
+        _cleanup_gateway()
+        raise LabError(f"Spark did not start ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+                       "check Java (`java -version`) and the conf you passed.") from exc
+    spark.sparkContext.setLogLevel(os.environ.get("LAB_LOG_LEVEL", "ERROR"))
+    _STATE.spark, _STATE.static = spark, static
+    _STATE.jvm_pid = jvm_pid(spark)
+    return spark
+
+
+def session_key(spark) -> str:
+    """A key unique to one running SparkContext (its application id) for per-session caches:
+    a cache keyed by it never hands out a DataFrame or broadcast of a session that was stopped."""
+    return spark.sparkContext.applicationId
+
+
+def active_session():
+    """The session started by `start_session`, or None."""
+    return _STATE.spark
+
+
+def jvm_pid(spark=None) -> int | None:
+    """PID of the driver JVM this Python process launched (None when attached to a remote one)."""
+    from pyspark import SparkContext
+
+    gw = SparkContext._gateway
+    proc = getattr(gw, "proc", None)
+    return proc.pid if proc is not None else None
+
+
+def session_processes(pid: int | None = None) -> list[psutil.Process]:
+    """The driver JVM and all its descendants (pyspark.daemon, Python workers)."""
+    pid = pid or _STATE.jvm_pid
+    if pid is None:
+        return []
+    try:
+        root = psutil.Process(pid)
+        procs = [root] + root.children(recursive=True)
+    except psutil.Error:
+        return []
+    return [p for p in procs if is_running(p)]
+
+
+def _cleanup_gateway() -> None:
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    gw = SparkContext._gateway
+    if gw is not None:
+        proc = getattr(gw, "proc", None)
+        try:
+            gw.shutdown()
+        except Exception:
+            pass
+        if proc is not None:
+            try:
+                proc.stdin.close()  # the JVM exits when its stdin closes (PythonGatewayServer)
+            except Exception:
+                pass
+            try:
+                proc.wait(timeout=20)
+            except Exception:
+                proc.kill()
+                proc.wait(timeout=10)
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    SparkContext._active_spark_context = None
+    SparkSession._instantiatedSession = None
+    SparkSession._activeSession = None
+
+
+def stop_session(timeout: float = 20.0) -> list[int]:
+    """Stop Spark and every process it started; return PIDs that had to be killed (normally none)."""
+    if _STATE.spark is None:
+        _cleanup_gateway()
+        return []
+    procs = session_processes()
+    try:
+        _STATE.spark.stop()
+    finally:
+        _cleanup_gateway()
+        _STATE.spark, _STATE.static, _STATE.jvm_pid = None, {}, None
+    return reap(procs, timeout)
+
+
+def spark_ui_url(spark=None) -> str | None:
+    """The Spark UI address (bound to 127.0.0.1)."""
+    spark = spark or _STATE.spark
+    return spark.sparkContext.uiWebUrl if spark is not None else None
+
+

@@ -1,0 +1,351 @@
+"""Layer 4 (measure): the maxRecordsPerBatch sweep. One point = one job into the noop sink at one
+batch size, with the CPU and memory of every process of the session measured while it runs.
+
+Per point (SI units: seconds, bytes, rows/s):
+- throughput: rows / wall seconds of the job.
+- cpu_saturation: CPU seconds of the driver JVM + pyspark.daemon + every Python worker during the
+  job (psutil snapshots before/after, plus `ProcessSampler` for workers that come and go), divided
+  by the seconds between the two snapshots (the job plus a few ms) x cores available to this
+  process (`os.sched_getaffinity`). 1.0 = every core busy all the time.
+- peak_python_rss_bytes: the largest resident set of one Python worker seen during the job
+  (`peak_python_rss_total_bytes`: all workers together, the executor's Python footprint).
+  Workers are reused between points (spark.python.worker.reuse), so this includes the interpreter,
+  pandas/pyarrow/lightgbm and what their allocators kept from earlier points; a sweep runs its
+  points in ascending batch size so the carry-over can only come from smaller batches.
+- peak_jvm_offheap_bytes: **Arrow's allocator** (`ArrowUtils.rootAllocator`, the one every Arrow
+  writer/reader of the Python runners allocates from): its peak during this job. That peak is a
+  per-JVM high-water mark that never resets by itself, so before each point we set it back to the
+  current allocation (reflection on `org.apache.arrow.memory.Accountant.peakAllocation`), see
+  `reset_arrow_peak`; tests check that a small job after a big one reports the small peak.
+- peak_jvm_direct_bytes: the JMX "direct" BufferPoolMXBean (NIO `ByteBuffer.allocateDirect`),
+  sampled every `interval` s through py4j. A second meter that stays small here: Arrow's Netty
+  allocator takes its chunks with `PlatformDependent.allocateDirectNoCleaner` (see the crash lab's
+  stack trace), which bypasses the NIO accounting this pool reports.
+- peak_jvm_heap_bytes: heap used (MemoryMXBean), sampled; gc_s: collection time of all collectors
+  during the job (GarbageCollectorMXBean, ms -> s).
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterable
+
+import pandas as pd
+
+from helpers.core.config import LabError, scale
+from helpers.core.session import session_key
+from helpers.core.validate import _as_int, check_positive
+from helpers.measure.samplers import (
+    JvmSampler,
+    ProcessSampler,
+    arrow_memory,
+    gc_seconds,
+    process_table,
+    reset_arrow_peak,
+)
+from helpers.measure.timing import set_batch_size, time_noop
+from helpers.model.data import N_FEATURES
+from helpers.paths.scenarios import ARROW_SCENARIOS, get_scenario, input_frame, scenario_frame
+
+MEMORY_METRIC = "peak_jvm_offheap_bytes"  # what a memory budget is compared with, by default
+MEMORY_METRICS = ("peak_jvm_offheap_bytes", "peak_jvm_direct_bytes", "peak_python_rss_bytes",
+                  "peak_python_rss_total_bytes", "peak_jvm_heap_bytes")
+SWEEPABLE = ARROW_SCENARIOS  # the paths whose batches maxRecordsPerBatch cuts
+
+# Arrow/Spark type widths in bytes (values only; validity bitmaps and offsets add a little)
+_WIDTHS = {"long": 8, "bigint": 8, "double": 8, "timestamp": 8, "date": 4, "int": 4, "integer": 4,
+           "float": 4, "short": 2, "smallint": 2, "byte": 1, "tinyint": 1, "boolean": 1}
+
+
+def cores_available() -> int:
+    """CPU cores this process may run on (affinity mask), the denominator of cpu_saturation."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def log_grid(lo: int, hi: int, per_decade: int = 4) -> list[int]:
+    """Batch sizes from `lo` to `hi` evenly spaced on a log scale, `per_decade` per factor of 10,
+    rounded to integers (duplicates removed); decade values (10, 100, ...) are exact."""
+    check_positive("lowest batch size", lo)
+    check_positive("highest batch size", hi)
+    check_positive("points per decade", per_decade)
+    if hi < lo:
+        raise LabError(f"highest batch size {hi} is below the lowest {lo}: swap them.")
+    a, b = math.log10(lo), math.log10(hi)
+    k0, k1 = math.ceil(a * per_decade - 1e-9), math.floor(b * per_decade + 1e-9)
+    values = [lo] + [int(round(10 ** (k / per_decade))) for k in range(k0, k1 + 1)] + [hi]
+    return sorted({v for v in values if lo <= v <= hi})
+
+
+def row_bytes(schema) -> int:
+    """Bytes one row of `schema` (a Spark StructType) takes in Arrow's value buffers, at least 1:
+    fixed-width types count their width, strings/binaries 16 (offset + a short value), nested and
+    other types 8 per leaf. An estimate used for bytes-per-batch axes and budget sanity checks."""
+    total = 0
+    for field in schema.fields:
+        name = field.dataType.simpleString()
+        if name in _WIDTHS:
+            total += _WIDTHS[name]
+        elif name.startswith("decimal"):
+            total += 16
+        elif name in ("string", "binary"):
+            total += 16
+        elif hasattr(field.dataType, "fields"):
+            total += row_bytes(field.dataType)
+        else:
+            total += 8
+    return max(1, total)
+
+
+def scenario_row_bytes(extra_doubles: int = 0) -> int:
+    """Arrow value bytes of one row of the kit's input (id + 16 features, + `extra_doubles` payload
+    columns of `wide_frame`): 8 bytes each. Known without Spark, for checking inputs early."""
+
+    return 8 * (1 + N_FEATURES + extra_doubles)
+
+
+def check_budget(budget_bytes: int, one_row_bytes: int) -> int:
+    """A memory budget must hold at least one batch of one row; LabError otherwise."""
+    if not isinstance(budget_bytes, (int, float)) or isinstance(budget_bytes, bool) or budget_bytes <= 0:
+        raise LabError(f"memory budget must be a positive number of bytes, got {budget_bytes!r}.")
+    if budget_bytes < one_row_bytes:
+        raise LabError(f"memory budget {int(budget_bytes)} B is smaller than one batch of one row "
+                       f"({one_row_bytes} B): pass a budget in bytes, e.g. 268435456 for 256 MiB.")
+    return int(budget_bytes)
+
+
+# ---- JVM meters through py4j ------------------------------------------------------------------
+
+
+# ---- what is measured: a workload -------------------------------------------------------------
+
+@dataclass
+class Workload:
+    """A DataFrame to run at different batch sizes: `build()` returns it (a fresh plan each time),
+    `rows` input rows in `partitions` partitions, `one_row_bytes` = estimated Arrow bytes of one
+    input row (see `row_bytes`)."""
+    label: str
+    build: Callable[[], object]
+    rows: int
+    partitions: int
+    one_row_bytes: int
+
+
+def scenario_workload(spark, name: str, rows: int | None = None, df=None) -> Workload:
+    """The kit's scenario `name` over the cached input of `rows` rows, or over `df` (e.g. `wide_frame`)."""
+    check_sweepable(name)
+    if df is None:
+        df = input_frame(spark, rows, layout=getattr(get_scenario(name), "layout", "columns"))
+    if rows is None:
+        rows = df.count()
+    return Workload(name, lambda: scenario_frame(spark, name, df=df), rows,
+                    df.rdd.getNumPartitions(), row_bytes(df.schema))
+
+
+def frame_workload(df, transform: Callable[[object], object], label: str = "my function",
+                   rows: int | None = None) -> Workload:
+    """Your own DataFrame `df` (cache it first) and `transform(df) -> DataFrame` on any Arrow path,
+    e.g. `lambda d: d.mapInPandas(fn, schema)`, `lambda d: d.mapInArrow(fn, schema)` or
+    `lambda d: d.select(my_pandas_udf("x"))`. `rows` defaults to `df.count()`."""
+    if not callable(transform):
+        raise LabError("transform must be a function DataFrame -> DataFrame, e.g. lambda d: d.mapInPandas(fn, schema).")
+    rows = check_positive("rows", rows) if rows is not None else int(df.count())
+    if rows <= 0:
+        raise LabError("the DataFrame is empty: a batch-size sweep needs rows.")
+    return Workload(label, lambda: transform(df), rows, df.rdd.getNumPartitions(), row_bytes(df.schema))
+
+
+# ---- one point --------------------------------------------------------------------------------
+
+@dataclass
+class SweepPoint:
+    """One batch size, one job. Units: bytes, seconds, rows/s; saturation is a fraction of all cores."""
+    label: str
+    batch_size: int
+    rows: int
+    partitions: int
+    effective_batch_rows: int  # a batch never holds more rows than its partition
+    batch_bytes: int  # effective_batch_rows x estimated input row width (Arrow value bytes)
+    wall_s: float
+    throughput: float
+    cpu_s: float
+    jvm_cpu_s: float
+    python_cpu_s: float
+    cores: int
+    cpu_saturation: float
+    peak_python_rss_bytes: int
+    peak_python_rss_total_bytes: int
+    python_workers: int
+    peak_jvm_heap_bytes: int
+    peak_jvm_offheap_bytes: int
+    peak_jvm_direct_bytes: int
+    gc_s: float
+    jvm_samples: int
+
+    def record(self) -> dict:
+        return asdict(self)
+
+
+def _cpu_by_role(before: pd.DataFrame, after: pd.DataFrame, samples: pd.DataFrame) -> dict:
+    """CPU seconds per role spent between two process tables; processes that started during the
+    job count from 0, processes that ended count up to their last sample."""
+    start = dict(zip(before.pid, before.cpu_s))
+    last, roles = {}, {}
+    for frame in (samples, after):
+        for r in frame.itertuples():
+            last[r.pid] = max(last.get(r.pid, 0.0), r.cpu_s)
+            roles[r.pid] = r.role
+    used = {"jvm": 0.0, "python": 0.0}
+    for pid, cpu in last.items():
+        delta = max(0.0, cpu - start.get(pid, 0.0))
+        used["jvm" if roles[pid] == "jvm" else "python"] += delta
+    return used
+
+
+def measure_point(spark, work: Workload, batch_size: int, interval: float = 0.1) -> SweepPoint:
+    """Run `work` into the noop sink once with maxRecordsPerBatch = `batch_size`, measuring wall
+    time, CPU of the session's processes and memory peaks (module docstring: which meter is which)."""
+    check_positive("batch size", _as_int(batch_size))
+    batch_size = int(batch_size)
+    set_batch_size(spark, batch_size)
+    frame = work.build()
+    effective = min(batch_size, math.ceil(work.rows / work.partitions))
+    cores = cores_available()
+    gc0 = gc_seconds(spark)
+    reset_arrow_peak(spark)
+    w0 = time.perf_counter()
+    before = process_table()
+    with ProcessSampler(interval) as procs, JvmSampler(spark, interval / 2) as jvm:
+        wall = time_noop(frame)
+    after = process_table()
+    window = time.perf_counter() - w0  # the span the CPU seconds were counted over (>= wall)
+    gc1 = gc_seconds(spark)
+    _, arrow_peak = arrow_memory(spark)
+    cols = ["t", "pid", "role", "rss_bytes", "cpu_s"]
+    samples = pd.concat([procs.samples[cols], after.assign(t=-1.0)[cols]], ignore_index=True)
+    cpu = _cpu_by_role(before, after, samples)
+    workers = samples[samples.role == "python_worker"]
+    total_rss = int(workers.groupby("t")["rss_bytes"].sum().max()) if len(workers) else 0
+    total_cpu = cpu["jvm"] + cpu["python"]
+    return SweepPoint(
+        label=work.label, batch_size=batch_size, rows=work.rows, partitions=work.partitions,
+        effective_batch_rows=effective, batch_bytes=effective * work.one_row_bytes,
+        wall_s=wall, throughput=work.rows / wall, cpu_s=total_cpu, jvm_cpu_s=cpu["jvm"],
+        python_cpu_s=cpu["python"], cores=cores, cpu_saturation=total_cpu / (window * cores),
+        peak_python_rss_bytes=int(workers.rss_bytes.max()) if len(workers) else 0,
+        peak_python_rss_total_bytes=total_rss, python_workers=int(workers.pid.nunique()),
+        peak_jvm_heap_bytes=jvm.heap, peak_jvm_offheap_bytes=max(arrow_peak, jvm.arrow),
+        peak_jvm_direct_bytes=jvm.direct, gc_s=gc1 - gc0, jvm_samples=jvm.samples)
+
+
+# ---- a sweep ------------------------------------------------------------------------------------
+
+def warm(spark, work: Workload, batch_size: int = 10_000) -> float:
+    """One untimed run (workers start, import, load the model; the JVM JIT-compiles). Seconds."""
+    set_batch_size(spark, batch_size)
+    return time_noop(work.build())
+
+
+def sweep(spark, work: Workload, batch_sizes: Iterable[int], warm_up: bool = True,
+          interval: float = 0.1, repeats: int = 1) -> pd.DataFrame:
+    """`repeats` x `measure_point` per batch size, in ascending order (so allocator carry-over in
+    reused workers can only come from smaller batches). Tidy DataFrame, one row per run."""
+    sizes = sorted({check_positive("batch size", _as_int(b)) for b in batch_sizes})
+    check_positive("repeats", repeats)
+    if not sizes:
+        raise LabError("no batch sizes to sweep: pass e.g. [100, 1000, 10000].")
+    if warm_up:
+        warm(spark, work, min(10_000, sizes[-1]))
+    return points_frame([measure_point(spark, work, b, interval) for b in sizes for _ in range(repeats)])
+
+
+def points_frame(points: list[SweepPoint]) -> pd.DataFrame:
+    """SweepPoints -> tidy DataFrame (one row per point, columns = SweepPoint fields)."""
+    cols = list(SweepPoint.__dataclass_fields__)
+    return pd.DataFrame([p.record() for p in points], columns=cols)
+
+
+def check_sweepable(name: str) -> str:
+    """`name` must be a known scenario whose batches maxRecordsPerBatch controls."""
+    get_scenario(name)
+    if name not in SWEEPABLE:
+        raise LabError(f"scenario {name!r} does not use Arrow batches (maxRecordsPerBatch has no effect): "
+                       f"use one of {', '.join(SWEEPABLE)}.")
+    return name
+
+
+def scenario_sweep(spark, name: str, batch_sizes: Iterable[int], rows: int | None = None, df=None,
+                   interval: float = 0.1) -> pd.DataFrame:
+    """Sweep scenario `name` over `rows` cached input rows (or over `df`)."""
+    return sweep(spark, scenario_workload(spark, name, rows, df), batch_sizes, interval=interval)
+
+
+def sweep_grid(scale_name: str | None = None) -> list[int]:
+    """The batch sizes a notebook sweeps at this LAB_SCALE: ci 30..10k (one per decade),
+    workshop 100..100k (two per decade; keeps notebook 04 to a few minutes on 2 cores),
+    full 10..1M (two per decade)."""
+
+    name = scale_name or scale()
+    if name == "ci":
+        return log_grid(30, 10_000, 1)
+    if name == "workshop":
+        return log_grid(100, 100_000, 2)
+    return log_grid(10, 1_000_000, 2)
+
+
+def sweep_rows(scale_name: str | None = None) -> int:
+    """Input rows for notebook 04's sweeps: ci 20k, workshop 100k (every point is one job, the sweep
+    runs ~35 of them), full 1M."""
+
+    return {"ci": 20_000, "workshop": 100_000, "full": 1_000_000}[scale_name or scale()]
+
+
+# ---- a wide row --------------------------------------------------------------------------------
+
+_WIDE: dict = {}
+
+
+def wide_frame(spark, rows: int, extra_doubles: int = 240):
+    """The cached input (`id`, `f0..f15`) plus `extra_doubles` payload columns `w0..` (doubles
+    derived from the features), cached: a row of (17 + extra_doubles) x 8 bytes. The model still
+    reads f0..f15; mapInPandas/mapInArrow ship the whole row to the worker, so batches get wider."""
+    check_positive("extra doubles", extra_doubles)
+    key = (session_key(spark), rows, extra_doubles)
+    df = _WIDE.get(key)
+    if df is None:
+        from pyspark.sql import functions as F
+
+        base = input_frame(spark, rows)
+        extra = [(F.col(f"f{j % 16}") * (1.0 + j / 1000.0)).alias(f"w{j}") for j in range(extra_doubles)]
+        df = base.select("*", *extra).cache()
+        df.count()
+        for old_key, old in _WIDE.items():
+            if old_key[0] == key[0]:  # a stopped session's cache is gone with its JVM
+                old.unpersist()
+        _WIDE.clear()
+        _WIDE[key] = df
+    return df
+
+
+def conf_defined(spark, key: str) -> bool:
+    """True when `key` is a SQL conf this Spark version defines (RuntimeConfig.isModifiable is
+    true only for defined, non-static SQL confs; Spark accepts and ignores unknown keys in
+    `spark.conf.set`, so setting a conf proves nothing)."""
+    return bool(spark.conf.isModifiable(key))
+
+
+def arrow_confs(spark) -> pd.DataFrame:
+    """The public SQL confs whose key contains 'arrow' in this Spark (key, default, since)."""
+    confs = spark._jsparkSession.sessionState().conf().getAllDefinedConfs()
+    rows = []
+    it = confs.iterator()
+    while it.hasNext():
+        t = it.next()
+        if "arrow" in t._1():
+            rows.append({"key": t._1(), "default": t._2(), "since": t._4()})
+    return pd.DataFrame(rows, columns=["key", "default", "since"]).sort_values("key", ignore_index=True)
+

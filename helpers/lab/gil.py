@@ -1,0 +1,254 @@
+"""Layer 4 (measure): the GIL question, measured inside one Python process.
+
+LightGBM's Python package calls its C library through `ctypes.CDLL` (lightgbm/libpath.py:
+`ctypes.cdll.LoadLibrary`), and ctypes releases the GIL for the duration of every foreign call.
+So while `Booster.predict` runs in C, other Python threads of the same process run too. This
+module measures what that buys, on the same model and rows as everything else in the kit:
+
+- `gil_experiment`: one thread (num_threads=1) vs N Python threads sharing one Booster vs N
+  plain processes (`measure.physical_limit`) vs one call with LightGBM's own N OpenMP threads,
+  plus a control whose work holds the GIL (a pure-Python loop) run serially and in N threads.
+- `gil_probe`: how much CPU a pure-Python counter thread gets while the main thread is idle, inside
+  `predict`, or in pure-Python work; and how many cores the process used meanwhile (CPU / wall).
+  More than one core used at once by one Python process = the GIL was released.
+
+Units: seconds, rows/s; speedup = serial wall / mode wall (same work); cores_used = CPU s / wall s.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import psutil
+
+from helpers.core.config import LabError, scale
+from helpers.core.validate import check_positive
+from helpers.measure.timing import physical_limit
+from helpers.model.data import feature_matrix, load_booster, predict
+
+# The GIL runs need enough work per thread for thread start-up to vanish in the noise.
+GIL_ROWS = {"ci": 100_000, "workshop": 250_000, "full": 1_000_000}
+CONTROL_ROWS = 100_000  # rows of the pure-Python control (capped at the predict rows)
+
+
+def gil_rows() -> int:
+    """Rows for the GIL experiment at the current LAB_SCALE."""
+    return GIL_ROWS[scale()]
+
+
+def _in_threads(fn, chunks: list) -> tuple[float, float, list]:
+    """Run fn(chunk) for every chunk in its own thread, all released together.
+    Returns (wall seconds from release to last finish, process CPU seconds used, results)."""
+    results = [None] * len(chunks)
+    barrier = threading.Barrier(len(chunks) + 1)
+
+    def run(i):
+        barrier.wait()
+        results[i] = fn(chunks[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(chunks))]
+    for t in threads:
+        t.start()
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    barrier.wait()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, time.process_time() - cpu0, results
+
+
+def _python_work(X: np.ndarray) -> float:
+    """A GIL-holding control: a pure-Python loop over the rows (no C call that releases the GIL)."""
+    total = 0.0
+    for row in X.tolist():
+        acc = 0.0
+        for v in row:
+            acc += v * v if v > 0 else -v
+        total += acc
+    return total
+
+
+@dataclass
+class GilRun:
+    mode: str
+    work: str            # "lightgbm predict" or "pure-Python loop (control)"
+    parallelism: int     # threads or processes used
+    rows: int
+    wall_s: float
+    cpu_s: float | None  # CPU seconds of this process (None for the multi-process mode)
+    cores_used: float | None  # cpu_s / wall_s: >1 means threads of this process ran at once
+    rows_per_s: float
+    speedup: float       # serial wall / this wall, same work
+    max_abs_diff: float | None  # vs the single-thread predictions
+
+
+def _best(fn, repeats: int):
+    """Run fn() `repeats` times, keep the run with the smallest wall time (least disturbed)."""
+    runs = [fn() for _ in range(repeats)]
+    return min(runs, key=lambda r: r[0])
+
+
+def gil_experiment(rows: int | None = None, workers: int | None = None, repeats: int = 3,
+                   control_rows: int = CONTROL_ROWS) -> pd.DataFrame:
+    """Predict the same `rows` rows in five ways and return one GilRun per way (tidy DataFrame).
+
+    Modes (all on the kit's model, the same matrix, best of `repeats`):
+      serial        1 thread, predict(num_threads=1) over all rows
+      threads       `workers` Python threads, each predicts rows/workers with num_threads=1,
+                    sharing one Booster in this process
+      processes     `workers` plain processes (measure.physical_limit), one model each
+      openmp        one predict call with num_threads=workers (LightGBM's own threads)
+    and the control: a pure-Python loop over `control_rows` rows, serial vs `workers` threads.
+    """
+
+    rows = check_positive("rows", rows if rows is not None else gil_rows())
+    workers = check_positive("workers", workers or psutil.cpu_count(logical=True) or 1)
+    check_positive("repeats", repeats)
+    if rows < workers:
+        raise LabError(f"rows={rows} is fewer than workers={workers}: give each worker at least one row.")
+    booster = load_booster()
+    X = np.ascontiguousarray(feature_matrix(rows))
+    chunks = np.array_split(X, workers)
+    predict(booster, X[:10])  # warm the model's code paths
+
+    def serial():
+        c0, t0 = time.process_time(), time.perf_counter()
+        p = predict(booster, X)
+        return time.perf_counter() - t0, time.process_time() - c0, p
+
+    def threads():
+        wall, cpu, parts = _in_threads(lambda c: predict(booster, c), chunks)
+        return wall, cpu, np.concatenate(parts)
+
+    def openmp():
+        c0, t0 = time.process_time(), time.perf_counter()
+        p = booster.predict(X, num_threads=workers)
+        return time.perf_counter() - t0, time.process_time() - c0, p
+
+    def processes():
+        lim = physical_limit(rows, processes=workers)
+        return lim.wall_s, None, lim.predictions
+
+    out = []
+    base_wall, base_cpu, ref = _best(serial, repeats)
+    out.append(GilRun("serial", "lightgbm predict", 1, rows, base_wall, base_cpu, base_cpu / base_wall,
+                      rows / base_wall, 1.0, 0.0))
+    for mode, fn, reps in (("threads", threads, repeats), ("processes", processes, 1), ("openmp", openmp, repeats)):
+        wall, cpu, pred = _best(fn, reps)
+        out.append(GilRun(mode, "lightgbm predict", workers, rows, wall, cpu, None if cpu is None else cpu / wall,
+                          rows / wall, base_wall / wall, float(np.max(np.abs(pred - ref)))))
+
+    Xc = X[:min(control_rows, rows)]
+    cchunks = np.array_split(Xc, workers)
+
+    def c_serial():
+        c0, t0 = time.process_time(), time.perf_counter()
+        _python_work(Xc)
+        return time.perf_counter() - t0, time.process_time() - c0, None
+
+    def c_threads():
+        wall, cpu, _ = _in_threads(_python_work, cchunks)
+        return wall, cpu, None
+
+    cw, cc, _ = _best(c_serial, repeats)
+    out.append(GilRun("serial", "pure-Python loop (control)", 1, len(Xc), cw, cc, cc / cw, len(Xc) / cw, 1.0, None))
+    tw, tc, _ = _best(c_threads, repeats)
+    out.append(GilRun("threads", "pure-Python loop (control)", workers, len(Xc), tw, tc, tc / tw, len(Xc) / tw, cw / tw, None))
+    return pd.DataFrame([r.__dict__ for r in out])
+
+
+@dataclass
+class GilProbe:
+    main_thread_doing: str
+    rounds: int
+    counter_core_share: float   # median: the counter thread's CPU seconds / wall seconds
+    process_cores_used: float   # median: this process's CPU seconds / wall seconds
+
+
+def _count_while(stop: threading.Event, box: list) -> None:
+    c0 = time.thread_time()
+    n = 0
+    while not stop.is_set():
+        n += 1
+    box.append(time.thread_time() - c0)
+
+
+def gil_probe(rows: int = 100_000, python_rows: int = 30_000, rounds: int = 3) -> pd.DataFrame:
+    """A pure-Python counter thread spins while the main thread (a) sleeps, (b) runs lightgbm
+    predict over `rows` rows, (c) runs the pure-Python control over `python_rows` rows.
+    Measured per condition (median of `rounds`, conditions interleaved): the share of a core the
+    counter thread got (its thread CPU time / wall) and the cores this process used (process CPU
+    / wall). The GIL's signature: in (c) the two threads together stay at or below ~1 core; in (b)
+    they exceed it, because predict runs in C with the GIL released."""
+    import statistics
+
+    check_positive("rows", rows)
+    check_positive("rounds", rounds)
+    booster = load_booster()
+    X = np.ascontiguousarray(feature_matrix(rows))
+    predict(booster, X[:10])
+    works = {"sleeping (idle)": lambda: time.sleep(0.2),
+             "lightgbm predict (C, via ctypes)": lambda: predict(booster, X),
+             "pure-Python loop (holds the GIL)": lambda: _python_work(X[:python_rows])}
+    got = {k: ([], []) for k in works}
+    for _ in range(rounds):
+        for label, work in works.items():
+            stop, box = threading.Event(), []
+            t = threading.Thread(target=_count_while, args=(stop, box))
+            c0, t0 = time.process_time(), time.perf_counter()
+            t.start()
+            work()
+            stop.set()
+            t.join()
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            got[label][0].append(box[0] / wall)
+            got[label][1].append(cpu / wall)
+    return pd.DataFrame([GilProbe(k, rounds, statistics.median(a), statistics.median(b)).__dict__
+                         for k, (a, b) in got.items()])
+
+
+def cores_per_executor_note(runs: pd.DataFrame, busy_below: float = 0.8, overlap_above: float = 1.3) -> str:
+    """Computed sentences on what the measured runs show and mean for cores per executor.
+    A serial run that got less than `busy_below` of a core means the machine was busy (the
+    speedups of this run are then unreliable, and the note says so); threads 'ran at once' when
+    the process used more than `overlap_above` cores."""
+    p = runs[runs.work == "lightgbm predict"].set_index("mode")
+    c = runs[runs.work != "lightgbm predict"].set_index("mode")
+    n = int(p.loc["threads", "parallelism"])
+    parts = []
+    serial_cores = float(p.loc["serial", "cores_used"])
+    if serial_cores < busy_below:
+        parts.append(f"Careful: the single-thread run got only {serial_cores:.2f} of a core, so other processes "
+                     f"were competing for this machine and the speedups below are not reliable; rerun on an idle machine.")
+    parts.append(f"With {n} workers, Python threads sped predict up {p.loc['threads', 'speedup']:.2f}x, processes "
+                 f"{p.loc['processes', 'speedup']:.2f}x and LightGBM's own threads {p.loc['openmp', 'speedup']:.2f}x; "
+                 f"threads running GIL-holding Python code got {c.loc['threads', 'speedup']:.2f}x.")
+    t_cores, c_cores = float(p.loc["threads", "cores_used"]), float(c.loc["threads", "cores_used"])
+    if t_cores > overlap_above:
+        parts.append(f"The predicting threads used {t_cores:.2f} cores at once inside one process: the GIL was released "
+                     f"during predict, while the pure-Python threads used {c_cores:.2f}.")
+    else:
+        parts.append(f"In this run the predicting threads used only {t_cores:.2f} cores at once (pure-Python threads: "
+                     f"{c_cores:.2f}), so this run does not show the overlap; the mechanism (ctypes releases the GIL) "
+                     f"shows on an idle machine.")
+    parts.append("For cores per executor: predict needs no separate processes to use several cores, so one Python "
+                 "worker per core (num_threads=1) and fewer workers with spark.task.cpus=k and num_threads=k can both "
+                 "fill the cores; the Python code around predict (Arrow -> pandas -> NumPy) holds the GIL and scales "
+                 "only with more worker processes, each with its own copy of the model.")
+    return " ".join(parts)
+
+
+def probe_note(probe: pd.DataFrame, overlap_above: float = 1.3) -> str:
+    """A computed sentence on the GIL probe (gil_probe)."""
+    pr = probe.set_index("main_thread_doing")
+    inside, python = float(pr.process_cores_used.iloc[1]), float(pr.process_cores_used.iloc[2])
+    verdict = ("two threads ran at once, so the GIL was free" if inside > overlap_above
+               else "the machine was too busy to show two threads at once")
+    return (f"While the main thread was inside predict, the process used {inside:.2f} cores ({verdict}); while it ran "
+            f"pure Python, {python:.2f} cores and the spinning thread got {pr.counter_core_share.iloc[2]:.2f} of a core: "
+            f"the GIL lets one Python thread run at a time.")
+
+

@@ -1,0 +1,2 @@
+"""Layer 4 (measure): timing and the physical limit, resource samplers, Spark's own metrics.
+"""

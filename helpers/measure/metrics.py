@@ -1,0 +1,82 @@
+"""TODO docstring (measure.metrics)."""
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+
+import pandas as pd
+
+from helpers.core.validate import parse_size
+
+
+def _get_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def python_metrics(spark, execution_id: int | None = None) -> pd.DataFrame:
+    """SQL metrics of the Python plan nodes of one SQL execution (default: the latest), from the
+    REST API: node, metric, value (text as Spark shows it) and bytes (for size metrics)."""
+    base = f"{spark.sparkContext.uiWebUrl}/api/v1/applications/{spark.sparkContext.applicationId}"
+    if execution_id is None:
+        executions = _get_json(f"{base}/sql?details=false&length=1000")
+        execution_id = max(e["id"] for e in executions)
+    detail = _get_json(f"{base}/sql/{execution_id}?details=true")
+    rows = []
+    for node in detail.get("nodes", []):
+        for metric in node.get("metrics", []):
+            name = metric["name"]
+            if "Python" in name or "python" in name.lower():
+                try:
+                    nbytes = parse_size(metric["value"])
+                except ValueError:
+                    nbytes = None
+                rows.append({"execution": execution_id, "node": node["nodeName"], "metric": name,
+                             "value": metric["value"], "bytes": nbytes})
+    return pd.DataFrame(rows, columns=["execution", "node", "metric", "value", "bytes"])
+
+
+def physical_operators(frame) -> list[str]:
+    """Names of the physical plan's operators (executed plan), outermost first."""
+    plan = frame._jdf.queryExecution().executedPlan()
+    names = []
+    for line in plan.treeString().splitlines():
+        m = re.search(r"([A-Z][A-Za-z]+)", line)
+        if m:
+            names.append(m.group(1))
+    return names
+
+
+def _executions(spark) -> list[dict]:
+
+    sc = spark.sparkContext
+    return _get_json(f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/sql?details=false&length=100000")
+
+
+def run_with_python_metrics(spark, fn, timeout: float = 15.0):
+    """Run `fn()` (one Spark action) and return (its result, the Python SQL metrics of the SQL
+    execution it started). Spark fills the REST API from an asynchronous listener, so this waits
+    until that execution is COMPLETED and reports its size metrics, instead of reading
+    whatever execution happens to be the latest."""
+
+    before = max((e["id"] for e in _executions(spark)), default=-1)
+    result = fn()
+    deadline = time.monotonic() + timeout
+    while True:
+        done = [e["id"] for e in _executions(spark) if e["id"] > before and e.get("status") == "COMPLETED"]
+        if done:
+            metrics = python_metrics(spark, max(done))
+            if len(metrics) and metrics["bytes"].notna().any():
+                return result, metrics
+        if time.monotonic() > deadline:
+            return result, pd.DataFrame(columns=["execution", "node", "metric", "value", "bytes"])
+        time.sleep(0.1)
+
+
+def metric_bytes(metrics: pd.DataFrame, needle: str) -> float | None:
+    """The first size metric whose name contains `needle` (bytes), or None."""
+    m = metrics[metrics["metric"].str.contains(needle)]
+    vals = m["bytes"].dropna()
+    return float(vals.iloc[0]) if len(vals) else None

@@ -1,0 +1,180 @@
+"""Layer 2: the deterministic synthetic feature table and the LightGBM model.
+
+- Features: `id` (int64) + `f0..f{F-1}` (double), drawn from a seeded generator. The same
+  seed gives the same rows on every machine; the first k rows of a bigger table equal a
+  table of k rows (the generator fills row-major).
+- Extra column kinds (string, array<double>, struct, timestamp, nullable, wide rows) come
+  from `make_columns`, for the notebooks that compare types.
+- Model: LightGBM regression (100 trees x 31 leaves by default), trained single-threaded with
+  `deterministic=True` on its own seeded sample, saved as native text under data/ atomically,
+  rebuilt only when missing or when its spec changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from helpers.core.config import DATA_DIR, LabError, atomic_path, atomic_write_bytes
+from helpers.core.validate import check_positive
+
+N_FEATURES = 16
+SEED = 20261124
+MAX_ROWS = 50_000_000  # 16 doubles x 50M = 6.4 GB in memory: beyond that, refuse clearly
+
+
+def feature_names(n_features: int = N_FEATURES) -> list[str]:
+    return [f"f{i}" for i in range(n_features)]
+
+
+def _check_rows(rows: int) -> int:
+    check_positive("rows", rows)
+    if rows > MAX_ROWS:
+        raise LabError(f"rows={rows:,} is more than this kit generates in memory ({MAX_ROWS:,}); "
+                       "use LAB_SCALE=full (1M rows) or a smaller --rows.")
+    return rows
+
+
+def feature_matrix(rows: int, n_features: int = N_FEATURES, seed: int = SEED) -> np.ndarray:
+    """The (rows x n_features) float64 feature matrix, C-contiguous (row-major)."""
+    _check_rows(rows)
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((rows, n_features))
+
+
+def target(X: np.ndarray, seed: int = SEED) -> np.ndarray:
+    """A nonlinear target with noise, so the trees have something to learn."""
+    rng = np.random.default_rng(seed + 1)
+    y = (np.sin(X[:, 0]) * 2 + X[:, 1] * X[:, 2] + np.where(X[:, 3] > 0, X[:, 4], -X[:, 5])
+         + 0.5 * X[:, 6:].sum(axis=1) / max(1, X.shape[1] - 6))
+    return y + 0.1 * rng.standard_normal(len(X))
+
+
+def feature_frame(rows: int, n_features: int = N_FEATURES, seed: int = SEED) -> pd.DataFrame:
+    """The feature table as pandas: `id` then `f0..`."""
+    X = feature_matrix(rows, n_features, seed)
+    df = pd.DataFrame(X, columns=feature_names(n_features))
+    df.insert(0, "id", np.arange(rows, dtype=np.int64))
+    return df
+
+
+def features_path(rows: int, n_features: int = N_FEATURES, seed: int = SEED) -> Path:
+    return DATA_DIR / f"features_{rows}x{n_features}_s{seed}.parquet"
+
+
+def ensure_features(rows: int, n_features: int = N_FEATURES, seed: int = SEED) -> Path:
+    """Write the feature table to data/ as Parquet (atomically) unless it is already there."""
+    path = features_path(rows, n_features, seed)
+    if path.exists():
+        return path
+    table = pa.Table.from_pandas(feature_frame(rows, n_features, seed), preserve_index=False)
+    tmp = atomic_path(path)
+    try:
+        pq.write_table(table, tmp, row_group_size=min(rows, 256_000))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+# ---- extra column kinds (notebook 02: pickling vs Arrow across types) ---------------------
+
+COLUMN_KINDS = ("int64", "double", "string", "array<double>", "struct", "timestamp", "nullable_double")
+
+
+def make_columns(rows: int, kind: str, seed: int = SEED, width: int = 8) -> pd.DataFrame:
+    """`id` + one column `value` of the given kind (deterministic). Unknown kind: LabError."""
+    _check_rows(rows)
+    rng = np.random.default_rng(seed + 7)
+    ids = np.arange(rows, dtype=np.int64)
+    if kind == "int64":
+        value = rng.integers(-1_000_000, 1_000_000, rows, dtype=np.int64)
+    elif kind == "double":
+        value = rng.standard_normal(rows)
+    elif kind == "string":
+        value = pd.Series(rng.integers(0, 10**9, rows)).map(lambda v: f"item-{v:09d}").to_numpy()
+    elif kind == "array<double>":
+        value = list(rng.standard_normal((rows, width)))
+    elif kind == "struct":
+        a, b = rng.standard_normal(rows), rng.integers(0, 100, rows)
+        value = [{"a": float(x), "b": int(y)} for x, y in zip(a, b)]
+    elif kind == "timestamp":
+        value = pd.to_datetime(1_700_000_000 + rng.integers(0, 10**7, rows), unit="s")
+    elif kind == "nullable_double":
+        value = pd.array(rng.standard_normal(rows), dtype="Float64")
+        value[rng.random(rows) < 0.1] = pd.NA  # 10% nulls
+    else:
+        raise LabError(f"Unknown column kind {kind!r}: use one of {', '.join(COLUMN_KINDS)}.")
+    return pd.DataFrame({"id": ids, "value": value})
+
+
+# ---- the model ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ModelSpec:
+    n_features: int = N_FEATURES
+    train_rows: int = 50_000
+    num_trees: int = 100
+    num_leaves: int = 31
+    learning_rate: float = 0.1
+    seed: int = SEED
+
+    def digest(self) -> str:
+        import lightgbm
+
+        payload = json.dumps({**asdict(self), "lightgbm": lightgbm.__version__}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+MODEL_PATH = DATA_DIR / "model.txt"
+MODEL_SPEC_PATH = DATA_DIR / "model.json"
+
+
+def train_model(spec: ModelSpec = ModelSpec()) -> str:
+    """Train the model from `spec` and return its native text (deterministic: same spec, same text)."""
+    import lightgbm as lgb
+
+    X = feature_matrix(spec.train_rows, spec.n_features, spec.seed + 100)
+    y = target(X, spec.seed)
+    params = {"objective": "regression", "num_leaves": spec.num_leaves,
+              "learning_rate": spec.learning_rate, "seed": spec.seed, "deterministic": True,
+              "force_row_wise": True, "num_threads": 1, "verbose": -1}
+    booster = lgb.train(params, lgb.Dataset(X, y, feature_name=feature_names(spec.n_features)),
+                        num_boost_round=spec.num_trees)
+    return booster.model_to_string()
+
+
+def ensure_model(spec: ModelSpec = ModelSpec()) -> Path:
+    """Train and save the model unless data/model.txt already matches `spec`. Returns its path."""
+    if MODEL_PATH.exists() and MODEL_SPEC_PATH.exists():
+        if json.loads(MODEL_SPEC_PATH.read_text()).get("digest") == spec.digest():
+            return MODEL_PATH
+    atomic_write_bytes(MODEL_PATH, train_model(spec).encode())
+    atomic_write_bytes(MODEL_SPEC_PATH, json.dumps({**asdict(spec), "digest": spec.digest()},
+                                                   indent=1).encode())
+    return MODEL_PATH
+
+
+def model_text(spec: ModelSpec = ModelSpec()) -> str:
+    """The model in LightGBM's native text format (trains it first if needed)."""
+    return ensure_model(spec).read_text()
+
+
+def load_booster(text: str | None = None):
+    """A lightgbm.Booster from model text (default: data/model.txt)."""
+    import lightgbm as lgb
+
+    return lgb.Booster(model_str=text if text is not None else model_text())
+
+
+def predict(booster, X: np.ndarray) -> np.ndarray:
+    """The kit's one way to predict: single-threaded batched predict (Spark gives us the cores)."""
+    return booster.predict(X, num_threads=1)

@@ -1,0 +1,263 @@
+"""Layer 3: one registry of inference paths over the same DataFrame and the same model.
+
+Every path turns the input table (`id`, `f0..f15`) into (`id`, `prediction`). The model travels
+the way a careful user ships it: its native text in a Spark broadcast, parsed into a
+`lightgbm.Booster` once per Python worker process (module-level cache below), never re-pickled
+per row. SynapseML loads the same text into the JVM and scores there (no Python worker).
+
+Physical operators (Spark 3.5, `explain()`):
+  row_udf -> BatchEvalPython; arrow_udf, pandas_udf, iter_pandas_udf -> ArrowEvalPython;
+  map_in_pandas -> MapInPandas; map_in_arrow -> PythonMapInArrow; synapseml -> Project (JVM UDF).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator, Tuple
+
+import numpy as np
+import pandas as pd
+
+from helpers.core.config import LabError
+from helpers.core.jars import require_synapseml_jars
+from helpers.core.session import session_key
+from helpers.core.validate import check_positive
+from helpers.model.cache import worker_booster
+from helpers.model.data import N_FEATURES, ensure_features, feature_names, model_text, predict
+
+OUTPUT_SCHEMA = "id long, prediction double"
+
+# ---- worker side: one Booster per Python worker process -------------------------------------
+
+
+def _model_value(model):
+    """A broadcast's value on the worker, or the text itself when passed directly."""
+    return model.value if hasattr(model, "value") else model
+
+
+# ---- the paths --------------------------------------------------------------------------------
+
+def _feature_cols(df):
+    return [c for c in df.columns if c.startswith("f") and c[1:].isdigit()]
+
+
+def _row_udf(df, model, use_arrow: bool):
+    from pyspark.sql.functions import udf
+
+    # A named first argument matters: Spark 3.5 silently falls back to pickling for
+    # `useArrow=True` when the function has no named positional argument (pyspark/sql/udf.py).
+    def predict_row(first, *rest):
+        booster = worker_booster(_model_value(model))
+        x = np.asarray((first, *rest), dtype=np.float64).reshape(1, -1)
+        return float(predict(booster, x)[0])
+
+    f = udf(predict_row, "double", useArrow=use_arrow)
+    return df.select("id", f(*_feature_cols(df)).alias("prediction"))
+
+
+def build_row_udf(df, model):
+    return _row_udf(df, model, use_arrow=False)
+
+
+def build_arrow_udf(df, model):
+    return _row_udf(df, model, use_arrow=True)
+
+
+def build_pandas_udf(df, model):
+    from pyspark.sql.functions import pandas_udf
+
+    @pandas_udf("double")
+    def predict_series(*cols: pd.Series) -> pd.Series:
+        booster = worker_booster(_model_value(model))
+        return pd.Series(predict(booster, np.column_stack(cols)))
+
+    return df.select("id", predict_series(*_feature_cols(df)).alias("prediction"))
+
+
+def build_iter_pandas_udf(df, model):
+    from pyspark.sql.functions import pandas_udf
+
+    @pandas_udf("double")
+    def predict_batches(batches: Iterator[Tuple[pd.Series, ...]]) -> Iterator[pd.Series]:
+        booster = worker_booster(_model_value(model))  # once per task
+        for cols in batches:
+            yield pd.Series(predict(booster, np.column_stack(cols)))
+
+    return df.select("id", predict_batches(*_feature_cols(df)).alias("prediction"))
+
+
+def build_map_in_pandas(df, model):
+    feats = _feature_cols(df)
+
+    def predict_frames(frames):
+        booster = worker_booster(_model_value(model))
+        for pdf in frames:
+            yield pd.DataFrame({"id": pdf["id"], "prediction": predict(booster, pdf[feats].to_numpy())})
+
+    return df.mapInPandas(predict_frames, OUTPUT_SCHEMA)
+
+
+def build_map_in_arrow(df, model):
+    feats = _feature_cols(df)
+
+    def predict_batches(batches):
+        import pyarrow as pa
+
+        booster = worker_booster(_model_value(model))
+        for batch in batches:
+            X = np.column_stack([batch.column(f).to_numpy(zero_copy_only=False) for f in feats])
+            yield pa.RecordBatch.from_arrays([batch.column("id"), pa.array(predict(booster, X))],
+                                             names=["id", "prediction"])
+
+    return df.mapInArrow(predict_batches, OUTPUT_SCHEMA)
+
+
+def rowmajor_view(arr, width: int) -> np.ndarray:
+    """A (len(arr), width) float64 matrix over a list/fixed-size-list array's values buffer,
+    without copying. LabError when the array cannot be viewed that way (nulls, ragged rows)."""
+    values = arr.flatten()  # respects the array's offset: a slice of the child, no copy
+    if arr.null_count or values.null_count:
+        raise LabError("The feature arrays contain nulls: fill them before sending (no view possible).")
+    if len(values) != len(arr) * width:
+        raise LabError(f"Rows are not all {width} long: a ragged list cannot be viewed as a matrix.")
+    return values.to_numpy(zero_copy_only=True).reshape(len(arr), width)
+
+
+def build_map_in_arrow_rowmajor(df, model):
+    """mapInArrow over an `array<double>` features column: the Arrow list's values buffer is one
+    contiguous row-major block, so the model's (rows x 16) matrix is a reshape — no copy, no
+    column stacking (checked by address in notebook 03)."""
+    def predict_batches(batches):
+        import pyarrow as pa
+
+        booster = worker_booster(_model_value(model))
+        for batch in batches:
+            X = rowmajor_view(batch.column("features"), N_FEATURES)
+            yield pa.RecordBatch.from_arrays([batch.column("id"), pa.array(predict(booster, X))],
+                                             names=["id", "prediction"])
+
+    if "features" not in df.columns:
+        df = as_array_layout(df)
+    return df.mapInArrow(predict_batches, OUTPUT_SCHEMA)
+
+
+def as_array_layout(df):
+    """(id, f0..f15) -> (id, features array<double>), features in column order."""
+    from pyspark.sql import functions as F
+
+    return df.select("id", F.array(*_feature_cols(df)).alias("features"))
+
+
+def build_synapseml(df, model_str: str):
+    from pyspark.ml.feature import VectorAssembler
+
+
+    require_synapseml_jars()
+    try:
+        from synapse.ml.lightgbm import LightGBMRegressionModel
+
+        m = LightGBMRegressionModel.loadNativeModelFromString(model_str)
+    except Exception as exc:
+        raise LabError("SynapseML classes are not on this session's classpath: run `make jars`, then "
+                       "start the session with helpers.session.start_session(synapseml=True).") from exc
+    m = m.setFeaturesCol("features").setPredictionCol("prediction")
+    assembled = VectorAssembler(inputCols=_feature_cols(df), outputCol="features").transform(df)
+    return m.transform(assembled).select("id", "prediction")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    label: str
+    operator: str  # the physical operator to look for in explain()
+    python_worker: bool
+    row_at_a_time: bool
+    build: Callable
+    layout: str = "columns"  # "columns": f0..f15 doubles; "array": one array<double> column
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
+    Scenario("row_udf", "row @udf (pickle)", "BatchEvalPython", True, True, build_row_udf),
+    Scenario("arrow_udf", "@udf(useArrow=True)", "ArrowEvalPython", True, True, build_arrow_udf),
+    Scenario("pandas_udf", "@pandas_udf Series->Series", "ArrowEvalPython", True, False, build_pandas_udf),
+    Scenario("iter_pandas_udf", "@pandas_udf Iterator", "ArrowEvalPython", True, False, build_iter_pandas_udf),
+    Scenario("map_in_pandas", "mapInPandas", "MapInPandas", True, False, build_map_in_pandas),
+    Scenario("map_in_arrow", "mapInArrow", "PythonMapInArrow", True, False, build_map_in_arrow),
+    Scenario("map_in_arrow_rowmajor", "mapInArrow, row-major array input", "PythonMapInArrow", True, False,
+             build_map_in_arrow_rowmajor, layout="array"),
+    Scenario("synapseml", "SynapseML LightGBM (JVM, JNI)", "Project", False, False, build_synapseml),
+]}
+
+ARROW_SCENARIOS = ("pandas_udf", "iter_pandas_udf", "map_in_pandas", "map_in_arrow", "map_in_arrow_rowmajor")
+
+
+def get_scenario(name: str) -> Scenario:
+    """The scenario called `name`, or a one-line LabError listing the known names."""
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise LabError(f"Unknown scenario {name!r}: use one of {', '.join(SCENARIOS)}.") from None
+
+
+def parse_scenarios(text: str | None) -> list[str]:
+    """'a,b' -> ['a', 'b'] checked against the registry; None or 'all' -> every scenario."""
+    if not text or text == "all":
+        return list(SCENARIOS)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for n in names:
+        get_scenario(n)
+    return names
+
+
+# ---- driver side: the shared input and the shipped model --------------------------------------
+
+_INPUTS: dict = {}
+_MODELS: dict = {}
+
+
+def input_frame(spark, rows: int, n_features: int = N_FEATURES, layout: str = "columns"):
+    """The cached input DataFrame of `rows` rows, split evenly over the default parallelism.
+    layout="columns": id, f0..f15 (doubles); layout="array": id, features (array<double>)."""
+    check_positive("rows", rows)
+    if layout not in ("columns", "array"):
+        raise LabError(f"Unknown layout {layout!r}: use 'columns' or 'array'.")
+
+    key = (session_key(spark), rows, n_features, layout)
+    df = _INPUTS.get(key)
+    if df is None:
+        for old in [k for k in _INPUTS if k[:3] != key[:3]]:
+            stale = _INPUTS.pop(old)
+            if old[0] == key[0]:  # same session, other size: free its cache
+                stale.unpersist()
+        path = ensure_features(rows, n_features)
+        n = max(1, spark.sparkContext.defaultParallelism)
+        df = spark.read.parquet(str(path)).repartition(n)
+        if layout == "array":
+            df = as_array_layout(df)
+        df = df.cache()
+        df.count()
+        _INPUTS[key] = df
+    return df
+
+
+def model_broadcast(spark):
+    """The model text as a Spark broadcast (one per session)."""
+
+    key = session_key(spark)
+    bc = _MODELS.get(key)
+    if bc is None:
+        _MODELS.clear()
+        bc = _MODELS[key] = spark.sparkContext.broadcast(model_text())
+    return bc
+
+
+def scenario_frame(spark, name: str, df=None, rows: int | None = None):
+    """The DataFrame (`id`, `prediction`) that scores `df` (or the input of `rows` rows) via `name`."""
+    sc = get_scenario(name)
+    if df is None:
+        df = input_frame(spark, rows, layout=sc.layout)
+    model = model_text() if name == "synapseml" else model_broadcast(spark)
+    return sc.build(df, model)
+
+
+def feature_columns() -> list[str]:
+    return feature_names(N_FEATURES)

@@ -1,0 +1,297 @@
+"""Layer 5 (profile): memory of every layer of one inference job, on one time axis.
+
+Sources (all sampled during the same job, all stamped in epoch seconds, then aligned):
+- `LayerSampler`: a background thread reading, every `interval` s, the session's process tree
+  (`measure.process_table`: RSS of the JVM, the pyspark daemon and each Python worker) and the
+  JVM's own meters (`measure.jvm_memory`: heap used, the NIO direct buffer pool, Arrow's root
+  allocator). Arrow Java allocates through Netty, not NIO ByteBuffers: the Arrow allocator and
+  the direct pool measure different things; charts name which is which.
+- memray captures from the Python workers, one per task (`profile_workers` in "memray" mode,
+  through `spark.python.daemon.module`): the task's peak heap (memray's high-water mark) and its
+  heap/RSS snapshots every ~10 ms (epoch milliseconds).
+
+`align_timelines` puts sources with different clocks on seconds since the job started;
+`on_grid` resamples step-wise so layers can be compared at the same instants.
+Units: bytes, seconds.
+"""
+from __future__ import annotations
+
+import html
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers.core.config import LabError, atomic_write_bytes, scale
+from helpers.core.validate import check_positive
+from helpers.measure.samplers import LayerSampler, jvm_memory
+from helpers.measure.timing import effective_batch_size, set_batch_size, time_noop
+from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
+from helpers.profile.workers import start_recording, take_worker_profiles
+
+# Rows for the memory runs: batches up to 50k rows (6.8 MB of raw data each) at ci scale.
+MEMORY_ROWS = {"ci": 100_000, "workshop": 400_000, "full": 1_000_000}
+BYTES_PER_ROW = 8 + 16 * 8  # id (int64) + 16 double features: the raw data of one input row
+
+
+def memory_rows() -> int:
+    """Rows for the memory runs at the current LAB_SCALE."""
+    return MEMORY_ROWS[scale()]
+
+
+# ---- 1. sampling the JVM and the processes -----------------------------------------------------
+
+
+# ---- 2. memray captures of the Python workers ----------------------------------------------------
+
+def capture_summary(files) -> pd.DataFrame:
+    """One row per memray capture (one per task): pid, seq, peak_bytes (memray's high-water mark
+    of the heap), allocations, start / end (epoch s), duration_s, path."""
+    import memray
+
+    rows = []
+    for wf in files:
+        if wf.mode != "memray":
+            continue
+        with memray.FileReader(str(wf.path)) as reader:
+            m = reader.metadata
+            rows.append({"pid": wf.pid, "seq": wf.seq, "peak_bytes": int(m.peak_memory),
+                         "allocations": int(m.total_allocations), "start": m.start_time.timestamp(),
+                         "end": m.end_time.timestamp(),
+                         "duration_s": (m.end_time - m.start_time).total_seconds(), "path": str(wf.path)})
+    return pd.DataFrame(rows, columns=["pid", "seq", "peak_bytes", "allocations", "start", "end",
+                                       "duration_s", "path"])
+
+
+def peak_per_worker(captures: pd.DataFrame) -> pd.DataFrame:
+    """Per Python worker process: tasks captured and the largest task peak (bytes)."""
+    if captures.empty:
+        return pd.DataFrame(columns=["pid", "tasks", "peak_bytes"])
+    return (captures.groupby("pid", as_index=False)
+            .agg(tasks=("seq", "count"), peak_bytes=("peak_bytes", "max")))
+
+
+def memray_snapshots(captures: pd.DataFrame) -> pd.DataFrame:
+    """memray's periodic snapshots of every capture, tidy: t (epoch s), source, layer
+    ('Python heap (memray)' / 'Python RSS (memray)'), pid, bytes."""
+    import memray
+
+    rows = []
+    for c in captures.itertuples():
+        with memray.FileReader(c.path) as reader:
+            for s in reader.get_memory_snapshots():
+                rows.append({"t": s.time / 1000.0, "source": "memray", "layer": "Python heap (memray)",
+                             "pid": int(c.pid), "bytes": int(s.heap)})
+    return pd.DataFrame(rows, columns=["t", "source", "layer", "pid", "bytes"])
+
+
+def memray_flamegraph(capture_path, out_html) -> Path:
+    """memray's own HTML flame graph of the allocations live at the capture's peak
+    (`python -m memray flamegraph`). Returns the HTML path."""
+    capture_path, out_html = Path(capture_path), Path(out_html)
+    if not capture_path.exists():
+        raise LabError(f"No memray capture at {capture_path}: run a job in a memray-profiled session first.")
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, "-m", "memray", "flamegraph", "-f", "-o", str(out_html), str(capture_path)],
+                          capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0 or not out_html.exists():
+        raise LabError(f"memray flamegraph failed: {(proc.stderr or proc.stdout).strip()[:200]}")
+    return out_html
+
+
+def inline_html(path, height: int = 560):
+    """An IPython HTML object embedding a self-contained HTML file (memray's flame graph) in an
+    iframe (srcdoc): it renders in Jupyter without serving the file."""
+    from IPython.display import HTML
+
+    doc = Path(path).read_text()
+    return HTML(f'<div><iframe srcdoc="{html.escape(doc, quote=True)}" width="100%" height="{height}" '
+                f'style="border:1px solid #ccc"></iframe></div>')
+
+
+# ---- 3. one time axis ----------------------------------------------------------------------------
+
+def align_timelines(sources: list[pd.DataFrame], t0: float) -> pd.DataFrame:
+    """Concatenate tidy samples (columns t [epoch s], source, layer, pid, bytes) from several
+    samplers and put them on one axis: `t` becomes seconds since `t0` (the job's start, epoch s).
+    Rows are sorted by time; sources keep their own sampling instants."""
+    frames = [s for s in sources if s is not None and not s.empty]
+    if not frames:
+        return pd.DataFrame(columns=["t", "source", "layer", "pid", "bytes"])
+    out = pd.concat(frames, ignore_index=True)
+    out["t"] = out["t"].astype(float) - float(t0)
+    return out.sort_values(["t", "layer"], kind="stable").reset_index(drop=True)
+
+
+def on_grid(timeline: pd.DataFrame, step: float = 0.05, start: float | None = None,
+            end: float | None = None) -> pd.DataFrame:
+    """Resample an aligned timeline step-wise (each series holds its last value until its next
+    sample) onto t = start, start+step, ...; one column per (layer, pid) series. Before a
+    series' first sample its value is NaN."""
+    if not step > 0:
+        raise LabError(f"step must be > 0 seconds, got {step!r}.")
+    if timeline.empty:
+        return pd.DataFrame()
+    start = timeline.t.min() if start is None else start
+    end = timeline.t.max() if end is None else end
+    grid = np.arange(start, end + step / 2, step)
+    cols = {}
+    for (layer, pid), g in timeline.groupby(["layer", timeline.pid.fillna(-1)], sort=True):
+        g = g.sort_values("t")
+        idx = np.searchsorted(g.t.to_numpy(), grid, side="right") - 1
+        vals = g.bytes.to_numpy(dtype=float)
+        name = layer if pid == -1 else f"{layer} [{int(pid)}]"
+        cols[name] = np.where(idx >= 0, vals[np.clip(idx, 0, None)], np.nan)
+    return pd.DataFrame(cols, index=pd.Index(np.round(grid, 9), name="t"))
+
+
+# ---- 4. one profiled job -------------------------------------------------------------------------
+
+@dataclass
+class MemoryRun:
+    scenario: str
+    rows: int
+    batch_size: int | None
+    partitions: int
+    wall_s: float
+    t0: float                      # epoch s when the job started
+    timeline: pd.DataFrame = field(repr=False)   # aligned: t (s since t0), source, layer, pid, bytes
+    captures: pd.DataFrame = field(repr=False)   # capture_summary of this job's tasks
+    arrow_peak_before: int = 0
+    arrow_peak_after: int = 0
+    sampler_error: str | None = None
+
+    @property
+    def arrow_peak_is_this_job(self) -> bool:
+        """The Arrow allocator's high-water mark rose during this job, so it is this job's peak."""
+        return self.arrow_peak_after > self.arrow_peak_before
+
+
+def memory_run(spark, name: str, rows: int, worker_dir, dest, batch_size: int | None = None,
+               partitions: int | None = None, interval: float = 0.05, warm: bool = True) -> MemoryRun:
+    """Run scenario `name` over `rows` cached rows into the noop sink once, in a session started
+    by `profile_workers.profiled_session(app, "memray", worker_dir)`, sampling every layer
+    (LayerSampler) while memray records each Python task. The captures move to `dest`.
+    partitions: coalesce the input to this many partitions (1 = one task, one worker)."""
+
+    get_scenario(name)
+    check_positive("rows", rows)
+    if partitions is not None:
+        check_positive("partitions", partitions)
+    set_batch_size(spark, batch_size)
+    df = input_frame(spark, rows)
+    if partitions is not None:
+        df = df.coalesce(partitions)
+    start_recording(spark, name, rows, worker_dir, warm)
+    frame = scenario_frame(spark, name, df=df)
+    before = jvm_memory(spark)["arrow_peak"]
+    with LayerSampler(spark, interval) as sampler:
+        t0 = time.time()
+        wall = time_noop(frame)
+    after = jvm_memory(spark)["arrow_peak"]
+    files = take_worker_profiles(worker_dir, dest)
+    caps = capture_summary(files)
+    timeline = align_timelines([sampler.samples, memray_snapshots(caps)], t0)
+
+    return MemoryRun(name, rows, effective_batch_size(spark, name), df.rdd.getNumPartitions(), wall, t0,
+                     timeline, caps, before, after, sampler.error)
+
+
+def layer_peaks(run: MemoryRun) -> pd.DataFrame:
+    """Each layer's peak during the job and its rise over the value just before the job
+    (bytes). Per-process layers are summed over processes at each instant first."""
+    tl = run.timeline
+    if tl.empty:
+        return pd.DataFrame(columns=["layer", "before_bytes", "peak_bytes", "rise_bytes"])
+    rows = []
+    for layer, g in tl.groupby("layer"):
+        per_t = g.groupby("t").bytes.sum()
+        before = per_t[per_t.index <= 0]
+        base = float(before.iloc[-1]) if len(before) else float(per_t.iloc[0])
+        rows.append({"layer": layer, "before_bytes": base, "peak_bytes": float(per_t.max()),
+                     "rise_bytes": float(per_t.max() - base)})
+    return pd.DataFrame(rows)
+
+
+def memory_hierarchy(run: MemoryRun) -> pd.DataFrame:
+    """For a job run with one partition (one task, so one batch in flight at a time): the raw
+    data of one batch and what each layer held at its peak, with the factor vs the raw batch.
+
+    Layers: raw batch (batch rows x (8 + 16 x 8) bytes); JVM Arrow allocator peak (the job's own
+    when the high-water mark rose during it); JVM direct pool rise; Python heap peak (memray,
+    largest task); Python worker RSS rise; JVM heap rise (GC timing makes this one noisy)."""
+    if run.batch_size is None:
+        raise LabError(f"{run.scenario} has no Arrow batches (no Python worker): use a Python scenario.")
+    per_task = run.rows / max(run.partitions, 1)
+    batch_rows = min(run.batch_size, per_task)
+    raw = batch_rows * BYTES_PER_ROW
+    peaks = layer_peaks(run).set_index("layer")
+
+    def rise(layer):
+        return float(peaks.loc[layer, "rise_bytes"]) if layer in peaks.index else float("nan")
+
+    arrow_note = "this job's peak" if run.arrow_peak_is_this_job else "<= high-water mark of an earlier job"
+    out = [("raw data of one batch (rows x 136 B)", raw, "input"),
+           (f"JVM Arrow allocator peak ({arrow_note})", float(run.arrow_peak_after), "JVM off-heap"),
+           ("JVM direct pool (NIO) rise", rise("JVM direct pool (NIO)"), "JVM off-heap"),
+           ("JVM heap rise", rise("JVM heap used"), "JVM heap"),
+           ("Python heap peak (memray, largest task)",
+            float(run.captures.peak_bytes.max()) if not run.captures.empty else float("nan"), "Python worker"),
+           ("Python worker RSS rise", rise("python_worker RSS"), "Python worker")]
+    t = pd.DataFrame(out, columns=["layer", "bytes", "where"])
+    t["factor_vs_raw"] = t["bytes"] / raw
+    t.attrs["batch_rows"] = int(batch_rows)
+    return t
+
+
+def peaks_by_batch_size(runs: list[MemoryRun]) -> pd.DataFrame:
+    """One row per run: batch size, raw bytes of one batch, the largest Python task peak
+    (memray), the Arrow allocator peak (and whether it is this job's), the worker RSS rise."""
+    rows = []
+    for r in runs:
+        p = layer_peaks(r).set_index("layer")
+        per_task = r.rows / max(r.partitions, 1)
+        b = min(r.batch_size or per_task, per_task)
+        rows.append({"scenario": r.scenario, "batch_size": r.batch_size, "raw_batch_bytes": b * BYTES_PER_ROW,
+                     "python_peak_bytes": float(r.captures.peak_bytes.max()) if not r.captures.empty else float("nan"),
+                     "python_workers": int(r.captures.pid.nunique()), "tasks": len(r.captures),
+                     "arrow_peak_bytes": r.arrow_peak_after, "arrow_peak_is_this_job": r.arrow_peak_is_this_job,
+                     "arrow_sampled_max_bytes": float(p.loc["JVM Arrow allocator", "peak_bytes"])
+                     if "JVM Arrow allocator" in p.index else float("nan"),
+                     "worker_rss_rise_bytes": float(p.loc["python_worker RSS", "rise_bytes"])
+                     if "python_worker RSS" in p.index else float("nan"),
+                     "wall_s": r.wall_s})
+    t = pd.DataFrame(rows)
+    t["python_peak_over_raw"] = t.python_peak_bytes / t.raw_batch_bytes
+    return t
+
+
+# ---- 5. files (CLI) --------------------------------------------------------------------------------
+
+def write_run(run: MemoryRun, out_dir) -> dict:
+    """timeline.csv, timeline.json, captures.json (peak bytes per worker and per task) and
+    summary.json under `out_dir`, all written atomically. Returns the summary."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tl = run.timeline.copy()
+    atomic_write_bytes(out / "timeline.csv", tl.to_csv(index=False).encode())
+    atomic_write_bytes(out / "timeline.json", tl.to_json(orient="records").encode())
+    workers = peak_per_worker(run.captures)
+    caps = {"workers": workers.to_dict("records"),
+            "tasks": run.captures.drop(columns=["path"]).to_dict("records")}
+    atomic_write_bytes(out / "captures.json", json.dumps(caps, indent=1, default=float).encode())
+    summary = {"scenario": run.scenario, "rows": run.rows, "batch_size": run.batch_size,
+               "partitions": run.partitions, "wall_s": run.wall_s, "t0_epoch_s": run.t0,
+               "python_workers": int(workers.shape[0]), "tasks": int(run.captures.shape[0]),
+               "peak_bytes_per_worker": {str(int(r.pid)): int(r.peak_bytes) for r in workers.itertuples()},
+               "arrow_peak_bytes": run.arrow_peak_after, "arrow_peak_is_this_job": run.arrow_peak_is_this_job,
+               "layer_peaks": layer_peaks(run).to_dict("records"), "sampler_error": run.sampler_error}
+    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1, default=float).encode())
+    return summary
+
+

@@ -1,0 +1,318 @@
+"""Layer 5 (profile): profilers inside Spark's Python workers, without root or ptrace.
+
+Spark (3.5) starts its Python workers by forking them from `python -m pyspark.daemon`; the conf
+`spark.python.daemon.module` names a replacement module. `helpers.workers.profiled_daemon` wraps each
+task's `pyspark.worker.main` call with a profiler and then runs the stock daemon. Two modes:
+
+- "cpu": a sampling thread reads the worker's main-thread stack (`sys._current_frames()`) every
+  5 ms; per task it writes collapsed stacks `cpu-<pid>-<seq>.collapsed` (weights: microseconds of
+  wall time; the part the thread was not on a CPU, measured with its thread CPU clock, is split off
+  under a leaf frame `[off-cpu]`).
+- "memray": `memray.Tracker` around each task, one capture `memray-<pid>-<seq>.bin` per task
+  (group them by pid for one worker process); native frames off unless `native=True`.
+
+Typical use (notebook 05 for "cpu", notebook 07 for "memray")::
+
+    spark = profiled_session("07_memory", "memray", out_dir)
+    clear_worker_profiles(out_dir)
+    ... run a job ...
+    files = collect_worker_profiles(out_dir)        # WorkerFile per task, all finished
+
+Also here: `profile_scenario` (one run, Python workers + JVM flame graphs + the time breakdown),
+`profiler_overhead` (profiled vs unprofiled wall time in one session). py-spy, the higher-fidelity
+view with native frames (needs ptrace), is `helpers.profile_pyspy`.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from helpers.core.config import LabError, atomic_write_bytes
+from helpers.core.session import jvm_pid, start_session
+from helpers.core.validate import check_positive
+from helpers.measure.timing import (
+    OverheadResult,
+    alternated_runs,
+    effective_batch_size,
+    set_batch_size,
+    time_noop,
+    warm_up,
+)
+from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
+from helpers.profile.classify import breakdown, categorize
+from helpers.profile.jvm import jvm_stacks, rotate_jfr
+from helpers.profile.pyspy import native_share
+from helpers.profile.stacks import merge, read_collapsed, write_collapsed
+
+DAEMON_MODULE = "helpers.workers.profiled_daemon"
+MODES = ("cpu", "memray")
+_FILE_RE = re.compile(r"^(cpu|memray)-(\d+)-(\d+)\.(collapsed|bin)$")
+
+
+# ---- configuration ----------------------------------------------------------------------------
+
+def worker_profiler_conf(mode: str, out_dir, interval_ms: float = 5.0, native: bool = False) -> dict:
+    """Spark confs that put the profiling daemon in front of every Python worker.
+
+    mode: "cpu" or "memray"; out_dir: folder for the per-task files (created);
+    interval_ms: sampling period of the cpu mode (milliseconds); native: memray native frames.
+    All are static confs: a session started with them is a new JVM."""
+    if mode not in MODES:
+        raise LabError(f"Unknown worker profiler mode {mode!r}: use one of {', '.join(MODES)}.")
+    if not interval_ms > 0:
+        raise LabError(f"interval_ms must be > 0, got {interval_ms!r}.")
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    return {
+        "spark.python.daemon.module": DAEMON_MODULE,
+        "spark.executorEnv.LAB_PROFILE_MODE": mode,
+        "spark.executorEnv.LAB_PROFILE_DIR": str(out),
+        "spark.executorEnv.LAB_PROFILE_INTERVAL_MS": str(interval_ms),
+        "spark.executorEnv.LAB_PROFILE_NATIVE": "1" if native else "0",
+    }
+
+
+def profiled_session(app: str, mode: str, out_dir, conf: dict | None = None, java_options=(),
+                     interval_ms: float = 5.0, native: bool = False, **kwargs):
+    """`start_session` with the worker profiler in `mode` writing to `out_dir` (plus your conf)."""
+
+    full = dict(conf or {})
+    full.update(worker_profiler_conf(mode, out_dir, interval_ms, native))
+    for stale in list(Path(out_dir).glob("*.running")) + list(Path(out_dir).glob("PAUSED")):
+        stale.unlink()  # left by an interrupted earlier session
+    return start_session(app, conf=full, java_options=tuple(java_options), **kwargs)
+
+
+def require_profiled(spark, mode: str = "cpu") -> None:
+    """LabError unless `spark` was started by `profiled_session(..., mode, ...)`."""
+    conf = spark.sparkContext.getConf()
+    if conf.get("spark.python.daemon.module", "") != DAEMON_MODULE or \
+            conf.get("spark.executorEnv.LAB_PROFILE_MODE", "") != mode:
+        raise LabError(f"This session has no {mode!r} worker profiler: start it with "
+                       f"helpers.profile_workers.profiled_session(app, {mode!r}, out_dir).")
+
+
+def pause_workers(out_dir, paused: bool = True) -> None:
+    """Turn the worker profiler off (paused=True) or on again for the next tasks (file PAUSED)."""
+    flag = Path(out_dir) / "PAUSED"
+    if paused:
+        flag.parent.mkdir(parents=True, exist_ok=True)
+        flag.touch()
+    elif flag.exists():
+        flag.unlink()
+
+
+# ---- collecting -------------------------------------------------------------------------------
+
+@dataclass
+class WorkerFile:
+    """One task's profile from one Python worker process."""
+    path: Path
+    mode: str
+    pid: int
+    seq: int  # the task's number within its worker process (0 = first task of that process)
+    start: float | None = None  # epoch seconds when the task's first bytes arrived (cpu mode)
+    busy_s: float | None = None  # seconds inside the task (cpu mode)
+    samples: int | None = None
+    sampler_cpu_s: float | None = None  # CPU seconds the sampling thread itself used in this task
+
+
+def start_recording(spark, name: str, rows: int, worker_dir, warm: bool = True) -> None:
+    """Before a profiled run: optionally warm scenario `name` up with the workers' profiler paused
+    (worker start, imports, model load stay out of the profile), then resume profiling and drop
+    whatever the warm-up left in `worker_dir`."""
+
+    if warm:
+        pause_workers(worker_dir, True)
+        warm_up(spark, name, rows)
+    pause_workers(worker_dir, False)
+    clear_worker_profiles(worker_dir)
+
+
+def _header(path: Path) -> dict:
+    with open(path) as fh:
+        line = fh.readline()
+    if not line.startswith("# "):
+        return {}
+    return dict(kv.split("=", 1) for kv in line[2:].split() if "=" in kv)
+
+
+def _worker_file(path: Path) -> WorkerFile | None:
+    m = _FILE_RE.match(path.name)
+    if not m:
+        return None
+    wf = WorkerFile(path, m.group(1), int(m.group(2)), int(m.group(3)))
+    if wf.mode == "cpu":
+        h = _header(path)
+        wf.start = float(h["start"]) if "start" in h else None
+        wf.busy_s = float(h["busy_s"]) if "busy_s" in h else None
+        wf.samples = int(h["samples"]) if "samples" in h else None
+        wf.sampler_cpu_s = float(h["sampler_cpu_s"]) if "sampler_cpu_s" in h else None
+    return wf
+
+
+def wait_for_workers(out_dir, timeout: float = 15.0) -> bool:
+    """Wait until no task in `out_dir` is still being profiled; True when none is."""
+    out = Path(out_dir)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not any(out.glob("*.running")):
+            return True
+        time.sleep(0.05)
+    return not any(out.glob("*.running"))
+
+
+def collect_worker_profiles(out_dir, timeout: float = 15.0) -> list[WorkerFile]:
+    """The finished per-task profiles in `out_dir` (waits for running tasks), by (pid, seq)."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise LabError(f"No worker profile folder {out}: start the session with profiled_session(...).")
+    wait_for_workers(out, timeout)
+    files = [wf for p in out.iterdir() if (wf := _worker_file(p)) is not None]
+    return sorted(files, key=lambda f: (f.pid, f.seq))
+
+
+def clear_worker_profiles(out_dir) -> int:
+    """Delete finished per-task files in `out_dir` (before an experiment); returns how many."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        return 0
+    wait_for_workers(out)
+    n = 0
+    for p in out.iterdir():
+        if _FILE_RE.match(p.name):
+            p.unlink()
+            n += 1
+    return n
+
+
+def take_worker_profiles(out_dir, dest, timeout: float = 15.0) -> list[WorkerFile]:
+    """Move the finished per-task files of `out_dir` into `dest` (one folder per experiment)."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    moved = []
+    for wf in collect_worker_profiles(out_dir, timeout):
+        target = dest / wf.path.name
+        shutil.move(str(wf.path), target)
+        wf.path = target
+        moved.append(wf)
+    return moved
+
+
+def python_stacks(files: list[WorkerFile]) -> dict[str, int]:
+    """All cpu-mode task files merged into one collapsed-stack dict (weights in microseconds)."""
+
+    return merge(*(read_collapsed(f.path) for f in files if f.mode == "cpu"))
+
+
+# ---- one profiled experiment -------------------------------------------------------------------
+
+@dataclass
+class ProfileResult:
+    """One scenario run with both profilers on. Stacks: collapsed 'root;...;leaf' -> microseconds."""
+    scenario: str
+    rows: int
+    batch_size: int | None
+    wall_s: float
+    slots: int  # tasks Spark runs at once (default parallelism)
+    python: dict = field(repr=False)
+    jvm: dict = field(repr=False)
+    worker_files: list = field(repr=False)
+    python_processes: int = 0
+    tasks: int = 0
+
+    @property
+    def python_s(self) -> float:
+        return sum(self.python.values()) / 1e6
+
+    @property
+    def jvm_s(self) -> float:
+        return sum(self.jvm.values()) / 1e6
+
+
+def profile_scenario(spark, name: str, rows: int, out_dir, worker_dir, batch_size: int | None = None,
+                     jvm: bool = True, warm: bool = True) -> ProfileResult:
+    """Run scenario `name` over `rows` cached rows into the noop sink once, with the worker sampler
+    on (the session must come from `profiled_session(..., "cpu", worker_dir)`) and the JVM's JFR
+    recording dumped for exactly that run (session started with `profile_jvm.jfr_java_options()`).
+    Writes python.collapsed, jvm.collapsed and per-task files under `out_dir`."""
+
+    get_scenario(name)
+    check_positive("rows", rows)
+    require_profiled(spark, "cpu")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / "tasks").is_dir():
+        shutil.rmtree(out / "tasks")  # per-task files of an earlier run into the same folder
+    set_batch_size(spark, batch_size)
+    input_frame(spark, rows)
+    start_recording(spark, name, rows, worker_dir, warm)
+    frame = scenario_frame(spark, name, rows=rows)
+    if jvm:
+        rotate_jfr(jvm_pid(spark))
+    t0 = time.time()
+    wall = time_noop(frame)
+    t1 = time.time()
+    files = take_worker_profiles(worker_dir, out / "tasks")
+    py = python_stacks(files)
+    jv = jvm_stacks(jvm_pid(spark), t0, t1, out / "jvm.jfr") if jvm else {}
+    write_collapsed(py, out / "python.collapsed")
+    write_collapsed(jv, out / "jvm.collapsed")
+
+    return ProfileResult(name, rows, effective_batch_size(spark, name), wall,
+                         spark.sparkContext.defaultParallelism, py, jv, files,
+                         len({f.pid for f in files}), len(files))
+
+
+def profiler_overhead(spark, worker_dir, name: str = "map_in_pandas", rows: int = 20_000,
+                      pairs: int = 3, batch_size: int | None = None) -> OverheadResult:
+    """Alternate unprofiled / profiled runs of the same job (`pairs` each, after a warm-up) in one
+    session started by `profiled_session(..., "cpu", worker_dir)`; the JFR recording, when on, runs
+    in both. Returns the wall times (seconds)."""
+
+    check_positive("pairs", pairs)
+    require_profiled(spark, "cpu")
+    set_batch_size(spark, batch_size)
+    input_frame(spark, rows)
+    pause_workers(worker_dir, False)
+    warm_up(spark, name, rows)
+    clear_worker_profiles(worker_dir)
+    def run(profiled: bool) -> float:
+        pause_workers(worker_dir, not profiled)
+        return time_noop(scenario_frame(spark, name, rows=rows))
+
+    on, off = alternated_runs(pairs, run)
+    pause_workers(worker_dir, False)
+    files = collect_worker_profiles(worker_dir)
+    cost = sum(f.sampler_cpu_s or 0.0 for f in files)
+    busy = sum(f.busy_s or 0.0 for f in files)
+    clear_worker_profiles(worker_dir)
+    return OverheadResult(name, rows, on, off, cost, busy)
+
+
+def write_breakdown(result: ProfileResult, path, pyspy=None) -> dict:
+    """breakdown.json: category -> seconds (Python workers + JVM), per side, plus wall_s; with a
+    `profile_pyspy.PySpyProfile`, also its categories, native share and wall time ('pyspy_*')."""
+
+    payload = breakdown(result)
+    if pyspy is not None:
+
+        payload.update(pyspy=categorize(pyspy.stacks), pyspy_native_share=native_share(pyspy.stacks),
+                       pyspy_wall_s=pyspy.wall_s, pyspy_samples=pyspy.samples)
+    atomic_write_bytes(Path(path), json.dumps(payload, indent=1).encode())
+    return payload
+
+
+def result_record(result: ProfileResult) -> dict:
+    """The scalar fields of a ProfileResult (for tables and JSON)."""
+    d = asdict(result)
+    for k in ("python", "jvm", "worker_files"):
+        d.pop(k)
+    d.update(python_s=result.python_s, jvm_s=result.jvm_s)
+    return d
+
+

@@ -1,0 +1,109 @@
+"""TODO docstring (viz.pickling)."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+PATH_COLORS = {"row_udf": "#d62728", "arrow_udf": "#ff7f0e", "pandas_udf": "#1f77b4",
+               "map_in_pandas": "#2ca02c", "map_in_arrow": "#9467bd"}
+
+
+def plot_type_throughput(df: pd.DataFrame):
+    """Grouped bars: cost per row (µs, over the no-UDF baseline) per column kind and path."""
+    kinds = list(dict.fromkeys(df["kind"]))
+    paths = list(dict.fromkeys(df["path"]))
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / len(paths)
+    x = np.arange(len(kinds))
+    for i, p in enumerate(paths):
+        sub = df[df["path"] == p].set_index("kind").reindex(kinds)
+        ax.bar(x + i * width, sub["us_per_row"], width, label=sub["label"].iloc[0] if "label" in sub else p,
+               color=PATH_COLORS.get(p))
+    ax.set_xticks(x + width * (len(paths) - 1) / 2, kinds, rotation=20)
+    ax.set_ylabel("µs per row (over baseline)")
+    ax.set_title(f"Identity UDF per column type, {int(df['rows'].iloc[0]):,} rows (measured in this run)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_wire_sizes(sizes: pd.DataFrame, throughput: pd.DataFrame | None = None):
+    """Bytes per row on the wire: pickled vs Arrow IPC (serialized here), plus Spark's metric
+    'data sent to Python workers' per row for each path when `throughput` is given."""
+    kinds = list(sizes["kind"])
+    series = {"pickled (CPickle, 100-row batches)": sizes["pickled_per_row"].to_numpy(),
+              "Arrow IPC stream": sizes["arrow_per_row"].to_numpy()}
+    if throughput is not None:
+        for p in dict.fromkeys(throughput["path"]):
+            sub = throughput[throughput["path"] == p].set_index("kind").reindex(kinds)
+            series[f"Spark metric, {p}"] = (sub["sent_bytes"] / sub["rows"]).to_numpy(dtype=float)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / len(series)
+    x = np.arange(len(kinds))
+    for i, (name, vals) in enumerate(series.items()):
+        ax.bar(x + i * width, vals, width, label=name)
+    ax.set_xticks(x + width * (len(series) - 1) / 2, kinds, rotation=20)
+    ax.set_ylabel("bytes per row, JVM -> worker")
+    ax.legend(fontsize=8)
+    ax.set_title("The same rows, pickled vs Arrow")
+    fig.tight_layout()
+    return fig
+
+
+def plot_shipping(df: pd.DataFrame):
+    """Two panels: pickled command size per variant (log scale) and time to first row / job time
+    per variant and worker-reuse setting."""
+    fig, (a, c, b) = plt.subplots(1, 3, figsize=(14, 3.8))
+    sizes = df.drop_duplicates("variant")
+    a.bar(sizes["variant"], sizes["command_bytes"], color="#7f7f7f")
+    a.set_yscale("log")
+    a.set_ylabel("pickled UDF command, bytes (per task)")
+    a.set_title("What each task carries")
+    xs = np.arange(len(sizes))
+    c.bar(xs - 0.2, sizes["unpickle_s"] * 1e3, 0.4, label="unpickle command (every task)")
+    c.bar(xs + 0.2, sizes["load_once_s"] * 1e3, 0.4, label="load model (once per worker process)")
+    c.set_xticks(xs, sizes["variant"])
+    c.set_ylabel("ms")
+    c.legend(fontsize=8)
+    c.set_title("Where the model costs time")
+    variants = list(dict.fromkeys(df["variant"]))
+    reuses = list(dict.fromkeys(df["worker_reuse"]))
+    width = 0.8 / (2 * len(reuses))
+    x = np.arange(len(variants))
+    k = 0
+    for r in reuses:
+        sub = df[df["worker_reuse"] == r].set_index("variant").reindex(variants)
+        b.bar(x + k * width, sub["first_row_s"], width, label=f"first row, reuse={r}")
+        k += 1
+        b.bar(x + k * width, sub["job_s"], width, label=f"{int(sub['tasks'].iloc[0])}-task job, reuse={r}", alpha=0.6)
+        k += 1
+    b.set_xticks(x + width * (k - 1) / 2, variants)
+    b.set_ylabel("seconds")
+    b.legend(fontsize=8)
+    b.set_title("Time to first row and job time")
+    fig.tight_layout()
+    return fig
+
+
+def pickling_explorer(spark, run, kinds, paths, rows: int):
+    """An ipywidgets form (column kind, path, rows) that calls `run(spark, [kind], [path], rows)`
+    and shows its table and chart when the button is pressed. Nothing runs until then, so a
+    headless run (nbval) is unaffected."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    kind = w.Dropdown(options=list(kinds), description="column")
+    path = w.Dropdown(options=list(paths), description="path")
+    n = w.IntText(value=rows, description="rows")
+    go = w.Button(description="Measure")
+    out = w.Output()
+
+    def on_click(_):
+        out.clear_output()
+        with out:
+            df = run(spark, [kind.value], [path.value], int(n.value))
+            display(df)
+
+    go.on_click(on_click)
+    return w.VBox([w.HBox([kind, path, n, go]), out])

@@ -1,0 +1,29 @@
+"""Child process of `measure.physical_limit`: predicts one slice of the rows, no Spark.
+
+Protocol (stdin/stdout, one line each): prints "ready" after loading data and model, waits for
+a line on stdin, predicts, saves the predictions to OUT (.npy), prints "<t0> <t1>" (monotonic s).
+"""
+import sys
+import time
+
+import numpy as np
+
+from helpers.model.data import feature_matrix, load_booster, predict
+
+
+def main(lo: int, hi: int, rows: int, model_path: str, out: str) -> None:
+    with open(model_path) as fh:
+        booster = load_booster(fh.read())
+    X = np.ascontiguousarray(feature_matrix(rows)[lo:hi])
+    predict(booster, X[:10])  # warm the model's code paths
+    print("ready", flush=True)
+    sys.stdin.readline()
+    t0 = time.monotonic()
+    pred = predict(booster, X)
+    t1 = time.monotonic()
+    np.save(out, pred)
+    print(f"{t0} {t1}", flush=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5])
