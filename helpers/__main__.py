@@ -1,3 +1,4 @@
+"""`python -m helpers <command>` (see helpers.cli.main)."""
 import sys
 
 from helpers.cli.main import main

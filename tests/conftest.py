@@ -8,7 +8,7 @@ os.environ.setdefault("LAB_SCALE", "ci")
 @pytest.fixture(scope="session")
 def _unit_session_cleanup():
     """Stops the unit tests' session (and all its processes) once, at the very end."""
-    from helpers.session import stop_session
+    from helpers.core.session import stop_session
 
     yield
     stop_session()
@@ -19,6 +19,6 @@ def spark(_unit_session_cleanup):
     """The shared local session for unit tests. start_session() returns the running one when its
     static conf matches, so this is cheap; a test that stopped it or started a differently
     configured session (profiler, crash lab) gets a fresh one here instead of a dead handle."""
-    from helpers.session import start_session
+    from helpers.core.session import start_session
 
     return start_session("unit-tests")

@@ -7,14 +7,14 @@ import sys
 
 import psutil
 
-from helpers.cluster import LocalStandalone
-from helpers.config import ROOT
-from helpers.session import is_running
+from helpers.core.cluster import LocalStandalone
+from helpers.core.config import ROOT
+from helpers.core.processes import is_running
 
 SCRIPT = r"""
 import json
-from helpers.measure import run_scenario
-from helpers.session import start_session, stop_session
+from helpers.measure.timing import run_scenario
+from helpers.core.session import start_session, stop_session
 spark = start_session("cluster-check")
 try:
     out = {"master": spark.sparkContext.master, "parallelism": spark.sparkContext.defaultParallelism}

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import config
-from helpers.config import LabError
+from helpers.core import config, validate
+from helpers.core.config import LabError
 
 
 def test_environment_yml_pins_match_requirements():
@@ -61,7 +61,7 @@ def test_scale_switch(monkeypatch):
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3"])
 def test_check_positive(bad):
     with pytest.raises(LabError):
-        config.check_positive("batch size", bad)
+        validate.check_positive("batch size", bad)
 
 
 def test_atomic_write_leaves_no_temp(tmp_path):

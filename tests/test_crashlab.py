@@ -1,7 +1,7 @@
 """Decoding real failure texts of the crash lab (no Spark), and its input checks."""
 import pytest
 
-from helpers.config import LabError
+from helpers.core.config import LabError
 from helpers.lab.batch.crash import decode_error, parse_mem, run_crash_lab
 
 NETTY = """py4j.protocol.Py4JJavaError: An error occurred while calling o123.save.

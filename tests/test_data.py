@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from helpers import data
-from helpers.config import LabError
+from helpers.core.config import LabError
+from helpers.model import data
 
 
 def test_features_are_deterministic_and_prefix_stable():

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import flamegraph_html
-from helpers.config import LabError
-from helpers.flamegraph import read_collapsed
-from helpers.flamegraph_html import flame_html, write_flame_html
+from helpers.core.config import LabError
+from helpers.profile.stacks import read_collapsed
+from helpers.viz import flamegraph_html
+from helpers.viz.flamegraph_html import flame_html, write_flame_html
 
 PY_FIX = Path(__file__).parent / "fixtures" / "python_task.collapsed"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -3,8 +3,9 @@ import math
 
 import pytest
 
-from helpers import gil
-from helpers.config import LabError
+from helpers import exercises
+from helpers.core.config import LabError
+from helpers.lab import gil
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +29,10 @@ def test_speedup_is_serial_over_mode(runs):
     for mode in ("threads", "processes", "openmp"):
         assert p.loc[mode, "speedup"] == pytest.approx(p.loc["serial", "wall_s"] / p.loc[mode, "wall_s"])
     truth = p.loc["openmp", "speedup"]
-    assert "Correct" in gil.check_gil_speedup(truth, runs, "openmp")
-    assert "Not quite" in gil.check_gil_speedup(truth * 2, runs, "openmp")
+    assert "Correct" in exercises.check_gil_speedup(truth, runs, "openmp")
+    assert "Not quite" in exercises.check_gil_speedup(truth * 2, runs, "openmp")
     with pytest.raises(LabError):
-        gil.check_gil_speedup(1.0, runs, "fibers")
+        exercises.check_gil_speedup(1.0, runs, "fibers")
     note = gil.cores_per_executor_note(runs)
     assert f"{p.loc['threads', 'speedup']:.2f}x" in note
 

@@ -2,8 +2,8 @@
 import pandas as pd
 import pytest
 
-from helpers.config import LabError
-from helpers.goldilocks import goldilocks_zone, zone_table
+from helpers.core.config import LabError
+from helpers.lab.batch.zone import goldilocks_zone, zone_table
 
 MiB = 2**20
 
@@ -93,7 +93,7 @@ def test_empty_table():
 
 
 def test_exercise_checker():
-    from helpers.goldilocks import check_zone_answer
+    from helpers.exercises import check_zone_answer
 
     assert check_zone_answer([1000, 10000], CURVE, 64 * MiB).startswith("Correct")
     msg = check_zone_answer([10000, 100000], CURVE, 64 * MiB)
@@ -110,7 +110,7 @@ def test_plots_return_figures_with_the_zone_shaded():
     import matplotlib
 
     matplotlib.use("Agg")
-    from helpers import plots_batch
+    from helpers.viz import batch as plots_batch
 
     pts = CURVE.assign(label="x", rows=1000, cpu_saturation=0.5, jvm_cpu_s=0.1, python_cpu_s=0.2)
     z = goldilocks_zone(pts, 64 * MiB)

@@ -3,9 +3,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import jni
-from helpers.config import LabError
-from helpers.measure import LimitResult
+from helpers import exercises
+from helpers.core.config import LabError
+from helpers.lab import jni
+from helpers.measure.timing import LimitResult
+from helpers.profile import classify
 
 JAVAP = """\
 Compiled from "X.scala"
@@ -60,7 +62,7 @@ def test_classify_and_breakdown():
         task + ";org.apache.spark.sql.execution.columnar.LONG$.extract": 100_000,
         "thread:idle;sun.nio.ch.EPoll.wait [native]": 9_000_000,  # not a task thread: dropped
     }
-    b = jni.jni_breakdown(stacks).set_index("bucket")
+    b = classify.jni_breakdown(stacks).set_index("bucket")
     assert b.loc["native predict (JNI: LGBM_BoosterPredictForMatSingle)", "seconds"] == 3.0
     assert b.loc["native predict (JNI: LGBM_BoosterPredictForMatSingle)", "native_seconds"] == 3.0
     assert b.loc["row -> vector (VectorAssembler, ml.linalg)", "seconds"] == 0.5
@@ -68,7 +70,7 @@ def test_classify_and_breakdown():
     assert b.loc["Spark row pipeline (scan, codegen, noop sink)", "seconds"] == 0.1
     assert b.share.sum() == pytest.approx(1.0)
     with pytest.raises(LabError):
-        jni.jni_breakdown({"thread:idle;sun.nio.ch.EPoll.wait [native]": 1})
+        classify.jni_breakdown({"thread:idle;sun.nio.ch.EPoll.wait [native]": 1})
 
 
 def test_native_single_row_costs_parity():
@@ -98,8 +100,8 @@ def test_path_costs_and_tax(spark):
     assert tax.native_calls_per_row == 2
     assert tax.native_calls_per_s == pytest.approx(2 * tax.rows_per_s)
     assert tax.max_abs_diff <= 1e-9
-    assert "Correct" in jni.check_calls_per_second(tax.native_calls_per_s, tax)
-    assert "Not quite" in jni.check_calls_per_second(tax.native_calls_per_s * 3, tax)
+    assert "Correct" in exercises.check_calls_per_second(tax.native_calls_per_s, tax)
+    assert "Not quite" in exercises.check_calls_per_second(tax.native_calls_per_s * 3, tax)
     with pytest.raises(LabError):
         jni.jni_tax(costs[costs.path != "synapseml"], limit, jni.native_call_sites(), cores=2)
 
@@ -127,7 +129,7 @@ def test_decision_table_and_ratio():
 
 
 def test_heavy_model_is_cached_and_predicts():
-    from helpers.data import load_booster
+    from helpers.model.data import load_booster
 
     text = jni.heavy_model_text(num_trees=15, train_rows=2000)
     assert load_booster(text).num_trees() == 15

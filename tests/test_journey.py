@@ -1,7 +1,7 @@
-"""helpers.journey: the sockets between the session's processes, read from the OS and paired."""
-from helpers import journey
-from helpers.measure import time_noop
-from helpers.scenarios import scenario_frame
+"""helpers.lab.journey: the sockets between the session's processes, read from the OS and paired."""
+from helpers.lab import journey
+from helpers.measure.timing import time_noop
+from helpers.paths.scenarios import scenario_frame
 
 
 def test_socket_table_pairs_workers_with_the_jvm(spark):

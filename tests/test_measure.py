@@ -1,16 +1,18 @@
 import numpy as np
 import pytest
 
-from helpers import measure
-from helpers.config import LabError
+from helpers.core import validate
+from helpers.core.config import LabError
+from helpers.measure import metrics, samplers
+from helpers.measure import timing as measure
 
 
 def test_parse_size():
-    assert measure.parse_size("12.0 MiB") == 12 * 2**20
+    assert validate.parse_size("12.0 MiB") == 12 * 2**20
     text = "total (min, med, max (stageId: taskId))\n1.5 KiB (0.7 KiB, 0.7 KiB, 0.8 KiB (stage 3.0: task 4))"
-    assert measure.parse_size(text) == 1536
+    assert validate.parse_size(text) == 1536
     with pytest.raises(ValueError):
-        measure.parse_size("12 ms")
+        validate.parse_size("12 ms")
 
 
 def test_physical_limit_predicts_the_reference():
@@ -31,24 +33,24 @@ def test_bad_batch_size(spark):
 
 
 def test_python_sql_metrics_count_the_bytes(spark):
-    from helpers.scenarios import scenario_frame
+    from helpers.paths.scenarios import scenario_frame
 
     rows = 4000
     spark.conf.set(measure.BATCH_CONF, "1000")
     measure.time_noop(scenario_frame(spark, "pandas_udf", rows=rows))
-    m = measure.python_metrics(spark)
+    m = metrics.python_metrics(spark)
     sent = m[m.metric == "data sent to Python workers"]["bytes"].sum()
     # 16 double columns go to the worker: at least 16 * 8 bytes per row, plus Arrow framing
     assert sent >= rows * 16 * 8
 
 
 def test_process_table_and_jvm_memory(spark):
-    from helpers.scenarios import scenario_frame
+    from helpers.paths.scenarios import scenario_frame
 
-    with measure.ProcessSampler(0.05) as sampler:
+    with samplers.ProcessSampler(0.05) as sampler:
         measure.time_noop(scenario_frame(spark, "map_in_pandas", rows=4000))
     s = sampler.samples
     assert (s.role == "jvm").any() and (s.rss_bytes > 0).all()
-    assert "python_worker" in set(measure.process_table().role) | set(s.role)
-    mem = measure.jvm_memory(spark)
+    assert "python_worker" in set(samplers.process_table().role) | set(s.role)
+    mem = samplers.jvm_memory(spark)
     assert mem["heap_used"] > 0 and mem["arrow_peak"] > 0

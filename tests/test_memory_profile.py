@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import memory_profile as mp
-from helpers.config import LabError
+from helpers import exercises
+from helpers.core.config import LabError
+from helpers.profile import memory as mp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +63,7 @@ def test_layer_peaks_and_hierarchy():
     assert h.loc["Python heap peak (memray, largest task)", "factor_vs_raw"] == pytest.approx(3.0)
     assert h.loc["JVM Arrow allocator peak (this job's peak)", "bytes"] == 500_000
     hh = mp.memory_hierarchy(_run(tl, caps)).reset_index(drop=True)
-    assert "Correct" in mp.check_factor(3.0, hh) and "Not quite" in mp.check_factor(9.0, hh)
+    assert "Correct" in exercises.check_factor(3.0, hh) and "Not quite" in exercises.check_factor(9.0, hh)
     # a batch larger than a task's rows is capped at the rows of that task
     assert mp.memory_hierarchy(_run(tl, caps, batch=10_000, rows=4000, partitions=2)).iloc[0].bytes == 2000 * 136
     with pytest.raises(LabError):

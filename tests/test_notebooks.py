@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.notebook import has_outputs
+from helpers.cli.notebooks import has_outputs
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 

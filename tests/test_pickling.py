@@ -1,11 +1,12 @@
-"""helpers.pickling: pickled vs Arrow bytes, identity round trips per type, what a UDF ships."""
+"""helpers.lab.pickling: pickled vs Arrow bytes, identity round trips per type, what a UDF ships."""
 import pickle
 
 import pytest
 
-from helpers import pickling as pk
-from helpers.config import LabError
-from helpers.data import model_text
+from helpers import exercises
+from helpers.core.config import LabError
+from helpers.lab import pickling as pk
+from helpers.model.data import model_text
 
 
 def test_pickled_batches_of_100_rows():
@@ -48,9 +49,9 @@ def test_command_sizes(spark):
     closure = pk.shipping_udf(spark, "closure")
     assert pk.command_bytes(closure) > 0.9 * len(model_text())  # the model rides in the command
     for variant in ("broadcast", "file"):
-        check = pk.check_small_command(pk.shipping_udf(spark, variant))
+        check = exercises.check_small_command(pk.shipping_udf(spark, variant))
         assert check["ok"] and check["command_bytes"] < 10_000
-    assert not pk.check_small_command(closure)["ok"]
+    assert not exercises.check_small_command(closure)["ok"]
     assert pk.broadcast_threshold(spark) == 1024 * 1024
 
 

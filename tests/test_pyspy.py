@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import profile_pyspy as pp
-from helpers.classify import categorize, classify_stack
-from helpers.config import LabError
+from helpers.core import env
+from helpers.core.config import LabError
+from helpers.profile import pyspy as pp
+from helpers.profile.classify import categorize, classify_stack
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pyspy_map_in_pandas.raw"
 # the path prefixes of the machine that recorded the fixture
@@ -69,7 +70,7 @@ def test_bad_output_and_rate():
 
 
 def test_ptrace_check_says_why():
-    check = pp.ptrace_check()
+    check = env.ptrace_check()
     assert isinstance(check.allowed, bool) and check.reason
 
 
@@ -78,7 +79,7 @@ def test_no_worker_to_attach(spark, tmp_path):
         pp.py_spy_profile(spark, "synapseml", 1000, tmp_path)
 
 
-@pytest.mark.skipif(not pp.py_spy_available()[0], reason=pp.py_spy_available()[1])
+@pytest.mark.skipif(not env.py_spy_available()[0], reason=env.py_spy_available()[1])
 def test_real_job_has_native_lightgbm_frames(spark, tmp_path):
     r = pp.py_spy_profile(spark, "map_in_pandas", 100_000, tmp_path, batch_size=5_000)
     assert r.samples > 0 and r.pids and r.native

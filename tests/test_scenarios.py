@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
-from helpers import measure, scenarios
-from helpers.config import LabError, scale_rows
+from helpers.core.config import LabError, scale_rows
+from helpers.measure import metrics
+from helpers.measure import timing as measure
+from helpers.paths import scenarios
 
 ROWS = scale_rows("row")
 
@@ -23,7 +25,7 @@ def test_parity_with_reference(spark, reference, name):
 
 @pytest.mark.parametrize("name", list(scenarios.SCENARIOS))
 def test_physical_operator(spark, name):
-    ops = measure.physical_operators(scenarios.scenario_frame(spark, name, rows=ROWS))
+    ops = metrics.physical_operators(scenarios.scenario_frame(spark, name, rows=ROWS))
     sc = scenarios.get_scenario(name)
     assert sc.operator in ops
     python_ops = {"BatchEvalPython", "ArrowEvalPython", "MapInPandas", "PythonMapInArrow"}

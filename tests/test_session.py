@@ -1,7 +1,7 @@
 """Clean stop: the JVM, pyspark.daemon and its workers are all gone after stop_session()."""
 import psutil
 
-from helpers import session
+from helpers.core import processes, session
 
 
 def test_build_conf_defaults(monkeypatch):
@@ -22,17 +22,17 @@ def test_runtime_conf_reuses_session(spark):
 
 
 def test_stop_leaves_no_process(spark):
-    from helpers.measure import time_noop
-    from helpers.scenarios import scenario_frame
+    from helpers.measure.timing import time_noop
+    from helpers.paths.scenarios import scenario_frame
 
     time_noop(scenario_frame(spark, "pandas_udf", rows=2000))
     procs = session.session_processes()
-    names = {session.process_command(p) for p in procs}
+    names = {processes.process_command(p) for p in procs}
     assert any("java" in n for n in names) and any("pyspark.daemon" in n for n in names)
     assert session.stop_session() == []
-    assert not [p.pid for p in procs if session.is_running(p)]
-    mine = [p for p in psutil.Process().children(recursive=True) if session.is_running(p)]
-    assert not [p for p in mine if "java" in session.process_command(p) or "pyspark.daemon" in session.process_command(p)]
+    assert not [p.pid for p in procs if processes.is_running(p)]
+    mine = [p for p in psutil.Process().children(recursive=True) if processes.is_running(p)]
+    assert not [p for p in mine if "java" in processes.process_command(p) or "pyspark.daemon" in processes.process_command(p)]
     # the fixture's own stop is now a no-op; a new session can start afterwards
     s2 = session.start_session("unit-tests-2")
     assert s2.range(3).count() == 3

@@ -5,17 +5,19 @@ import sys
 
 import pytest
 
-from helpers import sweep as S
-from helpers.config import LabError
+from helpers.core import validate
+from helpers.core.config import LabError
+from helpers.lab.batch import sweep as S
+from helpers.measure import samplers
 
 
 def test_log_grid_and_parse():
     assert S.log_grid(30, 10_000, 1) == [30, 100, 1000, 10_000]
     assert S.log_grid(10, 100, 2) == [10, 32, 100]
-    assert S.parse_batch_sizes("10, 100,1000") == [10, 100, 1000]
+    assert validate.parse_batch_sizes("10, 100,1000") == [10, 100, 1000]
     for bad in ("0", "10,-1", "x", ""):
         with pytest.raises(LabError):
-            S.parse_batch_sizes(bad)
+            validate.parse_batch_sizes(bad)
 
 
 def test_row_bytes_of_the_input(spark):
@@ -54,12 +56,12 @@ def test_arrow_peak_is_per_point_not_per_jvm(spark):
     work = S.scenario_workload(spark, "map_in_arrow", rows=12000)
     big = S.measure_point(spark, work, 6000)
     small = S.measure_point(spark, work, 50)
-    allocated, peak = S.arrow_memory(spark)
+    allocated, peak = samplers.arrow_memory(spark)
     # without the reset the small job would report the big job's high-water mark
     assert small.peak_jvm_offheap_bytes < big.peak_jvm_offheap_bytes
     assert peak == small.peak_jvm_offheap_bytes
-    assert S.reset_arrow_peak(spark) == allocated
-    assert S.arrow_memory(spark)[1] == allocated
+    assert samplers.reset_arrow_peak(spark) == allocated
+    assert samplers.arrow_memory(spark)[1] == allocated
 
 
 def test_batch_size_is_capped_by_the_partition(spark):

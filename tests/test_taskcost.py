@@ -8,8 +8,9 @@ import zipfile
 
 import pytest
 
-from helpers import taskcost
-from helpers.config import ROOT, LabError
+from helpers.core import validate
+from helpers.core.config import ROOT, LabError
+from helpers.lab import taskcost
 
 PROBE = ("import json, sys, helpers.workers.lean_daemon as d; removed = d.drop_spark_zips(); import pyspark; "
          "print(json.dumps({'removed': removed, 'file': pyspark.__file__, "
@@ -48,10 +49,10 @@ def test_invalidate_cost_setup():
 
 
 def test_parse_partitions_and_slope():
-    assert taskcost.parse_partitions("32, 2") == [2, 32]
+    assert validate.parse_partitions("32, 2") == [2, 32]
     for bad in ("4", "2,x", "0,4", "3,3"):
         with pytest.raises(LabError):
-            taskcost.parse_partitions(bad)
+            validate.parse_partitions(bad)
     import pandas as pd
 
     t = pd.DataFrame({"daemon": ["a", "a", "a"], "partitions": [2, 4, 8], "wall_s": [1.0, 1.2, 1.6]})

@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from helpers.config import LabError
-from helpers.sweep import Workload, log_grid
-from helpers.tuner import search, tune, tuning_grid
+from helpers.core.config import LabError
+from helpers.lab.batch.sweep import Workload, log_grid
+from helpers.lab.batch.tuner import search, tune, tuning_grid
 
 GRID = log_grid(10, 1_000_000, 4)  # 21 points, 4 per decade
 

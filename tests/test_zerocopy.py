@@ -1,4 +1,4 @@
-"""helpers.zerocopy: Arrow's sharing rules by address, memory peaks, and the copy ledger's bytes."""
+"""helpers.lab.zerocopy.buffers: Arrow's sharing rules by address, memory peaks, and the copy ledger's bytes."""
 import json
 import os
 import subprocess
@@ -8,9 +8,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from helpers import zerocopy as z
-from helpers.config import ROOT, LabError
-from helpers.data import N_FEATURES, load_booster
+from helpers.core.config import ROOT, LabError
+from helpers.lab.zerocopy import buffers as z
+from helpers.lab.zerocopy import layouts
+from helpers.lab.zerocopy import ledger as zl
+from helpers.model.data import N_FEATURES, load_booster
+from helpers.paths import scenarios
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,7 @@ def test_sliced_array_is_still_a_view():
 def test_rowmajor_view_shares_the_values_buffer():
     X = np.arange(60, dtype=np.float64).reshape(20, 3)
     lists = pa.ListArray.from_arrays(pa.array(np.arange(0, 61, 3, dtype=np.int32)), pa.array(X.ravel()))
-    V = z.rowmajor_view(lists.slice(5), 3)
+    V = scenarios.rowmajor_view(lists.slice(5), 3)
     assert np.array_equal(V, X[5:]) and V.flags["C_CONTIGUOUS"]
     assert z.shares_with(V, lists)
     assert V.__array_interface__["data"][0] == lists.values.buffers()[1].address + 15 * 8
@@ -61,9 +64,9 @@ def test_rowmajor_view_shares_the_values_buffer():
 
 def test_rowmajor_view_refuses_ragged_and_nulls():
     with pytest.raises(LabError, match="ragged"):
-        z.rowmajor_view(pa.array([[1.0, 2.0], [3.0]]), 2)
+        scenarios.rowmajor_view(pa.array([[1.0, 2.0], [3.0]]), 2)
     with pytest.raises(LabError, match="nulls"):
-        z.rowmajor_view(pa.array([[1.0, None], [3.0, 4.0]]), 2)
+        scenarios.rowmajor_view(pa.array([[1.0, None], [3.0, 4.0]]), 2)
 
 
 def test_to_pandas_variants_copy_or_share():
@@ -89,8 +92,8 @@ def test_ipc_socket_copies_memory_map_does_not(tmp_path):
 
 
 def test_stacking_vs_view():
-    df = z.stacking_vs_view(1000, N_FEATURES).set_index("layout")
-    assert df.iloc[0]["copied_bytes"] == z.data_bytes(1000, N_FEATURES) and not df.iloc[0]["shared"]
+    df = layouts.stacking_vs_view(1000, N_FEATURES).set_index("layout")
+    assert df.iloc[0]["copied_bytes"] == zl.data_bytes(1000, N_FEATURES) and not df.iloc[0]["shared"]
     assert df.iloc[1]["copied_bytes"] == 0 and df.iloc[1]["shared"]
 
 
@@ -98,38 +101,38 @@ def test_python_hops_bytes_match_the_batch():
     n, f = 1000, N_FEATURES
     table = z.numeric_table(n, f)
     stream = z.ipc_stream_bytes(table)
-    hops, result = z.python_hops("pandas_udf", stream, load_booster(), repeats=1)
+    hops, result = zl.python_hops("pandas_udf", stream, load_booster(), repeats=1)
     by = {h.hop: h for h in hops}
     assert by["socket JVM -> worker"].bytes == len(stream)
-    assert by["Python IPC read"].bytes == z.data_bytes(n, f)  # read into new buffers
+    assert by["Python IPC read"].bytes == zl.data_bytes(n, f)  # read into new buffers
     assert by["Arrow -> pandas"].bytes == 0  # one Series per double column: views
-    assert by["model input matrix"].bytes == z.data_bytes(n, f)  # column_stack copies
-    assert pa.ipc.read_message(pa.py_buffer(result)).body.size == z.data_bytes(n, 1)
+    assert by["model input matrix"].bytes == zl.data_bytes(n, f)  # column_stack copies
+    assert pa.ipc.read_message(pa.py_buffer(result)).body.size == zl.data_bytes(n, 1)
 
 
 def test_ledger_paths_checked():
     with pytest.raises(LabError, match="ledger covers"):
-        z.check_ledger_paths("row_udf")
-    assert z.check_ledger_paths("pandas_udf, map_in_arrow") == ("pandas_udf", "map_in_arrow")
+        zl.check_ledger_paths("row_udf")
+    assert zl.check_ledger_paths("pandas_udf, map_in_arrow") == ("pandas_udf", "map_in_arrow")
 
 
 def test_copy_ledger_bytes_match_the_batch(spark):
     n, batches = 1000, 2
     before = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
-    ledger = z.copy_ledger(spark, rows=n, batches=batches, repeats=1)
+    ledger = zl.copy_ledger(spark, rows=n, batches=batches, repeats=1)
     assert spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") == before
     t = ledger.table()
-    assert set(t["path"]) == set(z.LEDGER_PATHS)
+    assert set(t["path"]) == set(zl.LEDGER_PATHS)
     for path, g in t.groupby("path"):
         hop = g.set_index("hop")["bytes"]
         sent_cols = N_FEATURES if path == "pandas_udf" else N_FEATURES + 1  # map paths also send id
-        data = z.data_bytes(n, sent_cols)
+        data = zl.data_bytes(n, sent_cols)
         # IPC carries the values plus validity bitmaps and metadata, never less than the values
         assert data <= hop["JVM rows -> Arrow vectors -> IPC bytes"] <= data + sent_cols * (n // 8 + 64) + 4096
         assert hop["Python IPC read"] == data
-        assert hop["model input matrix"] == z.data_bytes(n, N_FEATURES)
+        assert hop["model input matrix"] == zl.data_bytes(n, N_FEATURES)
         out_cols = 1 if path == "pandas_udf" else 2
-        assert hop["JVM IPC read -> Arrow vectors"] == z.data_bytes(n, out_cols)
+        assert hop["JVM IPC read -> Arrow vectors"] == zl.data_bytes(n, out_cols)
         if path == "pandas_udf":  # each input row (id + features: a null bitset word + 8 bytes a field) plus
             fields = N_FEATURES + 1  # RowQueue's 4-byte length prefix, copied into the queue
             assert hop["JVM input rows -> HybridRowQueue (kept for the join)"] == n * (4 + 8 + 8 * fields)
@@ -142,7 +145,7 @@ def test_copy_ledger_bytes_match_the_batch(spark):
     s = ledger.summary().set_index("path")
     assert (s["end_to_end_per_batch_s"] > 0).all()
     # Spark's own byte count of the wire agrees with the stream we rebuilt (metric shown rounded)
-    for path in z.LEDGER_PATHS:
+    for path in zl.LEDGER_PATHS:
         stream = t[(t["path"] == path) & (t["hop"] == "socket JVM -> worker")]["bytes"].iloc[0]
         assert s.loc[path, "spark_sent_bytes"] == pytest.approx(stream, rel=0.1)
     recs = ledger.records()
@@ -150,7 +153,7 @@ def test_copy_ledger_bytes_match_the_batch(spark):
 
 
 def test_cli_ledger_bad_path_exits_2():
-    from helpers.cli import main
+    from helpers.cli.main import main
 
     assert main(["ledger", "--paths", "row_udf"]) == 2
 
@@ -165,4 +168,4 @@ def test_cli_ledger_writes_json(tmp_path):
     recs = json.loads(out.read_text())
     assert recs and all(set(r) == {"path", "hop", "bytes", "seconds"} for r in recs)
     matrix = [r for r in recs if r["hop"] == "model input matrix"][0]
-    assert matrix["bytes"] == z.data_bytes(500, N_FEATURES)
+    assert matrix["bytes"] == zl.data_bytes(500, N_FEATURES)

@@ -1,4 +1,4 @@
-"""CLI commands of notebook 04 (registered in `helpers.cli.COMMANDS`): `sweep`, `tune`, `tune-bench`.
+"""CLI commands of notebook 04 (registered in `helpers.cli.main.COMMANDS`): `sweep`, `tune`, `tune-bench`.
 
 Inputs are checked before Spark starts: a batch size <= 0, a budget smaller than one batch of one
 row, an unknown scenario -> one-line error, exit code 2 (LabError, handled by `helpers.cli.main`).

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from helpers.cli.batch import COMMANDS as BATCH_COMMANDS
 from helpers.cli.common import _Parser, write_json
-from helpers.cli.memory import run_memory_command
+from helpers.cli.layers import layers_args, layers_run
 from helpers.cli.notebooks import strip_outputs
+from helpers.cli.memory import run_memory_command
 from helpers.cli.profile import run_profile_cli
 from helpers.core.config import LabError, check_java, scale_rows
 from helpers.core.env import environment_report
@@ -127,7 +128,7 @@ def _ledger(args) -> int:
 
 
 def _profile_args(p):
-    p.add_argument("--scenario", required=True, help="one scenario name (see helpers.scenarios)")
+    p.add_argument("--scenario", required=True, help="one scenario name (see helpers.paths.scenarios)")
     p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE)")
     p.add_argument("--out", required=True, help="folder for python/jvm .collapsed and .html, breakdown.json, profile.png")
     p.add_argument("--batch-size", type=positive_int, default=10_000,
@@ -146,7 +147,7 @@ def _profile(args) -> int:
 
 
 def _memory_args(p):
-    p.add_argument("--scenario", required=True, help="scenario name (see helpers.scenarios.SCENARIOS)")
+    p.add_argument("--scenario", required=True, help="scenario name (see helpers.paths.scenarios.SCENARIOS)")
     p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE memory rows)")
     p.add_argument("--batch-size", type=positive_int, default=10_000,
                    help="spark.sql.execution.arrow.maxRecordsPerBatch")
@@ -191,6 +192,7 @@ COMMANDS = {
     "ledger": ("the copy ledger: bytes and seconds per hop of one batch's round trip", _ledger_args, _ledger),
     "taskcost": ("per-task cost with the stock vs the lean Python daemon (pyspark.zip re-read per task)",
                  _taskcost_args, _taskcost),
+    "layers": ("print the helper package's layer table (README)", layers_args, layers_run),
 }
 
 COMMANDS.update(BATCH_COMMANDS)  # sweep, tune, tune-bench: notebook 04

@@ -1,4 +1,5 @@
-"""TODO docstring (cli.memory)."""
+"""`python -m helpers memory`: layer timelines and memray peaks of one scenario, written to a folder.
+"""
 from __future__ import annotations
 
 from pathlib import Path

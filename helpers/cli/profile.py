@@ -1,4 +1,5 @@
-"""TODO docstring (cli.profile)."""
+"""`python -m helpers profile`: Python-worker and JVM flame graphs of one scenario, written to a folder.
+"""
 from __future__ import annotations
 
 import os

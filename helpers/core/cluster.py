@@ -1,4 +1,4 @@
-"""Layer 1 (session): a throw-away Spark standalone cluster on this machine, to run the kit against
+"""A throw-away Spark standalone cluster on this machine, to run the kit against
 a real master URL (`LAB_MASTER=spark://...`) instead of `local[*]`.
 
 `LocalStandalone` starts one Master and one Worker JVM with pyspark's own `bin/spark-class`

@@ -1,4 +1,4 @@
-"""Layer 0: paths, versions, the scale switch, the Java check and the kit's error type.
+"""Paths, versions, the scale switch, the Java check and the kit's error type.
 
 Everything else in `helpers` builds on this module; it imports nothing from Spark.
 """
@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the project folder (helpers/core/config.py)
 DATA_DIR = Path(os.environ.get("LAB_DATA_DIR", ROOT / "data"))
 CACHE_DIR = ROOT / ".cache"
 IVY_DIR = CACHE_DIR / "ivy"

@@ -1,4 +1,4 @@
-"""Layer 0: what this machine has, checked with a clear message per item (notebook 00, `doctor`)."""
+"""What this machine has, checked with a clear message per item (notebook 00, `doctor`)."""
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,4 @@
-"""Layer 0: SynapseML's JVM jars, resolved once from Maven Central into a project-local Ivy cache.
+"""SynapseML's JVM jars, resolved once from Maven Central into a project-local Ivy cache.
 
 Resolution uses Spark's own mechanism (`spark.jars.packages` with `spark.jars.ivy` pointing at
 `.cache/ivy` and an ivysettings file that names only Maven Central). It runs in a child process

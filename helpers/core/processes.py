@@ -1,4 +1,6 @@
-"""TODO docstring (core.processes)."""
+"""Processes the kit starts or finds: liveness, command lines that never raise, and `reap` (wait,
+then kill what is left, by PID).
+"""
 from __future__ import annotations
 
 import time

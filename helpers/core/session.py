@@ -1,4 +1,4 @@
-"""Layer 1: one SparkSession factory for every notebook, test and CLI command.
+"""One SparkSession factory for every notebook, test and CLI command.
 
 - `local[*]` by default; any master URL from `LAB_MASTER` (or the `master=` argument).
 - Spark UI and driver bound to 127.0.0.1; Python workers run this interpreter (`PYSPARK_PYTHON`).

@@ -1,4 +1,6 @@
-"""TODO docstring (core.validate)."""
+"""One place for parsing and validating what a user types: positive integers, sizes ('512m'),
+batch-size lists, partition counts. Each bad input is a one-line LabError that says what to do.
+"""
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,4 @@
-"""Layer 4 (measure): the GIL question, measured inside one Python process.
+"""The GIL question, measured inside one Python process.
 
 LightGBM's Python package calls its C library through `ctypes.CDLL` (lightgbm/libpath.py:
 `ctypes.cdll.LoadLibrary`), and ctypes releases the GIL for the duration of every foreign call.

@@ -1,4 +1,4 @@
-"""Layer 5 (profile): SynapseML's LightGBM scoring in the JVM, and what its JNI crossings cost.
+"""SynapseML's LightGBM scoring in the JVM, and what its JNI crossings cost.
 
 SynapseML 1.1.3 `LightGBMRegressionModel.transform` is a Spark ML `RegressionModel`: a JVM UDF
 calls `predict(features: Vector)` once per row, which calls `LightGBMBooster.score` ->

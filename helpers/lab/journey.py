@@ -1,4 +1,4 @@
-"""Layer 4: the journey of one batch (notebook 01) — bytes in each layer, measured.
+"""The journey of one batch (notebook 01) — bytes in each layer, measured.
 
 Each layer's size is measured in this run: the JVM's UnsafeRow size through py4j, the bytes
 Spark reports sending over the worker socket (SQL metric), and the Python-side objects built by

@@ -1,4 +1,4 @@
-"""Layer 4 (measure): what pickling costs next to Arrow, per column type, and the hidden costs
+"""What pickling costs next to Arrow, per column type, and the hidden costs
 of shipping a model to the Python workers.
 
 - `wire_sizes`: the same rows as the worker would get them pickled (BatchedSerializer(CPickle,

@@ -1,4 +1,4 @@
-"""Layer 4 (measure): the fixed cost every Python task pays, and one part of it you can remove.
+"""The fixed cost every Python task pays, and one part of it you can remove.
 
 The flame graphs of notebook 05 show `importlib.invalidate_caches()` at the start of each task
 (`pyspark/worker.py`, Spark 3.5). With Spark's `pyspark.zip` / `py4j-*-src.zip` on the workers'

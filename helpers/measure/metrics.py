@@ -1,4 +1,6 @@
-"""TODO docstring (measure.metrics)."""
+"""Spark's own numbers: the physical operators of a plan and the Python SQL metrics Spark keeps per
+plan node (read through the driver's REST API), and jobs run so that their metrics can be read.
+"""
 from __future__ import annotations
 
 import json

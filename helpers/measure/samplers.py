@@ -1,4 +1,7 @@
-"""TODO docstring (measure.samplers)."""
+"""The one sampler module: background threads that read, every `interval` s, the session's process
+tree (CPU, RSS per role), the JVM's heap, direct and Arrow off-heap memory, and the layers of
+notebook 07. Results in SI units (seconds, bytes), stamped in epoch seconds.
+"""
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,4 @@
-"""Layer 4: measuring. Wall time into a noop sink, the in-process physical limit, parity,
+"""Measuring. Wall time into a noop sink, the in-process physical limit, parity,
 the process tree of a running job, and the Python SQL metrics Spark keeps per plan node.
 
 All results are plain data (dataclasses / pandas DataFrames) in SI units: seconds, bytes, rows/s.

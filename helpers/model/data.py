@@ -1,4 +1,4 @@
-"""Layer 2: the deterministic synthetic feature table and the LightGBM model.
+"""The deterministic synthetic feature table and the LightGBM model.
 
 - Features: `id` (int64) + `f0..f{F-1}` (double), drawn from a seeded generator. The same
   seed gives the same rows on every machine; the first k rows of a bigger table equal a

@@ -1,4 +1,4 @@
-"""Layer 3: one registry of inference paths over the same DataFrame and the same model.
+"""One registry of inference paths over the same DataFrame and the same model.
 
 Every path turns the input table (`id`, `f0..f15`) into (`id`, `prediction`). The model travels
 the way a careful user ships it: its native text in a Spark broadcast, parsed into a
@@ -158,7 +158,7 @@ def build_synapseml(df, model_str: str):
         m = LightGBMRegressionModel.loadNativeModelFromString(model_str)
     except Exception as exc:
         raise LabError("SynapseML classes are not on this session's classpath: run `make jars`, then "
-                       "start the session with helpers.session.start_session(synapseml=True).") from exc
+                       "start the session with helpers.core.session.start_session(synapseml=True).") from exc
     m = m.setFeaturesCol("features").setPredictionCol("prediction")
     assembled = VectorAssembler(inputCols=_feature_cols(df), outputCol="features").transform(df)
     return m.transform(assembled).select("id", "prediction")

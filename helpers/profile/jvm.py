@@ -1,4 +1,4 @@
-"""Layer 5 (profile): the Spark JVM's CPU through Java Flight Recorder (JFR), as collapsed stacks.
+"""The Spark JVM's CPU through Java Flight Recorder (JFR), as collapsed stacks.
 
 - `jfr_java_options()`: `-XX:StartFlightRecording=name=lab,settings=profile,...` for
   `start_session(java_options=...)`; the recording starts with the JVM (a new session).
@@ -70,7 +70,7 @@ def dump_jfr(pid: int, path, begin: float | None = None, maxage: str | None = No
     """Dump the running 'lab' recording of JVM `pid` to `path` (.jfr), from epoch second `begin`
     (rounded down to the second) when given. Raises LabError when the JVM records nothing."""
     if pid is None:
-        raise LabError("No local driver JVM to dump: start the session with helpers.session.start_session().")
+        raise LabError("No local driver JVM to dump: start the session with helpers.core.session.start_session().")
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [_jdk_tool("jcmd"), str(pid), "JFR.dump", f"name={RECORDING}", f"filename={path}"]
@@ -116,7 +116,7 @@ def jfr_overhead(spark, name: str = "map_in_pandas", rows: int = 100_000, pairs:
     check_positive("pairs", pairs)
     pid = jvm_pid(spark)
     if pid is None:
-        raise LabError("No local driver JVM to switch JFR in: start the session with helpers.session.start_session().")
+        raise LabError("No local driver JVM to switch JFR in: start the session with helpers.core.session.start_session().")
     was_running = recording_running(pid)
     set_batch_size(spark, batch_size)
     input_frame(spark, rows)

@@ -1,4 +1,4 @@
-"""Layer 5 (profile): memory of every layer of one inference job, on one time axis.
+"""Memory of every layer of one inference job, on one time axis.
 
 Sources (all sampled during the same job, all stamped in epoch seconds, then aligned):
 - `LayerSampler`: a background thread reading, every `interval` s, the session's process tree

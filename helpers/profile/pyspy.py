@@ -1,4 +1,4 @@
-"""Layer 5 (profile): py-spy on Spark's Python workers — the same stacks plus native (C/C++) frames.
+"""Py-spy on Spark's Python workers — the same stacks plus native (C/C++) frames.
 
 The in-process sampler (`profile_workers`, mode "cpu") sees only Python frames: a call into
 LightGBM, NumPy or Arrow's C++ is one opaque leaf. py-spy reads the workers' memory from outside
@@ -16,7 +16,7 @@ to microseconds (count x 1e6 / rate) so they share a scale with the kit's other 
 
 Frames are normalised to the kit's form, `function (package/file.py)`: the class prefix of a
 qualified name and the line number go, file paths become relative to site-packages, the standard
-library or the project, so `helpers.classify` applies unchanged. Native frames keep their library,
+library or the project, so `helpers.profile.classify` applies unchanged. Native frames keep their library,
 e.g. `LGBM_BoosterPredictForMat (lightgbm/lib/lib_lightgbm.so)`.
 """
 from __future__ import annotations
@@ -52,7 +52,7 @@ _PROCESS_FRAME = re.compile(r'^process (\d+):')
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
-# ---- can py-spy run here? (the checks live in helpers.env, layer 0) -------------------------------
+# ---- can py-spy run here? (the checks live in helpers.core.env, layer 0) -------------------------------
 
 def require_py_spy() -> str:
     """The py-spy executable, or a one-line LabError saying why it cannot run here."""

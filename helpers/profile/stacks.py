@@ -5,7 +5,7 @@ line per distinct stack, frames root-first joined by ';', then a space and a wei
 weights are microseconds of sampled thread time for both the Python workers and the JVM, so a
 stack's share of the total is a share of sampled time. Lines starting with '#' are comments.
 
-The interactive view (hover, click to zoom, search) is `helpers.flamegraph_html`: one offline HTML
+The interactive view (hover, click to zoom, search) is `helpers.viz.flamegraph_html`: one offline HTML
 file of inline SVG, no library or network needed.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Layer 5 (profile): profilers inside Spark's Python workers, without root or ptrace.
+"""Profilers inside Spark's Python workers, without root or ptrace.
 
 Spark (3.5) starts its Python workers by forking them from `python -m pyspark.daemon`; the conf
 `spark.python.daemon.module` names a replacement module. `helpers.workers.profiled_daemon` wraps each
@@ -20,7 +20,7 @@ Typical use (notebook 05 for "cpu", notebook 07 for "memray")::
 
 Also here: `profile_scenario` (one run, Python workers + JVM flame graphs + the time breakdown),
 `profiler_overhead` (profiled vs unprofiled wall time in one session). py-spy, the higher-fidelity
-view with native frames (needs ptrace), is `helpers.profile_pyspy`.
+view with native frames (needs ptrace), is `helpers.profile.pyspy`.
 """
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def require_profiled(spark, mode: str = "cpu") -> None:
     if conf.get("spark.python.daemon.module", "") != DAEMON_MODULE or \
             conf.get("spark.executorEnv.LAB_PROFILE_MODE", "") != mode:
         raise LabError(f"This session has no {mode!r} worker profiler: start it with "
-                       f"helpers.profile_workers.profiled_session(app, {mode!r}, out_dir).")
+                       f"helpers.profile.workers.profiled_session(app, {mode!r}, out_dir).")
 
 
 def pause_workers(out_dir, paused: bool = True) -> None:

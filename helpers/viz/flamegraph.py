@@ -1,4 +1,6 @@
-"""TODO docstring (viz.flamegraph)."""
+"""Flame graphs as matplotlib icicles (root at the top, leaves at the bottom), coloured by the
+`helpers.profile.classify` category of each frame's stack, and the time-breakdown bars.
+"""
 from __future__ import annotations
 
 from helpers.profile.classify import (
@@ -15,7 +17,7 @@ def plot_flame(stacks: Stacks, title: str = "", side: str = "python", ax=None, m
                max_depth: int = 40):
     """Draw an icicle flame graph (root at the top, callees below; width = share of sampled time;
     siblings sorted widest first; the x-axis is not time order),
-    each frame coloured by the category of the stack ending at it (helpers.classify.classify_stack),
+    each frame coloured by the category of the stack ending at it (helpers.profile.classify.classify_stack),
     so a colour band reads "time below here counts as ...". Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch

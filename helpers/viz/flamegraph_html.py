@@ -2,7 +2,7 @@
 
 Layout: icicle, root ("all") at the top and callees below; a frame's width is its share of the total
 sampled weight (the kit's stacks weigh microseconds); siblings are sorted widest first, so the x-axis is
-not time order. Frames are coloured like `flamegraph.plot_flame`: by the `helpers.classify` category of
+not time order. Frames are coloured like `flamegraph.plot_flame`: by the `helpers.profile.classify` category of
 the stack ending at that frame. Hover a frame for its full name, weight in ms and share of the total;
 click it to zoom in (it fills the width, its ancestors stay as full-width, dimmed bars); click the root
 or "reset zoom" to zoom out. The search box highlights frames whose name contains the text

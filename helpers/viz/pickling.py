@@ -1,4 +1,6 @@
-"""TODO docstring (viz.pickling)."""
+"""Charts for notebook 02 (pickling vs Arrow) and its explorer widget. Every function takes the plain
+data `helpers.lab.pickling` returns and returns a matplotlib Figure (or a widget); nothing here measures.
+"""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

@@ -1,5 +1,5 @@
-"""Layer 6 (plots & widgets) for notebooks 02 (pickling vs Arrow) and 03 (zero-copy reality
-check). Every function takes the plain data the measuring helpers return and returns a
+"""Charts for notebook 03 (zero-copy reality check): memory peaks, the copy ledger, layouts.
+Every function takes the plain data the measuring helpers return and returns a
 matplotlib Figure (or a widget); nothing here measures.
 """
 from __future__ import annotations

@@ -6,7 +6,7 @@ Limits (both apply in local mode; the child checks and reports it):
 - `-XX:MaxDirectMemorySize` on the driver JVM (local mode: the driver is the executor). Arrow Java
   allocates its buffers through Netty from direct memory; Netty counts them against this cap and
   throws `OutOfDirectMemoryError`, which Arrow wraps in `OutOfMemoryException`.
-  `helpers.session` always adds `-Dio.netty.tryReflectionSetAccessible=true` to the JVM options:
+  `helpers.core.session` always adds `-Dio.netty.tryReflectionSetAccessible=true` to the JVM options:
   Arrow needs it on Java 9+, and extraJavaOptions you set yourself would otherwise drop it.
 - `spark.executor.pyspark.memory`: the JVM passes PYSPARK_EXECUTOR_MEMORY_MB to each Python
   worker and `pyspark/worker.py` sets RLIMIT_AS (address space, not RSS) to it.

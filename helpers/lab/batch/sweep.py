@@ -1,4 +1,4 @@
-"""Layer 4 (measure): the maxRecordsPerBatch sweep. One point = one job into the noop sink at one
+"""The maxRecordsPerBatch sweep. One point = one job into the noop sink at one
 batch size, with the CPU and memory of every process of the session measured while it runs.
 
 Per point (SI units: seconds, bytes, rows/s):

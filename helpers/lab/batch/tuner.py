@@ -12,7 +12,7 @@ Search (on the sweep's own log-scale grid, `per_decade` points per factor of 10)
    as evidence.
 
 `search()` is pure logic on a callable `evaluate(batch_size) -> (throughput, memory_bytes)`
-(tested on synthetic curves); `tune()` plugs in real measurements (`helpers.sweep.measure_point`).
+(tested on synthetic curves); `tune()` plugs in real measurements (`helpers.lab.batch.sweep.measure_point`).
 """
 from __future__ import annotations
 
@@ -192,7 +192,7 @@ def tune(spark, work: Workload, budget_bytes: int, memory_col: str = MEMORY_METR
          hi: int | None = None, per_decade: int = 4, start: int = DEFAULT_START,
          warm_up: bool = True, interval: float = 0.1, repeats: int = 1,
          duel_rounds: int = 2) -> Recommendation:
-    """Recommend a maxRecordsPerBatch for `work` (a `helpers.sweep.Workload`: a kit scenario or
+    """Recommend a maxRecordsPerBatch for `work` (a `helpers.lab.batch.sweep.Workload`: a kit scenario or
     your own DataFrame + function) under `budget_bytes` of `memory_col` (default: JVM off-heap,
     Arrow allocator peak). Each trial is `repeats` real measured jobs (median throughput, max
     memory); `points` holds every job's record."""

@@ -1,7 +1,7 @@
 """The Goldilocks zone of a batch-size sweep: the batch sizes whose throughput is within
 `tolerance` (default 5%) of the best measured throughput AND whose memory stays under a budget.
 
-Pure computation on a sweep table (`helpers.sweep` columns: batch_size, throughput in rows/s,
+Pure computation on a sweep table (`helpers.lab.batch.sweep` columns: batch_size, throughput in rows/s,
 and a memory column in bytes, by default `peak_jvm_offheap_bytes` = Arrow allocator peak).
 No Spark here, so it is tested on synthetic curves.
 """

@@ -1,4 +1,4 @@
-"""Layer 4 (measure): where "zero-copy" holds and where it leaks, by buffer address.
+"""Where "zero-copy" holds and where it leaks, by buffer address.
 
 - `buffer_check` / `forensics_table`: pyarrow array -> NumPy, classified by comparing the
   Arrow buffers' addresses with the NumPy result's data pointer (never by the type name).

@@ -1,4 +1,6 @@
-"""TODO docstring (lab.zerocopy.layouts)."""
+"""Notebook 03, layouts: one array<double> column vs 16 double columns, by buffer address (does the
+worker's matrix share Arrow's memory?) and by time (the JVM's Arrow writer per layout).
+"""
 from __future__ import annotations
 
 import statistics
