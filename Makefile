@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 KERNEL := zero-copy
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup venv jars data kernel lab test unit notebooks bench clean-outputs clean
+.PHONY: setup venv jars data kernel lab test lint unit unit-fast notebooks bench layers clean-outputs clean
 
 setup: venv data kernel
 
@@ -29,15 +29,27 @@ $(VENV)/share/jupyter/kernels/$(KERNEL)/kernel.json: $(STAMP)
 lab: setup
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser notebooks/
 
-# Unit tests, then every notebook under nbval, at the small CI scale.
-test: setup
+# Lint, unit tests, then every notebook under nbval, at the small CI scale.
+test: setup lint
 	LAB_SCALE=ci $(PY) -m pytest -p no:cacheprovider tests notebooks --nbval-lax --nbval-cell-timeout=900
+
+# ruff over helpers/, tests/ and the notebooks (settings in pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check helpers tests notebooks
+
+# The pure tests only (no JVM; seconds): the inner loop. SPARK_HOME points nowhere, so a test that
+# starts Spark without the `spark` marker fails here instead of slowing the loop down.
+unit-fast: $(STAMP)
+	SPARK_HOME=/nonexistent/unit-fast LAB_SCALE=ci $(PY) -m pytest -p no:cacheprovider -q tests -m "not spark"
 
 unit: setup
 	LAB_SCALE=ci $(PY) -m pytest -p no:cacheprovider tests
 
 notebooks: setup
 	LAB_SCALE=ci $(PY) -m pytest -p no:cacheprovider notebooks --nbval-lax --nbval-cell-timeout=900
+
+layers: $(STAMP)
+	$(PY) -m helpers layers
 
 bench: setup
 	$(PY) -m helpers bench --rows 1000000 --json runs/bench.json

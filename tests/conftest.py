@@ -5,6 +5,15 @@ import pytest
 os.environ.setdefault("LAB_SCALE", "ci")
 
 
+def pytest_collection_modifyitems(items):
+    """Every test that takes the `spark` fixture is a `spark` test; tests that start Spark in a
+    child process carry the marker themselves. `make unit-fast` runs `-m "not spark"` with
+    SPARK_HOME pointing nowhere, so an unmarked test that starts a JVM fails there at once."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
+
+
 @pytest.fixture(scope="session")
 def _unit_session_cleanup():
     """Stops the unit tests' session (and all its processes) once, at the very end."""

@@ -21,6 +21,7 @@ def test_bad_input_exits_2_with_one_line(args, needle):
     assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.spark  # starts Spark in a child process
 def test_bench_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     r = run("bench", "--rows", "3000", "--scenarios", "map_in_arrow,synapseml", "--batch-size", "1000",

@@ -66,6 +66,7 @@ def test_cli_bad_partitions_exit_2():
     assert out.returncode == 2 and "partition" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.spark  # starts Spark in a child process
 def test_real_child_run_both_daemons():
     t = taskcost.task_overhead_in_child("map_in_pandas", rows=20_000, partitions=(2, 4), repeats=1)
     assert len(t) == 4 and set(t.daemon) == {"stock", "lean"} and set(t.partitions) == {2, 4}

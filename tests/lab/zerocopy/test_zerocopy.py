@@ -158,6 +158,7 @@ def test_cli_ledger_bad_path_exits_2():
     assert main(["ledger", "--paths", "row_udf"]) == 2
 
 
+@pytest.mark.spark  # starts Spark in a child process
 def test_cli_ledger_writes_json(tmp_path):
     out = tmp_path / "ledger.json"
     env = dict(os.environ, LAB_SCALE="ci")

@@ -11,7 +11,7 @@ from helpers.profile.stacks import read_collapsed
 from helpers.viz import flamegraph_html
 from helpers.viz.flamegraph_html import flame_html, write_flame_html
 
-PY_FIX = Path(__file__).parent / "fixtures" / "python_task.collapsed"
+PY_FIX = Path(__file__).resolve().parents[1] / "fixtures" / "python_task.collapsed"
 SVG = "{http://www.w3.org/2000/svg}"
 SMALL = {"main (pyspark/worker.py);process (pyspark/worker.py);predict (lightgbm/basic.py)": 6000,
          "main (pyspark/worker.py);process (pyspark/worker.py);[off-cpu]": 2000,

@@ -13,7 +13,7 @@ from helpers import exercises
 from helpers.core.config import LabError
 from helpers.profile import memory as mp
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tidy(rows):
@@ -76,6 +76,7 @@ def test_peak_per_worker():
     assert w.loc[5, "tasks"] == 2 and w.loc[5, "peak_bytes"] == 30 and w.loc[6, "peak_bytes"] == 20
 
 
+@pytest.mark.spark  # starts Spark in a child process
 def test_memory_cli_real_job(tmp_path):
     out = subprocess.run([sys.executable, "-m", "helpers", "memory", "--scenario", "map_in_pandas", "--rows", "4000",
                           "--batch-size", "1000", "--out", str(tmp_path)], capture_output=True, text=True,

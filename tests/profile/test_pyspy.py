@@ -9,7 +9,7 @@ from helpers.core.config import LabError
 from helpers.profile import pyspy as pp
 from helpers.profile.classify import categorize, classify_stack
 
-FIXTURE = Path(__file__).parent / "fixtures" / "pyspy_map_in_pandas.raw"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "pyspy_map_in_pandas.raw"
 # the path prefixes of the machine that recorded the fixture
 ROOTS = ["/work/main/.venv/lib/python3.11/site-packages/", "/root/.pyenv/versions/3.11.7/lib/python3.11/",
          "/work/main/"]

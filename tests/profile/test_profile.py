@@ -18,7 +18,7 @@ from helpers.profile import stacks as flamegraph
 from helpers.profile import workers as profile_workers
 from helpers.viz import flamegraph as flameviz
 
-FIX = Path(__file__).parent / "fixtures"
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
 PY_FIX = FIX / "python_task.collapsed"  # one real map_in_pandas task, its 14 heaviest stacks
 JFR_FIX = FIX / "jfr_samples.json"  # 4 real events from `jfr print --json` (stacks cut to 6 frames)
 
@@ -243,6 +243,7 @@ def test_cli_unknown_scenario_exits_2(tmp_path):
 PYSPY = profile_pyspy.py_spy_available()[0]
 
 
+@pytest.mark.spark  # starts Spark in a child process
 def test_cli_profile_real_job_has_lightgbm_frames(tmp_path):
     out = subprocess.run([sys.executable, "-m", "helpers", "profile", "--scenario", "map_in_pandas",
                           "--rows", "20000", "--batch-size", "1000", "--interval-ms", "1", "--out", str(tmp_path)]
@@ -284,6 +285,7 @@ print(" ".join(str(f.path) for f in files))
 """
 
 
+@pytest.mark.spark  # starts Spark in a child process
 def test_memray_mode_writes_one_capture_per_task(tmp_path):
     from memray import FileReader
 
@@ -328,6 +330,7 @@ print(json.dumps({"states": states, "on": o.profiled_s, "off": o.unprofiled_s}))
 """
 
 
+@pytest.mark.spark  # starts Spark in a child process
 def test_jfr_switches_off_and_on_in_one_session():
     out = subprocess.run([sys.executable, "-c", JFR_SWITCH_SCRIPT], capture_output=True, text=True, cwd=ROOT,
                          timeout=600)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import psutil
+import pytest
 
 from helpers.core.cluster import LocalStandalone
 from helpers.core.config import ROOT
@@ -26,6 +27,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.spark  # starts Spark in a child process
 def test_paths_agree_on_a_standalone_cluster():
     with LocalStandalone(cores=2) as cluster:
         pids = [p.pid for p in cluster.procs]

@@ -104,6 +104,7 @@ def test_cli_bad_input_exits_2_with_one_line(args, needle):
     assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.spark  # starts Spark in a child process
 def test_cli_sweep_writes_records(tmp_path):
     out = tmp_path / "sweep.json"
     r = run("sweep", "--scenario", "map_in_arrow", "--batch-sizes", "200,1000", "--rows", "3000",
