@@ -13,8 +13,8 @@ from pathlib import Path
 from helpers.cli.batch import COMMANDS as BATCH_COMMANDS
 from helpers.cli.common import _Parser, write_json
 from helpers.cli.layers import layers_args, layers_run
-from helpers.cli.notebooks import strip_outputs
 from helpers.cli.memory import run_memory_command
+from helpers.cli.notebooks import strip_outputs
 from helpers.cli.profile import run_profile_cli
 from helpers.core.config import LabError, check_java, scale_rows
 from helpers.core.env import environment_report

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers.core.session import stop_session
+from helpers.core.session import start_session, stop_session
 from helpers.core.validate import check_positive
 from helpers.paths.scenarios import get_scenario
 from helpers.profile.memory import memory_run, write_run
-from helpers.profile.workers import profiled_session
 
 
 def run_memory_command(scenario: str, rows: int, batch_size: int | None, out_dir,
@@ -20,7 +19,7 @@ def run_memory_command(scenario: str, rows: int, batch_size: int | None, out_dir
     check_positive("rows", rows)
     out = Path(out_dir)
     worker_dir = out / "worker-tmp"
-    spark = profiled_session("memory-cli", "memray", worker_dir)
+    spark = start_session("memory-cli", profile="memray", profile_dir=worker_dir)
     try:
         run = memory_run(spark, scenario, rows, worker_dir, out / "captures", batch_size=batch_size,
                          partitions=partitions, interval=interval)

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from helpers.core.config import scale_rows
-from helpers.core.session import stop_session
+from helpers.core.session import start_session, stop_session
 from helpers.core.validate import check_positive
 from helpers.paths.scenarios import get_scenario
 from helpers.profile.jvm import jfr_java_options
@@ -14,7 +14,6 @@ from helpers.profile.pyspy import py_spy_profile
 from helpers.profile.workers import (
     pause_workers,
     profile_scenario,
-    profiled_session,
     write_breakdown,
 )
 from helpers.viz.flamegraph import plot_profile
@@ -38,8 +37,8 @@ def run_profile_cli(scenario: str, rows: int | None, out_dir, batch_size: int | 
     rows = rows or scale_rows("row" if get_scenario(scenario).row_at_a_time else "arrow")
     check_positive("rows", rows)
     out = Path(out_dir)
-    spark = profiled_session("profile", "cpu", out / "workers", interval_ms=interval_ms,
-                             java_options=jfr_java_options())
+    spark = start_session("profile", java_options=jfr_java_options(), profile="cpu",
+                          profile_dir=out / "workers", profile_interval_ms=interval_ms)
     spy = None
     try:
         result = profile_scenario(spark, scenario, rows, out, out / "workers", batch_size=batch_size)

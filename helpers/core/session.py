@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 
@@ -76,13 +77,49 @@ def build_conf(app: str, conf: dict | None = None, master: str | None = None,
     return result
 
 
+PROFILER_DAEMON = "helpers.workers.profiled_daemon"  # spark.python.daemon.module of a profiled session
+PROFILER_MODES = ("cpu", "memray")
+
+
+def worker_profiler_conf(mode: str, out_dir, interval_ms: float = 5.0, native: bool = False) -> dict:
+    """Spark confs that put the profiling daemon in front of every Python worker.
+
+    mode: "cpu" or "memray"; out_dir: folder for the per-task files (created);
+    interval_ms: sampling period of the cpu mode (milliseconds); native: memray native frames.
+    All are static confs: a session started with them is a new JVM."""
+    if mode not in PROFILER_MODES:
+        raise LabError(f"Unknown worker profiler mode {mode!r}: use one of {', '.join(PROFILER_MODES)}.")
+    if not interval_ms > 0:
+        raise LabError(f"interval_ms must be > 0, got {interval_ms!r}.")
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    return {
+        "spark.python.daemon.module": PROFILER_DAEMON,
+        "spark.executorEnv.LAB_PROFILE_MODE": mode,
+        "spark.executorEnv.LAB_PROFILE_DIR": str(out),
+        "spark.executorEnv.LAB_PROFILE_INTERVAL_MS": str(interval_ms),
+        "spark.executorEnv.LAB_PROFILE_NATIVE": "1" if native else "0",
+    }
+
+
 def start_session(app: str = "zero-copy", conf: dict | None = None, master: str | None = None,
-                  synapseml: bool = True, java_options: tuple[str, ...] = ()):
+                  synapseml: bool = True, java_options: tuple[str, ...] = (), *,
+                  profile: str | None = None, profile_dir=None, profile_interval_ms: float = 5.0,
+                  profile_native: bool = False):
     """Start (or reuse) the SparkSession for `app`.
 
     Runtime SQL confs in `conf` are applied to a running session; when a static conf
     (JVM options, daemon module, jars, master...) differs, the old session is stopped first.
+    `profile="cpu"|"memray"` puts the worker profiler in front of every Python worker, writing
+    one file per task into `profile_dir` (`worker_profiler_conf`); stale markers of an interrupted
+    earlier session are removed from that folder first.
     """
+    if profile is not None:
+        if profile_dir is None:
+            raise LabError("profile_dir is required with profile=...: name a folder for the per-task files.")
+        conf = {**(conf or {}), **worker_profiler_conf(profile, profile_dir, profile_interval_ms, profile_native)}
+        for stale in list(Path(profile_dir).glob("*.running")) + list(Path(profile_dir).glob("PAUSED")):
+            stale.unlink()
     from pyspark.sql import SparkSession
 
     full = build_conf(app, conf, master, synapseml, java_options)

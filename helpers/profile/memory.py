@@ -175,7 +175,7 @@ class MemoryRun:
 def memory_run(spark, name: str, rows: int, worker_dir, dest, batch_size: int | None = None,
                partitions: int | None = None, interval: float = 0.05, warm: bool = True) -> MemoryRun:
     """Run scenario `name` over `rows` cached rows into the noop sink once, in a session started
-    by `profile_workers.profiled_session(app, "memray", worker_dir)`, sampling every layer
+    by `start_session(app, profile="memray", profile_dir=worker_dir)`, sampling every layer
     (LayerSampler) while memray records each Python task. The captures move to `dest`.
     partitions: coalesce the input to this many partitions (1 = one task, one worker)."""
 

@@ -13,7 +13,7 @@ task's `pyspark.worker.main` call with a profiler and then runs the stock daemon
 
 Typical use (notebook 05 for "cpu", notebook 07 for "memray")::
 
-    spark = profiled_session("07_memory", "memray", out_dir)
+    spark = start_session("07_memory", profile="memray", profile_dir=out_dir)
     clear_worker_profiles(out_dir)
     ... run a job ...
     files = collect_worker_profiles(out_dir)        # WorkerFile per task, all finished
@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from helpers.core.config import LabError, atomic_write_bytes
-from helpers.core.session import jvm_pid, start_session
+from helpers.core.session import PROFILER_DAEMON, jvm_pid
 from helpers.core.validate import check_positive
 from helpers.measure.timing import (
     OverheadResult,
@@ -48,52 +48,18 @@ from helpers.profile.jvm import jvm_stacks, rotate_jfr
 from helpers.profile.pyspy import native_share
 from helpers.profile.stacks import merge, read_collapsed, write_collapsed
 
-DAEMON_MODULE = "helpers.workers.profiled_daemon"
-MODES = ("cpu", "memray")
 _FILE_RE = re.compile(r"^(cpu|memray)-(\d+)-(\d+)\.(collapsed|bin)$")
 
 
 # ---- configuration ----------------------------------------------------------------------------
 
-def worker_profiler_conf(mode: str, out_dir, interval_ms: float = 5.0, native: bool = False) -> dict:
-    """Spark confs that put the profiling daemon in front of every Python worker.
-
-    mode: "cpu" or "memray"; out_dir: folder for the per-task files (created);
-    interval_ms: sampling period of the cpu mode (milliseconds); native: memray native frames.
-    All are static confs: a session started with them is a new JVM."""
-    if mode not in MODES:
-        raise LabError(f"Unknown worker profiler mode {mode!r}: use one of {', '.join(MODES)}.")
-    if not interval_ms > 0:
-        raise LabError(f"interval_ms must be > 0, got {interval_ms!r}.")
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    return {
-        "spark.python.daemon.module": DAEMON_MODULE,
-        "spark.executorEnv.LAB_PROFILE_MODE": mode,
-        "spark.executorEnv.LAB_PROFILE_DIR": str(out),
-        "spark.executorEnv.LAB_PROFILE_INTERVAL_MS": str(interval_ms),
-        "spark.executorEnv.LAB_PROFILE_NATIVE": "1" if native else "0",
-    }
-
-
-def profiled_session(app: str, mode: str, out_dir, conf: dict | None = None, java_options=(),
-                     interval_ms: float = 5.0, native: bool = False, **kwargs):
-    """`start_session` with the worker profiler in `mode` writing to `out_dir` (plus your conf)."""
-
-    full = dict(conf or {})
-    full.update(worker_profiler_conf(mode, out_dir, interval_ms, native))
-    for stale in list(Path(out_dir).glob("*.running")) + list(Path(out_dir).glob("PAUSED")):
-        stale.unlink()  # left by an interrupted earlier session
-    return start_session(app, conf=full, java_options=tuple(java_options), **kwargs)
-
-
 def require_profiled(spark, mode: str = "cpu") -> None:
-    """LabError unless `spark` was started by `profiled_session(..., mode, ...)`."""
+    """LabError unless `spark` was started by `start_session(..., profile=mode, profile_dir=...)`."""
     conf = spark.sparkContext.getConf()
-    if conf.get("spark.python.daemon.module", "") != DAEMON_MODULE or \
+    if conf.get("spark.python.daemon.module", "") != PROFILER_DAEMON or \
             conf.get("spark.executorEnv.LAB_PROFILE_MODE", "") != mode:
         raise LabError(f"This session has no {mode!r} worker profiler: start it with "
-                       f"helpers.profile.workers.profiled_session(app, {mode!r}, out_dir).")
+                       f"helpers.core.session.start_session(app, profile={mode!r}, profile_dir=...).")
 
 
 def pause_workers(out_dir, paused: bool = True) -> None:
@@ -170,7 +136,7 @@ def collect_worker_profiles(out_dir, timeout: float = 15.0) -> list[WorkerFile]:
     """The finished per-task profiles in `out_dir` (waits for running tasks), by (pid, seq)."""
     out = Path(out_dir)
     if not out.is_dir():
-        raise LabError(f"No worker profile folder {out}: start the session with profiled_session(...).")
+        raise LabError(f"No worker profile folder {out}: start the session with start_session(..., profile=..., profile_dir=...).")
     wait_for_workers(out, timeout)
     files = [wf for p in out.iterdir() if (wf := _worker_file(p)) is not None]
     return sorted(files, key=lambda f: (f.pid, f.seq))
@@ -237,7 +203,7 @@ class ProfileResult:
 def profile_scenario(spark, name: str, rows: int, out_dir, worker_dir, batch_size: int | None = None,
                      jvm: bool = True, warm: bool = True) -> ProfileResult:
     """Run scenario `name` over `rows` cached rows into the noop sink once, with the worker sampler
-    on (the session must come from `profiled_session(..., "cpu", worker_dir)`) and the JVM's JFR
+    on (the session must come from `start_session(..., profile="cpu", profile_dir=worker_dir)`) and the JVM's JFR
     recording dumped for exactly that run (session started with `profile_jvm.jfr_java_options()`).
     Writes python.collapsed, jvm.collapsed and per-task files under `out_dir`."""
 
@@ -271,7 +237,7 @@ def profile_scenario(spark, name: str, rows: int, out_dir, worker_dir, batch_siz
 def profiler_overhead(spark, worker_dir, name: str = "map_in_pandas", rows: int = 20_000,
                       pairs: int = 3, batch_size: int | None = None) -> OverheadResult:
     """Alternate unprofiled / profiled runs of the same job (`pairs` each, after a warm-up) in one
-    session started by `profiled_session(..., "cpu", worker_dir)`; the JFR recording, when on, runs
+    session started by `start_session(..., profile="cpu", profile_dir=worker_dir)`; the JFR recording, when on, runs
     in both. Returns the wall times (seconds)."""
 
     check_positive("pairs", pairs)

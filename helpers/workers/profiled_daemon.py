@@ -6,7 +6,7 @@ Spark starts `python -m <spark.python.daemon.module>`; the stock module, `pyspar
 runs the stock `pyspark.daemon.manager()`: every forked worker inherits the wrapper.
 
 Configured by environment variables (set through `spark.executorEnv.*`, see
-`helpers.profile.workers.worker_profiler_conf`):
+`helpers.core.session.worker_profiler_conf`):
 
 - LAB_PROFILE_MODE = cpu | memray
 - LAB_PROFILE_DIR: where files go (one file per task, named `<mode>-<pid>-<seq>.*`)

@@ -11,6 +11,7 @@ import pytest
 
 from helpers import exercises
 from helpers.core import env as profile_pyspy
+from helpers.core import session
 from helpers.core.config import ROOT, LabError
 from helpers.profile import classify
 from helpers.profile import jvm as profile_jvm
@@ -206,13 +207,13 @@ def test_breakdown_and_split():
 # ---- worker profiler plumbing -----------------------------------------------------------------
 
 def test_worker_profiler_conf(tmp_path):
-    conf = profile_workers.worker_profiler_conf("memray", tmp_path / "w")
+    conf = session.worker_profiler_conf("memray", tmp_path / "w")
     assert conf["spark.python.daemon.module"] == "helpers.workers.profiled_daemon"
     assert conf["spark.executorEnv.LAB_PROFILE_MODE"] == "memray"
     assert conf["spark.executorEnv.LAB_PROFILE_NATIVE"] == "0"
     assert (tmp_path / "w").is_dir()
     with pytest.raises(LabError, match="mode"):
-        profile_workers.worker_profiler_conf("perf", tmp_path)
+        session.worker_profiler_conf("perf", tmp_path)
 
 
 def test_collect_reads_headers_and_pause(tmp_path):
@@ -269,12 +270,13 @@ def test_cli_profile_real_job_has_lightgbm_frames(tmp_path):
 
 MEMRAY_SCRIPT = """
 import sys
-from helpers.profile.workers import profiled_session, collect_worker_profiles, clear_worker_profiles
+from helpers.profile.workers import collect_worker_profiles, clear_worker_profiles
+from helpers.core.session import start_session
 from helpers.paths.scenarios import scenario_frame
 from helpers.measure.timing import time_noop
 from helpers.core.session import stop_session
 out = sys.argv[1]
-spark = profiled_session("test_memray", "memray", out, synapseml=False)
+spark = start_session("test_memray", synapseml=False, profile="memray", profile_dir=out)
 try:
     clear_worker_profiles(out)
     time_noop(scenario_frame(spark, "map_in_arrow", rows=4000))
@@ -300,7 +302,7 @@ def test_memray_mode_writes_one_capture_per_task(tmp_path):
 
 
 def test_profiling_needs_a_profiled_session(spark, tmp_path):
-    with pytest.raises(LabError, match="profiled_session"):
+    with pytest.raises(LabError, match="profile="):
         profile_workers.profile_scenario(spark, "map_in_arrow", 1000, tmp_path, tmp_path / "w")
 
 
