@@ -1,4 +1,5 @@
 """`python -m helpers <command>` (see helpers.cli.main)."""
+
 import sys
 
 from helpers.cli.main import main

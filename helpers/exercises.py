@@ -1,5 +1,6 @@
 """Checkers for the notebooks' exercises. Each returns a short verdict string (never raises on a
 wrong answer), so a learner can try again. Solutions live in the notebooks' "Solution" cells."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -18,7 +19,9 @@ def _close(answer: float, truth: float, rel: float) -> bool:
     return abs(answer - truth) <= rel * abs(truth)
 
 
-def check_speedup(answer: float, table: pd.DataFrame, fast: str, slow: str, rel: float = 0.05) -> str:
+def check_speedup(
+    answer: float, table: pd.DataFrame, fast: str, slow: str, rel: float = 0.05
+) -> str:
     """Exercise 00: the throughput ratio fast/slow read from this run's bench table (5% tolerance)."""
     r = table.set_index("name")["rows_per_s"]
     truth = r[fast] / r[slow]
@@ -35,7 +38,9 @@ def check_worker_count(answer: int, samples: pd.DataFrame) -> str:
     return "Not quite: count distinct PIDs with role 'python_worker' in the samples."
 
 
-def check_bytes_per_row(answer: float, layers: pd.DataFrame, batch_rows: int, rel: float = 0.05) -> str:
+def check_bytes_per_row(
+    answer: float, layers: pd.DataFrame, batch_rows: int, rel: float = 0.05
+) -> str:
     """Exercise 01b: bytes per row on the socket towards Python, from this run's layer table."""
     sent = layers.loc[layers.layer.str.contains("Arrow IPC sent"), "bytes"].iloc[0]
     truth = sent / batch_rows
@@ -53,11 +58,15 @@ def check_dominant_frame(guess: str | None, stacks: Stacks) -> str:
     name = top.split(" (", 1)[0].split(".")[-1]
     if guess.strip().lower() in (name.lower(), top.lower()):
         return f"Correct: {top} has the most on-CPU self time ({self_share(stacks, top):.0%} of on-CPU samples)."
-    return (f"Not quite: {guess!r} is not the widest bottom edge. Ignore the grey [off-cpu] tips and look for "
-            f"the bar with the most width that nothing sits under (self time); frame_table() lists them.")
+    return (
+        f"Not quite: {guess!r} is not the widest bottom edge. Ignore the grey [off-cpu] tips and look for "
+        f"the bar with the most width that nothing sits under (self time); frame_table() lists them."
+    )
 
 
-def check_gil_speedup(answer: float, runs: pd.DataFrame, mode: str = "threads", rel: float = 0.05) -> str:
+def check_gil_speedup(
+    answer: float, runs: pd.DataFrame, mode: str = "threads", rel: float = 0.05
+) -> str:
     """Exercise checker: the speedup of `mode` over serial predict, read from this run's table."""
     p = runs[runs.work == "lightgbm predict"].set_index("mode")
     if mode not in p.index:
@@ -65,11 +74,18 @@ def check_gil_speedup(answer: float, runs: pd.DataFrame, mode: str = "threads", 
     truth = float(p.loc[mode, "speedup"])
     if abs(float(answer) - truth) <= rel * truth:
         return f"Correct: {mode} ran {truth:.2f}x faster than one thread in this run."
-    return f"Not quite: divide the serial wall_s by the {mode!r} wall_s of the lightgbm predict rows."
+    return (
+        f"Not quite: divide the serial wall_s by the {mode!r} wall_s of the lightgbm predict rows."
+    )
 
 
-def check_zone_answer(answer, points: pd.DataFrame, budget_bytes: float, tolerance: float = 0.05,
-                      memory_col: str = MEMORY_METRIC) -> str:
+def check_zone_answer(
+    answer,
+    points: pd.DataFrame,
+    budget_bytes: float,
+    tolerance: float = 0.05,
+    memory_col: str = MEMORY_METRIC,
+) -> str:
     """Exercise checker: compare a list of batch sizes with the zone `goldilocks_zone` computes
     from the same table. Returns one sentence (it never raises on a wrong answer)."""
     try:
@@ -85,8 +101,10 @@ def check_zone_answer(answer, points: pd.DataFrame, budget_bytes: float, toleran
     if missing:
         hints.append(f"missing {missing}")
     if extra:
-        hints.append(f"not in the zone: {extra} (check both conditions: throughput >= "
-                     f"{zone.threshold:,.0f} rows/s and {memory_col} <= {budget_bytes:,.0f} B)")
+        hints.append(
+            f"not in the zone: {extra} (check both conditions: throughput >= "
+            f"{zone.threshold:,.0f} rows/s and {memory_col} <= {budget_bytes:,.0f} B)"
+        )
     return "Not yet: " + "; ".join(hints) + "."
 
 
@@ -98,12 +116,18 @@ def check_calls_per_second(answer: float, tax: JniTax, rel: float = 0.05) -> str
     return "Not quite: multiply rows scored per second by the JNI calls per row from the bytecode table."
 
 
-def check_factor(answer: float, hierarchy: pd.DataFrame, layer_prefix: str = "Python heap peak",
-                 rel: float = 0.05) -> str:
+def check_factor(
+    answer: float,
+    hierarchy: pd.DataFrame,
+    layer_prefix: str = "Python heap peak",
+    rel: float = 0.05,
+) -> str:
     """Exercise checker: a layer's bytes divided by the raw batch bytes, from this run's table."""
     row = hierarchy[hierarchy.layer.str.startswith(layer_prefix)]
     if row.empty:
-        raise LabError(f"No layer starting with {layer_prefix!r}: use one of {', '.join(hierarchy.layer)}.")
+        raise LabError(
+            f"No layer starting with {layer_prefix!r}: use one of {', '.join(hierarchy.layer)}."
+        )
     truth = float(row.factor_vs_raw.iloc[0])
     if abs(float(answer) - truth) <= rel * abs(truth):
         return f"Correct: {row.layer.iloc[0]} held {truth:.1f}x the raw bytes of one batch."
@@ -124,9 +148,13 @@ def check_zero_copy_guess(guess: dict[str, bool], rows: int = 1000) -> pd.DataFr
     table = forensics_table(rows).set_index("case")
     unknown = set(guess) - set(table.index)
     if unknown:
-        raise LabError(f"Unknown case(s) {sorted(unknown)}: use names from forensics_table()['case'].")
-    rows_out = [{"case": c, "guess": bool(g), "measured": table.loc[c, "verdict"] == "zero-copy view"}
-                for c, g in guess.items()]
+        raise LabError(
+            f"Unknown case(s) {sorted(unknown)}: use names from forensics_table()['case']."
+        )
+    rows_out = [
+        {"case": c, "guess": bool(g), "measured": table.loc[c, "verdict"] == "zero-copy view"}
+        for c, g in guess.items()
+    ]
     df = pd.DataFrame(rows_out)
     df["correct"] = df["guess"] == df["measured"]
     return df

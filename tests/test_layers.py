@@ -2,6 +2,7 @@
 layer order (or stays within its own subpackage), no two modules import each other through any
 chain, and no `helpers` import hides inside a function (deferring a heavy third-party import is
 fine). Pure: parses files, imports nothing from the kit."""
+
 from __future__ import annotations
 
 import ast
@@ -12,8 +13,19 @@ import pytest
 HELPERS = Path(__file__).resolve().parent.parent / "helpers"
 
 # Bottom to top. A module may import from its own layer (no cycle) and from the layers below.
-LAYERS = ("core", "model", "workers", "paths", "measure", "profile", "lab", "viz", "exercises",
-          "cli", "__main__")
+LAYERS = (
+    "core",
+    "model",
+    "workers",
+    "paths",
+    "measure",
+    "profile",
+    "lab",
+    "viz",
+    "exercises",
+    "cli",
+    "__main__",
+)
 
 
 def module_name(path: Path, root: Path = HELPERS) -> str:
@@ -53,7 +65,9 @@ def kit_imports(path: Path, root: Path = HELPERS) -> list[tuple[str, int, bool]]
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 mod = ".".join(base + ([mod] if mod else []))
-            targets = [f"{mod}.{a.name}" if f"{mod}.{a.name}" in modules else mod for a in node.names]
+            targets = [
+                f"{mod}.{a.name}" if f"{mod}.{a.name}" in modules else mod for a in node.names
+            ]
         for t in dict.fromkeys(targets):
             if t == "helpers" or t.startswith("helpers."):
                 found.append((t, node.lineno, id(node) in nested))
@@ -71,14 +85,20 @@ def upward_imports(root: Path = HELPERS) -> list[str]:
         me = module_name(p, root)
         for target, line, _ in kit_imports(p, root):
             if layer_of(target) > layer_of(me):
-                bad.append(f"{p.relative_to(root.parent)}:{line}: {me} (layer {LAYERS[layer_of(me)]})"
-                           f" imports {target} (layer {LAYERS[layer_of(target)]}, above it)")
+                bad.append(
+                    f"{p.relative_to(root.parent)}:{line}: {me} (layer {LAYERS[layer_of(me)]})"
+                    f" imports {target} (layer {LAYERS[layer_of(target)]}, above it)"
+                )
     return bad
 
 
 def function_level_imports(root: Path = HELPERS) -> list[str]:
-    return [f"{p.relative_to(root.parent)}:{line}: import of {t} inside a function"
-            for p in sorted(root.rglob("*.py")) for t, line, inner in kit_imports(p, root) if inner]
+    return [
+        f"{p.relative_to(root.parent)}:{line}: import of {t} inside a function"
+        for p in sorted(root.rglob("*.py"))
+        for t, line, inner in kit_imports(p, root)
+        if inner
+    ]
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -145,24 +165,46 @@ def _write(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_checker_flags_an_upward_import(tmp_path):
-    root = _write(tmp_path, {"__init__.py": "", "core/__init__.py": "", "viz/__init__.py": "",
-                             "core/config.py": "from helpers.viz import charts\n",
-                             "viz/charts.py": "from helpers.core import config\n"})
+    root = _write(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "core/__init__.py": "",
+            "viz/__init__.py": "",
+            "core/config.py": "from helpers.viz import charts\n",
+            "viz/charts.py": "from helpers.core import config\n",
+        },
+    )
     assert len(upward_imports(root)) == 1
     assert "helpers.core.config (layer core) imports helpers.viz.charts" in upward_imports(root)[0]
 
 
 def test_checker_flags_a_cycle_within_a_layer(tmp_path):
-    root = _write(tmp_path, {"__init__.py": "", "lab/__init__.py": "",
-                             "lab/a.py": "from .b import x\n", "lab/b.py": "from helpers.lab.a import y\n"})
+    root = _write(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "lab/__init__.py": "",
+            "lab/a.py": "from .b import x\n",
+            "lab/b.py": "from helpers.lab.a import y\n",
+        },
+    )
     assert upward_imports(root) == []
     assert cycles(import_graph(root)) == [["helpers.lab.a", "helpers.lab.b"]]
 
 
 def test_checker_flags_a_deferred_kit_import_but_not_a_third_party_one(tmp_path):
-    root = _write(tmp_path, {"__init__.py": "", "lab/__init__.py": "",
-                             "lab/a.py": "def f():\n    import numpy\n    from ..core import config\n"})
-    assert function_level_imports(root) == ["helpers/lab/a.py:3: import of helpers.core inside a function"]
+    root = _write(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "lab/__init__.py": "",
+            "lab/a.py": "def f():\n    import numpy\n    from ..core import config\n",
+        },
+    )
+    assert function_level_imports(root) == [
+        "helpers/lab/a.py:3: import of helpers.core inside a function"
+    ]
 
 
 def test_checker_rejects_a_module_outside_the_layers(tmp_path):

@@ -1,4 +1,5 @@
 """The committed notebooks follow the kit's anatomy and carry no outputs."""
+
 import json
 from pathlib import Path
 

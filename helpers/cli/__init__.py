@@ -1,2 +1,1 @@
-"""Layer 9 (cli): `python -m helpers <command>`.
-"""
+"""Layer 9 (cli): `python -m helpers <command>`."""

@@ -3,6 +3,7 @@
 Inputs are checked before Spark starts: a batch size <= 0, a budget smaller than one batch of one
 row, an unknown scenario -> one-line error, exit code 2 (LabError, handled by `helpers.cli.main`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,11 +36,12 @@ def _budget(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-
         try:
             value = parse_mem(text)
         except LabError:
-            raise LabError(f"--memory-budget {text!r} is not a number of bytes (e.g. 268435456 or 256m).") from None
+            raise LabError(
+                f"--memory-budget {text!r} is not a number of bytes (e.g. 268435456 or 256m)."
+            ) from None
     if value <= 0:
         raise LabError(f"--memory-budget must be a positive number of bytes, got {value}.")
     return value
@@ -47,16 +49,31 @@ def _budget(text: str) -> int:
 
 def _common(p, budget: bool):
 
-    p.add_argument("--scenario", default="map_in_pandas", help="pandas_udf, iter_pandas_udf, map_in_pandas or map_in_arrow")
+    p.add_argument(
+        "--scenario",
+        default="map_in_pandas",
+        help="pandas_udf, iter_pandas_udf, map_in_pandas or map_in_arrow",
+    )
     p.add_argument("--rows", type=int, default=None, help="input rows (default: LAB_SCALE)")
-    p.add_argument("--wide", type=int, default=0, metavar="K",
-                   help="add K payload double columns to every row (map_in_pandas / map_in_arrow ship them)")
+    p.add_argument(
+        "--wide",
+        type=int,
+        default=0,
+        metavar="K",
+        help="add K payload double columns to every row (map_in_pandas / map_in_arrow ship them)",
+    )
     p.add_argument("--json", default=None, help="write the records here (atomically)")
     if budget:
-        p.add_argument("--memory-budget", required=True, help="bytes (or 256m, 1g) of the memory metric")
+        p.add_argument(
+            "--memory-budget", required=True, help="bytes (or 256m, 1g) of the memory metric"
+        )
         p.add_argument("--memory-metric", default=MEMORY_METRIC, choices=MEMORY_METRICS)
-        p.add_argument("--per-decade", type=int, default=4, help="grid points per factor of 10 (default 4)")
-        p.add_argument("--repeats", type=int, default=1, help="runs per measured point (median throughput)")
+        p.add_argument(
+            "--per-decade", type=int, default=4, help="grid points per factor of 10 (default 4)"
+        )
+        p.add_argument(
+            "--repeats", type=int, default=1, help="runs per measured point (median throughput)"
+        )
 
 
 def _check(args, budget: bool) -> tuple[str, int, int | None]:
@@ -67,7 +84,9 @@ def _check(args, budget: bool) -> tuple[str, int, int | None]:
     if args.wide < 0:
         raise LabError(f"--wide must be >= 0, got {args.wide}.")
     if args.wide and name in ("pandas_udf", "iter_pandas_udf"):
-        raise LabError("--wide needs map_in_pandas or map_in_arrow (a pandas_udf only receives the feature columns).")
+        raise LabError(
+            "--wide needs map_in_pandas or map_in_arrow (a pandas_udf only receives the feature columns)."
+        )
     value = None
     if budget:
         value = check_budget(_budget(args.memory_budget), scenario_row_bytes(args.wide))
@@ -84,10 +103,14 @@ def _workload(spark, name: str, rows: int, wide: int):
 
 # ---- sweep --------------------------------------------------------------------------------------
 
+
 def sweep_args(p):
     _common(p, budget=False)
-    p.add_argument("--batch-sizes", default=None, help="comma-separated maxRecordsPerBatch values "
-                   "(default: the LAB_SCALE grid)")
+    p.add_argument(
+        "--batch-sizes",
+        default=None,
+        help="comma-separated maxRecordsPerBatch values (default: the LAB_SCALE grid)",
+    )
 
 
 def sweep_run(args) -> int:
@@ -99,14 +122,24 @@ def sweep_run(args) -> int:
         table = sweep(spark, _workload(spark, name, rows, args.wide), sizes)
     finally:
         stop_session()
-    cols = ["label", "batch_size", "throughput", "cpu_saturation", "peak_python_rss_bytes",
-            "peak_jvm_heap_bytes", "peak_jvm_offheap_bytes", "peak_jvm_direct_bytes", "gc_s"]
+    cols = [
+        "label",
+        "batch_size",
+        "throughput",
+        "cpu_saturation",
+        "peak_python_rss_bytes",
+        "peak_jvm_heap_bytes",
+        "peak_jvm_offheap_bytes",
+        "peak_jvm_direct_bytes",
+        "gc_s",
+    ]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     write_json(args.json, table.to_dict("records"))
     return 0
 
 
 # ---- tune ---------------------------------------------------------------------------------------
+
 
 def tune_args(p):
     _common(p, budget=True)
@@ -117,28 +150,44 @@ def tune_run(args) -> int:
     name, rows, budget = _check(args, budget=True)
     spark = start_session("tune", synapseml=False)
     try:
-        rec = tune(spark, _workload(spark, name, rows, args.wide), budget, args.memory_metric,
-                   per_decade=args.per_decade, repeats=args.repeats)
+        rec = tune(
+            spark,
+            _workload(spark, name, rows, args.wide),
+            budget,
+            args.memory_metric,
+            per_decade=args.per_decade,
+            repeats=args.repeats,
+        )
     finally:
         stop_session()
     print(rec.table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if rec.batch_size is None:
         print(f"no recommendation: {rec.reason}")
     else:
-        print(f"recommended maxRecordsPerBatch={rec.batch_size} ({rec.throughput:,.0f} rows/s, "
-              f"{rec.memory_bytes:,.0f} B {rec.memory_col}) after {rec.evaluations} runs in {rec.wall_s:.1f} s")
+        print(
+            f"recommended maxRecordsPerBatch={rec.batch_size} ({rec.throughput:,.0f} rows/s, "
+            f"{rec.memory_bytes:,.0f} B {rec.memory_col}) after {rec.evaluations} runs in {rec.wall_s:.1f} s"
+        )
     write_json(args.json, rec.record())
     return 0
 
 
 # ---- tune-bench ---------------------------------------------------------------------------------
 
+
 def bench_args(p):
     _common(p, budget=True)
 
 
-def tune_bench(spark, work, budget: int, memory_col: str, per_decade: int = 4, confirm: int = 3,
-               repeats: int = 1) -> dict:
+def tune_bench(
+    spark,
+    work,
+    budget: int,
+    memory_col: str,
+    per_decade: int = 4,
+    confirm: int = 3,
+    repeats: int = 1,
+) -> dict:
     """In one session and one run: the tuner (first, so it gets the colder JVM), then the exhaustive
     sweep over the same grid (one run per point, as a notebook sweep does; the tuner takes the
     median of `repeats` runs per trial, its defence against noise), then a confirmation: the tuner's pick and the sweep's best batch size
@@ -148,7 +197,9 @@ def tune_bench(spark, work, budget: int, memory_col: str, per_decade: int = 4, c
 
     grid = tuning_grid(work, per_decade=per_decade)
     warm(spark, work, min(10_000, grid[-1]))
-    rec = tune(spark, work, budget, memory_col, per_decade=per_decade, warm_up=False, repeats=repeats)
+    rec = tune(
+        spark, work, budget, memory_col, per_decade=per_decade, warm_up=False, repeats=repeats
+    )
     t0 = time.perf_counter()
     table = sweep(spark, work, grid, warm_up=False)  # the exhaustive sweep: one run per point
     sweep_s = time.perf_counter() - t0
@@ -165,21 +216,32 @@ def tune_bench(spark, work, budget: int, memory_col: str, per_decade: int = 4, c
         else:
             for _ in range(confirm):
                 confirmed["pick"].append(measure_point(spark, work, rec.batch_size).throughput)
-                confirmed["best"].append(measure_point(spark, work, zone.feasible_best_batch).throughput)
+                confirmed["best"].append(
+                    measure_point(spark, work, zone.feasible_best_batch).throughput
+                )
             ratio = statistics.median(confirmed["pick"]) / statistics.median(confirmed["best"])
     return {
-        "label": work.label, "rows": work.rows, "grid": grid, "budget_bytes": budget, "memory_col": memory_col,
-        "tuner_batch_size": rec.batch_size, "tuner_evaluations": rec.evaluations, "tuner_wall_s": rec.wall_s,
+        "label": work.label,
+        "rows": work.rows,
+        "grid": grid,
+        "budget_bytes": budget,
+        "memory_col": memory_col,
+        "tuner_batch_size": rec.batch_size,
+        "tuner_evaluations": rec.evaluations,
+        "tuner_wall_s": rec.wall_s,
         "tuner_measured_throughput": rec.throughput,
-        "sweep_points": len(grid), "sweep_wall_s": sweep_s,
-        "sweep_best_batch_size": zone.feasible_best_batch, "sweep_best_throughput": best,
+        "sweep_points": len(grid),
+        "sweep_wall_s": sweep_s,
+        "sweep_best_batch_size": zone.feasible_best_batch,
+        "sweep_best_throughput": best,
         "sweep_throughput_at_tuner_pick": at_pick,
         "throughput_ratio": ratio,
         "throughput_ratio_sweep_single_runs": (at_pick / best) if (at_pick and best) else None,
         "confirm_runs": confirmed,
         "time_ratio": rec.wall_s / sweep_s,
         "targets": {"throughput_ratio_min": 0.95, "time_ratio_max": 0.40},
-        "tuner": rec.record(), "sweep": table.to_dict("records"),
+        "tuner": rec.record(),
+        "sweep": table.to_dict("records"),
     }
 
 
@@ -188,28 +250,53 @@ def bench_run(args) -> int:
     name, rows, budget = _check(args, budget=True)
     spark = start_session("tune-bench", synapseml=False)
     try:
-        result = tune_bench(spark, _workload(spark, name, rows, args.wide), budget, args.memory_metric,
-                            args.per_decade, repeats=args.repeats)
+        result = tune_bench(
+            spark,
+            _workload(spark, name, rows, args.wide),
+            budget,
+            args.memory_metric,
+            args.per_decade,
+            repeats=args.repeats,
+        )
     finally:
         stop_session()
-    print(f"{result['label']}, {result['rows']:,} rows, grid {len(result['grid'])} points; "
-          f"tuner picked {result['tuner_batch_size']} in {result['tuner_evaluations']} runs")
+    print(
+        f"{result['label']}, {result['rows']:,} rows, grid {len(result['grid'])} points; "
+        f"tuner picked {result['tuner_batch_size']} in {result['tuner_evaluations']} runs"
+    )
+
     def fmt(x):
         return "n/a" if x is None else f"{x:.3f}"
 
-    print(f"throughput ratio (tuner's pick / sweep's best, alternated confirmation runs): "
-          f"{fmt(result['throughput_ratio'])} (target >= 0.95); from the sweep's own runs: "
-          f"{fmt(result['throughput_ratio_sweep_single_runs'])}")
-    print(f"time ratio (tuner / sweep): {result['time_ratio']:.3f} "
-          f"({result['tuner_wall_s']:.1f} s / {result['sweep_wall_s']:.1f} s; target <= 0.40)")
+    print(
+        f"throughput ratio (tuner's pick / sweep's best, alternated confirmation runs): "
+        f"{fmt(result['throughput_ratio'])} (target >= 0.95); from the sweep's own runs: "
+        f"{fmt(result['throughput_ratio_sweep_single_runs'])}"
+    )
+    print(
+        f"time ratio (tuner / sweep): {result['time_ratio']:.3f} "
+        f"({result['tuner_wall_s']:.1f} s / {result['sweep_wall_s']:.1f} s; target <= 0.40)"
+    )
     write_json(args.json, result)
     return 0
 
 
 COMMANDS = {
-    "sweep": ("maxRecordsPerBatch sweep of one scenario: throughput, CPU, memory peaks", sweep_args, sweep_run),
-    "tune": ("recommend a maxRecordsPerBatch under a memory budget (coarse-to-fine search)", tune_args, tune_run),
-    "tune-bench": ("benchmark: the tuner vs the exhaustive sweep (throughput and time ratios)", bench_args, bench_run),
+    "sweep": (
+        "maxRecordsPerBatch sweep of one scenario: throughput, CPU, memory peaks",
+        sweep_args,
+        sweep_run,
+    ),
+    "tune": (
+        "recommend a maxRecordsPerBatch under a memory budget (coarse-to-fine search)",
+        tune_args,
+        tune_run,
+    ),
+    "tune-bench": (
+        "benchmark: the tuner vs the exhaustive sweep (throughput and time ratios)",
+        bench_args,
+        bench_run,
+    ),
 }
 
 __all__ = ["COMMANDS", "tune_bench", "argparse"]

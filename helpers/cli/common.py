@@ -1,6 +1,7 @@
 """What every CLI command shares: the argument parser that exits 2 with one line, JSON output
 written atomically.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,12 +1,24 @@
 """`python -m helpers layers`: the package's layer table, read from the tree (README, "The helper
 package", is this command's output; tests/test_readme.py keeps the two equal)."""
+
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent
-LAYERS = ("core", "model", "workers", "paths", "measure", "profile", "lab", "viz", "exercises", "cli")
+LAYERS = (
+    "core",
+    "model",
+    "workers",
+    "paths",
+    "measure",
+    "profile",
+    "lab",
+    "viz",
+    "exercises",
+    "cli",
+)
 BEGIN, END = "<!-- layers:begin -->", "<!-- layers:end -->"
 
 

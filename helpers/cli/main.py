@@ -3,6 +3,7 @@
 Errors the user can fix (unknown scenario, bad sizes, missing Java or jars) print one line
 on stderr and exit with code 2.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,12 +31,12 @@ from helpers.profile.memory import memory_rows
 
 # ---- commands ------------------------------------------------------------------------------
 
+
 def _setup_args(p):
     p.add_argument("--no-jars", action="store_true", help="skip resolving SynapseML jars")
 
 
 def _setup(args) -> int:
-
 
     check_java()
     if not args.no_jars:
@@ -61,13 +62,25 @@ def _doctor(args) -> int:
 def _bench_args(p):
     p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE)")
     p.add_argument("--scenarios", default="all", help="comma-separated scenario names, or all")
-    p.add_argument("--batch-size", type=positive_int, default=10_000,
-                   help="spark.sql.execution.arrow.maxRecordsPerBatch")
-    p.add_argument("--repeats", type=positive_int, default=3, help="timed runs per Arrow/JVM path (median)")
-    p.add_argument("--row-repeats", type=positive_int, default=1, help="timed runs per row-at-a-time path")
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=10_000,
+        help="spark.sql.execution.arrow.maxRecordsPerBatch",
+    )
+    p.add_argument(
+        "--repeats", type=positive_int, default=3, help="timed runs per Arrow/JVM path (median)"
+    )
+    p.add_argument(
+        "--row-repeats", type=positive_int, default=1, help="timed runs per row-at-a-time path"
+    )
     p.add_argument("--no-parity", action="store_true", help="skip collecting predictions")
-    p.add_argument("--daemon", choices=["stock", "lean"], default="stock",
-                   help="Python worker daemon: Spark's, or helpers.workers.lean_daemon (pyspark from site-packages)")
+    p.add_argument(
+        "--daemon",
+        choices=["stock", "lean"],
+        default="stock",
+        help="Python worker daemon: Spark's, or helpers.workers.lean_daemon (pyspark from site-packages)",
+    )
     p.add_argument("--json", default=None, help="write one record per scenario here")
 
 
@@ -78,17 +91,37 @@ def _bench(args) -> int:
 
     spark = start_session("bench", conf={"spark.python.daemon.module": DAEMONS[args.daemon]})
     try:
-        limit, records = bench(spark, rows, names, args.batch_size, args.repeats, args.row_repeats,
-                               parity=not args.no_parity)
+        limit, records = bench(
+            spark,
+            rows,
+            names,
+            args.batch_size,
+            args.repeats,
+            args.row_repeats,
+            parity=not args.no_parity,
+        )
     finally:
         stop_session()
     table = bench_table(limit, records)
-    print(table[["name", "rows", "batch_size", "wall_s", "rows_per_s", "ratio_to_limit",
-                 "max_abs_diff"]].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(
+        table[
+            ["name", "rows", "batch_size", "wall_s", "rows_per_s", "ratio_to_limit", "max_abs_diff"]
+        ].to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    )
     # one record per scenario; the physical limit first, as the record everything is compared to
-    write_json(args.json, [{**limit.record(), "batch_size": None, "ratio_to_limit": 1.0,
-                            "max_abs_diff": 0.0, "spark_version": None}]
-               + [asdict(r) for r in records])
+    write_json(
+        args.json,
+        [
+            {
+                **limit.record(),
+                "batch_size": None,
+                "ratio_to_limit": 1.0,
+                "max_abs_diff": 0.0,
+                "spark_version": None,
+            }
+        ]
+        + [asdict(r) for r in records],
+    )
     return 0
 
 
@@ -104,12 +137,21 @@ def _strip(args) -> int:
 
 
 def _ledger_args(p):
-    p.add_argument("--rows", type=positive_int, default=None,
-                   help="rows per batch (default: LAB_SCALE rows / 4)")
+    p.add_argument(
+        "--rows",
+        type=positive_int,
+        default=None,
+        help="rows per batch (default: LAB_SCALE rows / 4)",
+    )
     p.add_argument("--batches", type=positive_int, default=4, help="batches in the end-to-end run")
-    p.add_argument("--paths", default="pandas_udf,map_in_pandas,map_in_arrow",
-                   help="comma-separated: pandas_udf, map_in_pandas, map_in_arrow")
-    p.add_argument("--json", default=None, help="write one record per hop (path, hop, bytes, seconds)")
+    p.add_argument(
+        "--paths",
+        default="pandas_udf,map_in_pandas,map_in_arrow",
+        help="comma-separated: pandas_udf, map_in_pandas, map_in_arrow",
+    )
+    p.add_argument(
+        "--json", default=None, help="write one record per hop (path, hop, bytes, seconds)"
+    )
 
 
 def _ledger(args) -> int:
@@ -121,62 +163,109 @@ def _ledger(args) -> int:
         ledger = copy_ledger(spark, rows=rows, paths=paths, batches=args.batches)
     finally:
         stop_session()
-    print(ledger.table().drop(columns="how").to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(
+        ledger.table().drop(columns="how").to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    )
     print(ledger.summary().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     write_json(args.json, ledger.records())
     return 0
 
 
 def _profile_args(p):
-    p.add_argument("--scenario", required=True, help="one scenario name (see helpers.paths.scenarios)")
+    p.add_argument(
+        "--scenario", required=True, help="one scenario name (see helpers.paths.scenarios)"
+    )
     p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE)")
-    p.add_argument("--out", required=True, help="folder for python/jvm .collapsed and .html, breakdown.json, profile.png")
-    p.add_argument("--batch-size", type=positive_int, default=10_000,
-                   help="spark.sql.execution.arrow.maxRecordsPerBatch")
-    p.add_argument("--interval-ms", type=float, default=5.0, help="Python worker sampling period (ms)")
-    p.add_argument("--py-spy", action="store_true",
-                   help="also run the job once under py-spy --native (needs ptrace): pyspy.collapsed, pyspy.html")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="folder for python/jvm .collapsed and .html, breakdown.json, profile.png",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=10_000,
+        help="spark.sql.execution.arrow.maxRecordsPerBatch",
+    )
+    p.add_argument(
+        "--interval-ms", type=float, default=5.0, help="Python worker sampling period (ms)"
+    )
+    p.add_argument(
+        "--py-spy",
+        action="store_true",
+        help="also run the job once under py-spy --native (needs ptrace): pyspy.collapsed, pyspy.html",
+    )
 
 
 def _profile(args) -> int:
 
-    payload = run_profile_cli(args.scenario, args.rows, args.out, args.batch_size, args.interval_ms,
-                              py_spy=args.py_spy)
+    payload = run_profile_cli(
+        args.scenario, args.rows, args.out, args.batch_size, args.interval_ms, py_spy=args.py_spy
+    )
     print(json.dumps({k: v for k, v in payload.items() if not isinstance(v, dict)}, default=float))
     return 0
 
 
 def _memory_args(p):
-    p.add_argument("--scenario", required=True, help="scenario name (see helpers.paths.scenarios.SCENARIOS)")
-    p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE memory rows)")
-    p.add_argument("--batch-size", type=positive_int, default=10_000,
-                   help="spark.sql.execution.arrow.maxRecordsPerBatch")
-    p.add_argument("--partitions", type=positive_int, default=None, help="coalesce the input (1 = one task)")
-    p.add_argument("--out", required=True, help="folder for timeline.csv/.json, captures.json, summary.json")
+    p.add_argument(
+        "--scenario", required=True, help="scenario name (see helpers.paths.scenarios.SCENARIOS)"
+    )
+    p.add_argument(
+        "--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE memory rows)"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=10_000,
+        help="spark.sql.execution.arrow.maxRecordsPerBatch",
+    )
+    p.add_argument(
+        "--partitions", type=positive_int, default=None, help="coalesce the input (1 = one task)"
+    )
+    p.add_argument(
+        "--out", required=True, help="folder for timeline.csv/.json, captures.json, summary.json"
+    )
 
 
 def _memory(args) -> int:
 
-    summary = run_memory_command(args.scenario, args.rows or memory_rows(), args.batch_size, args.out,
-                                 partitions=args.partitions)
-    peaks = ", ".join(f"{pid}: {b / 2**20:.1f} MiB" for pid, b in summary["peak_bytes_per_worker"].items())
-    print(f"{summary['scenario']}: {summary['rows']:,} rows in {summary['wall_s']:.2f} s; "
-          f"{summary['tasks']} memray captures; peak per worker {peaks or '-'}; files in {args.out}")
+    summary = run_memory_command(
+        args.scenario,
+        args.rows or memory_rows(),
+        args.batch_size,
+        args.out,
+        partitions=args.partitions,
+    )
+    peaks = ", ".join(
+        f"{pid}: {b / 2**20:.1f} MiB" for pid, b in summary["peak_bytes_per_worker"].items()
+    )
+    print(
+        f"{summary['scenario']}: {summary['rows']:,} rows in {summary['wall_s']:.2f} s; "
+        f"{summary['tasks']} memray captures; peak per worker {peaks or '-'}; files in {args.out}"
+    )
     return 0
 
 
 def _taskcost_args(p):
     p.add_argument("--scenario", default="map_in_pandas", help="a scenario with Python workers")
     p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE)")
-    p.add_argument("--partitions", default="2,32", help="comma-separated partition counts (at least two)")
-    p.add_argument("--repeats", type=positive_int, default=3, help="timed runs per point (best is kept)")
+    p.add_argument(
+        "--partitions", default="2,32", help="comma-separated partition counts (at least two)"
+    )
+    p.add_argument(
+        "--repeats", type=positive_int, default=3, help="timed runs per point (best is kept)"
+    )
     p.add_argument("--json", default=None, help="write one record per (daemon, partitions)")
 
 
 def _taskcost(args) -> int:
 
-    table = task_overhead(args.scenario, args.rows or scale_rows(), parse_partitions(args.partitions), args.repeats)
-    print(table.drop(columns="pyspark_file").to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    table = task_overhead(
+        args.scenario, args.rows or scale_rows(), parse_partitions(args.partitions), args.repeats
+    )
+    print(
+        table.drop(columns="pyspark_file").to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    )
     print(per_task_seconds(table).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     write_json(args.json, table.to_dict("records"))
     return 0
@@ -187,11 +276,26 @@ COMMANDS = {
     "doctor": ("check Java, packages and jars", _doctor_args, _doctor),
     "strip-outputs": ("remove outputs and execution counts from notebooks", _strip_args, _strip),
     "bench": ("time every inference path against the physical limit", _bench_args, _bench),
-    "memory": ("memory timelines of every layer + memray peaks per Python worker", _memory_args, _memory),
-    "profile": ("flame graphs of one scenario: Python workers + JVM, time breakdown", _profile_args, _profile),
-    "ledger": ("the copy ledger: bytes and seconds per hop of one batch's round trip", _ledger_args, _ledger),
-    "taskcost": ("per-task cost with the stock vs the lean Python daemon (pyspark.zip re-read per task)",
-                 _taskcost_args, _taskcost),
+    "memory": (
+        "memory timelines of every layer + memray peaks per Python worker",
+        _memory_args,
+        _memory,
+    ),
+    "profile": (
+        "flame graphs of one scenario: Python workers + JVM, time breakdown",
+        _profile_args,
+        _profile,
+    ),
+    "ledger": (
+        "the copy ledger: bytes and seconds per hop of one batch's round trip",
+        _ledger_args,
+        _ledger,
+    ),
+    "taskcost": (
+        "per-task cost with the stock vs the lean Python daemon (pyspark.zip re-read per task)",
+        _taskcost_args,
+        _taskcost,
+    ),
     "layers": ("print the helper package's layer table (README)", layers_args, layers_run),
 }
 

@@ -1,4 +1,5 @@
 """Notebook housekeeping: the committed notebooks carry no outputs (README, "Outputs")."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,11 @@ from helpers.core.config import atomic_write_bytes
 def has_outputs(path: Path) -> bool:
     """True when any code cell of the notebook has outputs or an execution count."""
     nb = json.loads(Path(path).read_text())
-    return any(c.get("outputs") or c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code")
+    return any(
+        c.get("outputs") or c.get("execution_count")
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+    )
 
 
 def strip_outputs(path: Path) -> None:

@@ -1,5 +1,5 @@
-"""`python -m helpers profile`: Python-worker and JVM flame graphs of one scenario, written to a folder.
-"""
+"""`python -m helpers profile`: Python-worker and JVM flame graphs of one scenario, written to a folder."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +20,14 @@ from helpers.viz.flamegraph import plot_profile
 from helpers.viz.flamegraph_html import write_flame_html
 
 
-def run_profile_cli(scenario: str, rows: int | None, out_dir, batch_size: int | None = 10_000,
-                    interval_ms: float = 5.0, py_spy: bool = False) -> dict:
+def run_profile_cli(
+    scenario: str,
+    rows: int | None,
+    out_dir,
+    batch_size: int | None = 10_000,
+    interval_ms: float = 5.0,
+    py_spy: bool = False,
+) -> dict:
     """`python -m helpers profile`: a fresh profiled session (worker sampler + JFR), one run of
     `scenario`, then python.collapsed, jvm.collapsed (and their interactive .html), breakdown.json and
     profile.png in `out_dir`. With `py_spy`, one more run under py-spy --native (sampler paused):
@@ -32,24 +38,32 @@ def run_profile_cli(scenario: str, rows: int | None, out_dir, batch_size: int | 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-
     get_scenario(scenario)
     rows = rows or scale_rows("row" if get_scenario(scenario).row_at_a_time else "arrow")
     check_positive("rows", rows)
     out = Path(out_dir)
-    spark = start_session("profile", java_options=jfr_java_options(), profile="cpu",
-                          profile_dir=out / "workers", profile_interval_ms=interval_ms)
+    spark = start_session(
+        "profile",
+        java_options=jfr_java_options(),
+        profile="cpu",
+        profile_dir=out / "workers",
+        profile_interval_ms=interval_ms,
+    )
     spy = None
     try:
-        result = profile_scenario(spark, scenario, rows, out, out / "workers", batch_size=batch_size)
+        result = profile_scenario(
+            spark, scenario, rows, out, out / "workers", batch_size=batch_size
+        )
         if py_spy and get_scenario(scenario).python_worker:
-
             pause_workers(out / "workers")
             spy = py_spy_profile(spark, scenario, rows, out, batch_size=batch_size)
     finally:
         stop_session()
-    for name, stacks, side in (("python", result.python, "python"), ("jvm", result.jvm, "jvm"),
-                               ("pyspy", spy.stacks if spy else {}, "python")):
+    for name, stacks, side in (
+        ("python", result.python, "python"),
+        ("jvm", result.jvm, "jvm"),
+        ("pyspy", spy.stacks if spy else {}, "python"),
+    ):
         if stacks:
             write_flame_html(stacks, out / f"{name}.html", title=f"{scenario}: {name}", side=side)
     payload = write_breakdown(result, out / "breakdown.json", pyspy=spy)

@@ -12,6 +12,7 @@ are children of the Worker, not of the driver, so `session.stop_session()` canno
         os.environ["LAB_MASTER"] = cluster.master_url
         ...
 """
+
 from __future__ import annotations
 
 import json
@@ -60,13 +61,25 @@ class LocalStandalone:
         self._work = tempfile.TemporaryDirectory(prefix="lab-standalone-")
 
     def _start(self, *args: str, log: str) -> subprocess.Popen:
-        env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "JAVA_HOME": os.environ.get(
-            "JAVA_HOME", str(Path(check_java().path).resolve().parent.parent)),
-            "SPARK_WORKER_DIR": self._work.name, "SPARK_LOG_DIR": self._work.name}
+        env = {
+            **os.environ,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "JAVA_HOME": os.environ.get(
+                "JAVA_HOME", str(Path(check_java().path).resolve().parent.parent)
+            ),
+            "SPARK_WORKER_DIR": self._work.name,
+            "SPARK_LOG_DIR": self._work.name,
+        }
         out = open(Path(self._work.name) / log, "wb")
         # spark-class ends in `exec java ...`, so the PID kept here is the JVM's
-        proc = subprocess.Popen([spark_class(), *args], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [spark_class(), *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         out.close()
         self.procs.append(proc)
         return proc
@@ -82,11 +95,31 @@ class LocalStandalone:
 
     def __enter__(self):
         try:
-            self._start("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(self.port),
-                        "--webui-port", str(self.ui_port), log="master.log")
-            self._start("org.apache.spark.deploy.worker.Worker", self.master_url, "--host", "127.0.0.1",
-                        "--cores", str(self.cores), "--memory", self.memory, "--webui-port", str(free_port()),
-                        "--work-dir", self._work.name, log="worker.log")
+            self._start(
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--webui-port",
+                str(self.ui_port),
+                log="master.log",
+            )
+            self._start(
+                "org.apache.spark.deploy.worker.Worker",
+                self.master_url,
+                "--host",
+                "127.0.0.1",
+                "--cores",
+                str(self.cores),
+                "--memory",
+                self.memory,
+                "--webui-port",
+                str(free_port()),
+                "--work-dir",
+                self._work.name,
+                log="worker.log",
+            )
             end = time.monotonic() + self.timeout
             while time.monotonic() < end:
                 if any(p.poll() is not None for p in self.procs):
@@ -98,7 +131,9 @@ class LocalStandalone:
                     pass
                 time.sleep(0.5)
             tail = (self.log("master.log") + self.log("worker.log")).strip().splitlines()[-1:]
-            raise LabError(f"The standalone cluster did not come up within {self.timeout:.0f} s: {tail}")
+            raise LabError(
+                f"The standalone cluster did not come up within {self.timeout:.0f} s: {tail}"
+            )
         except BaseException:
             self.stop()
             raise

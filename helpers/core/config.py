@@ -2,6 +2,7 @@
 
 Everything else in `helpers` builds on this module; it imports nothing from Spark.
 """
+
 from __future__ import annotations
 
 import os
@@ -75,7 +76,9 @@ def parse_java_version(text: str) -> tuple[int, str]:
     """Parse `java -version` output into (major, version string)."""
     m = re.search(r'version "([^"]+)"', text)
     if not m:
-        raise LabError("Could not read the Java version from `java -version`; set JAVA_HOME to a JDK 17.")
+        raise LabError(
+            "Could not read the Java version from `java -version`; set JAVA_HOME to a JDK 17."
+        )
     version = m.group(1)
     parts = version.split(".")
     major = int(parts[1]) if parts[0] == "1" else int(re.match(r"\d+", parts[0]).group(0))
@@ -84,16 +87,22 @@ def parse_java_version(text: str) -> tuple[int, str]:
 
 def check_java() -> JavaInfo:
     """Find a Java that Spark 3.5 can use, or raise one sentence saying how to get one."""
-    how = ("install one with `conda env create -f environment.yml` (brings OpenJDK 17) "
-           "or `sudo apt-get install openjdk-17-jdk-headless`, then set JAVA_HOME")
+    how = (
+        "install one with `conda env create -f environment.yml` (brings OpenJDK 17) "
+        "or `sudo apt-get install openjdk-17-jdk-headless`, then set JAVA_HOME"
+    )
     java = _java_binary()
     if java is None:
-        raise LabError(f"Java not found: Spark {SPARK_LINE} needs Java {'/'.join(map(str, JAVA_MAJORS))}; {how}.")
+        raise LabError(
+            f"Java not found: Spark {SPARK_LINE} needs Java {'/'.join(map(str, JAVA_MAJORS))}; {how}."
+        )
     out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
     major, version = parse_java_version(out.stderr + out.stdout)
     if major not in JAVA_MAJORS:
-        raise LabError(f"Java {version} at {java} is not supported by Spark {SPARK_LINE} "
-                       f"(needs {'/'.join(map(str, JAVA_MAJORS))}); {how}.")
+        raise LabError(
+            f"Java {version} at {java} is not supported by Spark {SPARK_LINE} "
+            f"(needs {'/'.join(map(str, JAVA_MAJORS))}); {how}."
+        )
     return JavaInfo(java, major, version)
 
 

@@ -1,4 +1,5 @@
 """What this machine has, checked with a clear message per item (notebook 00, `doctor`)."""
+
 from __future__ import annotations
 
 import importlib
@@ -11,8 +12,18 @@ from pathlib import Path
 from helpers.core.config import JARS_DIR, LabError, check_java, pins
 from helpers.core.jars import synapseml_jars
 
-PACKAGES = ("pyspark", "pyarrow", "pandas", "numpy", "lightgbm", "synapseml", "memray",
-            "psutil", "matplotlib", "ipywidgets")
+PACKAGES = (
+    "pyspark",
+    "pyarrow",
+    "pandas",
+    "numpy",
+    "lightgbm",
+    "synapseml",
+    "memray",
+    "psutil",
+    "matplotlib",
+    "ipywidgets",
+)
 _MODULE = {"synapseml": "synapse.ml"}
 
 
@@ -46,8 +57,11 @@ def ptrace_check() -> PtraceCheck:
         return PtraceCheck(True, "CAP_SYS_PTRACE present" if has_cap else "running as root")
     if scope == 0:
         return PtraceCheck(True, "kernel.yama.ptrace_scope=0: same-user processes may be traced")
-    return PtraceCheck(False, f"kernel.yama.ptrace_scope={scope} and no CAP_SYS_PTRACE: py-spy cannot attach "
-                              "to the Spark workers (they are not its children); use the in-process sampler")
+    return PtraceCheck(
+        False,
+        f"kernel.yama.ptrace_scope={scope} and no CAP_SYS_PTRACE: py-spy cannot attach "
+        "to the Spark workers (they are not its children); use the in-process sampler",
+    )
 
 
 def py_spy_exe() -> str | None:
@@ -86,17 +100,39 @@ def environment_report() -> list[Check]:
             ok = found == wanted.get(name, found)
             msg = "as pinned" if ok else f"pinned {wanted[name]}: run `make setup` to reinstall"
         except ImportError:
-            found, ok, msg = "-", False, f"missing: run `make setup` (installs {name}=={wanted.get(name)})"
+            found, ok, msg = (
+                "-",
+                False,
+                f"missing: run `make setup` (installs {name}=={wanted.get(name)})",
+            )
         checks.append(Check(name, ok, found, msg))
     try:
         spy = _version("py-spy")
         usable, why = py_spy_available()
-        spy_msg = ("as pinned" if spy == wanted.get("py-spy", spy) else f"pinned {wanted['py-spy']}") + \
-            (f"; can attach here ({why})" if usable else f"; cannot attach here ({why}): notebook 05 skips it")
+        spy_msg = (
+            "as pinned" if spy == wanted.get("py-spy", spy) else f"pinned {wanted['py-spy']}"
+        ) + (
+            f"; can attach here ({why})"
+            if usable
+            else f"; cannot attach here ({why}): notebook 05 skips it"
+        )
         checks.append(Check("py-spy", spy == wanted.get("py-spy", spy), spy, spy_msg))
     except ImportError:
-        checks.append(Check("py-spy", False, "-", f"missing: run `make setup` (installs py-spy=={wanted.get('py-spy')})"))
+        checks.append(
+            Check(
+                "py-spy",
+                False,
+                "-",
+                f"missing: run `make setup` (installs py-spy=={wanted.get('py-spy')})",
+            )
+        )
     jars = synapseml_jars()
-    checks.append(Check("synapseml jars", bool(jars), f"{len(jars)} jars",
-                        str(JARS_DIR) if jars else "missing: run `make jars` once with access to Maven Central"))
+    checks.append(
+        Check(
+            "synapseml jars",
+            bool(jars),
+            f"{len(jars)} jars",
+            str(JARS_DIR) if jars else "missing: run `make jars` once with access to Maven Central",
+        )
+    )
     return checks

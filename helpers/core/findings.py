@@ -5,6 +5,7 @@ finding names a sentence template that lives beside the result type (a module-le
 templates) and the numbers of this run that fill it. `helpers.viz.findings` turns a list of them into
 Markdown; notebooks never assemble these sentences themselves, and the tests check every branch.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

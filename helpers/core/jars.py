@@ -5,6 +5,7 @@ Resolution uses Spark's own mechanism (`spark.jars.packages` with `spark.jars.iv
 so that the JVM it needs is gone when it returns. After that, sessions attach the jars with
 `spark.jars` and never touch the network.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,10 @@ def require_synapseml_jars() -> list[Path]:
     """The jars, or a one-line LabError saying how to get them."""
     jars = synapseml_jars()
     if not jars:
-        raise LabError(f"SynapseML jars missing in {JARS_DIR}: run `make jars` once with access to "
-                       f"Maven Central (resolves {SYNAPSEML_COORDINATE}).")
+        raise LabError(
+            f"SynapseML jars missing in {JARS_DIR}: run `make jars` once with access to "
+            f"Maven Central (resolves {SYNAPSEML_COORDINATE})."
+        )
     return jars
 
 
@@ -71,14 +74,27 @@ def fetch_synapseml_jars(force: bool = False) -> list[Path]:
     if MARKER.exists():
         MARKER.unlink()
     proc = subprocess.run(
-        [sys.executable, "-c", _RESOLVE, SYNAPSEML_COORDINATE, ",".join(SYNAPSEML_EXCLUDES),
-         str(IVY_DIR), str(IVY_SETTINGS)],
-        capture_output=True, text=True, timeout=900)
+        [
+            sys.executable,
+            "-c",
+            _RESOLVE,
+            SYNAPSEML_COORDINATE,
+            ",".join(SYNAPSEML_EXCLUDES),
+            str(IVY_DIR),
+            str(IVY_SETTINGS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if proc.returncode != 0:
         tail = " | ".join(line.strip() for line in proc.stderr.splitlines()[-3:])
-        raise LabError(f"Could not resolve {SYNAPSEML_COORDINATE} from Maven Central "
-                       f"(check the network, then rerun `make jars`): {tail}")
+        raise LabError(
+            f"Could not resolve {SYNAPSEML_COORDINATE} from Maven Central "
+            f"(check the network, then rerun `make jars`): {tail}"
+        )
     jars = sorted(p.name for p in JARS_DIR.glob("*.jar"))
-    atomic_write_bytes(MARKER, json.dumps({"coordinate": SYNAPSEML_COORDINATE, "jars": jars},
-                                          indent=1).encode())
+    atomic_write_bytes(
+        MARKER, json.dumps({"coordinate": SYNAPSEML_COORDINATE, "jars": jars}, indent=1).encode()
+    )
     return synapseml_jars()

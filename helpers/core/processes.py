@@ -1,6 +1,7 @@
 """Processes the kit starts or finds: liveness, command lines that never raise, and `reap` (wait,
 then kill what is left, by PID).
 """
+
 from __future__ import annotations
 
 import time

@@ -6,6 +6,7 @@
 - `stop_session()` stops Spark, closes the JVM and waits for every process it started
   (the JVM, `pyspark.daemon`, its workers) by the PIDs recorded at start; none is left behind.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,22 @@ BASE_CONF = {
 }
 
 # Confs that only take effect when the JVM starts; changing them means a new session.
-STATIC_PREFIXES = ("spark.driver.", "spark.executor.", "spark.jars", "spark.python.", "spark.master", "spark.ui.", "spark.memory.",
-                   "spark.local.", "spark.eventLog", "spark.app", "spark.sql.pyspark", "spark.executorEnv", "spark.network", "spark.buffer")
+STATIC_PREFIXES = (
+    "spark.driver.",
+    "spark.executor.",
+    "spark.jars",
+    "spark.python.",
+    "spark.master",
+    "spark.ui.",
+    "spark.memory.",
+    "spark.local.",
+    "spark.eventLog",
+    "spark.app",
+    "spark.sql.pyspark",
+    "spark.executorEnv",
+    "spark.network",
+    "spark.buffer",
+)
 
 
 @dataclass
@@ -57,8 +72,13 @@ def master_url(master: str | None = None) -> str:
     return master or os.environ.get("LAB_MASTER") or "local[*]"
 
 
-def build_conf(app: str, conf: dict | None = None, master: str | None = None,
-               synapseml: bool = True, java_options: tuple[str, ...] = ()) -> dict:
+def build_conf(
+    app: str,
+    conf: dict | None = None,
+    master: str | None = None,
+    synapseml: bool = True,
+    java_options: tuple[str, ...] = (),
+) -> dict:
     """The full configuration a session is started with (plain dict, for tests and display)."""
     result = dict(BASE_CONF)
     result["spark.master"] = master_url(master)
@@ -77,18 +97,24 @@ def build_conf(app: str, conf: dict | None = None, master: str | None = None,
     return result
 
 
-PROFILER_DAEMON = "helpers.workers.profiled_daemon"  # spark.python.daemon.module of a profiled session
+PROFILER_DAEMON = (
+    "helpers.workers.profiled_daemon"  # spark.python.daemon.module of a profiled session
+)
 PROFILER_MODES = ("cpu", "memray")
 
 
-def worker_profiler_conf(mode: str, out_dir, interval_ms: float = 5.0, native: bool = False) -> dict:
+def worker_profiler_conf(
+    mode: str, out_dir, interval_ms: float = 5.0, native: bool = False
+) -> dict:
     """Spark confs that put the profiling daemon in front of every Python worker.
 
     mode: "cpu" or "memray"; out_dir: folder for the per-task files (created);
     interval_ms: sampling period of the cpu mode (milliseconds); native: memray native frames.
     All are static confs: a session started with them is a new JVM."""
     if mode not in PROFILER_MODES:
-        raise LabError(f"Unknown worker profiler mode {mode!r}: use one of {', '.join(PROFILER_MODES)}.")
+        raise LabError(
+            f"Unknown worker profiler mode {mode!r}: use one of {', '.join(PROFILER_MODES)}."
+        )
     if not interval_ms > 0:
         raise LabError(f"interval_ms must be > 0, got {interval_ms!r}.")
     out = Path(out_dir).resolve()
@@ -102,10 +128,18 @@ def worker_profiler_conf(mode: str, out_dir, interval_ms: float = 5.0, native: b
     }
 
 
-def start_session(app: str = "zero-copy", conf: dict | None = None, master: str | None = None,
-                  synapseml: bool = True, java_options: tuple[str, ...] = (), *,
-                  profile: str | None = None, profile_dir=None, profile_interval_ms: float = 5.0,
-                  profile_native: bool = False):
+def start_session(
+    app: str = "zero-copy",
+    conf: dict | None = None,
+    master: str | None = None,
+    synapseml: bool = True,
+    java_options: tuple[str, ...] = (),
+    *,
+    profile: str | None = None,
+    profile_dir=None,
+    profile_interval_ms: float = 5.0,
+    profile_native: bool = False,
+):
     """Start (or reuse) the SparkSession for `app`.
 
     Runtime SQL confs in `conf` are applied to a running session; when a static conf
@@ -116,9 +150,16 @@ def start_session(app: str = "zero-copy", conf: dict | None = None, master: str 
     """
     if profile is not None:
         if profile_dir is None:
-            raise LabError("profile_dir is required with profile=...: name a folder for the per-task files.")
-        conf = {**(conf or {}), **worker_profiler_conf(profile, profile_dir, profile_interval_ms, profile_native)}
-        for stale in list(Path(profile_dir).glob("*.running")) + list(Path(profile_dir).glob("PAUSED")):
+            raise LabError(
+                "profile_dir is required with profile=...: name a folder for the per-task files."
+            )
+        conf = {
+            **(conf or {}),
+            **worker_profiler_conf(profile, profile_dir, profile_interval_ms, profile_native),
+        }
+        for stale in list(Path(profile_dir).glob("*.running")) + list(
+            Path(profile_dir).glob("PAUSED")
+        ):
             stale.unlink()
     from pyspark.sql import SparkSession
 
@@ -142,8 +183,10 @@ def start_session(app: str = "zero-copy", conf: dict | None = None, master: str 
         spark = builder.getOrCreate()
     except Exception as exc:  # the JVM did not start: say why in one line
         _cleanup_gateway()
-        raise LabError(f"Spark did not start ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
-                       "check Java (`java -version`) and the conf you passed.") from exc
+        raise LabError(
+            f"Spark did not start ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+            "check Java (`java -version`) and the conf you passed."
+        ) from exc
     spark.sparkContext.setLogLevel(os.environ.get("LAB_LOG_LEVEL", "ERROR"))
     _STATE.spark, _STATE.static = spark, static
     _STATE.jvm_pid = jvm_pid(spark)
@@ -229,5 +272,3 @@ def spark_ui_url(spark=None) -> str | None:
     """The Spark UI address (bound to 127.0.0.1)."""
     spark = spark or _STATE.spark
     return spark.sparkContext.uiWebUrl if spark is not None else None
-
-

@@ -1,6 +1,7 @@
 """One place for parsing and validating what a user types: positive integers, sizes ('512m'),
 batch-size lists, partition counts. Each bad input is a one-line LabError that says what to do.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,9 +48,13 @@ def parse_batch_sizes(text: str) -> list[int]:
         try:
             value = int(part)
         except ValueError:
-            raise LabError(f"batch size {part!r} is not an integer: pass e.g. --batch-sizes 100,1000,10000.") from None
+            raise LabError(
+                f"batch size {part!r} is not an integer: pass e.g. --batch-sizes 100,1000,10000."
+            ) from None
         if value <= 0:
-            raise LabError(f"batch size must be a positive integer, got {value}: pass e.g. --batch-sizes 100,1000,10000.")
+            raise LabError(
+                f"batch size must be a positive integer, got {value}: pass e.g. --batch-sizes 100,1000,10000."
+            )
         out.append(value)
     if not out:
         raise LabError("no batch sizes given: pass e.g. --batch-sizes 100,1000,10000.")
@@ -61,9 +66,13 @@ def parse_partitions(text: str) -> list[int]:
     try:
         values = sorted({int(v) for v in str(text).split(",") if v.strip()})
     except ValueError:
-        raise LabError(f"Partitions must be comma-separated positive integers, got {text!r}.") from None
+        raise LabError(
+            f"Partitions must be comma-separated positive integers, got {text!r}."
+        ) from None
     if len(values) < 2 or values[0] <= 0:
-        raise LabError(f"Give at least two different positive partition counts (e.g. 2,32), got {text!r}.")
+        raise LabError(
+            f"Give at least two different positive partition counts (e.g. 2,32), got {text!r}."
+        )
     return values
 
 

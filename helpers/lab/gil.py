@@ -14,6 +14,7 @@ module measures what that buys, on the same model and rows as everything else in
 
 Units: seconds, rows/s; speedup = serial wall / mode wall (same work); cores_used = CPU s / wall s.
 """
+
 from __future__ import annotations
 
 import threading
@@ -74,14 +75,14 @@ def _python_work(X: np.ndarray) -> float:
 @dataclass
 class GilRun:
     mode: str
-    work: str            # "lightgbm predict" or "pure-Python loop (control)"
-    parallelism: int     # threads or processes used
+    work: str  # "lightgbm predict" or "pure-Python loop (control)"
+    parallelism: int  # threads or processes used
     rows: int
     wall_s: float
     cpu_s: float | None  # CPU seconds of this process (None for the multi-process mode)
     cores_used: float | None  # cpu_s / wall_s: >1 means threads of this process ran at once
     rows_per_s: float
-    speedup: float       # serial wall / this wall, same work
+    speedup: float  # serial wall / this wall, same work
     max_abs_diff: float | None  # vs the single-thread predictions
 
 
@@ -91,8 +92,12 @@ def _best(fn, repeats: int):
     return min(runs, key=lambda r: r[0])
 
 
-def gil_experiment(rows: int | None = None, workers: int | None = None, repeats: int = 3,
-                   control_rows: int = CONTROL_ROWS) -> pd.DataFrame:
+def gil_experiment(
+    rows: int | None = None,
+    workers: int | None = None,
+    repeats: int = 3,
+    control_rows: int = CONTROL_ROWS,
+) -> pd.DataFrame:
     """Predict the same `rows` rows in five ways and return one GilRun per way (tidy DataFrame).
 
     Modes (all on the kit's model, the same matrix, best of `repeats`):
@@ -108,7 +113,9 @@ def gil_experiment(rows: int | None = None, workers: int | None = None, repeats:
     workers = check_positive("workers", workers or psutil.cpu_count(logical=True) or 1)
     check_positive("repeats", repeats)
     if rows < workers:
-        raise LabError(f"rows={rows} is fewer than workers={workers}: give each worker at least one row.")
+        raise LabError(
+            f"rows={rows} is fewer than workers={workers}: give each worker at least one row."
+        )
     booster = load_booster()
     X = np.ascontiguousarray(feature_matrix(rows))
     chunks = np.array_split(X, workers)
@@ -134,14 +141,42 @@ def gil_experiment(rows: int | None = None, workers: int | None = None, repeats:
 
     out = []
     base_wall, base_cpu, ref = _best(serial, repeats)
-    out.append(GilRun("serial", "lightgbm predict", 1, rows, base_wall, base_cpu, base_cpu / base_wall,
-                      rows / base_wall, 1.0, 0.0))
-    for mode, fn, reps in (("threads", threads, repeats), ("processes", processes, 1), ("openmp", openmp, repeats)):
+    out.append(
+        GilRun(
+            "serial",
+            "lightgbm predict",
+            1,
+            rows,
+            base_wall,
+            base_cpu,
+            base_cpu / base_wall,
+            rows / base_wall,
+            1.0,
+            0.0,
+        )
+    )
+    for mode, fn, reps in (
+        ("threads", threads, repeats),
+        ("processes", processes, 1),
+        ("openmp", openmp, repeats),
+    ):
         wall, cpu, pred = _best(fn, reps)
-        out.append(GilRun(mode, "lightgbm predict", workers, rows, wall, cpu, None if cpu is None else cpu / wall,
-                          rows / wall, base_wall / wall, float(np.max(np.abs(pred - ref)))))
+        out.append(
+            GilRun(
+                mode,
+                "lightgbm predict",
+                workers,
+                rows,
+                wall,
+                cpu,
+                None if cpu is None else cpu / wall,
+                rows / wall,
+                base_wall / wall,
+                float(np.max(np.abs(pred - ref))),
+            )
+        )
 
-    Xc = X[:min(control_rows, rows)]
+    Xc = X[: min(control_rows, rows)]
     cchunks = np.array_split(Xc, workers)
 
     def c_serial():
@@ -154,9 +189,35 @@ def gil_experiment(rows: int | None = None, workers: int | None = None, repeats:
         return wall, cpu, None
 
     cw, cc, _ = _best(c_serial, repeats)
-    out.append(GilRun("serial", "pure-Python loop (control)", 1, len(Xc), cw, cc, cc / cw, len(Xc) / cw, 1.0, None))
+    out.append(
+        GilRun(
+            "serial",
+            "pure-Python loop (control)",
+            1,
+            len(Xc),
+            cw,
+            cc,
+            cc / cw,
+            len(Xc) / cw,
+            1.0,
+            None,
+        )
+    )
     tw, tc, _ = _best(c_threads, repeats)
-    out.append(GilRun("threads", "pure-Python loop (control)", workers, len(Xc), tw, tc, tc / tw, len(Xc) / tw, cw / tw, None))
+    out.append(
+        GilRun(
+            "threads",
+            "pure-Python loop (control)",
+            workers,
+            len(Xc),
+            tw,
+            tc,
+            tc / tw,
+            len(Xc) / tw,
+            cw / tw,
+            None,
+        )
+    )
     return pd.DataFrame([r.__dict__ for r in out])
 
 
@@ -164,8 +225,8 @@ def gil_experiment(rows: int | None = None, workers: int | None = None, repeats:
 class GilProbe:
     main_thread_doing: str
     rounds: int
-    counter_core_share: float   # median: the counter thread's CPU seconds / wall seconds
-    process_cores_used: float   # median: this process's CPU seconds / wall seconds
+    counter_core_share: float  # median: the counter thread's CPU seconds / wall seconds
+    process_cores_used: float  # median: this process's CPU seconds / wall seconds
 
 
 def _count_while(stop: threading.Event, box: list) -> None:
@@ -190,9 +251,11 @@ def gil_probe(rows: int = 100_000, python_rows: int = 30_000, rounds: int = 3) -
     booster = load_booster()
     X = np.ascontiguousarray(feature_matrix(rows))
     predict(booster, X[:10])
-    works = {"sleeping (idle)": lambda: time.sleep(0.2),
-             "lightgbm predict (C, via ctypes)": lambda: predict(booster, X),
-             "pure-Python loop (holds the GIL)": lambda: _python_work(X[:python_rows])}
+    works = {
+        "sleeping (idle)": lambda: time.sleep(0.2),
+        "lightgbm predict (C, via ctypes)": lambda: predict(booster, X),
+        "pure-Python loop (holds the GIL)": lambda: _python_work(X[:python_rows]),
+    }
     got = {k: ([], []) for k in works}
     for _ in range(rounds):
         for label, work in works.items():
@@ -206,11 +269,17 @@ def gil_probe(rows: int = 100_000, python_rows: int = 30_000, rounds: int = 3) -
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             got[label][0].append(box[0] / wall)
             got[label][1].append(cpu / wall)
-    return pd.DataFrame([GilProbe(k, rounds, statistics.median(a), statistics.median(b)).__dict__
-                         for k, (a, b) in got.items()])
+    return pd.DataFrame(
+        [
+            GilProbe(k, rounds, statistics.median(a), statistics.median(b)).__dict__
+            for k, (a, b) in got.items()
+        ]
+    )
 
 
-def cores_per_executor_note(runs: pd.DataFrame, busy_below: float = 0.8, overlap_above: float = 1.3) -> str:
+def cores_per_executor_note(
+    runs: pd.DataFrame, busy_below: float = 0.8, overlap_above: float = 1.3
+) -> str:
     """Computed sentences on what the measured runs show and mean for cores per executor.
     A serial run that got less than `busy_below` of a core means the machine was busy (the
     speedups of this run are then unreliable, and the note says so); threads 'ran at once' when
@@ -221,23 +290,33 @@ def cores_per_executor_note(runs: pd.DataFrame, busy_below: float = 0.8, overlap
     parts = []
     serial_cores = float(p.loc["serial", "cores_used"])
     if serial_cores < busy_below:
-        parts.append(f"Careful: the single-thread run got only {serial_cores:.2f} of a core, so other processes "
-                     f"were competing for this machine and the speedups below are not reliable; rerun on an idle machine.")
-    parts.append(f"With {n} workers, Python threads sped predict up {p.loc['threads', 'speedup']:.2f}x, processes "
-                 f"{p.loc['processes', 'speedup']:.2f}x and LightGBM's own threads {p.loc['openmp', 'speedup']:.2f}x; "
-                 f"threads running GIL-holding Python code got {c.loc['threads', 'speedup']:.2f}x.")
+        parts.append(
+            f"Careful: the single-thread run got only {serial_cores:.2f} of a core, so other processes "
+            f"were competing for this machine and the speedups below are not reliable; rerun on an idle machine."
+        )
+    parts.append(
+        f"With {n} workers, Python threads sped predict up {p.loc['threads', 'speedup']:.2f}x, processes "
+        f"{p.loc['processes', 'speedup']:.2f}x and LightGBM's own threads {p.loc['openmp', 'speedup']:.2f}x; "
+        f"threads running GIL-holding Python code got {c.loc['threads', 'speedup']:.2f}x."
+    )
     t_cores, c_cores = float(p.loc["threads", "cores_used"]), float(c.loc["threads", "cores_used"])
     if t_cores > overlap_above:
-        parts.append(f"The predicting threads used {t_cores:.2f} cores at once inside one process: the GIL was released "
-                     f"during predict, while the pure-Python threads used {c_cores:.2f}.")
+        parts.append(
+            f"The predicting threads used {t_cores:.2f} cores at once inside one process: the GIL was released "
+            f"during predict, while the pure-Python threads used {c_cores:.2f}."
+        )
     else:
-        parts.append(f"In this run the predicting threads used only {t_cores:.2f} cores at once (pure-Python threads: "
-                     f"{c_cores:.2f}), so this run does not show the overlap; the mechanism (ctypes releases the GIL) "
-                     f"shows on an idle machine.")
-    parts.append("For cores per executor: predict needs no separate processes to use several cores, so one Python "
-                 "worker per core (num_threads=1) and fewer workers with spark.task.cpus=k and num_threads=k can both "
-                 "fill the cores; the Python code around predict (Arrow -> pandas -> NumPy) holds the GIL and scales "
-                 "only with more worker processes, each with its own copy of the model.")
+        parts.append(
+            f"In this run the predicting threads used only {t_cores:.2f} cores at once (pure-Python threads: "
+            f"{c_cores:.2f}), so this run does not show the overlap; the mechanism (ctypes releases the GIL) "
+            f"shows on an idle machine."
+        )
+    parts.append(
+        "For cores per executor: predict needs no separate processes to use several cores, so one Python "
+        "worker per core (num_threads=1) and fewer workers with spark.task.cpus=k and num_threads=k can both "
+        "fill the cores; the Python code around predict (Arrow -> pandas -> NumPy) holds the GIL and scales "
+        "only with more worker processes, each with its own copy of the model."
+    )
     return " ".join(parts)
 
 
@@ -245,10 +324,13 @@ def probe_note(probe: pd.DataFrame, overlap_above: float = 1.3) -> str:
     """A computed sentence on the GIL probe (gil_probe)."""
     pr = probe.set_index("main_thread_doing")
     inside, python = float(pr.process_cores_used.iloc[1]), float(pr.process_cores_used.iloc[2])
-    verdict = ("two threads ran at once, so the GIL was free" if inside > overlap_above
-               else "the machine was too busy to show two threads at once")
-    return (f"While the main thread was inside predict, the process used {inside:.2f} cores ({verdict}); while it ran "
-            f"pure Python, {python:.2f} cores and the spinning thread got {pr.counter_core_share.iloc[2]:.2f} of a core: "
-            f"the GIL lets one Python thread run at a time.")
-
-
+    verdict = (
+        "two threads ran at once, so the GIL was free"
+        if inside > overlap_above
+        else "the machine was too busy to show two threads at once"
+    )
+    return (
+        f"While the main thread was inside predict, the process used {inside:.2f} cores ({verdict}); while it ran "
+        f"pure Python, {python:.2f} cores and the spinning thread got {pr.counter_core_share.iloc[2]:.2f} of a core: "
+        f"the GIL lets one Python thread run at a time."
+    )

@@ -11,6 +11,7 @@ facts from the bytecode of the jar this session runs, so the count is checked, n
 
 Everything here returns plain data: seconds, rows/s, native calls/s, microseconds per row.
 """
+
 from __future__ import annotations
 
 import re
@@ -52,19 +53,28 @@ PER_ROW_METHODS = {"predictForMat": "1", "$anonfun$predScoreToArray$1": "numClas
 
 # ---- 1. the native calls per row, read from the jar's bytecode -----------------------------------
 
+
 def _jar(prefix: str) -> Path:
     found = sorted(JARS_DIR.glob(f"{prefix}*.jar"))
     if not found:
-        raise LabError(f"No {prefix}*.jar in {JARS_DIR}: run `make jars` (or `python -m helpers setup`).")
+        raise LabError(
+            f"No {prefix}*.jar in {JARS_DIR}: run `make jars` (or `python -m helpers setup`)."
+        )
     return found[0]
 
 
 def _javap(jar: Path, cls: str) -> str:
     try:
-        out = subprocess.run(["javap", "-c", "-p", "-classpath", str(jar), cls],
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            ["javap", "-c", "-p", "-classpath", str(jar), cls],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     except FileNotFoundError:
-        raise LabError("javap not found: it ships with a JDK (not a JRE); install openjdk-17-jdk-headless.") from None
+        raise LabError(
+            "javap not found: it ships with a JDK (not a JRE); install openjdk-17-jdk-headless."
+        ) from None
     if out.returncode != 0:
         raise LabError(f"javap could not read {cls} from {jar.name}: {out.stderr.strip()[:200]}")
     return out.stdout
@@ -76,7 +86,9 @@ def parse_javap_calls(text: str) -> pd.DataFrame:
     are calls on the same class."""
     rows, method = [], None
     header = re.compile(r"^  (?:[\w$.<>\[\], ]+ )?([\w$<>]+)\(.*\)(?: throws [\w.$, ]+)?;$")
-    call = re.compile(r"^\s+(\d+): invoke\w+\s+#\d+(?:,\s*\d+)?\s+// (?:Interface)?Method ([\w/$<>\".]+):")
+    call = re.compile(
+        r"^\s+(\d+): invoke\w+\s+#\d+(?:,\s*\d+)?\s+// (?:Interface)?Method ([\w/$<>\".]+):"
+    )
     for line in text.splitlines():
         m = header.match(line)
         if m:
@@ -96,11 +108,11 @@ def native_methods(text: str) -> set[str]:
 
 @dataclass
 class NativeCallSites:
-    table: pd.DataFrame        # caller, swig_wrapper, jni_native, per_row
-    calls_per_row: int         # JNI crossings per scored row (regression, numClasses = 1)
+    table: pd.DataFrame  # caller, swig_wrapper, jni_native, per_row
+    calls_per_row: int  # JNI crossings per scored row (regression, numClasses = 1)
     builds_param_string: bool  # predictForMat builds the parameter String on every call
-    fast_api_in_lib: bool      # lightgbmlib offers the *SingleRowFast API (parse params once)
-    fast_api_used: bool        # ... and whether LightGBMBooster calls it
+    fast_api_in_lib: bool  # lightgbmlib offers the *SingleRowFast API (parse params once)
+    fast_api_used: bool  # ... and whether LightGBMBooster calls it
     jar: str
 
 
@@ -111,7 +123,10 @@ def native_call_sites(num_classes: int = 1) -> NativeCallSites:
     methods (`predictForMat` once, the `predScoreToArray` closure once per class), and checks in
     `lightgbmlibJNI` that each wrapper ends in a `native` method."""
     check_positive("num_classes", num_classes)
-    booster_jar, lib_jar = _jar("com.microsoft.azure_synapseml-lightgbm"), _jar("com.microsoft.ml.lightgbm_lightgbmlib")
+    booster_jar, lib_jar = (
+        _jar("com.microsoft.azure_synapseml-lightgbm"),
+        _jar("com.microsoft.ml.lightgbm_lightgbmlib"),
+    )
     calls = parse_javap_calls(_javap(booster_jar, BOOSTER_CLASS))
     swig = parse_javap_calls(_javap(lib_jar, SWIG_CLASS))
     natives = native_methods(_javap(lib_jar, JNI_CLASS))
@@ -122,34 +137,52 @@ def native_call_sites(num_classes: int = 1) -> NativeCallSites:
             if not callee.startswith(SWIG_CLASS + "."):
                 continue
             wrapper = callee.rsplit(".", 1)[1]
-            jni = [c.rsplit(".", 1)[1] for c in swig.loc[swig.method == wrapper, "callee"]
-                   if c.startswith(JNI_CLASS + ".") and c.rsplit(".", 1)[1] in natives]
+            jni = [
+                c.rsplit(".", 1)[1]
+                for c in swig.loc[swig.method == wrapper, "callee"]
+                if c.startswith(JNI_CLASS + ".") and c.rsplit(".", 1)[1] in natives
+            ]
             for j in jni:
-                rows.append({"caller": f"LightGBMBooster.{caller}", "swig_wrapper": f"lightgbmlib.{wrapper}",
-                             "jni_native": f"lightgbmlibJNI.{j}", "per_row": per_row})
+                rows.append(
+                    {
+                        "caller": f"LightGBMBooster.{caller}",
+                        "swig_wrapper": f"lightgbmlib.{wrapper}",
+                        "jni_native": f"lightgbmlibJNI.{j}",
+                        "per_row": per_row,
+                    }
+                )
     table = pd.DataFrame(rows, columns=["caller", "swig_wrapper", "jni_native", "per_row"])
     pfm = calls[calls.method == "predictForMat"]
     builds = bool(pfm.callee.str.contains("StringBuilder.toString").any())
     fast_in_lib = any("SingleRowFast" in n for n in natives)
     fast_used = bool(calls.callee.str.contains("SingleRowFast").any())
-    return NativeCallSites(table, int(table.per_row.sum()), builds, fast_in_lib, fast_used, booster_jar.name)
+    return NativeCallSites(
+        table, int(table.per_row.sum()), builds, fast_in_lib, fast_used, booster_jar.name
+    )
 
 
 # ---- 2. no Python worker: the process tree and the physical plan ---------------------------------
 
-PYTHON_OPERATORS = ("BatchEvalPython", "ArrowEvalPython", "MapInPandas", "PythonMapInArrow",
-                    "FlatMapGroupsInPandas", "AggregateInPandas", "WindowInPandas")
+PYTHON_OPERATORS = (
+    "BatchEvalPython",
+    "ArrowEvalPython",
+    "MapInPandas",
+    "PythonMapInArrow",
+    "FlatMapGroupsInPandas",
+    "AggregateInPandas",
+    "WindowInPandas",
+)
 
 
 @dataclass
 class JvmOnlyEvidence:
     scenario: str
-    operators: list            # physical operators, outermost first
-    python_operators: list     # those that run Python (empty for SynapseML)
-    roles_seen: list           # process roles sampled under the JVM while the job ran
-    python_pids: list          # daemon / worker PIDs seen during the job
-    python_cpu_s: float        # CPU seconds Python processes used during the job
-    jvm_cpu_s: float           # CPU seconds the JVM used during the job
+    operators: list  # physical operators, outermost first
+    python_operators: list  # those that run Python (empty for SynapseML)
+    roles_seen: list  # process roles sampled under the JVM while the job ran
+    python_pids: list  # daemon / worker PIDs seen during the job
+    python_cpu_s: float  # CPU seconds Python processes used during the job
+    jvm_cpu_s: float  # CPU seconds the JVM used during the job
     wall_s: float
 
 
@@ -166,14 +199,26 @@ def jvm_only_evidence(spark, name: str, rows: int, interval: float = 0.05) -> Jv
     py = s[s.role.isin(["daemon", "python_worker"])]
 
     def cpu_delta(g):
-        return float((g.groupby("pid").cpu_s.max() - g.groupby("pid").cpu_s.min()).sum()) if len(g) else 0.0
+        return (
+            float((g.groupby("pid").cpu_s.max() - g.groupby("pid").cpu_s.min()).sum())
+            if len(g)
+            else 0.0
+        )
 
-    return JvmOnlyEvidence(name, ops, [o for o in ops if o in PYTHON_OPERATORS], sorted(set(s.role)),
-                           sorted(int(p) for p in py.pid.unique()), cpu_delta(py),
-                           cpu_delta(s[s.role == "jvm"]), wall)
+    return JvmOnlyEvidence(
+        name,
+        ops,
+        [o for o in ops if o in PYTHON_OPERATORS],
+        sorted(set(s.role)),
+        sorted(int(p) for p in py.pid.unique()),
+        cpu_delta(py),
+        cpu_delta(s[s.role == "jvm"]),
+        wall,
+    )
 
 
 # ---- 3. the JNI tax: time per row, native calls per second, vs batched predict ------------------
+
 
 def timed_job(frame) -> dict:
     """Run `frame` into the noop sink; wall seconds and the CPU seconds the session's processes
@@ -204,8 +249,14 @@ def jni_rows() -> int:
     return JNI_ROWS[scale()]
 
 
-def path_costs(spark, rows: int, scenarios=("synapseml", "map_in_arrow"), model_str: str | None = None,
-               repeats: int = 3, batch_size: int | None = None) -> pd.DataFrame:
+def path_costs(
+    spark,
+    rows: int,
+    scenarios=("synapseml", "map_in_arrow"),
+    model_str: str | None = None,
+    repeats: int = 3,
+    batch_size: int | None = None,
+) -> pd.DataFrame:
     """Cost per row of each scenario scoring `rows` cached rows, plus batched predict in-process
     on one core, all with the same model (`model_str`, default: the kit's model).
 
@@ -219,7 +270,6 @@ def path_costs(spark, rows: int, scenarios=("synapseml", "map_in_arrow"), model_
     set_batch_size(spark, batch_size)
     text = model_str
     if text is None:
-
         text = model_text()
     df = input_frame(spark, rows)
     booster = load_booster(text)
@@ -229,10 +279,20 @@ def path_costs(spark, rows: int, scenarios=("synapseml", "map_in_arrow"), model_
     ref = predict(booster, X)
     one_core, one_cpu = time.perf_counter() - t0, time.process_time() - c0
     cores = spark.sparkContext.defaultParallelism
-    out = [{"path": "batched predict (in-process, 1 core)", "rows": rows, "wall_s": one_core,
-            "rows_per_s": rows / one_core, "us_per_row_per_core": one_core / rows * 1e6,
-            "jvm_cpu_us_per_row": 0.0, "python_cpu_us_per_row": one_cpu / rows * 1e6,
-            "cpu_us_per_row": one_cpu / rows * 1e6, "python_worker": False, "max_abs_diff": 0.0}]
+    out = [
+        {
+            "path": "batched predict (in-process, 1 core)",
+            "rows": rows,
+            "wall_s": one_core,
+            "rows_per_s": rows / one_core,
+            "us_per_row_per_core": one_core / rows * 1e6,
+            "jvm_cpu_us_per_row": 0.0,
+            "python_cpu_us_per_row": one_cpu / rows * 1e6,
+            "cpu_us_per_row": one_cpu / rows * 1e6,
+            "python_worker": False,
+            "max_abs_diff": 0.0,
+        }
+    ]
     for name in scenarios:
         sc = get_scenario(name)
         model = text if (model_str is not None or name == "synapseml") else model_broadcast(spark)
@@ -241,30 +301,38 @@ def path_costs(spark, rows: int, scenarios=("synapseml", "map_in_arrow"), model_
         runs = sorted((timed_job(frame) for _ in range(repeats)), key=lambda r: r["wall_s"])
         mid = runs[len(runs) // 2]
         got = frame.toPandas().sort_values("id")["prediction"].to_numpy()
-        out.append({"path": name, "rows": rows, "wall_s": mid["wall_s"], "rows_per_s": rows / mid["wall_s"],
-                    "us_per_row_per_core": mid["wall_s"] * cores / rows * 1e6,
-                    "jvm_cpu_us_per_row": mid["jvm_cpu_s"] / rows * 1e6,
-                    "python_cpu_us_per_row": mid["python_cpu_s"] / rows * 1e6,
-                    "cpu_us_per_row": (mid["jvm_cpu_s"] + mid["python_cpu_s"]) / rows * 1e6,
-                    "python_worker": sc.python_worker, "max_abs_diff": float(np.max(np.abs(got - ref)))})
+        out.append(
+            {
+                "path": name,
+                "rows": rows,
+                "wall_s": mid["wall_s"],
+                "rows_per_s": rows / mid["wall_s"],
+                "us_per_row_per_core": mid["wall_s"] * cores / rows * 1e6,
+                "jvm_cpu_us_per_row": mid["jvm_cpu_s"] / rows * 1e6,
+                "python_cpu_us_per_row": mid["python_cpu_s"] / rows * 1e6,
+                "cpu_us_per_row": (mid["jvm_cpu_s"] + mid["python_cpu_s"]) / rows * 1e6,
+                "python_worker": sc.python_worker,
+                "max_abs_diff": float(np.max(np.abs(got - ref))),
+            }
+        )
     return pd.DataFrame(out)
 
 
 @dataclass
 class JniTax:
     rows: int
-    cores: int                     # tasks running at once (Spark's default parallelism)
-    wall_s: float                  # SynapseML, median of the timed runs into the noop sink
+    cores: int  # tasks running at once (Spark's default parallelism)
+    wall_s: float  # SynapseML, median of the timed runs into the noop sink
     rows_per_s: float
-    native_calls_per_row: int      # from the bytecode (native_call_sites)
-    native_calls_per_s: float      # all cores together
-    us_per_row_per_core: float     # wall x cores / rows, microseconds
-    cpu_us_per_row: float          # JVM CPU microseconds per row
+    native_calls_per_row: int  # from the bytecode (native_call_sites)
+    native_calls_per_s: float  # all cores together
+    us_per_row_per_core: float  # wall x cores / rows, microseconds
+    cpu_us_per_row: float  # JVM CPU microseconds per row
     predict_cpu_us_per_row: float  # batched predict, one core, same model and rows
-    limit_rows_per_s: float        # batched predict in plain processes, one per core
-    ratio_to_limit: float          # rows_per_s / limit_rows_per_s
-    tax_cpu_us_per_row: float      # cpu_us_per_row - predict_cpu_us_per_row
-    max_abs_diff: float            # SynapseML predictions vs the reference
+    limit_rows_per_s: float  # batched predict in plain processes, one per core
+    ratio_to_limit: float  # rows_per_s / limit_rows_per_s
+    tax_cpu_us_per_row: float  # cpu_us_per_row - predict_cpu_us_per_row
+    max_abs_diff: float  # SynapseML predictions vs the reference
 
 
 def jni_tax(costs: pd.DataFrame, limit, sites: NativeCallSites, cores: int) -> JniTax:
@@ -275,15 +343,28 @@ def jni_tax(costs: pd.DataFrame, limit, sites: NativeCallSites, cores: int) -> J
         raise LabError("path_costs(...) has no 'synapseml' row: include it in scenarios.")
     syn, batched = c.loc["synapseml"], c.loc["batched predict (in-process, 1 core)"]
     rps = float(syn.rows_per_s)
-    return JniTax(int(syn.rows), cores, float(syn.wall_s), rps, sites.calls_per_row, rps * sites.calls_per_row,
-                  float(syn.us_per_row_per_core), float(syn.cpu_us_per_row), float(batched.cpu_us_per_row),
-                  limit.rows_per_s, rps / limit.rows_per_s,
-                  float(syn.cpu_us_per_row - batched.cpu_us_per_row), float(syn.max_abs_diff))
+    return JniTax(
+        int(syn.rows),
+        cores,
+        float(syn.wall_s),
+        rps,
+        sites.calls_per_row,
+        rps * sites.calls_per_row,
+        float(syn.us_per_row_per_core),
+        float(syn.cpu_us_per_row),
+        float(batched.cpu_us_per_row),
+        limit.rows_per_s,
+        rps / limit.rows_per_s,
+        float(syn.cpu_us_per_row - batched.cpu_us_per_row),
+        float(syn.max_abs_diff),
+    )
 
 
 # ---- 3b. what one native call costs: the same C API from Python (ctypes), no JVM ----------------
 
-SYNAPSEML_PARAMS = "max_bin=255 predict_disable_shape_check=false"  # what predictForMat passes per row
+SYNAPSEML_PARAMS = (
+    "max_bin=255 predict_disable_shape_check=false"  # what predictForMat passes per row
+)
 
 
 def native_single_row_costs(rows: int = 5_000, repeats: int = 3) -> pd.DataFrame:
@@ -300,7 +381,6 @@ def native_single_row_costs(rows: int = 5_000, repeats: int = 3) -> pd.DataFrame
     import ctypes
 
     from lightgbm.basic import _LIB, _safe_call
-
 
     check_positive("rows", rows)
     check_positive("repeats", repeats)
@@ -319,20 +399,42 @@ def native_single_row_costs(rows: int = 5_000, repeats: int = 3) -> pd.DataFrame
 
     def single():
         for i, p in enumerate(ptrs):
-            _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRow(
-                handle, p, ctypes.c_int(C_API_DTYPE_FLOAT64), ctypes.c_int32(ncol), ctypes.c_int(1),
-                ctypes.c_int(C_API_PREDICT_NORMAL), ctypes.c_int(0), ctypes.c_int(-1), params,
-                ctypes.byref(out_len), out_ptr))
+            _safe_call(
+                _LIB.LGBM_BoosterPredictForMatSingleRow(
+                    handle,
+                    p,
+                    ctypes.c_int(C_API_DTYPE_FLOAT64),
+                    ctypes.c_int32(ncol),
+                    ctypes.c_int(1),
+                    ctypes.c_int(C_API_PREDICT_NORMAL),
+                    ctypes.c_int(0),
+                    ctypes.c_int(-1),
+                    params,
+                    ctypes.byref(out_len),
+                    out_ptr,
+                )
+            )
             got[i] = out[0]
 
     fast = ctypes.c_void_p()
-    _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
-        handle, ctypes.c_int(C_API_PREDICT_NORMAL), ctypes.c_int(0), ctypes.c_int(-1),
-        ctypes.c_int(C_API_DTYPE_FLOAT64), ctypes.c_int32(ncol), params, ctypes.byref(fast)))
+    _safe_call(
+        _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+            handle,
+            ctypes.c_int(C_API_PREDICT_NORMAL),
+            ctypes.c_int(0),
+            ctypes.c_int(-1),
+            ctypes.c_int(C_API_DTYPE_FLOAT64),
+            ctypes.c_int32(ncol),
+            params,
+            ctypes.byref(fast),
+        )
+    )
 
     def single_fast():
         for i, p in enumerate(ptrs):
-            _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFast(fast, p, ctypes.byref(out_len), out_ptr))
+            _safe_call(
+                _LIB.LGBM_BoosterPredictForMatSingleRowFast(fast, p, ctypes.byref(out_len), out_ptr)
+            )
             got[i] = out[0]
 
     def noop_calls():
@@ -344,24 +446,33 @@ def native_single_row_costs(rows: int = 5_000, repeats: int = 3) -> pd.DataFrame
 
     results = []
     try:
-        for label, fn, checks in (("ctypes call, no work (LGBM_GetLastError)", noop_calls, False),
-                                  ("LGBM_BoosterPredictForMatSingleRow (params parsed per call)", single, True),
-                                  ("LGBM_BoosterPredictForMatSingleRowFast (params parsed once)", single_fast, True),
-                                  ("Booster.predict, batched (one call for all rows)", batched, True)):
+        for label, fn, checks in (
+            ("ctypes call, no work (LGBM_GetLastError)", noop_calls, False),
+            ("LGBM_BoosterPredictForMatSingleRow (params parsed per call)", single, True),
+            ("LGBM_BoosterPredictForMatSingleRowFast (params parsed once)", single_fast, True),
+            ("Booster.predict, batched (one call for all rows)", batched, True),
+        ):
             best = float("inf")
             for _ in range(repeats):
                 got[:] = np.nan
                 t0 = time.perf_counter()
                 fn()
                 best = min(best, time.perf_counter() - t0)
-            results.append({"call": label, "rows": rows, "us_per_row": best / rows * 1e6,
-                            "max_abs_diff": float(np.max(np.abs(got - ref))) if checks else None})
+            results.append(
+                {
+                    "call": label,
+                    "rows": rows,
+                    "us_per_row": best / rows * 1e6,
+                    "max_abs_diff": float(np.max(np.abs(got - ref))) if checks else None,
+                }
+            )
     finally:
         _LIB.LGBM_FastConfigFree(fast)
     return pd.DataFrame(results)
 
 
 # ---- 4. a heavier model: does SynapseML catch up when predict itself costs more? ---------------
+
 
 def heavy_model_text(num_trees: int = 1000, train_rows: int = 5_000) -> str:
     """A heavier model of the same shape (16 features, 31 leaves), `num_trees` trees, cached in
@@ -382,10 +493,10 @@ def heavy_model_text(num_trees: int = 1000, train_rows: int = 5_000) -> str:
 class JfrScoring:
     rows: int
     wall_s: float
-    stacks: dict          # collapsed JVM stacks of the task threads, microseconds
+    stacks: dict  # collapsed JVM stacks of the task threads, microseconds
     breakdown: pd.DataFrame
-    java_samples: int     # jdk.ExecutionSample events of the task threads in the window
-    native_samples: int   # jdk.NativeMethodSample events of the task threads in the window
+    java_samples: int  # jdk.ExecutionSample events of the task threads in the window
+    native_samples: int  # jdk.NativeMethodSample events of the task threads in the window
     jfr_path: str
 
 
@@ -396,7 +507,7 @@ def task_sample_counts(events: list, since: float, until: float) -> tuple[int, i
 
     java = native = 0
     for ev in events:
-        th = (ev.get("values", {}).get("sampledThread") or {})
+        th = ev.get("values", {}).get("sampledThread") or {}
         name = th.get("javaName") or th.get("osName") or ""
         if not re.search(TASK_THREADS, name) or not since <= event_time(ev) <= until:
             continue
@@ -433,8 +544,10 @@ def profile_synapseml(spark, rows: int, out_dir, warm: bool = True) -> JfrScorin
 
 # ---- 6. the decision table ------------------------------------------------------------------------
 
-def decision_table(costs: pd.DataFrame, limit, heavy: pd.DataFrame | None = None,
-                   python: str = "map_in_arrow") -> pd.DataFrame:
+
+def decision_table(
+    costs: pd.DataFrame, limit, heavy: pd.DataFrame | None = None, python: str = "map_in_arrow"
+) -> pd.DataFrame:
     """One row per Spark path measured in this run (from path_costs) plus the physical limit:
     rows/s, ratio to the limit, CPU microseconds per row, the overhead per row over batched
     predict, whether a Python worker runs, and `winner` (most rows/s among the Spark paths).
@@ -444,23 +557,50 @@ def decision_table(costs: pd.DataFrame, limit, heavy: pd.DataFrame | None = None
     t = costs[costs.path != "batched predict (in-process, 1 core)"].copy()
     t["ratio_to_limit"] = t.rows_per_s / limit.rows_per_s
     t["overhead_cpu_us_per_row"] = t.cpu_us_per_row - base
-    t = pd.concat([t, pd.DataFrame([{"path": "physical_limit", "rows": limit.rows, "wall_s": limit.wall_s,
-                                     "rows_per_s": limit.rows_per_s, "ratio_to_limit": 1.0,
-                                     "cpu_us_per_row": limit.wall_s * limit.processes / limit.rows * 1e6,
-                                     "overhead_cpu_us_per_row": 0.0, "python_worker": False}])], ignore_index=True)
+    t = pd.concat(
+        [
+            t,
+            pd.DataFrame(
+                [
+                    {
+                        "path": "physical_limit",
+                        "rows": limit.rows,
+                        "wall_s": limit.wall_s,
+                        "rows_per_s": limit.rows_per_s,
+                        "ratio_to_limit": 1.0,
+                        "cpu_us_per_row": limit.wall_s * limit.processes / limit.rows * 1e6,
+                        "overhead_cpu_us_per_row": 0.0,
+                        "python_worker": False,
+                    }
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
     t["winner"] = False
     spark_paths = t[t.path != "physical_limit"]
     t.loc[spark_paths.rows_per_s.idxmax(), "winner"] = True
-    cols = ["path", "rows_per_s", "ratio_to_limit", "cpu_us_per_row", "overhead_cpu_us_per_row",
-            "python_worker", "winner"]
+    cols = [
+        "path",
+        "rows_per_s",
+        "ratio_to_limit",
+        "cpu_us_per_row",
+        "overhead_cpu_us_per_row",
+        "python_worker",
+        "winner",
+    ]
     if heavy is not None:
         h = heavy.set_index("path").rows_per_s
-        t["synapseml_over_python_heavy"] = np.where(t.path == "synapseml", h.get("synapseml", np.nan) / h.get(python, np.nan), np.nan)
+        t["synapseml_over_python_heavy"] = np.where(
+            t.path == "synapseml", h.get("synapseml", np.nan) / h.get(python, np.nan), np.nan
+        )
         cols.append("synapseml_over_python_heavy")
     return t[cols].sort_values("rows_per_s", ascending=False).reset_index(drop=True)
 
 
-def synapseml_vs_python(light: pd.DataFrame, heavy: pd.DataFrame, python: str = "map_in_arrow") -> pd.DataFrame:
+def synapseml_vs_python(
+    light: pd.DataFrame, heavy: pd.DataFrame, python: str = "map_in_arrow"
+) -> pd.DataFrame:
     """For the kit's model and a heavier one (both from path_costs): predict CPU per row, the
     overhead CPU per row of SynapseML and of the Python path over batched predict, and the
     SynapseML/Python throughput ratio (above 1: SynapseML wins for that model)."""
@@ -468,10 +608,17 @@ def synapseml_vs_python(light: pd.DataFrame, heavy: pd.DataFrame, python: str = 
     for label, t in (("light (kit model)", light), ("heavy", heavy)):
         c = t.set_index("path")
         base = float(c.loc["batched predict (in-process, 1 core)", "cpu_us_per_row"])
-        out.append({"model": label, "predict_cpu_us_per_row": base,
-                    "synapseml_overhead_us_per_row": float(c.loc["synapseml", "cpu_us_per_row"]) - base,
-                    "python_overhead_us_per_row": float(c.loc[python, "cpu_us_per_row"]) - base,
-                    "synapseml_over_python": float(c.loc["synapseml", "rows_per_s"] / c.loc[python, "rows_per_s"])})
+        out.append(
+            {
+                "model": label,
+                "predict_cpu_us_per_row": base,
+                "synapseml_overhead_us_per_row": float(c.loc["synapseml", "cpu_us_per_row"]) - base,
+                "python_overhead_us_per_row": float(c.loc[python, "cpu_us_per_row"]) - base,
+                "synapseml_over_python": float(
+                    c.loc["synapseml", "rows_per_s"] / c.loc[python, "rows_per_s"]
+                ),
+            }
+        )
     return pd.DataFrame(out)
 
 

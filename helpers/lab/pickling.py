@@ -14,6 +14,7 @@ of shipping a model to the Python workers.
 
 Units: bytes, seconds, rows/s. Results are tidy pandas DataFrames.
 """
+
 from __future__ import annotations
 
 import io
@@ -40,7 +41,11 @@ from helpers.model.data import (
 from helpers.paths.scenarios import feature_columns
 
 TYPE_PATHS = ("row_udf", "arrow_udf", "pandas_udf")
-PATH_LABELS = {"row_udf": "row @udf (pickle)", "arrow_udf": "@udf(useArrow=True)", "pandas_udf": "@pandas_udf"}
+PATH_LABELS = {
+    "row_udf": "row @udf (pickle)",
+    "arrow_udf": "@udf(useArrow=True)",
+    "pandas_udf": "@pandas_udf",
+}
 SHIP_VARIANTS = ("closure", "broadcast", "file")
 PICKLE_BATCH = 100  # BatchedSerializer(CPickleSerializer(), 100) in pyspark/worker.py (Spark 3.5)
 
@@ -91,6 +96,7 @@ def release_frames() -> None:
 
 # ---- bytes on the wire --------------------------------------------------------------------------
 
+
 def pickled_batch_bytes(values: list) -> int:
     """Bytes of `values` (one tuple per row) pickled the way the row @udf worker does it:
     BatchedSerializer(CPickleSerializer(), 100).dump_stream, with its length framing."""
@@ -110,7 +116,9 @@ def arrow_stream_bytes(batches) -> int:
     return len(sink.getvalue())
 
 
-def wire_sizes(spark, kinds=COLUMN_KINDS, rows: int = 5000, batch_rows: int = 10_000) -> pd.DataFrame:
+def wire_sizes(
+    spark, kinds=COLUMN_KINDS, rows: int = 5000, batch_rows: int = 10_000
+) -> pd.DataFrame:
     """For each kind, the `value` column of the same rows: pickled in 100-row batches (the Python
     objects Spark hands the worker: collect()) vs the Arrow IPC stream of the batches Spark's JVM
     produces for it (`_collect_as_arrow`, re-chunked to `batch_rows`). Bytes and bytes per row."""
@@ -125,13 +133,23 @@ def wire_sizes(spark, kinds=COLUMN_KINDS, rows: int = 5000, batch_rows: int = 10
         table = pa.Table.from_batches(df._collect_as_arrow())
         pickled = pickled_batch_bytes(values)
         arrow = arrow_stream_bytes(table.combine_chunks().to_batches(max_chunksize=batch_rows))
-        out.append({"kind": kind, "rows": rows, "spark_type": df.schema["value"].dataType.simpleString(),
-                    "pickled_bytes": pickled, "arrow_bytes": arrow, "pickled_per_row": pickled / rows,
-                    "arrow_per_row": arrow / rows, "pickled_over_arrow": pickled / arrow})
+        out.append(
+            {
+                "kind": kind,
+                "rows": rows,
+                "spark_type": df.schema["value"].dataType.simpleString(),
+                "pickled_bytes": pickled,
+                "arrow_bytes": arrow,
+                "pickled_per_row": pickled / rows,
+                "arrow_per_row": arrow / rows,
+                "pickled_over_arrow": pickled / arrow,
+            }
+        )
     return pd.DataFrame(out)
 
 
 # ---- throughput per type ------------------------------------------------------------------------
+
 
 def _identity_row(value):
     return value
@@ -164,8 +182,9 @@ def _time_noop(frame) -> float:
     return time_noop(frame)
 
 
-def type_throughput(spark, kinds=COLUMN_KINDS, paths=TYPE_PATHS, rows: int = 5000,
-                    repeats: int = 3) -> pd.DataFrame:
+def type_throughput(
+    spark, kinds=COLUMN_KINDS, paths=TYPE_PATHS, rows: int = 5000, repeats: int = 3
+) -> pd.DataFrame:
     """Identity UDF per (kind, path) over `rows` cached rows into the noop sink.
 
     wall_s: median of `repeats`; baseline_s: the same select without a UDF; us_per_row:
@@ -191,12 +210,25 @@ def type_throughput(spark, kinds=COLUMN_KINDS, paths=TYPE_PATHS, rows: int = 500
             walls = [_time_noop(frame) for _ in range(repeats - 1)]
             wall, metrics = run_with_python_metrics(spark, lambda: _time_noop(frame))
             walls.append(wall)
-            sent, returned = metric_bytes(metrics, "data sent"), metric_bytes(metrics, "data returned")
+            sent, returned = (
+                metric_bytes(metrics, "data sent"),
+                metric_bytes(metrics, "data returned"),
+            )
             wall = statistics.median(walls)
-            out.append({"kind": kind, "path": path, "label": PATH_LABELS[path], "rows": rows,
-                        "wall_s": wall, "baseline_s": baseline,
-                        "us_per_row": max(0.0, wall - baseline) / rows * 1e6, "rows_per_s": rows / wall,
-                        "sent_bytes": sent, "returned_bytes": returned})
+            out.append(
+                {
+                    "kind": kind,
+                    "path": path,
+                    "label": PATH_LABELS[path],
+                    "rows": rows,
+                    "wall_s": wall,
+                    "baseline_s": baseline,
+                    "us_per_row": max(0.0, wall - baseline) / rows * 1e6,
+                    "rows_per_s": rows / wall,
+                    "sent_bytes": sent,
+                    "returned_bytes": returned,
+                }
+            )
     return pd.DataFrame(out)
 
 
@@ -212,10 +244,10 @@ def identity_roundtrip_ok(spark, kind: str, path: str, rows: int = 200) -> bool:
 
 # ---- hidden pickling costs: how the model gets to the worker ---------------------------------------
 
+
 def file_booster(path: str):
     """A Booster loaded from a model file on the worker, once per worker process."""
     import lightgbm as lgb
-
 
     return cached_booster(("file", path), lambda: lgb.Booster(model_file=path))
 
@@ -227,24 +259,26 @@ def shipping_udf(spark, variant: str):
     file      - the path of data/model.txt, loaded from disk once per worker process."""
     from pyspark.sql.functions import pandas_udf
 
-
     if variant == "closure":
         booster = load_booster()
 
         def predict_closure(*cols: pd.Series) -> pd.Series:
             return pd.Series(predict(booster, np.column_stack(cols)))
+
         return pandas_udf(predict_closure, "double")
     if variant == "broadcast":
         bc = spark.sparkContext.broadcast(model_text())
 
         def predict_broadcast(*cols: pd.Series) -> pd.Series:
             return pd.Series(predict(worker_booster(bc.value), np.column_stack(cols)))
+
         return pandas_udf(predict_broadcast, "double")
     if variant == "file":
         path = str(ensure_model())
 
         def predict_file(*cols: pd.Series) -> pd.Series:
             return pd.Series(predict(file_booster(path), np.column_stack(cols)))
+
         return pandas_udf(predict_file, "double")
     raise LabError(f"Unknown variant {variant!r}: use one of {', '.join(SHIP_VARIANTS)}.")
 
@@ -311,7 +345,6 @@ def model_load_seconds(variant: str, repeats: int = 3) -> float:
     (the command's unpickling already built the Booster)."""
     import lightgbm as lgb
 
-
     if variant == "closure":
         return 0.0
     text, path = model_text(), str(ensure_model())
@@ -351,14 +384,24 @@ def model_shipping(spark, rows: int = 2000, tasks: int = 4, variants=SHIP_VARIAN
             first = time.perf_counter() - t0
             job = _time_noop(frame)
             size = command_bytes(f)
-            out.append({"variant": variant, "worker_reuse": reuse, "command_bytes": size,
-                        "shipped_as": "broadcast (over threshold)" if size > threshold else "inline in each task",
-                        "unpickle_s": unpickle_seconds(f), "load_once_s": model_load_seconds(variant),
-                        "first_row_s": first, "job_s": job, "tasks": tasks})
+            out.append(
+                {
+                    "variant": variant,
+                    "worker_reuse": reuse,
+                    "command_bytes": size,
+                    "shipped_as": "broadcast (over threshold)"
+                    if size > threshold
+                    else "inline in each task",
+                    "unpickle_s": unpickle_seconds(f),
+                    "load_once_s": model_load_seconds(variant),
+                    "first_row_s": first,
+                    "job_s": job,
+                    "tasks": tasks,
+                }
+            )
     finally:
         df.unpersist()
     return pd.DataFrame(out)
 
 
 # ---- exercise checker (notebook 02) -------------------------------------------------------------
-

@@ -14,6 +14,7 @@ The flame graphs of notebook 05 show `importlib.invalidate_caches()` at the star
 
 Units: seconds, milliseconds where the name says so.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,29 +63,51 @@ def invalidate_cost(repeats: int = 20) -> pd.DataFrame:
     imported_from, pyspark_file, zip_importers, median_ms, min_ms."""
     check_positive("repeats", repeats)
     rows = []
-    for label, path in (("pyspark.zip (Spark's PYTHONPATH)", spark_python_path()), ("site-packages", "")):
+    for label, path in (
+        ("pyspark.zip (Spark's PYTHONPATH)", spark_python_path()),
+        ("site-packages", ""),
+    ):
         env = {**os.environ, "PYTHONPATH": path}
-        out = subprocess.run([sys.executable, "-c", _TIMER.format(repeats=repeats)], env=env,
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", _TIMER.format(repeats=repeats)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if out.returncode != 0:
             raise LabError(f"Timing interpreter failed: {out.stderr.strip().splitlines()[-1:]}")
         r = json.loads(out.stdout.strip().splitlines()[-1])
         t = pd.Series(r["times"]) * 1e3
-        rows.append({"imported_from": label, "pyspark_file": r["pyspark"], "zip_importers": r["zip_importers"],
-                     "median_ms": float(t.median()), "min_ms": float(t.min())})
+        rows.append(
+            {
+                "imported_from": label,
+                "pyspark_file": r["pyspark"],
+                "zip_importers": r["zip_importers"],
+                "median_ms": float(t.median()),
+                "min_ms": float(t.min()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def task_overhead(name: str = "map_in_pandas", rows: int = 200_000, partitions=(2, 32), repeats: int = 3,
-                  daemons=("stock", "lean")) -> pd.DataFrame:
+def task_overhead(
+    name: str = "map_in_pandas",
+    rows: int = 200_000,
+    partitions=(2, 32),
+    repeats: int = 3,
+    daemons=("stock", "lean"),
+) -> pd.DataFrame:
     """Wall time (best of `repeats` after a warm-up) of scenario `name` over `rows` rows in each
     partition count, with each daemon in its own fresh session. Columns: daemon, partitions, wall_s,
     rows_per_s, pyspark_file (where the workers imported pyspark from), max_abs_diff (parity against
     the in-process reference, checked at the largest partition count; None elsewhere)."""
 
     if active_session() is not None:
-        raise LabError("task_overhead starts its own sessions: stop this process's session first, or use "
-                       "task_overhead_in_child().")
+        raise LabError(
+            "task_overhead starts its own sessions: stop this process's session first, or use "
+            "task_overhead_in_child()."
+        )
     scenario = get_scenario(name)
     if not scenario.python_worker:
         raise LabError(f"Scenario {name!r} runs no Python worker: it has no Python per-task cost.")
@@ -98,11 +121,18 @@ def task_overhead(name: str = "map_in_pandas", rows: int = 200_000, partitions=(
     reference = reference_predictions(rows)
     out = []
     for daemon in daemons:
-        spark = start_session(f"taskcost-{daemon}", conf={"spark.python.daemon.module": DAEMONS[daemon]},
-                              synapseml=False)
+        spark = start_session(
+            f"taskcost-{daemon}",
+            conf={"spark.python.daemon.module": DAEMONS[daemon]},
+            synapseml=False,
+        )
         try:
             base = input_frame(spark, rows, layout=scenario.layout)
-            origin = spark.sparkContext.parallelize([0], 1).map(lambda _: __import__("pyspark").__file__).first()
+            origin = (
+                spark.sparkContext.parallelize([0], 1)
+                .map(lambda _: __import__("pyspark").__file__)
+                .first()
+            )
             for n in parts:
                 df = base.repartition(n).cache()
                 df.count()
@@ -111,9 +141,19 @@ def task_overhead(name: str = "map_in_pandas", rows: int = 200_000, partitions=(
                 wall = min(time_noop(scenario_frame(spark, name, df=df)) for _ in range(repeats))
                 diff = None
                 if n == parts[-1]:  # parity once per daemon, where the most tasks ran
-                    diff = float(np.max(np.abs(collect_predictions(spark, name, rows, df=df) - reference)))
-                out.append({"daemon": daemon, "partitions": n, "wall_s": wall, "rows_per_s": rows / wall,
-                            "pyspark_file": origin, "max_abs_diff": diff})
+                    diff = float(
+                        np.max(np.abs(collect_predictions(spark, name, rows, df=df) - reference))
+                    )
+                out.append(
+                    {
+                        "daemon": daemon,
+                        "partitions": n,
+                        "wall_s": wall,
+                        "rows_per_s": rows / wall,
+                        "pyspark_file": origin,
+                        "max_abs_diff": diff,
+                    }
+                )
                 df.unpersist()
         finally:
             stop_session()
@@ -128,21 +168,49 @@ def per_task_seconds(table: pd.DataFrame) -> pd.DataFrame:
     for daemon, g in table.groupby("daemon", sort=False):
         x, y = g.partitions.astype(float), g.wall_s.astype(float)
         slope = float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())
-        rows.append({"daemon": daemon, "per_task_wall_ms": slope * 1e3,
-                     "wall_s_at_most_tasks": float(g.loc[x.idxmax(), "wall_s"])})
+        rows.append(
+            {
+                "daemon": daemon,
+                "per_task_wall_ms": slope * 1e3,
+                "wall_s_at_most_tasks": float(g.loc[x.idxmax(), "wall_s"]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def task_overhead_in_child(name: str = "map_in_pandas", rows: int = 200_000, partitions=(2, 32),
-                           repeats: int = 3, timeout: float = 900) -> pd.DataFrame:
+def task_overhead_in_child(
+    name: str = "map_in_pandas",
+    rows: int = 200_000,
+    partitions=(2, 32),
+    repeats: int = 3,
+    timeout: float = 900,
+) -> pd.DataFrame:
     """`task_overhead` in a child process (`python -m helpers taskcost`), so the caller's own Spark
     session stays up. Returns the same table."""
     with tempfile.TemporaryDirectory(prefix="taskcost-") as tmp:
         path = Path(tmp) / "taskcost.json"
-        cmd = [sys.executable, "-m", "helpers", "taskcost", "--scenario", name, "--rows", str(rows),
-               "--partitions", ",".join(str(p) for p in partitions), "--repeats", str(repeats), "--json", str(path)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "helpers",
+            "taskcost",
+            "--scenario",
+            name,
+            "--rows",
+            str(rows),
+            "--partitions",
+            ",".join(str(p) for p in partitions),
+            "--repeats",
+            str(repeats),
+            "--json",
+            str(path),
+        ]
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
         if out.returncode != 0:
             lines = [ln for ln in out.stderr.strip().splitlines() if ln.startswith("error:")]
-            raise LabError(lines[-1][7:] if lines else f"taskcost child failed with exit code {out.returncode}.")
+            raise LabError(
+                lines[-1][7:]
+                if lines
+                else f"taskcost child failed with exit code {out.returncode}."
+            )
         return pd.DataFrame(json.loads(path.read_text()))

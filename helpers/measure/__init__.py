@@ -1,2 +1,1 @@
-"""Layer 4 (measure): timing and the physical limit, resource samplers, Spark's own metrics.
-"""
+"""Layer 4 (measure): timing and the physical limit, resource samplers, Spark's own metrics."""

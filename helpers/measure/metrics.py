@@ -1,6 +1,7 @@
 """Spark's own numbers: the physical operators of a plan and the Python SQL metrics Spark keeps per
 plan node (read through the driver's REST API), and jobs run so that their metrics can be read.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,15 @@ def python_metrics(spark, execution_id: int | None = None) -> pd.DataFrame:
                     nbytes = parse_size(metric["value"])
                 except ValueError:
                     nbytes = None
-                rows.append({"execution": execution_id, "node": node["nodeName"], "metric": name,
-                             "value": metric["value"], "bytes": nbytes})
+                rows.append(
+                    {
+                        "execution": execution_id,
+                        "node": node["nodeName"],
+                        "metric": name,
+                        "value": metric["value"],
+                        "bytes": nbytes,
+                    }
+                )
     return pd.DataFrame(rows, columns=["execution", "node", "metric", "value", "bytes"])
 
 
@@ -54,7 +62,9 @@ def physical_operators(frame) -> list[str]:
 def _executions(spark) -> list[dict]:
 
     sc = spark.sparkContext
-    return _get_json(f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/sql?details=false&length=100000")
+    return _get_json(
+        f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/sql?details=false&length=100000"
+    )
 
 
 def run_with_python_metrics(spark, fn, timeout: float = 15.0):
@@ -67,7 +77,11 @@ def run_with_python_metrics(spark, fn, timeout: float = 15.0):
     result = fn()
     deadline = time.monotonic() + timeout
     while True:
-        done = [e["id"] for e in _executions(spark) if e["id"] > before and e.get("status") == "COMPLETED"]
+        done = [
+            e["id"]
+            for e in _executions(spark)
+            if e["id"] > before and e.get("status") == "COMPLETED"
+        ]
         if done:
             metrics = python_metrics(spark, max(done))
             if len(metrics) and metrics["bytes"].notna().any():

@@ -2,6 +2,7 @@
 tree (CPU, RSS per role), the JVM's heap, direct and Arrow off-heap memory, and the layers of
 notebook 07. Results in SI units (seconds, bytes), stamped in epoch seconds.
 """
+
 from __future__ import annotations
 
 import threading
@@ -39,12 +40,22 @@ def process_table(pid: int | None = None) -> pd.DataFrame:
         try:
             with p.oneshot():
                 ct = p.cpu_times()
-                rows.append({"pid": p.pid, "ppid": p.ppid(), "role": _role(p, root),
-                             "rss_bytes": p.memory_info().rss, "cpu_s": ct.user + ct.system,
-                             "threads": p.num_threads(), "command": process_command(p)[:120]})
+                rows.append(
+                    {
+                        "pid": p.pid,
+                        "ppid": p.ppid(),
+                        "role": _role(p, root),
+                        "rss_bytes": p.memory_info().rss,
+                        "cpu_s": ct.user + ct.system,
+                        "threads": p.num_threads(),
+                        "command": process_command(p)[:120],
+                    }
+                )
         except psutil.Error:
             continue
-    return pd.DataFrame(rows, columns=["pid", "ppid", "role", "rss_bytes", "cpu_s", "threads", "command"])
+    return pd.DataFrame(
+        rows, columns=["pid", "ppid", "role", "rss_bytes", "cpu_s", "threads", "command"]
+    )
 
 
 def jvm_memory(spark) -> dict:
@@ -57,16 +68,24 @@ def jvm_memory(spark) -> dict:
     jvm = spark._jvm
     mf = jvm.java.lang.management.ManagementFactory
     heap = mf.getMemoryMXBean().getHeapMemoryUsage()
-    out = {"heap_used": int(heap.getUsed()), "heap_committed": int(heap.getCommitted()),
-           "direct_used": 0, "direct_capacity": 0}
+    out = {
+        "heap_used": int(heap.getUsed()),
+        "heap_committed": int(heap.getCommitted()),
+        "direct_used": 0,
+        "direct_capacity": 0,
+    }
     for pool in mf.getPlatformMXBeans(jvm.java.lang.management.BufferPoolMXBean._java_lang_class):
         if pool.getName() == "direct":
             out["direct_used"] = int(pool.getMemoryUsed())
             out["direct_capacity"] = int(pool.getTotalCapacity())
-    alloc = getattr(getattr(jvm.org.apache.spark.sql.util, "ArrowUtils$"), "MODULE$").rootAllocator()
+    alloc = getattr(
+        getattr(jvm.org.apache.spark.sql.util, "ArrowUtils$"), "MODULE$"
+    ).rootAllocator()
     out["arrow_allocated"] = int(alloc.getAllocatedMemory())
     out["arrow_peak"] = int(alloc.getPeakMemoryAllocation())
-    out["gc_time_s"] = sum(int(g.getCollectionTime()) for g in mf.getGarbageCollectorMXBeans()) / 1000
+    out["gc_time_s"] = (
+        sum(int(g.getCollectionTime()) for g in mf.getGarbageCollectorMXBeans()) / 1000
+    )
     return out
 
 
@@ -129,8 +148,9 @@ class ProcessSampler(BackgroundSampler):
         table = process_table(self.pid)
         t = time.monotonic() - self._t0
         for r in table.itertuples():
-            self._rows.append({"t": t, "pid": r.pid, "role": r.role, "rss_bytes": r.rss_bytes,
-                               "cpu_s": r.cpu_s})
+            self._rows.append(
+                {"t": t, "pid": r.pid, "role": r.role, "rss_bytes": r.rss_bytes, "cpu_s": r.cpu_s}
+            )
 
     @property
     def samples(self) -> pd.DataFrame:
@@ -138,7 +158,9 @@ class ProcessSampler(BackgroundSampler):
 
 
 def _root_allocator(spark):
-    return getattr(getattr(spark._jvm.org.apache.spark.sql.util, "ArrowUtils$"), "MODULE$").rootAllocator()
+    return getattr(
+        getattr(spark._jvm.org.apache.spark.sql.util, "ArrowUtils$"), "MODULE$"
+    ).rootAllocator()
 
 
 _RESETTERS: dict = {}
@@ -159,14 +181,25 @@ def _peak_resetter(spark):
         accountant = jvm.java.lang.Class.forName("org.apache.arrow.memory.Accountant")
         field = accountant.getDeclaredField("peakAllocation")  # private final AtomicLong
         field.setAccessible(True)
-        allocated = accountant.getDeclaredMethod("getAllocatedMemory", gw.new_array(jvm.java.lang.Class, 0))
+        allocated = accountant.getDeclaredMethod(
+            "getAllocatedMemory", gw.new_array(jvm.java.lang.Class, 0)
+        )
         allocated.setAccessible(True)
         lookup = mh.publicLookup()
-        atomic_set = lookup.findVirtual(jvm.java.lang.Class.forName("java.util.concurrent.atomic.AtomicLong"),
-                                        "set", mt.methodType(void, long_))  # (AtomicLong, long)void
-        handle = mh.collectArguments(atomic_set, 0, lookup.unreflectGetter(field))  # (Accountant, long)void
-        handle = mh.collectArguments(handle, 1, lookup.unreflect(allocated))  # (Accountant, Accountant)void
-        handle = mh.permuteArguments(handle, mt.methodType(void, accountant), gw.new_array(jvm.int, 2))
+        atomic_set = lookup.findVirtual(
+            jvm.java.lang.Class.forName("java.util.concurrent.atomic.AtomicLong"),
+            "set",
+            mt.methodType(void, long_),
+        )  # (AtomicLong, long)void
+        handle = mh.collectArguments(
+            atomic_set, 0, lookup.unreflectGetter(field)
+        )  # (Accountant, long)void
+        handle = mh.collectArguments(
+            handle, 1, lookup.unreflect(allocated)
+        )  # (Accountant, Accountant)void
+        handle = mh.permuteArguments(
+            handle, mt.methodType(void, accountant), gw.new_array(jvm.int, 2)
+        )
         _RESETTERS.clear()
         _RESETTERS[key] = handle
     return handle
@@ -206,7 +239,9 @@ class JvmSampler(BackgroundSampler):
         mf = jvm.java.lang.management.ManagementFactory
         self._mem = mf.getMemoryMXBean()
         self._direct = None
-        for pool in mf.getPlatformMXBeans(jvm.java.lang.management.BufferPoolMXBean._java_lang_class):
+        for pool in mf.getPlatformMXBeans(
+            jvm.java.lang.management.BufferPoolMXBean._java_lang_class
+        ):
             if pool.getName() == "direct":
                 self._direct = pool
         self._alloc = _root_allocator(spark)
@@ -225,8 +260,11 @@ def gc_seconds(spark) -> float:
     return sum(int(g.getCollectionTime()) for g in mf.getGarbageCollectorMXBeans()) / 1000
 
 
-JVM_LAYERS = {"heap_used": "JVM heap used", "direct_used": "JVM direct pool (NIO)",
-              "arrow_allocated": "JVM Arrow allocator"}
+JVM_LAYERS = {
+    "heap_used": "JVM heap used",
+    "direct_used": "JVM direct pool (NIO)",
+    "arrow_allocated": "JVM Arrow allocator",
+}
 
 
 class LayerSampler(BackgroundSampler):
@@ -244,14 +282,30 @@ class LayerSampler(BackgroundSampler):
         t = time.time()
         for r in process_table().itertuples():
             if r.role in ("jvm", "daemon", "python_worker"):
-                self._rows.append({"t": t, "source": "process", "layer": f"{r.role} RSS", "pid": int(r.pid),
-                                   "bytes": int(r.rss_bytes)})
+                self._rows.append(
+                    {
+                        "t": t,
+                        "source": "process",
+                        "layer": f"{r.role} RSS",
+                        "pid": int(r.pid),
+                        "bytes": int(r.rss_bytes),
+                    }
+                )
         mem = jvm_memory(self.spark)
         t2 = time.time()
         for key, layer in JVM_LAYERS.items():
-            self._rows.append({"t": t2, "source": "jvm", "layer": layer, "pid": None, "bytes": int(mem[key])})
-        self._rows.append({"t": t2, "source": "jvm", "layer": "JVM Arrow allocator peak (since JVM start)",
-                           "pid": None, "bytes": int(mem["arrow_peak"])})
+            self._rows.append(
+                {"t": t2, "source": "jvm", "layer": layer, "pid": None, "bytes": int(mem[key])}
+            )
+        self._rows.append(
+            {
+                "t": t2,
+                "source": "jvm",
+                "layer": "JVM Arrow allocator peak (since JVM start)",
+                "pid": None,
+                "bytes": int(mem["arrow_peak"]),
+            }
+        )
 
     @property
     def samples(self) -> pd.DataFrame:

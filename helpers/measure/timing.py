@@ -3,6 +3,7 @@ the process tree of a running job, and the Python SQL metrics Spark keeps per pl
 
 All results are plain data (dataclasses / pandas DataFrames) in SI units: seconds, bytes, rows/s.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,6 +29,7 @@ ROW_UDF_BATCH = 100  # BatchEvalPythonExec groups rows by 100, hard-coded in Spa
 
 # ---- the physical limit: the same model, the same rows, one plain process per core -----------
 
+
 @dataclass
 class LimitResult:
     rows: int
@@ -37,8 +39,13 @@ class LimitResult:
     predictions: np.ndarray
 
     def record(self) -> dict:
-        return {"name": "physical_limit", "rows": self.rows, "processes": self.processes,
-                "wall_s": self.wall_s, "rows_per_s": self.rows_per_s}
+        return {
+            "name": "physical_limit",
+            "rows": self.rows,
+            "processes": self.processes,
+            "wall_s": self.wall_s,
+            "rows_per_s": self.rows_per_s,
+        }
 
 
 def physical_limit(rows: int, processes: int | None = None) -> LimitResult:
@@ -51,14 +58,30 @@ def physical_limit(rows: int, processes: int | None = None) -> LimitResult:
     bounds = np.linspace(0, rows, processes + 1).astype(int)
     with tempfile.TemporaryDirectory(prefix="limit-") as tmp:
         outs = [os.path.join(tmp, f"part{i}.npy") for i in range(processes)]
-        procs = [subprocess.Popen([sys.executable, "-m", "helpers.workers.limit_worker", str(lo), str(hi),
-                                   str(rows), str(model), out], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
-                 for lo, hi, out in zip(bounds[:-1], bounds[1:], outs)]
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "helpers.workers.limit_worker",
+                    str(lo),
+                    str(hi),
+                    str(rows),
+                    str(model),
+                    out,
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for lo, hi, out in zip(bounds[:-1], bounds[1:], outs)
+        ]
         try:
             for p in procs:  # every child has loaded its data and model
                 if p.stdout.readline().strip() != "ready":
-                    raise LabError("A physical-limit worker failed while loading; see its traceback above.")
+                    raise LabError(
+                        "A physical-limit worker failed while loading; see its traceback above."
+                    )
             for p in procs:  # go
                 p.stdin.write("go\n")
                 p.stdin.flush()
@@ -81,6 +104,7 @@ def reference_predictions(rows: int) -> np.ndarray:
 
 
 # ---- Spark runs -------------------------------------------------------------------------------
+
 
 def set_batch_size(spark, batch_size: int | None) -> int | None:
     """Set spark.sql.execution.arrow.maxRecordsPerBatch (a runtime conf) and return it."""
@@ -110,7 +134,9 @@ def warm_up(spark, name: str, rows: int) -> float:
     """Run the scenario once on a ~2% sample of every partition: starts the Python workers,
     imports, loads the model in each worker, JIT-compiles the JVM side. Returns seconds."""
     df = input_frame(spark, rows)
-    return time_noop(scenario_frame(spark, name, df=df.sample(fraction=min(1.0, 20_000 / rows), seed=1)))
+    return time_noop(
+        scenario_frame(spark, name, df=df.sample(fraction=min(1.0, 20_000 / rows), seed=1))
+    )
 
 
 def collect_predictions(spark, name: str, rows: int, df=None) -> np.ndarray:
@@ -132,9 +158,16 @@ class BenchRecord:
     repeats: int = 1
 
 
-def run_scenario(spark, name: str, rows: int, batch_size: int | None = None, repeats: int = 1,
-                 limit_rows_per_s: float | None = None, parity: bool = True,
-                 reference: np.ndarray | None = None) -> BenchRecord:
+def run_scenario(
+    spark,
+    name: str,
+    rows: int,
+    batch_size: int | None = None,
+    repeats: int = 1,
+    limit_rows_per_s: float | None = None,
+    parity: bool = True,
+    reference: np.ndarray | None = None,
+) -> BenchRecord:
     """Warm up, then time `repeats` runs of scenario `name` over `rows` cached rows into a noop
     sink; wall_s is the median. With `parity`, also collect all predictions and compare them
     with the in-process reference (max absolute difference)."""
@@ -150,19 +183,37 @@ def run_scenario(spark, name: str, rows: int, batch_size: int | None = None, rep
         ref = reference if reference is not None else reference_predictions(rows)
         diff = float(np.max(np.abs(collect_predictions(spark, name, rows) - ref)))
     rps = rows / wall
-    return BenchRecord(name, rows, effective_batch_size(spark, name), wall, rps,
-                       rps / limit_rows_per_s if limit_rows_per_s else None, diff, spark.version, repeats)
+    return BenchRecord(
+        name,
+        rows,
+        effective_batch_size(spark, name),
+        wall,
+        rps,
+        rps / limit_rows_per_s if limit_rows_per_s else None,
+        diff,
+        spark.version,
+        repeats,
+    )
 
 
-def bench(spark, rows: int, scenarios: list[str], batch_size: int | None = None, repeats: int = 3,
-          row_repeats: int = 1, parity: bool = True) -> tuple[LimitResult, list[BenchRecord]]:
+def bench(
+    spark,
+    rows: int,
+    scenarios: list[str],
+    batch_size: int | None = None,
+    repeats: int = 3,
+    row_repeats: int = 1,
+    parity: bool = True,
+) -> tuple[LimitResult, list[BenchRecord]]:
     """The physical limit, then every scenario, all measured in this run."""
     limit = physical_limit(rows)
     ref = limit.predictions
     records = []
     for name in scenarios:
         reps = row_repeats if get_scenario(name).row_at_a_time else repeats
-        records.append(run_scenario(spark, name, rows, batch_size, reps, limit.rows_per_s, parity, ref))
+        records.append(
+            run_scenario(spark, name, rows, batch_size, reps, limit.rows_per_s, parity, ref)
+        )
     return limit, records
 
 
@@ -170,9 +221,17 @@ def bench_table(limit: LimitResult, records: list[BenchRecord]) -> pd.DataFrame:
     """Tidy table: one row per scenario plus the limit, sorted by throughput."""
     rows = [asdict(r) for r in records]
     df = pd.DataFrame(rows).sort_values("rows_per_s", ascending=False)
-    top = {"name": "physical_limit", "rows": limit.rows, "batch_size": None, "wall_s": limit.wall_s,
-           "rows_per_s": limit.rows_per_s, "ratio_to_limit": 1.0, "max_abs_diff": 0.0,
-           "spark_version": None, "repeats": 1}
+    top = {
+        "name": "physical_limit",
+        "rows": limit.rows,
+        "batch_size": None,
+        "wall_s": limit.wall_s,
+        "rows_per_s": limit.rows_per_s,
+        "ratio_to_limit": 1.0,
+        "max_abs_diff": 0.0,
+        "spark_version": None,
+        "repeats": 1,
+    }
     return pd.DataFrame([top] + df.to_dict("records"))
 
 
@@ -186,6 +245,7 @@ def bench_table(limit: LimitResult, records: list[BenchRecord]) -> pd.DataFrame:
 class OverheadResult:
     """Wall time of the same job with the worker sampler on and off, alternated in one session,
     and the CPU the sampling threads themselves used during the profiled runs."""
+
     scenario: str
     rows: int
     profiled_s: list
@@ -217,6 +277,6 @@ def alternated_runs(pairs: int, run) -> tuple[list, list]:
     check_positive("pairs", pairs)
     on, off = [], []
     for i in range(pairs):
-        for flag in ((False, True) if i % 2 == 0 else (True, False)):
+        for flag in (False, True) if i % 2 == 0 else (True, False):
             (on if flag else off).append(run(flag))
     return on, off

@@ -1,6 +1,7 @@
 """The worker-side booster cache: one parsed LightGBM booster per Python worker process and model
 (keyed by the session), so a model shipped as text is parsed once, not once per batch.
 """
+
 from __future__ import annotations
 
 from typing import Callable

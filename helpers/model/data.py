@@ -9,6 +9,7 @@
   `deterministic=True` on its own seeded sample, saved as native text under data/ atomically,
   rebuilt only when missing or when its spec changed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,8 +38,10 @@ def feature_names(n_features: int = N_FEATURES) -> list[str]:
 def _check_rows(rows: int) -> int:
     check_positive("rows", rows)
     if rows > MAX_ROWS:
-        raise LabError(f"rows={rows:,} is more than this kit generates in memory ({MAX_ROWS:,}); "
-                       "use LAB_SCALE=full (1M rows) or a smaller --rows.")
+        raise LabError(
+            f"rows={rows:,} is more than this kit generates in memory ({MAX_ROWS:,}); "
+            "use LAB_SCALE=full (1M rows) or a smaller --rows."
+        )
     return rows
 
 
@@ -52,8 +55,12 @@ def feature_matrix(rows: int, n_features: int = N_FEATURES, seed: int = SEED) ->
 def target(X: np.ndarray, seed: int = SEED) -> np.ndarray:
     """A nonlinear target with noise, so the trees have something to learn."""
     rng = np.random.default_rng(seed + 1)
-    y = (np.sin(X[:, 0]) * 2 + X[:, 1] * X[:, 2] + np.where(X[:, 3] > 0, X[:, 4], -X[:, 5])
-         + 0.5 * X[:, 6:].sum(axis=1) / max(1, X.shape[1] - 6))
+    y = (
+        np.sin(X[:, 0]) * 2
+        + X[:, 1] * X[:, 2]
+        + np.where(X[:, 3] > 0, X[:, 4], -X[:, 5])
+        + 0.5 * X[:, 6:].sum(axis=1) / max(1, X.shape[1] - 6)
+    )
     return y + 0.1 * rng.standard_normal(len(X))
 
 
@@ -87,7 +94,15 @@ def ensure_features(rows: int, n_features: int = N_FEATURES, seed: int = SEED) -
 
 # ---- extra column kinds (notebook 02: pickling vs Arrow across types) ---------------------
 
-COLUMN_KINDS = ("int64", "double", "string", "array<double>", "struct", "timestamp", "nullable_double")
+COLUMN_KINDS = (
+    "int64",
+    "double",
+    "string",
+    "array<double>",
+    "struct",
+    "timestamp",
+    "nullable_double",
+)
 
 
 def make_columns(rows: int, kind: str, seed: int = SEED, width: int = 8) -> pd.DataFrame:
@@ -118,6 +133,7 @@ def make_columns(rows: int, kind: str, seed: int = SEED, width: int = 8) -> pd.D
 
 # ---- the model ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ModelSpec:
     n_features: int = N_FEATURES
@@ -144,11 +160,21 @@ def train_model(spec: ModelSpec = ModelSpec()) -> str:
 
     X = feature_matrix(spec.train_rows, spec.n_features, spec.seed + 100)
     y = target(X, spec.seed)
-    params = {"objective": "regression", "num_leaves": spec.num_leaves,
-              "learning_rate": spec.learning_rate, "seed": spec.seed, "deterministic": True,
-              "force_row_wise": True, "num_threads": 1, "verbose": -1}
-    booster = lgb.train(params, lgb.Dataset(X, y, feature_name=feature_names(spec.n_features)),
-                        num_boost_round=spec.num_trees)
+    params = {
+        "objective": "regression",
+        "num_leaves": spec.num_leaves,
+        "learning_rate": spec.learning_rate,
+        "seed": spec.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": 1,
+        "verbose": -1,
+    }
+    booster = lgb.train(
+        params,
+        lgb.Dataset(X, y, feature_name=feature_names(spec.n_features)),
+        num_boost_round=spec.num_trees,
+    )
     return booster.model_to_string()
 
 
@@ -158,8 +184,9 @@ def ensure_model(spec: ModelSpec = ModelSpec()) -> Path:
         if json.loads(MODEL_SPEC_PATH.read_text()).get("digest") == spec.digest():
             return MODEL_PATH
     atomic_write_bytes(MODEL_PATH, train_model(spec).encode())
-    atomic_write_bytes(MODEL_SPEC_PATH, json.dumps({**asdict(spec), "digest": spec.digest()},
-                                                   indent=1).encode())
+    atomic_write_bytes(
+        MODEL_SPEC_PATH, json.dumps({**asdict(spec), "digest": spec.digest()}, indent=1).encode()
+    )
     return MODEL_PATH
 
 

@@ -9,6 +9,7 @@ Physical operators (Spark 3.5, `explain()`):
   row_udf -> BatchEvalPython; arrow_udf, pandas_udf, iter_pandas_udf -> ArrowEvalPython;
   map_in_pandas -> MapInPandas; map_in_arrow -> PythonMapInArrow; synapseml -> Project (JVM UDF).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ def _model_value(model):
 
 
 # ---- the paths --------------------------------------------------------------------------------
+
 
 def _feature_cols(df):
     return [c for c in df.columns if c.startswith("f") and c[1:].isdigit()]
@@ -91,7 +93,9 @@ def build_map_in_pandas(df, model):
     def predict_frames(frames):
         booster = worker_booster(_model_value(model))
         for pdf in frames:
-            yield pd.DataFrame({"id": pdf["id"], "prediction": predict(booster, pdf[feats].to_numpy())})
+            yield pd.DataFrame(
+                {"id": pdf["id"], "prediction": predict(booster, pdf[feats].to_numpy())}
+            )
 
     return df.mapInPandas(predict_frames, OUTPUT_SCHEMA)
 
@@ -105,8 +109,9 @@ def build_map_in_arrow(df, model):
         booster = worker_booster(_model_value(model))
         for batch in batches:
             X = np.column_stack([batch.column(f).to_numpy(zero_copy_only=False) for f in feats])
-            yield pa.RecordBatch.from_arrays([batch.column("id"), pa.array(predict(booster, X))],
-                                             names=["id", "prediction"])
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("id"), pa.array(predict(booster, X))], names=["id", "prediction"]
+            )
 
     return df.mapInArrow(predict_batches, OUTPUT_SCHEMA)
 
@@ -116,9 +121,13 @@ def rowmajor_view(arr, width: int) -> np.ndarray:
     without copying. LabError when the array cannot be viewed that way (nulls, ragged rows)."""
     values = arr.flatten()  # respects the array's offset: a slice of the child, no copy
     if arr.null_count or values.null_count:
-        raise LabError("The feature arrays contain nulls: fill them before sending (no view possible).")
+        raise LabError(
+            "The feature arrays contain nulls: fill them before sending (no view possible)."
+        )
     if len(values) != len(arr) * width:
-        raise LabError(f"Rows are not all {width} long: a ragged list cannot be viewed as a matrix.")
+        raise LabError(
+            f"Rows are not all {width} long: a ragged list cannot be viewed as a matrix."
+        )
     return values.to_numpy(zero_copy_only=True).reshape(len(arr), width)
 
 
@@ -126,14 +135,16 @@ def build_map_in_arrow_rowmajor(df, model):
     """mapInArrow over an `array<double>` features column: the Arrow list's values buffer is one
     contiguous row-major block, so the model's (rows x 16) matrix is a reshape — no copy, no
     column stacking (checked by address in notebook 03)."""
+
     def predict_batches(batches):
         import pyarrow as pa
 
         booster = worker_booster(_model_value(model))
         for batch in batches:
             X = rowmajor_view(batch.column("features"), N_FEATURES)
-            yield pa.RecordBatch.from_arrays([batch.column("id"), pa.array(predict(booster, X))],
-                                             names=["id", "prediction"])
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("id"), pa.array(predict(booster, X))], names=["id", "prediction"]
+            )
 
     if "features" not in df.columns:
         df = as_array_layout(df)
@@ -150,15 +161,16 @@ def as_array_layout(df):
 def build_synapseml(df, model_str: str):
     from pyspark.ml.feature import VectorAssembler
 
-
     require_synapseml_jars()
     try:
         from synapse.ml.lightgbm import LightGBMRegressionModel
 
         m = LightGBMRegressionModel.loadNativeModelFromString(model_str)
     except Exception as exc:
-        raise LabError("SynapseML classes are not on this session's classpath: run `make jars`, then "
-                       "start the session with helpers.core.session.start_session(synapseml=True).") from exc
+        raise LabError(
+            "SynapseML classes are not on this session's classpath: run `make jars`, then "
+            "start the session with helpers.core.session.start_session(synapseml=True)."
+        ) from exc
     m = m.setFeaturesCol("features").setPredictionCol("prediction")
     assembled = VectorAssembler(inputCols=_feature_cols(df), outputCol="features").transform(df)
     return m.transform(assembled).select("id", "prediction")
@@ -175,19 +187,53 @@ class Scenario:
     layout: str = "columns"  # "columns": f0..f15 doubles; "array": one array<double> column
 
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
-    Scenario("row_udf", "row @udf (pickle)", "BatchEvalPython", True, True, build_row_udf),
-    Scenario("arrow_udf", "@udf(useArrow=True)", "ArrowEvalPython", True, True, build_arrow_udf),
-    Scenario("pandas_udf", "@pandas_udf Series->Series", "ArrowEvalPython", True, False, build_pandas_udf),
-    Scenario("iter_pandas_udf", "@pandas_udf Iterator", "ArrowEvalPython", True, False, build_iter_pandas_udf),
-    Scenario("map_in_pandas", "mapInPandas", "MapInPandas", True, False, build_map_in_pandas),
-    Scenario("map_in_arrow", "mapInArrow", "PythonMapInArrow", True, False, build_map_in_arrow),
-    Scenario("map_in_arrow_rowmajor", "mapInArrow, row-major array input", "PythonMapInArrow", True, False,
-             build_map_in_arrow_rowmajor, layout="array"),
-    Scenario("synapseml", "SynapseML LightGBM (JVM, JNI)", "Project", False, False, build_synapseml),
-]}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in [
+        Scenario("row_udf", "row @udf (pickle)", "BatchEvalPython", True, True, build_row_udf),
+        Scenario(
+            "arrow_udf", "@udf(useArrow=True)", "ArrowEvalPython", True, True, build_arrow_udf
+        ),
+        Scenario(
+            "pandas_udf",
+            "@pandas_udf Series->Series",
+            "ArrowEvalPython",
+            True,
+            False,
+            build_pandas_udf,
+        ),
+        Scenario(
+            "iter_pandas_udf",
+            "@pandas_udf Iterator",
+            "ArrowEvalPython",
+            True,
+            False,
+            build_iter_pandas_udf,
+        ),
+        Scenario("map_in_pandas", "mapInPandas", "MapInPandas", True, False, build_map_in_pandas),
+        Scenario("map_in_arrow", "mapInArrow", "PythonMapInArrow", True, False, build_map_in_arrow),
+        Scenario(
+            "map_in_arrow_rowmajor",
+            "mapInArrow, row-major array input",
+            "PythonMapInArrow",
+            True,
+            False,
+            build_map_in_arrow_rowmajor,
+            layout="array",
+        ),
+        Scenario(
+            "synapseml", "SynapseML LightGBM (JVM, JNI)", "Project", False, False, build_synapseml
+        ),
+    ]
+}
 
-ARROW_SCENARIOS = ("pandas_udf", "iter_pandas_udf", "map_in_pandas", "map_in_arrow", "map_in_arrow_rowmajor")
+ARROW_SCENARIOS = (
+    "pandas_udf",
+    "iter_pandas_udf",
+    "map_in_pandas",
+    "map_in_arrow",
+    "map_in_arrow_rowmajor",
+)
 
 
 def get_scenario(name: str) -> Scenario:

@@ -24,6 +24,7 @@ Categories (in the order charts stack them):
 The deepest (leaf-most) frame that matches a rule decides, except that prediction wins anywhere
 and an `[off-cpu]` leaf is always waiting.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,47 +33,100 @@ import pandas as pd
 
 from helpers.core.config import LabError
 
-CATEGORIES = ("prediction", "conversion", "serialization", "JVM row<->Arrow", "socket I/O",
-              "native/JNI", "waiting/idle", "other")
+CATEGORIES = (
+    "prediction",
+    "conversion",
+    "serialization",
+    "JVM row<->Arrow",
+    "socket I/O",
+    "native/JNI",
+    "waiting/idle",
+    "other",
+)
 CATEGORY_COLORS = {
-    "prediction": "#2ca02c", "conversion": "#ff7f0e", "serialization": "#d62728",
-    "JVM row<->Arrow": "#9467bd", "socket I/O": "#17becf", "native/JNI": "#8c564b",
-    "waiting/idle": "#c7c7c7", "other": "#7f7f7f",
+    "prediction": "#2ca02c",
+    "conversion": "#ff7f0e",
+    "serialization": "#d62728",
+    "JVM row<->Arrow": "#9467bd",
+    "socket I/O": "#17becf",
+    "native/JNI": "#8c564b",
+    "waiting/idle": "#c7c7c7",
+    "other": "#7f7f7f",
 }
 
-_PREDICTION = re.compile(r"\(lightgbm/|^predict \(helpers/model/data\.py\)|^com\.microsoft\.azure\.synapse\.ml\.lightgbm\.|^com\.microsoft\.ml\.lightgbm\.")
+_PREDICTION = re.compile(
+    r"\(lightgbm/|^predict \(helpers/model/data\.py\)|^com\.microsoft\.azure\.synapse\.ml\.lightgbm\.|^com\.microsoft\.ml\.lightgbm\."
+)
 
 _PY_RULES = [
     ("waiting/idle", re.compile(r"^\[off-cpu\]$")),
-    ("socket I/O", re.compile(r"^(read_int|write_int|read_long|write_long|write_with_length) \(pyspark/serializers\.py\)"
-                              r"|^(readinto|recv_into|recv|send|sendall|makefile) \(socket\.py\)")),
-    ("conversion", re.compile(r"^(arrow_to_pandas|_create_batch|_create_array|_create_struct_array|_create_arrow_batch"
-                              r"|convert|_to_corrected_pandas_type|from_arrow_type|to_arrow_type)"
-                              r" \(pyspark/sql/pandas/"
-                              r"|\(pyarrow/pandas_compat\.py\)|\(pandas/|\(numpy/|\(helpers/paths/scenarios\.py\)"
-                              r"|\(pyspark/sql/pandas/types\.py\)"
-                              r"|^arrow::py::.*(Pandas|NumPy)")),  # py-spy native frames of to_pandas
-
-    ("serialization", re.compile(r"\(pyspark/serializers\.py\)|\(pyspark/sql/pandas/serializers\.py\)"
-                                 r"|\(pyarrow/ipc|\(cloudpickle/|\(pickle\.py\)"
-                                 r"|^arrow::ipc::")),  # py-spy native frames of the IPC reader/writer
-
+    (
+        "socket I/O",
+        re.compile(
+            r"^(read_int|write_int|read_long|write_long|write_with_length) \(pyspark/serializers\.py\)"
+            r"|^(readinto|recv_into|recv|send|sendall|makefile) \(socket\.py\)"
+        ),
+    ),
+    (
+        "conversion",
+        re.compile(
+            r"^(arrow_to_pandas|_create_batch|_create_array|_create_struct_array|_create_arrow_batch"
+            r"|convert|_to_corrected_pandas_type|from_arrow_type|to_arrow_type)"
+            r" \(pyspark/sql/pandas/"
+            r"|\(pyarrow/pandas_compat\.py\)|\(pandas/|\(numpy/|\(helpers/paths/scenarios\.py\)"
+            r"|\(pyspark/sql/pandas/types\.py\)"
+            r"|^arrow::py::.*(Pandas|NumPy)"
+        ),
+    ),  # py-spy native frames of to_pandas
+    (
+        "serialization",
+        re.compile(
+            r"\(pyspark/serializers\.py\)|\(pyspark/sql/pandas/serializers\.py\)"
+            r"|\(pyarrow/ipc|\(cloudpickle/|\(pickle\.py\)"
+            r"|^arrow::ipc::"
+        ),
+    ),  # py-spy native frames of the IPC reader/writer
 ]
 
 _JVM_RULES = [
-    ("waiting/idle", re.compile(r"^(jdk\.internal\.misc\.Unsafe\.park|java\.lang\.Object\.wait|java\.lang\.Thread\.sleep"
-                                r"|java\.util\.concurrent\.locks\.LockSupport\.park|sun\.nio\.ch\.EPoll\.wait"
-                                r"|sun\.nio\.ch\.EPollSelectorImpl\.doSelect)")),
-    ("socket I/O", re.compile(r"^(sun\.nio\.ch\.(Net\.poll|NioSocketImpl|SocketDispatcher|SocketChannelImpl|IOUtil)"
-                              r"|java\.net\.Socket|java\.net\.SocketInputStream|java\.net\.SocketOutputStream)")),
-    ("serialization", re.compile(r"^(org\.apache\.arrow\.vector\.ipc\.|org\.apache\.arrow\.flatbuf\.|net\.razorvine\.pickle\."
-                                 r"|org\.apache\.spark\.api\.python\.SerDeUtil)")),
-    ("JVM row<->Arrow", re.compile(r"^(org\.apache\.spark\.sql\.execution\.arrow\.|org\.apache\.spark\.sql\.vectorized\."
-                                   r"|org\.apache\.arrow\.vector\.|org\.apache\.arrow\.memory\."
-                                   r"|org\.apache\.spark\.sql\.catalyst\.expressions\.GeneratedClass\$Specific(Unsafe|Safe)Projection"
-                                   r"|org\.apache\.spark\.sql\.catalyst\.expressions\.(Unsafe|Interpreted)"
-                                   r"|org\.apache\.spark\.sql\.execution\.python\.EvaluatePython)")),
-    ("conversion", re.compile(r"^(org\.apache\.spark\.ml\.feature\.VectorAssembler|org\.apache\.spark\.ml\.linalg\.)")),
+    (
+        "waiting/idle",
+        re.compile(
+            r"^(jdk\.internal\.misc\.Unsafe\.park|java\.lang\.Object\.wait|java\.lang\.Thread\.sleep"
+            r"|java\.util\.concurrent\.locks\.LockSupport\.park|sun\.nio\.ch\.EPoll\.wait"
+            r"|sun\.nio\.ch\.EPollSelectorImpl\.doSelect)"
+        ),
+    ),
+    (
+        "socket I/O",
+        re.compile(
+            r"^(sun\.nio\.ch\.(Net\.poll|NioSocketImpl|SocketDispatcher|SocketChannelImpl|IOUtil)"
+            r"|java\.net\.Socket|java\.net\.SocketInputStream|java\.net\.SocketOutputStream)"
+        ),
+    ),
+    (
+        "serialization",
+        re.compile(
+            r"^(org\.apache\.arrow\.vector\.ipc\.|org\.apache\.arrow\.flatbuf\.|net\.razorvine\.pickle\."
+            r"|org\.apache\.spark\.api\.python\.SerDeUtil)"
+        ),
+    ),
+    (
+        "JVM row<->Arrow",
+        re.compile(
+            r"^(org\.apache\.spark\.sql\.execution\.arrow\.|org\.apache\.spark\.sql\.vectorized\."
+            r"|org\.apache\.arrow\.vector\.|org\.apache\.arrow\.memory\."
+            r"|org\.apache\.spark\.sql\.catalyst\.expressions\.GeneratedClass\$Specific(Unsafe|Safe)Projection"
+            r"|org\.apache\.spark\.sql\.catalyst\.expressions\.(Unsafe|Interpreted)"
+            r"|org\.apache\.spark\.sql\.execution\.python\.EvaluatePython)"
+        ),
+    ),
+    (
+        "conversion",
+        re.compile(
+            r"^(org\.apache\.spark\.ml\.feature\.VectorAssembler|org\.apache\.spark\.ml\.linalg\.)"
+        ),
+    ),
     ("native/JNI", re.compile(r" \[native\]$")),
 ]
 
@@ -124,15 +178,23 @@ def breakdown(result) -> dict:
     jv = categorize(result.jvm, "jvm")
     capacity = result.wall_s * max(result.slots, 1)
     out = {c: py[c] + jv[c] for c in CATEGORIES}
-    out.update({
-        "wall_s": result.wall_s, "scenario": result.scenario, "rows": result.rows,
-        "batch_size": result.batch_size, "slots": result.slots,
-        "python": py, "jvm": jv,
-        "python_sampled_s": sum(py.values()), "jvm_sampled_s": sum(jv.values()),
-        "python_coverage": sum(py.values()) / capacity if capacity else 0.0,
-        "jvm_coverage": sum(jv.values()) / capacity if capacity else 0.0,
-        "python_processes": result.python_processes, "tasks": result.tasks,
-    })
+    out.update(
+        {
+            "wall_s": result.wall_s,
+            "scenario": result.scenario,
+            "rows": result.rows,
+            "batch_size": result.batch_size,
+            "slots": result.slots,
+            "python": py,
+            "jvm": jv,
+            "python_sampled_s": sum(py.values()),
+            "jvm_sampled_s": sum(jv.values()),
+            "python_coverage": sum(py.values()) / capacity if capacity else 0.0,
+            "jvm_coverage": sum(jv.values()) / capacity if capacity else 0.0,
+            "python_processes": result.python_processes,
+            "tasks": result.tasks,
+        }
+    )
     return out
 
 
@@ -145,8 +207,17 @@ def breakdown_frame(results) -> pd.DataFrame:
             cats = categorize(stacks, side)
             tot = sum(cats.values())
             for c, s in cats.items():
-                rows.append({"scenario": r.scenario, "side": side, "category": c, "seconds": s,
-                             "share": s / tot if tot else 0.0, "wall_s": r.wall_s, "slots": r.slots})
+                rows.append(
+                    {
+                        "scenario": r.scenario,
+                        "side": side,
+                        "category": c,
+                        "seconds": s,
+                        "share": s / tot if tot else 0.0,
+                        "wall_s": r.wall_s,
+                        "slots": r.slots,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -157,9 +228,12 @@ def split(result, side: str = "python") -> dict:
     cats = categorize(result.python if side == "python" else result.jvm, side)
     # On the JVM, time in the socket's native read is the task thread blocked on the worker: waiting.
     sock = cats["socket I/O"] if side == "python" else 0.0
-    parts = {"prediction": cats["prediction"],
-             "serialization": cats["serialization"] + sock + cats["JVM row<->Arrow"],
-             "conversion": cats["conversion"], "other": cats["other"] + cats["native/JNI"]}
+    parts = {
+        "prediction": cats["prediction"],
+        "serialization": cats["serialization"] + sock + cats["JVM row<->Arrow"],
+        "conversion": cats["conversion"],
+        "other": cats["other"] + cats["native/JNI"],
+    }
     busy = sum(parts.values())
     parts.update({f"{k}_share": (v / busy if busy else 0.0) for k, v in list(parts.items())})
     parts.update(on_cpu_s=busy, waiting_s=cats["waiting/idle"] + cats["socket I/O"] - sock)
@@ -168,24 +242,37 @@ def split(result, side: str = "python") -> dict:
 
 # Threads that do a Spark task's work: the task thread, 3.5's writer thread feeding the Python
 # worker (PythonRunner.WriterThread "stdout writer for <python>"), and its monitor.
-TASK_THREADS = re.compile(r"^(Executor task launch worker|stdout writer for|writer for |Worker Monitor for)")
+TASK_THREADS = re.compile(
+    r"^(Executor task launch worker|stdout writer for|writer for |Worker Monitor for)"
+)
 
 
 # Executor plumbing every task-thread stack passes through (thread pool, task runner, error-handling
 # wrappers, lambdas, the noop writer's task loop): hidden in the drawings, kept in the .collapsed files.
-JVM_SCAFFOLDING = (r"^(java\.lang\.Thread\.run|java\.util\.concurrent\.ThreadPoolExecutor"
-                   r"|org\.apache\.spark\.executor\.Executor\$TaskRunner|org\.apache\.spark\.util\.(SparkErrorUtils|Utils\$)"
-                   r"|org\.apache\.spark\.scheduler\.(Task|ResultTask)\.|org\.apache\.spark\.TaskContext"
-                   r"|org\.apache\.spark\.sql\.execution\.datasources\.v2\.(V2TableWriteExec|DataWritingSparkTask|WritingSparkTask)"
-                   r"|\d+\.apply$|.*\$\$Lambda)")
+JVM_SCAFFOLDING = (
+    r"^(java\.lang\.Thread\.run|java\.util\.concurrent\.ThreadPoolExecutor"
+    r"|org\.apache\.spark\.executor\.Executor\$TaskRunner|org\.apache\.spark\.util\.(SparkErrorUtils|Utils\$)"
+    r"|org\.apache\.spark\.scheduler\.(Task|ResultTask)\.|org\.apache\.spark\.TaskContext"
+    r"|org\.apache\.spark\.sql\.execution\.datasources\.v2\.(V2TableWriteExec|DataWritingSparkTask|WritingSparkTask)"
+    r"|\d+\.apply$|.*\$\$Lambda)"
+)
 
 
 # Checked leaf-first: the first frame that matches decides the bucket.
 JNI_BUCKETS = (
-    ("native predict (JNI: LGBM_BoosterPredictForMatSingle)", re.compile(r"lightgbmlibJNI\.LGBM_BoosterPredict")),
+    (
+        "native predict (JNI: LGBM_BoosterPredictForMatSingle)",
+        re.compile(r"lightgbmlibJNI\.LGBM_BoosterPredict"),
+    ),
     ("other JNI calls (result read, pointers)", re.compile(r"lightgbmlibJNI\.")),
-    ("row -> vector (VectorAssembler, ml.linalg)", re.compile(r"VectorAssembler|ml\.linalg|VectorUDT|ml\.feature")),
-    ("SynapseML Scala around the call (params string, logging)", re.compile(r"synapse\.ml|com\.microsoft")),
+    (
+        "row -> vector (VectorAssembler, ml.linalg)",
+        re.compile(r"VectorAssembler|ml\.linalg|VectorUDT|ml\.feature"),
+    ),
+    (
+        "SynapseML Scala around the call (params string, logging)",
+        re.compile(r"synapse\.ml|com\.microsoft"),
+    ),
     ("Spark row pipeline (scan, codegen, noop sink)", re.compile(r"org\.apache\.spark")),
 )
 
@@ -213,11 +300,18 @@ def jni_breakdown(stacks: dict, only_tasks: bool = True) -> pd.DataFrame:
         if only_tasks and not TASK_FRAME.search(stack):
             continue
         frames = stack.split(";")
-        rows.append({"bucket": classify_jvm_stack(frames), "seconds": us / 1e6,
-                     "native_seconds": us / 1e6 if frames[-1].endswith("[native]") else 0.0})
+        rows.append(
+            {
+                "bucket": classify_jvm_stack(frames),
+                "seconds": us / 1e6,
+                "native_seconds": us / 1e6 if frames[-1].endswith("[native]") else 0.0,
+            }
+        )
     if not rows:
-        raise LabError("No Spark task stacks in the JFR samples: start the session with "
-                       "profile_jvm.jfr_java_options() and run the SynapseML job while recording.")
+        raise LabError(
+            "No Spark task stacks in the JFR samples: start the session with "
+            "profile_jvm.jfr_java_options() and run the SynapseML job while recording."
+        )
     out = pd.DataFrame(rows).groupby("bucket", as_index=False)[["seconds", "native_seconds"]].sum()
     out["share"] = out["seconds"] / out["seconds"].sum()
     return out.sort_values("seconds", ascending=False).reset_index(drop=True)

@@ -15,6 +15,7 @@ threads in native code each is visited about once every N periods; with `native_
 native sample weighs 20 ms x N, N = distinct threads (of any name) seen in native samples in the window (an
 estimate that assumes the sampler's round robin over a steady set of native threads).
 """
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,9 @@ STACK_DEPTH = 64
 
 def jfr_java_options(settings: str = "profile", maxage: str = "30m") -> tuple[str, ...]:
     """JVM options that start a JFR recording named 'lab' with the JVM."""
-    return (f"-XX:StartFlightRecording=name={RECORDING},settings={settings},maxage={maxage},dumponexit=false",)
+    return (
+        f"-XX:StartFlightRecording=name={RECORDING},settings={settings},maxage={maxage},dumponexit=false",
+    )
 
 
 def _jdk_tool(name: str) -> str:
@@ -59,7 +62,9 @@ def _jdk_tool(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    raise LabError(f"`{name}` not found next to {java}: install a full JDK 17 (not a JRE) and set JAVA_HOME.")
+    raise LabError(
+        f"`{name}` not found next to {java}: install a full JDK 17 (not a JRE) and set JAVA_HOME."
+    )
 
 
 def _iso(epoch: float) -> str:
@@ -70,7 +75,9 @@ def dump_jfr(pid: int, path, begin: float | None = None, maxage: str | None = No
     """Dump the running 'lab' recording of JVM `pid` to `path` (.jfr), from epoch second `begin`
     (rounded down to the second) when given. Raises LabError when the JVM records nothing."""
     if pid is None:
-        raise LabError("No local driver JVM to dump: start the session with helpers.core.session.start_session().")
+        raise LabError(
+            "No local driver JVM to dump: start the session with helpers.core.session.start_session()."
+        )
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [_jdk_tool("jcmd"), str(pid), "JFR.dump", f"name={RECORDING}", f"filename={path}"]
@@ -80,21 +87,29 @@ def dump_jfr(pid: int, path, begin: float | None = None, maxage: str | None = No
         cmd.append(f"maxage={maxage}")
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if out.returncode != 0 or not path.exists() or "Could not find" in out.stdout:
-        raise LabError(f"JFR.dump failed ({(out.stdout + out.stderr).strip().splitlines()[-1][:160]}): start the "
-                       "session with java_options=profile_jvm.jfr_java_options().")
+        raise LabError(
+            f"JFR.dump failed ({(out.stdout + out.stderr).strip().splitlines()[-1][:160]}): start the "
+            "session with java_options=profile_jvm.jfr_java_options()."
+        )
     return path
 
 
 def _jcmd(pid: int, *args: str) -> str:
-    out = subprocess.run([_jdk_tool("jcmd"), str(pid), *args], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [_jdk_tool("jcmd"), str(pid), *args], capture_output=True, text=True, timeout=120
+    )
     if out.returncode != 0:
-        raise LabError(f"jcmd {' '.join(args[:1])} failed: {(out.stdout + out.stderr).strip().splitlines()[-1][:160]}")
+        raise LabError(
+            f"jcmd {' '.join(args[:1])} failed: {(out.stdout + out.stderr).strip().splitlines()[-1][:160]}"
+        )
     return out.stdout
 
 
 def recording_running(pid: int) -> bool:
     """True when JVM `pid` has the kit's JFR recording ('lab') running (`jcmd JFR.check`)."""
-    return f"name={RECORDING}" in _jcmd(pid, "JFR.check") and "running" in _jcmd(pid, "JFR.check", f"name={RECORDING}")
+    return f"name={RECORDING}" in _jcmd(pid, "JFR.check") and "running" in _jcmd(
+        pid, "JFR.check", f"name={RECORDING}"
+    )
 
 
 def set_recording(pid: int, on: bool, settings: str = "profile", maxage: str = "30m") -> None:
@@ -106,8 +121,13 @@ def set_recording(pid: int, on: bool, settings: str = "profile", maxage: str = "
         _jcmd(pid, "JFR.stop", f"name={RECORDING}")
 
 
-def jfr_overhead(spark, name: str = "map_in_pandas", rows: int = 100_000, pairs: int = 3,
-                 batch_size: int | None = None):
+def jfr_overhead(
+    spark,
+    name: str = "map_in_pandas",
+    rows: int = 100_000,
+    pairs: int = 3,
+    batch_size: int | None = None,
+):
     """Alternate runs of the same job with the JVM's JFR recording off and on (`pairs` each, after a
     warm-up) in one session, switching it with jcmd, each timed run after an untimed one; returns a
     `profile_workers.OverheadResult` (wall seconds). The recording is left as it was found."""
@@ -116,11 +136,14 @@ def jfr_overhead(spark, name: str = "map_in_pandas", rows: int = 100_000, pairs:
     check_positive("pairs", pairs)
     pid = jvm_pid(spark)
     if pid is None:
-        raise LabError("No local driver JVM to switch JFR in: start the session with helpers.core.session.start_session().")
+        raise LabError(
+            "No local driver JVM to switch JFR in: start the session with helpers.core.session.start_session()."
+        )
     was_running = recording_running(pid)
     set_batch_size(spark, batch_size)
     input_frame(spark, rows)
     warm_up(spark, name, rows)
+
     def run(recording: bool) -> float:
         set_recording(pid, recording)
         # The first run after a switch was measurably slower here (JFR instruments and
@@ -149,9 +172,22 @@ def jfr_events(jfr_path, events=EVENTS, stack_depth: int = STACK_DEPTH) -> list[
         raise LabError(f"No JFR file at {jfr_path}.")
     with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
         with open(tmp.name, "w") as fh:
-            proc = subprocess.run([_jdk_tool("jfr"), "print", "--json", "--events", ",".join(events),
-                                   "--stack-depth", str(stack_depth), str(jfr_path)],
-                                  stdout=fh, stderr=subprocess.PIPE, text=True, timeout=300)
+            proc = subprocess.run(
+                [
+                    _jdk_tool("jfr"),
+                    "print",
+                    "--json",
+                    "--events",
+                    ",".join(events),
+                    "--stack-depth",
+                    str(stack_depth),
+                    str(jfr_path),
+                ],
+                stdout=fh,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=300,
+            )
         if proc.returncode != 0:
             raise LabError(f"`jfr print` failed on {jfr_path}: {proc.stderr.strip()[:200]}")
         with open(tmp.name) as fh:
@@ -186,8 +222,13 @@ def event_time(event: dict) -> float:
     return base.timestamp() + (float(m.group(2)) if m.group(2) else 0.0)
 
 
-def parse_jfr_events(events: list[dict], since: float | None = None, until: float | None = None,
-                     threads=TASK_THREADS, native_correction: bool = True) -> dict[str, int]:
+def parse_jfr_events(
+    events: list[dict],
+    since: float | None = None,
+    until: float | None = None,
+    threads=TASK_THREADS,
+    native_correction: bool = True,
+) -> dict[str, int]:
     """Sample events -> collapsed stacks 'thread:<name>;root;...;leaf' -> microseconds.
 
     since/until: keep events in this epoch-second window; threads: a regex on the thread's Java
@@ -221,7 +262,9 @@ def parse_jfr_events(events: list[dict], since: float | None = None, until: floa
     return dict(stacks)
 
 
-def jvm_stacks(pid: int, since: float, until: float, jfr_path, threads=TASK_THREADS) -> dict[str, int]:
+def jvm_stacks(
+    pid: int, since: float, until: float, jfr_path, threads=TASK_THREADS
+) -> dict[str, int]:
     """Dump JFR of JVM `pid` to `jfr_path` and return the task threads' collapsed stacks for the
     epoch-second window [since, until] (microseconds)."""
     path = dump_jfr(pid, jfr_path, begin=since)

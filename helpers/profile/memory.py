@@ -14,6 +14,7 @@ Sources (all sampled during the same job, all stamped in epoch seconds, then ali
 `on_grid` resamples step-wise so layers can be compared at the same instants.
 Units: bytes, seconds.
 """
+
 from __future__ import annotations
 
 import html
@@ -49,6 +50,7 @@ def memory_rows() -> int:
 
 # ---- 2. memray captures of the Python workers ----------------------------------------------------
 
+
 def capture_summary(files) -> pd.DataFrame:
     """One row per memray capture (one per task): pid, seq, peak_bytes (memray's high-water mark
     of the heap), allocations, start / end (epoch s), duration_s, path."""
@@ -60,20 +62,31 @@ def capture_summary(files) -> pd.DataFrame:
             continue
         with memray.FileReader(str(wf.path)) as reader:
             m = reader.metadata
-            rows.append({"pid": wf.pid, "seq": wf.seq, "peak_bytes": int(m.peak_memory),
-                         "allocations": int(m.total_allocations), "start": m.start_time.timestamp(),
-                         "end": m.end_time.timestamp(),
-                         "duration_s": (m.end_time - m.start_time).total_seconds(), "path": str(wf.path)})
-    return pd.DataFrame(rows, columns=["pid", "seq", "peak_bytes", "allocations", "start", "end",
-                                       "duration_s", "path"])
+            rows.append(
+                {
+                    "pid": wf.pid,
+                    "seq": wf.seq,
+                    "peak_bytes": int(m.peak_memory),
+                    "allocations": int(m.total_allocations),
+                    "start": m.start_time.timestamp(),
+                    "end": m.end_time.timestamp(),
+                    "duration_s": (m.end_time - m.start_time).total_seconds(),
+                    "path": str(wf.path),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=["pid", "seq", "peak_bytes", "allocations", "start", "end", "duration_s", "path"],
+    )
 
 
 def peak_per_worker(captures: pd.DataFrame) -> pd.DataFrame:
     """Per Python worker process: tasks captured and the largest task peak (bytes)."""
     if captures.empty:
         return pd.DataFrame(columns=["pid", "tasks", "peak_bytes"])
-    return (captures.groupby("pid", as_index=False)
-            .agg(tasks=("seq", "count"), peak_bytes=("peak_bytes", "max")))
+    return captures.groupby("pid", as_index=False).agg(
+        tasks=("seq", "count"), peak_bytes=("peak_bytes", "max")
+    )
 
 
 def memray_snapshots(captures: pd.DataFrame) -> pd.DataFrame:
@@ -85,8 +98,15 @@ def memray_snapshots(captures: pd.DataFrame) -> pd.DataFrame:
     for c in captures.itertuples():
         with memray.FileReader(c.path) as reader:
             for s in reader.get_memory_snapshots():
-                rows.append({"t": s.time / 1000.0, "source": "memray", "layer": "Python heap (memray)",
-                             "pid": int(c.pid), "bytes": int(s.heap)})
+                rows.append(
+                    {
+                        "t": s.time / 1000.0,
+                        "source": "memray",
+                        "layer": "Python heap (memray)",
+                        "pid": int(c.pid),
+                        "bytes": int(s.heap),
+                    }
+                )
     return pd.DataFrame(rows, columns=["t", "source", "layer", "pid", "bytes"])
 
 
@@ -95,10 +115,25 @@ def memray_flamegraph(capture_path, out_html) -> Path:
     (`python -m memray flamegraph`). Returns the HTML path."""
     capture_path, out_html = Path(capture_path), Path(out_html)
     if not capture_path.exists():
-        raise LabError(f"No memray capture at {capture_path}: run a job in a memray-profiled session first.")
+        raise LabError(
+            f"No memray capture at {capture_path}: run a job in a memray-profiled session first."
+        )
     out_html.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([sys.executable, "-m", "memray", "flamegraph", "-f", "-o", str(out_html), str(capture_path)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "memray",
+            "flamegraph",
+            "-f",
+            "-o",
+            str(out_html),
+            str(capture_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if proc.returncode != 0 or not out_html.exists():
         raise LabError(f"memray flamegraph failed: {(proc.stderr or proc.stdout).strip()[:200]}")
     return out_html
@@ -110,11 +145,14 @@ def inline_html(path, height: int = 560):
     from IPython.display import HTML
 
     doc = Path(path).read_text()
-    return HTML(f'<div><iframe srcdoc="{html.escape(doc, quote=True)}" width="100%" height="{height}" '
-                f'style="border:1px solid #ccc"></iframe></div>')
+    return HTML(
+        f'<div><iframe srcdoc="{html.escape(doc, quote=True)}" width="100%" height="{height}" '
+        f'style="border:1px solid #ccc"></iframe></div>'
+    )
 
 
 # ---- 3. one time axis ----------------------------------------------------------------------------
+
 
 def align_timelines(sources: list[pd.DataFrame], t0: float) -> pd.DataFrame:
     """Concatenate tidy samples (columns t [epoch s], source, layer, pid, bytes) from several
@@ -128,8 +166,9 @@ def align_timelines(sources: list[pd.DataFrame], t0: float) -> pd.DataFrame:
     return out.sort_values(["t", "layer"], kind="stable").reset_index(drop=True)
 
 
-def on_grid(timeline: pd.DataFrame, step: float = 0.05, start: float | None = None,
-            end: float | None = None) -> pd.DataFrame:
+def on_grid(
+    timeline: pd.DataFrame, step: float = 0.05, start: float | None = None, end: float | None = None
+) -> pd.DataFrame:
     """Resample an aligned timeline step-wise (each series holds its last value until its next
     sample) onto t = start, start+step, ...; one column per (layer, pid) series. Before a
     series' first sample its value is NaN."""
@@ -152,6 +191,7 @@ def on_grid(timeline: pd.DataFrame, step: float = 0.05, start: float | None = No
 
 # ---- 4. one profiled job -------------------------------------------------------------------------
 
+
 @dataclass
 class MemoryRun:
     scenario: str
@@ -159,9 +199,9 @@ class MemoryRun:
     batch_size: int | None
     partitions: int
     wall_s: float
-    t0: float                      # epoch s when the job started
-    timeline: pd.DataFrame = field(repr=False)   # aligned: t (s since t0), source, layer, pid, bytes
-    captures: pd.DataFrame = field(repr=False)   # capture_summary of this job's tasks
+    t0: float  # epoch s when the job started
+    timeline: pd.DataFrame = field(repr=False)  # aligned: t (s since t0), source, layer, pid, bytes
+    captures: pd.DataFrame = field(repr=False)  # capture_summary of this job's tasks
     arrow_peak_before: int = 0
     arrow_peak_after: int = 0
     sampler_error: str | None = None
@@ -172,8 +212,17 @@ class MemoryRun:
         return self.arrow_peak_after > self.arrow_peak_before
 
 
-def memory_run(spark, name: str, rows: int, worker_dir, dest, batch_size: int | None = None,
-               partitions: int | None = None, interval: float = 0.05, warm: bool = True) -> MemoryRun:
+def memory_run(
+    spark,
+    name: str,
+    rows: int,
+    worker_dir,
+    dest,
+    batch_size: int | None = None,
+    partitions: int | None = None,
+    interval: float = 0.05,
+    warm: bool = True,
+) -> MemoryRun:
     """Run scenario `name` over `rows` cached rows into the noop sink once, in a session started
     by `start_session(app, profile="memray", profile_dir=worker_dir)`, sampling every layer
     (LayerSampler) while memray records each Python task. The captures move to `dest`.
@@ -198,8 +247,19 @@ def memory_run(spark, name: str, rows: int, worker_dir, dest, batch_size: int | 
     caps = capture_summary(files)
     timeline = align_timelines([sampler.samples, memray_snapshots(caps)], t0)
 
-    return MemoryRun(name, rows, effective_batch_size(spark, name), df.rdd.getNumPartitions(), wall, t0,
-                     timeline, caps, before, after, sampler.error)
+    return MemoryRun(
+        name,
+        rows,
+        effective_batch_size(spark, name),
+        df.rdd.getNumPartitions(),
+        wall,
+        t0,
+        timeline,
+        caps,
+        before,
+        after,
+        sampler.error,
+    )
 
 
 def layer_peaks(run: MemoryRun) -> pd.DataFrame:
@@ -213,8 +273,14 @@ def layer_peaks(run: MemoryRun) -> pd.DataFrame:
         per_t = g.groupby("t").bytes.sum()
         before = per_t[per_t.index <= 0]
         base = float(before.iloc[-1]) if len(before) else float(per_t.iloc[0])
-        rows.append({"layer": layer, "before_bytes": base, "peak_bytes": float(per_t.max()),
-                     "rise_bytes": float(per_t.max() - base)})
+        rows.append(
+            {
+                "layer": layer,
+                "before_bytes": base,
+                "peak_bytes": float(per_t.max()),
+                "rise_bytes": float(per_t.max() - base),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -226,7 +292,9 @@ def memory_hierarchy(run: MemoryRun) -> pd.DataFrame:
     when the high-water mark rose during it); JVM direct pool rise; Python heap peak (memray,
     largest task); Python worker RSS rise; JVM heap rise (GC timing makes this one noisy)."""
     if run.batch_size is None:
-        raise LabError(f"{run.scenario} has no Arrow batches (no Python worker): use a Python scenario.")
+        raise LabError(
+            f"{run.scenario} has no Arrow batches (no Python worker): use a Python scenario."
+        )
     per_task = run.rows / max(run.partitions, 1)
     batch_rows = min(run.batch_size, per_task)
     raw = batch_rows * BYTES_PER_ROW
@@ -235,14 +303,21 @@ def memory_hierarchy(run: MemoryRun) -> pd.DataFrame:
     def rise(layer):
         return float(peaks.loc[layer, "rise_bytes"]) if layer in peaks.index else float("nan")
 
-    arrow_note = "this job's peak" if run.arrow_peak_is_this_job else "<= high-water mark of an earlier job"
-    out = [("raw data of one batch (rows x 136 B)", raw, "input"),
-           (f"JVM Arrow allocator peak ({arrow_note})", float(run.arrow_peak_after), "JVM off-heap"),
-           ("JVM direct pool (NIO) rise", rise("JVM direct pool (NIO)"), "JVM off-heap"),
-           ("JVM heap rise", rise("JVM heap used"), "JVM heap"),
-           ("Python heap peak (memray, largest task)",
-            float(run.captures.peak_bytes.max()) if not run.captures.empty else float("nan"), "Python worker"),
-           ("Python worker RSS rise", rise("python_worker RSS"), "Python worker")]
+    arrow_note = (
+        "this job's peak" if run.arrow_peak_is_this_job else "<= high-water mark of an earlier job"
+    )
+    out = [
+        ("raw data of one batch (rows x 136 B)", raw, "input"),
+        (f"JVM Arrow allocator peak ({arrow_note})", float(run.arrow_peak_after), "JVM off-heap"),
+        ("JVM direct pool (NIO) rise", rise("JVM direct pool (NIO)"), "JVM off-heap"),
+        ("JVM heap rise", rise("JVM heap used"), "JVM heap"),
+        (
+            "Python heap peak (memray, largest task)",
+            float(run.captures.peak_bytes.max()) if not run.captures.empty else float("nan"),
+            "Python worker",
+        ),
+        ("Python worker RSS rise", rise("python_worker RSS"), "Python worker"),
+    ]
     t = pd.DataFrame(out, columns=["layer", "bytes", "where"])
     t["factor_vs_raw"] = t["bytes"] / raw
     t.attrs["batch_rows"] = int(batch_rows)
@@ -257,21 +332,34 @@ def peaks_by_batch_size(runs: list[MemoryRun]) -> pd.DataFrame:
         p = layer_peaks(r).set_index("layer")
         per_task = r.rows / max(r.partitions, 1)
         b = min(r.batch_size or per_task, per_task)
-        rows.append({"scenario": r.scenario, "batch_size": r.batch_size, "raw_batch_bytes": b * BYTES_PER_ROW,
-                     "python_peak_bytes": float(r.captures.peak_bytes.max()) if not r.captures.empty else float("nan"),
-                     "python_workers": int(r.captures.pid.nunique()), "tasks": len(r.captures),
-                     "arrow_peak_bytes": r.arrow_peak_after, "arrow_peak_is_this_job": r.arrow_peak_is_this_job,
-                     "arrow_sampled_max_bytes": float(p.loc["JVM Arrow allocator", "peak_bytes"])
-                     if "JVM Arrow allocator" in p.index else float("nan"),
-                     "worker_rss_rise_bytes": float(p.loc["python_worker RSS", "rise_bytes"])
-                     if "python_worker RSS" in p.index else float("nan"),
-                     "wall_s": r.wall_s})
+        rows.append(
+            {
+                "scenario": r.scenario,
+                "batch_size": r.batch_size,
+                "raw_batch_bytes": b * BYTES_PER_ROW,
+                "python_peak_bytes": float(r.captures.peak_bytes.max())
+                if not r.captures.empty
+                else float("nan"),
+                "python_workers": int(r.captures.pid.nunique()),
+                "tasks": len(r.captures),
+                "arrow_peak_bytes": r.arrow_peak_after,
+                "arrow_peak_is_this_job": r.arrow_peak_is_this_job,
+                "arrow_sampled_max_bytes": float(p.loc["JVM Arrow allocator", "peak_bytes"])
+                if "JVM Arrow allocator" in p.index
+                else float("nan"),
+                "worker_rss_rise_bytes": float(p.loc["python_worker RSS", "rise_bytes"])
+                if "python_worker RSS" in p.index
+                else float("nan"),
+                "wall_s": r.wall_s,
+            }
+        )
     t = pd.DataFrame(rows)
     t["python_peak_over_raw"] = t.python_peak_bytes / t.raw_batch_bytes
     return t
 
 
 # ---- 5. files (CLI) --------------------------------------------------------------------------------
+
 
 def write_run(run: MemoryRun, out_dir) -> dict:
     """timeline.csv, timeline.json, captures.json (peak bytes per worker and per task) and
@@ -282,16 +370,25 @@ def write_run(run: MemoryRun, out_dir) -> dict:
     atomic_write_bytes(out / "timeline.csv", tl.to_csv(index=False).encode())
     atomic_write_bytes(out / "timeline.json", tl.to_json(orient="records").encode())
     workers = peak_per_worker(run.captures)
-    caps = {"workers": workers.to_dict("records"),
-            "tasks": run.captures.drop(columns=["path"]).to_dict("records")}
+    caps = {
+        "workers": workers.to_dict("records"),
+        "tasks": run.captures.drop(columns=["path"]).to_dict("records"),
+    }
     atomic_write_bytes(out / "captures.json", json.dumps(caps, indent=1, default=float).encode())
-    summary = {"scenario": run.scenario, "rows": run.rows, "batch_size": run.batch_size,
-               "partitions": run.partitions, "wall_s": run.wall_s, "t0_epoch_s": run.t0,
-               "python_workers": int(workers.shape[0]), "tasks": int(run.captures.shape[0]),
-               "peak_bytes_per_worker": {str(int(r.pid)): int(r.peak_bytes) for r in workers.itertuples()},
-               "arrow_peak_bytes": run.arrow_peak_after, "arrow_peak_is_this_job": run.arrow_peak_is_this_job,
-               "layer_peaks": layer_peaks(run).to_dict("records"), "sampler_error": run.sampler_error}
+    summary = {
+        "scenario": run.scenario,
+        "rows": run.rows,
+        "batch_size": run.batch_size,
+        "partitions": run.partitions,
+        "wall_s": run.wall_s,
+        "t0_epoch_s": run.t0,
+        "python_workers": int(workers.shape[0]),
+        "tasks": int(run.captures.shape[0]),
+        "peak_bytes_per_worker": {str(int(r.pid)): int(r.peak_bytes) for r in workers.itertuples()},
+        "arrow_peak_bytes": run.arrow_peak_after,
+        "arrow_peak_is_this_job": run.arrow_peak_is_this_job,
+        "layer_peaks": layer_peaks(run).to_dict("records"),
+        "sampler_error": run.sampler_error,
+    }
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1, default=float).encode())
     return summary
-
-

@@ -19,6 +19,7 @@ qualified name and the line number go, file paths become relative to site-packag
 library or the project, so `helpers.profile.classify` applies unchanged. Native frames keep their library,
 e.g. `LGBM_BoosterPredictForMat (lightgbm/lib/lib_lightgbm.so)`.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,11 +49,12 @@ from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
 from helpers.profile.stacks import write_collapsed
 
 PYSPY_RATE = 100  # samples per second per process (py-spy's default)
-_PROCESS_FRAME = re.compile(r'^process (\d+):')
+_PROCESS_FRAME = re.compile(r"^process (\d+):")
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
 # ---- can py-spy run here? (the checks live in helpers.core.env, layer 0) -------------------------------
+
 
 def require_py_spy() -> str:
     """The py-spy executable, or a one-line LabError saying why it cannot run here."""
@@ -64,9 +66,14 @@ def require_py_spy() -> str:
 
 # ---- parsing py-spy's raw output -----------------------------------------------------------------
 
+
 def _roots() -> list[str]:
-    paths = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], sysconfig.get_paths()["stdlib"],
-             str(ROOT)}
+    paths = {
+        sysconfig.get_paths()["purelib"],
+        sysconfig.get_paths()["platlib"],
+        sysconfig.get_paths()["stdlib"],
+        str(ROOT),
+    }
     return sorted((p.rstrip("/") + "/" for p in paths), key=len, reverse=True)
 
 
@@ -82,13 +89,15 @@ def normalize_frame(frame: str, roots: list[str] | None = None) -> str:
         path = path.split(".zip/", 1)[1]
     for root in roots if roots is not None else _roots():
         if path.startswith(root):
-            path = path[len(root):]
+            path = path[len(root) :]
             break
     else:
         if path.startswith("/"):
             path = path.rsplit("/", 1)[-1]  # a system library: libc.so.6, libpython3.11.so.1.0
     if ".so" not in path:
-        name = name.rsplit(".", 1)[-1]  # Python qualname 'Class.method' / 'f.<locals>.g' -> 'method' / 'g'
+        name = name.rsplit(".", 1)[
+            -1
+        ]  # Python qualname 'Class.method' / 'f.<locals>.g' -> 'method' / 'g'
     return f"{name} ({path})"
 
 
@@ -98,7 +107,9 @@ def is_native(frame: str) -> bool:
     return bool(m) and (".so" in m.group("file") or m.group("name") == "[unknown]")
 
 
-def parse_py_spy_raw(text: str, rate: int = PYSPY_RATE, roots: list[str] | None = None) -> tuple[dict, dict]:
+def parse_py_spy_raw(
+    text: str, rate: int = PYSPY_RATE, roots: list[str] | None = None
+) -> tuple[dict, dict]:
     """py-spy `--format raw` text -> ({normalised stack: microseconds}, {pid: samples}). The leading
     `process N:"cmd"` frames (daemon, then worker) are dropped; N of the innermost is the pid.
     `roots`: path prefixes to strip (default: this interpreter's site-packages, stdlib, the project)."""
@@ -112,7 +123,9 @@ def parse_py_spy_raw(text: str, rate: int = PYSPY_RATE, roots: list[str] | None 
             continue
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
-            raise LabError(f"py-spy output, line {n}: expected 'frame;...;frame <count>', got {line[:80]!r}.")
+            raise LabError(
+                f"py-spy output, line {n}: expected 'frame;...;frame <count>', got {line[:80]!r}."
+            )
         pid = None
         kept = []
         for f in stack.split(";"):
@@ -141,9 +154,13 @@ def library_table(stacks: dict, under: str | None = None) -> pd.DataFrame:
         where = m.group("file") if m and is_native(leaf) else "Python code"
         acc[where] = acc.get(where, 0) + w
     total = sum(acc.values()) or 1
-    rows = [{"library": k, "native": k != "Python code", "seconds": v / 1e6, "share": v / total} for k, v in acc.items()]
+    rows = [
+        {"library": k, "native": k != "Python code", "seconds": v / 1e6, "share": v / total}
+        for k, v in acc.items()
+    ]
     return pd.DataFrame(rows, columns=["library", "native", "seconds", "share"]).sort_values(
-        "seconds", ascending=False, ignore_index=True)
+        "seconds", ascending=False, ignore_index=True
+    )
 
 
 def native_share(stacks: dict) -> float:
@@ -154,9 +171,11 @@ def native_share(stacks: dict) -> float:
 
 # ---- one py-spy recording around a job -------------------------------------------------------------
 
+
 @dataclass
 class PySpyProfile:
     """One scenario run with py-spy attached to the Python daemon and its workers."""
+
     scenario: str
     rows: int
     batch_size: int | None
@@ -175,8 +194,20 @@ class PySpy:
 
     def __init__(self, pid: int, out_path, rate: int = PYSPY_RATE, native: bool = True):
         check_positive("rate", rate)
-        self.cmd = [require_py_spy(), "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
-                    "--rate", str(rate), "--full-filenames", "-o", str(out_path)] + (["--native"] if native else [])
+        self.cmd = [
+            require_py_spy(),
+            "record",
+            "--pid",
+            str(pid),
+            "--subprocesses",
+            "--format",
+            "raw",
+            "--rate",
+            str(rate),
+            "--full-filenames",
+            "-o",
+            str(out_path),
+        ] + (["--native"] if native else [])
         self.out_path = Path(out_path)
         self.proc: subprocess.Popen | None = None
         self.output = ""
@@ -192,13 +223,17 @@ class PySpy:
 
     def __enter__(self):
         self.out_path.unlink(missing_ok=True)
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         reader = threading.Thread(target=self._read, daemon=True)
         reader.start()
         self._reader = reader
         if not self._started.wait(15) or self.proc.poll() is not None:
             self._stop()
-            raise LabError(f"py-spy did not start sampling: {''.join(self._lines).strip()[-200:]!r}.")
+            raise LabError(
+                f"py-spy did not start sampling: {''.join(self._lines).strip()[-200:]!r}."
+            )
         return self
 
     def _stop(self):
@@ -216,8 +251,15 @@ class PySpy:
         self._stop()
 
 
-def py_spy_profile(spark, name: str, rows: int, out_dir, batch_size: int | None = None,
-                   rate: int = PYSPY_RATE, native: bool = True) -> PySpyProfile:
+def py_spy_profile(
+    spark,
+    name: str,
+    rows: int,
+    out_dir,
+    batch_size: int | None = None,
+    rate: int = PYSPY_RATE,
+    native: bool = True,
+) -> PySpyProfile:
     """Run scenario `name` over `rows` cached rows into the noop sink once with py-spy attached to
     the session's Python daemon (started by a warm-up first). Writes `pyspy.raw` (py-spy's own
     output) and `pyspy.collapsed` (normalised, microseconds) under `out_dir`. If the session has the
@@ -241,27 +283,46 @@ def py_spy_profile(spark, name: str, rows: int, out_dir, batch_size: int | None 
         raise LabError(f"py-spy wrote no output: {spy.output.strip()[-200:]!r}.")
     stacks, per_pid = parse_py_spy_raw(raw.read_text(), rate)
     write_collapsed(stacks, out / "pyspy.collapsed")
-    return PySpyProfile(name, rows, effective_batch_size(spark, name), wall, rate, native,
-                        sum(per_pid.values()), sorted(p for p in per_pid if p is not None), stacks, spy.output)
+    return PySpyProfile(
+        name,
+        rows,
+        effective_batch_size(spark, name),
+        wall,
+        rate,
+        native,
+        sum(per_pid.values()),
+        sorted(p for p in per_pid if p is not None),
+        stacks,
+        spy.output,
+    )
 
 
 def _daemon_pid() -> int:
 
     daemons = process_table().query("role == 'daemon'").pid.tolist()
     if not daemons:
-        raise LabError("No pyspark.daemon process under this session's JVM: run a Python job first "
-                       "(py-spy attaches to the local daemon and its workers only).")
+        raise LabError(
+            "No pyspark.daemon process under this session's JVM: run a Python job first "
+            "(py-spy attaches to the local daemon and its workers only)."
+        )
     return int(daemons[0])
 
 
-def py_spy_overhead(spark, name: str = "map_in_pandas", rows: int = 100_000, pairs: int = 3,
-                    batch_size: int | None = None, rate: int = PYSPY_RATE, native: bool = True, out_dir=None):
+def py_spy_overhead(
+    spark,
+    name: str = "map_in_pandas",
+    rows: int = 100_000,
+    pairs: int = 3,
+    batch_size: int | None = None,
+    rate: int = PYSPY_RATE,
+    native: bool = True,
+    out_dir=None,
+):
     """Alternate runs of the same job without and with py-spy attached (`pairs` each, after a
     warm-up) in one session; returns a `profile_workers.OverheadResult` (wall seconds). py-spy
     pauses each process for every native unwind, so its cost grows with `rate` and `native`."""
     import itertools
     import tempfile
-
 
     check_positive("pairs", pairs)
     require_py_spy()

@@ -8,6 +8,7 @@ stack's share of the total is a share of sampled time. Lines starting with '#' a
 The interactive view (hover, click to zoom, search) is `helpers.viz.flamegraph_html`: one offline HTML
 file of inline SVG, no library or network needed.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -34,7 +35,9 @@ def parse_collapsed(text: str, source: str = "collapsed stacks") -> Stacks:
         except ValueError:
             value = -1
         if not stack or value < 0:
-            raise LabError(f"{source}, line {n}: expected 'frame;frame;... <count>', got {line[:80]!r}.")
+            raise LabError(
+                f"{source}, line {n}: expected 'frame;frame;... <count>', got {line[:80]!r}."
+            )
         stacks[stack] += value
     return dict(stacks)
 
@@ -49,7 +52,9 @@ def read_collapsed(path) -> Stacks:
 
 def format_collapsed(stacks: Stacks) -> str:
     """Collapsed text, heaviest stacks first."""
-    return "".join(f"{s} {int(w)}\n" for s, w in sorted(stacks.items(), key=lambda kv: (-kv[1], kv[0])))
+    return "".join(
+        f"{s} {int(w)}\n" for s, w in sorted(stacks.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
 
 
 def write_collapsed(stacks: Stacks, path) -> Path:
@@ -100,8 +105,13 @@ def frame_table(stacks: Stacks, top: int = 15) -> pd.DataFrame:
         for f in set(fs):
             total_w[f] += w
     grand = sum(stacks.values()) or 1
-    df = pd.DataFrame({"frame": list(total_w), "self_s": [self_w[f] / 1e6 for f in total_w],
-                       "total_s": [total_w[f] / 1e6 for f in total_w]})
+    df = pd.DataFrame(
+        {
+            "frame": list(total_w),
+            "self_s": [self_w[f] / 1e6 for f in total_w],
+            "total_s": [total_w[f] / 1e6 for f in total_w],
+        }
+    )
     df["self_share"] = df["self_s"] * 1e6 / grand
     df["total_share"] = df["total_s"] * 1e6 / grand
     return df.sort_values(["self_s", "total_s"], ascending=False).head(top).reset_index(drop=True)

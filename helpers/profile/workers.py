@@ -22,6 +22,7 @@ Also here: `profile_scenario` (one run, Python workers + JVM flame graphs + the 
 `profiler_overhead` (profiled vs unprofiled wall time in one session). py-spy, the higher-fidelity
 view with native frames (needs ptrace), is `helpers.profile.pyspy`.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,13 +54,18 @@ _FILE_RE = re.compile(r"^(cpu|memray)-(\d+)-(\d+)\.(collapsed|bin)$")
 
 # ---- configuration ----------------------------------------------------------------------------
 
+
 def require_profiled(spark, mode: str = "cpu") -> None:
     """LabError unless `spark` was started by `start_session(..., profile=mode, profile_dir=...)`."""
     conf = spark.sparkContext.getConf()
-    if conf.get("spark.python.daemon.module", "") != PROFILER_DAEMON or \
-            conf.get("spark.executorEnv.LAB_PROFILE_MODE", "") != mode:
-        raise LabError(f"This session has no {mode!r} worker profiler: start it with "
-                       f"helpers.core.session.start_session(app, profile={mode!r}, profile_dir=...).")
+    if (
+        conf.get("spark.python.daemon.module", "") != PROFILER_DAEMON
+        or conf.get("spark.executorEnv.LAB_PROFILE_MODE", "") != mode
+    ):
+        raise LabError(
+            f"This session has no {mode!r} worker profiler: start it with "
+            f"helpers.core.session.start_session(app, profile={mode!r}, profile_dir=...)."
+        )
 
 
 def pause_workers(out_dir, paused: bool = True) -> None:
@@ -74,9 +80,11 @@ def pause_workers(out_dir, paused: bool = True) -> None:
 
 # ---- collecting -------------------------------------------------------------------------------
 
+
 @dataclass
 class WorkerFile:
     """One task's profile from one Python worker process."""
+
     path: Path
     mode: str
     pid: int
@@ -136,7 +144,9 @@ def collect_worker_profiles(out_dir, timeout: float = 15.0) -> list[WorkerFile]:
     """The finished per-task profiles in `out_dir` (waits for running tasks), by (pid, seq)."""
     out = Path(out_dir)
     if not out.is_dir():
-        raise LabError(f"No worker profile folder {out}: start the session with start_session(..., profile=..., profile_dir=...).")
+        raise LabError(
+            f"No worker profile folder {out}: start the session with start_session(..., profile=..., profile_dir=...)."
+        )
     wait_for_workers(out, timeout)
     files = [wf for p in out.iterdir() if (wf := _worker_file(p)) is not None]
     return sorted(files, key=lambda f: (f.pid, f.seq))
@@ -177,9 +187,11 @@ def python_stacks(files: list[WorkerFile]) -> dict[str, int]:
 
 # ---- one profiled experiment -------------------------------------------------------------------
 
+
 @dataclass
 class ProfileResult:
     """One scenario run with both profilers on. Stacks: collapsed 'root;...;leaf' -> microseconds."""
+
     scenario: str
     rows: int
     batch_size: int | None
@@ -200,8 +212,16 @@ class ProfileResult:
         return sum(self.jvm.values()) / 1e6
 
 
-def profile_scenario(spark, name: str, rows: int, out_dir, worker_dir, batch_size: int | None = None,
-                     jvm: bool = True, warm: bool = True) -> ProfileResult:
+def profile_scenario(
+    spark,
+    name: str,
+    rows: int,
+    out_dir,
+    worker_dir,
+    batch_size: int | None = None,
+    jvm: bool = True,
+    warm: bool = True,
+) -> ProfileResult:
     """Run scenario `name` over `rows` cached rows into the noop sink once, with the worker sampler
     on (the session must come from `start_session(..., profile="cpu", profile_dir=worker_dir)`) and the JVM's JFR
     recording dumped for exactly that run (session started with `profile_jvm.jfr_java_options()`).
@@ -229,13 +249,28 @@ def profile_scenario(spark, name: str, rows: int, out_dir, worker_dir, batch_siz
     write_collapsed(py, out / "python.collapsed")
     write_collapsed(jv, out / "jvm.collapsed")
 
-    return ProfileResult(name, rows, effective_batch_size(spark, name), wall,
-                         spark.sparkContext.defaultParallelism, py, jv, files,
-                         len({f.pid for f in files}), len(files))
+    return ProfileResult(
+        name,
+        rows,
+        effective_batch_size(spark, name),
+        wall,
+        spark.sparkContext.defaultParallelism,
+        py,
+        jv,
+        files,
+        len({f.pid for f in files}),
+        len(files),
+    )
 
 
-def profiler_overhead(spark, worker_dir, name: str = "map_in_pandas", rows: int = 20_000,
-                      pairs: int = 3, batch_size: int | None = None) -> OverheadResult:
+def profiler_overhead(
+    spark,
+    worker_dir,
+    name: str = "map_in_pandas",
+    rows: int = 20_000,
+    pairs: int = 3,
+    batch_size: int | None = None,
+) -> OverheadResult:
     """Alternate unprofiled / profiled runs of the same job (`pairs` each, after a warm-up) in one
     session started by `start_session(..., profile="cpu", profile_dir=worker_dir)`; the JFR recording, when on, runs
     in both. Returns the wall times (seconds)."""
@@ -247,6 +282,7 @@ def profiler_overhead(spark, worker_dir, name: str = "map_in_pandas", rows: int 
     pause_workers(worker_dir, False)
     warm_up(spark, name, rows)
     clear_worker_profiles(worker_dir)
+
     def run(profiled: bool) -> float:
         pause_workers(worker_dir, not profiled)
         return time_noop(scenario_frame(spark, name, rows=rows))
@@ -266,9 +302,12 @@ def write_breakdown(result: ProfileResult, path, pyspy=None) -> dict:
 
     payload = breakdown(result)
     if pyspy is not None:
-
-        payload.update(pyspy=categorize(pyspy.stacks), pyspy_native_share=native_share(pyspy.stacks),
-                       pyspy_wall_s=pyspy.wall_s, pyspy_samples=pyspy.samples)
+        payload.update(
+            pyspy=categorize(pyspy.stacks),
+            pyspy_native_share=native_share(pyspy.stacks),
+            pyspy_wall_s=pyspy.wall_s,
+            pyspy_samples=pyspy.samples,
+        )
     atomic_write_bytes(Path(path), json.dumps(payload, indent=1).encode())
     return payload
 
@@ -280,5 +319,3 @@ def result_record(result: ProfileResult) -> dict:
         d.pop(k)
     d.update(python_s=result.python_s, jvm_s=result.jvm_s)
     return d
-
-

@@ -2,6 +2,7 @@
 
 Throughput is in rows/s, memory in MiB on the charts (bytes in the tables), batch sizes on a log axis.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,14 @@ def _zone_span(ax, batches: list[int], grid: list[int]):
     ax.axvspan(left, right, color="gold", alpha=0.25, label="Goldilocks zone")
 
 
-def plot_sweep(points: pd.DataFrame, zones: dict | None = None, memory_col: str = MEMORY_METRIC,
-               budget_bytes: float | None = None, crash=None, title: str | None = None):
+def plot_sweep(
+    points: pd.DataFrame,
+    zones: dict | None = None,
+    memory_col: str = MEMORY_METRIC,
+    budget_bytes: float | None = None,
+    crash=None,
+    title: str | None = None,
+):
     """One panel per label: throughput (left axis, rows/s) and `memory_col` (right axis, MiB) vs
     batch size; the Goldilocks zone of that label shaded, the budget as a dotted line, and a
     crash-lab report (`crashlab.CrashReport`) marked: its limit and its first failing batch."""
@@ -53,18 +60,38 @@ def plot_sweep(points: pd.DataFrame, zones: dict | None = None, memory_col: str 
         if isinstance(zone, Zone):
             _zone_span(ax, zone.batches, p["batch_size"].tolist())
         ax2 = ax.twinx()
-        ax2.plot(p["batch_size"], p[memory_col] / MiB, "s--", color="tab:red", label=_LABELS.get(memory_col, memory_col))
+        ax2.plot(
+            p["batch_size"],
+            p[memory_col] / MiB,
+            "s--",
+            color="tab:red",
+            label=_LABELS.get(memory_col, memory_col),
+        )
         ax2.set_ylabel(f"{_LABELS.get(memory_col, memory_col)} (MiB)", color="tab:red", fontsize=8)
         top = p[memory_col].max() / MiB
         if budget_bytes:
             ax2.axhline(budget_bytes / MiB, color="tab:red", ls=":", lw=1, label="budget")
             top = max(top, budget_bytes / MiB)
-        if crash is not None and crash.direct_limit_bytes and memory_col == "peak_jvm_offheap_bytes":
-            ax2.axhline(crash.direct_limit_bytes / MiB, color="black", ls="-.", lw=1,
-                        label="crash lab: MaxDirectMemorySize")
+        if (
+            crash is not None
+            and crash.direct_limit_bytes
+            and memory_col == "peak_jvm_offheap_bytes"
+        ):
+            ax2.axhline(
+                crash.direct_limit_bytes / MiB,
+                color="black",
+                ls="-.",
+                lw=1,
+                label="crash lab: MaxDirectMemorySize",
+            )
             top = max(top, crash.direct_limit_bytes / MiB)
             if crash.first_failure:
-                ax.axvline(crash.first_failure, color="black", lw=1.5, label=f"crash lab: failed at {crash.first_failure:,}")
+                ax.axvline(
+                    crash.first_failure,
+                    color="black",
+                    lw=1.5,
+                    label=f"crash lab: failed at {crash.first_failure:,}",
+                )
         ax2.set_ylim(0, top * 1.6 if top > 0 else 1)
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
@@ -85,10 +112,20 @@ def plot_saturation(points: pd.DataFrame):
         b.plot(p["batch_size"], p["jvm_cpu_s"] / p["rows"] * 1e6, "s--", label=f"{label}: JVM")
         b.plot(p["batch_size"], p["python_cpu_s"] / p["rows"] * 1e6, "o-", label=f"{label}: Python")
     a.axhline(1.0, color="grey", ls=":", lw=1)
-    a.set(xscale="log", xlabel="maxRecordsPerBatch", ylabel="CPU saturation (1 = all cores)", ylim=(0, 1.1),
-          title="CPU saturation")
-    b.set(xscale="log", yscale="log", xlabel="maxRecordsPerBatch", ylabel="CPU µs per row",
-          title="where the CPU goes")
+    a.set(
+        xscale="log",
+        xlabel="maxRecordsPerBatch",
+        ylabel="CPU saturation (1 = all cores)",
+        ylim=(0, 1.1),
+        title="CPU saturation",
+    )
+    b.set(
+        xscale="log",
+        yscale="log",
+        xlabel="maxRecordsPerBatch",
+        ylabel="CPU µs per row",
+        title="where the CPU goes",
+    )
     a.legend(fontsize=7)
     b.legend(fontsize=6)
     fig.tight_layout()
@@ -101,21 +138,44 @@ def plot_tuner(rec, sweep_points: pd.DataFrame | None = None):
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     if sweep_points is not None and len(sweep_points):
         s = sweep_points.sort_values("batch_size")
-        ax.plot(s["batch_size"], s["throughput"], "-", color="lightgrey", lw=3, label="exhaustive sweep")
+        ax.plot(
+            s["batch_size"], s["throughput"], "-", color="lightgrey", lw=3, label="exhaustive sweep"
+        )
     t = rec.table()
     for row in t.itertuples():
-        color = {"coarse": "tab:blue", "fine": "tab:green", "duel": "tab:purple"}.get(row.stage, "grey")
-        ax.plot(row.batch_size, row.throughput, "x" if row.over_budget else "o",
-                color="tab:red" if row.over_budget else color)
-        ax.annotate(str(row.order + 1), (row.batch_size, row.throughput), textcoords="offset points",
-                    xytext=(4, 4), fontsize=8)
+        color = {"coarse": "tab:blue", "fine": "tab:green", "duel": "tab:purple"}.get(
+            row.stage, "grey"
+        )
+        ax.plot(
+            row.batch_size,
+            row.throughput,
+            "x" if row.over_budget else "o",
+            color="tab:red" if row.over_budget else color,
+        )
+        ax.annotate(
+            str(row.order + 1),
+            (row.batch_size, row.throughput),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=8,
+        )
     if rec.batch_size is not None:
-        ax.plot(rec.batch_size, rec.throughput, "*", ms=16, color="gold", mec="black", label="recommended")
+        ax.plot(
+            rec.batch_size,
+            rec.throughput,
+            "*",
+            ms=16,
+            color="gold",
+            mec="black",
+            label="recommended",
+        )
     ax.plot([], [], "o", color="tab:blue", label="coarse trial")
     ax.plot([], [], "o", color="tab:green", label="fine trial")
     ax.plot([], [], "o", color="tab:purple", label="duel re-run")
     ax.plot([], [], "x", color="tab:red", label="over budget")
-    ax.set(xscale="log", xlabel="maxRecordsPerBatch", ylabel="rows/s", title="tuner trials (numbered)")
+    ax.set(
+        xscale="log", xlabel="maxRecordsPerBatch", ylabel="rows/s", title="tuner trials (numbered)"
+    )
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7)
     fig.tight_layout()

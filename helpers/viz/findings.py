@@ -1,4 +1,5 @@
 """Markdown of findings (`helpers.core.findings`): the one renderer of every "what you saw" cell."""
+
 from __future__ import annotations
 
 from typing import Iterable

@@ -1,6 +1,7 @@
 """Flame graphs as matplotlib icicles (root at the top, leaves at the bottom), coloured by the
 `helpers.profile.classify` category of each frame's stack, and the time-breakdown bars.
 """
+
 from __future__ import annotations
 
 from helpers.profile.classify import (
@@ -13,15 +14,20 @@ from helpers.profile.classify import (
 from helpers.profile.stacks import Node, Stacks, _short, build_tree, hide_frames
 
 
-def plot_flame(stacks: Stacks, title: str = "", side: str = "python", ax=None, min_share: float = 0.003,
-               max_depth: int = 40):
+def plot_flame(
+    stacks: Stacks,
+    title: str = "",
+    side: str = "python",
+    ax=None,
+    min_share: float = 0.003,
+    max_depth: int = 40,
+):
     """Draw an icicle flame graph (root at the top, callees below; width = share of sampled time;
     siblings sorted widest first; the x-axis is not time order),
     each frame coloured by the category of the stack ending at it (helpers.profile.classify.classify_stack),
     so a colour band reads "time below here counts as ...". Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
-
 
     root = build_tree(stacks)
     if ax is None:
@@ -48,14 +54,28 @@ def plot_flame(stacks: Stacks, title: str = "", side: str = "python", ax=None, m
             cat = classify_stack(here, side)
             used.add(cat)
             deepest = max(deepest, depth)
-            ax.add_patch(plt.Rectangle((x, -depth - 1), width, 0.92, facecolor=CATEGORY_COLORS[cat],
-                                       edgecolor="white", linewidth=0.4))
+            ax.add_patch(
+                plt.Rectangle(
+                    (x, -depth - 1),
+                    width,
+                    0.92,
+                    facecolor=CATEGORY_COLORS[cat],
+                    edgecolor="white",
+                    linewidth=0.4,
+                )
+            )
             if width > 0.06:
                 text = _short(child.name)
                 chars = int(width * 160)
-                text = text if len(text) <= chars else text[:max(chars - 1, 1)] + "…"
-                ax.text(x + 0.003, -depth - 0.54, text.replace("$", r"\$"),  # '$' would start mathtext
-                        fontsize=7, va="center", clip_on=True)
+                text = text if len(text) <= chars else text[: max(chars - 1, 1)] + "…"
+                ax.text(
+                    x + 0.003,
+                    -depth - 0.54,
+                    text.replace("$", r"\$"),  # '$' would start mathtext
+                    fontsize=7,
+                    va="center",
+                    clip_on=True,
+                )
             draw(child, x, depth + 1, here)
             x += width
 
@@ -65,8 +85,12 @@ def plot_flame(stacks: Stacks, title: str = "", side: str = "python", ax=None, m
     ax.set_yticks([])
     ax.set_xlabel(f"share of {total / 1e6:.2f} s sampled thread time (root at top, callees below)")
     ax.set_title(title)
-    ax.legend(handles=[Patch(color=CATEGORY_COLORS[c], label=c) for c in CATEGORY_COLORS if c in used],
-              loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+    ax.legend(
+        handles=[Patch(color=CATEGORY_COLORS[c], label=c) for c in CATEGORY_COLORS if c in used],
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+        fontsize=7,
+    )
     for spine in ("left", "right", "top"):
         ax.spines[spine].set_visible(False)
     return fig
@@ -80,7 +104,6 @@ def plot_breakdown(results, ax=None):
     import matplotlib.pyplot as plt
     import numpy as np
 
-
     results = list(results)
     if ax is None:
         fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(results)), 4.5))
@@ -91,15 +114,31 @@ def plot_breakdown(results, ax=None):
     for offset, side in ((-width / 2 - 0.01, "python"), (width / 2 + 0.01, "jvm")):
         bottoms = np.zeros(len(results))
         for cat in CATEGORIES:
-            vals = np.array([categorize(r.python if side == "python" else r.jvm, side)[cat] / max(r.slots, 1)
-                             for r in results])
-            ax.bar(x + offset, vals, width, bottom=bottoms, color=CATEGORY_COLORS[cat],
-                   label=cat if side == "python" else None, edgecolor="white", linewidth=0.3)
+            vals = np.array(
+                [
+                    categorize(r.python if side == "python" else r.jvm, side)[cat] / max(r.slots, 1)
+                    for r in results
+                ]
+            )
+            ax.bar(
+                x + offset,
+                vals,
+                width,
+                bottom=bottoms,
+                color=CATEGORY_COLORS[cat],
+                label=cat if side == "python" else None,
+                edgecolor="white",
+                linewidth=0.3,
+            )
             bottoms += vals
         for xi, b in zip(x + offset, bottoms):
-            ax.text(xi, b, "Py" if side == "python" else "JVM", ha="center", va="bottom", fontsize=7)
+            ax.text(
+                xi, b, "Py" if side == "python" else "JVM", ha="center", va="bottom", fontsize=7
+            )
     for xi, r in zip(x, results):
-        ax.plot([xi - width - 0.05, xi + width + 0.05], [r.wall_s, r.wall_s], color="black", linewidth=2)
+        ax.plot(
+            [xi - width - 0.05, xi + width + 0.05], [r.wall_s, r.wall_s], color="black", linewidth=2
+        )
         ax.text(xi + width + 0.06, r.wall_s, f"wall {r.wall_s:.2f} s", va="center", fontsize=7)
     ax.set_xticks(x, [r.scenario for r in results])
     ax.set_ylabel("sampled seconds per task slot")
@@ -115,7 +154,12 @@ def plot_profile(result):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(3, 1, figsize=(13, 14), gridspec_kw={"height_ratios": [3, 3, 2]})
-    plot_flame(result.python, f"{result.scenario}: Python workers ({result.tasks} tasks)", "python", axes[0])
+    plot_flame(
+        result.python,
+        f"{result.scenario}: Python workers ({result.tasks} tasks)",
+        "python",
+        axes[0],
+    )
     plot_flame(result.jvm, f"{result.scenario}: JVM task threads (JFR)", "jvm", axes[1])
     plot_breakdown([result], axes[2])
     fig.tight_layout()
@@ -127,14 +171,22 @@ def plot_flames(results, side: str = "python", height: float = 3.2):
     JVM graphs hide the executor's scaffolding frames (profile_jvm.JVM_SCAFFOLDING). Returns the Figure."""
     import matplotlib.pyplot as plt
 
-
     results = list(results)
     fig, axes = plt.subplots(len(results), 1, figsize=(13, height * len(results)), squeeze=False)
     for ax, r in zip(axes[:, 0], results):
         stacks = r.python if side == "python" else hide_frames(r.jvm, JVM_SCAFFOLDING)
-        who = f"Python workers, {r.tasks} tasks" if side == "python" else "JVM task threads (JFR; executor plumbing hidden)"
+        who = (
+            f"Python workers, {r.tasks} tasks"
+            if side == "python"
+            else "JVM task threads (JFR; executor plumbing hidden)"
+        )
         batch = f"batch {r.batch_size:,}" if r.batch_size else "no Arrow batches"
-        plot_flame(stacks, f"{r.scenario} ({batch}): {who}, wall {r.wall_s:.2f} s", side, ax,
-                   max_depth=40 if side == "python" else 24)
+        plot_flame(
+            stacks,
+            f"{r.scenario} ({batch}): {who}, wall {r.wall_s:.2f} s",
+            side,
+            ax,
+            max_depth=40 if side == "python" else 24,
+        )
     fig.tight_layout()
     return fig

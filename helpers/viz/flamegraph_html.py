@@ -12,6 +12,7 @@ Nothing is loaded from the network. The output also works inside a notebook
 (`IPython.display.HTML(flame_html(stacks))`): element ids carry a per-call prefix, the CSS is scoped
 to that container and the script only touches elements inside it.
 """
+
 from __future__ import annotations
 
 import re
@@ -111,14 +112,23 @@ def _frame(node: Node, offset: int, depth: int, category: str, total: int, unit:
     color = CATEGORY_COLORS[category] if depth else ROOT_COLOR
     label = _short(node.name) if depth else f"all: {_amount(total, unit)}"
     hidden = "" if width >= MIN_LABEL else ' display="none"'
-    return (f'<svg class="fr" x="{x:.3f}" y="{depth * ROW}" width="{width:.3f}" height="{ROW - 1}">'
-            f'<rect width="100%" height="100%" fill="{color}" data-w="{node.weight}" data-o="{offset}" '
-            f'data-d="{depth}"><title>{escape(tip)}</title></rect>'
-            f'<text x="3" y="{ROW - 5}"{hidden}>{escape(label)}</text></svg>')
+    return (
+        f'<svg class="fr" x="{x:.3f}" y="{depth * ROW}" width="{width:.3f}" height="{ROW - 1}">'
+        f'<rect width="100%" height="100%" fill="{color}" data-w="{node.weight}" data-o="{offset}" '
+        f'data-d="{depth}"><title>{escape(tip)}</title></rect>'
+        f'<text x="3" y="{ROW - 5}"{hidden}>{escape(label)}</text></svg>'
+    )
 
 
-def flame_html(stacks: Stacks, title: str = "", unit: str = "µs", *, min_share: float = 0.001,
-               side: str = "python", element_id: str | None = None) -> str:
+def flame_html(
+    stacks: Stacks,
+    title: str = "",
+    unit: str = "µs",
+    *,
+    min_share: float = 0.001,
+    side: str = "python",
+    element_id: str | None = None,
+) -> str:
     """A complete, self-contained HTML document with an interactive flame graph of `stacks`
     ({"root;...;leaf": weight}; weights in `unit`, microseconds for the kit's profilers; tooltips show
     ms for ns/µs/us/ms/s, the raw weight otherwise). Frames lighter than `min_share` of the total are
@@ -126,34 +136,53 @@ def flame_html(stacks: Stacks, title: str = "", unit: str = "µs", *, min_share:
     rules for the colours. `element_id` fixes the id prefix (default: a fresh random one per call)."""
     root = build_tree(stacks)
     if root.weight <= 0:
-        raise LabError("No samples to draw: run the profiler on a job first (the collapsed stacks are empty).")
+        raise LabError(
+            "No samples to draw: run the profiler on a job first (the collapsed stacks are empty)."
+        )
     if not 0 <= min_share < 1:
         raise LabError(f"min_share is a share of the total weight in [0, 1), got {min_share!r}.")
     eid = element_id or f"flame-{uuid.uuid4().hex[:12]}"
     if not _ID.match(eid):
-        raise LabError(f"element_id must be letters, digits, '-' or '_' starting with a letter, got {eid!r}.")
+        raise LabError(
+            f"element_id must be letters, digits, '-' or '_' starting with a letter, got {eid!r}."
+        )
     drawn = _layout(root, min_share, side)
     height = (max(depth for _, _, depth, _ in drawn) + 1) * ROW
     used = {cat for *_, cat in drawn}
-    legend = "".join(f'<span class="key" style="background:{color}"></span>{escape(cat)}'
-                     for cat, color in CATEGORY_COLORS.items() if cat in used)
+    legend = "".join(
+        f'<span class="key" style="background:{color}"></span>{escape(cat)}'
+        for cat, color in CATEGORY_COLORS.items()
+        if cat in used
+    )
     frames = "\n".join(_frame(node, o, d, cat, root.weight, unit) for node, o, d, cat in drawn)
     heading = escape(title or "Flame graph")
-    body = (f'<div id="{eid}" class="flamegraph">\n<style>{_CSS.format(id=eid)}</style>\n'
-            f'<div class="bar"><b>{heading}</b><input id="{eid}-q" type="search" placeholder="search frames">'
-            f'<span id="{eid}-m"></span><button id="{eid}-r" type="button">reset zoom</button></div>\n'
-            f'<svg id="{eid}-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
-            f'width="100%" preserveAspectRatio="xMinYMin meet">\n{frames}\n</svg>\n'
-            f'<div>Root at the top, callees below; width = share of {_amount(root.weight, unit)} sampled '
-            f'(not time order). Click a frame to zoom, the root to zoom out. Colours:{legend}</div>\n'
-            f'<script>{_JS.replace("{id}", eid).replace("{width}", str(WIDTH)).replace("{min_label}", str(MIN_LABEL))}'
-            f'</script>\n</div>')
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8"><title>{heading}</title></head>\n'
-            f'<body>\n{body}\n</body>\n</html>\n')
+    body = (
+        f'<div id="{eid}" class="flamegraph">\n<style>{_CSS.format(id=eid)}</style>\n'
+        f'<div class="bar"><b>{heading}</b><input id="{eid}-q" type="search" placeholder="search frames">'
+        f'<span id="{eid}-m"></span><button id="{eid}-r" type="button">reset zoom</button></div>\n'
+        f'<svg id="{eid}-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
+        f'width="100%" preserveAspectRatio="xMinYMin meet">\n{frames}\n</svg>\n'
+        f"<div>Root at the top, callees below; width = share of {_amount(root.weight, unit)} sampled "
+        f"(not time order). Click a frame to zoom, the root to zoom out. Colours:{legend}</div>\n"
+        f"<script>{_JS.replace('{id}', eid).replace('{width}', str(WIDTH)).replace('{min_label}', str(MIN_LABEL))}"
+        f"</script>\n</div>"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8"><title>{heading}</title></head>\n'
+        f"<body>\n{body}\n</body>\n</html>\n"
+    )
 
 
-def write_flame_html(stacks: Stacks, path, title: str = "", unit: str = "µs", *, min_share: float = 0.001,
-                     side: str = "python", element_id: str | None = None) -> Path:
+def write_flame_html(
+    stacks: Stacks,
+    path,
+    title: str = "",
+    unit: str = "µs",
+    *,
+    min_share: float = 0.001,
+    side: str = "python",
+    element_id: str | None = None,
+) -> Path:
     """Write `flame_html(...)` to `path` atomically (UTF-8) and return the path."""
     html = flame_html(stacks, title, unit, min_share=min_share, side=side, element_id=element_id)
     return atomic_write_bytes(Path(path), html.encode("utf-8"))

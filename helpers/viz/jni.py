@@ -1,4 +1,5 @@
 """Plots for notebook 06 (SynapseML, the JNI tax, the GIL). Each function returns a Figure."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -10,8 +11,13 @@ def cost_per_row(costs: pd.DataFrame, title: str = "CPU microseconds per row (lo
     t = costs.sort_values("cpu_us_per_row")
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(t) + 1.5))
     ax.barh(t["path"], t["jvm_cpu_us_per_row"], color="tab:orange", label="JVM CPU")
-    ax.barh(t["path"], t["python_cpu_us_per_row"], left=t["jvm_cpu_us_per_row"], color="tab:blue",
-            label="Python CPU (workers or this process)")
+    ax.barh(
+        t["path"],
+        t["python_cpu_us_per_row"],
+        left=t["jvm_cpu_us_per_row"],
+        color="tab:blue",
+        label="Python CPU (workers or this process)",
+    )
     for y, v in enumerate(t["cpu_us_per_row"]):
         ax.text(v, y, f" {v:.1f} us", va="center", fontsize=8)
     ax.set_xlabel("CPU microseconds per row (all processes of the job)")
@@ -25,7 +31,11 @@ def native_calls(single: pd.DataFrame):
     """Microseconds per row of each C-API call style (jni.native_single_row_costs), log scale."""
     t = single.iloc[::-1]
     fig, ax = plt.subplots(figsize=(8, 2.8))
-    ax.barh(t["call"], t["us_per_row"], color=["tab:gray" if "no work" in c else "tab:green" for c in t["call"]])
+    ax.barh(
+        t["call"],
+        t["us_per_row"],
+        color=["tab:gray" if "no work" in c else "tab:green" for c in t["call"]],
+    )
     for y, v in enumerate(t["us_per_row"]):
         ax.text(v, y, f" {v:.2f} us", va="center", fontsize=8)
     ax.set_xscale("log")

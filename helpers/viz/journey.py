@@ -1,4 +1,5 @@
 """Plots for the foundation notebooks (00, 01). Each function returns a matplotlib Figure."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

@@ -1,4 +1,5 @@
 """Plots for notebook 07 (memory profiles). Each function returns a matplotlib Figure."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -6,8 +7,12 @@ import pandas as pd
 
 MiB = 2**20
 _RSS_COLORS = {"jvm RSS": "tab:orange", "daemon RSS": "tab:gray", "python_worker RSS": "tab:blue"}
-_METER_COLORS = {"JVM heap used": "tab:red", "JVM direct pool (NIO)": "tab:olive",
-                 "JVM Arrow allocator": "tab:purple", "Python heap (memray)": "tab:cyan"}
+_METER_COLORS = {
+    "JVM heap used": "tab:red",
+    "JVM direct pool (NIO)": "tab:olive",
+    "JVM Arrow allocator": "tab:purple",
+    "Python heap (memray)": "tab:cyan",
+}
 
 
 def layers_timeline(run, title: str | None = None):
@@ -17,13 +22,26 @@ def layers_timeline(run, title: str | None = None):
     tl = run.timeline
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
     for (layer, pid), g in tl[tl.source == "process"].groupby(["layer", "pid"]):
-        top.step(g.t, g.bytes / MiB, where="post", color=_RSS_COLORS.get(layer, "k"), lw=1.2,
-                 label=f"{layer.replace(' RSS', '')} {pid}")
+        top.step(
+            g.t,
+            g.bytes / MiB,
+            where="post",
+            color=_RSS_COLORS.get(layer, "k"),
+            lw=1.2,
+            label=f"{layer.replace(' RSS', '')} {pid}",
+        )
     meters = tl[tl.source != "process"]
     meters = meters[meters.layer != "JVM Arrow allocator peak (since JVM start)"]
     for (layer, pid), g in meters.groupby(["layer", meters.pid.fillna(-1)]):
         label = layer if pid == -1 else f"{layer} {int(pid)}"
-        bottom.step(g.t, g.bytes / MiB, where="post", color=_METER_COLORS.get(layer, "k"), lw=1.2, label=label)
+        bottom.step(
+            g.t,
+            g.bytes / MiB,
+            where="post",
+            color=_METER_COLORS.get(layer, "k"),
+            lw=1.2,
+            label=label,
+        )
     for ax in (top, bottom):
         ax.axvline(0, color="k", ls="--", lw=0.8)
         ax.axvline(run.wall_s, color="k", ls="--", lw=0.8)
@@ -31,7 +49,9 @@ def layers_timeline(run, title: str | None = None):
     top.set_ylabel("RSS (MiB)")
     bottom.set_ylabel("MiB")
     bottom.set_xlabel("seconds since the job started (dashed: start, end)")
-    top.set_title(title or f"{run.scenario}, batch {run.batch_size:,}: every layer on one time axis")
+    top.set_title(
+        title or f"{run.scenario}, batch {run.batch_size:,}: every layer on one time axis"
+    )
     fig.tight_layout()
     return fig
 
@@ -41,9 +61,20 @@ def peaks_vs_batch(table: pd.DataFrame):
     peak (memray), the JVM Arrow allocator (sampled maximum) and the raw bytes of one batch."""
     t = table.sort_values("batch_size")
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    ax.plot(t.batch_size, t.python_peak_bytes / MiB, "o-", color="tab:cyan", label="Python task heap peak (memray)")
-    ax.plot(t.batch_size, t.arrow_sampled_max_bytes / MiB, "s-", color="tab:purple",
-            label="JVM Arrow allocator (sampled max, all tasks)")
+    ax.plot(
+        t.batch_size,
+        t.python_peak_bytes / MiB,
+        "o-",
+        color="tab:cyan",
+        label="Python task heap peak (memray)",
+    )
+    ax.plot(
+        t.batch_size,
+        t.arrow_sampled_max_bytes / MiB,
+        "s-",
+        color="tab:purple",
+        label="JVM Arrow allocator (sampled max, all tasks)",
+    )
     ax.plot(t.batch_size, t.raw_batch_bytes / MiB, "k--", label="raw data of one batch")
     for x, y, f in zip(t.batch_size, t.python_peak_bytes / MiB, t.python_peak_over_raw):
         ax.annotate(f"{f:.1f}x raw", (x, y), textcoords="offset points", xytext=(4, 6), fontsize=8)
@@ -59,7 +90,12 @@ def peaks_vs_batch(table: pd.DataFrame):
 def hierarchy_bars(hierarchy: pd.DataFrame):
     """Bytes per layer for one batch with the factor vs the raw data (memory_profile.memory_hierarchy)."""
     t = hierarchy.iloc[::-1]
-    colors = {"input": "k", "JVM off-heap": "tab:purple", "JVM heap": "tab:red", "Python worker": "tab:blue"}
+    colors = {
+        "input": "k",
+        "JVM off-heap": "tab:purple",
+        "JVM heap": "tab:red",
+        "Python worker": "tab:blue",
+    }
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(t) + 1.4))
     ax.barh(t.layer, t.bytes.fillna(0) / MiB, color=[colors.get(w, "tab:gray") for w in t["where"]])
     for y, (b, f) in enumerate(zip(t.bytes, t.factor_vs_raw)):

@@ -1,14 +1,20 @@
 """Charts for notebook 02 (pickling vs Arrow) and its explorer widget. Every function takes the plain
 data `helpers.lab.pickling` returns and returns a matplotlib Figure (or a widget); nothing here measures.
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-PATH_COLORS = {"row_udf": "#d62728", "arrow_udf": "#ff7f0e", "pandas_udf": "#1f77b4",
-               "map_in_pandas": "#2ca02c", "map_in_arrow": "#9467bd"}
+PATH_COLORS = {
+    "row_udf": "#d62728",
+    "arrow_udf": "#ff7f0e",
+    "pandas_udf": "#1f77b4",
+    "map_in_pandas": "#2ca02c",
+    "map_in_arrow": "#9467bd",
+}
 
 
 def plot_type_throughput(df: pd.DataFrame):
@@ -20,11 +26,18 @@ def plot_type_throughput(df: pd.DataFrame):
     x = np.arange(len(kinds))
     for i, p in enumerate(paths):
         sub = df[df["path"] == p].set_index("kind").reindex(kinds)
-        ax.bar(x + i * width, sub["us_per_row"], width, label=sub["label"].iloc[0] if "label" in sub else p,
-               color=PATH_COLORS.get(p))
+        ax.bar(
+            x + i * width,
+            sub["us_per_row"],
+            width,
+            label=sub["label"].iloc[0] if "label" in sub else p,
+            color=PATH_COLORS.get(p),
+        )
     ax.set_xticks(x + width * (len(paths) - 1) / 2, kinds, rotation=20)
     ax.set_ylabel("µs per row (over baseline)")
-    ax.set_title(f"Identity UDF per column type, {int(df['rows'].iloc[0]):,} rows (measured in this run)")
+    ax.set_title(
+        f"Identity UDF per column type, {int(df['rows'].iloc[0]):,} rows (measured in this run)"
+    )
     ax.legend()
     fig.tight_layout()
     return fig
@@ -34,8 +47,10 @@ def plot_wire_sizes(sizes: pd.DataFrame, throughput: pd.DataFrame | None = None)
     """Bytes per row on the wire: pickled vs Arrow IPC (serialized here), plus Spark's metric
     'data sent to Python workers' per row for each path when `throughput` is given."""
     kinds = list(sizes["kind"])
-    series = {"pickled (CPickle, 100-row batches)": sizes["pickled_per_row"].to_numpy(),
-              "Arrow IPC stream": sizes["arrow_per_row"].to_numpy()}
+    series = {
+        "pickled (CPickle, 100-row batches)": sizes["pickled_per_row"].to_numpy(),
+        "Arrow IPC stream": sizes["arrow_per_row"].to_numpy(),
+    }
     if throughput is not None:
         for p in dict.fromkeys(throughput["path"]):
             sub = throughput[throughput["path"] == p].set_index("kind").reindex(kinds)
@@ -78,7 +93,13 @@ def plot_shipping(df: pd.DataFrame):
         sub = df[df["worker_reuse"] == r].set_index("variant").reindex(variants)
         b.bar(x + k * width, sub["first_row_s"], width, label=f"first row, reuse={r}")
         k += 1
-        b.bar(x + k * width, sub["job_s"], width, label=f"{int(sub['tasks'].iloc[0])}-task job, reuse={r}", alpha=0.6)
+        b.bar(
+            x + k * width,
+            sub["job_s"],
+            width,
+            label=f"{int(sub['tasks'].iloc[0])}-task job, reuse={r}",
+            alpha=0.6,
+        )
         k += 1
     b.set_xticks(x + width * (k - 1) / 2, variants)
     b.set_ylabel("seconds")

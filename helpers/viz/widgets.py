@@ -5,6 +5,7 @@ headless run such as nbval shows), then again whenever the control changes; each
 the previous one. `render` returns what to show: a DataFrame, a Figure, Markdown, or a list of them.
 A LabError while re-measuring shows as one line in the output instead of a traceback.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable

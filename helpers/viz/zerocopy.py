@@ -2,6 +2,7 @@
 Every function takes the plain data the measuring helpers return and returns a
 matplotlib Figure (or a widget); nothing here measures.
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -38,7 +39,15 @@ def plot_ledger(hops: pd.DataFrame, summary: pd.DataFrame):
         for h in hops[hops["path"] == p].itertuples():
             a.barh(i, h.seconds * 1e3, left=left, color=SIDE_COLORS[h.side], edgecolor="white")
             if h.seconds * 1e3 > 0.08 * max(1e-9, summary["end_to_end_per_batch_s"].max() * 1e3):
-                a.text(left + h.seconds * 5e2, i, h.hop.split(" ")[0], ha="center", va="center", fontsize=7, color="white")
+                a.text(
+                    left + h.seconds * 5e2,
+                    i,
+                    h.hop.split(" ")[0],
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white",
+                )
             left += h.seconds * 1e3
         e2e = summary.set_index("path").loc[p, "end_to_end_per_batch_s"]
         a.plot([e2e * 1e3] * 2, [i - 0.4, i + 0.4], color="k", lw=2)
@@ -47,7 +56,9 @@ def plot_ledger(hops: pd.DataFrame, summary: pd.DataFrame):
     for side, c in SIDE_COLORS.items():
         a.barh([], [], color=c, label=side)
     a.legend(fontsize=8, loc="lower right")
-    pivot = hops.pivot_table(index="hop", columns="path", values="bytes", aggfunc="sum", sort=False).fillna(0)
+    pivot = hops.pivot_table(
+        index="hop", columns="path", values="bytes", aggfunc="sum", sort=False
+    ).fillna(0)
     pivot = pivot[paths]
     pivot.plot.barh(ax=b, color=[PATH_COLORS.get(p) for p in paths])
     b.set_xlabel("bytes written to new memory per batch")
@@ -65,5 +76,3 @@ def plot_layouts(df: pd.DataFrame):
     ax.invert_yaxis()
     fig.tight_layout()
     return fig
-
-

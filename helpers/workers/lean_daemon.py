@@ -15,6 +15,7 @@ the driver's pip package). Used with `spark.python.daemon.module=helpers.workers
 
 Keep this module free of `helpers` and `pyspark` imports at module level: it must run before them.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -28,7 +29,11 @@ _VERSION = re.compile(r"""__version__(?:\s*:\s*str)?\s*=\s*["']([^"']+)["']""")
 
 def spark_zips(path: list[str]) -> list[str]:
     """The entries of `path` that are Spark's archives (pyspark.zip, py4j-*-src.zip)."""
-    return [p for p in path if p.endswith(".zip") and os.path.basename(p).startswith(("pyspark", "py4j"))]
+    return [
+        p
+        for p in path
+        if p.endswith(".zip") and os.path.basename(p).startswith(("pyspark", "py4j"))
+    ]
 
 
 def _zip_version(zips: list[str]) -> str | None:
@@ -62,7 +67,11 @@ def drop_spark_zips() -> list[str]:
     sys.path[:] = [p for p in sys.path if p not in zips]
     importlib.invalidate_caches()
     spark_spec, py4j_spec = importlib.util.find_spec("pyspark"), importlib.util.find_spec("py4j")
-    if spark_spec is None or py4j_spec is None or _installed_version(spark_spec) != _zip_version(zips):
+    if (
+        spark_spec is None
+        or py4j_spec is None
+        or _installed_version(spark_spec) != _zip_version(zips)
+    ):
         sys.path[:] = saved
         return []
     for z in zips:

@@ -3,6 +3,7 @@
 Protocol (stdin/stdout, one line each): prints "ready" after loading data and model, waits for
 a line on stdin, predicts, saves the predictions to OUT (.npy), prints "<t0> <t1>" (monotonic s).
 """
+
 import sys
 import time
 

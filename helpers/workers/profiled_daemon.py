@@ -27,6 +27,7 @@ memray mode: `memray.Tracker` around the task (Python frames only unless LAB_PRO
 
 Keep this module free of `helpers` imports: it runs in the daemon before any worker exists.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,13 +57,13 @@ def frame_label(code) -> str:
         for marker in ("site-packages/", "dist-packages/", "/lib/python3."):
             i = path.rfind(marker)
             if i >= 0:
-                path = path[i + len(marker):]
+                path = path[i + len(marker) :]
                 if marker.startswith("/lib/python3."):
                     path = path.split("/", 1)[-1]
                 break
         else:
             i = path.rfind("/helpers/")
-            path = path[i + 1:] if i >= 0 else "/".join(path.split("/")[-2:])
+            path = path[i + 1 :] if i >= 0 else "/".join(path.split("/")[-2:])
         if ".zip/" in path:  # workers import pyspark from pyspark/python/lib/pyspark.zip
             path = path.split(".zip/", 1)[1]
         label = _LABELS[code] = f"{code.co_name} ({path})"
@@ -179,8 +180,10 @@ def _profiled_main(infile, outfile):
         finally:
             counts, samples, cost = sampler.stop()
             busy = time.perf_counter() - t0
-            head = (f"# pid={pid} seq={seq} start={w0:.6f} busy_s={busy:.6f} samples={samples} "
-                    f"sampler_cpu_s={cost:.6f} interval_s={_INTERVAL} unit=us\n")
+            head = (
+                f"# pid={pid} seq={seq} start={w0:.6f} busy_s={busy:.6f} samples={samples} "
+                f"sampler_cpu_s={cost:.6f} interval_s={_INTERVAL} unit=us\n"
+            )
             body = "".join(f"{k} {max(1, round(v * 1e6))}\n" for k, v in counts.items())
             try:
                 _write_atomic(base + ".collapsed", head + body)

@@ -6,15 +6,19 @@ import pytest
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "helpers", *args], capture_output=True, text=True, timeout=600
+    )
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["bench", "--scenarios", "nope"], "Unknown scenario"),
-    (["bench", "--rows", "0"], "--rows"),
-    (["bench", "--batch-size", "-5"], "--batch-size"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["bench", "--scenarios", "nope"], "Unknown scenario"),
+        (["bench", "--rows", "0"], "--rows"),
+        (["bench", "--batch-size", "-5"], "--batch-size"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(args, needle):
     r = run(*args)
     assert r.returncode == 2
@@ -24,13 +28,32 @@ def test_bad_input_exits_2_with_one_line(args, needle):
 @pytest.mark.spark  # starts Spark in a child process
 def test_bench_writes_json(tmp_path):
     out = tmp_path / "bench.json"
-    r = run("bench", "--rows", "3000", "--scenarios", "map_in_arrow,synapseml", "--batch-size", "1000",
-            "--repeats", "1", "--json", str(out))
+    r = run(
+        "bench",
+        "--rows",
+        "3000",
+        "--scenarios",
+        "map_in_arrow,synapseml",
+        "--batch-size",
+        "1000",
+        "--repeats",
+        "1",
+        "--json",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     records = json.loads(out.read_text())
     assert [x["name"] for x in records] == ["physical_limit", "map_in_arrow", "synapseml"]
-    keys = {"name", "rows", "batch_size", "wall_s", "rows_per_s", "ratio_to_limit", "max_abs_diff",
-            "spark_version"}
+    keys = {
+        "name",
+        "rows",
+        "batch_size",
+        "wall_s",
+        "rows_per_s",
+        "ratio_to_limit",
+        "max_abs_diff",
+        "spark_version",
+    }
     for rec in records:
         assert keys <= set(rec)
         assert rec["max_abs_diff"] <= 1e-9 and rec["rows"] == 3000

@@ -1,5 +1,6 @@
 """LAB_MASTER with a real master URL: a one-worker standalone cluster on 127.0.0.1, three paths with
 parity, and nothing of the cluster left afterwards."""
+
 import json
 import os
 import subprocess
@@ -33,8 +34,14 @@ def test_paths_agree_on_a_standalone_cluster():
         pids = [p.pid for p in cluster.procs]
         assert cluster.status()["aliveworkers"] == 1
         env = {**os.environ, "LAB_MASTER": cluster.master_url}
-        out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, cwd=ROOT,
-                             timeout=600)
+        out = subprocess.run(
+            [sys.executable, "-c", SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=600,
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         r = json.loads(out.stdout.strip().splitlines()[-1])
         assert r["master"] == cluster.master_url and r["parallelism"] == 2

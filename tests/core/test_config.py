@@ -19,11 +19,14 @@ def test_environment_yml_python_and_java():
     assert "python=3.11" in env and "openjdk=17" in env
 
 
-@pytest.mark.parametrize("text,major", [
-    ('openjdk version "17.0.15" 2025-04-15', 17),
-    ('java version "1.8.0_392"', 8),
-    ('openjdk version "21" 2023-09-19', 21),
-])
+@pytest.mark.parametrize(
+    "text,major",
+    [
+        ('openjdk version "17.0.15" 2025-04-15', 17),
+        ('java version "1.8.0_392"', 8),
+        ('openjdk version "21" 2023-09-19', 21),
+    ],
+)
 def test_parse_java_version(text, major):
     assert config.parse_java_version(text)[0] == major
 
@@ -39,7 +42,7 @@ def test_java_missing_gives_one_line(monkeypatch):
 def test_java_wrong_version(monkeypatch, tmp_path):
     fake = tmp_path / "bin" / "java"
     fake.parent.mkdir()
-    fake.write_text('#!/bin/sh\necho \'openjdk version "26.0.1" 2026-01-20\' >&2\n')
+    fake.write_text("#!/bin/sh\necho 'openjdk version \"26.0.1\" 2026-01-20' >&2\n")
     fake.chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
     with pytest.raises(LabError, match="not supported by Spark 3.5"):

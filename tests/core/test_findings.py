@@ -8,7 +8,11 @@ T = {"faster": "{name} ran {ratio:.2f}x faster.", "slower": "{name} was slower."
 
 def test_finding_fills_its_template_and_keeps_the_numbers():
     f = finding(T, "faster", name="mapInArrow", ratio=1.234)
-    assert f.text() == "mapInArrow ran 1.23x faster." and f.values["ratio"] == 1.234 and f.key == "faster"
+    assert (
+        f.text() == "mapInArrow ran 1.23x faster."
+        and f.values["ratio"] == 1.234
+        and f.key == "faster"
+    )
 
 
 def test_finding_fails_on_unknown_key_or_missing_value():

@@ -1,4 +1,5 @@
 """Clean stop: the JVM, pyspark.daemon and its workers are all gone after stop_session()."""
+
 import psutil
 
 from helpers.core import processes, session
@@ -16,7 +17,9 @@ def test_build_conf_defaults(monkeypatch):
 
 
 def test_runtime_conf_reuses_session(spark):
-    again = session.start_session("unit-tests", conf={"spark.sql.execution.arrow.maxRecordsPerBatch": "777"})
+    again = session.start_session(
+        "unit-tests", conf={"spark.sql.execution.arrow.maxRecordsPerBatch": "777"}
+    )
     assert again is spark
     assert spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") == "777"
 
@@ -32,7 +35,12 @@ def test_stop_leaves_no_process(spark):
     assert session.stop_session() == []
     assert not [p.pid for p in procs if processes.is_running(p)]
     mine = [p for p in psutil.Process().children(recursive=True) if processes.is_running(p)]
-    assert not [p for p in mine if "java" in processes.process_command(p) or "pyspark.daemon" in processes.process_command(p)]
+    assert not [
+        p
+        for p in mine
+        if "java" in processes.process_command(p)
+        or "pyspark.daemon" in processes.process_command(p)
+    ]
     # the fixture's own stop is now a no-op; a new session can start afterwards
     s2 = session.start_session("unit-tests-2")
     assert s2.range(3).count() == 3

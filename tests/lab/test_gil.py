@@ -1,4 +1,5 @@
 """The GIL experiment: same predictions whatever the parallelism; the probe's measurements."""
+
 import math
 
 import pytest
@@ -27,7 +28,9 @@ def test_modes_and_parity(runs):
 def test_speedup_is_serial_over_mode(runs):
     p = runs[runs.work == "lightgbm predict"].set_index("mode")
     for mode in ("threads", "processes", "openmp"):
-        assert p.loc[mode, "speedup"] == pytest.approx(p.loc["serial", "wall_s"] / p.loc[mode, "wall_s"])
+        assert p.loc[mode, "speedup"] == pytest.approx(
+            p.loc["serial", "wall_s"] / p.loc[mode, "wall_s"]
+        )
     truth = p.loc["openmp", "speedup"]
     assert "Correct" in exercises.check_gil_speedup(truth, runs, "openmp")
     assert "Not quite" in exercises.check_gil_speedup(truth * 2, runs, "openmp")
@@ -46,8 +49,11 @@ def test_bad_input():
 
 def test_probe_shape():
     probe = gil.gil_probe(rows=5_000, python_rows=2_000, rounds=1)
-    assert list(probe.main_thread_doing) == ["sleeping (idle)", "lightgbm predict (C, via ctypes)",
-                                             "pure-Python loop (holds the GIL)"]
+    assert list(probe.main_thread_doing) == [
+        "sleeping (idle)",
+        "lightgbm predict (C, via ctypes)",
+        "pure-Python loop (holds the GIL)",
+    ]
     assert (probe.counter_core_share > 0).all() and (probe.process_cores_used > 0).all()
 
 
@@ -61,6 +67,12 @@ def test_notes_follow_the_numbers(runs):
     fake["cores_used"] = [0.4, 0.5, None, 0.6, 0.4, 0.5]
     note = gil.cores_per_executor_note(fake)
     assert "Careful" in note and "does not show the overlap" in note
-    probe = pd.DataFrame({"main_thread_doing": ["idle", "predict", "python"], "rounds": [1, 1, 1],
-                          "counter_core_share": [1.0, 0.98, 0.4], "process_cores_used": [1.0, 1.9, 1.0]})
+    probe = pd.DataFrame(
+        {
+            "main_thread_doing": ["idle", "predict", "python"],
+            "rounds": [1, 1, 1],
+            "counter_core_share": [1.0, 0.98, 0.4],
+            "process_cores_used": [1.0, 1.9, 1.0],
+        }
+    )
     assert "GIL was free" in gil.probe_note(probe)

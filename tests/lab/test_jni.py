@@ -1,4 +1,5 @@
 """SynapseML scoring in the JVM: call sites from the bytecode, parity, no Python, JFR buckets."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,8 +30,16 @@ public class a.B {
 
 def test_parse_javap_calls():
     calls = jni.parse_javap_calls(JAVAP)
-    assert list(calls.method) == ["predictForMat", "predictForMat", "predictForMat", "predScoreToArray"]
-    assert calls.callee.iloc[1] == "com.microsoft.ml.lightgbm.lightgbmlib.LGBM_BoosterPredictForMatSingle"
+    assert list(calls.method) == [
+        "predictForMat",
+        "predictForMat",
+        "predictForMat",
+        "predScoreToArray",
+    ]
+    assert (
+        calls.callee.iloc[1]
+        == "com.microsoft.ml.lightgbm.lightgbmlib.LGBM_BoosterPredictForMatSingle"
+    )
     assert calls.offset.iloc[1] == 76
     assert calls.callee.iloc[3] == "scala.collection.TraversableOnce.toArray"
 
@@ -43,7 +52,10 @@ def test_native_methods():
 def test_native_call_sites_from_the_jar():
     sites = jni.native_call_sites()
     natives = set(sites.table.jni_native)
-    assert natives == {"lightgbmlibJNI.LGBM_BoosterPredictForMatSingle", "lightgbmlibJNI.doubleArray_getitem"}
+    assert natives == {
+        "lightgbmlibJNI.LGBM_BoosterPredictForMatSingle",
+        "lightgbmlibJNI.doubleArray_getitem",
+    }
     assert sites.calls_per_row == 2
     assert sites.builds_param_string and sites.fast_api_in_lib and not sites.fast_api_used
     assert jni.native_call_sites(num_classes=3).calls_per_row == 4
@@ -55,10 +67,11 @@ def test_classify_and_breakdown():
     task = "thread:Executor task launch worker;java.lang.Thread.run;org.apache.spark.executor.Executor$TaskRunner.run"
     stacks = {
         task + ";com.microsoft.azure.synapse.ml.lightgbm.booster.LightGBMBooster.predictForMat;"
-               "com.microsoft.ml.lightgbm.lightgbmlibJNI.LGBM_BoosterPredictForMatSingle [native]": 3_000_000,
-        task + ";org.apache.spark.ml.feature.VectorAssembler$.assemble;java.util.HashMap.get": 500_000,
+        "com.microsoft.ml.lightgbm.lightgbmlibJNI.LGBM_BoosterPredictForMatSingle [native]": 3_000_000,
+        task
+        + ";org.apache.spark.ml.feature.VectorAssembler$.assemble;java.util.HashMap.get": 500_000,
         task + ";com.microsoft.azure.synapse.ml.lightgbm.booster.LightGBMBooster.predictForMat;"
-               "java.lang.StringBuilder.toString": 400_000,
+        "java.lang.StringBuilder.toString": 400_000,
         task + ";org.apache.spark.sql.execution.columnar.LONG$.extract": 100_000,
         "thread:idle;sun.nio.ch.EPoll.wait [native]": 9_000_000,  # not a task thread: dropped
     }
@@ -107,10 +120,27 @@ def test_path_costs_and_tax(spark):
 
 
 def _costs(rps):
-    rows = [{"path": "batched predict (in-process, 1 core)", "rows": 100, "wall_s": 1.0, "rows_per_s": 100.0,
-             "cpu_us_per_row": 5.0, "python_worker": False}]
-    rows += [{"path": p, "rows": 100, "wall_s": 100 / r, "rows_per_s": r, "cpu_us_per_row": 1e6 / r,
-              "python_worker": p != "synapseml"} for p, r in rps.items()]
+    rows = [
+        {
+            "path": "batched predict (in-process, 1 core)",
+            "rows": 100,
+            "wall_s": 1.0,
+            "rows_per_s": 100.0,
+            "cpu_us_per_row": 5.0,
+            "python_worker": False,
+        }
+    ]
+    rows += [
+        {
+            "path": p,
+            "rows": 100,
+            "wall_s": 100 / r,
+            "rows_per_s": r,
+            "cpu_us_per_row": 1e6 / r,
+            "python_worker": p != "synapseml",
+        }
+        for p, r in rps.items()
+    ]
     return pd.DataFrame(rows)
 
 
@@ -125,7 +155,9 @@ def test_decision_table_and_ratio():
     assert t.loc["physical_limit", "ratio_to_limit"] == 1.0
     v = jni.synapseml_vs_python(costs, heavy).set_index("model")
     assert v.loc["heavy", "synapseml_over_python"] == pytest.approx(1.5)
-    assert v.loc["light (kit model)", "synapseml_overhead_us_per_row"] == pytest.approx(1e6 / 50 - 5)
+    assert v.loc["light (kit model)", "synapseml_overhead_us_per_row"] == pytest.approx(
+        1e6 / 50 - 5
+    )
 
 
 def test_heavy_model_is_cached_and_predicts():
@@ -140,10 +172,24 @@ def test_task_sample_counts():
     def ev(kind, thread, t):
         return {"type": kind, "values": {"startTime": t, "sampledThread": {"javaName": thread}}}
 
-    events = [ev("jdk.ExecutionSample", "Executor task launch worker for task 1.0", "2026-11-24T03:00:01.5Z"),
-              ev("jdk.NativeMethodSample", "Executor task launch worker for task 2.0", "2026-11-24T03:00:02Z"),
-              ev("jdk.NativeMethodSample", "process reaper", "2026-11-24T03:00:02Z"),
-              ev("jdk.ExecutionSample", "Executor task launch worker for task 1.0", "2026-11-24T03:00:09Z")]
+    events = [
+        ev(
+            "jdk.ExecutionSample",
+            "Executor task launch worker for task 1.0",
+            "2026-11-24T03:00:01.5Z",
+        ),
+        ev(
+            "jdk.NativeMethodSample",
+            "Executor task launch worker for task 2.0",
+            "2026-11-24T03:00:02Z",
+        ),
+        ev("jdk.NativeMethodSample", "process reaper", "2026-11-24T03:00:02Z"),
+        ev(
+            "jdk.ExecutionSample",
+            "Executor task launch worker for task 1.0",
+            "2026-11-24T03:00:09Z",
+        ),
+    ]
     from datetime import datetime, timezone
 
     t0 = datetime(2026, 11, 24, 3, 0, 1, tzinfo=timezone.utc).timestamp()

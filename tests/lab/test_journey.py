@@ -1,4 +1,5 @@
 """helpers.lab.journey: the sockets between the session's processes, read from the OS and paired."""
+
 from helpers.lab import journey
 from helpers.measure.timing import time_noop
 from helpers.paths.scenarios import scenario_frame

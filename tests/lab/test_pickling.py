@@ -1,4 +1,5 @@
 """helpers.lab.pickling: pickled vs Arrow bytes, identity round trips per type, what a UDF ships."""
+
 import pickle
 
 import pytest
@@ -11,7 +12,9 @@ from helpers.model.data import model_text
 
 def test_pickled_batches_of_100_rows():
     rows = [(float(i),) for i in range(250)]
-    expected = sum(4 + len(pickle.dumps(rows[i:i + 100], pickle.HIGHEST_PROTOCOL)) for i in (0, 100, 200))
+    expected = sum(
+        4 + len(pickle.dumps(rows[i : i + 100], pickle.HIGHEST_PROTOCOL)) for i in (0, 100, 200)
+    )
     assert pk.pickled_batch_bytes(rows) == expected
 
 
@@ -31,7 +34,9 @@ def test_wire_sizes_values(spark):
     assert df.loc["timestamp", "pickled_per_row"] > 2 * df.loc["timestamp", "arrow_per_row"] - 2
 
 
-@pytest.mark.parametrize("kind", ["timestamp", "struct", "nullable_double", "array<double>", "string"])
+@pytest.mark.parametrize(
+    "kind", ["timestamp", "struct", "nullable_double", "array<double>", "string"]
+)
 def test_identity_round_trip_every_path(spark, kind):
     for path in pk.TYPE_PATHS:
         assert pk.identity_roundtrip_ok(spark, kind, path, rows=200), (kind, path)

@@ -1,5 +1,6 @@
 """The per-task cost experiment: the lean daemon's path surgery, the invalidate_caches timing's
 set-up, and a real child run with both daemons (structure and parity, never timings)."""
+
 import json
 import os
 import subprocess
@@ -12,14 +13,18 @@ from helpers.core import validate
 from helpers.core.config import ROOT, LabError
 from helpers.lab import taskcost
 
-PROBE = ("import json, sys, helpers.workers.lean_daemon as d; removed = d.drop_spark_zips(); import pyspark; "
-         "print(json.dumps({'removed': removed, 'file': pyspark.__file__, "
-         "'zips_on_path': d.spark_zips(sys.path)}))")
+PROBE = (
+    "import json, sys, helpers.workers.lean_daemon as d; removed = d.drop_spark_zips(); import pyspark; "
+    "print(json.dumps({'removed': removed, 'file': pyspark.__file__, "
+    "'zips_on_path': d.spark_zips(sys.path)}))"
+)
 
 
 def _probe(pythonpath: str) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([pythonpath, str(ROOT)])}
-    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, cwd="/", timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, cwd="/", timeout=60
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -55,15 +60,26 @@ def test_parse_partitions_and_slope():
             validate.parse_partitions(bad)
     import pandas as pd
 
-    t = pd.DataFrame({"daemon": ["a", "a", "a"], "partitions": [2, 4, 8], "wall_s": [1.0, 1.2, 1.6]})
+    t = pd.DataFrame(
+        {"daemon": ["a", "a", "a"], "partitions": [2, 4, 8], "wall_s": [1.0, 1.2, 1.6]}
+    )
     s = taskcost.per_task_seconds(t).iloc[0]
     assert s.per_task_wall_ms == pytest.approx(100.0) and s.wall_s_at_most_tasks == 1.6
 
 
 def test_cli_bad_partitions_exit_2():
-    out = subprocess.run([sys.executable, "-m", "helpers", "taskcost", "--partitions", "4"], capture_output=True,
-                         text=True, cwd=ROOT, timeout=120)
-    assert out.returncode == 2 and "partition" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    out = subprocess.run(
+        [sys.executable, "-m", "helpers", "taskcost", "--partitions", "4"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert (
+        out.returncode == 2
+        and "partition" in out.stderr
+        and len(out.stderr.strip().splitlines()) == 1
+    )
 
 
 @pytest.mark.spark  # starts Spark in a child process
@@ -71,6 +87,13 @@ def test_real_child_run_both_daemons():
     t = taskcost.task_overhead_in_child("map_in_pandas", rows=20_000, partitions=(2, 4), repeats=1)
     assert len(t) == 4 and set(t.daemon) == {"stock", "lean"} and set(t.partitions) == {2, 4}
     checked = t.dropna(subset=["max_abs_diff"])
-    assert list(checked.partitions) == [4, 4] and (checked.max_abs_diff <= 1e-9).all() and (t.wall_s > 0).all()
-    stock, lean = t[t.daemon == "stock"].pyspark_file.iloc[0], t[t.daemon == "lean"].pyspark_file.iloc[0]
+    assert (
+        list(checked.partitions) == [4, 4]
+        and (checked.max_abs_diff <= 1e-9).all()
+        and (t.wall_s > 0).all()
+    )
+    stock, lean = (
+        t[t.daemon == "stock"].pyspark_file.iloc[0],
+        t[t.daemon == "lean"].pyspark_file.iloc[0],
+    )
     assert ".zip/pyspark/" in stock and ".zip" not in lean

@@ -1,5 +1,6 @@
 """Memory profiles: timeline alignment (synthetic), the hierarchy arithmetic, and a real memray
 job through the `memory` CLI (its own JVM in a child process)."""
+
 import json
 import subprocess
 import sys
@@ -32,8 +33,13 @@ def test_align_timelines_puts_sources_on_one_axis():
 
 
 def test_on_grid_is_a_step_function():
-    tl = _tidy([(0.0, "jvm", "JVM heap used", None, 10), (0.25, "jvm", "JVM heap used", None, 30),
-                (0.1, "memray", "Python heap (memray)", 7, 5)])
+    tl = _tidy(
+        [
+            (0.0, "jvm", "JVM heap used", None, 10),
+            (0.25, "jvm", "JVM heap used", None, 30),
+            (0.1, "memray", "Python heap (memray)", 7, 5),
+        ]
+    )
     g = mp.on_grid(tl, step=0.1, start=0.0, end=0.3)
     assert list(g.index) == pytest.approx([0.0, 0.1, 0.2, 0.3])
     assert list(g["JVM heap used"]) == [10, 10, 10, 30]
@@ -44,13 +50,22 @@ def test_on_grid_is_a_step_function():
 
 
 def _run(timeline, captures, batch=1000, rows=4000, partitions=1, before=0, after=500_000):
-    return mp.MemoryRun("map_in_pandas", rows, batch, partitions, 1.0, 0.0, timeline, captures, before, after)
+    return mp.MemoryRun(
+        "map_in_pandas", rows, batch, partitions, 1.0, 0.0, timeline, captures, before, after
+    )
 
 
 def test_layer_peaks_and_hierarchy():
-    tl = _tidy([(-0.1, "process", "python_worker RSS", 5, 1_000), (0.2, "process", "python_worker RSS", 5, 4_000),
-                (0.2, "process", "python_worker RSS", 6, 2_000), (-0.1, "jvm", "JVM direct pool (NIO)", None, 50),
-                (0.3, "jvm", "JVM direct pool (NIO)", None, 150), (-0.1, "jvm", "JVM heap used", None, 10)])
+    tl = _tidy(
+        [
+            (-0.1, "process", "python_worker RSS", 5, 1_000),
+            (0.2, "process", "python_worker RSS", 5, 4_000),
+            (0.2, "process", "python_worker RSS", 6, 2_000),
+            (-0.1, "jvm", "JVM direct pool (NIO)", None, 50),
+            (0.3, "jvm", "JVM direct pool (NIO)", None, 150),
+            (-0.1, "jvm", "JVM heap used", None, 10),
+        ]
+    )
     caps = pd.DataFrame({"pid": [5, 5], "seq": [0, 1], "peak_bytes": [300_000, 408_000]})
     peaks = mp.layer_peaks(_run(tl, caps)).set_index("layer")
     # two workers at t=0.2 are summed: 4000 + 2000; before the job only worker 5 existed (1000)
@@ -63,9 +78,14 @@ def test_layer_peaks_and_hierarchy():
     assert h.loc["Python heap peak (memray, largest task)", "factor_vs_raw"] == pytest.approx(3.0)
     assert h.loc["JVM Arrow allocator peak (this job's peak)", "bytes"] == 500_000
     hh = mp.memory_hierarchy(_run(tl, caps)).reset_index(drop=True)
-    assert "Correct" in exercises.check_factor(3.0, hh) and "Not quite" in exercises.check_factor(9.0, hh)
+    assert "Correct" in exercises.check_factor(3.0, hh) and "Not quite" in exercises.check_factor(
+        9.0, hh
+    )
     # a batch larger than a task's rows is capped at the rows of that task
-    assert mp.memory_hierarchy(_run(tl, caps, batch=10_000, rows=4000, partitions=2)).iloc[0].bytes == 2000 * 136
+    assert (
+        mp.memory_hierarchy(_run(tl, caps, batch=10_000, rows=4000, partitions=2)).iloc[0].bytes
+        == 2000 * 136
+    )
     with pytest.raises(LabError):
         mp.memory_hierarchy(mp.MemoryRun("synapseml", 10, None, 1, 1.0, 0.0, tl, caps))
 
@@ -78,9 +98,26 @@ def test_peak_per_worker():
 
 @pytest.mark.spark  # starts Spark in a child process
 def test_memory_cli_real_job(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "helpers", "memory", "--scenario", "map_in_pandas", "--rows", "4000",
-                          "--batch-size", "1000", "--out", str(tmp_path)], capture_output=True, text=True,
-                         cwd=ROOT, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helpers",
+            "memory",
+            "--scenario",
+            "map_in_pandas",
+            "--rows",
+            "4000",
+            "--batch-size",
+            "1000",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     caps = json.loads((tmp_path / "captures.json").read_text())
@@ -99,6 +136,15 @@ def test_memory_cli_real_job(tmp_path):
 
 
 def test_memory_cli_bad_scenario(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "helpers", "memory", "--scenario", "nope", "--out", str(tmp_path)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert out.returncode == 2 and "Unknown scenario" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    out = subprocess.run(
+        [sys.executable, "-m", "helpers", "memory", "--scenario", "nope", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert (
+        out.returncode == 2
+        and "Unknown scenario" in out.stderr
+        and len(out.stderr.strip().splitlines()) == 1
+    )

@@ -1,6 +1,7 @@
 """Profilers: collapsed-stack and JFR-JSON parsing (fixtures recorded from real runs), the frame
 classifier, the worker-profiler plumbing, and real profiled jobs (in child processes, so the
 shared test session is left alone)."""
+
 import json
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ JFR_FIX = FIX / "jfr_samples.json"  # 4 real events from `jfr print --json` (sta
 
 
 # ---- collapsed stacks --------------------------------------------------------------------------
+
 
 def test_parse_python_fixture():
     stacks = flamegraph.read_collapsed(PY_FIX)
@@ -59,7 +61,9 @@ def test_frame_table_and_dominant_frame():
     assert t.loc["g", "self_s"] == 3.0 and t.loc["f", "total_s"] == 4.0
     assert t.loc["m", "total_share"] == 1.0
     assert flamegraph.dominant_frame(s) == "g"
-    assert flamegraph.dominant_frame({"m;h;[off-cpu]": 5, "m;g": 4}) == "g"  # on-CPU only by default
+    assert (
+        flamegraph.dominant_frame({"m;h;[off-cpu]": 5, "m;g": 4}) == "g"
+    )  # on-CPU only by default
     assert flamegraph.dominant_frame({"m;h;[off-cpu]": 5, "m;g": 4}, on_cpu_only=False) == "h"
     assert flamegraph.self_share({"m;h;[off-cpu]": 5, "m;g": 4, "m;k": 12}, "g") == 0.25
     assert exercises.check_dominant_frame("K", {"m;k": 2, "m;g": 1}).startswith("Correct")
@@ -70,7 +74,11 @@ def test_frame_table_and_dominant_frame():
 
 def test_tree_weights():
     root = flamegraph.build_tree({"a;b": 2, "a;c": 3, "d": 1})
-    assert root.weight == 6 and root.children["a"].weight == 5 and root.children["a"].children["c"].weight == 3
+    assert (
+        root.weight == 6
+        and root.children["a"].weight == 5
+        and root.children["a"].children["c"].weight == 3
+    )
 
 
 def test_plot_flame_returns_figure():
@@ -84,6 +92,7 @@ def test_plot_flame_returns_figure():
 
 
 # ---- JFR ---------------------------------------------------------------------------------------
+
 
 def _events():
     return json.loads(JFR_FIX.read_text())["recording"]["events"]
@@ -103,7 +112,9 @@ def test_parse_jfr_task_threads_leaf_last():
     assert sock[0].split(";")[-2] == "sun.nio.ch.SocketDispatcher.read"
     arrow = [s for s in stacks if s.startswith("thread:stdout writer for python;")]
     assert arrow and arrow[0].endswith("org.apache.spark.sql.execution.arrow.LongWriter.setValue")
-    assert stacks[arrow[0]] == 10_000 and stacks[sock[0]] == 20_000  # profile settings: 10 ms / 20 ms
+    assert (
+        stacks[arrow[0]] == 10_000 and stacks[sock[0]] == 20_000
+    )  # profile settings: 10 ms / 20 ms
 
 
 def test_parse_jfr_native_correction_and_filters():
@@ -111,7 +122,11 @@ def test_parse_jfr_native_correction_and_filters():
     all_threads = profile_jvm.parse_jfr_events(evs, threads=None, native_correction=False)
     assert len(all_threads) == 4 and any(s.startswith("thread:rpc-boss-N-N;") for s in all_threads)
     corrected = profile_jvm.parse_jfr_events(evs)
-    native_ids = {e["values"]["sampledThread"]["javaThreadId"] for e in evs if e["type"] == "jdk.NativeMethodSample"}
+    native_ids = {
+        e["values"]["sampledThread"]["javaThreadId"]
+        for e in evs
+        if e["type"] == "jdk.NativeMethodSample"
+    }
     sock = next(s for s in corrected if s.endswith("read0 [native]"))
     assert corrected[sock] == 20_000 * len(native_ids)
     t0 = profile_jvm.event_time(evs[0])
@@ -121,9 +136,15 @@ def test_parse_jfr_native_correction_and_filters():
 
 def test_jfr_options_and_thread_labels():
     (opt,) = profile_jvm.jfr_java_options()
-    assert opt.startswith("-XX:StartFlightRecording=") and "settings=profile" in opt and "name=lab" in opt
-    assert profile_jvm.thread_label("Executor task launch worker for task 3.0 in stage 1.0 (TID 7)") == \
-        "Executor task launch worker"
+    assert (
+        opt.startswith("-XX:StartFlightRecording=")
+        and "settings=profile" in opt
+        and "name=lab" in opt
+    )
+    assert (
+        profile_jvm.thread_label("Executor task launch worker for task 3.0 in stage 1.0 (TID 7)")
+        == "Executor task launch worker"
+    )
     assert profile_jvm.thread_label("stdout writer for /x/bin/python") == "stdout writer for python"
 
 
@@ -134,40 +155,69 @@ def test_dump_without_jvm_is_a_lab_error():
 
 # ---- classifier --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("frame,side,category", [
-    ("__inner_predict_np2d (lightgbm/basic.py)", "python", "prediction"),
-    ("predict (helpers/model/data.py)", "python", "prediction"),
-    ("load_stream (pyspark/sql/pandas/serializers.py)", "python", "serialization"),
-    ("loads (pyspark/serializers.py)", "python", "serialization"),
-    ("read_int (pyspark/serializers.py)", "python", "socket I/O"),
-    ("arrow_to_pandas (pyspark/sql/pandas/serializers.py)", "python", "conversion"),
-    ("column_stack (numpy/lib/shape_base.py)", "python", "conversion"),
-    ("table_to_dataframe (pyarrow/pandas_compat.py)", "python", "conversion"),
-    ("[off-cpu]", "python", "waiting/idle"),
-    ("main (pyspark/worker.py)", "python", None),
-    ("com.microsoft.ml.lightgbm.lightgbmlibJNI.LGBM_BoosterPredictForMatSingle [native]", "jvm", "prediction"),
-    ("org.apache.spark.sql.execution.arrow.ArrowWriter.write", "jvm", "JVM row<->Arrow"),
-    ("org.apache.arrow.vector.ipc.ArrowStreamWriter.writeBatch", "jvm", "serialization"),
-    ("net.razorvine.pickle.Pickler.dumps", "jvm", "serialization"),
-    ("sun.nio.ch.SocketDispatcher.read0 [native]", "jvm", "socket I/O"),
-    ("jdk.internal.misc.Unsafe.park [native]", "jvm", "waiting/idle"),
-    ("java.util.zip.Inflater.inflateBytesBytes [native]", "jvm", "native/JNI"),
-    ("org.apache.spark.scheduler.Task.run", "jvm", None),
-    ("org.apache.spark.sql.catalyst.expressions.GeneratedClass$SpecificUnsafeProjection.apply", "jvm", "JVM row<->Arrow"),
-    ("org.apache.spark.sql.catalyst.expressions.GeneratedClass$GeneratedIteratorForCodegenStage1.processNext", "jvm", None),
-    ("org.apache.spark.ml.feature.VectorAssembler$.assemble", "jvm", "conversion"),
-])
+
+@pytest.mark.parametrize(
+    "frame,side,category",
+    [
+        ("__inner_predict_np2d (lightgbm/basic.py)", "python", "prediction"),
+        ("predict (helpers/model/data.py)", "python", "prediction"),
+        ("load_stream (pyspark/sql/pandas/serializers.py)", "python", "serialization"),
+        ("loads (pyspark/serializers.py)", "python", "serialization"),
+        ("read_int (pyspark/serializers.py)", "python", "socket I/O"),
+        ("arrow_to_pandas (pyspark/sql/pandas/serializers.py)", "python", "conversion"),
+        ("column_stack (numpy/lib/shape_base.py)", "python", "conversion"),
+        ("table_to_dataframe (pyarrow/pandas_compat.py)", "python", "conversion"),
+        ("[off-cpu]", "python", "waiting/idle"),
+        ("main (pyspark/worker.py)", "python", None),
+        (
+            "com.microsoft.ml.lightgbm.lightgbmlibJNI.LGBM_BoosterPredictForMatSingle [native]",
+            "jvm",
+            "prediction",
+        ),
+        ("org.apache.spark.sql.execution.arrow.ArrowWriter.write", "jvm", "JVM row<->Arrow"),
+        ("org.apache.arrow.vector.ipc.ArrowStreamWriter.writeBatch", "jvm", "serialization"),
+        ("net.razorvine.pickle.Pickler.dumps", "jvm", "serialization"),
+        ("sun.nio.ch.SocketDispatcher.read0 [native]", "jvm", "socket I/O"),
+        ("jdk.internal.misc.Unsafe.park [native]", "jvm", "waiting/idle"),
+        ("java.util.zip.Inflater.inflateBytesBytes [native]", "jvm", "native/JNI"),
+        ("org.apache.spark.scheduler.Task.run", "jvm", None),
+        (
+            "org.apache.spark.sql.catalyst.expressions.GeneratedClass$SpecificUnsafeProjection.apply",
+            "jvm",
+            "JVM row<->Arrow",
+        ),
+        (
+            "org.apache.spark.sql.catalyst.expressions.GeneratedClass$GeneratedIteratorForCodegenStage1.processNext",
+            "jvm",
+            None,
+        ),
+        ("org.apache.spark.ml.feature.VectorAssembler$.assemble", "jvm", "conversion"),
+    ],
+)
 def test_classify_known_frames(frame, side, category):
     assert classify.classify_frame(frame, side) == category
 
 
 def test_classify_stack_precedence():
     # NumPy inside LightGBM's predict is prediction; the leaf-most rule otherwise
-    assert classify.classify_stack("main (pyspark/worker.py);predict (lightgbm/basic.py);"
-                                   "ascontiguousarray (numpy/core/_asarray.py)") == "prediction"
-    assert classify.classify_stack("main (pyspark/worker.py);dump_stream (pyspark/sql/pandas/serializers.py);"
-                                   "predict_frames (helpers/paths/scenarios.py)") == "conversion"
-    assert classify.classify_stack("main (pyspark/worker.py);predict (lightgbm/basic.py);[off-cpu]") == "waiting/idle"
+    assert (
+        classify.classify_stack(
+            "main (pyspark/worker.py);predict (lightgbm/basic.py);"
+            "ascontiguousarray (numpy/core/_asarray.py)"
+        )
+        == "prediction"
+    )
+    assert (
+        classify.classify_stack(
+            "main (pyspark/worker.py);dump_stream (pyspark/sql/pandas/serializers.py);"
+            "predict_frames (helpers/paths/scenarios.py)"
+        )
+        == "conversion"
+    )
+    assert (
+        classify.classify_stack("main (pyspark/worker.py);predict (lightgbm/basic.py);[off-cpu]")
+        == "waiting/idle"
+    )
     assert classify.classify_stack("main (pyspark/worker.py)") == "other"
     with pytest.raises(ValueError):
         classify.classify_stack("x", "ruby")
@@ -183,8 +233,9 @@ def test_categorize_fixture_sums_to_total():
 
 def _result(wall=2.0):
     jvm = profile_jvm.parse_jfr_events(_events(), native_correction=False)
-    return profile_workers.ProfileResult("map_in_pandas", 20_000, 10_000, wall, 2,
-                                         flamegraph.read_collapsed(PY_FIX), jvm, [], 1, 1)
+    return profile_workers.ProfileResult(
+        "map_in_pandas", 20_000, 10_000, wall, 2, flamegraph.read_collapsed(PY_FIX), jvm, [], 1, 1
+    )
 
 
 def test_breakdown_and_split():
@@ -193,18 +244,22 @@ def test_breakdown_and_split():
     assert b["wall_s"] == 2.0 and b["slots"] == 2
     assert b["python_sampled_s"] == pytest.approx(0.478848)
     assert b["python_coverage"] == pytest.approx(0.478848 / 4.0)
-    assert b["jvm"]["prediction"] == pytest.approx(0.02) and b["jvm"]["JVM row<->Arrow"] == pytest.approx(0.01)
+    assert b["jvm"]["prediction"] == pytest.approx(0.02) and b["jvm"][
+        "JVM row<->Arrow"
+    ] == pytest.approx(0.01)
     for c in classify.CATEGORIES:
         assert b[c] == pytest.approx(b["python"][c] + b["jvm"][c])
     s = classify.split(r)
-    assert s["prediction_share"] + s["serialization_share"] + s["conversion_share"] + s["other_share"] == \
-        pytest.approx(1.0)
+    assert s["prediction_share"] + s["serialization_share"] + s["conversion_share"] + s[
+        "other_share"
+    ] == pytest.approx(1.0)
     assert s["on_cpu_s"] + s["waiting_s"] == pytest.approx(0.478848)
     table = classify.breakdown_frame([r])
     assert set(table["side"]) == {"python", "jvm"} and len(table) == 2 * len(classify.CATEGORIES)
 
 
 # ---- worker profiler plumbing -----------------------------------------------------------------
+
 
 def test_worker_profiler_conf(tmp_path):
     conf = session.worker_profiler_conf("memray", tmp_path / "w")
@@ -234,9 +289,17 @@ def test_collect_reads_headers_and_pause(tmp_path):
 
 
 def test_cli_unknown_scenario_exits_2(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "helpers", "profile", "--scenario", "nope", "--out", str(tmp_path)],
-                         capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode == 2 and "Unknown scenario" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    out = subprocess.run(
+        [sys.executable, "-m", "helpers", "profile", "--scenario", "nope", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert (
+        out.returncode == 2
+        and "Unknown scenario" in out.stderr
+        and len(out.stderr.strip().splitlines()) == 1
+    )
 
 
 # ---- real profiled jobs (child processes: their own JVM) ---------------------------------------
@@ -246,10 +309,29 @@ PYSPY = profile_pyspy.py_spy_available()[0]
 
 @pytest.mark.spark  # starts Spark in a child process
 def test_cli_profile_real_job_has_lightgbm_frames(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "helpers", "profile", "--scenario", "map_in_pandas",
-                          "--rows", "20000", "--batch-size", "1000", "--interval-ms", "1", "--out", str(tmp_path)]
-                         + (["--py-spy"] if PYSPY else []),
-                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helpers",
+            "profile",
+            "--scenario",
+            "map_in_pandas",
+            "--rows",
+            "20000",
+            "--batch-size",
+            "1000",
+            "--interval-ms",
+            "1",
+            "--out",
+            str(tmp_path),
+        ]
+        + (["--py-spy"] if PYSPY else []),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     (tmp_path / "stdout.txt").write_text(out.stdout)
     py = flamegraph.read_collapsed(tmp_path / "python.collapsed")
@@ -291,8 +373,13 @@ print(" ".join(str(f.path) for f in files))
 def test_memray_mode_writes_one_capture_per_task(tmp_path):
     from memray import FileReader
 
-    out = subprocess.run([sys.executable, "-c", MEMRAY_SCRIPT, str(tmp_path / "mem")], capture_output=True,
-                         text=True, cwd=ROOT, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", MEMRAY_SCRIPT, str(tmp_path / "mem")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     paths = out.stdout.split()
     assert paths and all(Path(p).name.startswith("memray-") and p.endswith(".bin") for p in paths)
@@ -334,8 +421,13 @@ print(json.dumps({"states": states, "on": o.profiled_s, "off": o.unprofiled_s}))
 
 @pytest.mark.spark  # starts Spark in a child process
 def test_jfr_switches_off_and_on_in_one_session():
-    out = subprocess.run([sys.executable, "-c", JFR_SWITCH_SCRIPT], capture_output=True, text=True, cwd=ROOT,
-                         timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", JFR_SWITCH_SCRIPT],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     r = json.loads(out.stdout.strip().splitlines()[-1])
     # running at start, off after JFR.stop; jfr_overhead switches it for its runs and leaves it as found

@@ -1,5 +1,6 @@
 """py-spy mode: parsing its raw output (a fixture recorded from a real mapInPandas run on this kit),
 frame normalisation, the native-library table, and one real profiled job."""
+
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,11 @@ from helpers.profile.classify import categorize, classify_stack
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "pyspy_map_in_pandas.raw"
 # the path prefixes of the machine that recorded the fixture
-ROOTS = ["/work/main/.venv/lib/python3.11/site-packages/", "/root/.pyenv/versions/3.11.7/lib/python3.11/",
-         "/work/main/"]
+ROOTS = [
+    "/work/main/.venv/lib/python3.11/site-packages/",
+    "/root/.pyenv/versions/3.11.7/lib/python3.11/",
+    "/work/main/",
+]
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +26,29 @@ def parsed():
 
 def test_normalize_frame():
     site = ROOTS[0]
-    assert pp.normalize_frame(f"Booster.predict ({site}lightgbm/basic.py:4767)", ROOTS) == "predict (lightgbm/basic.py)"
-    assert pp.normalize_frame("main.<locals>.process (/x/pyspark/python/lib/pyspark.zip/pyspark/worker.py:1239)",
-                              ROOTS) == "process (pyspark/worker.py)"
-    assert pp.normalize_frame("0x7fe552e4524a (/usr/lib/x86_64-linux-gnu/libc.so.6)", ROOTS) == "[unknown] (libc.so.6)"
+    assert (
+        pp.normalize_frame(f"Booster.predict ({site}lightgbm/basic.py:4767)", ROOTS)
+        == "predict (lightgbm/basic.py)"
+    )
+    assert (
+        pp.normalize_frame(
+            "main.<locals>.process (/x/pyspark/python/lib/pyspark.zip/pyspark/worker.py:1239)",
+            ROOTS,
+        )
+        == "process (pyspark/worker.py)"
+    )
+    assert (
+        pp.normalize_frame("0x7fe552e4524a (/usr/lib/x86_64-linux-gnu/libc.so.6)", ROOTS)
+        == "[unknown] (libc.so.6)"
+    )
     native = f"LightGBM::GBDT::PredictRaw ({site}lightgbm/lib/lib_lightgbm.so)"
-    assert pp.normalize_frame(native, ROOTS) == "LightGBM::GBDT::PredictRaw (lightgbm/lib/lib_lightgbm.so)"
-    assert pp.normalize_frame("_run_code (<frozen runpy>:88)", ROOTS) == "_run_code (<frozen runpy>)"
+    assert (
+        pp.normalize_frame(native, ROOTS)
+        == "LightGBM::GBDT::PredictRaw (lightgbm/lib/lib_lightgbm.so)"
+    )
+    assert (
+        pp.normalize_frame("_run_code (<frozen runpy>:88)", ROOTS) == "_run_code (<frozen runpy>)"
+    )
     assert pp.is_native("write (libc.so.6)") and not pp.is_native("predict (lightgbm/basic.py)")
 
 
@@ -39,7 +59,9 @@ def test_parse_fixture(parsed):
     assert sum(per_pid.values()) == sum(counts) and set(per_pid) == {15431, 15433}
     assert not any(s.startswith("process ") for s in stacks)  # the daemon/worker frames are dropped
     top = max(stacks, key=stacks.get)
-    assert "predict (lightgbm/basic.py)" in top.split(";") and top.endswith("(lightgbm/lib/lib_lightgbm.so)")
+    assert "predict (lightgbm/basic.py)" in top.split(";") and top.endswith(
+        "(lightgbm/lib/lib_lightgbm.so)"
+    )
     assert all("(pyspark/worker.py)" in s for s in stacks if "(pyspark/daemon.py);worker" in s)
 
 
@@ -92,5 +114,8 @@ def test_real_job_has_native_lightgbm_frames(spark, tmp_path):
 def test_library_table_under_a_frame(parsed):
     stacks, _ = parsed
     t = pp.library_table(stacks, under="predict (lightgbm/basic.py)")
-    assert t.seconds.sum() == pytest.approx(0.65) and t.iloc[0].library == "lightgbm/lib/lib_lightgbm.so"
+    assert (
+        t.seconds.sum() == pytest.approx(0.65)
+        and t.iloc[0].library == "lightgbm/lib/lib_lightgbm.so"
+    )
     assert pp.library_table(stacks, under="no such frame").empty

@@ -1,5 +1,6 @@
 """The offline HTML flame graph: values carried by the SVG (data-w/data-o/data-d and <title>s),
 nesting, escaping, pruning, ids, errors and the atomic write. No browser, no timing."""
+
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -13,21 +14,30 @@ from helpers.viz.flamegraph_html import flame_html, write_flame_html
 
 PY_FIX = Path(__file__).resolve().parents[1] / "fixtures" / "python_task.collapsed"
 SVG = "{http://www.w3.org/2000/svg}"
-SMALL = {"main (pyspark/worker.py);process (pyspark/worker.py);predict (lightgbm/basic.py)": 6000,
-         "main (pyspark/worker.py);process (pyspark/worker.py);[off-cpu]": 2000,
-         "main (pyspark/worker.py);read_int (pyspark/serializers.py)": 1500,
-         "thread:Executor task launch worker;sun.nio.ch.EPoll.wait [native]": 500}
+SMALL = {
+    "main (pyspark/worker.py);process (pyspark/worker.py);predict (lightgbm/basic.py)": 6000,
+    "main (pyspark/worker.py);process (pyspark/worker.py);[off-cpu]": 2000,
+    "main (pyspark/worker.py);read_int (pyspark/serializers.py)": 1500,
+    "thread:Executor task launch worker;sun.nio.ch.EPoll.wait [native]": 500,
+}
 
 
 def frames_of(html: str) -> list[dict]:
     """Parse the graph's <svg> as XML: one dict per drawn frame, in document order."""
     start = html.index("<svg id=")
-    svg = ET.fromstring(html[start:html.rindex("</svg>") + len("</svg>")])
+    svg = ET.fromstring(html[start : html.rindex("</svg>") + len("</svg>")])
     out = []
     for rect in svg.iter(f"{SVG}rect"):
         name, tip = rect.find(f"{SVG}title").text.split("\n")
-        out.append({"name": name, "tip": tip, "w": int(rect.get("data-w")), "o": int(rect.get("data-o")),
-                    "d": int(rect.get("data-d"))})
+        out.append(
+            {
+                "name": name,
+                "tip": tip,
+                "w": int(rect.get("data-w")),
+                "o": int(rect.get("data-o")),
+                "d": int(rect.get("data-d")),
+            }
+        )
     return out
 
 
@@ -36,12 +46,20 @@ def paths_of(frames: list[dict]) -> dict[str, dict]:
     whose [o, o + w) contains it (there must be exactly one)."""
     out = {}
     for f in frames[1:]:
-        parents = [p for p in frames if p["d"] == f["d"] - 1 and p["o"] <= f["o"] and f["o"] + f["w"] <= p["o"] + p["w"]]
+        parents = [
+            p
+            for p in frames
+            if p["d"] == f["d"] - 1 and p["o"] <= f["o"] and f["o"] + f["w"] <= p["o"] + p["w"]
+        ]
         assert len(parents) == 1, f
         chain, node = [f["name"]], parents[0]
         while node["d"] > 0:
             chain.append(node["name"])
-            node = next(p for p in frames if p["d"] == node["d"] - 1 and p["o"] <= node["o"] < p["o"] + p["w"])
+            node = next(
+                p
+                for p in frames
+                if p["d"] == node["d"] - 1 and p["o"] <= node["o"] < p["o"] + p["w"]
+            )
         out[";".join(reversed(chain))] = f
     return out
 
@@ -60,7 +78,10 @@ def test_weights_and_percentages_match_input():
     assert {p: f["w"] for p, f in paths.items()} == expected
     for f in frames:
         assert f["tip"] == f"{f['w'] / 1000:,.3f} ms ({100 * f['w'] / 10_000:.2f}% of total)"
-    assert paths["main (pyspark/worker.py);process (pyspark/worker.py)"]["tip"] == "8.000 ms (80.00% of total)"
+    assert (
+        paths["main (pyspark/worker.py);process (pyspark/worker.py)"]["tip"]
+        == "8.000 ms (80.00% of total)"
+    )
 
 
 def test_nesting_and_sibling_order():
@@ -68,17 +89,24 @@ def test_nesting_and_sibling_order():
     paths = paths_of(frames)
     main, proc = "main (pyspark/worker.py)", "main (pyspark/worker.py);process (pyspark/worker.py)"
     # root first, then depth-first with siblings widest first, each starting where the previous ended
-    assert [f["name"] for f in frames[:4]] == ["all", "main (pyspark/worker.py)", "process (pyspark/worker.py)",
-                                                "predict (lightgbm/basic.py)"]
+    assert [f["name"] for f in frames[:4]] == [
+        "all",
+        "main (pyspark/worker.py)",
+        "process (pyspark/worker.py)",
+        "predict (lightgbm/basic.py)",
+    ]
     assert (paths[main]["o"], paths[main]["d"]) == (0, 1)
     assert paths["thread:Executor task launch worker"]["o"] == 9500
-    assert (paths[f"{proc};predict (lightgbm/basic.py)"]["o"], paths[f"{proc};[off-cpu]"]["o"]) == (0, 6000)
+    assert (paths[f"{proc};predict (lightgbm/basic.py)"]["o"], paths[f"{proc};[off-cpu]"]["o"]) == (
+        0,
+        6000,
+    )
     assert paths[f"{main};read_int (pyspark/serializers.py)"]["o"] == 8000
     assert paths["thread:Executor task launch worker;sun.nio.ch.EPoll.wait [native]"]["d"] == 2
 
 
 def test_frame_names_are_escaped_and_svg_is_well_formed():
-    nasty = "<lambda> & \"x\" (it's/<mod>.py)"
+    nasty = '<lambda> & "x" (it\'s/<mod>.py)'
     html = flame_html({f"main (a.py);{nasty}": 3, "main (a.py)": 1}, title="<b>&", element_id="t3")
     assert "<lambda>" not in html and "<mod>" not in html and "<title><b>&" not in html
     frames = frames_of(html)  # parses the SVG with xml.etree
@@ -92,18 +120,30 @@ def test_min_share_prunes_but_keeps_totals():
     frames = frames_of(flame_html(stacks, min_share=0.01, element_id="t4"))
     paths = paths_of(frames)
     assert set(paths) == {"a", "a;big"}
-    assert frames[0]["w"] == 10_005 and paths["a"]["w"] == 10_000  # pruned weight stays in the parents
+    assert (
+        frames[0]["w"] == 10_005 and paths["a"]["w"] == 10_000
+    )  # pruned weight stays in the parents
     everything = paths_of(frames_of(flame_html(stacks, min_share=0, element_id="t5")))
     assert set(everything) == {"a", "a;big", "a;tiny", "a;tiny;deeper", "small"}
 
 
 def test_ids_are_unique_per_call_and_prefix_every_element():
-    ids = [re.search(r'<div id="([^"]+)" class="flamegraph">', flame_html(SMALL)).group(1) for _ in range(2)]
+    ids = [
+        re.search(r'<div id="([^"]+)" class="flamegraph">', flame_html(SMALL)).group(1)
+        for _ in range(2)
+    ]
     assert ids[0] != ids[1]
     html = flame_html(SMALL, element_id="fixed-id")
-    assert set(re.findall(r'\bid="([^"]+)"', html)) == {"fixed-id", "fixed-id-q", "fixed-id-m", "fixed-id-r",
-                                                        "fixed-id-svg"}
-    assert html.startswith("<!DOCTYPE html>") and "http" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert set(re.findall(r'\bid="([^"]+)"', html)) == {
+        "fixed-id",
+        "fixed-id-q",
+        "fixed-id-m",
+        "fixed-id-r",
+        "fixed-id-svg",
+    }
+    assert html.startswith("<!DOCTYPE html>") and "http" not in html.replace(
+        "http://www.w3.org/2000/svg", ""
+    )
     with pytest.raises(LabError):
         flame_html(SMALL, element_id='x"><script>')
 
@@ -117,7 +157,9 @@ def test_empty_input_raises_lab_error():
 def test_write_is_atomic_and_matches_flame_html(tmp_path, monkeypatch):
     calls = []
     real = flamegraph_html.atomic_write_bytes
-    monkeypatch.setattr(flamegraph_html, "atomic_write_bytes", lambda p, data: calls.append(p) or real(p, data))
+    monkeypatch.setattr(
+        flamegraph_html, "atomic_write_bytes", lambda p, data: calls.append(p) or real(p, data)
+    )
     out = write_flame_html(SMALL, tmp_path / "sub" / "flame.html", "demo", element_id="w1")
     assert out == tmp_path / "sub" / "flame.html" and calls == [out]
     assert out.read_bytes() == flame_html(SMALL, "demo", element_id="w1").encode("utf-8")

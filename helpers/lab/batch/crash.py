@@ -14,6 +14,7 @@ Limits (both apply in local mode; the child checks and reports it):
 Run `python -m helpers.lab.batch.crash ARGS_JSON OUT_JSON` for the child side; call `run_crash_lab` from
 a notebook.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,9 +38,11 @@ from helpers.paths.scenarios import scenario_frame
 
 # ---- decoding a failure -----------------------------------------------------------------------
 
+
 @dataclass
 class Decoded:
     """What failed, in the reader's terms. Byte counts are None when the message has none."""
+
     cause: str  # short id: netty_direct, nio_direct, arrow_oom, python_memory, worker_crash, jvm_gone, other
     component: str
     limit: str
@@ -54,28 +57,55 @@ class Decoded:
 
 _SIGNATURES = [
     # (cause, regex, component, limit)
-    ("netty_direct", r"OutOfDirectMemoryError: failed to allocate (\d+) byte\(s\) of direct memory "
-                     r"\(used: (\d+), max: (\d+)\)",
-     "JVM off-heap: Netty's direct-memory counter, used by Arrow's allocator (ArrowWriter in the JVM)",
-     "-XX:MaxDirectMemorySize (driver JVM = executor in local mode)"),
-    ("nio_direct", r"OutOfMemoryError: Direct buffer memory",
-     "JVM off-heap: NIO direct ByteBuffers (java.nio.Bits)",
-     "-XX:MaxDirectMemorySize"),
-    ("arrow_oom", r"org\.apache\.arrow\.memory\.OutOfMemoryException[^\n]*",
-     "JVM off-heap: Arrow Java allocator (arrow-memory)",
-     "Arrow allocator limit or the direct memory under it"),
-    ("python_memory", r"(?:ArrowMemoryError|_ArrayMemoryError|(?<![A-Za-z])MemoryError|std::bad_alloc|"
-                      r"Cannot allocate memory|can't start new thread)[^\n]*",
-     "Python worker (pandas / pyarrow / numpy allocating the batch)",
-     "spark.executor.pyspark.memory -> RLIMIT_AS in pyspark/worker.py"),
-    ("worker_crash", r"Python worker exited unexpectedly \(crashed\)[^\n]*",
-     "Python worker process", "(the worker died; see the cause above it)"),
-    ("heap_oom", r"OutOfMemoryError: Java heap space",
-     "JVM heap", "spark.driver.memory / -Xmx"),
-    ("jvm_gone", r"(?:Py4JNetworkError|Connection refused|Answer from Java side is empty)[^\n]*",
-     "driver JVM (gone: py4j cannot reach it)", "(the JVM exited)"),
+    (
+        "netty_direct",
+        r"OutOfDirectMemoryError: failed to allocate (\d+) byte\(s\) of direct memory "
+        r"\(used: (\d+), max: (\d+)\)",
+        "JVM off-heap: Netty's direct-memory counter, used by Arrow's allocator (ArrowWriter in the JVM)",
+        "-XX:MaxDirectMemorySize (driver JVM = executor in local mode)",
+    ),
+    (
+        "nio_direct",
+        r"OutOfMemoryError: Direct buffer memory",
+        "JVM off-heap: NIO direct ByteBuffers (java.nio.Bits)",
+        "-XX:MaxDirectMemorySize",
+    ),
+    (
+        "arrow_oom",
+        r"org\.apache\.arrow\.memory\.OutOfMemoryException[^\n]*",
+        "JVM off-heap: Arrow Java allocator (arrow-memory)",
+        "Arrow allocator limit or the direct memory under it",
+    ),
+    (
+        "python_memory",
+        r"(?:ArrowMemoryError|_ArrayMemoryError|(?<![A-Za-z])MemoryError|std::bad_alloc|"
+        r"Cannot allocate memory|can't start new thread)[^\n]*",
+        "Python worker (pandas / pyarrow / numpy allocating the batch)",
+        "spark.executor.pyspark.memory -> RLIMIT_AS in pyspark/worker.py",
+    ),
+    (
+        "worker_crash",
+        r"Python worker exited unexpectedly \(crashed\)[^\n]*",
+        "Python worker process",
+        "(the worker died; see the cause above it)",
+    ),
+    ("heap_oom", r"OutOfMemoryError: Java heap space", "JVM heap", "spark.driver.memory / -Xmx"),
+    (
+        "jvm_gone",
+        r"(?:Py4JNetworkError|Connection refused|Answer from Java side is empty)[^\n]*",
+        "driver JVM (gone: py4j cannot reach it)",
+        "(the JVM exited)",
+    ),
 ]
-_PRIORITY = ["netty_direct", "nio_direct", "heap_oom", "python_memory", "arrow_oom", "worker_crash", "jvm_gone"]
+_PRIORITY = [
+    "netty_direct",
+    "nio_direct",
+    "heap_oom",
+    "python_memory",
+    "arrow_oom",
+    "worker_crash",
+    "jvm_gone",
+]
 
 
 def decode_error(text: str) -> Decoded:
@@ -90,29 +120,41 @@ def decode_error(text: str) -> Decoded:
             order.append((m.start(), cause))
     if not found:
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        first = next((ln for ln in lines if "Error" in ln or "Exception" in ln), lines[0] if lines else "")
+        first = next(
+            (ln for ln in lines if "Error" in ln or "Exception" in ln), lines[0] if lines else ""
+        )
         return Decoded("other", "unknown", "unknown", first[:300])
     cause = next(c for c in _PRIORITY if c in found)
     m, component, limit = found[cause]
     nums = [int(g) for g in m.groups()] if m.groups() else []
     where = None
     if cause == "python_memory":
-        frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', text[:m.start()])
+        frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', text[: m.start()])
         if frames:
             path, line, func = frames[-1]
             where = f"{func} ({path.split('/')[-1]}:{line})"
     thread = re.search(r"Uncaught exception in thread (Thread\[[^\]]*\]|\S+)", text)
-    return Decoded(cause, component, limit, m.group(0).strip()[:300],
-                   *(nums + [None, None, None])[:3], signals=[c for _, c in sorted(order)], where=where,
-                   fatal_thread=thread.group(1) if thread else None)
+    return Decoded(
+        cause,
+        component,
+        limit,
+        m.group(0).strip()[:300],
+        *(nums + [None, None, None])[:3],
+        signals=[c for _, c in sorted(order)],
+        where=where,
+        fatal_thread=thread.group(1) if thread else None,
+    )
 
 
-SPARK_EXIT_CODES = {50: "SparkExitCode.UNCAUGHT_EXCEPTION: an executor thread died of an uncaught error",
-                    52: "SparkExitCode.OOM: an OutOfMemoryError reached the uncaught-exception handler",
-                    53: "SparkExitCode.DISK_STORE_FAILED_TO_CREATE_DIR"}
+SPARK_EXIT_CODES = {
+    50: "SparkExitCode.UNCAUGHT_EXCEPTION: an executor thread died of an uncaught error",
+    52: "SparkExitCode.OOM: an OutOfMemoryError reached the uncaught-exception handler",
+    53: "SparkExitCode.DISK_STORE_FAILED_TO_CREATE_DIR",
+}
 
 
 # ---- the report -------------------------------------------------------------------------------
+
 
 @dataclass
 class CrashStep:
@@ -127,6 +169,7 @@ class CrashStep:
 @dataclass
 class CrashReport:
     """The child's run: its limits, the steps, the first failure decoded. Bytes and seconds."""
+
     direct_limit_bytes: int | None
     python_limit_bytes: int | None
     jvm_options: list[str]
@@ -137,7 +180,9 @@ class CrashReport:
     steps: list[CrashStep]
     decoded: Decoded | None
     jvm_alive_after: bool | None
-    jvm_exit_code: int | None  # the child JVM's exit status after the failure (52 = Spark's OOM exit)
+    jvm_exit_code: (
+        int | None
+    )  # the child JVM's exit status after the failure (52 = Spark's OOM exit)
     child_exit_code: int
     elapsed_s: float
     leftover_pids_killed: list[int] = field(default_factory=list)
@@ -160,18 +205,24 @@ class CrashReport:
     def table(self):
         import pandas as pd
 
-        return pd.DataFrame([{k: v for k, v in asdict(s).items() if k != "error"} for s in self.steps])
+        return pd.DataFrame(
+            [{k: v for k, v in asdict(s).items() if k != "error"} for s in self.steps]
+        )
 
     def sentence(self) -> str:
         """What happened, computed from the report (for the notebook's 'what you saw')."""
         if not self.crashed:
-            return (f"No failure up to {self.last_ok:,} rows per batch: the limit was not reached; "
-                    "push bigger batches or lower the limit.")
+            return (
+                f"No failure up to {self.last_ok:,} rows per batch: the limit was not reached; "
+                "push bigger batches or lower the limit."
+            )
         d = self.decoded
         nums = ""
         if d and d.requested_bytes is not None:
-            nums = (f" It asked for {d.requested_bytes / 2**20:.1f} MiB with {d.used_bytes / 2**20:.1f} MiB "
-                    f"already used of a {d.max_bytes / 2**20:.1f} MiB maximum.")
+            nums = (
+                f" It asked for {d.requested_bytes / 2**20:.1f} MiB with {d.used_bytes / 2**20:.1f} MiB "
+                f"already used of a {d.max_bytes / 2**20:.1f} MiB maximum."
+            )
         ok = f"{self.last_ok:,} rows per batch ran; " if self.last_ok else ""
         jvm = ""
         if self.jvm_exit_code is not None:
@@ -179,15 +230,22 @@ class CrashReport:
             name = SPARK_EXIT_CODES.get(self.jvm_exit_code)
             jvm += f" ({name}" if name else ""
             jvm += f", {d.fatal_thread}" if name and d and d.fatal_thread else ""
-            jvm += "; in local mode the executor is the driver, so the whole session is gone)." if name else "."
+            jvm += (
+                "; in local mode the executor is the driver, so the whole session is gone)."
+                if name
+                else "."
+            )
         elif self.jvm_alive_after:
             jvm = " The child's JVM survived the failure."
         where = f" Raised in {d.where}." if d and d.where else ""
-        return (f"{ok}{self.first_failure:,} rows per batch failed with {d.cause} in "
-                f"{d.component}; limit: {d.limit}.{nums}{where}{jvm}")
+        return (
+            f"{ok}{self.first_failure:,} rows per batch failed with {d.cause} in "
+            f"{d.component}; limit: {d.limit}.{nums}{where}{jvm}"
+        )
 
 
 # ---- the child side -----------------------------------------------------------------------------
+
 
 def _probe_worker_limits(spark) -> tuple[list[str], list[str]]:
     def probe(it):
@@ -197,8 +255,13 @@ def _probe_worker_limits(spark) -> tuple[list[str], list[str]]:
         import pandas as _pd
 
         for _ in it:
-            yield _pd.DataFrame({"env": [_os.environ.get("PYSPARK_EXECUTOR_MEMORY_MB", "unset")],
-                                 "rlimit": [str(resource.getrlimit(resource.RLIMIT_AS))]})
+            yield _pd.DataFrame(
+                {
+                    "env": [_os.environ.get("PYSPARK_EXECUTOR_MEMORY_MB", "unset")],
+                    "rlimit": [str(resource.getrlimit(resource.RLIMIT_AS))],
+                }
+            )
+
     n = spark.sparkContext.defaultParallelism
     rows = spark.range(n, numPartitions=n).mapInPandas(probe, "env string, rlimit string").collect()
     return sorted({r.env for r in rows}), sorted({r.rlimit for r in rows})
@@ -208,10 +271,25 @@ def child_main(args: dict, out_path: str) -> int:
     """Run in the child process: start a limited session, push the batch sizes, write the report JSON."""
 
     t0 = time.perf_counter()
-    java_options = (f"-XX:MaxDirectMemorySize={args['direct_memory']}",) if args.get("direct_memory") else ()
-    conf = {"spark.executor.pyspark.memory": args["python_memory"]} if args.get("python_memory") else {}
-    result = {"pids": [], "steps": [], "jvm_options": [], "worker_memory_env": [], "worker_rlimit_as": [],
-              "error_text": None, "jvm_alive_after": None, "jvm_exit_code": None, "one_row_bytes": 0}
+    java_options = (
+        (f"-XX:MaxDirectMemorySize={args['direct_memory']}",) if args.get("direct_memory") else ()
+    )
+    conf = (
+        {"spark.executor.pyspark.memory": args["python_memory"]}
+        if args.get("python_memory")
+        else {}
+    )
+    result = {
+        "pids": [],
+        "steps": [],
+        "jvm_options": [],
+        "worker_memory_env": [],
+        "worker_rlimit_as": [],
+        "error_text": None,
+        "jvm_alive_after": None,
+        "jvm_exit_code": None,
+        "one_row_bytes": 0,
+    }
 
     def dump():
         with open(out_path + ".tmp", "w") as fh:
@@ -231,8 +309,11 @@ def child_main(args: dict, out_path: str) -> int:
     try:
         result["pids"] = _pids()
         mx = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
-        result["jvm_options"] = [str(a) for a in mx.getInputArguments()
-                                 if "DirectMemory" in str(a) or "netty" in str(a) or str(a).startswith("-Xmx")]
+        result["jvm_options"] = [
+            str(a)
+            for a in mx.getInputArguments()
+            if "DirectMemory" in str(a) or "netty" in str(a) or str(a).startswith("-Xmx")
+        ]
         result["worker_memory_env"], result["worker_rlimit_as"] = _probe_worker_limits(spark)
         result["pids"] = sorted({*map(tuple, result["pids"]), *_pids()})
         df = wide_frame(spark, args["rows"], args["extra_doubles"])
@@ -241,8 +322,14 @@ def child_main(args: dict, out_path: str) -> int:
         cap = -(-args["rows"] // df.rdd.getNumPartitions())
         dump()
         for batch in args["batch_sizes"]:
-            step = {"batch_size": batch, "ok": False, "wall_s": 0.0, "arrow_peak_bytes": None,
-                    "batch_bytes": min(batch, cap) * one, "error": None}
+            step = {
+                "batch_size": batch,
+                "ok": False,
+                "wall_s": 0.0,
+                "arrow_peak_bytes": None,
+                "batch_bytes": min(batch, cap) * one,
+                "error": None,
+            }
             result["steps"].append(step)
             dump()
             t = time.perf_counter()
@@ -282,15 +369,21 @@ def child_main(args: dict, out_path: str) -> int:
 
 # ---- the parent side --------------------------------------------------------------------------
 
+
 def default_batches() -> list[int]:
     """Growing batch sizes for the crash lab: a decade apart (a batch is capped at its partition's rows)."""
     return [1_000, 10_000, 100_000]
 
 
-def run_crash_lab(direct_memory: str | None = "24m", python_memory: str | None = "2g",
-                  batch_sizes: list[int] | None = None, rows: int | None = None,
-                  extra_doubles: int = 120, scenario: str = "map_in_pandas",
-                  timeout: float = 600) -> CrashReport:
+def run_crash_lab(
+    direct_memory: str | None = "24m",
+    python_memory: str | None = "2g",
+    batch_sizes: list[int] | None = None,
+    rows: int | None = None,
+    extra_doubles: int = 120,
+    scenario: str = "map_in_pandas",
+    timeout: float = 600,
+) -> CrashReport:
     """Run the crash lab in a child process and return its report. `direct_memory` caps the
     child JVM's direct memory (e.g. '24m'), `python_memory` sets spark.executor.pyspark.memory
     (e.g. '2g' just to show it applies, '450m' to make workers fail); batches of
@@ -300,31 +393,47 @@ def run_crash_lab(direct_memory: str | None = "24m", python_memory: str | None =
     if scenario == "pandas_udf" or scenario == "iter_pandas_udf":
         raise LabError("the crash lab ships whole wide rows: use map_in_pandas or map_in_arrow.")
     if direct_memory is None and python_memory is None:
-        raise LabError("give the crash lab a limit: direct_memory='24m' and/or python_memory='450m'.")
+        raise LabError(
+            "give the crash lab a limit: direct_memory='24m' and/or python_memory='450m'."
+        )
     direct = parse_mem(direct_memory) if direct_memory is not None else None
     pymem = parse_mem(python_memory) if python_memory is not None else None
     sizes = sorted(check_positive("batch size", int(b)) for b in (batch_sizes or default_batches()))
     rows = check_positive("rows", rows) if rows is not None else scale_rows()
-    args = {"direct_memory": direct_memory, "python_memory": python_memory, "batch_sizes": sizes,
-            "rows": rows, "extra_doubles": check_positive("extra doubles", extra_doubles),
-            "scenario": scenario}
+    args = {
+        "direct_memory": direct_memory,
+        "python_memory": python_memory,
+        "batch_sizes": sizes,
+        "rows": rows,
+        "extra_doubles": check_positive("extra doubles", extra_doubles),
+        "scenario": scenario,
+    }
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="crashlab-") as tmp:
         out = os.path.join(tmp, "report.json")
         env = dict(os.environ, LAB_LOG_LEVEL="ERROR")
         try:
-            proc = subprocess.run([sys.executable, "-m", "helpers.lab.batch.crash", json.dumps(args), out],
-                                  capture_output=True, text=True, timeout=timeout, env=env)
+            proc = subprocess.run(
+                [sys.executable, "-m", "helpers.lab.batch.crash", json.dumps(args), out],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=env,
+            )
             code, log = proc.returncode, proc.stdout + proc.stderr
         except subprocess.TimeoutExpired as exc:
             code, log = -1, f"timeout after {timeout} s\n{exc.stderr or ''}"
         if not os.path.exists(out):
-            raise LabError(f"the crash-lab child produced no report (exit {code}); its log ends: "
-                           f"{' | '.join(log.strip().splitlines()[-3:])[:400]}")
+            raise LabError(
+                f"the crash-lab child produced no report (exit {code}); its log ends: "
+                f"{' | '.join(log.strip().splitlines()[-3:])[:400]}"
+            )
         with open(out) as fh:
             res = json.load(fh)
     killed = []
-    for pid, created in res.get("pids", []):  # processes the child's session started, if any outlived it
+    for pid, created in res.get(
+        "pids", []
+    ):  # processes the child's session started, if any outlived it
         try:
             p = psutil.Process(pid)
             if abs(p.create_time() - created) < 0.01:  # the same process, not a reused PID
@@ -335,10 +444,23 @@ def run_crash_lab(direct_memory: str | None = "24m", python_memory: str | None =
     text = res.get("error_text")
     decoded = decode_error(text + "\n" + log) if text else None
     steps = [CrashStep(**s) for s in res["steps"]]
-    return CrashReport(direct, pymem, res["jvm_options"], res["worker_memory_env"], res["worker_rlimit_as"],
-                       res["one_row_bytes"], rows, steps, decoded, res.get("jvm_alive_after"),
-                       res.get("jvm_exit_code"), code,
-                       time.perf_counter() - t0, killed, "\n".join(log.strip().splitlines()[-40:]))
+    return CrashReport(
+        direct,
+        pymem,
+        res["jvm_options"],
+        res["worker_memory_env"],
+        res["worker_rlimit_as"],
+        res["one_row_bytes"],
+        rows,
+        steps,
+        decoded,
+        res.get("jvm_alive_after"),
+        res.get("jvm_exit_code"),
+        code,
+        time.perf_counter() - t0,
+        killed,
+        "\n".join(log.strip().splitlines()[-40:]),
+    )
 
 
 if __name__ == "__main__":

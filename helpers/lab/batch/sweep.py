@@ -24,6 +24,7 @@ Per point (SI units: seconds, bytes, rows/s):
 - peak_jvm_heap_bytes: heap used (MemoryMXBean), sampled; gc_s: collection time of all collectors
   during the job (GarbageCollectorMXBean, ms -> s).
 """
+
 from __future__ import annotations
 
 import math
@@ -50,13 +51,31 @@ from helpers.model.data import N_FEATURES
 from helpers.paths.scenarios import ARROW_SCENARIOS, get_scenario, input_frame, scenario_frame
 
 MEMORY_METRIC = "peak_jvm_offheap_bytes"  # what a memory budget is compared with, by default
-MEMORY_METRICS = ("peak_jvm_offheap_bytes", "peak_jvm_direct_bytes", "peak_python_rss_bytes",
-                  "peak_python_rss_total_bytes", "peak_jvm_heap_bytes")
+MEMORY_METRICS = (
+    "peak_jvm_offheap_bytes",
+    "peak_jvm_direct_bytes",
+    "peak_python_rss_bytes",
+    "peak_python_rss_total_bytes",
+    "peak_jvm_heap_bytes",
+)
 SWEEPABLE = ARROW_SCENARIOS  # the paths whose batches maxRecordsPerBatch cuts
 
 # Arrow/Spark type widths in bytes (values only; validity bitmaps and offsets add a little)
-_WIDTHS = {"long": 8, "bigint": 8, "double": 8, "timestamp": 8, "date": 4, "int": 4, "integer": 4,
-           "float": 4, "short": 2, "smallint": 2, "byte": 1, "tinyint": 1, "boolean": 1}
+_WIDTHS = {
+    "long": 8,
+    "bigint": 8,
+    "double": 8,
+    "timestamp": 8,
+    "date": 4,
+    "int": 4,
+    "integer": 4,
+    "float": 4,
+    "short": 2,
+    "smallint": 2,
+    "byte": 1,
+    "tinyint": 1,
+    "boolean": 1,
+}
 
 
 def cores_available() -> int:
@@ -110,11 +129,17 @@ def scenario_row_bytes(extra_doubles: int = 0) -> int:
 
 def check_budget(budget_bytes: int, one_row_bytes: int) -> int:
     """A memory budget must hold at least one batch of one row; LabError otherwise."""
-    if not isinstance(budget_bytes, (int, float)) or isinstance(budget_bytes, bool) or budget_bytes <= 0:
+    if (
+        not isinstance(budget_bytes, (int, float))
+        or isinstance(budget_bytes, bool)
+        or budget_bytes <= 0
+    ):
         raise LabError(f"memory budget must be a positive number of bytes, got {budget_bytes!r}.")
     if budget_bytes < one_row_bytes:
-        raise LabError(f"memory budget {int(budget_bytes)} B is smaller than one batch of one row "
-                       f"({one_row_bytes} B): pass a budget in bytes, e.g. 268435456 for 256 MiB.")
+        raise LabError(
+            f"memory budget {int(budget_bytes)} B is smaller than one batch of one row "
+            f"({one_row_bytes} B): pass a budget in bytes, e.g. 268435456 for 256 MiB."
+        )
     return int(budget_bytes)
 
 
@@ -123,11 +148,13 @@ def check_budget(budget_bytes: int, one_row_bytes: int) -> int:
 
 # ---- what is measured: a workload -------------------------------------------------------------
 
+
 @dataclass
 class Workload:
     """A DataFrame to run at different batch sizes: `build()` returns it (a fresh plan each time),
     `rows` input rows in `partitions` partitions, `one_row_bytes` = estimated Arrow bytes of one
     input row (see `row_bytes`)."""
+
     label: str
     build: Callable[[], object]
     rows: int
@@ -142,28 +169,40 @@ def scenario_workload(spark, name: str, rows: int | None = None, df=None) -> Wor
         df = input_frame(spark, rows, layout=getattr(get_scenario(name), "layout", "columns"))
     if rows is None:
         rows = df.count()
-    return Workload(name, lambda: scenario_frame(spark, name, df=df), rows,
-                    df.rdd.getNumPartitions(), row_bytes(df.schema))
+    return Workload(
+        name,
+        lambda: scenario_frame(spark, name, df=df),
+        rows,
+        df.rdd.getNumPartitions(),
+        row_bytes(df.schema),
+    )
 
 
-def frame_workload(df, transform: Callable[[object], object], label: str = "my function",
-                   rows: int | None = None) -> Workload:
+def frame_workload(
+    df, transform: Callable[[object], object], label: str = "my function", rows: int | None = None
+) -> Workload:
     """Your own DataFrame `df` (cache it first) and `transform(df) -> DataFrame` on any Arrow path,
     e.g. `lambda d: d.mapInPandas(fn, schema)`, `lambda d: d.mapInArrow(fn, schema)` or
     `lambda d: d.select(my_pandas_udf("x"))`. `rows` defaults to `df.count()`."""
     if not callable(transform):
-        raise LabError("transform must be a function DataFrame -> DataFrame, e.g. lambda d: d.mapInPandas(fn, schema).")
+        raise LabError(
+            "transform must be a function DataFrame -> DataFrame, e.g. lambda d: d.mapInPandas(fn, schema)."
+        )
     rows = check_positive("rows", rows) if rows is not None else int(df.count())
     if rows <= 0:
         raise LabError("the DataFrame is empty: a batch-size sweep needs rows.")
-    return Workload(label, lambda: transform(df), rows, df.rdd.getNumPartitions(), row_bytes(df.schema))
+    return Workload(
+        label, lambda: transform(df), rows, df.rdd.getNumPartitions(), row_bytes(df.schema)
+    )
 
 
 # ---- one point --------------------------------------------------------------------------------
 
+
 @dataclass
 class SweepPoint:
     """One batch size, one job. Units: bytes, seconds, rows/s; saturation is a fraction of all cores."""
+
     label: str
     batch_size: int
     rows: int
@@ -232,17 +271,32 @@ def measure_point(spark, work: Workload, batch_size: int, interval: float = 0.1)
     total_rss = int(workers.groupby("t")["rss_bytes"].sum().max()) if len(workers) else 0
     total_cpu = cpu["jvm"] + cpu["python"]
     return SweepPoint(
-        label=work.label, batch_size=batch_size, rows=work.rows, partitions=work.partitions,
-        effective_batch_rows=effective, batch_bytes=effective * work.one_row_bytes,
-        wall_s=wall, throughput=work.rows / wall, cpu_s=total_cpu, jvm_cpu_s=cpu["jvm"],
-        python_cpu_s=cpu["python"], cores=cores, cpu_saturation=total_cpu / (window * cores),
+        label=work.label,
+        batch_size=batch_size,
+        rows=work.rows,
+        partitions=work.partitions,
+        effective_batch_rows=effective,
+        batch_bytes=effective * work.one_row_bytes,
+        wall_s=wall,
+        throughput=work.rows / wall,
+        cpu_s=total_cpu,
+        jvm_cpu_s=cpu["jvm"],
+        python_cpu_s=cpu["python"],
+        cores=cores,
+        cpu_saturation=total_cpu / (window * cores),
         peak_python_rss_bytes=int(workers.rss_bytes.max()) if len(workers) else 0,
-        peak_python_rss_total_bytes=total_rss, python_workers=int(workers.pid.nunique()),
-        peak_jvm_heap_bytes=jvm.heap, peak_jvm_offheap_bytes=max(arrow_peak, jvm.arrow),
-        peak_jvm_direct_bytes=jvm.direct, gc_s=gc1 - gc0, jvm_samples=jvm.samples)
+        peak_python_rss_total_bytes=total_rss,
+        python_workers=int(workers.pid.nunique()),
+        peak_jvm_heap_bytes=jvm.heap,
+        peak_jvm_offheap_bytes=max(arrow_peak, jvm.arrow),
+        peak_jvm_direct_bytes=jvm.direct,
+        gc_s=gc1 - gc0,
+        jvm_samples=jvm.samples,
+    )
 
 
 # ---- a sweep ------------------------------------------------------------------------------------
+
 
 def warm(spark, work: Workload, batch_size: int = 10_000) -> float:
     """One untimed run (workers start, import, load the model; the JVM JIT-compiles). Seconds."""
@@ -250,8 +304,14 @@ def warm(spark, work: Workload, batch_size: int = 10_000) -> float:
     return time_noop(work.build())
 
 
-def sweep(spark, work: Workload, batch_sizes: Iterable[int], warm_up: bool = True,
-          interval: float = 0.1, repeats: int = 1) -> pd.DataFrame:
+def sweep(
+    spark,
+    work: Workload,
+    batch_sizes: Iterable[int],
+    warm_up: bool = True,
+    interval: float = 0.1,
+    repeats: int = 1,
+) -> pd.DataFrame:
     """`repeats` x `measure_point` per batch size, in ascending order (so allocator carry-over in
     reused workers can only come from smaller batches). Tidy DataFrame, one row per run."""
     sizes = sorted({check_positive("batch size", _as_int(b)) for b in batch_sizes})
@@ -260,7 +320,9 @@ def sweep(spark, work: Workload, batch_sizes: Iterable[int], warm_up: bool = Tru
         raise LabError("no batch sizes to sweep: pass e.g. [100, 1000, 10000].")
     if warm_up:
         warm(spark, work, min(10_000, sizes[-1]))
-    return points_frame([measure_point(spark, work, b, interval) for b in sizes for _ in range(repeats)])
+    return points_frame(
+        [measure_point(spark, work, b, interval) for b in sizes for _ in range(repeats)]
+    )
 
 
 def points_frame(points: list[SweepPoint]) -> pd.DataFrame:
@@ -273,13 +335,21 @@ def check_sweepable(name: str) -> str:
     """`name` must be a known scenario whose batches maxRecordsPerBatch controls."""
     get_scenario(name)
     if name not in SWEEPABLE:
-        raise LabError(f"scenario {name!r} does not use Arrow batches (maxRecordsPerBatch has no effect): "
-                       f"use one of {', '.join(SWEEPABLE)}.")
+        raise LabError(
+            f"scenario {name!r} does not use Arrow batches (maxRecordsPerBatch has no effect): "
+            f"use one of {', '.join(SWEEPABLE)}."
+        )
     return name
 
 
-def scenario_sweep(spark, name: str, batch_sizes: Iterable[int], rows: int | None = None, df=None,
-                   interval: float = 0.1) -> pd.DataFrame:
+def scenario_sweep(
+    spark,
+    name: str,
+    batch_sizes: Iterable[int],
+    rows: int | None = None,
+    df=None,
+    interval: float = 0.1,
+) -> pd.DataFrame:
     """Sweep scenario `name` over `rows` cached input rows (or over `df`)."""
     return sweep(spark, scenario_workload(spark, name, rows, df), batch_sizes, interval=interval)
 
@@ -320,7 +390,9 @@ def wide_frame(spark, rows: int, extra_doubles: int = 240):
         from pyspark.sql import functions as F
 
         base = input_frame(spark, rows)
-        extra = [(F.col(f"f{j % 16}") * (1.0 + j / 1000.0)).alias(f"w{j}") for j in range(extra_doubles)]
+        extra = [
+            (F.col(f"f{j % 16}") * (1.0 + j / 1000.0)).alias(f"w{j}") for j in range(extra_doubles)
+        ]
         df = base.select("*", *extra).cache()
         df.count()
         for old_key, old in _WIDE.items():
@@ -347,5 +419,6 @@ def arrow_confs(spark) -> pd.DataFrame:
         t = it.next()
         if "arrow" in t._1():
             rows.append({"key": t._1(), "default": t._2(), "since": t._4()})
-    return pd.DataFrame(rows, columns=["key", "default", "since"]).sort_values("key", ignore_index=True)
-
+    return pd.DataFrame(rows, columns=["key", "default", "since"]).sort_values(
+        "key", ignore_index=True
+    )

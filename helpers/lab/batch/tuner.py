@@ -14,6 +14,7 @@ Search (on the sweep's own log-scale grid, `per_decade` points per factor of 10)
 `search()` is pure logic on a callable `evaluate(batch_size) -> (throughput, memory_bytes)`
 (tested on synthetic curves); `tune()` plugs in real measurements (`helpers.lab.batch.sweep.measure_point`).
 """
+
 from __future__ import annotations
 
 import math
@@ -43,6 +44,7 @@ DEFAULT_START = 10_000  # Spark's default maxRecordsPerBatch
 @dataclass
 class Trial:
     """One evaluated batch size: rows/s, bytes, which stage asked for it, in which order."""
+
     batch_size: int
     throughput: float
     memory_bytes: float
@@ -54,6 +56,7 @@ class Trial:
 @dataclass
 class Recommendation:
     """What the tuner recommends and why. batch_size is None when nothing fits the budget."""
+
     batch_size: int | None
     throughput: float | None
     memory_bytes: float | None
@@ -72,25 +75,39 @@ class Recommendation:
 
     def table(self) -> pd.DataFrame:
         """The evidence: one row per trial, in the order the tuner ran them."""
-        return pd.DataFrame([asdict(t) for t in self.trials],
-                            columns=list(Trial.__dataclass_fields__))
+        return pd.DataFrame(
+            [asdict(t) for t in self.trials], columns=list(Trial.__dataclass_fields__)
+        )
 
     def record(self) -> dict:
-        return {"batch_size": self.batch_size, "throughput": self.throughput,
-                "memory_bytes": self.memory_bytes, "budget_bytes": self.budget_bytes,
-                "memory_col": self.memory_col, "grid": self.grid, "evaluations": self.evaluations,
-                "wall_s": self.wall_s, "reason": self.reason,
-                "trials": [asdict(t) for t in self.trials],
-                "points": [] if self.points is None else self.points.to_dict("records")}
+        return {
+            "batch_size": self.batch_size,
+            "throughput": self.throughput,
+            "memory_bytes": self.memory_bytes,
+            "budget_bytes": self.budget_bytes,
+            "memory_col": self.memory_col,
+            "grid": self.grid,
+            "evaluations": self.evaluations,
+            "wall_s": self.wall_s,
+            "reason": self.reason,
+            "trials": [asdict(t) for t in self.trials],
+            "points": [] if self.points is None else self.points.to_dict("records"),
+        }
 
 
 def _nearest_index(grid: list[int], value: int) -> int:
     return min(range(len(grid)), key=lambda i: (abs(math.log(grid[i]) - math.log(value)), grid[i]))
 
 
-def search(evaluate: Callable[[int], tuple[float, float]], budget_bytes: float, grid: list[int],
-           step: int, start: int = DEFAULT_START, memory_col: str = MEMORY_METRIC,
-           duel_rounds: int = 2) -> Recommendation:
+def search(
+    evaluate: Callable[[int], tuple[float, float]],
+    budget_bytes: float,
+    grid: list[int],
+    step: int,
+    start: int = DEFAULT_START,
+    memory_col: str = MEMORY_METRIC,
+    duel_rounds: int = 2,
+) -> Recommendation:
     """Coarse-to-fine search over `grid` (ascending batch sizes); `step` = grid points per decade.
     `evaluate(batch)` returns (throughput rows/s, memory bytes). See the module docstring.
     Finally the two fastest points under budget are measured again, alternately, `duel_rounds`
@@ -105,7 +122,9 @@ def search(evaluate: Callable[[int], tuple[float, float]], budget_bytes: float, 
     def ev(i: int, stage: str) -> Trial:
         if i not in trials:
             tp, mem = evaluate(grid[i])
-            trials[i] = Trial(grid[i], float(tp), float(mem), stage, len(trials), bool(mem > budget_bytes))
+            trials[i] = Trial(
+                grid[i], float(tp), float(mem), stage, len(trials), bool(mem > budget_bytes)
+            )
             if trials[i].over_budget:
                 state["ceiling"] = min(state["ceiling"], i)
         return trials[i]
@@ -121,11 +140,18 @@ def search(evaluate: Callable[[int], tuple[float, float]], budget_bytes: float, 
     ev(best, "coarse")
     while not fits(best):
         if best == 0:
-            return Recommendation(None, None, None, int(budget_bytes), memory_col, list(grid),
-                                  sorted(trials.values(), key=lambda t: t.order),
-                                  f"even {grid[0]:,} rows per batch uses {trials[0].memory_bytes:,.0f} B of "
-                                  f"{memory_col}, over the {budget_bytes:,.0f} B budget",
-                                  time.perf_counter() - t0)
+            return Recommendation(
+                None,
+                None,
+                None,
+                int(budget_bytes),
+                memory_col,
+                list(grid),
+                sorted(trials.values(), key=lambda t: t.order),
+                f"even {grid[0]:,} rows per batch uses {trials[0].memory_bytes:,.0f} B of "
+                f"{memory_col}, over the {budget_bytes:,.0f} B budget",
+                time.perf_counter() - t0,
+            )
         best = max(0, best - step)
         ev(best, "coarse")
 
@@ -164,23 +190,48 @@ def search(evaluate: Callable[[int], tuple[float, float]], budget_bytes: float, 
             for i in ranked:
                 tp, mem = evaluate(grid[i])
                 runs[i].append(tp)
-                duel.append(Trial(grid[i], float(tp), float(mem), "duel", len(trials) + len(duel),
-                                  bool(mem > budget_bytes)))
+                duel.append(
+                    Trial(
+                        grid[i],
+                        float(tp),
+                        float(mem),
+                        "duel",
+                        len(trials) + len(duel),
+                        bool(mem > budget_bytes),
+                    )
+                )
         medians = {i: statistics.median(v) for i, v in runs.items()}
         best = max(ranked, key=lambda i: medians[i])
         chosen = Trial(grid[best], medians[best], trials[best].memory_bytes, "duel", -1, False)
-    reason = (f"fastest of {len(trials)} measured points under the {budget_bytes:,.0f} B budget "
-              f"({memory_col})" + (f", confirmed by {duel_rounds} alternated runs against the runner-up "
-                                   f"{grid[[i for i in ranked if i != best][0]]:,}" if duel else "")
-              + f"; grid of {len(grid)} points {grid[0]:,}..{grid[-1]:,}")
+    reason = (
+        f"fastest of {len(trials)} measured points under the {budget_bytes:,.0f} B budget "
+        f"({memory_col})"
+        + (
+            f", confirmed by {duel_rounds} alternated runs against the runner-up "
+            f"{grid[[i for i in ranked if i != best][0]]:,}"
+            if duel
+            else ""
+        )
+        + f"; grid of {len(grid)} points {grid[0]:,}..{grid[-1]:,}"
+    )
     if state["ceiling"] < len(grid):
         reason += f"; {grid[state['ceiling']]:,} rows and above exceed the budget"
-    return Recommendation(chosen.batch_size, chosen.throughput, chosen.memory_bytes, int(budget_bytes),
-                          memory_col, list(grid), sorted(trials.values(), key=lambda t: t.order) + duel,
-                          reason, time.perf_counter() - t0)
+    return Recommendation(
+        chosen.batch_size,
+        chosen.throughput,
+        chosen.memory_bytes,
+        int(budget_bytes),
+        memory_col,
+        list(grid),
+        sorted(trials.values(), key=lambda t: t.order) + duel,
+        reason,
+        time.perf_counter() - t0,
+    )
 
 
-def tuning_grid(work: Workload, lo: int = 10, hi: int | None = None, per_decade: int = 4) -> list[int]:
+def tuning_grid(
+    work: Workload, lo: int = 10, hi: int | None = None, per_decade: int = 4
+) -> list[int]:
     """The grid the tuner (and its benchmark's exhaustive sweep) uses: `lo`..`hi` on a log scale,
     with `hi` defaulting to the rows of one partition (a batch never holds more), at most 1M."""
     cap = math.ceil(work.rows / work.partitions)
@@ -188,16 +239,28 @@ def tuning_grid(work: Workload, lo: int = 10, hi: int | None = None, per_decade:
     return log_grid(min(lo, hi), hi, per_decade)
 
 
-def tune(spark, work: Workload, budget_bytes: int, memory_col: str = MEMORY_METRIC, lo: int = 10,
-         hi: int | None = None, per_decade: int = 4, start: int = DEFAULT_START,
-         warm_up: bool = True, interval: float = 0.1, repeats: int = 1,
-         duel_rounds: int = 2) -> Recommendation:
+def tune(
+    spark,
+    work: Workload,
+    budget_bytes: int,
+    memory_col: str = MEMORY_METRIC,
+    lo: int = 10,
+    hi: int | None = None,
+    per_decade: int = 4,
+    start: int = DEFAULT_START,
+    warm_up: bool = True,
+    interval: float = 0.1,
+    repeats: int = 1,
+    duel_rounds: int = 2,
+) -> Recommendation:
     """Recommend a maxRecordsPerBatch for `work` (a `helpers.lab.batch.sweep.Workload`: a kit scenario or
     your own DataFrame + function) under `budget_bytes` of `memory_col` (default: JVM off-heap,
     Arrow allocator peak). Each trial is `repeats` real measured jobs (median throughput, max
     memory); `points` holds every job's record."""
     if memory_col not in MEMORY_METRICS:
-        raise LabError(f"unknown memory column {memory_col!r}: use one of {', '.join(MEMORY_METRICS)}.")
+        raise LabError(
+            f"unknown memory column {memory_col!r}: use one of {', '.join(MEMORY_METRICS)}."
+        )
     check_budget(budget_bytes, work.one_row_bytes)
     grid = tuning_grid(work, lo, hi, per_decade)
     points = []
@@ -207,7 +270,9 @@ def tune(spark, work: Workload, budget_bytes: int, memory_col: str = MEMORY_METR
     def evaluate(batch: int) -> tuple[float, float]:
         runs = [measure_point(spark, work, batch, interval) for _ in range(repeats)]
         points.extend(runs)
-        return statistics.median(r.throughput for r in runs), max(getattr(r, memory_col) for r in runs)
+        return statistics.median(r.throughput for r in runs), max(
+            getattr(r, memory_col) for r in runs
+        )
 
     t0 = time.perf_counter()
     if warm_up:

@@ -15,6 +15,7 @@
 
 Units: bytes, seconds. Results are dataclasses or tidy pandas DataFrames.
 """
+
 from __future__ import annotations
 
 import io
@@ -121,7 +122,7 @@ REASONS = {
     "dictionary": "indices are decoded into values (one Python object per row)",
     "list": "an object array of per-row NumPy views: the values stay, N Python objects are new",
     "fixed_size_list": "an object array of per-row views; `.flatten().to_numpy().reshape(n, w)` "
-                       "gives the 2-D matrix as one view",
+    "gives the 2-D matrix as one view",
 }
 
 
@@ -142,18 +143,22 @@ def forensics_cases(rows: int = 1000) -> dict[str, tuple[pa.Array, str]]:
         "bool": (pa.array(x > 0), "bool"),
         "string": (pa.array([f"s{i % 97}" for i in range(rows)]), "string"),
         "timestamp[us, tz=UTC]": (pa.array(ts, type=pa.timestamp("us", tz="UTC")), "timestamp"),
-        "dictionary<int32, string>": (pa.array([f"c{i % 5}" for i in range(rows)]).dictionary_encode(),
-                                      "dictionary"),
+        "dictionary<int32, string>": (
+            pa.array([f"c{i % 5}" for i in range(rows)]).dictionary_encode(),
+            "dictionary",
+        ),
         "list<double>": (pa.array(list(rng.standard_normal((rows, width)))), "list"),
         f"fixed_size_list<double, {width}>": (
             pa.FixedSizeListArray.from_arrays(pa.array(rng.standard_normal(rows * width)), width),
-            "fixed_size_list"),
+            "fixed_size_list",
+        ),
     }
 
 
 @dataclass
 class BufferCheck:
     """One Arrow -> NumPy conversion, judged by addresses."""
+
     case: str
     arrow_type: str
     null_count: int
@@ -195,9 +200,20 @@ def buffer_check(arr: pa.Array, case: str = "", reason: str = "") -> BufferCheck
         new_objects = 0
         copied = 0 if shared else int(result.nbytes)
         verdict = "zero-copy view" if shared else "copied"
-    return BufferCheck(case or str(arr.type), str(arr.type), arr.null_count, zc_ok, str(result.dtype),
-                       int(arrow_addr), np_addr, bool(shared), new_objects, copied, verdict,
-                       REASONS.get(reason, reason))
+    return BufferCheck(
+        case or str(arr.type),
+        str(arr.type),
+        arr.null_count,
+        zc_ok,
+        str(result.dtype),
+        int(arrow_addr),
+        np_addr,
+        bool(shared),
+        new_objects,
+        copied,
+        verdict,
+        REASONS.get(reason, reason),
+    )
 
 
 def _object_bytes(result: np.ndarray) -> int:
@@ -215,10 +231,13 @@ def _object_bytes(result: np.ndarray) -> int:
 
 def forensics_table(rows: int = 1000) -> pd.DataFrame:
     """Every case of `forensics_cases` through `buffer_check`, one row each."""
-    return pd.DataFrame([asdict(buffer_check(a, name, why)) for name, (a, why) in forensics_cases(rows).items()])
+    return pd.DataFrame(
+        [asdict(buffer_check(a, name, why)) for name, (a, why) in forensics_cases(rows).items()]
+    )
 
 
 # ---- 2. Arrow -> pandas with memray --------------------------------------------------------------
+
 
 def memray_peak(fn, *args, **kwargs) -> tuple[int, object, float]:
     """Run fn under memray.Tracker; return (peak bytes allocated while it ran, result, seconds).
@@ -262,8 +281,12 @@ def feature_matrix_cols(rows: int, cols: int) -> list[np.ndarray]:
     return [np.ascontiguousarray(X[c].to_numpy()) for c in feature_names(cols)]
 
 
-TO_PANDAS_VARIANTS = ("to_pandas()", "to_pandas(split_blocks, self_destruct)",
-                      "to_pandas(types_mapper=pd.ArrowDtype)", "split_blocks, 10% nulls")
+TO_PANDAS_VARIANTS = (
+    "to_pandas()",
+    "to_pandas(split_blocks, self_destruct)",
+    "to_pandas(types_mapper=pd.ArrowDtype)",
+    "split_blocks, 10% nulls",
+)
 
 
 def to_pandas_variants(rows: int, cols: int = N_FEATURES) -> pd.DataFrame:
@@ -294,14 +317,25 @@ def to_pandas_variants(rows: int, cols: int = N_FEATURES) -> pd.DataFrame:
         del table
         peak, pdf, secs = memray_peak(fn)
         blocks = pdf._mgr.nblocks
-        rows_out.append({"variant": name, "rows": rows, "cols": cols, "data_bytes": int(data),
-                         "peak_bytes": peak, "peak_over_data": peak / data, "seconds": secs,
-                         "shared_columns": int(sum(shared)), "pandas_blocks": int(blocks)})
+        rows_out.append(
+            {
+                "variant": name,
+                "rows": rows,
+                "cols": cols,
+                "data_bytes": int(data),
+                "peak_bytes": peak,
+                "peak_over_data": peak / data,
+                "seconds": secs,
+                "shared_columns": int(sum(shared)),
+                "pandas_blocks": int(blocks),
+            }
+        )
         del pdf, fn
     return pd.DataFrame(rows_out)
 
 
 # ---- 3. reading IPC: socket / Python file / memory map -----------------------------------------
+
 
 def ipc_stream_bytes(table: pa.Table, batch_rows: int | None = None) -> bytes:
     """`table` as an Arrow IPC *stream* (what travels over the worker socket)."""
@@ -324,6 +358,7 @@ def _send_in_thread(sock, payload: bytes) -> threading.Thread:
     def run():
         sock.sendall(payload)
         sock.shutdown(socket.SHUT_WR)
+
     t = threading.Thread(target=run, daemon=True)
     t.start()
     return t
@@ -378,11 +413,25 @@ def ipc_read_variants(rows: int, cols: int = N_FEATURES, folder: str | None = No
     stream = ipc_stream_bytes(table)
     out = []
     peak, t, secs = memray_peak(read_ipc_from_socket, stream)
-    out.append({"source": "socket stream (worker)", "peak_bytes": peak, "seconds": secs,
-                "data_bytes": data, "inside_source": shares_with(t, pa.py_buffer(stream))})
+    out.append(
+        {
+            "source": "socket stream (worker)",
+            "peak_bytes": peak,
+            "seconds": secs,
+            "data_bytes": data,
+            "inside_source": shares_with(t, pa.py_buffer(stream)),
+        }
+    )
     peak, t, secs = memray_peak(lambda: pa.ipc.open_stream(io.BytesIO(stream)).read_all())
-    out.append({"source": "Python file object (BytesIO)", "peak_bytes": peak, "seconds": secs,
-                "data_bytes": data, "inside_source": shares_with(t, pa.py_buffer(stream))})
+    out.append(
+        {
+            "source": "Python file object (BytesIO)",
+            "peak_bytes": peak,
+            "seconds": secs,
+            "data_bytes": data,
+            "inside_source": shares_with(t, pa.py_buffer(stream)),
+        }
+    )
     with tempfile.TemporaryDirectory(prefix="ipc-", dir=folder) as tmp:
         path = os.path.join(tmp, "table.arrow")
         with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
@@ -391,8 +440,15 @@ def ipc_read_variants(rows: int, cols: int = N_FEATURES, folder: str | None = No
         region = mm.read_buffer()
         mm.seek(0)
         peak, t, secs = memray_peak(lambda: pa.ipc.open_file(mm).read_all())
-        out.append({"source": "memory-mapped file", "peak_bytes": peak, "seconds": secs,
-                    "data_bytes": data, "inside_source": shares_with(t, region)})
+        out.append(
+            {
+                "source": "memory-mapped file",
+                "peak_bytes": peak,
+                "seconds": secs,
+                "data_bytes": data,
+                "inside_source": shares_with(t, region),
+            }
+        )
         del t, region
         mm.close()
     df = pd.DataFrame(out)
@@ -407,4 +463,3 @@ def ipc_read_variants(rows: int, cols: int = N_FEATURES, folder: str | None = No
 
 
 # ---- exercise checker (notebook 03) --------------------------------------------------------------
-

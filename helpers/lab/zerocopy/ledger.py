@@ -2,6 +2,7 @@
 bytes it copies and its time (Python hops measured in this process, JVM hops through py4j, which
 is a proxy: it adds a byte-array copy the runner does not make).
 """
+
 from __future__ import annotations
 
 import io
@@ -44,7 +45,9 @@ def check_ledger_paths(paths) -> tuple[str, ...]:
         raise LabError(f"No path given: use some of {', '.join(LEDGER_PATHS)}.")
     for p in paths:
         if p not in LEDGER_PATHS:
-            raise LabError(f"The ledger covers {', '.join(LEDGER_PATHS)}; {p!r} is not one of them.")
+            raise LabError(
+                f"The ledger covers {', '.join(LEDGER_PATHS)}; {p!r} is not one of them."
+            )
     return paths
 
 
@@ -52,6 +55,7 @@ def check_ledger_paths(paths) -> tuple[str, ...]:
 class Hop:
     """One hop of a batch's round trip. `bytes` = bytes written to new memory by this hop
     (measured: buffer sizes / addresses / Spark metrics); `seconds` = median time per batch."""
+
     path: str
     hop: str
     side: str  # jvm | kernel | python
@@ -61,7 +65,12 @@ class Hop:
     how: str  # what was run / measured
 
     def record(self) -> dict:
-        return {"path": self.path, "hop": self.hop, "bytes": int(self.bytes), "seconds": float(self.seconds)}
+        return {
+            "path": self.path,
+            "hop": self.hop,
+            "bytes": int(self.bytes),
+            "seconds": float(self.seconds),
+        }
 
 
 @dataclass
@@ -75,8 +84,10 @@ class Ledger:
 
     def table(self) -> pd.DataFrame:
         """Tidy: path, hop, side, bytes, seconds, copy, how."""
-        return pd.DataFrame([asdict(h) for h in self.hops],
-                            columns=["path", "hop", "side", "bytes", "seconds", "copy", "how"])
+        return pd.DataFrame(
+            [asdict(h) for h in self.hops],
+            columns=["path", "hop", "side", "bytes", "seconds", "copy", "how"],
+        )
 
     def records(self) -> list[dict]:
         return [h.record() for h in self.hops]
@@ -89,10 +100,17 @@ class Ledger:
             e2e = self.end_to_end.get(path)
             s = float(g["seconds"].sum())
             w = self.wire.get(path, {})
-            out.append({"path": path, "sum_of_hops_s": s, "end_to_end_per_batch_s": e2e,
-                        "gap_s": (e2e - s) if e2e is not None else None,
-                        "copied_bytes": int(g.loc[g["copy"], "bytes"].sum()),
-                        "spark_sent_bytes": w.get("sent"), "spark_returned_bytes": w.get("returned")})
+            out.append(
+                {
+                    "path": path,
+                    "sum_of_hops_s": s,
+                    "end_to_end_per_batch_s": e2e,
+                    "gap_s": (e2e - s) if e2e is not None else None,
+                    "copied_bytes": int(g.loc[g["copy"], "bytes"].sum()),
+                    "spark_sent_bytes": w.get("sent"),
+                    "spark_returned_bytes": w.get("returned"),
+                }
+            )
         return pd.DataFrame(out)
 
 
@@ -129,8 +147,17 @@ def python_hops(path: str, stream: bytes, booster, repeats: int = 5) -> tuple[li
     src = pa.py_buffer(stream)
 
     secs = socket_transfer_seconds(stream, repeats)
-    hops.append(Hop(path, "socket JVM -> worker", "kernel", len(stream), secs, True,
-                    "TCP 127.0.0.1 sendall/recv_into of the IPC stream"))
+    hops.append(
+        Hop(
+            path,
+            "socket JVM -> worker",
+            "kernel",
+            len(stream),
+            secs,
+            True,
+            "TCP 127.0.0.1 sendall/recv_into of the IPC stream",
+        )
+    )
 
     def read():
         if path == "map_in_arrow":
@@ -138,26 +165,54 @@ def python_hops(path: str, stream: bytes, booster, repeats: int = 5) -> tuple[li
         return next(iter(ArrowStreamSerializer().load_stream(io.BytesIO(stream))))
 
     secs, batch = _median_time(read, repeats)
-    hops.append(Hop(path, "Python IPC read", "python", copied_bytes(batch, src), secs,
-                    not shares_with(batch, src),
-                    "ArrowStream(UDF)Serializer.load_stream on a file object"))
+    hops.append(
+        Hop(
+            path,
+            "Python IPC read",
+            "python",
+            copied_bytes(batch, src),
+            secs,
+            not shares_with(batch, src),
+            "ArrowStream(UDF)Serializer.load_stream on a file object",
+        )
+    )
 
     if path == "map_in_arrow":
         feats = [c for c in batch.schema.names if c.startswith("f")]
 
         def matrix():
             return np.column_stack([batch.column(f).to_numpy(zero_copy_only=False) for f in feats])
+
         secs, X = _median_time(matrix, repeats)
-        hops.append(Hop(path, "model input matrix", "python", copied_bytes(X, batch), secs,
-                        not shares_with(X, batch), "np.column_stack(col.to_numpy()) (scenario code)"))
+        hops.append(
+            Hop(
+                path,
+                "model input matrix",
+                "python",
+                copied_bytes(X, batch),
+                secs,
+                not shares_with(X, batch),
+                "np.column_stack(col.to_numpy()) (scenario code)",
+            )
+        )
     else:
         ser = _pandas_ser(df_for_struct=True)
 
         def to_pandas():
             return [ser.arrow_to_pandas(c) for c in pa.Table.from_batches([batch]).itercolumns()]
+
         secs, cols = _median_time(to_pandas, repeats)
-        hops.append(Hop(path, "Arrow -> pandas", "python", copied_bytes(cols, batch), secs,
-                        copied_bytes(cols, batch) > 0, "ArrowStreamPandasUDFSerializer.arrow_to_pandas"))
+        hops.append(
+            Hop(
+                path,
+                "Arrow -> pandas",
+                "python",
+                copied_bytes(cols, batch),
+                secs,
+                copied_bytes(cols, batch) > 0,
+                "ArrowStreamPandasUDFSerializer.arrow_to_pandas",
+            )
+        )
         if path == "map_in_pandas":
             pdf = cols[0]
             feats = [c for c in pdf.columns if c.startswith("f")]
@@ -166,34 +221,64 @@ def python_hops(path: str, stream: bytes, booster, repeats: int = 5) -> tuple[li
         else:
             secs, X = _median_time(lambda: np.column_stack(cols), repeats)
             how = "np.column_stack(series) (scenario code)"
-        hops.append(Hop(path, "model input matrix", "python", copied_bytes(X, batch, cols), secs,
-                        not shares_with(X, batch, cols), how))
+        hops.append(
+            Hop(
+                path,
+                "model input matrix",
+                "python",
+                copied_bytes(X, batch, cols),
+                secs,
+                not shares_with(X, batch, cols),
+                how,
+            )
+        )
 
     secs, pred = _median_time(lambda: predict(booster, X), repeats)
-    hops.append(Hop(path, "predict (LightGBM)", "python", 0, secs, False,
-                    "booster.predict(X, num_threads=1): compute, no copy of the input"))
+    hops.append(
+        Hop(
+            path,
+            "predict (LightGBM)",
+            "python",
+            0,
+            secs,
+            False,
+            "booster.predict(X, num_threads=1): compute, no copy of the input",
+        )
+    )
 
     if path == "map_in_arrow":
+
         def to_arrow():
-            rb = pa.RecordBatch.from_arrays([batch.column("id"), pa.array(pred)], names=["id", "prediction"])
+            rb = pa.RecordBatch.from_arrays(
+                [batch.column("id"), pa.array(pred)], names=["id", "prediction"]
+            )
             struct = pa.StructArray.from_arrays(rb.columns, fields=pa.struct(list(rb.schema)))
             return pa.RecordBatch.from_arrays([struct], ["_0"])
+
         how = "RecordBatch.from_arrays + struct wrap (ArrowStreamUDFSerializer.dump_stream)"
     elif path == "map_in_pandas":
-        out_type = to_arrow_type(StructType([StructField("id", LongType()), StructField("prediction", DoubleType())]))
+        out_type = to_arrow_type(
+            StructType([StructField("id", LongType()), StructField("prediction", DoubleType())])
+        )
         ids = pdf["id"]
 
         def to_arrow():
             return ser._create_batch([(pd.DataFrame({"id": ids, "prediction": pred}), out_type)])
+
         how = "ArrowStreamPandasUDFSerializer._create_batch (struct)"
     else:
+
         def to_arrow():
             return ser._create_batch([(pd.Series(pred), pa.float64())])
+
         how = "ArrowStreamPandasUDFSerializer._create_batch"
     secs, out = _median_time(to_arrow, repeats)
     # bytes new in the result = result bytes outside the prediction array and the input batch
-    outside = [r for r in arrow_ranges(out)
-               if not _overlaps(r, [numpy_range(pred)]) and not _overlaps(r, arrow_ranges(batch))]
+    outside = [
+        r
+        for r in arrow_ranges(out)
+        if not _overlaps(r, [numpy_range(pred)]) and not _overlaps(r, arrow_ranges(batch))
+    ]
     new = int(sum(n for _, n in outside))
     hops.append(Hop(path, "result -> Arrow", "python", new, secs, new > 0, how))
 
@@ -201,13 +286,32 @@ def python_hops(path: str, stream: bytes, booster, repeats: int = 5) -> tuple[li
         sink = io.BytesIO()
         ArrowStreamSerializer().dump_stream(iter([out]), sink)
         return sink.getvalue()
+
     secs, result_stream = _median_time(write, repeats)
-    hops.append(Hop(path, "Python IPC write", "python", len(result_stream), secs, True,
-                    "ArrowStreamSerializer.dump_stream (RecordBatchStreamWriter)"))
+    hops.append(
+        Hop(
+            path,
+            "Python IPC write",
+            "python",
+            len(result_stream),
+            secs,
+            True,
+            "ArrowStreamSerializer.dump_stream (RecordBatchStreamWriter)",
+        )
+    )
 
     secs = socket_transfer_seconds(result_stream, repeats)
-    hops.append(Hop(path, "socket worker -> JVM", "kernel", len(result_stream), secs, True,
-                    "TCP 127.0.0.1 sendall/recv_into of the result stream"))
+    hops.append(
+        Hop(
+            path,
+            "socket worker -> JVM",
+            "kernel",
+            len(result_stream),
+            secs,
+            True,
+            "TCP 127.0.0.1 sendall/recv_into of the result stream",
+        )
+    )
     return hops, out.serialize().to_pybytes()
 
 
@@ -221,7 +325,9 @@ class _JvmArrow:
         pkg = self.jvm.org.apache.spark.sql.execution.arrow
         self.conv = getattr(pkg, "ArrowConverters$").__getattr__("MODULE$")
         self.tz = spark.conf.get("spark.sql.session.timeZone")
-        self.rtt = statistics.median(self._timed(self.jvm.java.lang.System.nanoTime)[0] for _ in range(15))
+        self.rtt = statistics.median(
+            self._timed(self.jvm.java.lang.System.nanoTime)[0] for _ in range(15)
+        )
 
     @staticmethod
     def _timed(fn, *args):
@@ -239,17 +345,27 @@ class _JvmArrow:
     def to_arrow(self, rows, schema, batch_rows: int, repeats: int) -> tuple[float, int, bytes]:
         """Seconds per batch for UnsafeRows -> ArrowWriter -> IPC message bytes, the number of
         batches, and the first batch's bytes."""
-        self.conv.toBatchIterator(self._row_iter(rows), schema, batch_rows, self.tz, False, None).size()  # JIT warm-up
+        self.conv.toBatchIterator(
+            self._row_iter(rows), schema, batch_rows, self.tz, False, None
+        ).size()  # JIT warm-up
         times, n = [], 0
         for _ in range(repeats):
-            t, n = self._timed(lambda: self.conv.toBatchIterator(self._row_iter(rows), schema, batch_rows,
-                                                                 self.tz, False, None).size())
+            t, n = self._timed(
+                lambda: self.conv.toBatchIterator(
+                    self._row_iter(rows), schema, batch_rows, self.tz, False, None
+                ).size()
+            )
             times.append(max(0.0, t - self.rtt) / max(1, n))
-        first = bytes(self.conv.toBatchIterator(self._row_iter(rows), schema, batch_rows, self.tz, False, None).next())
+        first = bytes(
+            self.conv.toBatchIterator(
+                self._row_iter(rows), schema, batch_rows, self.tz, False, None
+            ).next()
+        )
         return statistics.median(times), int(n), first
 
-    def from_arrow(self, message: bytes, schema, copies: int, repeats: int,
-                   flat=None) -> tuple[float, float, int]:
+    def from_arrow(
+        self, message: bytes, schema, copies: int, repeats: int, flat=None
+    ) -> tuple[float, float, int]:
         """Seconds per batch to read a result batch into Arrow vectors (ArrowColumnVector rows),
         and to also project each row to an UnsafeRow; plus the UnsafeRow bytes per batch. With
         `flat` (a StructType), the result's struct column is projected to those top-level fields,
@@ -262,13 +378,19 @@ class _JvmArrow:
 
         def it():
             return conv.asScalaIteratorConverter(lst.iterator()).asScala()
+
         self.conv.fromBatchIterator(it(), schema, self.tz, False, None).map(proj).size()  # warm-up
         reads, projs = [], []
         for _ in range(repeats):
-            t, _ = self._timed(lambda: self.conv.fromBatchIterator(it(), schema, self.tz, False, None).size())
+            t, _ = self._timed(
+                lambda: self.conv.fromBatchIterator(it(), schema, self.tz, False, None).size()
+            )
             reads.append(max(0.0, t - self.rtt) / copies)
-            t, _ = self._timed(lambda: self.conv.fromBatchIterator(it(), schema, self.tz, False, None)
-                               .map(proj).size())
+            t, _ = self._timed(
+                lambda: (
+                    self.conv.fromBatchIterator(it(), schema, self.tz, False, None).map(proj).size()
+                )
+            )
             projs.append(max(0.0, t - self.rtt) / copies)
         first = self.conv.fromBatchIterator(it(), schema, self.tz, False, None).map(proj).next()
         rows = self.conv.fromBatchIterator(it(), schema, self.tz, False, None).size() // copies
@@ -278,7 +400,10 @@ class _JvmArrow:
         probe = self._probe()
 
         def loop(project: bool):  # read (+ project) all copies inside the JVM
-            return probe.structProject(self.conv.fromBatchIterator(it(), schema, self.tz, False, None), flat, project)
+            return probe.structProject(
+                self.conv.fromBatchIterator(it(), schema, self.tz, False, None), flat, project
+            )
+
         loop(True), loop(False)  # warm-up
         reads_in_jvm, boths, nbytes = [], [], 0
         for _ in range(repeats):
@@ -288,7 +413,6 @@ class _JvmArrow:
             nbytes = int(r[1])
         proj = (statistics.median(boths) - statistics.median(reads_in_jvm)) / 1e9 / copies
         return read, max(0.0, proj), nbytes // copies
-
 
     def row_queue(self, rows, num_fields: int, repeats: int) -> tuple[float, int]:
         """Seconds (best of `repeats`) to add all `rows` to a HybridRowQueue and remove them again,
@@ -304,7 +428,9 @@ class _JvmArrow:
         """helpers/lab/zerocopy/java/RowQueueProbe.java compiled once per session in the JVM by Janino."""
         if getattr(self, "_queue_probe", None) is None:
             compiler = self.jvm.org.codehaus.janino.SimpleCompiler()
-            compiler.setParentClassLoader(self.jvm.java.lang.Thread.currentThread().getContextClassLoader())
+            compiler.setParentClassLoader(
+                self.jvm.java.lang.Thread.currentThread().getContextClassLoader()
+            )
             compiler.cook((Path(__file__).parent / "java" / "RowQueueProbe.java").read_text())
             self._queue_probe = compiler.getClassLoader().loadClass("RowQueueProbe").newInstance()
         return self._queue_probe
@@ -316,16 +442,19 @@ class _JvmArrow:
         one = types.StructType().add("prediction", types.DataTypes.DoubleType)
         values = self.gateway.new_array(self.jvm.java.lang.Object, 1)
         values[0] = 1.0
-        result = self.jvm.org.apache.spark.sql.catalyst.expressions.UnsafeProjection.create(one).apply(
-            self.jvm.org.apache.spark.sql.catalyst.expressions.GenericInternalRow(values))
+        result = self.jvm.org.apache.spark.sql.catalyst.expressions.UnsafeProjection.create(
+            one
+        ).apply(self.jvm.org.apache.spark.sql.catalyst.expressions.GenericInternalRow(values))
         out = input_schema.add("prediction", types.DataTypes.DoubleType)
         self._probe().joinProject(rows, result, out, 1)  # JIT warm-up
         nanos, nbytes = self._probe().joinProject(rows, result, out, repeats)
         return nanos / 1e9, int(nbytes)
 
 
-FLAT_RESULT_SCHEMA = ('{"type":"struct","fields":[{"name":"id","type":"long","nullable":true,"metadata":{}},'
-                      '{"name":"prediction","type":"double","nullable":true,"metadata":{}}]}')
+FLAT_RESULT_SCHEMA = (
+    '{"type":"struct","fields":[{"name":"id","type":"long","nullable":true,"metadata":{}},'
+    '{"name":"prediction","type":"double","nullable":true,"metadata":{}}]}'
+)
 
 
 def _spark_schema(spark, ddl_json: str):
@@ -340,7 +469,9 @@ def ledger_input(spark, rows: int, batches: int, n_features: int = N_FEATURES):
     return df
 
 
-def end_to_end_per_batch(spark, name: str, df, rows: int, batches: int, repeats: int = 3) -> tuple[float, dict]:
+def end_to_end_per_batch(
+    spark, name: str, df, rows: int, batches: int, repeats: int = 3
+) -> tuple[float, dict]:
     """Median wall seconds per batch of scenario `name` over the one-partition `df` (noop sink,
     maxRecordsPerBatch=rows, after a warm-up run), and Spark's SQL metrics per batch (bytes)."""
 
@@ -348,7 +479,9 @@ def end_to_end_per_batch(spark, name: str, df, rows: int, batches: int, repeats:
     frame = scenario_frame(spark, name, df=df)
     time_noop(frame)  # warm-up: worker start, imports, model load, JIT
     walls = [time_noop(scenario_frame(spark, name, df=df)) for _ in range(repeats - 1)]
-    wall, metrics = run_with_python_metrics(spark, lambda: time_noop(scenario_frame(spark, name, df=df)))
+    wall, metrics = run_with_python_metrics(
+        spark, lambda: time_noop(scenario_frame(spark, name, df=df))
+    )
     walls.append(wall)
     wire = {}
     for key, needle in (("sent", "data sent"), ("returned", "data returned")):
@@ -358,8 +491,14 @@ def end_to_end_per_batch(spark, name: str, df, rows: int, batches: int, repeats:
     return statistics.median(walls) / batches, wire
 
 
-def copy_ledger(spark, rows: int = 10_000, paths=LEDGER_PATHS, batches: int = 4, repeats: int = 5,
-                n_features: int = N_FEATURES) -> Ledger:
+def copy_ledger(
+    spark,
+    rows: int = 10_000,
+    paths=LEDGER_PATHS,
+    batches: int = 4,
+    repeats: int = 5,
+    n_features: int = N_FEATURES,
+) -> Ledger:
     """The copy ledger for one batch of `rows` rows x `n_features` doubles through each path.
 
     JVM hops: the JVM's ArrowConverters (ArrowWriter + MessageSerializer) on the same rows as
@@ -387,45 +526,89 @@ def copy_ledger(spark, rows: int = 10_000, paths=LEDGER_PATHS, batches: int = 4,
                 result_schema = '{"type":"struct","fields":[{"name":"_0","type":"double","nullable":true,"metadata":{}}]}'
             else:
                 sent = df.select(F.struct(*df.columns).alias("struct"))
-                result_schema = ('{"type":"struct","fields":[{"name":"_0","type":{"type":"struct","fields":['
-                                 '{"name":"id","type":"long","nullable":true,"metadata":{}},'
-                                 '{"name":"prediction","type":"double","nullable":true,"metadata":{}}]},'
-                                 '"nullable":false,"metadata":{}}]}')
-            if path == "pandas_udf":  # EvalPythonExec keeps every input row (all of df's columns) for the join
+                result_schema = (
+                    '{"type":"struct","fields":[{"name":"_0","type":{"type":"struct","fields":['
+                    '{"name":"id","type":"long","nullable":true,"metadata":{}},'
+                    '{"name":"prediction","type":"double","nullable":true,"metadata":{}}]},'
+                    '"nullable":false,"metadata":{}}]}'
+                )
+            if (
+                path == "pandas_udf"
+            ):  # EvalPythonExec keeps every input row (all of df's columns) for the join
                 secs, nbytes = jvm.row_queue(jvm.rows_of(df), len(df.columns), repeats)
-                ledger.hops.append(Hop(path, "JVM input rows -> HybridRowQueue (kept for the join)", "jvm",
-                                       nbytes // batches, secs / batches, True,
-                                       "HybridRowQueue.add + remove (EvalPythonExec.scala, RowQueue.scala) in a "
-                                       "Janino-compiled JVM loop"))
+                ledger.hops.append(
+                    Hop(
+                        path,
+                        "JVM input rows -> HybridRowQueue (kept for the join)",
+                        "jvm",
+                        nbytes // batches,
+                        secs / batches,
+                        True,
+                        "HybridRowQueue.add + remove (EvalPythonExec.scala, RowQueue.scala) in a "
+                        "Janino-compiled JVM loop",
+                    )
+                )
             jrows = jvm.rows_of(sent)
             secs, n, message = jvm.to_arrow(jrows, sent._jdf.schema(), rows, repeats)
             if n != batches:
                 raise LabError(f"Expected {batches} batches from the JVM, got {n}.")
-            ledger.hops.append(Hop(path, "JVM rows -> Arrow vectors -> IPC bytes", "jvm", len(message), secs, True,
-                                   "ArrowConverters.toBatchIterator (ArrowWriter + MessageSerializer) via py4j"))
+            ledger.hops.append(
+                Hop(
+                    path,
+                    "JVM rows -> Arrow vectors -> IPC bytes",
+                    "jvm",
+                    len(message),
+                    secs,
+                    True,
+                    "ArrowConverters.toBatchIterator (ArrowWriter + MessageSerializer) via py4j",
+                )
+            )
             stream = _stream_of(to_arrow_schema(sent.schema), message)
             hops, result_message = python_hops(path, stream, booster, repeats)
             ledger.hops.extend(hops)
             flat = None if path == "pandas_udf" else _spark_schema(spark, FLAT_RESULT_SCHEMA)
-            read, proj, row_bytes = jvm.from_arrow(result_message, _spark_schema(spark, result_schema),
-                                                   batches, repeats, flat=flat)
+            read, proj, row_bytes = jvm.from_arrow(
+                result_message, _spark_schema(spark, result_schema), batches, repeats, flat=flat
+            )
             body = pa.ipc.read_message(pa.py_buffer(result_message)).body.size
-            ledger.hops.append(Hop(path, "JVM IPC read -> Arrow vectors", "jvm", int(body), read, True,
-                                   "ArrowConverters.fromBatchIterator (MessageSerializer + VectorLoader) via py4j"))
-            if path == "pandas_udf":  # the result is joined with the queued input row, then projected
-                proj, row_bytes = (v / batches for v in jvm.join_project(jvm.rows_of(df), df._jdf.schema(), repeats))
-                how = ("JoinedRow(input row, result) + UnsafeProjection, as EvalPythonExec.scala does, in a "
-                       "Janino-compiled JVM loop")
+            ledger.hops.append(
+                Hop(
+                    path,
+                    "JVM IPC read -> Arrow vectors",
+                    "jvm",
+                    int(body),
+                    read,
+                    True,
+                    "ArrowConverters.fromBatchIterator (MessageSerializer + VectorLoader) via py4j",
+                )
+            )
+            if (
+                path == "pandas_udf"
+            ):  # the result is joined with the queued input row, then projected
+                proj, row_bytes = (
+                    v / batches
+                    for v in jvm.join_project(jvm.rows_of(df), df._jdf.schema(), repeats)
+                )
+                how = (
+                    "JoinedRow(input row, result) + UnsafeProjection, as EvalPythonExec.scala does, in a "
+                    "Janino-compiled JVM loop"
+                )
             else:
-                how = ("the result struct's fields projected to UnsafeRows, as MapInBatchExec.scala does, in a "
-                       "Janino-compiled JVM loop")
-            ledger.hops.append(Hop(path, "JVM projection -> UnsafeRows", "jvm", int(row_bytes), proj, True, how))
+                how = (
+                    "the result struct's fields projected to UnsafeRows, as MapInBatchExec.scala does, in a "
+                    "Janino-compiled JVM loop"
+                )
+            ledger.hops.append(
+                Hop(path, "JVM projection -> UnsafeRows", "jvm", int(row_bytes), proj, True, how)
+            )
             e2e, wire = end_to_end_per_batch(spark, path, df, rows, batches)
             ledger.end_to_end[path] = e2e
             ledger.wire[path] = wire
     finally:
         df.unpersist()
-        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous_batch)  # leave the session as found
+        spark.conf.set(
+            "spark.sql.execution.arrow.maxRecordsPerBatch", previous_batch
+        )  # leave the session as found
     return ledger
 
 

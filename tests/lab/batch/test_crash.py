@@ -1,4 +1,5 @@
 """Decoding real failure texts of the crash lab (no Spark), and its input checks."""
+
 import pytest
 
 from helpers.core.config import LabError
@@ -48,20 +49,27 @@ def test_unknown_error_keeps_the_first_error_line():
 
 
 def test_parse_mem():
-    assert parse_mem("24m") == 24 * 2**20 and parse_mem("1g") == 2**30 and parse_mem("512K") == 512 * 1024
+    assert (
+        parse_mem("24m") == 24 * 2**20
+        and parse_mem("1g") == 2**30
+        and parse_mem("512K") == 512 * 1024
+    )
     assert parse_mem(4096) == 4096
     for bad in ("0m", "-3m", "lots", ""):
         with pytest.raises(LabError):
             parse_mem(bad)
 
 
-@pytest.mark.parametrize("kwargs,needle", [
-    ({"direct_memory": None, "python_memory": None}, "give the crash lab a limit"),
-    ({"scenario": "row_udf"}, "Arrow batches"),
-    ({"scenario": "pandas_udf"}, "wide rows"),
-    ({"direct_memory": "lots"}, "24m"),
-    ({"batch_sizes": [0]}, "batch size"),
-])
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        ({"direct_memory": None, "python_memory": None}, "give the crash lab a limit"),
+        ({"scenario": "row_udf"}, "Arrow batches"),
+        ({"scenario": "pandas_udf"}, "wide rows"),
+        ({"direct_memory": "lots"}, "24m"),
+        ({"batch_sizes": [0]}, "batch size"),
+    ],
+)
 def test_bad_input_before_any_process_starts(kwargs, needle):
     with pytest.raises(LabError, match=needle):
         run_crash_lab(**kwargs)

@@ -1,4 +1,5 @@
 """The tuner's search logic on synthetic, deterministic throughput/memory curves (no Spark, no timing)."""
+
 import math
 
 import numpy as np
@@ -17,8 +18,9 @@ def curve(peak, width=1.2, top=1e6, mem_per_row=100.0, base_mem=1e6):
 
     def evaluate(b):
         calls.append(b)
-        tp = top * math.exp(-((math.log10(b) - math.log10(peak)) / width) ** 2)
+        tp = top * math.exp(-(((math.log10(b) - math.log10(peak)) / width) ** 2))
         return tp, base_mem + mem_per_row * b
+
     return evaluate, calls
 
 
@@ -80,6 +82,7 @@ def test_nothing_fits():
 def test_monotone_curve_goes_to_the_top():
     def ev(b):
         return float(b), 0.0
+
     rec = search(ev, 1.0, GRID, 4)
     assert rec.batch_size == 1_000_000
 
@@ -108,6 +111,7 @@ def test_duel_overrules_a_lucky_run():
         base = {1000: 95.0, 10_000: 100.0}.get(b, 10.0)
         lucky = 20.0 if (b == 1000 and seen[b] == 1) else 0.0
         return base + lucky, 1.0
+
     rec = search(ev, 10.0, log_grid(100, 100_000, 1), 1)
     assert rec.batch_size == 10_000 and rec.throughput == 100.0
     assert [t.batch_size for t in rec.trials if t.stage == "duel"] == [1000, 10_000, 1000, 10_000]

@@ -1,4 +1,5 @@
 """The Goldilocks zone on synthetic sweep tables (no Spark, no timing)."""
+
 import pandas as pd
 import pytest
 
@@ -12,14 +13,16 @@ def table(rows):
     return pd.DataFrame(rows, columns=["batch_size", "throughput", "peak_jvm_offheap_bytes"])
 
 
-CURVE = table([
-    (10, 100.0, 1 * MiB),
-    (100, 600.0, 2 * MiB),
-    (1_000, 960.0, 4 * MiB),
-    (10_000, 1000.0, 16 * MiB),
-    (100_000, 980.0, 128 * MiB),
-    (1_000_000, 700.0, 1024 * MiB),
-])
+CURVE = table(
+    [
+        (10, 100.0, 1 * MiB),
+        (100, 600.0, 2 * MiB),
+        (1_000, 960.0, 4 * MiB),
+        (10_000, 1000.0, 16 * MiB),
+        (100_000, 980.0, 128 * MiB),
+        (1_000_000, 700.0, 1024 * MiB),
+    ]
+)
 
 
 def test_zone_is_within_tolerance_and_under_budget():
@@ -76,12 +79,15 @@ def test_zone_table_flags():
     assert t["within_tolerance"].tolist() == [False, False, True, True, True, False]
 
 
-@pytest.mark.parametrize("kwargs,needle", [
-    ({"budget_bytes": 0}, "budget"),
-    ({"budget_bytes": -5}, "budget"),
-    ({"budget_bytes": 10, "tolerance": 1.5}, "tolerance"),
-    ({"budget_bytes": 10, "memory_col": "nope"}, "lacks column"),
-])
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        ({"budget_bytes": 0}, "budget"),
+        ({"budget_bytes": -5}, "budget"),
+        ({"budget_bytes": 10, "tolerance": 1.5}, "tolerance"),
+        ({"budget_bytes": 10, "memory_col": "nope"}, "lacks column"),
+    ],
+)
 def test_bad_input(kwargs, needle):
     with pytest.raises(LabError, match=needle):
         goldilocks_zone(CURVE, **kwargs)

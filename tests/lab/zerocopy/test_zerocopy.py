@@ -1,4 +1,5 @@
 """helpers.lab.zerocopy.buffers: Arrow's sharing rules by address, memory peaks, and the copy ledger's bytes."""
+
 import json
 import os
 import subprocess
@@ -29,8 +30,9 @@ def test_primitive_without_nulls_is_shared(forensics, case):
     assert row["verdict"] == "zero-copy view"
 
 
-@pytest.mark.parametrize("case", ["double with nulls", "int64 with nulls", "bool", "string",
-                                  "dictionary<int32, string>"])
+@pytest.mark.parametrize(
+    "case", ["double with nulls", "int64 with nulls", "bool", "string", "dictionary<int32, string>"]
+)
 def test_nulls_strings_bools_are_copied(forensics, case):
     row = forensics.loc[case]
     assert not row["shared"] and not row["zero_copy_only_ok"]
@@ -44,7 +46,11 @@ def test_copied_bytes_of_nullable_double_is_one_new_buffer(forensics):
 
 def test_lists_are_views_inside_new_objects(forensics):
     row = forensics.loc["list<double>"]
-    assert row["shared"] and row["new_python_objects"] == 500 and row["verdict"] == "views in new objects"
+    assert (
+        row["shared"]
+        and row["new_python_objects"] == 500
+        and row["verdict"] == "views in new objects"
+    )
 
 
 def test_sliced_array_is_still_a_view():
@@ -55,7 +61,9 @@ def test_sliced_array_is_still_a_view():
 
 def test_rowmajor_view_shares_the_values_buffer():
     X = np.arange(60, dtype=np.float64).reshape(20, 3)
-    lists = pa.ListArray.from_arrays(pa.array(np.arange(0, 61, 3, dtype=np.int32)), pa.array(X.ravel()))
+    lists = pa.ListArray.from_arrays(
+        pa.array(np.arange(0, 61, 3, dtype=np.int32)), pa.array(X.ravel())
+    )
     V = scenarios.rowmajor_view(lists.slice(5), 3)
     assert np.array_equal(V, X[5:]) and V.flags["C_CONTIGUOUS"]
     assert z.shares_with(V, lists)
@@ -73,7 +81,11 @@ def test_to_pandas_variants_copy_or_share():
     df = z.to_pandas_variants(20_000, 4).set_index("variant")
     data = 20_000 * 4 * 8
     default = df.loc["to_pandas()"]
-    assert default["data_bytes"] == data and default["shared_columns"] == 0 and default["pandas_blocks"] == 1
+    assert (
+        default["data_bytes"] == data
+        and default["shared_columns"] == 0
+        and default["pandas_blocks"] == 1
+    )
     assert default["peak_bytes"] >= 0.95 * data  # one consolidated copy
     split = df.loc["to_pandas(split_blocks, self_destruct)"]
     assert split["shared_columns"] == 4 and split["peak_bytes"] < 0.1 * data
@@ -93,7 +105,9 @@ def test_ipc_socket_copies_memory_map_does_not(tmp_path):
 
 def test_stacking_vs_view():
     df = layouts.stacking_vs_view(1000, N_FEATURES).set_index("layout")
-    assert df.iloc[0]["copied_bytes"] == zl.data_bytes(1000, N_FEATURES) and not df.iloc[0]["shared"]
+    assert (
+        df.iloc[0]["copied_bytes"] == zl.data_bytes(1000, N_FEATURES) and not df.iloc[0]["shared"]
+    )
     assert df.iloc[1]["copied_bytes"] == 0 and df.iloc[1]["shared"]
 
 
@@ -128,18 +142,28 @@ def test_copy_ledger_bytes_match_the_batch(spark):
         sent_cols = N_FEATURES if path == "pandas_udf" else N_FEATURES + 1  # map paths also send id
         data = zl.data_bytes(n, sent_cols)
         # IPC carries the values plus validity bitmaps and metadata, never less than the values
-        assert data <= hop["JVM rows -> Arrow vectors -> IPC bytes"] <= data + sent_cols * (n // 8 + 64) + 4096
+        assert (
+            data
+            <= hop["JVM rows -> Arrow vectors -> IPC bytes"]
+            <= data + sent_cols * (n // 8 + 64) + 4096
+        )
         assert hop["Python IPC read"] == data
         assert hop["model input matrix"] == zl.data_bytes(n, N_FEATURES)
         out_cols = 1 if path == "pandas_udf" else 2
         assert hop["JVM IPC read -> Arrow vectors"] == zl.data_bytes(n, out_cols)
-        if path == "pandas_udf":  # each input row (id + features: a null bitset word + 8 bytes a field) plus
+        if (
+            path == "pandas_udf"
+        ):  # each input row (id + features: a null bitset word + 8 bytes a field) plus
             fields = N_FEATURES + 1  # RowQueue's 4-byte length prefix, copied into the queue
-            assert hop["JVM input rows -> HybridRowQueue (kept for the join)"] == n * (4 + 8 + 8 * fields)
+            assert hop["JVM input rows -> HybridRowQueue (kept for the join)"] == n * (
+                4 + 8 + 8 * fields
+            )
             # joined back: id, 16 features and the prediction in one new UnsafeRow per input row
             assert hop["JVM projection -> UnsafeRows"] == n * (8 + 8 * (fields + 1))
         else:
-            assert not g["hop"].str.contains("HybridRowQueue").any()  # MapInBatchExec keeps no queue
+            assert (
+                not g["hop"].str.contains("HybridRowQueue").any()
+            )  # MapInBatchExec keeps no queue
             assert hop["JVM projection -> UnsafeRows"] == n * (8 + 8 * 2)  # id, prediction
         assert (g["seconds"] >= 0).all()
     s = ledger.summary().set_index("path")
@@ -162,9 +186,27 @@ def test_cli_ledger_bad_path_exits_2():
 def test_cli_ledger_writes_json(tmp_path):
     out = tmp_path / "ledger.json"
     env = dict(os.environ, LAB_SCALE="ci")
-    proc = subprocess.run([sys.executable, "-m", "helpers", "ledger", "--rows", "500", "--batches", "2",
-                           "--paths", "map_in_arrow", "--json", str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helpers",
+            "ledger",
+            "--rows",
+            "500",
+            "--batches",
+            "2",
+            "--paths",
+            "map_in_arrow",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     recs = json.loads(out.read_text())
     assert recs and all(set(r) == {"path", "hop", "bytes", "seconds"} for r in recs)
