@@ -22,7 +22,8 @@ def _close(answer: float, truth: float, rel: float) -> bool:
 def check_speedup(
     answer: float, table: pd.DataFrame, fast: str, slow: str, rel: float = 0.05
 ) -> str:
-    """Exercise 00: the throughput ratio fast/slow read from this run's bench table (5% tolerance)."""
+    """Exercise 00: the throughput ratio fast/slow read from this run's bench table
+    (5% tolerance)."""
     r = table.set_index("name")["rows_per_s"]
     truth = r[fast] / r[slow]
     if _close(float(answer), truth, rel):
@@ -45,7 +46,10 @@ def check_bytes_per_row(
     sent = layers.loc[layers.layer.str.contains("Arrow IPC sent"), "bytes"].iloc[0]
     truth = sent / batch_rows
     if _close(float(answer), truth, rel):
-        return f"Correct: about {truth:.0f} bytes per row cross the socket (16 doubles = 128 bytes of data)."
+        return (
+            f"Correct: about {truth:.0f} bytes per row cross the socket "
+            "(16 doubles = 128 bytes of data)."
+        )
     return "Not quite: divide the 'Arrow IPC sent' bytes by the rows in the batch."
 
 
@@ -53,14 +57,22 @@ def check_dominant_frame(guess: str | None, stacks: Stacks) -> str:
     """Exercise checker: is `guess` (a function name such as 'predict' or 'load_stream') the frame
     with the most on-CPU self time in `stacks`? Returns a sentence saying so, or what to look at."""
     if not guess:
-        return "Write the function name you read off the widest bottom edge, e.g. guess = 'load_stream'."
+        return (
+            "Write the function name you read off the widest bottom edge, "
+            "e.g. guess = 'load_stream'."
+        )
     top = dominant_frame(stacks)
     name = top.split(" (", 1)[0].split(".")[-1]
     if guess.strip().lower() in (name.lower(), top.lower()):
-        return f"Correct: {top} has the most on-CPU self time ({self_share(stacks, top):.0%} of on-CPU samples)."
+        return (
+            f"Correct: {top} has the most on-CPU self time "
+            f"({self_share(stacks, top):.0%} of on-CPU samples)."
+        )
     return (
-        f"Not quite: {guess!r} is not the widest bottom edge. Ignore the grey [off-cpu] tips and look for "
-        f"the bar with the most width that nothing sits under (self time); frame_table() lists them."
+        f"Not quite: {guess!r} is not the widest bottom edge. Ignore the grey [off-cpu] tips "
+        "and look for "
+        "the bar with the most width that nothing sits under (self time); "
+        "frame_table() lists them."
     )
 
 
@@ -96,7 +108,10 @@ def check_zone_answer(
     missing = sorted(set(zone.batches) - set(mine))
     extra = sorted(set(mine) - set(zone.batches))
     if not missing and not extra:
-        return f"Correct: {mine} (threshold {zone.threshold:,.0f} rows/s, budget {budget_bytes / 2**20:.1f} MiB)."
+        return (
+            f"Correct: {mine} (threshold {zone.threshold:,.0f} rows/s, "
+            f"budget {budget_bytes / 2**20:.1f} MiB)."
+        )
     hints = []
     if missing:
         hints.append(f"missing {missing}")
@@ -112,8 +127,14 @@ def check_calls_per_second(answer: float, tax: JniTax, rel: float = 0.05) -> str
     """Exercise checker: JNI calls per second across all cores, from this run's JniTax."""
     truth = tax.native_calls_per_s
     if abs(float(answer) - truth) <= rel * truth:
-        return f"Correct: {truth:,.0f} JNI calls per second ({tax.native_calls_per_row} per row x {tax.rows_per_s:,.0f} rows/s)."
-    return "Not quite: multiply rows scored per second by the JNI calls per row from the bytecode table."
+        return (
+            f"Correct: {truth:,.0f} JNI calls per second "
+            f"({tax.native_calls_per_row} per row x {tax.rows_per_s:,.0f} rows/s)."
+        )
+    return (
+        "Not quite: multiply rows scored per second by the JNI calls per row "
+        "from the bytecode table."
+    )
 
 
 def check_factor(
@@ -131,7 +152,10 @@ def check_factor(
     truth = float(row.factor_vs_raw.iloc[0])
     if abs(float(answer) - truth) <= rel * abs(truth):
         return f"Correct: {row.layer.iloc[0]} held {truth:.1f}x the raw bytes of one batch."
-    return "Not quite: divide that layer's bytes by the raw bytes of one batch (first row of the table)."
+    return (
+        "Not quite: divide that layer's bytes by the raw bytes of one batch "
+        "(first row of the table)."
+    )
 
 
 def check_small_command(udf_obj, limit: int = 10_000) -> dict:

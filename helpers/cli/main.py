@@ -79,7 +79,8 @@ def _bench_args(p):
         "--daemon",
         choices=["stock", "lean"],
         default="stock",
-        help="Python worker daemon: Spark's, or helpers.workers.lean_daemon (pyspark from site-packages)",
+        help="Python worker daemon: Spark's, or helpers.workers.lean_daemon "
+        "(pyspark from site-packages)",
     )
     p.add_argument("--json", default=None, help="write one record per scenario here")
 
@@ -193,7 +194,8 @@ def _profile_args(p):
     p.add_argument(
         "--py-spy",
         action="store_true",
-        help="also run the job once under py-spy --native (needs ptrace): pyspy.collapsed, pyspy.html",
+        help="also run the job once under py-spy --native (needs ptrace): "
+        "pyspy.collapsed, pyspy.html",
     )
 
 

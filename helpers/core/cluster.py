@@ -139,7 +139,8 @@ class LocalStandalone:
             raise
 
     def stop(self) -> list[int]:
-        """Stop the worker, then the master, by their kept PIDs; kill any descendant left; return the
+        """Stop the worker, then the master, by their kept PIDs; kill any descendant left; return
+        the
         PIDs that had to be killed."""
         family = []
         for proc in self.procs:

@@ -51,7 +51,8 @@ def scale() -> str:
 
 
 def scale_rows(kind: str = "arrow") -> int:
-    """Number of rows for the current scale; kind='row' gives the smaller size for row-at-a-time paths."""
+    """Number of rows for the current scale; kind='row' gives the smaller size for
+    row-at-a-time paths."""
     table = ROW_PATH_SCALES if kind == "row" else SCALES
     return table[scale()]
 
@@ -94,7 +95,8 @@ def check_java() -> JavaInfo:
     java = _java_binary()
     if java is None:
         raise LabError(
-            f"Java not found: Spark {SPARK_LINE} needs Java {'/'.join(map(str, JAVA_MAJORS))}; {how}."
+            f"Java not found: Spark {SPARK_LINE} needs Java "
+            f"{'/'.join(map(str, JAVA_MAJORS))}; {how}."
         )
     out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
     major, version = parse_java_version(out.stderr + out.stdout)

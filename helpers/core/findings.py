@@ -2,8 +2,8 @@
 
 A result type (a dataclass or a DataFrame's producer) offers `findings(...) -> list[Finding]`. Each
 finding names a sentence template that lives beside the result type (a module-level dict of
-templates) and the numbers of this run that fill it. `helpers.viz.findings` turns a list of them into
-Markdown; notebooks never assemble these sentences themselves, and the tests check every branch.
+templates) and the numbers of this run that fill it. `helpers.viz.findings` turns a list of them
+into Markdown; notebooks never assemble these sentences themselves, and tests check every branch.
 """
 
 from __future__ import annotations

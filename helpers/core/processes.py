@@ -11,7 +11,8 @@ import psutil
 
 def is_running(proc: psutil.Process) -> bool:
     """False for processes that have exited, including zombies (a worker that exited and that the
-    daemon has not reaped yet: it holds no memory and runs no code, and psutil refuses its cmdline)."""
+    daemon has not reaped yet: it holds no memory and runs no code, and psutil refuses its
+    cmdline)."""
     try:
         return proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
@@ -27,7 +28,8 @@ def process_command(proc: psutil.Process) -> str:
 
 
 def reap(procs: list[psutil.Process], timeout: float = 20.0) -> list[int]:
-    """Wait up to `timeout` s for `procs` (psutil Processes kept earlier) to exit, then kill the ones
+    """Wait up to `timeout` s for `procs` (psutil Processes kept earlier) to exit, then kill the
+    ones
     still alive; return the PIDs that had to be killed."""
     _, alive = psutil.wait_procs(procs, timeout=timeout)
     killed = []

@@ -255,7 +255,8 @@ def _cleanup_gateway() -> None:
 
 
 def stop_session(timeout: float = 20.0) -> list[int]:
-    """Stop Spark and every process it started; return PIDs that had to be killed (normally none)."""
+    """Stop Spark and every process it started; return the PIDs that had to be killed
+    (normally none)."""
     if _STATE.spark is None:
         _cleanup_gateway()
         return []

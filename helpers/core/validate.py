@@ -53,7 +53,8 @@ def parse_batch_sizes(text: str) -> list[int]:
             ) from None
         if value <= 0:
             raise LabError(
-                f"batch size must be a positive integer, got {value}: pass e.g. --batch-sizes 100,1000,10000."
+                f"batch size must be a positive integer, got {value}: "
+                "pass e.g. --batch-sizes 100,1000,10000."
             )
         out.append(value)
     if not out:
@@ -90,7 +91,8 @@ _UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 
 
 def parse_size(text: str) -> float:
-    """Spark's size metric text ('12.3 MiB', or 'total (min, med, max ...)\\n12.3 MiB (...)') -> bytes."""
+    """Spark's size metric text ('12.3 MiB', or 'total (min, med, max ...)\\n12.3 MiB (...)')
+    -> bytes."""
     line = text.strip().split("\n")[-1] if "\n" in text else text.strip()
     m = re.match(r"([\d.,]+)\s*(B|KiB|MiB|GiB|TiB)", line)
     if not m:

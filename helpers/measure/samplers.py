@@ -32,7 +32,8 @@ def _role(proc: psutil.Process, root_pid: int) -> str:
 
 
 def process_table(pid: int | None = None) -> pd.DataFrame:
-    """The driver JVM and its descendants now: pid, ppid, role, rss_bytes, cpu_s, threads, command."""
+    """The driver JVM and its descendants now: pid, ppid, role, rss_bytes, cpu_s, threads,
+    command."""
     procs = session_processes(pid)
     root = procs[0].pid if procs else None
     rows = []
@@ -214,7 +215,8 @@ def arrow_memory(spark) -> tuple[int, int]:
 def reset_arrow_peak(spark) -> int:
     """Set the Arrow root allocator's high-water mark back to what is allocated now (bytes,
     returned), so the next reading of the peak belongs to the jobs run after this call.
-    Arrow Java keeps the mark in a private AtomicLong (`Accountant.peakAllocation`, arrow-memory-core);
+    Arrow Java keeps the mark in a private AtomicLong (`Accountant.peakAllocation`,
+    arrow-memory-core);
     there is no public reset, so this uses reflection (allowed: Arrow is not in a named module)
     composed into one MethodHandle (see `_peak_resetter`)."""
     alloc = _root_allocator(spark)

@@ -1,1 +1,2 @@
-"""Layer 1 (model): the deterministic feature table, the LightGBM model, the worker-side booster cache."""
+"""Layer 1 (model): the deterministic feature table, the LightGBM model, the worker-side booster
+cache."""

@@ -155,7 +155,8 @@ MODEL_SPEC_PATH = DATA_DIR / "model.json"
 
 
 def train_model(spec: ModelSpec = ModelSpec()) -> str:
-    """Train the model from `spec` and return its native text (deterministic: same spec, same text)."""
+    """Train the model from `spec` and return its native text (deterministic: same spec, same
+    text)."""
     import lightgbm as lgb
 
     X = feature_matrix(spec.train_rows, spec.n_features, spec.seed + 100)

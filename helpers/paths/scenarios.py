@@ -297,7 +297,8 @@ def model_broadcast(spark):
 
 
 def scenario_frame(spark, name: str, df=None, rows: int | None = None):
-    """The DataFrame (`id`, `prediction`) that scores `df` (or the input of `rows` rows) via `name`."""
+    """The DataFrame (`id`, `prediction`) that scores `df` (or the input of `rows` rows) via
+    `name`."""
     sc = get_scenario(name)
     if df is None:
         df = input_frame(spark, rows, layout=sc.layout)

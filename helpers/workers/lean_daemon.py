@@ -4,7 +4,8 @@ Why: Spark puts `pyspark.zip` and `py4j-*-src.zip` on the workers' PYTHONPATH, a
 `pyspark/worker.py` (Spark 3.5) calls `importlib.invalidate_caches()` at the start of every task.
 On Python 3.10 and 3.11 a `zipimporter`'s `invalidate_caches()` re-reads the whole directory of its
 archive right away (CPython issue #103200, made lazy in 3.12), so every task pays for parsing both
-archives' directories — tens of milliseconds, measured by `helpers.lab.taskcost`. Spark later calls it
+archives' directories — tens of milliseconds, measured by `helpers.lab.taskcost`. Spark later
+calls it
 only when needed (SPARK-54744). When the same pyspark and py4j are installed as plain packages
 (a pip-installed pyspark always is), this module takes the zips off `sys.path` *before* pyspark is
 imported, then runs the stock `pyspark.daemon.manager()`; the forked workers inherit that path.

@@ -19,7 +19,8 @@ from helpers.measure.timing import run_scenario
 from helpers.core.session import start_session, stop_session
 spark = start_session("cluster-check")
 try:
-    out = {"master": spark.sparkContext.master, "parallelism": spark.sparkContext.defaultParallelism}
+    sc = spark.sparkContext
+    out = {"master": sc.master, "parallelism": sc.defaultParallelism}
     for name in ("pandas_udf", "map_in_arrow", "synapseml"):
         out[name] = run_scenario(spark, name, 20000, batch_size=5000).max_abs_diff
 finally:
