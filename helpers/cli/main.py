@@ -21,7 +21,7 @@ from helpers.core.config import LabError, check_java, scale_rows
 from helpers.core.env import environment_report
 from helpers.core.jars import fetch_synapseml_jars
 from helpers.core.session import start_session, stop_session
-from helpers.core.validate import parse_partitions, positive_int
+from helpers.core.validate import parse_partitions, positive_int, row_count
 from helpers.lab.taskcost import DAEMONS, per_task_seconds, task_overhead
 from helpers.lab.zerocopy.ledger import check_ledger_paths, copy_ledger
 from helpers.measure.timing import bench, bench_table
@@ -60,7 +60,7 @@ def _doctor(args) -> int:
 
 
 def _bench_args(p):
-    p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE)")
+    p.add_argument("--rows", type=row_count, default=None, help="rows (default: LAB_SCALE)")
     p.add_argument("--scenarios", default="all", help="comma-separated scenario names, or all")
     p.add_argument(
         "--batch-size",
@@ -176,7 +176,7 @@ def _profile_args(p):
     p.add_argument(
         "--scenario", required=True, help="one scenario name (see helpers.paths.scenarios)"
     )
-    p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE)")
+    p.add_argument("--rows", type=row_count, default=None, help="rows (default: LAB_SCALE)")
     p.add_argument(
         "--out",
         required=True,
@@ -250,7 +250,7 @@ def _memory(args) -> int:
 
 def _taskcost_args(p):
     p.add_argument("--scenario", default="map_in_pandas", help="a scenario with Python workers")
-    p.add_argument("--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE)")
+    p.add_argument("--rows", type=row_count, default=None, help="rows (default: LAB_SCALE)")
     p.add_argument(
         "--partitions", default="2,32", help="comma-separated partition counts (at least two)"
     )
@@ -314,4 +314,12 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command][2](args)
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a folder or file the user named cannot be made or written
+        if exc.filename is None:
+            raise
+        print(
+            f"error: cannot write {exc.filename} ({exc.strerror}): name a folder you can write to.",
+            file=sys.stderr,
+        )
         return 2

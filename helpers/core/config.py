@@ -38,6 +38,9 @@ SCALES = {"ci": 20_000, "workshop": 200_000, "full": 1_000_000}
 ROW_PATH_SCALES = {"ci": 5_000, "workshop": 40_000, "full": 1_000_000}
 
 
+MAX_ROWS = 50_000_000  # 16 doubles x 50M = 6.4 GB in memory: beyond that, refuse clearly
+
+
 class LabError(RuntimeError):
     """A user-facing error: one line that says what went wrong and what to do."""
 

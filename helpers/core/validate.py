@@ -8,7 +8,7 @@ import argparse
 import numbers
 import re
 
-from helpers.core.config import LabError
+from helpers.core.config import MAX_ROWS, LabError
 
 
 def check_positive(name: str, value: int) -> int:
@@ -16,6 +16,26 @@ def check_positive(name: str, value: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise LabError(f"{name} must be a positive integer, got {value!r}.")
     return value
+
+
+def check_rows(rows: int) -> int:
+    """`rows` if it is a positive integer no larger than the kit generates (config.MAX_ROWS)."""
+    check_positive("rows", rows)
+    if rows > MAX_ROWS:
+        raise LabError(
+            f"rows={rows:,} is more than this kit generates in memory ({MAX_ROWS:,}); "
+            "use LAB_SCALE=full (1M rows) or a smaller --rows."
+        )
+    return rows
+
+
+def row_count(text: str) -> int:
+    """argparse type for --rows: a positive integer up to config.MAX_ROWS."""
+    value = positive_int(text)
+    try:
+        return check_rows(value)
+    except LabError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmg]?)\s*b?\s*$", re.I)

@@ -24,30 +24,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from helpers.core.config import DATA_DIR, LabError, atomic_path, atomic_write_bytes
-from helpers.core.validate import check_positive
+from helpers.core.validate import check_rows
 
 N_FEATURES = 16
 SEED = 20261124
-MAX_ROWS = 50_000_000  # 16 doubles x 50M = 6.4 GB in memory: beyond that, refuse clearly
-
-
 def feature_names(n_features: int = N_FEATURES) -> list[str]:
     return [f"f{i}" for i in range(n_features)]
 
 
-def _check_rows(rows: int) -> int:
-    check_positive("rows", rows)
-    if rows > MAX_ROWS:
-        raise LabError(
-            f"rows={rows:,} is more than this kit generates in memory ({MAX_ROWS:,}); "
-            "use LAB_SCALE=full (1M rows) or a smaller --rows."
-        )
-    return rows
-
 
 def feature_matrix(rows: int, n_features: int = N_FEATURES, seed: int = SEED) -> np.ndarray:
     """The (rows x n_features) float64 feature matrix, C-contiguous (row-major)."""
-    _check_rows(rows)
+    check_rows(rows)
     rng = np.random.default_rng(seed)
     return rng.standard_normal((rows, n_features))
 
@@ -107,7 +95,7 @@ COLUMN_KINDS = (
 
 def make_columns(rows: int, kind: str, seed: int = SEED, width: int = 8) -> pd.DataFrame:
     """`id` + one column `value` of the given kind (deterministic). Unknown kind: LabError."""
-    _check_rows(rows)
+    check_rows(rows)
     rng = np.random.default_rng(seed + 7)
     ids = np.arange(rows, dtype=np.int64)
     if kind == "int64":

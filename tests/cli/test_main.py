@@ -58,3 +58,15 @@ def test_bench_writes_json(tmp_path):
         assert keys <= set(rec)
         assert rec["max_abs_diff"] <= 1e-9 and rec["rows"] == 3000
     assert "map_in_arrow" in r.stdout
+
+
+def test_rows_above_the_kit_limit_is_one_line_exit_2():
+    r = run("bench", "--rows", "99999999999")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "more than this kit generates" in r.stderr and len(r.stderr.strip().splitlines()) <= 2
+
+
+def test_unwritable_out_folder_is_one_line_exit_2():
+    r = run("profile", "--scenario", "map_in_pandas", "--rows", "100", "--out", "/proc/nope")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("error: cannot write /proc/nope") and len(r.stderr.splitlines()) == 1

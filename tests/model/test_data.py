@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from helpers.core import config
 from helpers.core.config import LabError
 from helpers.model import data
 
@@ -44,7 +45,7 @@ def test_model_on_disk_matches_spec():
 
 def test_too_many_rows_is_refused():
     with pytest.raises(LabError, match="more than"):
-        data.feature_matrix(data.MAX_ROWS + 1)
+        data.feature_matrix(config.MAX_ROWS + 1)
 
 
 @pytest.mark.parametrize("kind", data.COLUMN_KINDS)
