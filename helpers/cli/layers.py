@@ -6,19 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from helpers import LAYERS
+
 PACKAGE = Path(__file__).resolve().parent.parent
-LAYERS = (
-    "core",
-    "model",
-    "workers",
-    "paths",
-    "measure",
-    "profile",
-    "lab",
-    "viz",
-    "exercises",
-    "cli",
-)
 BEGIN, END = "<!-- layers:begin -->", "<!-- layers:end -->"
 
 
