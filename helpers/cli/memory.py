@@ -1,4 +1,4 @@
-"""`python -m helpers memory`: layer timelines and memray peaks of one scenario, written to a folder."""
+"""`python -m helpers memory`: layer timelines and memray peaks of one scenario, in a folder."""
 
 from __future__ import annotations
 

@@ -1,17 +1,18 @@
 """Memory of every layer of one inference job, on one time axis.
 
 Sources (all sampled during the same job, all stamped in epoch seconds, then aligned):
-- `LayerSampler`: a background thread reading, every `interval` s, the session's process tree
-  (`measure.process_table`: RSS of the JVM, the pyspark daemon and each Python worker) and the
-  JVM's own meters (`measure.jvm_memory`: heap used, the NIO direct buffer pool, Arrow's root
-  allocator). Arrow Java allocates through Netty, not NIO ByteBuffers: the Arrow allocator and
-  the direct pool measure different things; charts name which is which.
+- `measure.samplers.LayerSampler`: a background thread reading, every `interval` s, the
+  session's process tree (`process_table`: RSS of the JVM, the pyspark daemon and each Python
+  worker) and the JVM's own meters (`jvm_memory`: heap used, the NIO direct buffer pool,
+  Arrow's root allocator). Arrow Java allocates through Netty, not NIO ByteBuffers: the Arrow
+  allocator and the direct pool measure different things; charts name which is which.
 - memray captures from the Python workers, one per task (`profile_workers` in "memray" mode,
   through `spark.python.daemon.module`): the task's peak heap (memray's high-water mark) and its
-  heap/RSS snapshots every ~10 ms (epoch milliseconds).
+  heap snapshots every ~10 ms (epoch milliseconds).
 
 `align_timelines` puts sources with different clocks on seconds since the job started;
-`on_grid` resamples step-wise so layers can be compared at the same instants.
+`on_grid` resamples step-wise so layers can be compared at the same instants. The tables'
+findings (`*_findings`, templates in `*_FINDINGS`) state this run's numbers in MiB.
 Units: bytes, seconds.
 """
 
@@ -29,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.config import LabError, atomic_write_bytes, scale
+from helpers.core.findings import Finding, finding
 from helpers.core.validate import check_positive
 from helpers.measure.samplers import LayerSampler, jvm_memory
 from helpers.measure.timing import effective_batch_size, set_batch_size, time_noop
@@ -38,6 +40,7 @@ from helpers.profile.workers import start_recording, take_worker_profiles
 # Rows for the memory runs: batches up to 50k rows (6.8 MB of raw data each) at ci scale.
 MEMORY_ROWS = {"ci": 100_000, "workshop": 400_000, "full": 1_000_000}
 BYTES_PER_ROW = 8 + 16 * 8  # id (int64) + 16 double features: the raw data of one input row
+MiB = 2**20
 
 
 def memory_rows() -> int:
@@ -45,10 +48,19 @@ def memory_rows() -> int:
     return MEMORY_ROWS[scale()]
 
 
-# ---- 1. sampling the JVM and the processes -----------------------------------------------------
+def versions(spark) -> str:
+    """One line: the Spark (JVM), pyspark, pyarrow and memray versions in use and the master."""
+    import memray
+    import pyarrow
+    import pyspark
+
+    return (
+        f"Spark {spark.version} | pyspark {pyspark.__version__} | pyarrow {pyarrow.__version__} "
+        f"| memray {memray.__version__} | master {spark.sparkContext.master}"
+    )
 
 
-# ---- 2. memray captures of the Python workers ----------------------------------------------------
+# ---- 1. memray captures of the Python workers ----------------------------------------------------
 
 
 def capture_summary(files) -> pd.DataFrame:
@@ -90,8 +102,8 @@ def peak_per_worker(captures: pd.DataFrame) -> pd.DataFrame:
 
 
 def memray_snapshots(captures: pd.DataFrame) -> pd.DataFrame:
-    """memray's periodic snapshots of every capture, tidy: t (epoch s), source, layer
-    ('Python heap (memray)' / 'Python RSS (memray)'), pid, bytes."""
+    """memray's periodic heap snapshots of every capture, tidy: t (epoch s), source, layer
+    ('Python heap (memray)'), pid, bytes."""
     import memray
 
     rows = []
@@ -151,7 +163,7 @@ def inline_html(path, height: int = 560):
     )
 
 
-# ---- 3. one time axis ----------------------------------------------------------------------------
+# ---- 2. one time axis ----------------------------------------------------------------------------
 
 
 def align_timelines(sources: list[pd.DataFrame], t0: float) -> pd.DataFrame:
@@ -189,7 +201,7 @@ def on_grid(
     return pd.DataFrame(cols, index=pd.Index(np.round(grid, 9), name="t"))
 
 
-# ---- 4. one profiled job -------------------------------------------------------------------------
+# ---- 3. one profiled job -------------------------------------------------------------------------
 
 
 @dataclass
@@ -284,6 +296,39 @@ def layer_peaks(run: MemoryRun) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# Rows of memory_hierarchy that its findings read (the Arrow row's label ends with a note).
+ARROW_PEAK_ROW = "JVM Arrow allocator peak"
+PY_HEAP_ROW = "Python heap peak (memray, largest task)"
+RSS_RISE_ROW = "Python worker RSS rise"
+
+HIERARCHY_FINDINGS = {
+    "raw_batch": (
+        "One batch of {batch_rows:,} rows is {raw_mib:.1f} MiB of raw data (id + 16 doubles)."
+    ),
+    "python_heap": (
+        "At its peak the Python worker's heap held {heap_mib:.1f} MiB, **{heap_factor:.1f}×** "
+        "the raw batch (Arrow buffers read from the socket, the pandas frame, the model's input "
+        "matrix, predictions and the outgoing batch live at the same time); its RSS rose "
+        "{rss_mib:.1f} MiB ({rss_factor:.1f}×, allocator pools included)."
+    ),
+    "no_capture": (
+        "memray captured no task in this job, so the Python heap's peak is unknown; the worker's "
+        "RSS rose {rss_mib:.1f} MiB ({rss_factor:.1f}× the raw batch, allocator pools included)."
+    ),
+    "arrow_this_job": (
+        "In the JVM, the Arrow allocator peaked at {arrow_mib:.1f} MiB ({arrow_factor:.1f}×; "
+        "this job's peak)."
+    ),
+    "arrow_earlier_job": (
+        "In the JVM, the Arrow allocator's high-water mark stayed at {arrow_mib:.1f} MiB "
+        "({arrow_factor:.1f}×): it did not rise during this job, so it is an earlier job's peak "
+        "and this job's own peak was at most that."
+    ),
+    "one_task": "The single task scored {rows:,} rows in {wall_s:.2f} s with memray on.",
+    "tasks": "The {partitions} tasks scored {rows:,} rows in {wall_s:.2f} s with memray on.",
+}
+
+
 def memory_hierarchy(run: MemoryRun) -> pd.DataFrame:
     """For a job run with one partition (one task, so one batch in flight at a time): the raw
     data of one batch and what each layer held at its peak, with the factor vs the raw batch.
@@ -308,20 +353,55 @@ def memory_hierarchy(run: MemoryRun) -> pd.DataFrame:
     )
     out = [
         ("raw data of one batch (rows x 136 B)", raw, "input"),
-        (f"JVM Arrow allocator peak ({arrow_note})", float(run.arrow_peak_after), "JVM off-heap"),
+        (f"{ARROW_PEAK_ROW} ({arrow_note})", float(run.arrow_peak_after), "JVM off-heap"),
         ("JVM direct pool (NIO) rise", rise("JVM direct pool (NIO)"), "JVM off-heap"),
         ("JVM heap rise", rise("JVM heap used"), "JVM heap"),
         (
-            "Python heap peak (memray, largest task)",
+            PY_HEAP_ROW,
             float(run.captures.peak_bytes.max()) if not run.captures.empty else float("nan"),
             "Python worker",
         ),
-        ("Python worker RSS rise", rise("python_worker RSS"), "Python worker"),
+        (RSS_RISE_ROW, rise("python_worker RSS"), "Python worker"),
     ]
     t = pd.DataFrame(out, columns=["layer", "bytes", "where"])
     t["factor_vs_raw"] = t["bytes"] / raw
     t.attrs["batch_rows"] = int(batch_rows)
     return t
+
+
+def hierarchy_findings(run: MemoryRun) -> list[Finding]:
+    """What `memory_hierarchy(run)` found, in MiB and factors over the raw batch (keys of
+    HIERARCHY_FINDINGS): the raw batch, the Python heap peak and RSS rise (or no capture), the
+    Arrow allocator's peak (this job's or an earlier one's), the job's wall time (s)."""
+    h = memory_hierarchy(run)
+    by_layer = h.set_index("layer")
+    heap, rss = by_layer.loc[PY_HEAP_ROW], by_layer.loc[RSS_RISE_ROW]
+    arrow = h[h.layer.str.startswith(ARROW_PEAK_ROW)].iloc[0]
+    t = HIERARCHY_FINDINGS
+    rss_values = {"rss_mib": float(rss.bytes) / MiB, "rss_factor": float(rss.factor_vs_raw)}
+    raw_mib = float(h.bytes.iloc[0]) / MiB
+    out = [finding(t, "raw_batch", batch_rows=h.attrs["batch_rows"], raw_mib=raw_mib)]
+    if run.captures.empty:
+        out.append(finding(t, "no_capture", **rss_values))
+    else:
+        heap_values = {"heap_mib": heap.bytes / MiB, "heap_factor": heap.factor_vs_raw}
+        out.append(finding(t, "python_heap", **_floats(heap_values), **rss_values))
+    arrow_key = "arrow_this_job" if run.arrow_peak_is_this_job else "arrow_earlier_job"
+    arrow_values = {"arrow_mib": arrow.bytes / MiB, "arrow_factor": arrow.factor_vs_raw}
+    out.append(finding(t, arrow_key, **_floats(arrow_values)))
+    wall_key = "one_task" if run.partitions == 1 else "tasks"
+    out.append(
+        finding(t, wall_key, partitions=run.partitions, rows=run.rows, wall_s=float(run.wall_s))
+    )
+    return out
+
+
+def _floats(values: dict) -> dict:
+    return {k: float(v) for k, v in values.items()}
+
+
+def _ints(values: dict) -> dict:
+    return {k: int(v) for k, v in values.items()}
 
 
 def peaks_by_batch_size(runs: list[MemoryRun]) -> pd.DataFrame:
@@ -358,7 +438,132 @@ def peaks_by_batch_size(runs: list[MemoryRun]) -> pd.DataFrame:
     return t
 
 
-# ---- 5. files (CLI) --------------------------------------------------------------------------------
+BATCH_FINDINGS = {
+    "peak_range": (
+        "Going from {lo:,} to {hi:,} rows per batch, the Python task's heap peak went from "
+        "{lo_mib:.1f} to {hi_mib:.1f} MiB: {lo_factor:.1f}× one raw batch at {lo:,} rows and "
+        "{hi_factor:.1f}× at {hi:,}."
+    ),
+    "factor_falls": (
+        "The factor fell as batches grew: fixed memory dominates small batches (interpreter "
+        "objects, the model, buffers) and the batch's own copies dominate large ones."
+    ),
+    "factor_flat": "The factor did not fall with batch size in this run.",
+    "captures": (
+        "Each job captured {tasks} tasks in {workers} worker processes (one memray capture per "
+        "task)."
+    ),
+    "captures_varied": (
+        "The jobs captured {tasks_min} to {tasks_max} tasks in {workers_min} to {workers_max} "
+        "worker processes (one memray capture per task)."
+    ),
+}
+
+
+def batch_size_findings(table: pd.DataFrame) -> list[Finding]:
+    """What `peaks_by_batch_size` found (keys of BATCH_FINDINGS): the Python task's heap peak
+    (MiB, and its factor over one raw batch) at the smallest and largest batch, whether the
+    factor fell, and the tasks and worker processes memray captured per job."""
+    if table.empty:
+        raise LabError("No runs in the table: run memory_run for a few batch sizes first.")
+    p = table.set_index("batch_size")
+    lo, hi = int(p.index.min()), int(p.index.max())
+    numbers = {
+        "lo_mib": p.loc[lo, "python_peak_bytes"] / MiB,
+        "hi_mib": p.loc[hi, "python_peak_bytes"] / MiB,
+        "lo_factor": p.loc[lo, "python_peak_over_raw"],
+        "hi_factor": p.loc[hi, "python_peak_over_raw"],
+    }
+    out = [finding(BATCH_FINDINGS, "peak_range", lo=lo, hi=hi, **_floats(numbers))]
+    falls = numbers["lo_factor"] > numbers["hi_factor"]
+    out.append(finding(BATCH_FINDINGS, "factor_falls" if falls else "factor_flat"))
+    tasks, workers = p.tasks.astype(int), p.python_workers.astype(int)
+    if tasks.nunique() == 1 and workers.nunique() == 1:
+        counts = {"tasks": tasks.iloc[0], "workers": workers.iloc[0]}
+        out.append(finding(BATCH_FINDINGS, "captures", **_ints(counts)))
+    else:
+        counts = {"tasks_min": tasks.min(), "tasks_max": tasks.max()}
+        counts |= {"workers_min": workers.min(), "workers_max": workers.max()}
+        out.append(finding(BATCH_FINDINGS, "captures_varied", **_ints(counts)))
+    return out
+
+
+# Layers compared between scenarios (peaks_by_scenario), in this order.
+SCENARIO_LAYERS = (
+    "Python heap (memray)",
+    "python_worker RSS",
+    "JVM Arrow allocator",
+    "JVM direct pool (NIO)",
+    "JVM heap used",
+    "jvm RSS",
+)
+
+
+def peaks_by_scenario(runs: list[MemoryRun], layers=SCENARIO_LAYERS) -> pd.DataFrame:
+    """Each layer's peak during each run (MiB; layer_peaks: per-process layers summed at each
+    sampling instant): one row per layer, one column per scenario; NaN where a layer was not
+    sampled."""
+    cols: dict[str, dict[str, float]] = {}
+    for r in runs:
+        if r.scenario in cols:
+            raise LabError(f"Two runs of {r.scenario}: pass one run per scenario.")
+        p = layer_peaks(r).set_index("layer")["peak_bytes"]
+        cols[r.scenario] = {layer: float(p.get(layer, np.nan)) / MiB for layer in layers}
+    return pd.DataFrame(cols, index=list(layers)).rename_axis("peak MiB")
+
+
+SCENARIO_FINDINGS = {
+    "heap_less": (
+        "With the same batches, the workers' memray heap (summed over workers) peaked at "
+        "{pandas_heap:.1f} MiB for mapInPandas and {arrow_heap:.1f} MiB for mapInArrow: less, "
+        "because mapInArrow skips the Arrow -> pandas copy."
+    ),
+    "heap_not_less": (
+        "With the same batches, the workers' memray heap (summed over workers) peaked at "
+        "{pandas_heap:.1f} MiB for mapInPandas and {arrow_heap:.1f} MiB for mapInArrow: not less "
+        "for mapInArrow in this run."
+    ),
+    "meters_differ": (
+        "The JVM's Arrow allocator peaked at {pandas_alloc:.1f} / {arrow_alloc:.1f} MiB while the "
+        "NIO direct pool reached {pandas_direct:.1f} MiB: Arrow's buffers are not NIO buffers, so "
+        "a direct-pool chart would miss them."
+    ),
+    "meters_close": (
+        "The JVM's Arrow allocator peaked at {pandas_alloc:.1f} / {arrow_alloc:.1f} MiB while the "
+        "NIO direct pool reached {pandas_direct:.1f} MiB: in this run the two meters were close."
+    ),
+}
+
+
+def scenario_findings(
+    table: pd.DataFrame, pandas: str = "map_in_pandas", arrow: str = "map_in_arrow"
+) -> list[Finding]:
+    """What `peaks_by_scenario` found for a mapInPandas and a mapInArrow run (keys of
+    SCENARIO_FINDINGS, values in MiB): whether the workers' memray heap peaked lower with
+    mapInArrow, and the Arrow allocator's peak against the NIO direct pool's (mapInPandas run)."""
+    missing = [c for c in (pandas, arrow) if c not in table.columns]
+    if missing:
+        raise LabError(f"No run of {', '.join(missing)} in the table (columns: {list(table)}).")
+    heap, alloc = table.loc["Python heap (memray)"], table.loc["JVM Arrow allocator"]
+    heaps = _floats({"pandas_heap": heap[pandas], "arrow_heap": heap[arrow]})
+    meters = _floats(
+        {
+            "pandas_alloc": alloc[pandas],
+            "arrow_alloc": alloc[arrow],
+            "pandas_direct": table.loc["JVM direct pool (NIO)", pandas],
+        }
+    )
+    heap_key = "heap_less" if heaps["arrow_heap"] < heaps["pandas_heap"] else "heap_not_less"
+    meter_key = (
+        "meters_differ" if meters["pandas_direct"] < meters["pandas_alloc"] else "meters_close"
+    )
+    return [
+        finding(SCENARIO_FINDINGS, heap_key, **heaps),
+        finding(SCENARIO_FINDINGS, meter_key, **meters),
+    ]
+
+
+# ---- 4. files (CLI) ------------------------------------------------------------------------------
 
 
 def write_run(run: MemoryRun, out_dir) -> dict:

@@ -57,7 +57,7 @@ def layers_timeline(run, title: str | None = None):
 
 
 def peaks_vs_batch(table: pd.DataFrame):
-    """Peak bytes per batch size (memory_profile.peaks_by_batch_size): the Python task's heap
+    """Peak MiB per batch size (profile.memory.peaks_by_batch_size): the Python task's heap
     peak (memray), the JVM Arrow allocator (sampled maximum) and the raw bytes of one batch."""
     t = table.sort_values("batch_size")
     fig, ax = plt.subplots(figsize=(7, 3.6))
@@ -88,7 +88,8 @@ def peaks_vs_batch(table: pd.DataFrame):
 
 
 def hierarchy_bars(hierarchy: pd.DataFrame):
-    """Bytes per layer for one batch with the factor vs the raw data (memory_profile.memory_hierarchy)."""
+    """MiB per layer for one batch with the factor vs the raw data
+    (profile.memory.memory_hierarchy)."""
     t = hierarchy.iloc[::-1]
     colors = {
         "input": "k",

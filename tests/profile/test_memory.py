@@ -1,10 +1,12 @@
-"""Memory profiles: timeline alignment (synthetic), the hierarchy arithmetic, and a real memray
-job through the `memory` CLI (its own JVM in a child process)."""
+"""Memory profiles: timeline alignment (synthetic), the hierarchy arithmetic, every findings
+branch (hand-made runs and tables), and a real memray job through the `memory` CLI (its own JVM
+in a child process)."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -94,6 +96,135 @@ def test_peak_per_worker():
     caps = pd.DataFrame({"pid": [5, 5, 6], "seq": [0, 1, 0], "peak_bytes": [10, 30, 20]})
     w = mp.peak_per_worker(caps).set_index("pid")
     assert w.loc[5, "tasks"] == 2 and w.loc[5, "peak_bytes"] == 30 and w.loc[6, "peak_bytes"] == 20
+
+
+MiB = 2**20
+
+
+def _keys(findings):
+    return [f.key for f in findings]
+
+
+def _hierarchy_timeline():
+    return _tidy(
+        [
+            (-0.1, "process", "python_worker RSS", 5, 1 * MiB),
+            (0.2, "process", "python_worker RSS", 5, 5 * MiB),
+            (-0.1, "jvm", "JVM direct pool (NIO)", None, 50),
+            (0.3, "jvm", "JVM direct pool (NIO)", None, 150),
+        ]
+    )
+
+
+def test_hierarchy_findings_one_task_this_jobs_arrow_peak():
+    caps = pd.DataFrame({"pid": [5], "seq": [0], "peak_bytes": [3 * 136_000]})
+    run = _run(_hierarchy_timeline(), caps, before=0, after=2 * 136_000)
+    found = mp.hierarchy_findings(run)
+    assert _keys(found) == ["raw_batch", "python_heap", "arrow_this_job", "one_task"]
+    raw, heap, arrow, wall = found
+    assert raw.values == {"batch_rows": 1000, "raw_mib": pytest.approx(136_000 / MiB)}
+    assert heap.values["heap_factor"] == pytest.approx(3.0)
+    assert heap.values["rss_mib"] == pytest.approx(4.0)  # 5 MiB at its peak - 1 MiB before
+    assert heap.values["rss_factor"] == pytest.approx(4 * MiB / 136_000)
+    assert arrow.values == {
+        "arrow_mib": pytest.approx(2 * 136_000 / MiB),
+        "arrow_factor": pytest.approx(2.0),
+    }
+    assert wall.values["rows"] == 4000 and wall.values["wall_s"] == 1.0
+    assert "1,000 rows is 0.1 MiB" in raw.text() and "**3.0×**" in heap.text()
+    assert "this job's peak" in arrow.text() and "single task scored 4,000 rows" in wall.text()
+
+
+def test_hierarchy_findings_no_capture_earlier_arrow_peak_several_tasks():
+    caps = pd.DataFrame(columns=["pid", "seq", "peak_bytes"])
+    run = _run(_hierarchy_timeline(), caps, partitions=2, before=900_000, after=900_000)
+    found = mp.hierarchy_findings(run)
+    assert _keys(found) == ["raw_batch", "no_capture", "arrow_earlier_job", "tasks"]
+    assert found[1].values["rss_mib"] == pytest.approx(4.0)
+    assert "earlier job's peak" in found[2].text()
+    assert found[3].text().startswith("The 2 tasks scored 4,000 rows in 1.00 s")
+
+
+def _batch_table(factors, tasks=(2, 2), workers=(2, 2)):
+    return pd.DataFrame(
+        {
+            "batch_size": [50_000, 1_000],  # unsorted on purpose
+            "python_peak_bytes": [20 * MiB, 5 * MiB],
+            "python_peak_over_raw": list(factors),
+            "tasks": list(tasks),
+            "python_workers": list(workers),
+        }
+    )
+
+
+def test_batch_size_findings_factor_falls_same_captures():
+    found = mp.batch_size_findings(_batch_table((3.1, 39.0)))
+    assert _keys(found) == ["peak_range", "factor_falls", "captures"]
+    assert found[0].values == {
+        "lo": 1000,
+        "hi": 50_000,
+        "lo_mib": 5.0,
+        "hi_mib": 20.0,
+        "lo_factor": 39.0,
+        "hi_factor": 3.1,
+    }
+    assert "from 1,000 to 50,000 rows per batch" in found[0].text()
+    assert found[2].values == {"tasks": 2, "workers": 2}
+
+
+def test_batch_size_findings_factor_flat_varied_captures():
+    found = mp.batch_size_findings(_batch_table((5.0, 4.0), tasks=(2, 3), workers=(1, 2)))
+    assert _keys(found) == ["peak_range", "factor_flat", "captures_varied"]
+    assert found[2].values == {"tasks_min": 2, "tasks_max": 3, "workers_min": 1, "workers_max": 2}
+    with pytest.raises(LabError):
+        mp.batch_size_findings(_batch_table((1, 1)).iloc[:0])
+
+
+def _scenario_table(pandas_heap, arrow_heap, direct, alloc=17.0):
+    return pd.DataFrame(
+        {"map_in_pandas": [pandas_heap, alloc, direct], "map_in_arrow": [arrow_heap, 16.0, 1.0]},
+        index=["Python heap (memray)", "JVM Arrow allocator", "JVM direct pool (NIO)"],
+    )
+
+
+def test_scenario_findings_every_branch():
+    less = mp.scenario_findings(_scenario_table(27.0, 20.0, 1.8))
+    assert _keys(less) == ["heap_less", "meters_differ"]
+    assert less[0].values == {"pandas_heap": 27.0, "arrow_heap": 20.0}
+    assert less[1].values == {"pandas_alloc": 17.0, "arrow_alloc": 16.0, "pandas_direct": 1.8}
+    assert "17.0 / 16.0 MiB" in less[1].text()
+    more = mp.scenario_findings(_scenario_table(20.0, 27.0, 17.0))
+    assert _keys(more) == ["heap_not_less", "meters_close"]
+    with pytest.raises(LabError, match="map_in_arrow"):
+        mp.scenario_findings(_scenario_table(1, 1, 1).drop(columns="map_in_arrow"))
+
+
+def test_peaks_by_scenario_in_mib_with_missing_layers():
+    tl = _tidy(
+        [
+            (0.1, "process", "python_worker RSS", 5, 2 * MiB),
+            (0.1, "process", "python_worker RSS", 6, 3 * MiB),
+            (0.2, "jvm", "JVM heap used", None, 8 * MiB),
+        ]
+    )
+    caps = pd.DataFrame({"pid": [5], "seq": [0], "peak_bytes": [1]})
+    pandas_run, arrow_run = _run(tl, caps), _run(tl.iloc[:2], caps)
+    arrow_run.scenario = "map_in_arrow"
+    t = mp.peaks_by_scenario([pandas_run, arrow_run])
+    assert list(t.index) == list(mp.SCENARIO_LAYERS) and t.index.name == "peak MiB"
+    assert list(t.columns) == ["map_in_pandas", "map_in_arrow"]
+    assert t.loc["python_worker RSS", "map_in_pandas"] == 5.0  # two workers at one instant
+    assert t.loc["JVM heap used", "map_in_pandas"] == 8.0
+    assert np.isnan(t.loc["JVM heap used", "map_in_arrow"])
+    with pytest.raises(LabError):
+        mp.peaks_by_scenario([pandas_run, pandas_run])
+
+
+def test_versions_line():
+    fake = SimpleNamespace(version="9.9.9", sparkContext=SimpleNamespace(master="local[2]"))
+    line = mp.versions(fake)
+    assert line.startswith("Spark 9.9.9 | pyspark ") and line.endswith("| master local[2]")
+    assert "| memray " in line and "| pyarrow " in line
 
 
 @pytest.mark.spark  # starts Spark in a child process
