@@ -274,6 +274,20 @@ def memory_run(
     )
 
 
+def summed_over_processes(series: pd.DataFrame) -> pd.Series:
+    """One layer's bytes summed over its processes at every sample time (index t). Each process
+    holds its last sample until its next one, within its own first..last sample; processes are
+    sampled at different instants (memray snapshots), so a plain group-by on t would not add
+    them up."""
+    if series.pid.nunique() <= 1:
+        return series.groupby("t").bytes.sum()
+    wide = series.pivot_table(index="t", columns="pid", values="bytes", aggfunc="last").sort_index()
+    held = wide.ffill()
+    for pid in wide.columns:
+        held.loc[held.index > wide[pid].last_valid_index(), pid] = np.nan
+    return held.sum(axis=1)
+
+
 def layer_peaks(run: MemoryRun) -> pd.DataFrame:
     """Each layer's peak during the job and its rise over the value just before the job
     (bytes). Per-process layers are summed over processes at each instant first."""
@@ -282,7 +296,7 @@ def layer_peaks(run: MemoryRun) -> pd.DataFrame:
         return pd.DataFrame(columns=["layer", "before_bytes", "peak_bytes", "rise_bytes"])
     rows = []
     for layer, g in tl.groupby("layer"):
-        per_t = g.groupby("t").bytes.sum()
+        per_t = summed_over_processes(g)
         before = per_t[per_t.index <= 0]
         base = float(before.iloc[-1]) if len(before) else float(per_t.iloc[0])
         rows.append(

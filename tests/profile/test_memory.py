@@ -279,3 +279,14 @@ def test_memory_cli_bad_scenario(tmp_path):
         and "Unknown scenario" in out.stderr
         and len(out.stderr.strip().splitlines()) == 1
     )
+
+
+def test_processes_sampled_at_different_instants_are_summed():
+    # two workers whose snapshots never share a timestamp: 10 then 30 (pid 1), 20 (pid 2)
+    tl = pd.DataFrame(
+        {"t": [0.0, 0.2, 0.1, 0.3], "pid": [1, 1, 2, 2], "bytes": [10, 30, 20, 5], "layer": "h"}
+    )
+    per_t = mp.summed_over_processes(tl)
+    assert per_t.to_dict() == {0.0: 10, 0.1: 30, 0.2: 50, 0.3: 5}  # pid 1 ended at 0.2
+    one = pd.DataFrame({"t": [0.0, 0.1], "pid": [7, 7], "bytes": [1, 2], "layer": "h"})
+    assert mp.summed_over_processes(one).to_dict() == {0.0: 1, 0.1: 2}
