@@ -26,6 +26,7 @@ import pandas as pd
 import psutil
 
 from helpers.core.config import LabError, scale
+from helpers.core.findings import Finding, finding
 from helpers.core.validate import check_positive
 from helpers.measure.timing import physical_limit
 from helpers.model.data import feature_matrix, load_booster, predict
@@ -221,6 +222,12 @@ def gil_experiment(
     return pd.DataFrame([r.__dict__ for r in out])
 
 
+# What the main thread does while gil_probe's counter thread spins (its rows, in order).
+PROBE_IDLE = "sleeping (idle)"
+PROBE_PREDICT = "lightgbm predict (C, via ctypes)"
+PROBE_PYTHON = "pure-Python loop (holds the GIL)"
+
+
 @dataclass
 class GilProbe:
     main_thread_doing: str
@@ -252,9 +259,9 @@ def gil_probe(rows: int = 100_000, python_rows: int = 30_000, rounds: int = 3) -
     X = np.ascontiguousarray(feature_matrix(rows))
     predict(booster, X[:10])
     works = {
-        "sleeping (idle)": lambda: time.sleep(0.2),
-        "lightgbm predict (C, via ctypes)": lambda: predict(booster, X),
-        "pure-Python loop (holds the GIL)": lambda: _python_work(X[:python_rows]),
+        PROBE_IDLE: lambda: time.sleep(0.2),
+        PROBE_PREDICT: lambda: predict(booster, X),
+        PROBE_PYTHON: lambda: _python_work(X[:python_rows]),
     }
     got = {k: ([], []) for k in works}
     for _ in range(rounds):
@@ -277,60 +284,89 @@ def gil_probe(rows: int = 100_000, python_rows: int = 30_000, rounds: int = 3) -
     )
 
 
-def cores_per_executor_note(
-    runs: pd.DataFrame, busy_below: float = 0.8, overlap_above: float = 1.3
-) -> str:
-    """Computed sentences on what the measured runs show and mean for cores per executor.
-    A serial run that got less than `busy_below` of a core means the machine was busy (the
-    speedups of this run are then unreliable, and the note says so); threads 'ran at once' when
-    the process used more than `overlap_above` cores."""
+OVERLAP_ABOVE = 1.3  # cores used by one process above which its threads ran at once
+BUSY_BELOW = 0.8  # share of a core below which a single-thread run was crowded out
+
+GIL_FINDINGS = {
+    "busy": (
+        "Careful: the single-thread run got only {serial_cores:.2f} of a core, so other "
+        "processes were competing for this machine and the speedups below are not reliable; "
+        "rerun on an idle machine."
+    ),
+    "speedups": (
+        "With {workers} workers, Python threads sped predict up {threads:.2f}x, processes "
+        "{processes:.2f}x and LightGBM's own threads {openmp:.2f}x; threads running GIL-holding "
+        "Python code got {control_threads:.2f}x."
+    ),
+    "overlap": (
+        "The predicting threads used {threads_cores:.2f} cores at once inside one process: the "
+        "GIL was released during predict, while the pure-Python threads used {control_cores:.2f}."
+    ),
+    "no_overlap": (
+        "In this run the predicting threads used only {threads_cores:.2f} cores at once "
+        "(pure-Python threads: {control_cores:.2f}), so this run does not show the overlap; the "
+        "mechanism (ctypes releases the GIL) shows on an idle machine."
+    ),
+}
+
+
+def gil_findings(
+    runs: pd.DataFrame, busy_below: float = BUSY_BELOW, overlap_above: float = OVERLAP_ABOVE
+) -> list[Finding]:
+    """What gil_experiment measured: speedups over one thread (x) per mode and the control, and
+    whether the predicting threads used more than `overlap_above` cores at once. A serial run
+    that got less than `busy_below` of a core means a busy machine (unreliable speedups)."""
     p = runs[runs.work == "lightgbm predict"].set_index("mode")
     c = runs[runs.work != "lightgbm predict"].set_index("mode")
-    n = int(p.loc["threads", "parallelism"])
-    parts = []
+    out = []
     serial_cores = float(p.loc["serial", "cores_used"])
     if serial_cores < busy_below:
-        parts.append(
-            f"Careful: the single-thread run got only {serial_cores:.2f} of a core, so other processes "
-            f"were competing for this machine and the speedups below are not reliable; rerun on an idle machine."
+        out.append(finding(GIL_FINDINGS, "busy", serial_cores=serial_cores))
+    out.append(
+        finding(
+            GIL_FINDINGS,
+            "speedups",
+            workers=int(p.loc["threads", "parallelism"]),
+            threads=float(p.loc["threads", "speedup"]),
+            processes=float(p.loc["processes", "speedup"]),
+            openmp=float(p.loc["openmp", "speedup"]),
+            control_threads=float(c.loc["threads", "speedup"]),
         )
-    parts.append(
-        f"With {n} workers, Python threads sped predict up {p.loc['threads', 'speedup']:.2f}x, processes "
-        f"{p.loc['processes', 'speedup']:.2f}x and LightGBM's own threads {p.loc['openmp', 'speedup']:.2f}x; "
-        f"threads running GIL-holding Python code got {c.loc['threads', 'speedup']:.2f}x."
     )
     t_cores, c_cores = float(p.loc["threads", "cores_used"]), float(c.loc["threads", "cores_used"])
-    if t_cores > overlap_above:
-        parts.append(
-            f"The predicting threads used {t_cores:.2f} cores at once inside one process: the GIL was released "
-            f"during predict, while the pure-Python threads used {c_cores:.2f}."
-        )
-    else:
-        parts.append(
-            f"In this run the predicting threads used only {t_cores:.2f} cores at once (pure-Python threads: "
-            f"{c_cores:.2f}), so this run does not show the overlap; the mechanism (ctypes releases the GIL) "
-            f"shows on an idle machine."
-        )
-    parts.append(
-        "For cores per executor: predict needs no separate processes to use several cores, so one Python "
-        "worker per core (num_threads=1) and fewer workers with spark.task.cpus=k and num_threads=k can both "
-        "fill the cores; the Python code around predict (Arrow -> pandas -> NumPy) holds the GIL and scales "
-        "only with more worker processes, each with its own copy of the model."
-    )
-    return " ".join(parts)
+    key = "overlap" if t_cores > overlap_above else "no_overlap"
+    out.append(finding(GIL_FINDINGS, key, threads_cores=t_cores, control_cores=c_cores))
+    return out
 
 
-def probe_note(probe: pd.DataFrame, overlap_above: float = 1.3) -> str:
-    """A computed sentence on the GIL probe (gil_probe)."""
+PROBE_FINDINGS = {
+    "probe_overlap": (
+        "While the main thread was inside predict, the process used {predict_cores:.2f} cores "
+        "(two threads ran at once, so the GIL was free); while it ran pure Python, "
+        "{python_cores:.2f} cores and the spinning thread got {python_counter_share:.2f} of a "
+        "core: the GIL lets one Python thread run at a time."
+    ),
+    "probe_busy": (
+        "While the main thread was inside predict, the process used {predict_cores:.2f} cores "
+        "(the machine was too busy to show two threads at once); while it ran pure Python, "
+        "{python_cores:.2f} cores and the spinning thread got {python_counter_share:.2f} of a "
+        "core: the GIL lets one Python thread run at a time."
+    ),
+}
+
+
+def probe_findings(probe: pd.DataFrame, overlap_above: float = OVERLAP_ABOVE) -> list[Finding]:
+    """What gil_probe measured: cores the process used while the main thread predicted and while
+    it ran pure Python, and the counter thread's share of a core during pure Python."""
     pr = probe.set_index("main_thread_doing")
-    inside, python = float(pr.process_cores_used.iloc[1]), float(pr.process_cores_used.iloc[2])
-    verdict = (
-        "two threads ran at once, so the GIL was free"
-        if inside > overlap_above
-        else "the machine was too busy to show two threads at once"
-    )
-    return (
-        f"While the main thread was inside predict, the process used {inside:.2f} cores ({verdict}); while it ran "
-        f"pure Python, {python:.2f} cores and the spinning thread got {pr.counter_core_share.iloc[2]:.2f} of a core: "
-        f"the GIL lets one Python thread run at a time."
-    )
+    inside = float(pr.loc[PROBE_PREDICT, "process_cores_used"])
+    key = "probe_overlap" if inside > overlap_above else "probe_busy"
+    return [
+        finding(
+            PROBE_FINDINGS,
+            key,
+            predict_cores=inside,
+            python_cores=float(pr.loc[PROBE_PYTHON, "process_cores_used"]),
+            python_counter_share=float(pr.loc[PROBE_PYTHON, "counter_core_share"]),
+        )
+    ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.config import DATA_DIR, JARS_DIR, LabError, atomic_write_bytes, scale
+from helpers.core.findings import Finding, finding
 from helpers.core.session import jvm_pid
 from helpers.core.validate import check_positive
 from helpers.measure.metrics import physical_operators
@@ -116,6 +118,24 @@ class NativeCallSites:
     jar: str
 
 
+CALL_SITE_FINDINGS = {
+    "calls_per_row": (
+        "Per scored row, SynapseML ({jar}) crosses into native code **{calls_per_row} times**: "
+        "{natives}."
+    ),
+    "param_string": "`predictForMat` builds its parameter string on every call.",
+    "no_param_string": "`predictForMat` builds no parameter string per call in this jar.",
+    "fast_api_unused": (
+        "The bundled library also offers a *Fast* single-row API that parses parameters once; "
+        "SynapseML's booster does not use it."
+    ),
+    "fast_api_used": (
+        "SynapseML's booster calls the bundled *Fast* single-row API, which parses parameters once."
+    ),
+    "no_fast_api": "The bundled library offers no *Fast* single-row API.",
+}
+
+
 def native_call_sites(num_classes: int = 1) -> NativeCallSites:
     """From the jars on this machine: which JNI natives a regression `score` reaches per row.
 
@@ -161,6 +181,31 @@ def native_call_sites(num_classes: int = 1) -> NativeCallSites:
     )
 
 
+def call_site_findings(sites: NativeCallSites) -> list[Finding]:
+    """What the bytecode showed: JNI crossings per row (count), the per-call parameter string,
+    the Fast single-row API (offered, used)."""
+    natives = ", ".join(f"`{n}` ×{k}" for n, k in zip(sites.table.jni_native, sites.table.per_row))
+    out = [
+        finding(
+            CALL_SITE_FINDINGS,
+            "calls_per_row",
+            jar=sites.jar,
+            calls_per_row=sites.calls_per_row,
+            natives=natives,
+        ),
+        finding(
+            CALL_SITE_FINDINGS, "param_string" if sites.builds_param_string else "no_param_string"
+        ),
+    ]
+    if sites.fast_api_used:
+        out.append(finding(CALL_SITE_FINDINGS, "fast_api_used"))
+    elif sites.fast_api_in_lib:
+        out.append(finding(CALL_SITE_FINDINGS, "fast_api_unused"))
+    else:
+        out.append(finding(CALL_SITE_FINDINGS, "no_fast_api"))
+    return out
+
+
 # ---- 2. no Python worker: the process tree and the physical plan ---------------------------------
 
 PYTHON_OPERATORS = (
@@ -184,6 +229,49 @@ class JvmOnlyEvidence:
     python_cpu_s: float  # CPU seconds Python processes used during the job
     jvm_cpu_s: float  # CPU seconds the JVM used during the job
     wall_s: float
+    rows: int = 0  # rows scored
+
+
+EVIDENCE_FINDINGS = {
+    "processes": (
+        "While {label} scored {rows:,} rows the sampler found these processes: {roles} — "
+        "{python_processes} Python processes, {python_cpu_s:.2f} s of Python CPU."
+    ),
+    "jvm_only_plan": (
+        "Its plan has no Python operator (`{head}`: the model is a JVM UDF inside a `Project`)."
+    ),
+    "python_plan": (
+        "{label} needed `{python_operators}`, {python_processes} Python processes "
+        "(daemon + workers) and {python_cpu_s:.2f} s of Python CPU."
+    ),
+}
+
+
+def evidence_table(evidence: list[JvmOnlyEvidence]) -> pd.DataFrame:
+    """One row per jvm_only_evidence result: plan operators, process roles, Python PIDs, CPU s."""
+    cols = ["scenario", "operators", "python_operators", "roles_seen", "python_pids"]
+    return pd.DataFrame([asdict(e) for e in evidence])[cols + ["python_cpu_s", "jvm_cpu_s"]]
+
+
+def evidence_findings(evidence: list[JvmOnlyEvidence]) -> list[Finding]:
+    """Per jvm_only_evidence result: a path whose plan has no Python operator gets the processes
+    seen and the plan's head; a Python path gets its operators, Python processes and CPU seconds."""
+    out = []
+    for e in evidence:
+        common = {
+            "label": get_scenario(e.scenario).label,
+            "python_processes": len(e.python_pids),
+            "python_cpu_s": e.python_cpu_s,
+        }
+        if e.python_operators:
+            ops = ", ".join(e.python_operators)
+            out.append(finding(EVIDENCE_FINDINGS, "python_plan", python_operators=ops, **common))
+            continue
+        roles = ", ".join(e.roles_seen)
+        out.append(finding(EVIDENCE_FINDINGS, "processes", rows=e.rows, roles=roles, **common))
+        head = " → ".join(e.operators[:2])
+        out.append(finding(EVIDENCE_FINDINGS, "jvm_only_plan", head=head))
+    return out
 
 
 def jvm_only_evidence(spark, name: str, rows: int, interval: float = 0.05) -> JvmOnlyEvidence:
@@ -214,6 +302,7 @@ def jvm_only_evidence(spark, name: str, rows: int, interval: float = 0.05) -> Jv
         cpu_delta(py),
         cpu_delta(s[s.role == "jvm"]),
         wall,
+        rows,
     )
 
 
@@ -335,6 +424,32 @@ class JniTax:
     max_abs_diff: float  # SynapseML predictions vs the reference
 
 
+PARITY = 1e-9  # largest |difference| to the reference that counts as the same prediction
+
+TAX_FINDINGS = {
+    "parity": (
+        "SynapseML's predictions differ from the reference by at most {max_abs_diff:.1e} "
+        "(parity ≤ {parity:.0e})."
+    ),
+    "no_parity": (
+        "SynapseML's predictions differ from the reference by up to {max_abs_diff:.1e}, "
+        "more than {parity:.0e}: they are not the same predictions."
+    ),
+    "calls_per_s": (
+        "It scored {rows_per_s:,.0f} rows/s on {cores} cores = "
+        "**{native_calls_per_s:,.0f} JNI calls per second** ({native_calls_per_row} per row)."
+    ),
+    "tax": (
+        "It used {cpu_us_per_row:.1f} CPU µs per row against {predict_cpu_us_per_row:.1f} µs "
+        "for batched predict: a tax of {tax_cpu_us_per_row:.1f} µs per row."
+    ),
+    "limit": (
+        "The physical limit ran {limit_rows_per_s:,.0f} rows/s; "
+        "SynapseML reached {ratio_to_limit:.2f}× of it."
+    ),
+}
+
+
 def jni_tax(costs: pd.DataFrame, limit, sites: NativeCallSites, cores: int) -> JniTax:
     """The JNI tax from this run's measurements: `costs` from path_costs (with a 'synapseml'
     row), `limit` a measure.LimitResult over the same rows, `sites` from native_call_sites."""
@@ -360,11 +475,29 @@ def jni_tax(costs: pd.DataFrame, limit, sites: NativeCallSites, cores: int) -> J
     )
 
 
+def tax_findings(tax: JniTax) -> list[Finding]:
+    """The JNI tax in sentences: parity, rows/s and JNI calls/s, CPU µs per row vs batched
+    predict, the ratio to the physical limit."""
+    v = asdict(tax)
+    ok = tax.max_abs_diff <= PARITY
+    return [
+        finding(TAX_FINDINGS, "parity" if ok else "no_parity", parity=PARITY, **v),
+        finding(TAX_FINDINGS, "calls_per_s", **v),
+        finding(TAX_FINDINGS, "tax", **v),
+        finding(TAX_FINDINGS, "limit", **v),
+    ]
+
+
 # ---- 3b. what one native call costs: the same C API from Python (ctypes), no JVM ----------------
 
 SYNAPSEML_PARAMS = (
     "max_bin=255 predict_disable_shape_check=false"  # what predictForMat passes per row
 )
+# The call styles of native_single_row_costs, in its row order.
+CALL_NOOP = "ctypes call, no work (LGBM_GetLastError)"
+CALL_SINGLE = "LGBM_BoosterPredictForMatSingleRow (params parsed per call)"
+CALL_FAST = "LGBM_BoosterPredictForMatSingleRowFast (params parsed once)"
+CALL_BATCHED = "Booster.predict, batched (one call for all rows)"
 
 
 def native_single_row_costs(rows: int = 5_000, repeats: int = 3) -> pd.DataFrame:
@@ -447,10 +580,10 @@ def native_single_row_costs(rows: int = 5_000, repeats: int = 3) -> pd.DataFrame
     results = []
     try:
         for label, fn, checks in (
-            ("ctypes call, no work (LGBM_GetLastError)", noop_calls, False),
-            ("LGBM_BoosterPredictForMatSingleRow (params parsed per call)", single, True),
-            ("LGBM_BoosterPredictForMatSingleRowFast (params parsed once)", single_fast, True),
-            ("Booster.predict, batched (one call for all rows)", batched, True),
+            (CALL_NOOP, noop_calls, False),
+            (CALL_SINGLE, single, True),
+            (CALL_FAST, single_fast, True),
+            (CALL_BATCHED, batched, True),
         ):
             best = float("inf")
             for _ in range(repeats):
@@ -471,6 +604,68 @@ def native_single_row_costs(rows: int = 5_000, repeats: int = 3) -> pd.DataFrame
     return pd.DataFrame(results)
 
 
+CROSSING_DOMINATES = 0.5  # crossing share of a one-row call above which crossing is the cost
+
+SINGLE_ROW_FINDINGS = {
+    "per_call": (
+        "Crossing into C costs {crossing_us:.2f} µs. One row per call costs {per_call_us:.1f} µs "
+        "per row, {per_call_over_batched:.1f}× the {batched_us:.1f} µs of batched predict."
+    ),
+    "fast_saves": (
+        "Parsing the parameter string into a fresh `Config` on every call (LightGBM "
+        "`src/c_api.cpp`, `LGBM_BoosterPredictForMatSingleRow`: `Config::Str2Map`, `config.Set`) "
+        "is what the Fast API skips: {saved_us:+.1f} µs per row here ({fast_us:.1f} µs with Fast)."
+    ),
+    "fast_no_saving": (
+        "The Fast API, which skips parsing the parameter string on every call, saved nothing in "
+        "this run: {fast_us:.1f} µs per row with Fast, {per_call_us:.1f} µs without."
+    ),
+    "work_behind_call": (
+        "The crossing itself is {crossing_share:.1%} of a one-row call: the tax is the work "
+        "behind the call, paid once per row instead of once per batch."
+    ),
+    "crossing_dominates": (
+        "The crossing itself is {crossing_share:.1%} of a one-row call: in this run the crossing, "
+        "not the work behind it, is most of the per-row cost."
+    ),
+}
+
+
+def single_row_costs_us(single: pd.DataFrame) -> dict[str, float]:
+    """Microseconds per row of each call style in native_single_row_costs' result: crossing_us,
+    per_call_us, fast_us, batched_us."""
+    u = single.set_index("call").us_per_row
+    return {
+        "crossing_us": float(u[CALL_NOOP]),
+        "per_call_us": float(u[CALL_SINGLE]),
+        "fast_us": float(u[CALL_FAST]),
+        "batched_us": float(u[CALL_BATCHED]),
+    }
+
+
+def single_row_findings(single: pd.DataFrame) -> list[Finding]:
+    """What one native call costs (µs per row, native_single_row_costs): the crossing, one row per
+    call vs batched, what the Fast API saves, and the crossing's share of a one-row call."""
+    c = single_row_costs_us(single)
+    out = [
+        finding(
+            SINGLE_ROW_FINDINGS,
+            "per_call",
+            per_call_over_batched=c["per_call_us"] / c["batched_us"],
+            **c,
+        )
+    ]
+    saved = c["per_call_us"] - c["fast_us"]
+    if saved > 0:
+        out.append(finding(SINGLE_ROW_FINDINGS, "fast_saves", saved_us=saved, **c))
+    else:
+        out.append(finding(SINGLE_ROW_FINDINGS, "fast_no_saving", **c))
+    share = c["crossing_us"] / c["per_call_us"]
+    key = "crossing_dominates" if share > CROSSING_DOMINATES else "work_behind_call"
+    out.append(finding(SINGLE_ROW_FINDINGS, key, crossing_share=share))
+    return out
+
+
 # ---- 4. a heavier model: does SynapseML catch up when predict itself costs more? ---------------
 
 
@@ -486,7 +681,7 @@ def heavy_model_text(num_trees: int = 1000, train_rows: int = 5_000) -> str:
     return path.read_text()
 
 
-# ---- 5. where the JVM spends the time: JFR samples in buckets -------------------------------------
+# ---- 5. where the JVM spends the time: JFR samples in buckets ---------------------------------
 
 
 @dataclass
@@ -498,6 +693,23 @@ class JfrScoring:
     java_samples: int  # jdk.ExecutionSample events of the task threads in the window
     native_samples: int  # jdk.NativeMethodSample events of the task threads in the window
     jfr_path: str
+
+
+JFR_FINDINGS = {
+    "buckets": (
+        "Of the task threads' sampled time ({seconds:.2f} s, estimated from {java_samples} Java "
+        "and {native_samples} native samples: HotSpot samples one thread in native code per 20 ms, "
+        "so these shares are rough), **{native_share:.0%}** was inside the native "
+        "`LGBM_BoosterPredictForMatSingle` call, {vector_share:.1%} turning rows into vectors, "
+        "and the rest in SynapseML's Scala and Spark's row pipeline."
+    ),
+    "no_native_samples": (
+        "Of the task threads' sampled time ({seconds:.2f} s, from {java_samples} Java samples), "
+        "{vector_share:.1%} went to turning rows into vectors; no native sample of a task thread "
+        "landed in the window, so the native call's share is not measured in this run "
+        "(score more rows)."
+    ),
+}
 
 
 def task_sample_counts(events: list, since: float, until: float) -> tuple[int, int]:
@@ -518,14 +730,14 @@ def task_sample_counts(events: list, since: float, until: float) -> tuple[int, i
     return java, native
 
 
-def profile_synapseml(spark, rows: int, out_dir, warm: bool = True) -> JfrScoring:
+def profile_synapseml(spark, rows: int, out_dir=None, warm: bool = True) -> JfrScoring:
     """Score `rows` rows with SynapseML once (after a warm-up) in a session started with
     `profile_jvm.jfr_java_options()`, dump JFR for exactly that run and bucket the task threads'
-    samples (jni_breakdown). Writes jvm.jfr and synapseml_jvm.collapsed under `out_dir`.
-    warm=False skips the warm-up when SynapseML already ran in this session."""
+    samples (jni_breakdown). Writes jvm.jfr and synapseml_jvm.collapsed under `out_dir` (default:
+    a new temporary folder). warm=False skips the warm-up when SynapseML already ran here."""
 
     check_positive("rows", rows)
-    out = Path(out_dir)
+    out = Path(out_dir if out_dir is not None else tempfile.mkdtemp(prefix="nb06-jfr-"))
     out.mkdir(parents=True, exist_ok=True)
     input_frame(spark, rows)
     if warm:
@@ -542,7 +754,22 @@ def profile_synapseml(spark, rows: int, out_dir, warm: bool = True) -> JfrScorin
     return JfrScoring(rows, wall, stacks, jni_breakdown(stacks), java, native, str(path))
 
 
-# ---- 6. the decision table ------------------------------------------------------------------------
+def jfr_findings(prof: JfrScoring) -> list[Finding]:
+    """Where the task threads' sampled time went (JFR, seconds and shares): the native predict
+    call and the row -> vector step, with the sample counts the shares rest on."""
+    b = prof.breakdown.set_index("bucket")
+    values = {
+        "seconds": float(b.seconds.sum()),
+        "java_samples": prof.java_samples,
+        "native_samples": prof.native_samples,
+        "native_share": float(b.loc[b.index.str.startswith("native predict"), "share"].sum()),
+        "vector_share": float(b.loc[b.index.str.startswith("row -> vector"), "share"].sum()),
+    }
+    key = "buckets" if prof.native_samples else "no_native_samples"
+    return [finding(JFR_FINDINGS, key, **values)]
+
+
+# ---- 6. the decision table --------------------------------------------------------------------
 
 
 def decision_table(
@@ -598,6 +825,54 @@ def decision_table(
     return t[cols].sort_values("rows_per_s", ascending=False).reset_index(drop=True)
 
 
+DECISION_FINDINGS = {
+    "python_wins": (
+        "For this model the winner among the Spark paths is **{winner}** at "
+        "{winner_rows_per_s:,.0f} rows/s ({winner_ratio:.2f}× the limit, "
+        "{winner_overhead_us:.1f} µs overhead per row); SynapseML ran {synapseml_rows_per_s:,.0f} "
+        "rows/s with {synapseml_overhead_us:.1f} µs overhead per row — one native predict call per "
+        "row, with set-up each time."
+    ),
+    "synapseml_wins": (
+        "For this model the winner among the Spark paths is **synapseml** at "
+        "{synapseml_rows_per_s:,.0f} rows/s ({winner_ratio:.2f}× the limit, "
+        "{synapseml_overhead_us:.1f} µs overhead per row), despite one native predict call per "
+        "row with set-up each time."
+    ),
+    "fast_api": (
+        "Calling the Fast single-row API would cut its per-call set-up: {per_call_us:.1f} vs "
+        "{fast_us:.1f} µs per row in section 3."
+    ),
+    "fast_api_no_gain": (
+        "The Fast single-row API gave no gain in section 3 ({fast_us:.1f} vs {per_call_us:.1f} µs "
+        "per row with the per-call API)."
+    ),
+}
+
+
+def decision_findings(table: pd.DataFrame, single: pd.DataFrame) -> list[Finding]:
+    """The decision table (decision_table) in sentences: the winner among the Spark paths (rows/s,
+    ratio to the limit, overhead µs per row) against SynapseML, and what the Fast single-row API
+    would save per row (native_single_row_costs, µs)."""
+    w = table[table.winner].iloc[0]
+    s = table.set_index("path").loc["synapseml"]
+    values = {
+        "winner": w.path,
+        "winner_rows_per_s": float(w.rows_per_s),
+        "winner_ratio": float(w.ratio_to_limit),
+        "winner_overhead_us": float(w.overhead_cpu_us_per_row),
+        "synapseml_rows_per_s": float(s.rows_per_s),
+        "synapseml_overhead_us": float(s.overhead_cpu_us_per_row),
+    }
+    key = "synapseml_wins" if w.path == "synapseml" else "python_wins"
+    c = single_row_costs_us(single)
+    fast_key = "fast_api" if c["fast_us"] < c["per_call_us"] else "fast_api_no_gain"
+    return [
+        finding(DECISION_FINDINGS, key, **values),
+        finding(DECISION_FINDINGS, fast_key, per_call_us=c["per_call_us"], fast_us=c["fast_us"]),
+    ]
+
+
 def synapseml_vs_python(
     light: pd.DataFrame, heavy: pd.DataFrame, python: str = "map_in_arrow"
 ) -> pd.DataFrame:
@@ -620,6 +895,62 @@ def synapseml_vs_python(
             }
         )
     return pd.DataFrame(out)
+
+
+VERSUS_FINDINGS = {
+    "predict_cost": (
+        "Predict cost {light_predict_us:.1f} µs per row with the kit's model and "
+        "{heavy_predict_us:.1f} µs with the heavy one."
+    ),
+    "overtook": (
+        "SynapseML's throughput relative to {python} (rows/s) went from {light_ratio:.2f}× to "
+        "{heavy_ratio:.2f}×: with the heavy model SynapseML overtook {python} in this run."
+    ),
+    "gained": (
+        "SynapseML's throughput relative to {python} (rows/s) went from {light_ratio:.2f}× to "
+        "{heavy_ratio:.2f}×: SynapseML gained ground as predict got heavier."
+    ),
+    "no_gain": (
+        "SynapseML's throughput relative to {python} (rows/s) went from {light_ratio:.2f}× to "
+        "{heavy_ratio:.2f}×: SynapseML did not gain ground as predict got heavier in this run."
+    ),
+    "overheads": (
+        "In CPU per row, SynapseML's overhead per row was {light_synapseml_us:.1f} → "
+        "{heavy_synapseml_us:.1f} µs, {python}'s {light_python_us:.1f} → {heavy_python_us:.1f} µs."
+    ),
+}
+
+
+def versus_findings(versus: pd.DataFrame, python: str = "mapInArrow") -> list[Finding]:
+    """The light vs heavy model comparison (synapseml_vs_python) in sentences: predict µs per row,
+    SynapseML/`python` throughput ratio for each model and its trend, overheads in µs per row."""
+    v = versus.set_index("model")
+    light, heavy = v.loc["light (kit model)"], v.loc["heavy"]
+    r_light, r_heavy = float(light.synapseml_over_python), float(heavy.synapseml_over_python)
+    if r_light < 1 <= r_heavy:
+        trend = "overtook"
+    elif r_heavy > r_light:
+        trend = "gained"
+    else:
+        trend = "no_gain"
+    return [
+        finding(
+            VERSUS_FINDINGS,
+            "predict_cost",
+            light_predict_us=float(light.predict_cpu_us_per_row),
+            heavy_predict_us=float(heavy.predict_cpu_us_per_row),
+        ),
+        finding(VERSUS_FINDINGS, trend, python=python, light_ratio=r_light, heavy_ratio=r_heavy),
+        finding(
+            VERSUS_FINDINGS,
+            "overheads",
+            python=python,
+            light_synapseml_us=float(light.synapseml_overhead_us_per_row),
+            heavy_synapseml_us=float(heavy.synapseml_overhead_us_per_row),
+            light_python_us=float(light.python_overhead_us_per_row),
+            heavy_python_us=float(heavy.python_overhead_us_per_row),
+        ),
+    ]
 
 
 def record(tax: JniTax) -> dict:

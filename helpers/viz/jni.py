@@ -7,7 +7,8 @@ import pandas as pd
 
 
 def cost_per_row(costs: pd.DataFrame, title: str = "CPU microseconds per row (lower is better)"):
-    """Stacked horizontal bars: JVM and Python CPU microseconds per row for each path (path_costs)."""
+    """Stacked horizontal bars: JVM and Python CPU microseconds per row of each path
+    (jni.path_costs)."""
     t = costs.sort_values("cpu_us_per_row")
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(t) + 1.5))
     ax.barh(t["path"], t["jvm_cpu_us_per_row"], color="tab:orange", label="JVM CPU")
@@ -46,7 +47,8 @@ def native_calls(single: pd.DataFrame):
 
 
 def jvm_buckets(breakdown: pd.DataFrame):
-    """Where SynapseML's task threads spent their sampled time (jni.jni_breakdown)."""
+    """Where SynapseML's task threads spent their sampled time, seconds and share
+    (classify.jni_breakdown)."""
     t = breakdown.iloc[::-1]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(t) + 1.4))
     ax.barh(t["bucket"], t["share"] * 100, color="tab:brown")
@@ -60,7 +62,8 @@ def jvm_buckets(breakdown: pd.DataFrame):
 
 
 def gil_speedups(runs: pd.DataFrame):
-    """Speedup over one thread for each mode, predict vs the GIL-holding control (gil.gil_experiment)."""
+    """Speedup over one thread (x) for each mode, predict vs the GIL-holding control
+    (gil.gil_experiment)."""
     fig, ax = plt.subplots(figsize=(8, 3))
     labels = [f"{w.split(' (')[0]}: {m}" for m, w in zip(runs["mode"], runs["work"])]
     colors = ["tab:green" if w == "lightgbm predict" else "tab:red" for w in runs["work"]]

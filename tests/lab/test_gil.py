@@ -2,6 +2,7 @@
 
 import math
 
+import pandas as pd
 import pytest
 
 from helpers import exercises
@@ -36,8 +37,8 @@ def test_speedup_is_serial_over_mode(runs):
     assert "Not quite" in exercises.check_gil_speedup(truth * 2, runs, "openmp")
     with pytest.raises(LabError):
         exercises.check_gil_speedup(1.0, runs, "fibers")
-    note = gil.cores_per_executor_note(runs)
-    assert f"{p.loc['threads', 'speedup']:.2f}x" in note
+    text = " ".join(f.text() for f in gil.gil_findings(runs))
+    assert f"{p.loc['threads', 'speedup']:.2f}x" in text
 
 
 def test_bad_input():
@@ -57,22 +58,46 @@ def test_probe_shape():
     assert (probe.counter_core_share > 0).all() and (probe.process_cores_used > 0).all()
 
 
-def test_notes_follow_the_numbers(runs):
-    import pandas as pd
-
-    fake = runs.copy()
-    fake["cores_used"] = [1.0, 1.9, None, 1.95, 1.0, 1.0]
-    assert "GIL was released" in gil.cores_per_executor_note(fake)
-    assert "Careful" not in gil.cores_per_executor_note(fake)
-    fake["cores_used"] = [0.4, 0.5, None, 0.6, 0.4, 0.5]
-    note = gil.cores_per_executor_note(fake)
-    assert "Careful" in note and "does not show the overlap" in note
-    probe = pd.DataFrame(
+def _runs(cores_used):
+    """A hand-made gil_experiment result: predict in 4 modes, then the control in 2."""
+    return pd.DataFrame(
         {
-            "main_thread_doing": ["idle", "predict", "python"],
-            "rounds": [1, 1, 1],
-            "counter_core_share": [1.0, 0.98, 0.4],
-            "process_cores_used": [1.0, 1.9, 1.0],
+            "mode": ["serial", "threads", "processes", "openmp", "serial", "threads"],
+            "work": ["lightgbm predict"] * 4 + ["pure-Python loop (control)"] * 2,
+            "parallelism": [1, 2, 2, 2, 1, 2],
+            "cores_used": cores_used,
+            "speedup": [1.0, 1.8, 1.9, 1.95, 1.0, 0.97],
         }
     )
-    assert "GIL was free" in gil.probe_note(probe)
+
+
+def test_gil_findings_follow_the_numbers():
+    found = gil.gil_findings(_runs([1.0, 1.9, None, 1.95, 1.0, 1.0]))
+    assert [f.key for f in found] == ["speedups", "overlap"]
+    assert "With 2 workers" in found[0].text()
+    assert "1.80x, processes 1.90x" in found[0].text() and "1.95x" in found[0].text()
+    assert "got 0.97x" in found[0].text()
+    assert "used 1.90 cores at once" in found[1].text() and "used 1.00." in found[1].text()
+    found = gil.gil_findings(_runs([0.4, 0.5, None, 0.6, 0.4, 0.5]))
+    assert [f.key for f in found] == ["busy", "speedups", "no_overlap"]
+    assert "only 0.40 of a core" in found[0].text()
+    assert "only 0.50 cores at once (pure-Python threads: 0.50)" in found[2].text()
+
+
+def _probe(predict_cores):
+    return pd.DataFrame(
+        {
+            "main_thread_doing": [gil.PROBE_IDLE, gil.PROBE_PREDICT, gil.PROBE_PYTHON],
+            "rounds": [1, 1, 1],
+            "counter_core_share": [1.0, 0.98, 0.4],
+            "process_cores_used": [1.0, predict_cores, 1.05],
+        }
+    )
+
+
+def test_probe_findings_follow_the_numbers():
+    (f,) = gil.probe_findings(_probe(1.9))
+    assert f.key == "probe_overlap" and "used 1.90 cores (two threads ran at once" in f.text()
+    assert "1.05 cores and the spinning thread got 0.40 of a core" in f.text()
+    (f,) = gil.probe_findings(_probe(1.1))
+    assert f.key == "probe_busy" and "1.10 cores (the machine was too busy" in f.text()

@@ -10,21 +10,28 @@ from helpers.lab import jni
 from helpers.measure.timing import LimitResult
 from helpers.profile import classify
 
-JAVAP = """\
+# javap -c -p output; the long call lines are joined from parts (ruff's line length).
+_SB = "// Method java/lang/StringBuilder.toString:()Ljava/lang/String;"
+_PFM = "// Method com/microsoft/ml/lightgbm/lightgbmlib.LGBM_BoosterPredictForMatSingle:([DI)I"
+_TO_ARRAY = (
+    "// InterfaceMethod scala/collection/TraversableOnce.toArray:"
+    "(Lscala/reflect/ClassTag;)Ljava/lang/Object;"
+)
+JAVAP = f"""\
 Compiled from "X.scala"
-public class a.B {
+public class a.B {{
   public void predictForMat(double[], int);
     Code:
        0: aload_0
-      39: invokevirtual #323                // Method java/lang/StringBuilder.toString:()Ljava/lang/String;
-      76: invokestatic  #878                // Method com/microsoft/ml/lightgbm/lightgbmlib.LGBM_BoosterPredictForMatSingle:([DI)I
+      39: invokevirtual #323                {_SB}
+      76: invokestatic  #878                {_PFM}
       82: invokevirtual #166                // Method a/Utils$.validate:(ILjava/lang/String;)V
 
   private double[] predScoreToArray(boolean, int);
     Code:
       80: invokedynamic #907,  0            // InvokeDynamic #8:apply$mcDI$sp:()Lscala/Function1;
-     103: invokeinterface #468,  2          // InterfaceMethod scala/collection/TraversableOnce.toArray:(Lscala/reflect/ClassTag;)Ljava/lang/Object;
-}
+     103: invokeinterface #468,  2          {_TO_ARRAY}
+}}
 """
 
 
@@ -45,7 +52,10 @@ def test_parse_javap_calls():
 
 
 def test_native_methods():
-    text = "  public static final native int LGBM_BoosterPredictForMatSingle(double[], long);\n  public static int other();"
+    text = (
+        "  public static final native int LGBM_BoosterPredictForMatSingle(double[], long);\n"
+        "  public static int other();"
+    )
     assert jni.native_methods(text) == {"LGBM_BoosterPredictForMatSingle"}
 
 
@@ -64,14 +74,18 @@ def test_native_call_sites_from_the_jar():
 
 
 def test_classify_and_breakdown():
-    task = "thread:Executor task launch worker;java.lang.Thread.run;org.apache.spark.executor.Executor$TaskRunner.run"
+    task = (
+        "thread:Executor task launch worker;java.lang.Thread.run;"
+        "org.apache.spark.executor.Executor$TaskRunner.run"
+    )
+    pfm = task + ";com.microsoft.azure.synapse.ml.lightgbm.booster.LightGBMBooster.predictForMat;"
     stacks = {
-        task + ";com.microsoft.azure.synapse.ml.lightgbm.booster.LightGBMBooster.predictForMat;"
-        "com.microsoft.ml.lightgbm.lightgbmlibJNI.LGBM_BoosterPredictForMatSingle [native]": 3_000_000,
+        pfm + "com.microsoft.ml.lightgbm.lightgbmlibJNI.LGBM_BoosterPredictForMatSingle [native]": (
+            3_000_000
+        ),
         task
         + ";org.apache.spark.ml.feature.VectorAssembler$.assemble;java.util.HashMap.get": 500_000,
-        task + ";com.microsoft.azure.synapse.ml.lightgbm.booster.LightGBMBooster.predictForMat;"
-        "java.lang.StringBuilder.toString": 400_000,
+        pfm + "java.lang.StringBuilder.toString": 400_000,
         task + ";org.apache.spark.sql.execution.columnar.LONG$.extract": 100_000,
         "thread:idle;sun.nio.ch.EPoll.wait [native]": 9_000_000,  # not a task thread: dropped
     }
@@ -194,3 +208,188 @@ def test_task_sample_counts():
 
     t0 = datetime(2026, 11, 24, 3, 0, 1, tzinfo=timezone.utc).timestamp()
     assert jni.task_sample_counts(events, t0, t0 + 5) == (1, 1)
+
+
+# ---- findings: every template branch, from hand-made results (pure) ------------------------------
+
+
+def _keys(found):
+    return [f.key for f in found]
+
+
+def _sites(builds=True, fast_in_lib=True, fast_used=False):
+    table = pd.DataFrame(
+        {
+            "caller": ["LightGBMBooster.predictForMat", "LightGBMBooster.x"],
+            "swig_wrapper": ["lightgbmlib.a", "lightgbmlib.b"],
+            "jni_native": ["lightgbmlibJNI.Predict", "lightgbmlibJNI.getitem"],
+            "per_row": [1, 3],
+        }
+    )
+    return jni.NativeCallSites(table, 4, builds, fast_in_lib, fast_used, "synapseml.jar")
+
+
+def test_call_site_findings():
+    found = jni.call_site_findings(_sites())
+    assert _keys(found) == ["calls_per_row", "param_string", "fast_api_unused"]
+    text = found[0].text()
+    assert "synapseml.jar" in text and "**4 times**" in text
+    assert "`lightgbmlibJNI.Predict` ×1, `lightgbmlibJNI.getitem` ×3" in text
+    assert _keys(jni.call_site_findings(_sites(False, True, True)))[1:] == [
+        "no_param_string",
+        "fast_api_used",
+    ]
+    assert _keys(jni.call_site_findings(_sites(True, False, False)))[-1] == "no_fast_api"
+
+
+def test_evidence_findings_and_table():
+    syn = jni.JvmOnlyEvidence(
+        "synapseml", ["Project", "InMemoryTableScan"], [], ["jvm"], [], 0.0, 3.5, 1.0, 5000
+    )
+    arrow = jni.JvmOnlyEvidence(
+        "map_in_arrow",
+        ["PythonMapInArrow", "Scan"],
+        ["PythonMapInArrow"],
+        ["daemon", "jvm", "python_worker"],
+        [11, 12, 13],
+        1.25,
+        2.0,
+        1.0,
+        5000,
+    )
+    found = jni.evidence_findings([syn, arrow])
+    assert _keys(found) == ["processes", "jvm_only_plan", "python_plan"]
+    assert (
+        "scored 5,000 rows" in found[0].text() and "0 Python processes, 0.00 s" in found[0].text()
+    )
+    assert "`Project → InMemoryTableScan`" in found[1].text()
+    assert "mapInArrow needed `PythonMapInArrow`, 3 Python processes" in found[2].text()
+    assert "1.25 s of Python CPU" in found[2].text()
+    t = jni.evidence_table([syn, arrow])
+    assert list(t.scenario) == ["synapseml", "map_in_arrow"] and "rows" not in t.columns
+
+
+def _tax(max_abs_diff=0.0):
+    return jni.JniTax(
+        rows=1000,
+        cores=2,
+        wall_s=0.5,
+        rows_per_s=2000.0,
+        native_calls_per_row=2,
+        native_calls_per_s=4000.0,
+        us_per_row_per_core=1000.0,
+        cpu_us_per_row=12.5,
+        predict_cpu_us_per_row=2.5,
+        limit_rows_per_s=8000.0,
+        ratio_to_limit=0.25,
+        tax_cpu_us_per_row=10.0,
+        max_abs_diff=max_abs_diff,
+    )
+
+
+def test_tax_findings():
+    found = jni.tax_findings(_tax())
+    assert _keys(found) == ["parity", "calls_per_s", "tax", "limit"]
+    assert "**4,000 JNI calls per second** (2 per row)" in found[1].text()
+    assert "2,000 rows/s on 2 cores" in found[1].text()
+    assert "12.5 CPU µs per row against 2.5 µs" in found[2].text() and "10.0 µs" in found[2].text()
+    assert "8,000 rows/s" in found[3].text() and "0.25×" in found[3].text()
+    bad = jni.tax_findings(_tax(1e-3))
+    assert bad[0].key == "no_parity" and "1.0e-03" in bad[0].text()
+
+
+def _single(noop, per_call, fast, batched):
+    return pd.DataFrame(
+        {
+            "call": [jni.CALL_NOOP, jni.CALL_SINGLE, jni.CALL_FAST, jni.CALL_BATCHED],
+            "rows": 100,
+            "us_per_row": [noop, per_call, fast, batched],
+            "max_abs_diff": [None, 0.0, 0.0, 0.0],
+        }
+    )
+
+
+def test_single_row_findings():
+    found = jni.single_row_findings(_single(0.1, 10.0, 4.0, 0.5))
+    assert _keys(found) == ["per_call", "fast_saves", "work_behind_call"]
+    assert "0.10 µs" in found[0].text() and "20.0× the 0.5 µs" in found[0].text()
+    assert "+6.0 µs per row here (4.0 µs with Fast)" in found[1].text()
+    assert "1.0%" in found[2].text()
+    found = jni.single_row_findings(_single(8.0, 10.0, 11.0, 0.5))
+    assert _keys(found) == ["per_call", "fast_no_saving", "crossing_dominates"]
+    assert "11.0 µs per row with Fast, 10.0 µs without" in found[1].text()
+    assert "80.0%" in found[2].text()
+
+
+def _prof(native_samples):
+    breakdown = pd.DataFrame(
+        {
+            "bucket": [
+                "native predict (JNI: LGBM_BoosterPredictForMatSingle)",
+                "row -> vector (VectorAssembler, ml.linalg)",
+                "Spark row pipeline (scan, codegen, noop sink)",
+            ],
+            "seconds": [1.5, 0.25, 0.75],
+            "native_seconds": [1.5, 0.0, 0.0],
+            "share": [0.6, 0.1, 0.3],
+        }
+    )
+    return jni.JfrScoring(1000, 1.0, {}, breakdown, 240, native_samples, "jvm.jfr")
+
+
+def test_jfr_findings():
+    (f,) = jni.jfr_findings(_prof(75))
+    assert f.key == "buckets"
+    assert "2.50 s" in f.text() and "240 Java and 75 native" in f.text()
+    assert "**60%**" in f.text() and "10.0% turning rows" in f.text()
+    (f,) = jni.jfr_findings(_prof(0))
+    assert f.key == "no_native_samples" and "240 Java samples" in f.text()
+
+
+def _versus(r_light, r_heavy):
+    return pd.DataFrame(
+        {
+            "model": ["light (kit model)", "heavy"],
+            "predict_cpu_us_per_row": [2.0, 40.0],
+            "synapseml_overhead_us_per_row": [10.0, 11.0],
+            "python_overhead_us_per_row": [3.0, 3.5],
+            "synapseml_over_python": [r_light, r_heavy],
+        }
+    )
+
+
+def test_versus_findings():
+    found = jni.versus_findings(_versus(0.5, 1.2))
+    assert _keys(found) == ["predict_cost", "overtook", "overheads"]
+    assert "2.0 µs per row" in found[0].text() and "40.0 µs" in found[0].text()
+    assert "from 0.50× to 1.20×" in found[1].text() and "overtook mapInArrow" in found[1].text()
+    assert "10.0 → 11.0 µs, mapInArrow's 3.0 → 3.5 µs" in found[2].text()
+    assert jni.versus_findings(_versus(0.5, 0.8))[1].key == "gained"
+    assert jni.versus_findings(_versus(0.8, 0.5))[1].key == "no_gain"
+    assert jni.versus_findings(_versus(1.2, 1.1))[1].key == "no_gain"
+
+
+def _table(winner):
+    t = pd.DataFrame(
+        {
+            "path": ["map_in_arrow", "synapseml", "physical_limit"],
+            "rows_per_s": [3000.0, 2000.0, 8000.0],
+            "ratio_to_limit": [0.375, 0.25, 1.0],
+            "cpu_us_per_row": [6.0, 12.5, 2.5],
+            "overhead_cpu_us_per_row": [3.5, 10.0, 0.0],
+            "python_worker": [True, False, False],
+        }
+    )
+    t["winner"] = t.path == winner
+    return t
+
+
+def test_decision_findings():
+    found = jni.decision_findings(_table("map_in_arrow"), _single(0.1, 10.0, 4.0, 0.5))
+    assert _keys(found) == ["python_wins", "fast_api"]
+    assert "**map_in_arrow** at 3,000 rows/s (0.38× the limit, 3.5 µs" in found[0].text()
+    assert "SynapseML ran 2,000 rows/s with 10.0 µs" in found[0].text()
+    assert "10.0 vs 4.0 µs per row" in found[1].text()
+    found = jni.decision_findings(_table("synapseml"), _single(0.1, 10.0, 11.0, 0.5))
+    assert _keys(found) == ["synapseml_wins", "fast_api_no_gain"]
+    assert "2,000 rows/s (0.25× the limit, 10.0 µs" in found[0].text()
