@@ -1,4 +1,5 @@
-"""CLI commands of notebook 04 (registered in `helpers.cli.main.COMMANDS`): `sweep`, `tune`, `tune-bench`.
+"""CLI commands of notebook 04 (registered in `helpers.cli.main.COMMANDS`): `sweep`, `tune`,
+`tune-bench`.
 
 Inputs are checked before Spark starts: a batch size <= 0, a budget smaller than one batch of one
 row, an unknown scenario -> one-line error, exit code 2 (LabError, handled by `helpers.cli.main`).
@@ -77,7 +78,8 @@ def _common(p, budget: bool):
 
 
 def _check(args, budget: bool) -> tuple[str, int, int | None]:
-    """Validate without Spark: scenario, rows, wide, budget vs one row. Returns (scenario, rows, budget)."""
+    """Validate without Spark: scenario, rows, wide, budget vs one row.
+    Returns (scenario, rows, budget)."""
 
     name = check_sweepable(args.scenario)
     rows = check_positive("--rows", args.rows) if args.rows is not None else scale_rows()
@@ -85,7 +87,8 @@ def _check(args, budget: bool) -> tuple[str, int, int | None]:
         raise LabError(f"--wide must be >= 0, got {args.wide}.")
     if args.wide and name in ("pandas_udf", "iter_pandas_udf"):
         raise LabError(
-            "--wide needs map_in_pandas or map_in_arrow (a pandas_udf only receives the feature columns)."
+            "--wide needs map_in_pandas or map_in_arrow "
+            "(a pandas_udf only receives the feature columns)."
         )
     value = None
     if budget:
@@ -166,7 +169,8 @@ def tune_run(args) -> int:
     else:
         print(
             f"recommended maxRecordsPerBatch={rec.batch_size} ({rec.throughput:,.0f} rows/s, "
-            f"{rec.memory_bytes:,.0f} B {rec.memory_col}) after {rec.evaluations} runs in {rec.wall_s:.1f} s"
+            f"{rec.memory_bytes:,.0f} B {rec.memory_col}) after {rec.evaluations} runs "
+            f"in {rec.wall_s:.1f} s"
         )
     write_json(args.json, rec.record())
     return 0
@@ -190,10 +194,11 @@ def tune_bench(
 ) -> dict:
     """In one session and one run: the tuner (first, so it gets the colder JVM), then the exhaustive
     sweep over the same grid (one run per point, as a notebook sweep does; the tuner takes the
-    median of `repeats` runs per trial, its defence against noise), then a confirmation: the tuner's pick and the sweep's best batch size
-    measured alternately `confirm` times each (medians), so a load change on a shared machine hits
-    both alike. Ratios: throughput at the tuner's pick / throughput at the sweep's best (confirmed;
-    the raw ratio from the sweep's single runs is kept too), tuner wall time / sweep wall time."""
+    median of `repeats` runs per trial, its defence against noise), then a confirmation: the
+    tuner's pick and the sweep's best batch size measured alternately `confirm` times each
+    (medians), so a load change on a shared machine hits both alike. Ratios: throughput at the
+    tuner's pick / throughput at the sweep's best (confirmed; the raw ratio from the sweep's single
+    runs is kept too), tuner wall time / sweep wall time."""
 
     grid = tuning_grid(work, per_decade=per_decade)
     warm(spark, work, min(10_000, grid[-1]))

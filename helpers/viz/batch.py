@@ -1,6 +1,7 @@
 """Charts for notebook 04 (matplotlib; every function returns the Figure).
 
-Throughput is in rows/s, memory in MiB on the charts (bytes in the tables), batch sizes on a log axis.
+Throughput is in rows/s, memory in MiB on the charts (bytes in the tables), batch sizes on a log
+axis.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from helpers.lab.batch.sweep import MEMORY_METRIC
-from helpers.lab.batch.zone import Zone
+from helpers.lab.batch.zone import Zone, label_zones, zone_findings
+from helpers.viz import findings
 
 MiB = 2**20
 _LABELS = {
@@ -24,7 +26,8 @@ _LABELS = {
 
 
 def _zone_span(ax, batches: list[int], grid: list[int]):
-    """Shade the zone from half-way (geometric) below its lowest point to half-way above its highest."""
+    """Shade the zone from half-way (geometric) below its lowest point to half-way above its
+    highest."""
     if not batches:
         return
     grid = sorted(grid)
@@ -180,3 +183,11 @@ def plot_tuner(rec, sweep_points: pd.DataFrame | None = None):
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def zone_view(points: pd.DataFrame, budget_mib: float, tolerance: float = 0.05) -> list:
+    """The Goldilocks zone of each label of `points` under `budget_mib` MiB (JVM off-heap): its
+    findings as Markdown and `plot_sweep` with the zones shaded (a `widgets.live` render)."""
+    budget = budget_mib * MiB
+    zones = label_zones(points, budget, tolerance)
+    return [findings.show(zone_findings(zones)), plot_sweep(points, zones, budget_bytes=budget)]

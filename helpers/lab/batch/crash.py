@@ -6,13 +6,13 @@ Limits (both apply in local mode; the child checks and reports it):
 - `-XX:MaxDirectMemorySize` on the driver JVM (local mode: the driver is the executor). Arrow Java
   allocates its buffers through Netty from direct memory; Netty counts them against this cap and
   throws `OutOfDirectMemoryError`, which Arrow wraps in `OutOfMemoryException`.
-  `helpers.core.session` always adds `-Dio.netty.tryReflectionSetAccessible=true` to the JVM options:
-  Arrow needs it on Java 9+, and extraJavaOptions you set yourself would otherwise drop it.
+  `helpers.core.session` always adds `-Dio.netty.tryReflectionSetAccessible=true` to the JVM
+  options: Arrow needs it on Java 9+, and extraJavaOptions you set yourself would otherwise drop it.
 - `spark.executor.pyspark.memory`: the JVM passes PYSPARK_EXECUTOR_MEMORY_MB to each Python
   worker and `pyspark/worker.py` sets RLIMIT_AS (address space, not RSS) to it.
 
-Run `python -m helpers.lab.batch.crash ARGS_JSON OUT_JSON` for the child side; call `run_crash_lab` from
-a notebook.
+Run `python -m helpers.lab.batch.crash ARGS_JSON OUT_JSON` for the child side; call
+`run_crash_lab` from a notebook.
 """
 
 from __future__ import annotations
@@ -26,15 +26,19 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
+import pandas as pd
 import psutil
 
 from helpers.core.config import LabError, scale_rows
+from helpers.core.findings import Finding, finding
 from helpers.core.session import session_processes, start_session, stop_session
 from helpers.core.validate import check_positive, parse_mem
 from helpers.lab.batch.sweep import check_sweepable, row_bytes, wide_frame
-from helpers.measure.samplers import arrow_memory, reset_arrow_peak
+from helpers.measure.samplers import arrow_memory, process_table, reset_arrow_peak
 from helpers.measure.timing import set_batch_size, time_noop
 from helpers.paths.scenarios import scenario_frame
+
+MiB = 2**20
 
 # ---- decoding a failure -----------------------------------------------------------------------
 
@@ -43,7 +47,8 @@ from helpers.paths.scenarios import scenario_frame
 class Decoded:
     """What failed, in the reader's terms. Byte counts are None when the message has none."""
 
-    cause: str  # short id: netty_direct, nio_direct, arrow_oom, python_memory, worker_crash, jvm_gone, other
+    # short id: netty_direct, nio_direct, arrow_oom, python_memory, worker_crash, jvm_gone, other
+    cause: str
     component: str
     limit: str
     message: str  # the decisive line of the real error
@@ -61,7 +66,8 @@ _SIGNATURES = [
         "netty_direct",
         r"OutOfDirectMemoryError: failed to allocate (\d+) byte\(s\) of direct memory "
         r"\(used: (\d+), max: (\d+)\)",
-        "JVM off-heap: Netty's direct-memory counter, used by Arrow's allocator (ArrowWriter in the JVM)",
+        "JVM off-heap: Netty's direct-memory counter, used by Arrow's allocator "
+        "(ArrowWriter in the JVM)",
         "-XX:MaxDirectMemorySize (driver JVM = executor in local mode)",
     ),
     (
@@ -202,46 +208,252 @@ class CrashReport:
     def crashed(self) -> bool:
         return self.first_failure is not None
 
-    def table(self):
-        import pandas as pd
-
-        return pd.DataFrame(
-            [{k: v for k, v in asdict(s).items() if k != "error"} for s in self.steps]
+    def table(self, mib: bool = False) -> pd.DataFrame:
+        """One row per step (bytes, seconds); `mib` adds batch_MiB and arrow_peak_MiB."""
+        t = pd.DataFrame(
+            [{k: v for k, v in asdict(s).items() if k != "error"} for s in self.steps],
+            columns=[f for f in CrashStep.__dataclass_fields__ if f != "error"],
         )
+        if mib:
+            t["batch_MiB"] = t["batch_bytes"] / MiB
+            t["arrow_peak_MiB"] = pd.to_numeric(t["arrow_peak_bytes"]) / MiB
+        return t
 
-    def sentence(self) -> str:
-        """What happened, computed from the report (for the notebook's 'what you saw')."""
-        if not self.crashed:
-            return (
-                f"No failure up to {self.last_ok:,} rows per batch: the limit was not reached; "
-                "push bigger batches or lower the limit."
+
+# ---- what the crash lab found -------------------------------------------------------------------
+
+# Sizes in rows per batch and MiB; `crash_findings` & co. pick the keys that apply.
+CRASH_FINDINGS = {
+    "no_steps": "The child measured no batch size: see the report's `log_tail` for why.",
+    "no_failure": (
+        "No failure up to {last_ok:,} rows per batch: the limit was not reached; push bigger "
+        "batches or lower the limit."
+    ),
+    "failed": (
+        "{first_failure:,} rows per batch failed with {cause} in {component}; limit: {limit}."
+    ),
+    "failed_after_ok": (
+        "{last_ok:,} rows per batch ran; {first_failure:,} rows per batch failed with {cause} in "
+        "{component}; limit: {limit}."
+    ),
+    "request": (
+        "It asked for {requested_mib:.1f} MiB with {used_mib:.1f} MiB already used of a "
+        "{max_mib:.1f} MiB maximum."
+    ),
+    "raised_in": "Raised in {where}.",
+    "jvm_exit_spark": (
+        "The child's JVM then exited with code {code} ({name}; in local mode the executor is the "
+        "driver, so the whole session is gone)."
+    ),
+    "jvm_exit_spark_thread": (
+        "The child's JVM then exited with code {code} ({name}, {thread}; in local mode the "
+        "executor is the driver, so the whole session is gone)."
+    ),
+    "jvm_exit": "The child's JVM then exited with code {code}.",
+    "jvm_survived": "The child's JVM survived the failure.",
+    "decoded": (
+        "Decoded: cause `{cause}` · component: {component} · limit: {limit}; decisive line: "
+        "`{message}`; signatures found in the error and the child's log, in order: {signals}."
+    ),
+    "fatal_thread": "Thread named by Spark's uncaught-exception handler: `{thread}`.",
+    "pyspark_memory_applies": (
+        "`spark.executor.pyspark.memory` in local mode: each worker saw "
+        "PYSPARK_EXECUTOR_MEMORY_MB={env} and RLIMIT_AS={rlimit}, so the limit **applies** here "
+        "(pyspark/worker.py turns it into an address-space limit: virtual memory, not RSS)."
+    ),
+    "pyspark_memory_ignored": (
+        "`spark.executor.pyspark.memory` in local mode: each worker saw "
+        "PYSPARK_EXECUTOR_MEMORY_MB={env} and RLIMIT_AS={rlimit}, so the limit **does not "
+        "apply** here."
+    ),
+    "kernel_alive": (
+        "This kernel (pid {pid}) is still here, and its own session still runs jobs: "
+        "`spark.range(1000).count()` = {count}."
+    ),
+    "failure_above_cap": (
+        "In this session (no limit) the sweep measured {failure_mib:.1f} MiB of Arrow memory at "
+        "{first_failure:,} rows per batch, above the child's {cap_mib:.0f} MiB cap, which is "
+        "where the child failed."
+    ),
+    "failure_below_cap": (
+        "In this session (no limit) the sweep measured {failure_mib:.1f} MiB of Arrow memory at "
+        "{first_failure:,} rows per batch, below the child's {cap_mib:.0f} MiB cap, yet that is "
+        "where the child failed."
+    ),
+    "last_ok_measured": (
+        "At {last_ok:,} rows per batch, the largest that ran in the child, the sweep measured "
+        "{last_ok_mib:.1f} MiB."
+    ),
+    "netty_chunks": (
+        "Netty takes direct memory in chunks (the failed request was {requested_mib:.0f} MiB), "
+        "so the cap binds a little before Arrow's own count reaches it."
+    ),
+    "idle_vms": (
+        "This session's {n} idle Python workers map {lo_mib:.0f}–{hi_mib:.0f} MiB of address "
+        "space each (RSS is smaller): that is what RLIMIT_AS counts."
+    ),
+    "no_idle_worker": "No idle Python worker right now.",
+    "skipped": (
+        "Skipped at LAB_SCALE={scale}: partitions of {rows:,} rows are too small to exceed the "
+        "limit. Run with LAB_SCALE=workshop to see it."
+    ),
+    "rlimit": "RLIMIT_AS in the workers: {rlimit}.",
+}
+
+
+def crash_findings(report: CrashReport) -> list[Finding]:
+    """What happened in the child: the first failing batch size, its decoded cause and limit,
+    the allocation that failed (MiB), where a Python error was raised, the JVM's exit code."""
+    if not report.steps:
+        return [finding(CRASH_FINDINGS, "no_steps")]
+    if not report.crashed:
+        return [finding(CRASH_FINDINGS, "no_failure", last_ok=report.last_ok)]
+    d = report.decoded or Decoded("unknown", "unknown", "unknown", "")
+    what = {"cause": d.cause, "component": d.component, "limit": d.limit}
+    if report.last_ok:
+        out = [
+            finding(
+                CRASH_FINDINGS,
+                "failed_after_ok",
+                last_ok=report.last_ok,
+                first_failure=report.first_failure,
+                **what,
             )
-        d = self.decoded
-        nums = ""
-        if d and d.requested_bytes is not None:
-            nums = (
-                f" It asked for {d.requested_bytes / 2**20:.1f} MiB with {d.used_bytes / 2**20:.1f} MiB "
-                f"already used of a {d.max_bytes / 2**20:.1f} MiB maximum."
+        ]
+    else:
+        out = [finding(CRASH_FINDINGS, "failed", first_failure=report.first_failure, **what)]
+    if d.requested_bytes is not None:
+        mib = {
+            "requested_mib": d.requested_bytes / MiB,
+            "used_mib": (d.used_bytes or 0) / MiB,
+            "max_mib": (d.max_bytes or 0) / MiB,
+        }
+        out.append(finding(CRASH_FINDINGS, "request", **mib))
+    if d.where:
+        out.append(finding(CRASH_FINDINGS, "raised_in", where=d.where))
+    code = report.jvm_exit_code
+    name = SPARK_EXIT_CODES.get(code) if code is not None else None
+    if name and d.fatal_thread:
+        out.append(
+            finding(
+                CRASH_FINDINGS, "jvm_exit_spark_thread", code=code, name=name, thread=d.fatal_thread
             )
-        ok = f"{self.last_ok:,} rows per batch ran; " if self.last_ok else ""
-        jvm = ""
-        if self.jvm_exit_code is not None:
-            jvm = f" The child's JVM then exited with code {self.jvm_exit_code}"
-            name = SPARK_EXIT_CODES.get(self.jvm_exit_code)
-            jvm += f" ({name}" if name else ""
-            jvm += f", {d.fatal_thread}" if name and d and d.fatal_thread else ""
-            jvm += (
-                "; in local mode the executor is the driver, so the whole session is gone)."
-                if name
-                else "."
-            )
-        elif self.jvm_alive_after:
-            jvm = " The child's JVM survived the failure."
-        where = f" Raised in {d.where}." if d and d.where else ""
-        return (
-            f"{ok}{self.first_failure:,} rows per batch failed with {d.cause} in "
-            f"{d.component}; limit: {d.limit}.{nums}{where}{jvm}"
         )
+    elif name:
+        out.append(finding(CRASH_FINDINGS, "jvm_exit_spark", code=code, name=name))
+    elif code is not None:
+        out.append(finding(CRASH_FINDINGS, "jvm_exit", code=code))
+    elif report.jvm_alive_after:
+        out.append(finding(CRASH_FINDINGS, "jvm_survived"))
+    return out
+
+
+def decoded_findings(report: CrashReport) -> list[Finding]:
+    """The decoded error (cause, component, limit, decisive line, signatures in text order) and
+    the thread Spark's uncaught-exception handler named; nothing when no job failed."""
+    d = report.decoded
+    if d is None:
+        return []
+    out = [
+        finding(
+            CRASH_FINDINGS,
+            "decoded",
+            cause=d.cause,
+            component=d.component,
+            limit=d.limit,
+            message=d.message,
+            signals=", ".join(d.signals),
+        )
+    ]
+    if d.fatal_thread:
+        out.append(finding(CRASH_FINDINGS, "fatal_thread", thread=d.fatal_thread))
+    return out
+
+
+def pyspark_memory_findings(report: CrashReport) -> list[Finding]:
+    """Whether spark.executor.pyspark.memory reached the child's Python workers: the
+    PYSPARK_EXECUTOR_MEMORY_MB and RLIMIT_AS each worker saw."""
+    env = report.worker_memory_env
+    key = "pyspark_memory_applies" if env and env != ["unset"] else "pyspark_memory_ignored"
+    return [finding(CRASH_FINDINGS, key, env=env, rlimit=report.worker_rlimit_as)]
+
+
+def lab_findings(report: CrashReport, still_counts: int) -> list[Finding]:
+    """Everything notebook 04 says after the crash lab: decoded error, outcome, whether the Python
+    limit applies, and that this kernel (this pid) survived: `still_counts` is the count its own
+    session returned after the lab."""
+    alive = finding(CRASH_FINDINGS, "kernel_alive", pid=os.getpid(), count=still_counts)
+    return [
+        *decoded_findings(report),
+        *crash_findings(report),
+        *pyspark_memory_findings(report),
+        alive,
+    ]
+
+
+def sweep_vs_crash_findings(report: CrashReport, wide: pd.DataFrame) -> list[Finding]:
+    """The unlimited sweep's Arrow allocator peak (MiB, `wide`: one label of a sweep table) at
+    the child's first failing and last working batch size, against the child's direct-memory cap
+    (below it: Netty's chunk, MiB, explains why); the child's own outcome (`crash_findings`) when
+    the sweep did not measure the failing size."""
+    peaks = wide.groupby("batch_size")["peak_jvm_offheap_bytes"].max()
+    cap = report.direct_limit_bytes
+    if not report.crashed or report.first_failure not in peaks.index or not cap:
+        return crash_findings(report)
+    at_failure = peaks[report.first_failure]
+    key = "failure_above_cap" if at_failure > cap else "failure_below_cap"
+    out = [
+        finding(
+            CRASH_FINDINGS,
+            key,
+            failure_mib=at_failure / MiB,
+            first_failure=report.first_failure,
+            cap_mib=cap / MiB,
+        )
+    ]
+    if report.last_ok in peaks.index:
+        out.append(
+            finding(
+                CRASH_FINDINGS,
+                "last_ok_measured",
+                last_ok=report.last_ok,
+                last_ok_mib=peaks[report.last_ok] / MiB,
+            )
+        )
+    d = report.decoded
+    if key == "failure_below_cap" and d and d.requested_bytes:
+        out.append(finding(CRASH_FINDINGS, "netty_chunks", requested_mib=d.requested_bytes / MiB))
+    return out
+
+
+def idle_worker_vms() -> list[int]:
+    """Address space (virtual memory, bytes) of each Python worker of this session right now."""
+    out = []
+    for pid in process_table().query("role == 'python_worker'").pid:
+        try:
+            out.append(int(psutil.Process(int(pid)).memory_info().vms))
+        except psutil.Error:  # the worker ended in between
+            pass
+    return out
+
+
+def python_limit_findings(
+    vms: list[int], report: CrashReport | None, rows_per_partition: int, scale_name: str
+) -> list[Finding]:
+    """The idle workers' address space (MiB, min-max of `vms`), then the Python-limit crash lab's
+    RLIMIT_AS and outcome, or why it was skipped (`report` None: partitions too small)."""
+    if vms:
+        out = [
+            finding(
+                CRASH_FINDINGS, "idle_vms", n=len(vms), lo_mib=min(vms) / MiB, hi_mib=max(vms) / MiB
+            )
+        ]
+    else:
+        out = [finding(CRASH_FINDINGS, "no_idle_worker")]
+    if report is None:
+        return out + [finding(CRASH_FINDINGS, "skipped", scale=scale_name, rows=rows_per_partition)]
+    out.append(finding(CRASH_FINDINGS, "rlimit", rlimit=report.worker_rlimit_as))
+    return out + crash_findings(report)
 
 
 # ---- the child side -----------------------------------------------------------------------------
@@ -268,7 +480,8 @@ def _probe_worker_limits(spark) -> tuple[list[str], list[str]]:
 
 
 def child_main(args: dict, out_path: str) -> int:
-    """Run in the child process: start a limited session, push the batch sizes, write the report JSON."""
+    """Run in the child process: start a limited session, push the batch sizes, write the
+    report JSON."""
 
     t0 = time.perf_counter()
     java_options = (
@@ -371,7 +584,8 @@ def child_main(args: dict, out_path: str) -> int:
 
 
 def default_batches() -> list[int]:
-    """Growing batch sizes for the crash lab: a decade apart (a batch is capped at its partition's rows)."""
+    """Growing batch sizes for the crash lab, a decade apart (a batch is capped at its
+    partition's rows)."""
     return [1_000, 10_000, 100_000]
 
 

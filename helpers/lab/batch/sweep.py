@@ -30,12 +30,13 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
 import pandas as pd
 
 from helpers.core.config import LabError, scale
+from helpers.core.findings import Finding, finding
 from helpers.core.session import session_key
 from helpers.core.validate import _as_int, check_positive
 from helpers.measure.samplers import (
@@ -59,6 +60,12 @@ MEMORY_METRICS = (
     "peak_jvm_heap_bytes",
 )
 SWEEPABLE = ARROW_SCENARIOS  # the paths whose batches maxRecordsPerBatch cuts
+MiB = 2**20
+# Arrow Java's vectors start with room for this many values
+# (BaseValueVector.INITIAL_VALUE_ALLOCATION)
+ARROW_INITIAL_VALUES = 3970
+RECORDS_KEY = "spark.sql.execution.arrow.maxRecordsPerBatch"
+BYTES_KEY = "spark.sql.execution.arrow.maxBytesPerBatch"  # Spark 4.x; absent from 3.5
 
 # Arrow/Spark type widths in bytes (values only; validity bitmaps and offsets add a little)
 _WIDTHS = {
@@ -105,8 +112,8 @@ def row_bytes(schema) -> int:
     fixed-width types count their width, strings/binaries 16 (offset + a short value), nested and
     other types 8 per leaf. An estimate used for bytes-per-batch axes and budget sanity checks."""
     total = 0
-    for field in schema.fields:
-        name = field.dataType.simpleString()
+    for col in schema.fields:
+        name = col.dataType.simpleString()
         if name in _WIDTHS:
             total += _WIDTHS[name]
         elif name.startswith("decimal"):
@@ -163,7 +170,8 @@ class Workload:
 
 
 def scenario_workload(spark, name: str, rows: int | None = None, df=None) -> Workload:
-    """The kit's scenario `name` over the cached input of `rows` rows, or over `df` (e.g. `wide_frame`)."""
+    """The kit's scenario `name` over the cached input of `rows` rows, or over `df`
+    (e.g. `wide_frame`)."""
     check_sweepable(name)
     if df is None:
         df = input_frame(spark, rows, layout=getattr(get_scenario(name), "layout", "columns"))
@@ -186,7 +194,8 @@ def frame_workload(
     `lambda d: d.select(my_pandas_udf("x"))`. `rows` defaults to `df.count()`."""
     if not callable(transform):
         raise LabError(
-            "transform must be a function DataFrame -> DataFrame, e.g. lambda d: d.mapInPandas(fn, schema)."
+            "transform must be a function DataFrame -> DataFrame, "
+            "e.g. lambda d: d.mapInPandas(fn, schema)."
         )
     rows = check_positive("rows", rows) if rows is not None else int(df.count())
     if rows <= 0:
@@ -201,7 +210,8 @@ def frame_workload(
 
 @dataclass
 class SweepPoint:
-    """One batch size, one job. Units: bytes, seconds, rows/s; saturation is a fraction of all cores."""
+    """One batch size, one job. Units: bytes, seconds, rows/s; saturation is a fraction of all
+    cores."""
 
     label: str
     batch_size: int
@@ -247,7 +257,8 @@ def _cpu_by_role(before: pd.DataFrame, after: pd.DataFrame, samples: pd.DataFram
 
 def measure_point(spark, work: Workload, batch_size: int, interval: float = 0.1) -> SweepPoint:
     """Run `work` into the noop sink once with maxRecordsPerBatch = `batch_size`, measuring wall
-    time, CPU of the session's processes and memory peaks (module docstring: which meter is which)."""
+    time, CPU of the session's processes and memory peaks (module docstring: which meter is
+    which)."""
     check_positive("batch size", _as_int(batch_size))
     batch_size = int(batch_size)
     set_batch_size(spark, batch_size)
@@ -422,3 +433,253 @@ def arrow_confs(spark) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["key", "default", "since"]).sort_values(
         "key", ignore_index=True
     )
+
+
+# ---- the batch knobs this Spark defines ---------------------------------------------------------
+
+
+@dataclass
+class BatchKnobs:
+    """What this Spark says about its batch confs: its version, its public Arrow confs (key,
+    default, since), which of `RECORDS_KEY`/`BYTES_KEY` it defines, and what `spark.conf.get`
+    returned after `spark.conf.set(BYTES_KEY, "1")` (None if the set was refused)."""
+
+    version: str
+    confs: pd.DataFrame
+    defined: dict = field(default_factory=dict)
+    accepted: str | None = None
+
+
+def batch_knobs(spark) -> BatchKnobs:
+    """Ask Spark's conf registry about the batch knobs, then set `BYTES_KEY` to "1", read it back
+    and unset it again (Spark accepts unknown keys silently; defined ones it validates)."""
+    defined = {k: conf_defined(spark, k) for k in (RECORDS_KEY, BYTES_KEY)}
+    try:
+        spark.conf.set(BYTES_KEY, "1")
+        accepted = spark.conf.get(BYTES_KEY)
+    except Exception:  # a Spark that defines the conf may refuse a value
+        accepted = None
+    finally:
+        spark.conf.unset(BYTES_KEY)
+    return BatchKnobs(spark.version, arrow_confs(spark), defined, accepted)
+
+
+KNOB_FINDINGS = {
+    "arrow_confs": (
+        "Spark {version} defines {n} public confs with 'arrow' in their key; "
+        "`maxRecordsPerBatch` defined: **{records}**."
+    ),
+    "no_byte_cap": (
+        "`maxBytesPerBatch` defined: **False**, yet `spark.conf.set` took "
+        "`maxBytesPerBatch={accepted!r}` silently and Spark ignores it. On this line the only knob "
+        "is a row count, so bytes per batch = rows per batch × row width."
+    ),
+    "byte_cap": (
+        "`maxBytesPerBatch` defined: **True**: this Spark also caps the bytes of a batch, next to "
+        "its row count."
+    ),
+}
+
+
+def knob_findings(knobs: BatchKnobs) -> list[Finding]:
+    """Which batch knobs this Spark defines (keys: arrow_confs, then byte_cap or no_byte_cap)."""
+    out = [
+        finding(
+            KNOB_FINDINGS,
+            "arrow_confs",
+            version=knobs.version,
+            n=len(knobs.confs),
+            records=bool(knobs.defined.get(RECORDS_KEY)),
+        )
+    ]
+    if knobs.defined.get(BYTES_KEY):
+        out.append(finding(KNOB_FINDINGS, "byte_cap"))
+    else:
+        out.append(finding(KNOB_FINDINGS, "no_byte_cap", accepted=knobs.accepted))
+    return out
+
+
+# ---- several scenarios, the tables a notebook shows ---------------------------------------------
+
+_VIEW_BYTES = [
+    "peak_python_rss_bytes",
+    "peak_jvm_heap_bytes",
+    "peak_jvm_offheap_bytes",
+    "peak_jvm_direct_bytes",
+]
+LIVE_COLUMNS = [
+    "batch_size",
+    "throughput",
+    "cpu_saturation",
+    "peak_python_rss_bytes",
+    "peak_jvm_offheap_bytes",
+    "gc_s",
+]
+
+
+def scenario_sweeps(
+    spark,
+    names: Iterable[str],
+    batch_sizes: Iterable[int],
+    rows: int | None = None,
+    df=None,
+    suffix: str = "",
+) -> pd.DataFrame:
+    """`scenario_sweep` of each scenario in `names`, one table; labels get `suffix` appended."""
+    sizes = list(batch_sizes)
+    tables = [
+        scenario_sweep(spark, n, sizes, rows, df=df).assign(label=f"{n}{suffix}") for n in names
+    ]
+    return pd.concat(tables, ignore_index=True)
+
+
+def sweep_view(points: pd.DataFrame) -> pd.DataFrame:
+    """The columns a reader compares, memory peaks in MiB (`*_MiB`), rounded to 2 decimals."""
+    view = points[["label", "batch_size", "throughput", "cpu_saturation", *_VIEW_BYTES, "gc_s"]]
+    view = view.copy()
+    view[_VIEW_BYTES] = view[_VIEW_BYTES] / MiB
+    return view.round(2).rename(columns={c: c.replace("_bytes", "_MiB") for c in _VIEW_BYTES})
+
+
+def point_table(spark, work: Workload, batch_size: int) -> pd.DataFrame:
+    """`measure_point` at `batch_size` as a one-row table of `LIVE_COLUMNS` (rows/s, bytes, s)."""
+    return pd.DataFrame([measure_point(spark, work, batch_size).record()])[LIVE_COLUMNS]
+
+
+def map_transform(fn, schema: str, api: str = "mapInPandas") -> Callable[[object], object]:
+    """A `frame_workload` transform: DataFrame -> `df.mapInPandas(fn, schema)` (or mapInArrow)."""
+    if api not in ("mapInPandas", "mapInArrow"):
+        raise LabError(f"api must be 'mapInPandas' or 'mapInArrow', got {api!r}.")
+
+    def transform(df):
+        return getattr(df, api)(fn, schema)
+
+    return transform
+
+
+# ---- what a sweep found -------------------------------------------------------------------------
+
+SWEEP_FINDINGS = {
+    "scenario": (
+        "**{label}**: best {best_throughput:,.0f} rows/s at {best_batch:,} rows per batch; at "
+        "{small:,} rows per batch it reaches {small_share:.0%} of that. Arrow off-heap peak "
+        "{small_offheap_mib:.2f} MiB at {small:,} rows vs {max_offheap_mib:.2f} MiB at "
+        "{max_offheap_batch:,}; largest worker RSS {max_rss_mib:.0f} MiB; GC {gc_s:.2f} s in all."
+    ),
+    "small_batches_flat": (
+        "Batches of {lo:,} to {hi:,} rows ({ratio:,}× apart) change the Arrow peak by at most "
+        "{spread:.1f}× within a scenario: Arrow Java's vectors start with room for {initial:,} "
+        "values (`BaseValueVector.INITIAL_VALUE_ALLOCATION`, rounded up to a power of two) in "
+        "every running task, so smaller batches buy little off-heap memory back; they mostly add "
+        "per-batch overhead."
+    ),
+    "small_batches_vary": (
+        "Batches of {lo:,} to {hi:,} rows ({ratio:,}× apart) change the Arrow peak by up to "
+        "{spread:.1f}× within a scenario: more than Arrow Java's initial vectors (room for "
+        "{initial:,} values, `BaseValueVector.INITIAL_VALUE_ALLOCATION`) explain, so here smaller "
+        "batches did buy off-heap memory back."
+    ),
+}
+FLAT_SPREAD = 2.0  # an Arrow peak within 2x across the small batches counts as flat
+
+SATURATION_FINDINGS = {
+    "scenario": (
+        "**{label}**: saturation {small_saturation:.0%} at {small:,} rows per batch, "
+        "{best_saturation:.0%} at {best:,}; CPU per row: JVM {small_jvm_us:.1f} µs + Python "
+        "{small_python_us:.1f} µs at {small:,} vs JVM {best_jvm_us:.1f} + Python "
+        "{best_python_us:.1f} µs at {best:,}."
+    ),
+    "cores": (
+        "Cores available: {cores}; on a shared machine other processes take their share, so "
+        "saturation below 100% is not all Spark's fault."
+    ),
+}
+
+
+def _by_batch(points: pd.DataFrame) -> pd.DataFrame:
+    """One row per batch size: medians of repeated runs, but the largest memory peak."""
+    table = points.groupby("batch_size").median(numeric_only=True)
+    peaks = [c for c in points.columns if c.startswith("peak_")]
+    table[peaks] = points.groupby("batch_size")[peaks].max()
+    return table.sort_index()
+
+
+def _labels(points: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(points["label"]))
+
+
+def sweep_findings(points: pd.DataFrame) -> list[Finding]:
+    """Per label (key `scenario`): best throughput (rows/s) and its batch size, the smallest
+    batch's share of it, the Arrow allocator peak (MiB) at the smallest batch and at its maximum,
+    the largest worker RSS (MiB), GC seconds. Then, when several batch sizes up to
+    `ARROW_INITIAL_VALUES` rows were measured, how much the Arrow peak varies among them (max/min
+    per label, the largest): `small_batches_flat` within `FLAT_SPREAD`, else
+    `small_batches_vary`."""
+    out = []
+    for label in _labels(points):
+        p = _by_batch(points[points["label"] == label])
+        best, small = p.throughput.idxmax(), p.index.min()
+        out.append(
+            finding(
+                SWEEP_FINDINGS,
+                "scenario",
+                label=label,
+                best_throughput=p.throughput.max(),
+                best_batch=int(best),
+                small=int(small),
+                small_share=p.throughput[small] / p.throughput.max(),
+                small_offheap_mib=p.peak_jvm_offheap_bytes[small] / MiB,
+                max_offheap_mib=p.peak_jvm_offheap_bytes.max() / MiB,
+                max_offheap_batch=int(p.peak_jvm_offheap_bytes.idxmax()),
+                max_rss_mib=p.peak_python_rss_bytes.max() / MiB,
+                gc_s=points.loc[points["label"] == label, "gc_s"].sum(),
+            )
+        )
+    small = points[points["batch_size"] <= ARROW_INITIAL_VALUES]
+    if small["batch_size"].nunique() > 1:
+        peak = small.groupby("label")["peak_jvm_offheap_bytes"]
+        spread = float((peak.max() / peak.min()).max())
+        lo, hi = int(small["batch_size"].min()), int(small["batch_size"].max())
+        key = "small_batches_flat" if spread <= FLAT_SPREAD else "small_batches_vary"
+        out.append(
+            finding(
+                SWEEP_FINDINGS,
+                key,
+                lo=lo,
+                hi=hi,
+                ratio=hi // lo,
+                spread=spread,
+                initial=ARROW_INITIAL_VALUES,
+            )
+        )
+    return out
+
+
+def saturation_findings(points: pd.DataFrame) -> list[Finding]:
+    """Per label (key `scenario`): CPU saturation (fraction of all cores) and CPU µs per row of the
+    JVM and of the Python workers, at the smallest batch and at the fastest one; then `cores`."""
+    out = []
+    for label in _labels(points):
+        p = _by_batch(points[points["label"] == label])
+        small, best = int(p.index.min()), int(p.throughput.idxmax())
+
+        def us(b, col, p=p):
+            return p.loc[b, col] / p.loc[b, "rows"] * 1e6
+
+        out.append(
+            finding(
+                SATURATION_FINDINGS,
+                "scenario",
+                label=label,
+                small=small,
+                best=best,
+                small_saturation=p.cpu_saturation[small],
+                best_saturation=p.cpu_saturation[best],
+                small_jvm_us=us(small, "jvm_cpu_s"),
+                small_python_us=us(small, "python_cpu_s"),
+                best_jvm_us=us(best, "jvm_cpu_s"),
+                best_python_us=us(best, "python_cpu_s"),
+            )
+        )
+    out.append(finding(SATURATION_FINDINGS, "cores", cores=int(points["cores"].iloc[0])))
+    return out

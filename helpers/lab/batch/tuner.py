@@ -12,7 +12,8 @@ Search (on the sweep's own log-scale grid, `per_decade` points per factor of 10)
    as evidence.
 
 `search()` is pure logic on a callable `evaluate(batch_size) -> (throughput, memory_bytes)`
-(tested on synthetic curves); `tune()` plugs in real measurements (`helpers.lab.batch.sweep.measure_point`).
+(tested on synthetic curves); `tune()` plugs in real measurements
+(`helpers.lab.batch.sweep.measure_point`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Callable
 import pandas as pd
 
 from helpers.core.config import LabError
+from helpers.core.findings import Finding, finding
 from helpers.core.validate import check_positive
 from helpers.lab.batch.sweep import (
     MEMORY_METRIC,
@@ -39,6 +41,7 @@ from helpers.lab.batch.sweep import (
 )
 
 DEFAULT_START = 10_000  # Spark's default maxRecordsPerBatch
+MiB = 2**20
 
 
 @dataclass
@@ -253,10 +256,10 @@ def tune(
     repeats: int = 1,
     duel_rounds: int = 2,
 ) -> Recommendation:
-    """Recommend a maxRecordsPerBatch for `work` (a `helpers.lab.batch.sweep.Workload`: a kit scenario or
-    your own DataFrame + function) under `budget_bytes` of `memory_col` (default: JVM off-heap,
-    Arrow allocator peak). Each trial is `repeats` real measured jobs (median throughput, max
-    memory); `points` holds every job's record."""
+    """Recommend a maxRecordsPerBatch for `work` (a `helpers.lab.batch.sweep.Workload`: a kit
+    scenario or your own DataFrame + function) under `budget_bytes` of `memory_col` (default: JVM
+    off-heap, Arrow allocator peak). Each trial is `repeats` real measured jobs (median throughput,
+    max memory); `points` holds every job's record."""
     if memory_col not in MEMORY_METRICS:
         raise LabError(
             f"unknown memory column {memory_col!r}: use one of {', '.join(MEMORY_METRICS)}."
@@ -281,3 +284,36 @@ def tune(
     rec.wall_s = time.perf_counter() - t0
     rec.points = points_frame(points)
     return rec
+
+
+# What the tuner found (rows/s, MiB of the memory column, seconds of the whole search).
+TUNER_FINDINGS = {
+    "recommended": (
+        "The tuner recommends **maxRecordsPerBatch = {batch_size:,}** ({throughput:,.0f} rows/s, "
+        "{memory_mib:.1f} MiB of {memory_col}) after {evaluations} runs ({distinct} distinct batch "
+        "sizes of a {grid_points}-point grid), in {wall_s:.1f} s; {reason}."
+    ),
+    "none": "No recommendation: {reason}.",
+}
+
+
+def tuner_findings(rec: Recommendation) -> list[Finding]:
+    """The recommendation and its cost in runs and seconds (`recommended`), or why there is none
+    (`none`)."""
+    if rec.batch_size is None:
+        return [finding(TUNER_FINDINGS, "none", reason=rec.reason)]
+    return [
+        finding(
+            TUNER_FINDINGS,
+            "recommended",
+            batch_size=rec.batch_size,
+            throughput=rec.throughput,
+            memory_mib=rec.memory_bytes / MiB,
+            memory_col=rec.memory_col,
+            evaluations=rec.evaluations,
+            distinct=len({t.batch_size for t in rec.trials}),
+            grid_points=len(rec.grid),
+            wall_s=rec.wall_s,
+            reason=rec.reason,
+        )
+    ]

@@ -1,19 +1,46 @@
 """The Goldilocks zone of a batch-size sweep: the batch sizes whose throughput is within
 `tolerance` (default 5%) of the best measured throughput AND whose memory stays under a budget.
 
-Pure computation on a sweep table (`helpers.lab.batch.sweep` columns: batch_size, throughput in rows/s,
-and a memory column in bytes, by default `peak_jvm_offheap_bytes` = Arrow allocator peak).
+Pure computation on a sweep table (`helpers.lab.batch.sweep` columns: batch_size, throughput in
+rows/s, and a memory column in bytes, by default `peak_jvm_offheap_bytes` = Arrow allocator peak).
 No Spark here, so it is tested on synthetic curves.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import pandas as pd
 
 from helpers.core.config import LabError
+from helpers.core.findings import Finding, finding
 from helpers.lab.batch.sweep import MEMORY_METRIC
+
+MiB = 2**20
+
+# What a zone found: `Zone.findings` picks one key (rows/s, MiB, batch sizes in rows).
+ZONE_FINDINGS = {
+    "range": (
+        "**{label}**: Goldilocks zone: {lo:,}..{hi:,} rows per batch ({points} points): at least "
+        "{threshold:,.0f} rows/s (best {best_throughput:,.0f} at {best_batch:,}) with "
+        "{memory_col} under {budget_mib:.1f} MiB."
+    ),
+    "single": (
+        "**{label}**: Goldilocks zone: {lo:,} rows per batch only: at least {threshold:,.0f} "
+        "rows/s (best {best_throughput:,.0f} at {best_batch:,}) with {memory_col} under "
+        "{budget_mib:.1f} MiB."
+    ),
+    "no_zone": (
+        "**{label}**: No Goldilocks zone: the points within {tolerance:.0%} of the best "
+        "({best_throughput:,.0f} rows/s at {best_batch:,}) all exceed the {budget_mib:.1f} MiB "
+        "budget; the best under budget is {feasible_best_batch:,} rows at {share:.0%} of the best."
+    ),
+    "none_fit": (
+        "**{label}**: No batch size stays under the {budget_mib:.1f} MiB budget ({memory_col}); "
+        "raise the budget or use smaller batches."
+    ),
+}
 
 
 @dataclass
@@ -51,31 +78,48 @@ class Zone:
     def contains(self, batch_size: int) -> bool:
         return batch_size in self.batches
 
-    def sentence(self) -> str:
-        """One line for a notebook's 'what you saw' cell, computed from this zone."""
-        mib = self.budget_bytes / 2**20
+    def findings(self, label: str) -> list[Finding]:
+        """One finding about this zone of the points labelled `label` (a scenario): `range` or
+        `single` (its batch sizes, the threshold in rows/s), `no_zone` (the best under budget and
+        its share of the best) or `none_fit` (nothing under the budget, MiB)."""
+        common = {
+            "label": label,
+            "budget_mib": self.budget_bytes / MiB,
+            "memory_col": self.memory_col,
+            "best_throughput": self.best_throughput,
+            "best_batch": self.best_batch,
+        }
+        if self.empty and self.feasible_best_batch is None:
+            return [finding(ZONE_FINDINGS, "none_fit", **common)]
         if self.empty:
-            if self.feasible_best_batch is None:
-                return (
-                    f"No batch size stays under the {mib:.1f} MiB budget ({self.memory_col}); "
-                    f"raise the budget or use smaller batches."
-                )
             share = self.feasible_best_throughput / self.best_throughput
-            return (
-                f"No Goldilocks zone: the points within {self.tolerance:.0%} of the best "
-                f"({self.best_throughput:,.0f} rows/s at {self.best_batch:,}) all exceed the "
-                f"{mib:.1f} MiB budget; the best under budget is {self.feasible_best_batch:,} "
-                f"rows at {share:.0%} of the best."
+            return [
+                finding(
+                    ZONE_FINDINGS,
+                    "no_zone",
+                    tolerance=self.tolerance,
+                    feasible_best_batch=self.feasible_best_batch,
+                    share=share,
+                    **common,
+                )
+            ]
+        key = "single" if self.lo == self.hi else "range"
+        return [
+            finding(
+                ZONE_FINDINGS,
+                key,
+                lo=self.lo,
+                hi=self.hi,
+                points=len(self.batches),
+                threshold=self.threshold,
+                **common,
             )
-        span = (
-            f"{self.lo:,} rows per batch only"
-            if self.lo == self.hi
-            else f"{self.lo:,}..{self.hi:,} rows per batch ({len(self.batches)} points)"
-        )
-        return (
-            f"Goldilocks zone: {span}: at least {self.threshold:,.0f} rows/s (best {self.best_throughput:,.0f} at "
-            f"{self.best_batch:,}) with {self.memory_col} under {mib:.1f} MiB."
-        )
+        ]
+
+
+def zone_findings(zones: Mapping[str, Zone]) -> list[Finding]:
+    """One finding per labelled zone, in the mapping's order."""
+    return [f for label, z in zones.items() for f in z.findings(label)]
 
 
 def goldilocks_zone(
@@ -94,7 +138,8 @@ def goldilocks_zone(
     missing = {"batch_size", "throughput", memory_col} - set(points.columns)
     if missing:
         raise LabError(
-            f"the sweep table lacks column(s) {sorted(missing)}: pass the DataFrame a sweep returned."
+            f"the sweep table lacks column(s) {sorted(missing)}: "
+            "pass the DataFrame a sweep returned."
         )
     if points.empty:
         raise LabError("the sweep table is empty: run a sweep with at least one batch size first.")
@@ -131,4 +176,62 @@ def zone_table(points: pd.DataFrame, zone: Zone) -> pd.DataFrame:
     out["within_tolerance"] = out["throughput"] >= zone.threshold
     out["under_budget"] = out[zone.memory_col] <= zone.budget_bytes
     out["in_zone"] = out["batch_size"].isin(zone.batches)
+    return out
+
+
+def label_zones(
+    points: pd.DataFrame,
+    budget_bytes: float,
+    tolerance: float = 0.05,
+    memory_col: str = MEMORY_METRIC,
+) -> dict[str, Zone]:
+    """`goldilocks_zone` of each label of a sweep table, in the order the labels appear."""
+    return {
+        label: goldilocks_zone(
+            points[points["label"] == label], budget_bytes, tolerance, memory_col
+        )
+        for label in dict.fromkeys(points["label"])
+    }
+
+
+# Narrow rows vs wide rows of one scenario (bytes per row, MiB of Arrow's allocator peak).
+WIDE_FINDINGS = {
+    "row_width": (
+        "Row width {narrow_row_bytes:,} B → {wide_row_bytes:,} B. At {top:,} rows per batch the "
+        "Arrow off-heap peak of **{label}** goes from {narrow_mib:.1f} MiB (narrow) to "
+        "{wide_mib:.1f} MiB (wide), and even the smallest batch holds {wide_min_mib:.1f} MiB."
+    ),
+}
+
+
+def wide_findings(
+    narrow: pd.DataFrame,
+    wide: pd.DataFrame,
+    budget_bytes: float,
+    tolerance: float = 0.05,
+    memory_col: str = MEMORY_METRIC,
+) -> list[Finding]:
+    """Two sweeps of one scenario (one label each), narrow and wide rows: the row width in bytes,
+    the Arrow allocator peak (MiB) at the largest batch size both measured, then each zone."""
+    n = narrow.groupby("batch_size").max(numeric_only=True)
+    w = wide.groupby("batch_size").max(numeric_only=True)
+    common = n.index.intersection(w.index)
+    out = []
+    if len(common):
+        top = int(common.max())
+        out.append(
+            finding(
+                WIDE_FINDINGS,
+                "row_width",
+                label=narrow["label"].iloc[0],
+                narrow_row_bytes=int(n.batch_bytes[top] // n.effective_batch_rows[top]),
+                wide_row_bytes=int(w.batch_bytes[top] // w.effective_batch_rows[top]),
+                top=top,
+                narrow_mib=n.peak_jvm_offheap_bytes[top] / MiB,
+                wide_mib=w.peak_jvm_offheap_bytes[top] / MiB,
+                wide_min_mib=w.peak_jvm_offheap_bytes.min() / MiB,
+            )
+        )
+    for table in (narrow, wide):
+        out += zone_findings(label_zones(table, budget_bytes, tolerance, memory_col))
     return out

@@ -1,17 +1,26 @@
-"""Decoding real failure texts of the crash lab (no Spark), and its input checks."""
+"""Decoding real failure texts of the crash lab, its input checks and its findings on hand-made
+reports (no Spark)."""
 
+import os
+
+import pandas as pd
 import pytest
 
 from helpers.core.config import LabError
+from helpers.lab.batch import crash as C
 from helpers.lab.batch.crash import decode_error, parse_mem, run_crash_lab
 
-NETTY = """py4j.protocol.Py4JJavaError: An error occurred while calling o123.save.
-: org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 in stage 13.0 failed 1 times
-org.apache.spark.api.python.PythonException: Python worker exited unexpectedly (crashed)
-Caused by: org.apache.arrow.memory.OutOfMemoryException: Failure allocating buffer.
-Caused by: io.netty.util.internal.OutOfDirectMemoryError: failed to allocate 4194304 byte(s) of direct memory (used: 25165824, max: 25165824)
-26/11/24 02:49:18 ERROR SparkUncaughtExceptionHandler: Uncaught exception in thread Thread[stdout writer for python,5,main]
-"""
+NETTY = (
+    "py4j.protocol.Py4JJavaError: An error occurred while calling o123.save.\n"
+    ": org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 in stage 13.0 "
+    "failed 1 times\n"
+    "org.apache.spark.api.python.PythonException: Python worker exited unexpectedly (crashed)\n"
+    "Caused by: org.apache.arrow.memory.OutOfMemoryException: Failure allocating buffer.\n"
+    "Caused by: io.netty.util.internal.OutOfDirectMemoryError: failed to allocate 4194304 byte(s) "
+    "of direct memory (used: 25165824, max: 25165824)\n"
+    "26/11/24 02:49:18 ERROR SparkUncaughtExceptionHandler: Uncaught exception in thread "
+    "Thread[stdout writer for python,5,main]\n"
+)
 
 PYMEM = """PythonException:
   An exception was thrown from the Python worker. Please see the stack trace below.
@@ -73,3 +82,145 @@ def test_parse_mem():
 def test_bad_input_before_any_process_starts(kwargs, needle):
     with pytest.raises(LabError, match=needle):
         run_crash_lab(**kwargs)
+
+
+# ---- findings on hand-made reports ---------------------------------------------------------------
+
+MiB = 2**20
+
+
+def keys(found):
+    return [f.key for f in found if f.text()]
+
+
+def report(sizes_ok, failed=None, decoded=None, exit_code=None, alive=None, env=("2048",)):
+    steps = [C.CrashStep(b, True, 0.1, 2 * MiB, b * 1096) for b in sizes_ok]
+    if failed is not None:
+        steps.append(C.CrashStep(failed, False, 0.1, None, failed * 1096, "boom"))
+    return C.CrashReport(
+        direct_limit_bytes=24 * MiB,
+        python_limit_bytes=2**31,
+        jvm_options=["-XX:MaxDirectMemorySize=24m"],
+        worker_memory_env=list(env),
+        worker_rlimit_as=["(2147483648, 2147483648)"],
+        one_row_bytes=1096,
+        rows=20_000,
+        steps=steps,
+        decoded=decoded,
+        jvm_alive_after=alive,
+        jvm_exit_code=exit_code,
+        child_exit_code=0,
+        elapsed_s=9.0,
+    )
+
+
+NETTY_REPORT = report([1000], 10_000, decode_error(NETTY), exit_code=52)
+
+
+def test_crash_findings_of_a_netty_failure():
+    found = C.crash_findings(NETTY_REPORT)
+    assert keys(found) == ["failed_after_ok", "request", "jvm_exit_spark_thread"]
+    assert found[0].text().startswith("1,000 rows per batch ran; 10,000 rows per batch failed")
+    assert found[1].text() == (
+        "It asked for 4.0 MiB with 24.0 MiB already used of a 24.0 MiB maximum."
+    )
+    assert "code 52 (SparkExitCode.OOM" in found[2].text()
+    assert "Thread[stdout writer for python,5,main]" in found[2].text()
+
+
+def test_crash_findings_of_a_python_failure_and_other_exits():
+    py = decode_error(PYMEM)
+    assert keys(C.crash_findings(report([], 10_000, py, alive=True))) == [
+        "failed",
+        "raised_in",
+        "jvm_survived",
+    ]
+    assert keys(C.crash_findings(report([], 10_000, py, exit_code=52)))[-1] == "jvm_exit_spark"
+    assert keys(C.crash_findings(report([], 10_000, py, exit_code=1)))[-1] == "jvm_exit"
+    assert keys(C.crash_findings(report([], 10_000, None))) == ["failed"]
+
+
+def test_crash_findings_without_a_failure_or_without_steps():
+    (f,) = C.crash_findings(report([1000, 10_000]))
+    assert keys([f]) == ["no_failure"] and f.text().startswith("No failure up to 10,000 rows")
+    assert keys(C.crash_findings(report([]))) == ["no_steps"]
+
+
+def test_lab_findings_decode_then_outcome_then_python_limit_then_this_kernel():
+    found = C.lab_findings(NETTY_REPORT, 1000)
+    assert keys(found) == [
+        "decoded",
+        "fatal_thread",
+        "failed_after_ok",
+        "request",
+        "jvm_exit_spark_thread",
+        "pyspark_memory_applies",
+        "kernel_alive",
+    ]
+    assert "signatures found in the error and the child's log, in order: worker_crash, " in (
+        found[0].text()
+    )
+    assert found[-1].values == {"pid": os.getpid(), "count": 1000}
+    ignored = C.pyspark_memory_findings(report([1000], env=("unset",)))
+    assert keys(ignored) == ["pyspark_memory_ignored"]
+    assert C.decoded_findings(report([1000])) == []
+
+
+def wide_sweep(peaks_mib):
+    return pd.DataFrame(
+        {
+            "batch_size": list(peaks_mib),
+            "peak_jvm_offheap_bytes": [m * MiB for m in peaks_mib.values()],
+        }
+    )
+
+
+def test_sweep_vs_crash_above_and_below_the_cap():
+    above = C.sweep_vs_crash_findings(NETTY_REPORT, wide_sweep({1000: 3.0, 10_000: 30.0}))
+    assert keys(above) == ["failure_above_cap", "last_ok_measured"]
+    assert above[0].text().startswith("In this session (no limit) the sweep measured 30.0 MiB")
+    assert "1,000 rows per batch, the largest that ran in the child" in above[1].text()
+    below = C.sweep_vs_crash_findings(NETTY_REPORT, wide_sweep({10_000: 20.0}))
+    assert keys(below) == ["failure_below_cap", "netty_chunks"]
+    assert "below the child's 24 MiB cap" in below[0].text()
+
+
+def test_sweep_vs_crash_falls_back_to_the_outcome():
+    not_measured = C.sweep_vs_crash_findings(NETTY_REPORT, wide_sweep({1000: 3.0}))
+    assert keys(not_measured) == keys(C.crash_findings(NETTY_REPORT))
+    assert keys(C.sweep_vs_crash_findings(report([1000]), wide_sweep({1000: 3.0}))) == [
+        "no_failure"
+    ]
+
+
+def test_python_limit_findings():
+    skipped = C.python_limit_findings([300 * MiB, 420 * MiB], None, 10_000, "ci")
+    assert keys(skipped) == ["idle_vms", "skipped"]
+    assert skipped[0].text().startswith("This session's 2 idle Python workers map 300–420 MiB")
+    assert "Skipped at LAB_SCALE=ci: partitions of 10,000 rows" in skipped[1].text()
+    ran = C.python_limit_findings([], report([10_000], 50_000, decode_error(PYMEM)), 50_000, "full")
+    assert keys(ran) == ["no_idle_worker", "rlimit", "failed_after_ok", "raised_in"]
+
+
+def test_table_in_mib():
+    t = NETTY_REPORT.table(mib=True)
+    assert t.batch_MiB.tolist() == [1000 * 1096 / MiB, 10_000 * 1096 / MiB]
+    assert t.arrow_peak_MiB.iloc[0] == 2.0 and pd.isna(t.arrow_peak_MiB.iloc[1])
+    assert "error" not in t and list(report([]).table().columns)[0] == "batch_size"
+
+
+def test_every_crash_template_is_reachable():
+    py = decode_error(PYMEM)
+    reports = [
+        NETTY_REPORT,
+        report([]),
+        report([1000]),
+        report([1000], env=("unset",)),
+        *(report([], 10_000, py, exit_code=c, alive=c is None) for c in (None, 1, 52)),
+    ]
+    sweeps = [wide_sweep({1000: 3.0, 10_000: 30.0}), wide_sweep({10_000: 20.0})]
+    seen = {f.key for r in reports for f in C.lab_findings(r, 1000)}
+    seen |= {f.key for w in sweeps for f in C.sweep_vs_crash_findings(NETTY_REPORT, w)}
+    seen |= {f.key for vms in ([], [MiB]) for f in C.python_limit_findings(vms, None, 1, "ci")}
+    seen |= {f.key for f in C.python_limit_findings([], NETTY_REPORT, 1, "full")}
+    assert seen == set(C.CRASH_FINDINGS)

@@ -1,9 +1,11 @@
-"""The sweep's meters on a real small Spark job (values, never timings) and the CLI's input checks."""
+"""The sweep's meters on a real small Spark job (values, never timings), its findings on
+hand-made tables (no Spark) and the CLI's input checks."""
 
 import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from helpers.core import validate
@@ -51,9 +53,9 @@ def test_meters_are_positive_during_a_real_job(spark):
 
 
 def test_arrow_peak_is_per_point_not_per_jvm(spark):
-    # Arrow Java's vectors start with room for 3970 values (BaseValueVector.INITIAL_VALUE_ALLOCATION,
-    # 32 KiB of doubles once rounded to a power of two), so only batches beyond 4096 rows allocate
-    # more: 6000-row batches vs 50-row batches
+    # Arrow Java's vectors start with room for 3970 values (BaseValueVector.
+    # INITIAL_VALUE_ALLOCATION, 32 KiB of doubles once rounded to a power of two), so only batches
+    # beyond 4096 rows allocate more: 6000-row batches vs 50-row batches
     work = S.scenario_workload(spark, "map_in_arrow", rows=12000)
     big = S.measure_point(spark, work, 6000)
     small = S.measure_point(spark, work, 50)
@@ -83,6 +85,136 @@ def test_max_bytes_per_batch_does_not_exist_in_35(spark):
     keys = set(S.arrow_confs(spark).key)
     assert "spark.sql.execution.arrow.maxRecordsPerBatch" in keys
     assert "spark.sql.execution.arrow.maxBytesPerBatch" not in keys
+    knobs = S.batch_knobs(spark)
+    assert knobs.version == spark.version and len(knobs.confs) == len(keys)
+    assert knobs.defined == {S.RECORDS_KEY: True, S.BYTES_KEY: False} and knobs.accepted == "1"
+    assert spark.conf.get(S.BYTES_KEY, None) is None  # unset again
+    assert [f.key for f in S.knob_findings(knobs)] == ["arrow_confs", "no_byte_cap"]
+
+
+def test_point_table_and_labelled_sweeps(spark):
+    work = S.scenario_workload(spark, "map_in_arrow", rows=2000)
+    row = S.point_table(spark, work, 200)
+    assert list(row.columns) == S.LIVE_COLUMNS and row.batch_size.tolist() == [200]
+    table = S.scenario_sweeps(spark, ["map_in_arrow"], [100], rows=2000, suffix=" (x)")
+    assert table.label.tolist() == ["map_in_arrow (x)"]
+
+
+# ---- findings and tables on hand-made sweep tables (no Spark) ------------------------------------
+
+MiB = 2**20
+
+
+def knobs(bytes_defined):
+    confs = pd.DataFrame({"key": ["a", "b", "c"], "default": "", "since": ""})
+    defined = {S.RECORDS_KEY: True, S.BYTES_KEY: bytes_defined}
+    return S.BatchKnobs("3.5.9", confs, defined, "1")
+
+
+def test_knob_findings_without_and_with_a_byte_cap():
+    found = S.knob_findings(knobs(False))
+    assert [f.key for f in found] == ["arrow_confs", "no_byte_cap"]
+    assert found[0].text() == (
+        "Spark 3.5.9 defines 3 public confs with 'arrow' in their key; "
+        "`maxRecordsPerBatch` defined: **True**."
+    )
+    assert "`maxBytesPerBatch='1'` silently" in found[1].text()
+    assert [f.key for f in S.knob_findings(knobs(True))] == ["arrow_confs", "byte_cap"]
+
+
+def sweep_table(label, rows):
+    """(batch_size, throughput rows/s, Arrow peak bytes, worker RSS bytes, saturation, JVM CPU s,
+    Python CPU s) per point; 1,000 rows, 0.1 s of GC each, 2 cores."""
+    cols = [
+        "batch_size",
+        "throughput",
+        "peak_jvm_offheap_bytes",
+        "peak_python_rss_bytes",
+        "cpu_saturation",
+        "jvm_cpu_s",
+        "python_cpu_s",
+    ]
+    t = pd.DataFrame(rows, columns=cols).assign(label=label, rows=1000, gc_s=0.1, cores=2)
+    for c in ("peak_jvm_heap_bytes", "peak_jvm_direct_bytes"):
+        t[c] = MiB
+    return t
+
+
+A = sweep_table(
+    "a",
+    [
+        (30, 500.0, 4 * MiB, 200 * MiB, 0.4, 0.002, 0.003),
+        (1000, 900.0, 5 * MiB, 210 * MiB, 0.9, 0.001, 0.001),
+        (10_000, 1000.0, 12 * MiB, 230 * MiB, 0.95, 0.0005, 0.0005),
+    ],
+)
+
+
+def test_sweep_findings_per_label_then_a_flat_small_batch_peak():
+    found = S.sweep_findings(A)
+    assert [f.key for f in found] == ["scenario", "small_batches_flat"]
+    v = found[0].values
+    assert (v["best_batch"], v["small"], v["max_offheap_batch"]) == (10_000, 30, 10_000)
+    assert v["small_share"] == 0.5 and v["gc_s"] == pytest.approx(0.3)
+    assert found[0].text() == (
+        "**a**: best 1,000 rows/s at 10,000 rows per batch; at 30 rows per batch it reaches 50% "
+        "of that. Arrow off-heap peak 4.00 MiB at 30 rows vs 12.00 MiB at 10,000; largest worker "
+        "RSS 230 MiB; GC 0.30 s in all."
+    )
+    w = found[1].values
+    assert (w["lo"], w["hi"], w["ratio"], w["spread"]) == (30, 1000, 33, 1.25)
+    assert w["initial"] == S.ARROW_INITIAL_VALUES
+
+
+def test_sweep_findings_when_small_batches_do_save_memory():
+    b = A.assign(label="b", peak_jvm_offheap_bytes=[1 * MiB, 5 * MiB, 12 * MiB])
+    found = S.sweep_findings(pd.concat([A, b], ignore_index=True))
+    assert [f.key for f in found] == ["scenario", "scenario", "small_batches_vary"]
+    assert found[-1].values["spread"] == 5.0 and "did buy off-heap memory back" in found[-1].text()
+
+
+def test_sweep_findings_without_two_small_batch_sizes():
+    assert [f.key for f in S.sweep_findings(A[A.batch_size > 100])] == ["scenario"]
+
+
+def test_repeated_points_use_the_median_throughput_and_the_largest_peak():
+    rep = pd.concat([A, A.assign(throughput=A.throughput * 3, peak_jvm_offheap_bytes=MiB)])
+    v = S.sweep_findings(rep)[0].values
+    assert v["best_throughput"] == 2000.0 and v["max_offheap_mib"] == 12.0 and v["gc_s"] == 0.6
+
+
+def test_saturation_findings_per_label_then_the_cores():
+    found = S.saturation_findings(A)
+    assert [f.key for f in found] == ["scenario", "cores"]
+    v = found[0].values
+    assert (v["small"], v["best"], v["small_saturation"], v["best_saturation"]) == (
+        30,
+        10_000,
+        0.4,
+        0.95,
+    )
+    assert v["small_jvm_us"] == pytest.approx(2.0) and v["best_python_us"] == pytest.approx(0.5)
+    assert found[0].text() == (
+        "**a**: saturation 40% at 30 rows per batch, 95% at 10,000; CPU per row: JVM 2.0 µs + "
+        "Python 3.0 µs at 30 vs JVM 0.5 + Python 0.5 µs at 10,000."
+    )
+    assert found[1].text().startswith("Cores available: 2;")
+
+
+def test_sweep_view_shows_memory_in_mib():
+    view = S.sweep_view(A)
+    assert view.peak_jvm_offheap_MiB.tolist() == [4.0, 5.0, 12.0]
+    assert "peak_jvm_offheap_bytes" not in view and "peak_jvm_direct_MiB" in view
+
+
+def test_map_transform_calls_the_map_api():
+    class Frame:
+        def mapInArrow(self, fn, schema):
+            return ("arrow", fn, schema)
+
+    assert S.map_transform(len, "x long", "mapInArrow")(Frame()) == ("arrow", len, "x long")
+    with pytest.raises(LabError, match="mapInPandas"):
+        S.map_transform(len, "x long", "applyInPandas")
 
 
 def run(*args):

@@ -1,4 +1,5 @@
-"""The tuner's search logic on synthetic, deterministic throughput/memory curves (no Spark, no timing)."""
+"""The tuner's search logic and findings on synthetic, deterministic throughput/memory curves
+(no Spark, no timing)."""
 
 import math
 
@@ -7,7 +8,7 @@ import pytest
 
 from helpers.core.config import LabError
 from helpers.lab.batch.sweep import Workload, log_grid
-from helpers.lab.batch.tuner import search, tune, tuning_grid
+from helpers.lab.batch.tuner import search, tune, tuner_findings, tuning_grid
 
 GRID = log_grid(10, 1_000_000, 4)  # 21 points, 4 per decade
 
@@ -146,3 +147,28 @@ def test_tune_rejects_unknown_memory_column():
     w = Workload("x", lambda: None, rows=1000, partitions=1, one_row_bytes=136)
     with pytest.raises(LabError, match="memory column"):
         tune(None, w, 10**9, memory_col="nope")
+
+
+def test_findings_of_a_recommendation():
+    ev, calls = curve(peak=1000, base_mem=0, mem_per_row=2**20 / 1000)  # 1 MiB per 1,000 rows
+    rec = search(ev, 1e12, GRID, 4)
+    rec.wall_s = 2.5
+    (f,) = tuner_findings(rec)
+    v = f.values
+    assert f.key == "recommended" and v["batch_size"] == 1000 and v["memory_mib"] == 1.0
+    assert (v["evaluations"], v["distinct"], v["grid_points"]) == (
+        rec.evaluations,
+        len(set(calls)),
+        21,
+    )
+    assert f.text().startswith(
+        "The tuner recommends **maxRecordsPerBatch = 1,000** (1,000,000 rows/s, 1.0 MiB of "
+        "peak_jvm_offheap_bytes) after "
+    )
+    assert f"in 2.5 s; {rec.reason}." in f.text()
+
+
+def test_findings_when_nothing_fits():
+    ev, _ = curve(peak=1000, base_mem=5e6)
+    (f,) = tuner_findings(search(ev, budget_bytes=1e6, grid=GRID, step=4))
+    assert f.key == "none" and f.text().startswith("No recommendation: even 10 rows per batch")

@@ -4,7 +4,14 @@ import pandas as pd
 import pytest
 
 from helpers.core.config import LabError
-from helpers.lab.batch.zone import goldilocks_zone, zone_table
+from helpers.lab.batch.zone import (
+    ZONE_FINDINGS,
+    goldilocks_zone,
+    label_zones,
+    wide_findings,
+    zone_findings,
+    zone_table,
+)
 
 MiB = 2**20
 
@@ -33,7 +40,9 @@ def test_zone_is_within_tolerance_and_under_budget():
     assert z.batches == [1_000, 10_000] and (z.lo, z.hi) == (1_000, 10_000)
     assert z.over_budget == [100_000, 1_000_000]
     assert z.feasible_best_batch == 10_000
-    assert "1,000..10,000" in z.sentence()
+    (f,) = z.findings("x")
+    assert f.key == "range" and "1,000..10,000 rows per batch (2 points)" in f.text()
+    assert f.values["threshold"] == pytest.approx(950.0) and f.values["budget_mib"] == 64
 
 
 def test_budget_that_is_large_keeps_every_fast_point():
@@ -49,13 +58,16 @@ def test_empty_zone_reports_best_under_budget():
     z = goldilocks_zone(CURVE, budget_bytes=3 * MiB)
     assert z.empty and z.lo is None
     assert z.feasible_best_batch == 100 and z.feasible_best_throughput == 600.0
-    assert "No Goldilocks zone" in z.sentence() and "60%" in z.sentence()
+    (f,) = z.findings("x")
+    assert f.key == "no_zone" and f.values["share"] == pytest.approx(0.6)
+    assert "the best under budget is 100 rows at 60% of the best" in f.text()
 
 
 def test_nothing_under_budget():
     z = goldilocks_zone(CURVE, budget_bytes=1)
     assert z.empty and z.feasible_best_batch is None
-    assert "No batch size stays under" in z.sentence()
+    (f,) = z.findings("x")
+    assert f.key == "none_fit" and "No batch size stays under the 0.0 MiB budget" in f.text()
 
 
 def test_repeats_use_median_throughput_and_max_memory():
@@ -107,24 +119,54 @@ def test_exercise_checker():
     assert check_zone_answer("x", CURVE, 64 * MiB).startswith("Not yet")
 
 
-def test_single_point_zone_sentence():
+def test_single_point_zone_finding():
     z = goldilocks_zone(CURVE, 64 * MiB, tolerance=0.0)
-    assert "10,000 rows per batch only" in z.sentence()
+    (f,) = z.findings("x")
+    assert f.key == "single" and f.text().startswith("**x**: Goldilocks zone: 10,000 rows per")
 
 
-def test_plots_return_figures_with_the_zone_shaded():
-    import matplotlib
+def test_every_zone_template_is_reachable():
+    keys = {
+        f.key
+        for budget, tol in [(64 * MiB, 0.05), (64 * MiB, 0.0), (3 * MiB, 0.05), (1, 0.05)]
+        for f in goldilocks_zone(CURVE, budget, tolerance=tol).findings("x")
+    }
+    assert keys == set(ZONE_FINDINGS)
 
-    matplotlib.use("Agg")
-    from helpers.viz import batch as plots_batch
 
-    pts = CURVE.assign(label="x", rows=1000, cpu_saturation=0.5, jvm_cpu_s=0.1, python_cpu_s=0.2)
-    z = goldilocks_zone(pts, 64 * MiB)
-    fig = plots_batch.plot_sweep(pts, {"x": z}, budget_bytes=64 * MiB)
-    ax = fig.axes[0]
-    spans = [p for p in ax.patches if p.get_label() == "Goldilocks zone"]
-    assert len(spans) == 1
-    x0 = spans[0].get_x()
-    x1 = x0 + spans[0].get_width()
-    assert 100 < x0 < 1000 and 10_000 < x1 < 100_000  # half-way (geometric) to the neighbours
-    assert plots_batch.plot_saturation(pts).axes
+def labelled(label, rows):
+    return table(rows).assign(label=label)
+
+
+def test_label_zones_and_their_findings_keep_the_label_order():
+    pts = pd.concat([labelled("b", CURVE.values), labelled("a", CURVE.values)], ignore_index=True)
+    zones = label_zones(pts, 64 * MiB)
+    assert list(zones) == ["b", "a"] and zones["a"].batches == [1_000, 10_000]
+    found = zone_findings(zones)
+    assert [f.values["label"] for f in found] == ["b", "a"]
+    assert found[0].text().startswith("**b**: Goldilocks zone: 1,000..10,000")
+
+
+def sized(label, rows, row_bytes, per_partition=5_000):
+    t = labelled(label, rows)
+    t["effective_batch_rows"] = t["batch_size"].clip(upper=per_partition)
+    t["batch_bytes"] = t["effective_batch_rows"] * row_bytes
+    return t
+
+
+def test_wide_findings_compare_row_width_and_peaks_at_the_top_batch():
+    narrow = sized("m", [(100, 960.0, 2 * MiB), (10_000, 1000.0, 8 * MiB)], 136)
+    wide = sized("m (wide)", [(100, 700.0, 6 * MiB), (10_000, 800.0, 40 * MiB)], 1096)
+    found = wide_findings(narrow, wide, 24 * MiB)
+    assert [f.key for f in found] == ["row_width", "range", "no_zone"]
+    v = found[0].values
+    assert (v["narrow_row_bytes"], v["wide_row_bytes"], v["top"]) == (136, 1096, 10_000)
+    assert (v["narrow_mib"], v["wide_mib"], v["wide_min_mib"]) == (8, 40, 6)
+    assert found[0].text().startswith("Row width 136 B → 1,096 B. At 10,000 rows per batch")
+    assert found[2].values["label"] == "m (wide)" and found[2].values["feasible_best_batch"] == 100
+
+
+def test_wide_findings_without_a_common_batch_size_only_give_the_zones():
+    narrow = sized("m", [(100, 900.0, 2 * MiB)], 136)
+    wide = sized("m (wide)", [(1000, 700.0, 6 * MiB)], 1096)
+    assert [f.key for f in wide_findings(narrow, wide, 24 * MiB)] == ["single", "single"]

@@ -1,0 +1,51 @@
+"""Notebook 04's charts and its zone widget render, on a synthetic sweep table (no Spark)."""
+
+import matplotlib
+import pandas as pd
+from IPython.display import Markdown
+from matplotlib.figure import Figure
+
+from helpers.lab.batch.zone import goldilocks_zone
+from helpers.viz import batch as batch_plots
+
+matplotlib.use("Agg")
+MiB = 2**20
+
+CURVE = pd.DataFrame(
+    [
+        (10, 100.0, 1 * MiB),
+        (100, 600.0, 2 * MiB),
+        (1_000, 960.0, 4 * MiB),
+        (10_000, 1000.0, 16 * MiB),
+        (100_000, 980.0, 128 * MiB),
+        (1_000_000, 700.0, 1024 * MiB),
+    ],
+    columns=["batch_size", "throughput", "peak_jvm_offheap_bytes"],
+).assign(label="x", rows=1000, cpu_saturation=0.5, jvm_cpu_s=0.1, python_cpu_s=0.2)
+
+
+def zone_spans(fig):
+    return [p for ax in fig.axes for p in ax.patches if p.get_label() == "Goldilocks zone"]
+
+
+def test_plots_return_figures_with_the_zone_shaded():
+    z = goldilocks_zone(CURVE, 64 * MiB)
+    fig = batch_plots.plot_sweep(CURVE, {"x": z}, budget_bytes=64 * MiB)
+    (span,) = zone_spans(fig)
+    x0 = span.get_x()
+    x1 = x0 + span.get_width()
+    assert 100 < x0 < 1000 and 10_000 < x1 < 100_000  # half-way (geometric) to the neighbours
+    assert batch_plots.plot_saturation(CURVE).axes
+
+
+def test_zone_view_gives_the_findings_and_the_chart_for_a_budget_in_mib():
+    pts = pd.concat([CURVE, CURVE.assign(label="y", peak_jvm_offheap_bytes=1024 * MiB)])
+    md, fig = batch_plots.zone_view(pts, 64)
+    assert isinstance(md, Markdown) and isinstance(fig, Figure)
+    assert md.data.splitlines() == [
+        "- **x**: Goldilocks zone: 1,000..10,000 rows per batch (2 points): at least 950 rows/s "
+        "(best 1,000 at 10,000) with peak_jvm_offheap_bytes under 64.0 MiB.",
+        "- **y**: No batch size stays under the 64.0 MiB budget (peak_jvm_offheap_bytes); "
+        "raise the budget or use smaller batches.",
+    ]
+    assert len(fig.axes) == 4 and len(zone_spans(fig)) == 1  # two panels, each with its twin
