@@ -12,6 +12,10 @@ of shipping a model to the Python workers.
   worker: size of the pickled UDF command (what each task carries), time to first row, time of a
   multi-task job. Run it once per `spark.python.worker.reuse` setting (a static conf: new session).
 
+- `throughput_findings`, `wire_findings`, `shipping_findings`: what those tables found in this run,
+  as `Finding`s (templates in THROUGHPUT_FINDINGS, WIRE_FINDINGS, SHIPPING_FINDINGS).
+- `measure_choice`: one (kind, path, rows) measurement, the render of the notebook's explorer.
+
 Units: bytes, seconds, rows/s. Results are tidy pandas DataFrames.
 """
 
@@ -24,7 +28,9 @@ import time
 import numpy as np
 import pandas as pd
 
+from helpers.core import session
 from helpers.core.config import LabError
+from helpers.core.findings import Finding, finding
 from helpers.core.validate import check_positive
 from helpers.measure.metrics import metric_bytes, run_with_python_metrics
 from helpers.measure.timing import time_noop
@@ -48,6 +54,7 @@ PATH_LABELS = {
 }
 SHIP_VARIANTS = ("closure", "broadcast", "file")
 PICKLE_BATCH = 100  # BatchedSerializer(CPickleSerializer(), 100) in pyspark/worker.py (Spark 3.5)
+APP = "02_pickling_vs_arrow"  # the notebook's session name (the explorer restarts it if stopped)
 
 
 def check_kinds(kinds) -> list[str]:
@@ -108,7 +115,7 @@ def pickled_batch_bytes(values: list) -> int:
 
 
 def arrow_stream_bytes(batches) -> int:
-    """Bytes of record batches written as one Arrow IPC stream (ArrowStreamSerializer.dump_stream)."""
+    """Bytes of record batches written as one Arrow IPC stream (ArrowStreamSerializer's)."""
     from pyspark.sql.pandas.serializers import ArrowStreamSerializer
 
     sink = io.BytesIO()
@@ -221,6 +228,7 @@ def type_throughput(
                     "path": path,
                     "label": PATH_LABELS[path],
                     "rows": rows,
+                    "repeats": repeats,
                     "wall_s": wall,
                     "baseline_s": baseline,
                     "us_per_row": max(0.0, wall - baseline) / rows * 1e6,
@@ -242,7 +250,7 @@ def identity_roundtrip_ok(spark, kind: str, path: str, rows: int = 200) -> bool:
     return got == want
 
 
-# ---- hidden pickling costs: how the model gets to the worker ---------------------------------------
+# ---- hidden pickling costs: how the model gets to the worker ------------------------------------
 
 
 def file_booster(path: str):
@@ -362,8 +370,8 @@ def model_load_seconds(variant: str, repeats: int = 3) -> float:
 def model_shipping(spark, rows: int = 2000, tasks: int = 4, variants=SHIP_VARIANTS) -> pd.DataFrame:
     """For each variant: command_bytes (pickled UDF command, carried by every task), unpickle_s
     (every task, measured here with the same serializer), load_once_s (once per worker process),
-    first_row_s (take(1): one task), job_s (all `tasks` tasks into the noop sink), and the
-    session's spark.python.worker.reuse. Seconds, bytes."""
+    first_row_s (take(1): one task), job_s (all `tasks` tasks into the noop sink), the session's
+    spark.python.worker.reuse and broadcast_threshold (bytes). Seconds, bytes."""
 
     for v in variants:
         if v not in SHIP_VARIANTS:
@@ -392,6 +400,7 @@ def model_shipping(spark, rows: int = 2000, tasks: int = 4, variants=SHIP_VARIAN
                     "shipped_as": "broadcast (over threshold)"
                     if size > threshold
                     else "inline in each task",
+                    "broadcast_threshold": threshold,
                     "unpickle_s": unpickle_seconds(f),
                     "load_once_s": model_load_seconds(variant),
                     "first_row_s": first,
@@ -404,4 +413,149 @@ def model_shipping(spark, rows: int = 2000, tasks: int = 4, variants=SHIP_VARIAN
     return pd.DataFrame(out)
 
 
-# ---- exercise checker (notebook 02) -------------------------------------------------------------
+# ---- the explorer's render -----------------------------------------------------------------------
+
+
+def measure_choice(choice) -> pd.DataFrame:
+    """One run of `type_throughput` for `choice` = (kind, path, rows) on the running session
+    (started again when a last cell stopped it): kind, path, wall_s (seconds), us_per_row (µs)."""
+    kind, path, rows = choice
+    spark = session.active_session() or session.start_session(APP, synapseml=False)
+    df = type_throughput(spark, [kind], [path], rows=int(rows), repeats=1)
+    return df[["kind", "path", "wall_s", "us_per_row"]]
+
+
+# ---- findings: what this run's tables say -------------------------------------------------------
+
+THROUGHPUT_FINDINGS = {
+    "run": "{rows:,} rows, {repeats} run(s) each.",
+    "kind": "{kind}: fastest `{fastest}`; the row `@udf` took {ratio:.1f}× the time of "
+    "`@pandas_udf`.",
+    "kind_fastest": "{kind}: fastest `{fastest}`.",
+    "gap_range": "The biggest gap between pickle and `@pandas_udf` (wall time) is for "
+    "**{widest}** ({widest_ratio:.1f}×), the smallest for **{narrowest}** "
+    "({narrowest_ratio:.1f}×).",
+}
+
+WIRE_FINDINGS = {
+    "size_range": "Pickled rows were between {low:.2f}× and {high:.2f}× the Arrow stream's size; "
+    "the largest ratio is for **{kind}** ({pickled_per_row:.1f} vs {arrow_per_row:.1f} bytes "
+    "per row).",
+    "spark_metric": "Spark's metric for the row `@udf` on doubles: {row_udf:.1f} bytes per row; "
+    "for `@pandas_udf`: {pandas_udf:.1f}.",
+}
+
+SHIPPING_FINDINGS = {
+    "command_inline": "The closure's command is {closure:,} bytes — the model itself — against "
+    "{broadcast:,} (broadcast) and {file:,} (file); every task carries it, and it stays inline "
+    "because it is under the {threshold:,}-byte threshold above which Spark broadcasts a command.",
+    "command_broadcast": "The closure's command is {closure:,} bytes — the model itself — against "
+    "{broadcast:,} (broadcast) and {file:,} (file); it is over the {threshold:,}-byte threshold, "
+    "so Spark ships it as a broadcast instead of inside every task.",
+    "unpickle": "Unpickling it — every task, reuse or not — took {closure_ms:.1f} ms (the Booster "
+    "is rebuilt), against {broadcast_ms:.2f} ms for the broadcast's command, whose model is parsed "
+    "once per worker process ({broadcast_load_ms:.1f} ms; file: {file_load_ms:.1f} ms). With "
+    "reuse off every task is a new process and pays that load again.",
+    "first_row": "Time to first row with worker reuse {reuse}: closure {closure:.2f} s, "
+    "broadcast {broadcast:.2f} s, file {file:.2f} s.",
+    "job": "A {tasks}-task job with worker reuse {reuse} took {closure:.2f} / {broadcast:.2f} / "
+    "{file:.2f} s (closure / broadcast / file).",
+}
+
+METRIC_KIND = "double"  # the kind whose Spark wire metric wire_findings quotes
+REUSE_WORDS = {"true": "on", "false": "off"}
+
+
+def throughput_findings(throughput: pd.DataFrame) -> list[Finding]:
+    """What `type_throughput` found: the fastest path per kind and, when both ran, how many times
+    the row @udf's wall time is @pandas_udf's, per kind and at its widest and narrowest."""
+    kinds = list(dict.fromkeys(throughput["kind"]))
+    wall = throughput.pivot(index="kind", columns="path", values="wall_s").reindex(kinds)
+    fastest = wall.idxmin(axis=1)
+    first = throughput.iloc[0]
+    out = [
+        finding(THROUGHPUT_FINDINGS, "run", rows=int(first["rows"]), repeats=int(first["repeats"]))
+    ]
+    if not {"row_udf", "pandas_udf"} <= set(wall.columns):
+        return out + [
+            finding(THROUGHPUT_FINDINGS, "kind_fastest", kind=k, fastest=fastest[k]) for k in kinds
+        ]
+    ratio = wall["row_udf"] / wall["pandas_udf"]
+    out += [
+        finding(THROUGHPUT_FINDINGS, "kind", kind=k, fastest=fastest[k], ratio=float(ratio[k]))
+        for k in kinds
+    ]
+    if len(kinds) > 1:
+        out.append(
+            finding(
+                THROUGHPUT_FINDINGS,
+                "gap_range",
+                widest=ratio.idxmax(),
+                widest_ratio=float(ratio.max()),
+                narrowest=ratio.idxmin(),
+                narrowest_ratio=float(ratio.min()),
+            )
+        )
+    return out
+
+
+def wire_findings(sizes: pd.DataFrame, throughput: pd.DataFrame | None = None) -> list[Finding]:
+    """What `wire_sizes` found: the range of pickled/Arrow size ratios and its largest kind; with
+    `throughput`, Spark's own "data sent to Python workers" per row on doubles (row @udf and
+    @pandas_udf), when Spark reported it."""
+    sz = sizes.set_index("kind")
+    top = sz["pickled_over_arrow"].idxmax()
+    out = [
+        finding(
+            WIRE_FINDINGS,
+            "size_range",
+            low=float(sz["pickled_over_arrow"].min()),
+            high=float(sz["pickled_over_arrow"].max()),
+            kind=top,
+            pickled_per_row=float(sz.loc[top, "pickled_per_row"]),
+            arrow_per_row=float(sz.loc[top, "arrow_per_row"]),
+        )
+    ]
+    if throughput is None:
+        return out
+    sub = throughput[throughput["kind"] == METRIC_KIND].set_index("path")
+    per_row = (sub["sent_bytes"].astype(float) / sub["rows"]).to_dict()
+    values = {p: per_row.get(p) for p in ("row_udf", "pandas_udf")}
+    if all(v is not None and not np.isnan(v) for v in values.values()):
+        out.append(finding(WIRE_FINDINGS, "spark_metric", **values))
+    return out
+
+
+def shipping_findings(shipping: pd.DataFrame) -> list[Finding]:
+    """What `model_shipping` found (one or more worker-reuse settings, all three variants): the
+    command sizes against the broadcast threshold, unpickle and load times (ms), and per reuse
+    setting the time to first row and of the job (s)."""
+    missing = set(SHIP_VARIANTS) - set(shipping["variant"])
+    if missing:
+        raise LabError(
+            f"shipping_findings needs every variant; missing {', '.join(sorted(missing))}."
+        )
+    once = shipping.drop_duplicates("variant").set_index("variant")
+    size = {v: int(once.loc[v, "command_bytes"]) for v in SHIP_VARIANTS}
+    threshold = int(once.loc["closure", "broadcast_threshold"])
+    key = "command_broadcast" if size["closure"] > threshold else "command_inline"
+    out = [finding(SHIPPING_FINDINGS, key, threshold=threshold, **size)]
+    out.append(
+        finding(
+            SHIPPING_FINDINGS,
+            "unpickle",
+            closure_ms=float(once.loc["closure", "unpickle_s"]) * 1e3,
+            broadcast_ms=float(once.loc["broadcast", "unpickle_s"]) * 1e3,
+            broadcast_load_ms=float(once.loc["broadcast", "load_once_s"]) * 1e3,
+            file_load_ms=float(once.loc["file", "load_once_s"]) * 1e3,
+        )
+    )
+    for reuse, g in shipping.groupby("worker_reuse", sort=False):
+        g = g.set_index("variant")
+        word = REUSE_WORDS.get(str(reuse), str(reuse))
+        times = {v: float(g.loc[v, "first_row_s"]) for v in SHIP_VARIANTS}
+        out.append(finding(SHIPPING_FINDINGS, "first_row", reuse=word, **times))
+        times = {v: float(g.loc[v, "job_s"]) for v in SHIP_VARIANTS}
+        tasks = int(g["tasks"].iloc[0])
+        out.append(finding(SHIPPING_FINDINGS, "job", reuse=word, tasks=tasks, **times))
+    return out

@@ -1,12 +1,17 @@
-"""Charts for notebook 02 (pickling vs Arrow) and its explorer widget. Every function takes the plain
-data `helpers.lab.pickling` returns and returns a matplotlib Figure (or a widget); nothing here measures.
+"""Charts for notebook 02 (pickling vs Arrow) and its explorer's control. Every chart takes the
+plain data `helpers.lab.pickling` returns and returns a matplotlib Figure; nothing here measures.
 """
 
 from __future__ import annotations
 
+import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import traitlets
+
+from helpers.lab.pickling import PATH_LABELS, TYPE_PATHS
+from helpers.model.data import COLUMN_KINDS
 
 PATH_COLORS = {
     "row_udf": "#d62728",
@@ -109,24 +114,23 @@ def plot_shipping(df: pd.DataFrame):
     return fig
 
 
-def pickling_explorer(spark, run, kinds, paths, rows: int):
-    """An ipywidgets form (column kind, path, rows) that calls `run(spark, [kind], [path], rows)`
-    and shows its table and chart when the button is pressed. Nothing runs until then, so a
-    headless run (nbval) is unaffected."""
-    import ipywidgets as w
-    from IPython.display import display
+class ExplorerChoice(widgets.HBox):
+    """Column kind, path and rows side by side; `value` is (kind, path, rows) and changes when any
+    of them does (rows when Enter is pressed or the box loses focus): the control of the explorer,
+    for `helpers.viz.widgets.live` with `helpers.lab.pickling.measure_choice` as render."""
 
-    kind = w.Dropdown(options=list(kinds), description="column")
-    path = w.Dropdown(options=list(paths), description="path")
-    n = w.IntText(value=rows, description="rows")
-    go = w.Button(description="Measure")
-    out = w.Output()
+    value = traitlets.Tuple()
 
-    def on_click(_):
-        out.clear_output()
-        with out:
-            df = run(spark, [kind.value], [path.value], int(n.value))
-            display(df)
+    def __init__(self, rows: int, kind: str = "string", path: str = "pandas_udf"):
+        self.kind = widgets.Dropdown(options=list(COLUMN_KINDS), value=kind, description="column")
+        self.path = widgets.Dropdown(
+            options=[(PATH_LABELS[p], p) for p in TYPE_PATHS], value=path, description="path"
+        )
+        self.rows = widgets.IntText(value=rows, description="rows")
+        super().__init__([self.kind, self.path, self.rows])
+        self.value = (kind, path, int(rows))
+        for w in (self.kind, self.path, self.rows):
+            w.observe(self._sync, names="value")
 
-    go.on_click(on_click)
-    return w.VBox([w.HBox([kind, path, n, go]), out])
+    def _sync(self, _change) -> None:
+        self.value = (self.kind.value, self.path.value, int(self.rows.value))

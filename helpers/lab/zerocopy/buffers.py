@@ -4,14 +4,8 @@
   Arrow buffers' addresses with the NumPy result's data pointer (never by the type name).
 - `to_pandas_variants`: Arrow -> pandas three ways, peak memory from memray, sharing by address.
 - `ipc_read_variants`: reading an Arrow IPC stream from a socket / a Python file / a memory map.
-- `copy_ledger`: every hop of one batch's round trip JVM -> Python worker -> JVM with the bytes
-  it copies and its time. JVM hops run the JVM's own classes through py4j (ArrowConverters:
-  ArrowWriter + MessageSerializer; ArrowColumnVector + UnsafeProjection; for pandas_udf the
-  HybridRowQueue that keeps each input row, in a Janino-compiled loop); Python hops repeat the
-  worker's calls (pyspark/sql/pandas/serializers.py) on the same batch; the end-to-end time per
-  batch is measured on a real Spark job, with Spark's SQL metrics for the bytes on the wire.
-- `array_features_*`: "zero-copy done right": features as one array<double> column whose Arrow
-  values buffer is reshaped into the model's row-major matrix without a copy.
+- `forensics_findings`, `to_pandas_findings`, `ipc_read_findings`: what those tables found in
+  this run, as `Finding`s (templates in FORENSICS_FINDINGS, TO_PANDAS_FINDINGS, IPC_FINDINGS).
 
 Units: bytes, seconds. Results are dataclasses or tidy pandas DataFrames.
 """
@@ -31,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from helpers.core.findings import Finding, finding
 from helpers.core.validate import check_positive
 from helpers.model.data import N_FEATURES, feature_frame, feature_names
 
@@ -171,6 +166,7 @@ class BufferCheck:
     copied_bytes: int  # bytes of values written to new memory (0 for a view)
     verdict: str  # "zero-copy view" | "views in new objects" | "copied"
     reason: str
+    length: int = 0  # values in the array
 
 
 def buffer_check(arr: pa.Array, case: str = "", reason: str = "") -> BufferCheck:
@@ -213,6 +209,7 @@ def buffer_check(arr: pa.Array, case: str = "", reason: str = "") -> BufferCheck
         copied,
         verdict,
         REASONS.get(reason, reason),
+        len(arr),
     )
 
 
@@ -313,7 +310,10 @@ def to_pandas_variants(rows: int, cols: int = N_FEATURES) -> pd.DataFrame:
         table = numeric_table(rows, cols, nulls)
         if "split_blocks" in kwargs:
             kwargs["self_destruct"] = True
-        fn = lambda t=table: t.to_pandas(**kwargs)
+
+        def fn(t=table):
+            return t.to_pandas(**kwargs)
+
         del table
         peak, pdf, secs = memray_peak(fn)
         blocks = pdf._mgr.nblocks
@@ -404,6 +404,10 @@ def socket_transfer_seconds(payload: bytes, repeats: int = 5) -> float:
     return statistics.median(times)
 
 
+SOCKET_SOURCE = "socket stream (worker)"
+MMAP_SOURCE = "memory-mapped file"
+
+
 def ipc_read_variants(rows: int, cols: int = N_FEATURES, folder: str | None = None) -> pd.DataFrame:
     """The same IPC data read three ways: a TCP socket stream (the worker's case), a Python file
     object (BytesIO), and a memory-mapped IPC file. Columns: source, peak_bytes (memray, during the
@@ -415,7 +419,7 @@ def ipc_read_variants(rows: int, cols: int = N_FEATURES, folder: str | None = No
     peak, t, secs = memray_peak(read_ipc_from_socket, stream)
     out.append(
         {
-            "source": "socket stream (worker)",
+            "source": SOCKET_SOURCE,
             "peak_bytes": peak,
             "seconds": secs,
             "data_bytes": data,
@@ -442,7 +446,7 @@ def ipc_read_variants(rows: int, cols: int = N_FEATURES, folder: str | None = No
         peak, t, secs = memray_peak(lambda: pa.ipc.open_file(mm).read_all())
         out.append(
             {
-                "source": "memory-mapped file",
+                "source": MMAP_SOURCE,
                 "peak_bytes": peak,
                 "seconds": secs,
                 "data_bytes": data,
@@ -456,10 +460,119 @@ def ipc_read_variants(rows: int, cols: int = N_FEATURES, folder: str | None = No
     return df
 
 
-# ---- 4. the copy ledger -----------------------------------------------------------------------
+# ---- findings: what this run's tables say -------------------------------------------------------
+
+FORENSICS_FINDINGS = {
+    "views": "Same address on both sides — a true view — for: {cases}.",
+    "copies": "A new buffer for: {cases} (from {low:,} to {high:,} bytes written for {values:,} "
+    "values).",
+    "objects": "For {cases}, every row's values stay in Arrow's buffer but NumPy builds "
+    "{objects:,} Python objects around them (an object array of views).",
+}
+
+TO_PANDAS_FINDINGS = {
+    "default_copy": "The default `to_pandas()` allocated {peak_over_data:.2f}× the data "
+    "({peak_mb:.1f} MB for {data_mb:.1f} MB) and no column shares Arrow's memory: it is one "
+    "consolidated copy.",
+    "default_shared": "The default `to_pandas()` allocated {peak_over_data:.2f}× the data "
+    "({peak_mb:.1f} MB for {data_mb:.1f} MB) and {shared} of {cols} columns share Arrow's memory.",
+    "split": "With `split_blocks` {shared} of {cols} columns stay views and the peak is {peak:,} "
+    "bytes.",
+    "arrow_dtype": "Arrow-backed dtypes share {shared} of {cols}.",
+    "nulls_copy": "One null per column is enough to lose it: with 10% nulls the peak is back to "
+    "{peak_over_data:.2f}× the data, because NaN has to be written into a new float64 buffer.",
+    "nulls_shared": "With 10% nulls {shared} of {cols} columns still share Arrow's memory; the "
+    "peak is {peak_over_data:.2f}× the data.",
+}
+
+IPC_FINDINGS = {
+    "socket_copied": "From the socket the reader allocated {peak_mb:.2f} MB for {data_mb:.2f} MB "
+    "of data, and its columns are outside the sender's bytes.",
+    "socket_shared": "From the socket the reader allocated {peak_mb:.2f} MB for {data_mb:.2f} MB "
+    "of data, and its columns are inside the sender's bytes.",
+    "mmap_shared": "From the memory map it allocated {peak:,} bytes and the columns are inside the "
+    "mapped file.",
+    "mmap_copied": "From the memory map it allocated {peak:,} bytes and the columns are outside "
+    "the mapped file.",
+}
 
 
-# ---- 5. zero-copy done right: row-major features in one array column -----------------------------
+def forensics_findings(forensics: pd.DataFrame) -> list[Finding]:
+    """What `forensics_table` found: the cases NumPy views, the cases it copies (bytes written,
+    smallest to largest) and the cases it wraps in new Python objects; empty groups say nothing."""
+    out = []
+    for key, verdict in (
+        ("views", "zero-copy view"),
+        ("copies", "copied"),
+        ("objects", "views in new objects"),
+    ):
+        sub = forensics[forensics["verdict"] == verdict]
+        if sub.empty:
+            continue
+        cases = ", ".join(sub["case"])
+        if key == "views":
+            out.append(finding(FORENSICS_FINDINGS, key, cases=cases))
+        elif key == "copies":
+            low, high = int(sub["copied_bytes"].min()), int(sub["copied_bytes"].max())
+            values = int(sub["length"].max())
+            out.append(
+                finding(FORENSICS_FINDINGS, key, cases=cases, low=low, high=high, values=values)
+            )
+        else:
+            objects = int(sub["new_python_objects"].iloc[0])
+            out.append(finding(FORENSICS_FINDINGS, key, cases=cases, objects=objects))
+    return out
 
 
-# ---- exercise checker (notebook 03) --------------------------------------------------------------
+def to_pandas_findings(ways: pd.DataFrame) -> list[Finding]:
+    """What `to_pandas_variants` found: the default's peak over the data (and whether any column
+    kept Arrow's memory), the views `split_blocks` and ArrowDtype keep, and what 10% nulls do."""
+    w = ways.set_index("variant")
+    default, split, arrow, nulls = (w.loc[v] for v in TO_PANDAS_VARIANTS)
+    cols = int(default["cols"])
+    return [
+        finding(
+            TO_PANDAS_FINDINGS,
+            "default_copy" if default["shared_columns"] == 0 else "default_shared",
+            peak_over_data=float(default["peak_over_data"]),
+            peak_mb=default["peak_bytes"] / 1e6,
+            data_mb=default["data_bytes"] / 1e6,
+            shared=int(default["shared_columns"]),
+            cols=cols,
+        ),
+        finding(
+            TO_PANDAS_FINDINGS,
+            "split",
+            shared=int(split["shared_columns"]),
+            cols=cols,
+            peak=int(split["peak_bytes"]),
+        ),
+        finding(TO_PANDAS_FINDINGS, "arrow_dtype", shared=int(arrow["shared_columns"]), cols=cols),
+        finding(
+            TO_PANDAS_FINDINGS,
+            "nulls_copy" if nulls["shared_columns"] == 0 else "nulls_shared",
+            shared=int(nulls["shared_columns"]),
+            cols=cols,
+            peak_over_data=float(nulls["peak_over_data"]),
+        ),
+    ]
+
+
+def ipc_read_findings(reads: pd.DataFrame) -> list[Finding]:
+    """What `ipc_read_variants` found: the socket reader's peak (MB) against the data and whether
+    its columns lie inside the sent bytes; the memory map's peak (bytes) and the same test."""
+    r = reads.set_index("source")
+    sock, mm = r.loc[SOCKET_SOURCE], r.loc[MMAP_SOURCE]
+    return [
+        finding(
+            IPC_FINDINGS,
+            "socket_shared" if sock["inside_source"] else "socket_copied",
+            peak_mb=sock["peak_bytes"] / 1e6,
+            data_mb=sock["data_bytes"] / 1e6,
+        ),
+        finding(
+            IPC_FINDINGS,
+            "mmap_shared" if mm["inside_source"] else "mmap_copied",
+            peak=int(mm["peak_bytes"]),
+        ),
+    ]

@@ -1,6 +1,13 @@
 """Notebook 03, the copy ledger: every hop of one batch's round trip JVM -> Python -> JVM, with the
 bytes it copies and its time (Python hops measured in this process, JVM hops through py4j, which
 is a proxy: it adds a byte-array copy the runner does not make).
+
+JVM hops run the JVM's own classes through py4j (ArrowConverters: ArrowWriter + MessageSerializer;
+ArrowColumnVector + UnsafeProjection; for pandas_udf the HybridRowQueue that keeps each input row,
+in a Janino-compiled loop); Python hops repeat the worker's calls
+(pyspark/sql/pandas/serializers.py) on the same batch; the end-to-end time per batch is measured
+on a real Spark job, with Spark's SQL metrics for the bytes on the wire. `ledger_findings` says
+what a ledger found (templates in LEDGER_FINDINGS).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from helpers.core.config import LabError
+from helpers.core.findings import Finding, finding
 from helpers.core.validate import check_positive
 from helpers.lab.zerocopy.buffers import (
     _overlaps,
@@ -31,7 +39,7 @@ from helpers.model.data import N_FEATURES, feature_frame, feature_names, load_bo
 from helpers.paths.scenarios import scenario_frame
 
 LEDGER_PATHS = ("pandas_udf", "map_in_pandas", "map_in_arrow")
-
+ROW_QUEUE_HOP = "JVM input rows -> HybridRowQueue (kept for the join)"
 
 EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # Arrow IPC end-of-stream marker
 
@@ -417,15 +425,15 @@ class _JvmArrow:
     def row_queue(self, rows, num_fields: int, repeats: int) -> tuple[float, int]:
         """Seconds (best of `repeats`) to add all `rows` to a HybridRowQueue and remove them again,
         and the bytes written into it: the copy EvalPythonExec makes of every input row of a
-        @pandas_udf so the result can be joined back. Runs helpers/lab/zerocopy/java/RowQueueProbe.java,
-        compiled in this JVM by Janino (no py4j call per row)."""
+        @pandas_udf so the result can be joined back. Runs java/RowQueueProbe.java (beside this
+        module), compiled in this JVM by Janino (no py4j call per row)."""
         probe = self._probe()
         probe.run(rows, num_fields, 1)  # JIT warm-up
         nanos, nbytes = probe.run(rows, num_fields, repeats)
         return nanos / 1e9, int(nbytes)
 
     def _probe(self):
-        """helpers/lab/zerocopy/java/RowQueueProbe.java compiled once per session in the JVM by Janino."""
+        """java/RowQueueProbe.java (beside this module), compiled once per session by Janino."""
         if getattr(self, "_queue_probe", None) is None:
             compiler = self.jvm.org.codehaus.janino.SimpleCompiler()
             compiler.setParentClassLoader(
@@ -523,7 +531,10 @@ def copy_ledger(
         for path in paths:
             if path == "pandas_udf":
                 sent = df.select(*feats)
-                result_schema = '{"type":"struct","fields":[{"name":"_0","type":"double","nullable":true,"metadata":{}}]}'
+                result_schema = (
+                    '{"type":"struct","fields":[{"name":"_0","type":"double","nullable":true,'
+                    '"metadata":{}}]}'
+                )
             else:
                 sent = df.select(F.struct(*df.columns).alias("struct"))
                 result_schema = (
@@ -532,14 +543,12 @@ def copy_ledger(
                     '{"name":"prediction","type":"double","nullable":true,"metadata":{}}]},'
                     '"nullable":false,"metadata":{}}]}'
                 )
-            if (
-                path == "pandas_udf"
-            ):  # EvalPythonExec keeps every input row (all of df's columns) for the join
+            if path == "pandas_udf":  # EvalPythonExec keeps every input row (all columns) to join
                 secs, nbytes = jvm.row_queue(jvm.rows_of(df), len(df.columns), repeats)
                 ledger.hops.append(
                     Hop(
                         path,
-                        "JVM input rows -> HybridRowQueue (kept for the join)",
+                        ROW_QUEUE_HOP,
                         "jvm",
                         nbytes // batches,
                         secs / batches,
@@ -582,21 +591,19 @@ def copy_ledger(
                     "ArrowConverters.fromBatchIterator (MessageSerializer + VectorLoader) via py4j",
                 )
             )
-            if (
-                path == "pandas_udf"
-            ):  # the result is joined with the queued input row, then projected
+            if path == "pandas_udf":  # the result is joined with the queued input row, projected
                 proj, row_bytes = (
                     v / batches
                     for v in jvm.join_project(jvm.rows_of(df), df._jdf.schema(), repeats)
                 )
                 how = (
-                    "JoinedRow(input row, result) + UnsafeProjection, as EvalPythonExec.scala does, in a "
-                    "Janino-compiled JVM loop"
+                    "JoinedRow(input row, result) + UnsafeProjection, as EvalPythonExec.scala "
+                    "does, in a Janino-compiled JVM loop"
                 )
             else:
                 how = (
-                    "the result struct's fields projected to UnsafeRows, as MapInBatchExec.scala does, in a "
-                    "Janino-compiled JVM loop"
+                    "the result struct's fields projected to UnsafeRows, as MapInBatchExec.scala "
+                    "does, in a Janino-compiled JVM loop"
                 )
             ledger.hops.append(
                 Hop(path, "JVM projection -> UnsafeRows", "jvm", int(row_bytes), proj, True, how)
@@ -615,3 +622,55 @@ def copy_ledger(
 def data_bytes(rows: int, double_cols: int) -> int:
     """Bytes of values in `rows` rows of `double_cols` float64 columns (8 bytes each)."""
     return int(rows) * int(double_cols) * 8
+
+
+# ---- findings: what this run's ledger says ------------------------------------------------------
+
+LEDGER_FINDINGS = {
+    "row_queue": "`{path}` also copies every input row into its row queue: {mb:.2f} MB in "
+    "{ms:.2f} ms per batch — a JVM-side copy the Arrow paths `mapInPandas`/`mapInArrow` skip.",
+    "path": "`{path}`: {copies} hops write new memory, {copied_over_data:.1f}× the batch's "
+    "{data_mb:.2f} MB of features; the slowest hop is *{slowest}* ({slowest_ms:.2f} ms). Sum of "
+    "hops {sum_ms:.1f} ms vs measured end to end {e2e_ms:.1f} ms per batch: gap {gap_ms:+.1f} ms. "
+    "Spark counted {sent_mb:.2f} MB sent per batch.",
+    "path_unmetered": "`{path}`: {copies} hops write new memory, {copied_over_data:.1f}× the "
+    "batch's {data_mb:.2f} MB of features; the slowest hop is *{slowest}* ({slowest_ms:.2f} ms). "
+    "Sum of hops {sum_ms:.1f} ms vs measured end to end {e2e_ms:.1f} ms per batch: gap "
+    "{gap_ms:+.1f} ms. Spark reported no bytes sent.",
+}
+
+
+def ledger_findings(ledger: Ledger) -> list[Finding]:
+    """What a copy ledger found: the row queue's copy (MB, ms per batch) where there is one; per
+    path the hops that write new memory (as a multiple of the batch's feature bytes), the slowest
+    hop, the sum of hops against the measured end-to-end time per batch (ms) and Spark's count of
+    bytes sent per batch (MB)."""
+    hops, summary = ledger.table(), ledger.summary().set_index("path")
+    data = data_bytes(ledger.rows, ledger.features)
+    out = [
+        finding(LEDGER_FINDINGS, "row_queue", path=q.path, mb=q.bytes / 1e6, ms=q.seconds * 1e3)
+        for q in hops[hops["hop"] == ROW_QUEUE_HOP].itertuples()
+    ]
+    for path, g in hops.groupby("path", sort=False):
+        top = g.loc[g["seconds"].idxmax()]
+        copies = g[g["copy"]]
+        s = summary.loc[path]
+        sent = s["spark_sent_bytes"]
+        metered = sent is not None and not pd.isna(sent)
+        out.append(
+            finding(
+                LEDGER_FINDINGS,
+                "path" if metered else "path_unmetered",
+                path=path,
+                copies=len(copies),
+                copied_over_data=copies["bytes"].sum() / data,
+                data_mb=data / 1e6,
+                slowest=top["hop"],
+                slowest_ms=top["seconds"] * 1e3,
+                sum_ms=s["sum_of_hops_s"] * 1e3,
+                e2e_ms=s["end_to_end_per_batch_s"] * 1e3,
+                gap_ms=s["gap_s"] * 1e3,
+                sent_mb=sent / 1e6 if metered else None,
+            )
+        )
+    return out

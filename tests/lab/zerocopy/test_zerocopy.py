@@ -1,4 +1,4 @@
-"""helpers.lab.zerocopy.buffers: Arrow's sharing rules by address, memory peaks, and the copy ledger's bytes."""
+"""helpers.lab.zerocopy: Arrow's sharing rules by address, memory peaks, the copy ledger's bytes."""
 
 import json
 import os
@@ -46,6 +46,7 @@ def test_copied_bytes_of_nullable_double_is_one_new_buffer(forensics):
 
 def test_lists_are_views_inside_new_objects(forensics):
     row = forensics.loc["list<double>"]
+    assert row["length"] == 500
     assert (
         row["shared"]
         and row["new_python_objects"] == 500
@@ -105,6 +106,7 @@ def test_ipc_socket_copies_memory_map_does_not(tmp_path):
 
 def test_stacking_vs_view():
     df = layouts.stacking_vs_view(1000, N_FEATURES).set_index("layout")
+    assert (df["rows"] == 1000).all()
     assert (
         df.iloc[0]["copied_bytes"] == zl.data_bytes(1000, N_FEATURES) and not df.iloc[0]["shared"]
     )
