@@ -14,9 +14,16 @@ import pandas as pd
 from helpers.core.validate import parse_size
 
 
-def _get_json(url: str):
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        return json.loads(resp.read())
+def _get_json(url: str, timeout: float = 30.0, tries: int = 3):
+    """GET a JSON document from the local Spark UI; on a loaded machine the UI can answer late,
+    so a timed-out read is retried (`tries` in all) before the error goes up."""
+    for attempt in range(tries):
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                return json.loads(resp.read())
+        except TimeoutError:
+            if attempt == tries - 1:
+                raise
 
 
 def python_metrics(spark, execution_id: int | None = None) -> pd.DataFrame:
