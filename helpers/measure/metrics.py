@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.error
 import urllib.request
 
 import pandas as pd
@@ -21,8 +22,9 @@ def _get_json(url: str, timeout: float = 30.0, tries: int = 3):
         try:
             with urllib.request.urlopen(url, timeout=timeout) as resp:
                 return json.loads(resp.read())
-        except TimeoutError:
-            if attempt == tries - 1:
+        except (TimeoutError, urllib.error.URLError) as exc:
+            timed_out = isinstance(getattr(exc, "reason", exc), TimeoutError)
+            if not timed_out or attempt == tries - 1:
                 raise
 
 
