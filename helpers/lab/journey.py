@@ -3,6 +3,7 @@
 Each layer's size is measured in this run: the JVM's UnsafeRow size through py4j, the bytes
 Spark reports sending over the worker socket (SQL metric), and the Python-side objects built by
 the same library calls the worker makes (pyarrow IPC read, to_pandas, the model's input matrix).
+Beside each result, its findings: the sentence templates a "what you saw" cell renders.
 """
 
 from __future__ import annotations
@@ -11,29 +12,32 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from helpers.core.findings import Finding, finding
 from helpers.core.validate import check_positive
-from helpers.measure.metrics import physical_operators, python_metrics
+from helpers.measure.metrics import physical_operators, run_with_python_metrics
 from helpers.measure.samplers import process_table
 from helpers.measure.timing import BATCH_CONF, time_noop
-from helpers.model.data import feature_frame, feature_names
+from helpers.model.data import N_FEATURES, feature_frame, feature_names
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
 
 
 def unsafe_row_bytes(spark, rows: int) -> int:
-    """Size in bytes of one UnsafeRow of the input table, read from the JVM (UnsafeRow.getSizeInBytes)."""
+    """Size in bytes of one UnsafeRow of the input table, read from the JVM
+    (UnsafeRow.getSizeInBytes)."""
     return int(input_frame(spark, rows)._jdf.queryExecution().toRdd().first().getSizeInBytes())
 
 
 def batch_layers(spark, rows: int, batch_rows: int, scenario: str = "pandas_udf") -> pd.DataFrame:
     """Bytes one batch of `batch_rows` rows occupies in each layer of the round trip.
 
-    Columns: layer, bytes, factor (vs the raw feature bytes batch_rows x 16 x 8), how (what measured it)."""
+    Columns: layer, bytes, factor (vs the raw feature bytes batch_rows x 16 x 8), how (what
+    measured it)."""
     check_positive("batch size", batch_rows)
     batch_rows = min(batch_rows, rows)
-    raw = batch_rows * 16 * 8
+    raw = batch_rows * N_FEATURES * 8
     spark.conf.set(BATCH_CONF, str(batch_rows))
-    time_noop(scenario_frame(spark, scenario, rows=rows))
-    metrics = python_metrics(spark)
+    frame = scenario_frame(spark, scenario, rows=rows)
+    _, metrics = run_with_python_metrics(spark, lambda: time_noop(frame))
     n_batches = int(np.ceil(rows / batch_rows))
     sent = metrics.loc[metrics.metric == "data sent to Python workers", "bytes"].sum() / n_batches
     back = (
@@ -86,23 +90,207 @@ def batch_layers(spark, rows: int, batch_rows: int, scenario: str = "pandas_udf"
     return df[["layer", "bytes", "factor", "how"]]
 
 
+LAYER_FINDINGS = {
+    "largest": (
+        "One batch of {batch_rows:,} rows is {raw_mib:.2f} MiB of feature values. "
+        "The largest layer is *{layer}* at {factor:.2f}x."
+    ),
+    "no_socket_bytes": (
+        "Spark reported no bytes on the socket for this batch (its UI listener did not answer "
+        "in time), so those layers read 0: run the cell again."
+    ),
+}
+
+
+def layer_findings(layers: pd.DataFrame, batch_rows: int) -> list[Finding]:
+    """The raw size of one batch (MiB) and its largest layer (factor vs raw), from
+    `batch_layers`; says so when the socket layers read no bytes."""
+    peak = layers.sort_values("factor").iloc[-1]
+    out = [
+        finding(
+            LAYER_FINDINGS,
+            "largest",
+            batch_rows=batch_rows,
+            raw_mib=batch_rows * N_FEATURES * 8 / 2**20,
+            layer=peak["layer"],
+            factor=peak["factor"],
+        )
+    ]
+    socket = layers.loc[layers["layer"].str.contains("socket"), "bytes"]
+    if not (socket.fillna(0) > 0).all():
+        out.append(finding(LAYER_FINDINGS, "no_socket_bytes"))
+    return out
+
+
+PYTHON_OPERATORS = ("BatchEvalPython", "ArrowEvalPython", "MapInPandas", "PythonMapInArrow")
+NO_PYTHON = "(none: runs in the JVM)"
+
+
 def operator_table(spark, rows: int, names: list[str]) -> pd.DataFrame:
     """For each scenario: the Python-related physical operators found in its executed plan."""
-
-    python_ops = ("BatchEvalPython", "ArrowEvalPython", "MapInPandas", "PythonMapInArrow")
     out = []
     for name in names:
         ops = physical_operators(scenario_frame(spark, name, rows=rows))
-        found = [o for o in ops if o in python_ops]
+        found = [o for o in ops if o in PYTHON_OPERATORS]
         out.append(
             {
                 "scenario": name,
                 "expected": get_scenario(name).operator,
-                "python_operator": ", ".join(found) or "(none: runs in the JVM)",
+                "python_operator": ", ".join(found) or NO_PYTHON,
                 "plan": " <- ".join(ops),
             }
         )
     return pd.DataFrame(out)
+
+
+OPERATOR_FINDINGS = {
+    "some_in_jvm": (
+        "{n_python} of {n} paths run through a Python operator; {jvm} stays in the JVM "
+        "(a plain `Project` that calls SynapseML's scoring UDF)."
+    ),
+    "all_python": "All {n} paths run through a Python operator; none stays in the JVM.",
+    "operators": "In the executed plans: {mapping}.",
+    "as_expected": "Every path planned the operator its scenario expects (`expected`).",
+    "unexpected": "Not the expected operator: {mismatches}.",
+}
+
+
+def _planned_as_expected(row) -> bool:
+    if row["python_operator"] == NO_PYTHON:
+        return row["expected"] in row["plan"].split(" <- ")
+    return row["expected"] in row["python_operator"].split(", ")
+
+
+def operator_findings(ops: pd.DataFrame) -> list[Finding]:
+    """How many paths run through a Python operator, which operator each planned, and whether
+    that is the one its scenario expects; `ops` from `operator_table`."""
+    in_jvm = ops.loc[ops["python_operator"] == NO_PYTHON, "scenario"].tolist()
+    n = len(ops)
+    if in_jvm:
+        jvm = ", ".join(f"`{x}`" for x in in_jvm)
+        out = [finding(OPERATOR_FINDINGS, "some_in_jvm", n_python=n - len(in_jvm), n=n, jvm=jvm)]
+    else:
+        out = [finding(OPERATOR_FINDINGS, "all_python", n=n)]
+    python = ops[ops["python_operator"] != NO_PYTHON]
+    groups = python.groupby("python_operator", sort=False)["scenario"]
+    mapping = "; ".join(f"`{op}` for " + ", ".join(f"`{x}`" for x in names) for op, names in groups)
+    if mapping:
+        out.append(finding(OPERATOR_FINDINGS, "operators", mapping=mapping))
+    ok = ops.apply(_planned_as_expected, axis=1) if n else pd.Series(dtype=bool)
+    if ok.all():
+        out.append(finding(OPERATOR_FINDINGS, "as_expected"))
+    else:
+        mismatches = "; ".join(
+            f"`{r.scenario}` planned {r.python_operator} (expected `{r.expected}`)"
+            for r in ops[~ok].itertuples()
+        )
+        out.append(finding(OPERATOR_FINDINGS, "unexpected", mismatches=mismatches))
+    return out
+
+
+# ---- the processes of a job and Spark's byte counters --------------------------------------------
+
+
+def process_summary(samples: pd.DataFrame) -> pd.DataFrame:
+    """Per sampled process (index role, pid): peak RSS in MiB and CPU seconds used while sampled,
+    from `ProcessSampler.samples`."""
+    g = samples.groupby(["role", "pid"])
+    summary = pd.DataFrame(
+        {
+            "peak_rss_mib": g["rss_bytes"].max() / 2**20,
+            "cpu_s": g["cpu_s"].max() - g["cpu_s"].min(),
+        }
+    )
+    return summary.round(2)
+
+
+def worker_reuse(spark) -> bool:
+    """spark.python.worker.reuse of the running session (Spark's default: true)."""
+    return spark.sparkContext.getConf().get("spark.python.worker.reuse", "true").lower() == "true"
+
+
+PROCESS_FINDINGS = {
+    "workers": (
+        "{workers} Python worker processes ran beside the JVM (cores available to Spark: {cores})."
+    ),
+    "no_workers": (
+        "The sampler saw no Python worker process (cores available to Spark: {cores}): the "
+        "job ran between two samples; run the cell again."
+    ),
+    "peaks": (
+        "The JVM peaked at {jvm_mib:,.0f} MiB RSS and the largest worker at {worker_mib:,.0f} "
+        "MiB: pandas, pyarrow, LightGBM and a copy of the model live in every worker."
+    ),
+    "jvm_peak": "The JVM peaked at {jvm_mib:,.0f} MiB RSS.",
+    "reuse": (
+        "The workers stay alive after the job (`spark.python.worker.reuse=true`), which is "
+        "why the model cache in `helpers.model.cache.worker_booster` pays off."
+    ),
+    "no_reuse": (
+        "`spark.python.worker.reuse` is false in this session: each worker exits after its "
+        "task, so every task loads the model again."
+    ),
+}
+
+
+def process_findings(samples: pd.DataFrame, cores: int, reuse: bool = True) -> list[Finding]:
+    """Distinct Python workers seen, peak RSS (MiB) of the JVM and of the largest worker, and
+    whether workers are reused; from `ProcessSampler.samples`, the cores Spark has, and
+    `worker_reuse`."""
+    workers = samples.loc[samples["role"] == "python_worker"]
+    jvm_mib = samples.loc[samples["role"] == "jvm", "rss_bytes"].max() / 2**20
+    n = workers["pid"].nunique()
+    if n:
+        out = [
+            finding(PROCESS_FINDINGS, "workers", workers=n, cores=cores),
+            finding(
+                PROCESS_FINDINGS,
+                "peaks",
+                jvm_mib=jvm_mib,
+                worker_mib=workers["rss_bytes"].max() / 2**20,
+            ),
+        ]
+    else:
+        out = [
+            finding(PROCESS_FINDINGS, "no_workers", cores=cores),
+            finding(PROCESS_FINDINGS, "jvm_peak", jvm_mib=jvm_mib),
+        ]
+    out.append(finding(PROCESS_FINDINGS, "reuse" if reuse else "no_reuse"))
+    return out
+
+
+BYTE_FINDINGS = {
+    "sent": (
+        "{sent_mib:.1f} MiB went to the workers for {raw_mib:.1f} MiB of raw feature values "
+        "({ratio:.2f}x: Arrow adds schema and batch headers and buffer padding; Spark rounds "
+        "the metric to one decimal)."
+    ),
+    "sent_rounded": (
+        "{sent_mib:.1f} MiB went to the workers for {raw_mib:.1f} MiB of raw feature values "
+        "({ratio:.2f}x: Spark rounds the metric to one decimal, which can put it below the raw "
+        "size; Arrow's headers and padding add only a little)."
+    ),
+    "back": "{back_mib:.2f} MiB came back ({per_prediction:.1f} bytes per prediction).",
+    "no_metrics": (
+        "Spark reported no Python byte counters for this job (its UI listener did not answer "
+        "in time): run the cell again."
+    ),
+}
+
+
+def byte_findings(metrics: pd.DataFrame, rows: int) -> list[Finding]:
+    """MiB Spark counted towards the workers vs the raw feature bytes (rows x 16 x 8), and MiB
+    (bytes per prediction) coming back; `metrics` from `python_metrics` of one job."""
+    sent = metrics.loc[metrics["metric"] == "data sent to Python workers", "bytes"].sum()
+    back = metrics.loc[metrics["metric"] == "data returned from Python workers", "bytes"].sum()
+    if not sent > 0:
+        return [finding(BYTE_FINDINGS, "no_metrics")]
+    raw = rows * N_FEATURES * 8
+    key = "sent" if sent >= raw else "sent_rounded"
+    return [
+        finding(BYTE_FINDINGS, key, sent_mib=sent / 2**20, raw_mib=raw / 2**20, ratio=sent / raw),
+        finding(BYTE_FINDINGS, "back", back_mib=back / 2**20, per_prediction=back / rows),
+    ]
 
 
 # ---- the sockets between the processes ----------------------------------------------------------
@@ -114,10 +302,10 @@ def _endpoint(addr) -> tuple[str, int]:
 
 
 def socket_table(spark) -> pd.DataFrame:
-    """The TCP sockets the session's processes hold now (the JVM, pyspark.daemon, the Python workers,
-    and this Python process's py4j connections), read from the OS with psutil. Each established
-    connection is matched with the process at its other end. Columns: pid, role, local_port,
-    remote_port, status, peer_pid, peer_role, purpose."""
+    """The TCP sockets the session's processes hold now (the JVM, pyspark.daemon, the Python
+    workers, and this Python process's py4j connections), read from the OS with psutil. Each
+    established connection is matched with the process at its other end. Columns: pid, role,
+    local_port, remote_port, status, peer_pid, peer_role, purpose."""
     import os
 
     import psutil
@@ -145,7 +333,7 @@ def socket_table(spark) -> pd.DataFrame:
                 )
         except psutil.Error:
             continue
-    # an accepted socket shares its local port with the listener, so a connection is keyed by both ends
+    # an accepted socket shares its local port with the listener: key a connection by both ends
     owner = {(local, remote): pid for pid, _, local, remote, status in conns if remote}
     rows = []
     for pid, role, local, remote, status in conns:
@@ -180,11 +368,78 @@ def socket_table(spark) -> pd.DataFrame:
     )
 
 
+SOCKET_FINDINGS = {
+    "daemon_port": (
+        "{workers} Python workers each hold one established socket to the JVM, all on local "
+        "port {port}: the daemon's listening port, inherited when it forked them; the JVM ends "
+        "are ports {jvm_ports}."
+    ),
+    "other_ports": (
+        "{workers} Python workers hold {sockets} established sockets, on local ports {ports} "
+        "(the daemon listens on {listen}); the other ends are ports {remote_ports}."
+    ),
+    "no_workers": "No Python worker holds an established socket now.",
+    "py4j": (
+        "This notebook's own process holds {py4j} py4j connections to the JVM: it drives the "
+        "plan, but no row it scores ever passes through it."
+    ),
+}
+
+
+def _ports(values) -> str:
+    return ", ".join(str(int(x)) for x in sorted(set(values))) or "-"
+
+
+def socket_findings(socks: pd.DataFrame) -> list[Finding]:
+    """Which ports the workers' data sockets use (the daemon's, when forked from it) and how
+    many connections this Python process holds to the JVM; `socks` from `socket_table`."""
+    est = socks[socks["status"] == "ESTABLISHED"]
+    data = est[est["role"] == "python_worker"]
+    listen = socks.loc[(socks["role"] == "daemon") & (socks["status"] == "LISTEN"), "local_port"]
+    workers = data["pid"].nunique()
+    forked = (
+        len(data) == workers
+        and (data["peer_role"] == "jvm").all()
+        and len(set(listen)) == 1
+        and set(data["local_port"]) == set(listen)
+    )
+    if not workers:
+        out = [finding(SOCKET_FINDINGS, "no_workers")]
+    elif forked:
+        out = [
+            finding(
+                SOCKET_FINDINGS,
+                "daemon_port",
+                workers=workers,
+                port=_ports(listen),
+                jvm_ports=_ports(data["remote_port"]),
+            )
+        ]
+    else:
+        out = [
+            finding(
+                SOCKET_FINDINGS,
+                "other_ports",
+                workers=workers,
+                sockets=len(data),
+                ports=_ports(data["local_port"]),
+                listen=_ports(listen),
+                remote_ports=_ports(data["remote_port"]),
+            )
+        ]
+    mine = est[(est["role"] == "this Python (driver side)") & (est["peer_role"] == "jvm")]
+    out.append(finding(SOCKET_FINDINGS, "py4j", py4j=len(mine)))
+    return out
+
+
 def _purpose(role, peer_role, local, remote, status, ports) -> str:
     if role == "daemon" and status == "LISTEN":
         return "the daemon waits here for the JVM to ask for a new worker (pyspark/daemon.py)"
     if {role, peer_role} == {"jvm", "python_worker"}:
-        return "one worker's data socket: Arrow/pickled batches to and from a task (PythonRunner.scala)"
+        return (
+            "one worker's data socket: Arrow/pickled batches to and from a task "
+            "(PythonRunner.scala)"
+        )
     if ports["gateway"] in (local, remote) and "this Python (driver side)" in (role, peer_role):
         return "py4j: this Python process driving the JVM (the DataFrame API calls)"
     if "this Python (driver side)" in (role, peer_role) and "jvm" in (role, peer_role):

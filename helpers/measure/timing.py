@@ -19,6 +19,7 @@ import pandas as pd
 import psutil
 
 from helpers.core.config import LabError
+from helpers.core.findings import Finding, finding
 from helpers.core.validate import check_positive
 from helpers.model.data import ensure_model, feature_matrix, load_booster, predict
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
@@ -115,7 +116,8 @@ def set_batch_size(spark, batch_size: int | None) -> int | None:
 
 
 def effective_batch_size(spark, name: str) -> int | None:
-    """Rows per batch a scenario actually uses: the Arrow conf, 100 for row udf, None for SynapseML."""
+    """Rows per batch a scenario actually uses: the Arrow conf, 100 for row udf, None for
+    SynapseML."""
     if name == "row_udf":
         return ROW_UDF_BATCH
     if name == "synapseml":
@@ -235,10 +237,106 @@ def bench_table(limit: LimitResult, records: list[BenchRecord]) -> pd.DataFrame:
     return pd.DataFrame([top] + df.to_dict("records"))
 
 
-# ---- the processes of a running job --------------------------------------------------------------
+# ---- what notebook 00 saw: the environment, the limit, the bench --------------------------------
+
+PARITY_TOL = 1e-9  # a path "agrees" when no prediction differs from the reference by more
+
+ENVIRONMENT_FINDINGS = {
+    "all_ok": "All checks passed.",
+    "fix_first": "Fix first: {items} (see the message column).",
+}
 
 
-# ---- SQL metrics of Python plan nodes (Spark's REST API on 127.0.0.1) --------------------------------
+def environment_findings(checks: pd.DataFrame) -> list[Finding]:
+    """Whether every environment check passed, else the items to fix; `checks` has columns item
+    and ok (one row per `helpers.core.env.Check`)."""
+    missing = checks.loc[~checks["ok"].astype(bool), "item"].tolist()
+    if not missing:
+        return [finding(ENVIRONMENT_FINDINGS, "all_ok")]
+    return [finding(ENVIRONMENT_FINDINGS, "fix_first", items=", ".join(missing))]
+
+
+LIMIT_FINDINGS = {
+    "limit": (
+        "{rows_per_s:,.0f} rows/s with {processes} processes ({rows:,} rows in {wall_s:.3f} s)."
+    ),
+    "identical": "Its predictions are bit-identical to the single-process reference.",
+    "different": "Its predictions are NOT equal to the single-process reference.",
+}
+
+
+def limit_findings(limit: LimitResult, reference: np.ndarray) -> list[Finding]:
+    """The physical limit's throughput (rows/s) and whether its predictions equal `reference`
+    bit for bit."""
+    same = np.array_equal(limit.predictions, reference)
+    return [
+        finding(
+            LIMIT_FINDINGS,
+            "limit",
+            rows_per_s=limit.rows_per_s,
+            processes=limit.processes,
+            rows=limit.rows,
+            wall_s=limit.wall_s,
+        ),
+        finding(LIMIT_FINDINGS, "identical" if same else "different"),
+    ]
+
+
+BENCH_FINDINGS = {
+    "agree": "All {n} paths agree with the reference (largest difference {max_diff:.1e}).",
+    "disagree": (
+        "{n_bad} of {n} paths differ from the reference by more than {tol:.0e}: {names} "
+        "(largest difference {max_diff:.1e})."
+    ),
+    "unchecked": "The {n} paths' predictions were not compared with the reference (parity off).",
+    "best_worst": (
+        "The best, `{best}`, reached {best_ratio:.2f} of the physical limit; "
+        "the worst, `{worst}`, {worst_ratio:.3f}."
+    ),
+}
+
+
+def bench_findings(table: pd.DataFrame, tol: float = PARITY_TOL) -> list[Finding]:
+    """Parity of every path (max |prediction - reference|, agreeing within `tol`) and the best
+    and worst ratio to the physical limit, from a `bench_table` (or several concatenated)."""
+    paths = table[table["name"] != "physical_limit"]
+    diffs = paths["max_abs_diff"].astype(float)
+    n = len(paths)
+    if diffs.isna().all():
+        out = [finding(BENCH_FINDINGS, "unchecked", n=n)]
+    else:
+        bad = paths.loc[diffs > tol, "name"].tolist()
+        if bad:
+            names = ", ".join(f"`{b}`" for b in bad)
+            out = [
+                finding(
+                    BENCH_FINDINGS,
+                    "disagree",
+                    n_bad=len(bad),
+                    n=n,
+                    tol=tol,
+                    names=names,
+                    max_diff=diffs.max(),
+                )
+            ]
+        else:
+            out = [finding(BENCH_FINDINGS, "agree", n=n, max_diff=diffs.max())]
+    ranked = paths.sort_values("ratio_to_limit")
+    best, worst = ranked.iloc[-1], ranked.iloc[0]
+    out.append(
+        finding(
+            BENCH_FINDINGS,
+            "best_worst",
+            best=best["name"],
+            best_ratio=best["ratio_to_limit"],
+            worst=worst["name"],
+            worst_ratio=worst["ratio_to_limit"],
+        )
+    )
+    return out
+
+
+# ---- wall time with and without a profiler ------------------------------------------------------
 
 
 @dataclass
@@ -271,8 +369,8 @@ class OverheadResult:
 
 
 def alternated_runs(pairs: int, run) -> tuple[list, list]:
-    """Call `run(on)` -> seconds `pairs` times with on=False and `pairs` times with on=True, the order
-    alternating (off, on), (on, off), ... so drift on a shared machine hits both alike.
+    """Call `run(on)` -> seconds `pairs` times with on=False and `pairs` times with on=True, the
+    order alternating (off, on), (on, off), ... so drift on a shared machine hits both alike.
     Returns (on_seconds, off_seconds)."""
     check_positive("pairs", pairs)
     on, off = [], []

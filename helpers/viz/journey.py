@@ -5,9 +5,12 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from helpers.lab.journey import batch_layers
+
 
 def throughput_vs_limit(table: pd.DataFrame, title: str = "Rows per second vs the physical limit"):
-    """Horizontal bars of rows/s per path with the physical limit as a line; `table` from bench_table."""
+    """Horizontal bars of rows/s per path with the physical limit as a line; `table` from
+    bench_table."""
     t = table[table.name != "physical_limit"].sort_values("rows_per_s")
     limit = table.loc[table.name == "physical_limit", "rows_per_s"].max()
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(t) + 1.5))
@@ -47,3 +50,9 @@ def layer_bars(layers: pd.DataFrame, batch_rows: int):
     ax.set_title(f"One batch of {batch_rows:,} rows x 16 doubles, layer by layer")
     fig.tight_layout()
     return fig
+
+
+def layer_view(batch_rows: int, spark, rows: int, scenario: str = "pandas_udf"):
+    """Measure one batch of `batch_rows` rows layer by layer (journey.batch_layers, bytes) and
+    draw it: the render function of notebook 01's batch-size slider."""
+    return layer_bars(batch_layers(spark, rows, batch_rows, scenario), min(batch_rows, rows))

@@ -9,7 +9,10 @@ from helpers.measure import timing as measure
 
 def test_parse_size():
     assert validate.parse_size("12.0 MiB") == 12 * 2**20
-    text = "total (min, med, max (stageId: taskId))\n1.5 KiB (0.7 KiB, 0.7 KiB, 0.8 KiB (stage 3.0: task 4))"
+    text = (
+        "total (min, med, max (stageId: taskId))\n"
+        "1.5 KiB (0.7 KiB, 0.7 KiB, 0.8 KiB (stage 3.0: task 4))"
+    )
     assert validate.parse_size(text) == 1536
     with pytest.raises(ValueError):
         validate.parse_size("12 ms")

@@ -1,0 +1,242 @@
+"""helpers.lab.journey's findings (notebook 01): every template branch, on hand-made tables shaped
+like operator_table, batch_layers, ProcessSampler.samples, python_metrics and socket_table.
+Pure: no Spark, no timing."""
+
+import pandas as pd
+import pytest
+
+from helpers.lab import journey
+
+MIB = 2**20
+ME = "this Python (driver side)"
+
+
+def ops(rows):
+    return pd.DataFrame(rows, columns=["scenario", "expected", "python_operator", "plan"])
+
+
+OPS_OK = ops(
+    [
+        ("row_udf", "BatchEvalPython", "BatchEvalPython", "Project <- BatchEvalPython <- Scan"),
+        ("pandas_udf", "ArrowEvalPython", "ArrowEvalPython", "Project <- ArrowEvalPython"),
+        ("arrow_udf", "ArrowEvalPython", "ArrowEvalPython", "Project <- ArrowEvalPython"),
+        ("synapseml", "Project", journey.NO_PYTHON, "Project <- InMemoryTableScan"),
+    ]
+)
+OPS_ALL_PYTHON_WRONG = ops(
+    [
+        ("map_in_pandas", "MapInPandas", "MapInPandas", "MapInPandas <- Scan"),
+        ("map_in_arrow", "PythonMapInArrow", "MapInPandas", "MapInPandas <- Scan"),
+    ]
+)
+OPS_JVM_WRONG = ops([("synapseml", "Project", journey.NO_PYTHON, "Filter <- Scan")])
+
+
+def layers(sent=1310720.0, back=80128.0):
+    names = [
+        "JVM heap: UnsafeRows",
+        "JVM -> socket: Arrow IPC sent",
+        "Python: pandas columns",
+        "Python -> socket: predictions IPC",
+    ]
+    b = [1440000.0, sent, 1280000.0, back]
+    return pd.DataFrame({"layer": names, "bytes": b, "factor": [x / 1280000.0 for x in b]})
+
+
+def samples(workers=((11, 165), (12, 160))):
+    rows = [(0.0, 1, "jvm", 400 * MIB, 1.0), (0.5, 1, "jvm", 502 * MIB, 2.8)]
+    rows += [(0.0, 2, "daemon", 56 * MIB, 0.2), (0.5, 2, "daemon", 56 * MIB, 0.3)]
+    for pid, mib in workers:
+        rows += [(0.1, pid, "python_worker", 60 * MIB, 0.5)]
+        rows += [(0.5, pid, "python_worker", mib * MIB, 1.5)]
+    return pd.DataFrame(rows, columns=["t", "pid", "role", "rss_bytes", "cpu_s"])
+
+
+def metrics(sent, back):
+    return pd.DataFrame(
+        {
+            "node": ["ArrowEvalPython"] * 2,
+            "metric": ["data sent to Python workers", "data returned from Python workers"],
+            "bytes": [sent, back],
+        }
+    )
+
+
+NO_METRICS = pd.DataFrame(columns=["execution", "node", "metric", "value", "bytes"])
+
+
+def socks(rows):
+    cols = ["pid", "role", "local_port", "remote_port", "status", "peer_role"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+DAEMON = (2, "daemon", 39035, None, "LISTEN", "")
+PY4J = [
+    (9, ME, 42658, 44051, "ESTABLISHED", "jvm"),
+    (9, ME, 42674, 44051, "ESTABLISHED", "jvm"),
+    (9, ME, 36431, 47562, "ESTABLISHED", "jvm"),
+    (9, ME, 33077, 40588, "ESTABLISHED", "outside the session"),  # the kernel's own sockets
+    (9, ME, 36431, None, "LISTEN", ""),
+]
+FORKED = socks(
+    [
+        DAEMON,
+        (11, "python_worker", 39035, 32834, "ESTABLISHED", "jvm"),
+        (12, "python_worker", 39035, 32850, "ESTABLISHED", "jvm"),
+        (1, "jvm", 32834, 39035, "ESTABLISHED", "python_worker"),
+        *PY4J,
+    ]
+)
+ODD = socks(
+    [
+        DAEMON,
+        (11, "python_worker", 39035, 32834, "ESTABLISHED", "jvm"),
+        (11, "python_worker", 50000, 8080, "ESTABLISHED", "outside the session"),
+        *PY4J[:1],
+    ]
+)
+NO_WORKERS = socks([DAEMON, *PY4J])
+
+CASES = {
+    "ops_one_in_jvm": (
+        journey.operator_findings,
+        (OPS_OK,),
+        ["some_in_jvm", "operators", "as_expected"],
+        [
+            "3 of 4 paths run through a Python operator; `synapseml` stays in the JVM "
+            "(a plain `Project` that calls SynapseML's scoring UDF).",
+            "In the executed plans: `BatchEvalPython` for `row_udf`; "
+            "`ArrowEvalPython` for `pandas_udf`, `arrow_udf`.",
+            None,
+        ],
+    ),
+    "ops_all_python_unexpected": (
+        journey.operator_findings,
+        (OPS_ALL_PYTHON_WRONG,),
+        ["all_python", "operators", "unexpected"],
+        [
+            "All 2 paths run through a Python operator; none stays in the JVM.",
+            "In the executed plans: `MapInPandas` for `map_in_pandas`, `map_in_arrow`.",
+            "Not the expected operator: `map_in_arrow` planned MapInPandas "
+            "(expected `PythonMapInArrow`).",
+        ],
+    ),
+    "ops_jvm_without_its_operator": (
+        journey.operator_findings,
+        (OPS_JVM_WRONG,),
+        ["some_in_jvm", "unexpected"],
+        [
+            None,
+            f"Not the expected operator: `synapseml` planned {journey.NO_PYTHON} "
+            "(expected `Project`).",
+        ],
+    ),
+    "layers": (
+        journey.layer_findings,
+        (layers(), 10_000),
+        ["largest"],
+        [
+            "One batch of 10,000 rows is 1.22 MiB of feature values. "
+            "The largest layer is *JVM heap: UnsafeRows* at 1.12x."
+        ],
+    ),
+    "layers_without_socket_bytes": (
+        journey.layer_findings,
+        (layers(sent=0.0, back=float("nan")), 10_000),
+        ["largest", "no_socket_bytes"],
+        [None, None],
+    ),
+    "processes": (
+        journey.process_findings,
+        (samples(), 2),
+        ["workers", "peaks", "reuse"],
+        [
+            "2 Python worker processes ran beside the JVM (cores available to Spark: 2).",
+            "The JVM peaked at 502 MiB RSS and the largest worker at 165 MiB: pandas, pyarrow, "
+            "LightGBM and a copy of the model live in every worker.",
+            None,
+        ],
+    ),
+    "processes_none_seen_no_reuse": (
+        journey.process_findings,
+        (samples(workers=()), 4, False),
+        ["no_workers", "jvm_peak", "no_reuse"],
+        [None, "The JVM peaked at 502 MiB RSS.", None],
+    ),
+    "bytes": (
+        journey.byte_findings,
+        (metrics(2.5 * MIB, 160256.0), 20_000),
+        ["sent", "back"],
+        [
+            "2.5 MiB went to the workers for 2.4 MiB of raw feature values (1.02x: Arrow adds "
+            "schema and batch headers and buffer padding; Spark rounds the metric to one "
+            "decimal).",
+            "0.15 MiB came back (8.0 bytes per prediction).",
+        ],
+    ),
+    "bytes_rounded_below_raw": (
+        journey.byte_findings,
+        (metrics(2.4 * MIB, 160256.0), 20_000),
+        ["sent_rounded", "back"],
+        [None, None],
+    ),
+    "bytes_missing": (journey.byte_findings, (NO_METRICS, 20_000), ["no_metrics"], [None]),
+    "sockets_forked": (
+        journey.socket_findings,
+        (FORKED,),
+        ["daemon_port", "py4j"],
+        [
+            "2 Python workers each hold one established socket to the JVM, all on local port "
+            "39035: the daemon's listening port, inherited when it forked them; the JVM ends "
+            "are ports 32834, 32850.",
+            "This notebook's own process holds 3 py4j connections to the JVM: it drives the "
+            "plan, but no row it scores ever passes through it.",
+        ],
+    ),
+    "sockets_odd": (
+        journey.socket_findings,
+        (ODD,),
+        ["other_ports", "py4j"],
+        [
+            "1 Python workers hold 2 established sockets, on local ports 39035, 50000 (the "
+            "daemon listens on 39035); the other ends are ports 8080, 32834.",
+            None,
+        ],
+    ),
+    "sockets_no_workers": (
+        journey.socket_findings,
+        (NO_WORKERS,),
+        ["no_workers", "py4j"],
+        ["No Python worker holds an established socket now.", None],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_findings_branch(case):
+    fn, args, expected_keys, texts = CASES[case]
+    found = fn(*args)
+    assert [f.key for f in found] == expected_keys
+    for f, text in zip(found, texts):
+        if text is not None:
+            assert f.text() == text
+
+
+def test_every_template_is_exercised():
+    seen = {(fn, k) for fn, _, ks, _ in CASES.values() for k in ks}
+    tables = {
+        journey.operator_findings: journey.OPERATOR_FINDINGS,
+        journey.layer_findings: journey.LAYER_FINDINGS,
+        journey.process_findings: journey.PROCESS_FINDINGS,
+        journey.byte_findings: journey.BYTE_FINDINGS,
+        journey.socket_findings: journey.SOCKET_FINDINGS,
+    }
+    assert seen == {(fn, k) for fn, t in tables.items() for k in t}
+
+
+def test_process_summary_reads_peaks_and_cpu_per_process():
+    s = journey.process_summary(samples())
+    assert list(s.columns) == ["peak_rss_mib", "cpu_s"]
+    assert s.loc[("jvm", 1), "peak_rss_mib"] == 502.0 and s.loc[("jvm", 1), "cpu_s"] == 1.8
+    assert s.loc[("python_worker", 11), "peak_rss_mib"] == 165.0
+    assert len(s) == 4

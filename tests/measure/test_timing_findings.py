@@ -1,0 +1,106 @@
+"""helpers.measure.timing's findings (notebook 00): every template branch, on hand-made results.
+Pure: no Spark, no timing."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.measure import timing
+
+
+def keys(findings):
+    return [f.key for f in findings]
+
+
+def bench(diffs, ratios):
+    """A bench_table-shaped frame: the limit first, then paths p0, p1, ..."""
+    return pd.DataFrame(
+        {
+            "name": ["physical_limit"] + [f"p{i}" for i in range(len(diffs))],
+            "max_abs_diff": [0.0] + [np.nan if d is None else d for d in diffs],
+            "ratio_to_limit": [1.0] + list(ratios),
+        }
+    )
+
+
+def limit(preds):
+    return timing.LimitResult(20_000, 2, 0.0705, 283_687.9, np.asarray(preds))
+
+
+CASES = {
+    "env_all_ok": (
+        timing.environment_findings,
+        (pd.DataFrame({"item": ["java", "pyspark"], "ok": [True, True]}),),
+        ["all_ok"],
+        ["All checks passed."],
+    ),
+    "env_fix_first": (
+        timing.environment_findings,
+        (pd.DataFrame({"item": ["java", "pyspark", "jars"], "ok": [False, True, False]}),),
+        ["fix_first"],
+        ["Fix first: java, jars (see the message column)."],
+    ),
+    "limit_identical": (
+        timing.limit_findings,
+        (limit([0.5, 1.5]), np.array([0.5, 1.5])),
+        ["limit", "identical"],
+        [
+            "283,688 rows/s with 2 processes (20,000 rows in 0.070 s).",
+            "Its predictions are bit-identical to the single-process reference.",
+        ],
+    ),
+    "limit_different": (
+        timing.limit_findings,
+        (limit([0.5, 1.5]), np.array([0.5, 1.5 + 1e-12])),
+        ["limit", "different"],
+        [None, "Its predictions are NOT equal to the single-process reference."],
+    ),
+    "bench_agree": (
+        timing.bench_findings,
+        (bench([0.0, 2e-16, 0.0], [0.13, 0.0476, 0.09]),),
+        ["agree", "best_worst"],
+        [
+            "All 3 paths agree with the reference (largest difference 2.0e-16).",
+            "The best, `p0`, reached 0.13 of the physical limit; the worst, `p1`, 0.048.",
+        ],
+    ),
+    "bench_disagree": (
+        timing.bench_findings,
+        (bench([0.0, 0.25, 1e-3], [0.1, 0.2, 0.3]),),
+        ["disagree", "best_worst"],
+        [
+            "2 of 3 paths differ from the reference by more than 1e-09: `p1`, `p2` "
+            "(largest difference 2.5e-01).",
+            "The best, `p2`, reached 0.30 of the physical limit; the worst, `p0`, 0.100.",
+        ],
+    ),
+    "bench_unchecked": (
+        timing.bench_findings,
+        (bench([None, None], [0.5, 0.25]),),
+        ["unchecked", "best_worst"],
+        ["The 2 paths' predictions were not compared with the reference (parity off).", None],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_findings_branch(case):
+    fn, args, expected_keys, texts = CASES[case]
+    found = fn(*args)
+    assert keys(found) == expected_keys
+    for f, text in zip(found, texts):
+        if text is not None:
+            assert f.text() == text
+
+
+def test_every_template_is_exercised():
+    seen = {k for _, _, ks, _ in CASES.values() for k in ks}
+    tables = timing.ENVIRONMENT_FINDINGS, timing.LIMIT_FINDINGS, timing.BENCH_FINDINGS
+    assert seen == {k for t in tables for k in t}
+
+
+def test_bench_findings_read_the_numbers_not_the_row_order():
+    t = bench([0.0, 0.0], [0.02, 0.4]).iloc[::-1]
+    best_worst = timing.bench_findings(t)[-1]
+    assert best_worst.values["best"] == "p1" and best_worst.values["worst"] == "p0"
+    assert best_worst.values["best_ratio"] == 0.4
