@@ -9,7 +9,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from helpers.core.config import JARS_DIR, LabError, check_java, pins
+from helpers.core.findings import Finding, finding
 from helpers.core.jars import synapseml_jars
 
 PACKAGES = (
@@ -136,3 +139,18 @@ def environment_report() -> list[Check]:
         )
     )
     return checks
+
+
+ENVIRONMENT_FINDINGS = {
+    "all_ok": "All checks passed.",
+    "fix_first": "Fix first: {items} (see the message column).",
+}
+
+
+def environment_findings(checks: pd.DataFrame) -> list[Finding]:
+    """Whether every environment check passed, else the items to fix; `checks` has columns item
+    and ok (one row per `helpers.core.env.Check`)."""
+    missing = checks.loc[~checks["ok"].astype(bool), "item"].tolist()
+    if not missing:
+        return [finding(ENVIRONMENT_FINDINGS, "all_ok")]
+    return [finding(ENVIRONMENT_FINDINGS, "fix_first", items=", ".join(missing))]

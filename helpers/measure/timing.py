@@ -237,24 +237,9 @@ def bench_table(limit: LimitResult, records: list[BenchRecord]) -> pd.DataFrame:
     return pd.DataFrame([top] + df.to_dict("records"))
 
 
-# ---- what notebook 00 saw: the environment, the limit, the bench --------------------------------
+# ---- what notebook 00 saw: the limit, the bench --------------------------------
 
 PARITY_TOL = 1e-9  # a path "agrees" when no prediction differs from the reference by more
-
-ENVIRONMENT_FINDINGS = {
-    "all_ok": "All checks passed.",
-    "fix_first": "Fix first: {items} (see the message column).",
-}
-
-
-def environment_findings(checks: pd.DataFrame) -> list[Finding]:
-    """Whether every environment check passed, else the items to fix; `checks` has columns item
-    and ok (one row per `helpers.core.env.Check`)."""
-    missing = checks.loc[~checks["ok"].astype(bool), "item"].tolist()
-    if not missing:
-        return [finding(ENVIRONMENT_FINDINGS, "all_ok")]
-    return [finding(ENVIRONMENT_FINDINGS, "fix_first", items=", ".join(missing))]
-
 
 LIMIT_FINDINGS = {
     "limit": (

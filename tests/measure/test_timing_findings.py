@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.core import env
 from helpers.measure import timing
 
 
@@ -29,13 +30,13 @@ def limit(preds):
 
 CASES = {
     "env_all_ok": (
-        timing.environment_findings,
+        env.environment_findings,
         (pd.DataFrame({"item": ["java", "pyspark"], "ok": [True, True]}),),
         ["all_ok"],
         ["All checks passed."],
     ),
     "env_fix_first": (
-        timing.environment_findings,
+        env.environment_findings,
         (pd.DataFrame({"item": ["java", "pyspark", "jars"], "ok": [False, True, False]}),),
         ["fix_first"],
         ["Fix first: java, jars (see the message column)."],
@@ -95,7 +96,7 @@ def test_findings_branch(case):
 
 def test_every_template_is_exercised():
     seen = {k for _, _, ks, _ in CASES.values() for k in ks}
-    tables = timing.ENVIRONMENT_FINDINGS, timing.LIMIT_FINDINGS, timing.BENCH_FINDINGS
+    tables = env.ENVIRONMENT_FINDINGS, timing.LIMIT_FINDINGS, timing.BENCH_FINDINGS
     assert seen == {k for t in tables for k in t}
 
 
