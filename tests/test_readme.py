@@ -5,7 +5,8 @@ from helpers.core.config import ROOT
 
 
 def test_readme_layer_table_matches_the_tree():
-    assert readme_table(ROOT / "README.md") == layer_table(), "run `make layers` and paste it into README"
+    hint = "run `make layers` and paste it into README"
+    assert readme_table(ROOT / "README.md") == layer_table(), hint
 
 
 def test_readme_table_is_empty_without_markers(tmp_path):

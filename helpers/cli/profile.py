@@ -1,4 +1,5 @@
-"""`python -m helpers profile`: Python-worker and JVM flame graphs of one scenario, written to a folder."""
+"""`python -m helpers profile`: Python-worker and JVM flame graphs of one scenario, written to a
+folder."""
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ def run_profile_cli(
     py_spy: bool = False,
 ) -> dict:
     """`python -m helpers profile`: a fresh profiled session (worker sampler + JFR), one run of
-    `scenario`, then python.collapsed, jvm.collapsed (and their interactive .html), breakdown.json and
-    profile.png in `out_dir`. With `py_spy`, one more run under py-spy --native (sampler paused):
-    pyspy.raw, pyspy.collapsed, pyspy.html, and 'pyspy_native_share' in the breakdown.
+    `scenario`, then python.collapsed, jvm.collapsed (and their interactive .html), breakdown.json
+    and profile.png in `out_dir`. With `py_spy`, one more run under py-spy --native (sampler
+    paused): pyspy.raw, pyspy.collapsed, pyspy.html, and 'pyspy_native_share' in the breakdown.
     Returns the breakdown dict."""
     import matplotlib
 

@@ -3,14 +3,17 @@
 The flame graphs of notebook 05 show `importlib.invalidate_caches()` at the start of each task
 (`pyspark/worker.py`, Spark 3.5). With Spark's `pyspark.zip` / `py4j-*-src.zip` on the workers'
 `sys.path`, Python 3.10-3.11 re-read both archives' directories right there (CPython #103200).
-`helpers.workers.lean_daemon` takes the zips off the path when the same pyspark is installed as a package.
+`helpers.workers.lean_daemon` takes the zips off the path when the same pyspark is installed as a
+package.
 
 - `invalidate_cost`: the call itself, timed in two fresh interpreters (with and without the zips
   on PYTHONPATH, pyspark imported): milliseconds per call.
 - `task_overhead`: one inference path over the same rows cut into few and many partitions, with
   the stock daemon and with the lean one, each in its own session; the extra time per task is
   the slope of wall time over the number of tasks. Runs sessions of its own, so call it from a
-  process without one (the notebook uses `task_overhead_in_child`, i.e. `python -m helpers taskcost`).
+  process without one (the notebook uses `task_overhead_in_child`, i.e.
+  `python -m helpers taskcost`).
+- `taskcost_findings`: what notebook 05 says about both tables.
 
 Units: seconds, milliseconds where the name says so.
 """
@@ -28,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.config import ROOT, LabError
+from helpers.core.findings import Finding, finding
 from helpers.core.session import active_session, start_session, stop_session
 from helpers.core.validate import check_positive, parse_partitions
 from helpers.measure.timing import collect_predictions, reference_predictions, time_noop
@@ -47,7 +51,8 @@ print(json.dumps({{"pyspark": pyspark.__file__, "times": times, "zip_importers":
 
 
 def spark_python_path() -> str:
-    """The PYTHONPATH Spark gives its workers: pyspark.zip and the py4j source zip of this install."""
+    """The PYTHONPATH Spark gives its workers: pyspark.zip and the py4j source zip of this
+    install."""
     import pyspark
 
     lib = Path(pyspark.__file__).parent / "python" / "lib"
@@ -214,3 +219,72 @@ def task_overhead_in_child(
                 else f"taskcost child failed with exit code {out.returncode}."
             )
         return pd.DataFrame(json.loads(path.read_text()))
+
+
+TASKCOST_FINDINGS = {
+    "invalidate": (
+        "One `invalidate_caches()` took **{zip_ms:.1f} ms** with pyspark imported from the zip "
+        "({zip_importers} zip importers to refresh) and {plain_ms:.3f} ms from site-packages."
+    ),
+    "per_task_faster": (
+        "In Spark, each extra task added **{stock_ms:.0f} ms** of wall time with the stock daemon "
+        "and {lean_ms:.0f} ms with the lean one; at {partitions} partitions the lean daemon's job "
+        "was {gain:.0%} faster, with identical predictions (max |diff| {max_diff:.1g})."
+    ),
+    "per_task_not_faster": (
+        "In Spark, each extra task added **{stock_ms:.0f} ms** of wall time with the stock daemon "
+        "and {lean_ms:.0f} ms with the lean one; at {partitions} partitions the lean daemon's job "
+        "was not faster in this run ({gain:+.0%}), with identical predictions (max |diff| "
+        "{max_diff:.1g})."
+    ),
+    "origin": (
+        "The workers imported pyspark from `{stock_file}` vs `{lean_file}`. What remains per task "
+        "(scheduling, the broadcast, opening the Arrow stream) is why few large tasks beat many "
+        "small ones for inference."
+    ),
+}
+
+
+def _site_relative(path: str) -> str:
+    return path.split("site-packages/")[-1]
+
+
+def taskcost_findings(calls: pd.DataFrame, tasks: pd.DataFrame) -> list[Finding]:
+    """What the two experiments found: one `invalidate_caches()` in ms with pyspark from the zip
+    and from site-packages (`invalidate_cost`, zip row first); the wall time each extra task adds
+    (ms) per daemon, the lean daemon's gain at the most partitions, the predictions' largest
+    difference and where the workers imported pyspark from (`task_overhead`)."""
+    zipped, plain = calls.iloc[0], calls.iloc[1]
+    slopes = per_task_seconds(tasks).set_index("daemon")
+    stock, lean = tasks[tasks.daemon == "stock"], tasks[tasks.daemon == "lean"]
+    most = int(stock.partitions.max())
+    gain = (
+        float(slopes.loc["stock", "wall_s_at_most_tasks"])
+        / float(lean.set_index("partitions").wall_s[most])
+        - 1
+    )
+    per_task = dict(
+        stock_ms=float(slopes.loc["stock", "per_task_wall_ms"]),
+        lean_ms=float(slopes.loc["lean", "per_task_wall_ms"]),
+        partitions=most,
+        gain=gain,
+        max_diff=float(tasks.max_abs_diff.max()),
+    )
+    return [
+        finding(
+            TASKCOST_FINDINGS,
+            "invalidate",
+            zip_ms=float(zipped.median_ms),
+            zip_importers=int(zipped.zip_importers),
+            plain_ms=float(plain.median_ms),
+        ),
+        finding(
+            TASKCOST_FINDINGS, "per_task_faster" if gain > 0 else "per_task_not_faster", **per_task
+        ),
+        finding(
+            TASKCOST_FINDINGS,
+            "origin",
+            stock_file=_site_relative(stock.pyspark_file.iloc[0]),
+            lean_file=_site_relative(lean.pyspark_file.iloc[0]),
+        ),
+    ]

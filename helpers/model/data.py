@@ -28,9 +28,10 @@ from helpers.core.validate import check_rows
 
 N_FEATURES = 16
 SEED = 20261124
+
+
 def feature_names(n_features: int = N_FEATURES) -> list[str]:
     return [f"f{i}" for i in range(n_features)]
-
 
 
 def feature_matrix(rows: int, n_features: int = N_FEATURES, seed: int = SEED) -> np.ndarray:

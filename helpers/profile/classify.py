@@ -1,21 +1,23 @@
 """Frames -> categories: where the sampled time of a Python worker or the JVM goes.
 
 Categories (in the order charts stack them):
-- prediction: the model (Python `lightgbm/` and the kit's `predict` in `helpers/model/data.py`, SynapseML's `com.microsoft.azure.synapse.ml.lightgbm`
-  and LightGBM's JNI wrapper `com.microsoft.ml.lightgbm`). Any such frame on a stack wins, so the
-  NumPy calls LightGBM makes inside predict count as prediction.
+- prediction: the model (Python `lightgbm/` and the kit's `predict` in `helpers/model/data.py`,
+  SynapseML's `com.microsoft.azure.synapse.ml.lightgbm` and LightGBM's JNI wrapper
+  `com.microsoft.ml.lightgbm`). Any such frame on a stack wins, so the NumPy calls LightGBM makes
+  inside predict count as prediction.
 - conversion: Arrow <-> pandas (`arrow_to_pandas`, `_create_batch`, `pyarrow/pandas_compat.py`),
   building the model's input matrix (`np.column_stack`, `to_numpy`, pandas/NumPy frames, the kit's
   UDF bodies in `helpers/paths/scenarios.py`), SynapseML's `VectorAssembler`.
 - serialization: Arrow IPC and pickle (`load_stream`/`dump_stream` in `pyspark/serializers.py` and
-  `pyspark/sql/pandas/serializers.py`, `pyarrow/ipc`, cloudpickle; JVM `org.apache.arrow.vector.ipc`,
-  Pyrolite `net.razorvine.pickle`).
-- JVM row<->Arrow: `ArrowWriter`, `ArrowColumnVector`, Arrow vectors, generated `UnsafeProjection`s
-  (rows rebuilt from Arrow results), `EvaluatePython` (rows to Java objects for pickling), and the other
-  row <-> object conversions of Catalyst (`UnsafeRow` getters, e.g. SynapseML's `VectorUDT`). A whole-stage
-  codegen iterator (`GeneratedIteratorForCodegenStage…`) is the parent of everything in its stage and
-  is left to the frames below it.
-- socket I/O: reading/writing the worker socket (`read_int`/`write_int`, `java.net.Socket*`, `sun.nio.ch`).
+  `pyspark/sql/pandas/serializers.py`, `pyarrow/ipc`, cloudpickle; JVM
+  `org.apache.arrow.vector.ipc`, Pyrolite `net.razorvine.pickle`).
+- JVM row<->Arrow: `ArrowWriter`, `ArrowColumnVector`, Arrow vectors, generated
+  `UnsafeProjection`s (rows rebuilt from Arrow results), `EvaluatePython` (rows to Java objects for
+  pickling), and the other row <-> object conversions of Catalyst (`UnsafeRow` getters, e.g.
+  SynapseML's `VectorUDT`). A whole-stage codegen iterator (`GeneratedIteratorForCodegenStage…`)
+  is the parent of everything in its stage and is left to the frames below it.
+- socket I/O: reading/writing the worker socket (`read_int`/`write_int`, `java.net.Socket*`,
+  `sun.nio.ch`).
 - native/JNI: other JVM threads' time in native methods (leaf marked `[native]`).
 - waiting/idle: Python `[off-cpu]` (the thread CPU clock did not advance: blocked on the socket or
   waiting for a core); JVM `park`/`wait`/`sleep`/epoll.
@@ -32,6 +34,7 @@ import re
 import pandas as pd
 
 from helpers.core.config import LabError
+from helpers.core.findings import Finding, finding
 
 CATEGORIES = (
     "prediction",
@@ -55,7 +58,8 @@ CATEGORY_COLORS = {
 }
 
 _PREDICTION = re.compile(
-    r"\(lightgbm/|^predict \(helpers/model/data\.py\)|^com\.microsoft\.azure\.synapse\.ml\.lightgbm\.|^com\.microsoft\.ml\.lightgbm\."
+    r"\(lightgbm/|^predict \(helpers/model/data\.py\)"
+    r"|^com\.microsoft\.azure\.synapse\.ml\.lightgbm\.|^com\.microsoft\.ml\.lightgbm\."
 )
 
 _PY_RULES = [
@@ -63,7 +67,8 @@ _PY_RULES = [
     (
         "socket I/O",
         re.compile(
-            r"^(read_int|write_int|read_long|write_long|write_with_length) \(pyspark/serializers\.py\)"
+            r"^(read_int|write_int|read_long|write_long|write_with_length)"
+            r" \(pyspark/serializers\.py\)"
             r"|^(readinto|recv_into|recv|send|sendall|makefile) \(socket\.py\)"
         ),
     ),
@@ -164,7 +169,8 @@ def classify_stack(stack: str, side: str = "python") -> str:
 
 
 def categorize(stacks: dict, side: str = "python") -> dict[str, float]:
-    """Seconds per category (every category present, in CATEGORIES order); weights are microseconds."""
+    """Seconds per category (every category present, in CATEGORIES order) of stacks weighted in
+    microseconds."""
     out = dict.fromkeys(CATEGORIES, 0.0)
     for s, w in stacks.items():
         out[classify_stack(s, side)] += w / 1e6
@@ -172,8 +178,9 @@ def categorize(stacks: dict, side: str = "python") -> dict[str, float]:
 
 
 def breakdown(result) -> dict:
-    """breakdown.json for one ProfileResult: category -> seconds (Python workers + JVM threads),
-    'wall_s', per-side dicts, and each side's coverage = sampled thread-seconds / (wall_s x slots)."""
+    """breakdown.json for one ProfileResult: category -> seconds (Python workers + JVM
+    threads), 'wall_s', per-side dicts, and each side's coverage = sampled thread-seconds /
+    (wall_s x slots)."""
     py = categorize(result.python, "python")
     jv = categorize(result.jvm, "jvm")
     capacity = result.wall_s * max(result.slots, 1)
@@ -223,10 +230,12 @@ def breakdown_frame(results) -> pd.DataFrame:
 
 def split(result, side: str = "python") -> dict:
     """The serialization-vs-prediction split of one side's busy time (the `[off-cpu]` and
-    waiting samples, and on the JVM the blocking socket reads, are left out): seconds and shares for prediction, serialization (Arrow IPC,
-    pickle, socket I/O, JVM row<->Arrow), conversion and other; plus the waiting seconds."""
+    waiting samples, and on the JVM the blocking socket reads, are left out): seconds and shares
+    for prediction, serialization (Arrow IPC, pickle, socket I/O, JVM row<->Arrow), conversion
+    and other; plus the waiting seconds."""
     cats = categorize(result.python if side == "python" else result.jvm, side)
-    # On the JVM, time in the socket's native read is the task thread blocked on the worker: waiting.
+    # On the JVM, time in the socket's native read is the task thread blocked on the worker:
+    # waiting.
     sock = cats["socket I/O"] if side == "python" else 0.0
     parts = {
         "prediction": cats["prediction"],
@@ -240,6 +249,71 @@ def split(result, side: str = "python") -> dict:
     return parts
 
 
+SPLIT_FINDINGS = {
+    "split_python": (
+        "**{scenario}** (wall {wall_s:.2f} s): of the {on_cpu_s:.2f} s its Python workers were "
+        "busy, **{prediction:.0%} predicting** vs **{serialization:.0%} serializing** and "
+        "{conversion:.0%} converting ({other:.0%} other); another {waiting_s:.2f} s waiting. The "
+        "samples cover {python_coverage:.0%} (Python) and {jvm_coverage:.0%} (JVM) of wall time "
+        "× {slots} slots."
+    ),
+    "split_jvm": (
+        "**{scenario}** (wall {wall_s:.2f} s): of the {on_cpu_s:.2f} s the JVM task threads were "
+        "busy, **{prediction:.0%} predicting** vs **{serialization:.0%} serializing** and "
+        "{conversion:.0%} converting ({other:.0%} other); another {waiting_s:.2f} s waiting. The "
+        "samples cover {python_coverage:.0%} (Python) and {jvm_coverage:.0%} (JVM) of wall time "
+        "× {slots} slots."
+    ),
+    "batch": (
+        "Batch {batch_size:,}: wall {wall_s:.2f} s, prediction {prediction:.0%} vs serialization "
+        "{serialization:.0%} + conversion {conversion:.0%} of the Python workers' busy time."
+    ),
+}
+
+
+def _shares(s: dict) -> dict:
+    return {k: s[f"{k}_share"] for k in ("prediction", "serialization", "conversion", "other")}
+
+
+def breakdown_findings(results) -> list[Finding]:
+    """Per ProfileResult: the split of busy time (`split`) on the Python side, or on the JVM side
+    when no Python task ran, with waiting seconds and each side's coverage of wall time x slots."""
+    out = []
+    for r in results:
+        side = "python" if r.tasks else "jvm"
+        s, b = split(r, side), breakdown(r)
+        out.append(
+            finding(
+                SPLIT_FINDINGS,
+                f"split_{side}",
+                scenario=r.scenario,
+                wall_s=r.wall_s,
+                on_cpu_s=s["on_cpu_s"],
+                waiting_s=s["waiting_s"],
+                python_coverage=b["python_coverage"],
+                jvm_coverage=b["jvm_coverage"],
+                slots=r.slots,
+                **_shares(s),
+            )
+        )
+    return out
+
+
+def batch_findings(results) -> list[Finding]:
+    """Per ProfileResult (e.g. one per Arrow batch size): wall seconds and the shares of the Python
+    workers' busy time spent predicting, serializing and converting."""
+    return [
+        finding(
+            SPLIT_FINDINGS,
+            "batch",
+            batch_size=r.batch_size or 0,
+            wall_s=r.wall_s,
+            **_shares(split(r)),
+        )
+        for r in results
+    ]
+
+
 # Threads that do a Spark task's work: the task thread, 3.5's writer thread feeding the Python
 # worker (PythonRunner.WriterThread "stdout writer for <python>"), and its monitor.
 TASK_THREADS = re.compile(
@@ -247,13 +321,16 @@ TASK_THREADS = re.compile(
 )
 
 
-# Executor plumbing every task-thread stack passes through (thread pool, task runner, error-handling
-# wrappers, lambdas, the noop writer's task loop): hidden in the drawings, kept in the .collapsed files.
+# Executor plumbing every task-thread stack passes through (thread pool, task runner, error-
+# handling wrappers, lambdas, the noop writer's task loop): hidden in the drawings, kept in the
+# .collapsed files.
 JVM_SCAFFOLDING = (
     r"^(java\.lang\.Thread\.run|java\.util\.concurrent\.ThreadPoolExecutor"
-    r"|org\.apache\.spark\.executor\.Executor\$TaskRunner|org\.apache\.spark\.util\.(SparkErrorUtils|Utils\$)"
+    r"|org\.apache\.spark\.executor\.Executor\$TaskRunner"
+    r"|org\.apache\.spark\.util\.(SparkErrorUtils|Utils\$)"
     r"|org\.apache\.spark\.scheduler\.(Task|ResultTask)\.|org\.apache\.spark\.TaskContext"
-    r"|org\.apache\.spark\.sql\.execution\.datasources\.v2\.(V2TableWriteExec|DataWritingSparkTask|WritingSparkTask)"
+    r"|org\.apache\.spark\.sql\.execution\.datasources\.v2\."
+    r"(V2TableWriteExec|DataWritingSparkTask|WritingSparkTask)"
     r"|\d+\.apply$|.*\$\$Lambda)"
 )
 
@@ -290,7 +367,7 @@ def classify_jvm_stack(frames: list[str]) -> str:
 
 
 def jni_breakdown(stacks: dict, only_tasks: bool = True) -> pd.DataFrame:
-    """Collapsed JVM stacks ('root;...;leaf' -> microseconds, e.g. from profile_jvm.jvm_stacks)
+    """Collapsed JVM stacks ('root;...;leaf' -> microseconds, e.g. from jvm.jvm_stacks)
     -> seconds per bucket, share, and the part spent in native code (leaf frame '[native]', i.e.
     a jdk.NativeMethodSample: the thread was inside a JNI call). With `only_tasks`, keeps stacks
     under Executor$TaskRunner: idle threads parked in native code (sockets, epoll) are sampled
@@ -310,7 +387,7 @@ def jni_breakdown(stacks: dict, only_tasks: bool = True) -> pd.DataFrame:
     if not rows:
         raise LabError(
             "No Spark task stacks in the JFR samples: start the session with "
-            "profile_jvm.jfr_java_options() and run the SynapseML job while recording."
+            "jvm.jfr_java_options() and run the SynapseML job while recording."
         )
     out = pd.DataFrame(rows).groupby("bucket", as_index=False)[["seconds", "native_seconds"]].sum()
     out["share"] = out["seconds"] / out["seconds"].sum()

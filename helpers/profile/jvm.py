@@ -5,15 +5,16 @@
 - `dump_jfr(pid, path, begin)`: `jcmd <pid> JFR.dump name=lab filename=... begin=...` mid-session.
 - `jfr_events(path)`: `jfr print --json --events jdk.ExecutionSample,jdk.NativeMethodSample
   --stack-depth 64` (the default depth is 5), parsed.
-- `parse_jfr_events(...)`: events -> collapsed stacks 'thread:<name>;root;...;leaf' (JFR lists frames
-  leaf-first; they are reversed here), weights in microseconds.
+- `parse_jfr_events(...)`: events -> collapsed stacks 'thread:<name>;root;...;leaf' (JFR lists
+  frames leaf-first; they are reversed here), weights in microseconds.
 
-Weights. The `profile` settings sample Java code every 10 ms (`jdk.ExecutionSample`) and threads in
-native code every 20 ms (`jdk.NativeMethodSample`, e.g. JNI calls and blocking socket reads). HotSpot's
-sampler (`jfrThreadSampler.cpp`) takes at most 5 Java threads and 1 native thread per period. So with N
-threads in native code each is visited about once every N periods; with `native_correction` each
-native sample weighs 20 ms x N, N = distinct threads (of any name) seen in native samples in the window (an
-estimate that assumes the sampler's round robin over a steady set of native threads).
+Weights. The `profile` settings sample Java code every 10 ms (`jdk.ExecutionSample`) and threads
+in native code every 20 ms (`jdk.NativeMethodSample`, e.g. JNI calls and blocking socket reads).
+HotSpot's sampler (`jfrThreadSampler.cpp`) takes at most 5 Java threads and 1 native thread per
+period. So with N threads in native code each is visited about once every N periods; with
+`native_correction` each native sample weighs 20 ms x N, N = distinct threads (of any name) seen
+in native samples in the window (an estimate that assumes the sampler's round robin over a steady
+set of native threads).
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def dump_jfr(pid: int, path, begin: float | None = None, maxage: str | None = No
     (rounded down to the second) when given. Raises LabError when the JVM records nothing."""
     if pid is None:
         raise LabError(
-            "No local driver JVM to dump: start the session with helpers.core.session.start_session()."
+            "No local driver JVM to dump: start the session with "
+            "helpers.core.session.start_session()."
         )
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,9 +89,9 @@ def dump_jfr(pid: int, path, begin: float | None = None, maxage: str | None = No
         cmd.append(f"maxage={maxage}")
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if out.returncode != 0 or not path.exists() or "Could not find" in out.stdout:
+        last = (out.stdout + out.stderr).strip().splitlines()[-1][:160]
         raise LabError(
-            f"JFR.dump failed ({(out.stdout + out.stderr).strip().splitlines()[-1][:160]}): start the "
-            "session with java_options=profile_jvm.jfr_java_options()."
+            f"JFR.dump failed ({last}): start the session with java_options=jvm.jfr_java_options()."
         )
     return path
 
@@ -99,9 +101,8 @@ def _jcmd(pid: int, *args: str) -> str:
         [_jdk_tool("jcmd"), str(pid), *args], capture_output=True, text=True, timeout=120
     )
     if out.returncode != 0:
-        raise LabError(
-            f"jcmd {' '.join(args[:1])} failed: {(out.stdout + out.stderr).strip().splitlines()[-1][:160]}"
-        )
+        last = (out.stdout + out.stderr).strip().splitlines()[-1][:160]
+        raise LabError(f"jcmd {' '.join(args[:1])} failed: {last}")
     return out.stdout
 
 
@@ -113,7 +114,8 @@ def recording_running(pid: int) -> bool:
 
 
 def set_recording(pid: int, on: bool, settings: str = "profile", maxage: str = "30m") -> None:
-    """Start (`JFR.start`) or stop and discard (`JFR.stop`, no file) the 'lab' recording of JVM `pid`."""
+    """Start (`JFR.start`) or stop and discard (`JFR.stop`, no file) the 'lab' recording of
+    JVM `pid`."""
     running = recording_running(pid)
     if on and not running:
         _jcmd(pid, "JFR.start", f"name={RECORDING}", f"settings={settings}", f"maxage={maxage}")
@@ -130,14 +132,16 @@ def jfr_overhead(
 ):
     """Alternate runs of the same job with the JVM's JFR recording off and on (`pairs` each, after a
     warm-up) in one session, switching it with jcmd, each timed run after an untimed one; returns a
-    `profile_workers.OverheadResult` (wall seconds). The recording is left as it was found."""
+    `helpers.measure.timing.OverheadResult` (wall seconds). The recording is left as it was
+    found."""
 
     get_scenario(name)
     check_positive("pairs", pairs)
     pid = jvm_pid(spark)
     if pid is None:
         raise LabError(
-            "No local driver JVM to switch JFR in: start the session with helpers.core.session.start_session()."
+            "No local driver JVM to switch JFR in: start the session with "
+            "helpers.core.session.start_session()."
         )
     was_running = recording_running(pid)
     set_batch_size(spark, batch_size)

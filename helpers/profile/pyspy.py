@@ -16,8 +16,11 @@ to microseconds (count x 1e6 / rate) so they share a scale with the kit's other 
 
 Frames are normalised to the kit's form, `function (package/file.py)`: the class prefix of a
 qualified name and the line number go, file paths become relative to site-packages, the standard
-library or the project, so `helpers.profile.classify` applies unchanged. Native frames keep their library,
-e.g. `LGBM_BoosterPredictForMat (lightgbm/lib/lib_lightgbm.so)`.
+library or the project, so `helpers.profile.classify` applies unchanged. Native frames keep their
+library, e.g. `LGBM_BoosterPredictForMat (lightgbm/lib/lib_lightgbm.so)`.
+
+`pyspy_findings` says what one recording found (native share, LightGBM's C++ inside `predict`, the
+categories, py-spy's cost next to the in-process sampler's): notebook 05's "what you saw".
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import pandas as pd
 
 from helpers.core.config import ROOT, LabError
 from helpers.core.env import PtraceCheck, ptrace_check, py_spy_available, py_spy_exe  # noqa: F401
+from helpers.core.findings import Finding, finding
 from helpers.core.validate import check_positive
 from helpers.measure.samplers import process_table
 from helpers.measure.timing import (
@@ -46,6 +50,7 @@ from helpers.measure.timing import (
     warm_up,
 )
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
+from helpers.profile.classify import categorize
 from helpers.profile.stacks import write_collapsed
 
 PYSPY_RATE = 100  # samples per second per process (py-spy's default)
@@ -53,7 +58,7 @@ _PROCESS_FRAME = re.compile(r"^process (\d+):")
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
-# ---- can py-spy run here? (the checks live in helpers.core.env, layer 0) -------------------------------
+# ---- can py-spy run here? (the checks live in helpers.core.env) --------------------------------
 
 
 def require_py_spy() -> str:
@@ -78,7 +83,8 @@ def _roots() -> list[str]:
 
 
 def normalize_frame(frame: str, roots: list[str] | None = None) -> str:
-    """'Booster.predict (/…/site-packages/lightgbm/basic.py:4767)' -> 'predict (lightgbm/basic.py)'."""
+    """'Booster.predict (/…/site-packages/lightgbm/basic.py:4767)' ->
+    'predict (lightgbm/basic.py)'."""
     m = _FRAME.match(frame)
     if not m:
         return frame
@@ -112,7 +118,8 @@ def parse_py_spy_raw(
 ) -> tuple[dict, dict]:
     """py-spy `--format raw` text -> ({normalised stack: microseconds}, {pid: samples}). The leading
     `process N:"cmd"` frames (daemon, then worker) are dropped; N of the innermost is the pid.
-    `roots`: path prefixes to strip (default: this interpreter's site-packages, stdlib, the project)."""
+    `roots`: path prefixes to strip (default: this interpreter's site-packages, stdlib, the
+    project)."""
     check_positive("rate", rate)
     roots = _roots() if roots is None else roots
     stacks: dict = {}
@@ -169,7 +176,7 @@ def native_share(stacks: dict) -> float:
     return float(t[t.native].share.sum()) if len(t) else 0.0
 
 
-# ---- one py-spy recording around a job -------------------------------------------------------------
+# ---- one py-spy recording around a job ---------------------------------------------------------
 
 
 @dataclass
@@ -319,8 +326,9 @@ def py_spy_overhead(
     out_dir=None,
 ):
     """Alternate runs of the same job without and with py-spy attached (`pairs` each, after a
-    warm-up) in one session; returns a `profile_workers.OverheadResult` (wall seconds). py-spy
-    pauses each process for every native unwind, so its cost grows with `rate` and `native`."""
+    warm-up) in one session; returns a `helpers.measure.timing.OverheadResult` (wall seconds).
+    py-spy pauses each process for every native unwind, so its cost grows with `rate` and
+    `native`."""
     import itertools
     import tempfile
 
@@ -343,3 +351,82 @@ def py_spy_overhead(
 
         on, off = alternated_runs(pairs, run)
     return OverheadResult(name, rows, on, off)
+
+
+# ---- findings: what notebook 05 says about a py-spy recording ----------------------------------
+
+PREDICT_FRAME = "predict (lightgbm/basic.py)"
+
+PYSPY_FINDINGS = {
+    "skipped": (
+        "Nothing: py-spy cannot run here ({why}). The sampler of sections 2–6 needs no ptrace and "
+        "gives the Python view."
+    ),
+    "native": (
+        "{native_share:.0%} of py-spy's on-CPU samples ended in native code and "
+        "{python_share:.0%} in Python bytecode."
+    ),
+    "predict": (
+        "Inside `predict`, {lightgbm_share:.0%} of the time is LightGBM's own C++ "
+        "(`lib_lightgbm.so`: tree traversal), the rest is the glue around it."
+    ),
+    "categories": (
+        "By category: prediction {prediction:.0%}, conversion {conversion:.0%}, serialization "
+        "{serialization:.0%} (Arrow's C++ IPC reader and writer, `arrow::ipc::…`), other "
+        "{other:.0%}."
+    ),
+    "cost": (
+        "The price: py-spy stops each process for every native unwind — best run with py-spy / "
+        "without = **{ratio:.2f}** here, against **{sampler_ratio:.3f}** for the in-process "
+        "sampler in section 6. That is why the kit's default profiler is the sampler, and py-spy "
+        "is the magnifying glass for one run."
+    ),
+    "cost_not_higher": (
+        "The price: py-spy stops each process for every native unwind, yet best run with py-spy / "
+        "without = **{ratio:.2f}** here, against **{sampler_ratio:.3f}** for the in-process "
+        "sampler in section 6: in this run it did not cost more than the sampler (single runs on "
+        "a shared machine are noisy; repeat the two measurements before drawing a conclusion)."
+    ),
+}
+
+
+def pyspy_findings(
+    spy: PySpyProfile | None,
+    cost: OverheadResult | None,
+    sampler_ratio: float,
+    why: str = "",
+) -> list[Finding]:
+    """What one py-spy recording found: the native and Python shares of its samples, LightGBM's
+    library share inside `predict`, the category shares, and its wall-time ratio (with / without
+    py-spy) next to the in-process sampler's `sampler_ratio` (whether it cost more). Without a
+    recording (`spy` None), one finding saying why py-spy could not run (`why`)."""
+    if spy is None or cost is None:
+        return [finding(PYSPY_FINDINGS, "skipped", why=why or "not run")]
+    inside = library_table(spy.stacks, under=PREDICT_FRAME)
+    libs = library_table(spy.stacks)
+    cats = categorize(spy.stacks)
+    tot = sum(cats.values()) or 1
+    return [
+        finding(
+            PYSPY_FINDINGS,
+            "native",
+            native_share=native_share(spy.stacks),
+            python_share=float(libs[~libs.native].share.sum()),
+        ),
+        finding(
+            PYSPY_FINDINGS,
+            "predict",
+            lightgbm_share=float(inside[inside.library.str.contains("lightgbm")].share.sum()),
+        ),
+        finding(
+            PYSPY_FINDINGS,
+            "categories",
+            **{c: cats[c] / tot for c in ("prediction", "conversion", "serialization", "other")},
+        ),
+        finding(
+            PYSPY_FINDINGS,
+            "cost" if cost.ratio > sampler_ratio else "cost_not_higher",
+            ratio=cost.ratio,
+            sampler_ratio=sampler_ratio,
+        ),
+    ]

@@ -5,12 +5,13 @@ line per distinct stack, frames root-first joined by ';', then a space and a wei
 weights are microseconds of sampled thread time for both the Python workers and the JVM, so a
 stack's share of the total is a share of sampled time. Lines starting with '#' are comments.
 
-The interactive view (hover, click to zoom, search) is `helpers.viz.flamegraph_html`: one offline HTML
-file of inline SVG, no library or network needed.
+The interactive view (hover, click to zoom, search) is `helpers.viz.flamegraph_html`: one offline
+HTML file of inline SVG, no library or network needed.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,9 +84,7 @@ def frames(stack: str) -> list[str]:
 
 def hide_frames(stacks: Stacks, pattern: str) -> Stacks:
     """Drop every frame matching the regex `pattern` from every stack (weights kept, stacks that
-    become equal are summed); e.g. the JVM's executor scaffolding (profile_jvm.JVM_SCAFFOLDING)."""
-    import re
-
+    become equal are summed); e.g. the JVM's executor scaffolding (classify.JVM_SCAFFOLDING)."""
     rx = re.compile(pattern)
     out: dict = defaultdict(int)
     for s, w in stacks.items():
@@ -161,8 +160,19 @@ def _short(label: str) -> str:
     return ".".join(parts[-2:]) if len(parts) > 2 else label
 
 
+def on_cpu(stacks: Stacks) -> Stacks:
+    """The stacks without their `[off-cpu]` samples (time the thread was not on a CPU)."""
+    return {s: w for s, w in stacks.items() if not s.endswith("[off-cpu]")}
+
+
+def total_share(stacks: Stacks, frame: str) -> float:
+    """Share (0..1) of all sampled time with `frame` anywhere on the stack (0 without samples)."""
+    grand = sum(stacks.values())
+    return sum(w for s, w in stacks.items() if frame in frames(s)) / grand if grand else 0.0
+
+
 def self_share(stacks: Stacks, frame: str) -> float:
     """Share of the on-CPU sampled time (no `[off-cpu]` samples) with `frame` as the leaf."""
-    on = {s: v for s, v in stacks.items() if not s.endswith("[off-cpu]")}
+    on = on_cpu(stacks)
     total = sum(on.values()) or 1
     return sum(v for s, v in on.items() if frames(s)[-1] == frame) / total

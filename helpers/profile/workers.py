@@ -1,8 +1,8 @@
 """Profilers inside Spark's Python workers, without root or ptrace.
 
 Spark (3.5) starts its Python workers by forking them from `python -m pyspark.daemon`; the conf
-`spark.python.daemon.module` names a replacement module. `helpers.workers.profiled_daemon` wraps each
-task's `pyspark.worker.main` call with a profiler and then runs the stock daemon. Two modes:
+`spark.python.daemon.module` names a replacement module. `helpers.workers.profiled_daemon` wraps
+each task's `pyspark.worker.main` call with a profiler and then runs the stock daemon. Two modes:
 
 - "cpu": a sampling thread reads the worker's main-thread stack (`sys._current_frames()`) every
   5 ms; per task it writes collapsed stacks `cpu-<pid>-<seq>.collapsed` (weights: microseconds of
@@ -19,13 +19,15 @@ Typical use (notebook 05 for "cpu", notebook 07 for "memray")::
     files = collect_worker_profiles(out_dir)        # WorkerFile per task, all finished
 
 Also here: `profile_scenario` (one run, Python workers + JVM flame graphs + the time breakdown),
-`profiler_overhead` (profiled vs unprofiled wall time in one session). py-spy, the higher-fidelity
-view with native frames (needs ptrace), is `helpers.profile.pyspy`.
+`profiler_overhead` (profiled vs unprofiled wall time in one session), and the findings of both
+(`python_findings`, `jvm_findings`, `overhead_findings`: what notebook 05 says about this run).
+py-spy, the higher-fidelity view with native frames (needs ptrace), is `helpers.profile.pyspy`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -33,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from helpers.core.config import LabError, atomic_write_bytes
+from helpers.core.findings import Finding, finding
 from helpers.core.session import PROFILER_DAEMON, jvm_pid
 from helpers.core.validate import check_positive
 from helpers.measure.timing import (
@@ -47,7 +50,15 @@ from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
 from helpers.profile.classify import breakdown, categorize
 from helpers.profile.jvm import jvm_stacks, rotate_jfr
 from helpers.profile.pyspy import native_share
-from helpers.profile.stacks import merge, read_collapsed, write_collapsed
+from helpers.profile.stacks import (
+    frame_table,
+    merge,
+    on_cpu,
+    read_collapsed,
+    total_s,
+    total_share,
+    write_collapsed,
+)
 
 _FILE_RE = re.compile(r"^(cpu|memray)-(\d+)-(\d+)\.(collapsed|bin)$")
 
@@ -56,7 +67,7 @@ _FILE_RE = re.compile(r"^(cpu|memray)-(\d+)-(\d+)\.(collapsed|bin)$")
 
 
 def require_profiled(spark, mode: str = "cpu") -> None:
-    """LabError unless `spark` was started by `start_session(..., profile=mode, profile_dir=...)`."""
+    """LabError unless `spark` comes from `start_session(..., profile=mode, profile_dir=...)`."""
     conf = spark.sparkContext.getConf()
     if (
         conf.get("spark.python.daemon.module", "") != PROFILER_DAEMON
@@ -145,7 +156,8 @@ def collect_worker_profiles(out_dir, timeout: float = 15.0) -> list[WorkerFile]:
     out = Path(out_dir)
     if not out.is_dir():
         raise LabError(
-            f"No worker profile folder {out}: start the session with start_session(..., profile=..., profile_dir=...)."
+            f"No worker profile folder {out}: start the session with "
+            "start_session(..., profile=..., profile_dir=...)."
         )
     wait_for_workers(out, timeout)
     files = [wf for p in out.iterdir() if (wf := _worker_file(p)) is not None]
@@ -190,7 +202,8 @@ def python_stacks(files: list[WorkerFile]) -> dict[str, int]:
 
 @dataclass
 class ProfileResult:
-    """One scenario run with both profilers on. Stacks: collapsed 'root;...;leaf' -> microseconds."""
+    """One scenario run with both profilers on. Stacks: collapsed 'root;...;leaf' ->
+    microseconds; wall time in seconds."""
 
     scenario: str
     rows: int
@@ -223,9 +236,10 @@ def profile_scenario(
     warm: bool = True,
 ) -> ProfileResult:
     """Run scenario `name` over `rows` cached rows into the noop sink once, with the worker sampler
-    on (the session must come from `start_session(..., profile="cpu", profile_dir=worker_dir)`) and the JVM's JFR
-    recording dumped for exactly that run (session started with `profile_jvm.jfr_java_options()`).
-    Writes python.collapsed, jvm.collapsed and per-task files under `out_dir`."""
+    on (the session must come from `start_session(..., profile="cpu", profile_dir=worker_dir)`)
+    and the JVM's JFR recording dumped for exactly that run (session started with
+    `jvm.jfr_java_options()`). Writes python.collapsed, jvm.collapsed and per-task files under
+    `out_dir`; weights in microseconds, wall time in seconds."""
 
     get_scenario(name)
     check_positive("rows", rows)
@@ -272,8 +286,8 @@ def profiler_overhead(
     batch_size: int | None = None,
 ) -> OverheadResult:
     """Alternate unprofiled / profiled runs of the same job (`pairs` each, after a warm-up) in one
-    session started by `start_session(..., profile="cpu", profile_dir=worker_dir)`; the JFR recording, when on, runs
-    in both. Returns the wall times (seconds)."""
+    session started by `start_session(..., profile="cpu", profile_dir=worker_dir)`; the JFR
+    recording, when on, runs in both. Returns the wall times (seconds)."""
 
     check_positive("pairs", pairs)
     require_profiled(spark, "cpu")
@@ -298,7 +312,7 @@ def profiler_overhead(
 
 def write_breakdown(result: ProfileResult, path, pyspy=None) -> dict:
     """breakdown.json: category -> seconds (Python workers + JVM), per side, plus wall_s; with a
-    `profile_pyspy.PySpyProfile`, also its categories, native share and wall time ('pyspy_*')."""
+    `pyspy.PySpyProfile`, also its categories, native share and wall time ('pyspy_*')."""
 
     payload = breakdown(result)
     if pyspy is not None:
@@ -319,3 +333,159 @@ def result_record(result: ProfileResult) -> dict:
         d.pop(k)
     d.update(python_s=result.python_s, jvm_s=result.jvm_s)
     return d
+
+
+# ---- findings: what notebook 05 says about this run -------------------------------------------
+
+INVALIDATE_FRAME = "invalidate_caches (importlib/__init__.py)"
+INVALIDATE_NOTABLE = 0.05  # a share of sampled worker time worth a sentence
+
+PROFILE_FINDINGS = {
+    "off_cpu": (
+        "The grey `[off-cpu]` tips are time the worker's thread was not running: waiting for the "
+        "JVM's next batch or for a core (this machine has {cores} cores shared by the JVM and the "
+        "workers)."
+    ),
+    "python_path": (
+        "**{scenario}**: {tasks} tasks in {processes} worker processes, {sampled_s:.2f} s sampled, "
+        "{off_cpu_share:.0%} of it off-CPU; widest on-CPU leaves: {leaves}."
+    ),
+    "no_python": (
+        "**{scenario}**: {tasks} Python tasks ran and {files} worker files were written: this path "
+        "scores inside the JVM (SynapseML), so there is no Python flame graph at all."
+    ),
+    "invalidate_caches": (
+        "A surprise: `importlib.invalidate_caches()`, which `pyspark/worker.py` calls at the start "
+        "of every task, took {share:.0%} of the sampled worker time in `{scenario}` (it makes "
+        "`zipimport` re-read the directory of `pyspark.zip`, which is on the workers' `sys.path`). "
+        "A fixed per-task cost: its share shrinks as tasks get larger."
+    ),
+    "jvm_path": (
+        "**{scenario}**: {jvm_s:.2f} s of task-thread samples; widest leaf `{leaf}` "
+        "({leaf_share:.0%}); socket reads {socket_share:.0%}, row↔Arrow {row_arrow_share:.0%}, "
+        "prediction (JNI) {prediction_share:.0%}."
+    ),
+    "no_jvm": "**{scenario}**: no JFR samples of the task threads in this run's window.",
+    "sampler_cost": (
+        "Best profiled run / best unprofiled run = **{ratio:.3f}** ({change:+.1%}; medians: "
+        "{median_ratio:.3f}). The sampling threads used {sampler_ms:.0f} ms of CPU during "
+        "{busy_s:.2f} s of profiled tasks: **{sampler_share:.1%}**."
+    ),
+    "load": "The machine's 1-minute load average was {load:.1f} on {cores} cores.",
+    "load_high": (
+        "The machine's 1-minute load average was {load:.1f} on {cores} cores: other processes "
+        "were competing, so the wall-time ratio is noisy."
+    ),
+    "jfr_cost": (
+        "JFR in the JVM: best run with / without the recording = **{ratio:.3f}** (medians "
+        "{median_ratio:.3f}), so both profilers together cost about {both_change:+.1%} of wall "
+        "time here."
+    ),
+}
+
+
+def top_leaves(stacks: dict, n: int = 3) -> str:
+    """The `n` frames with the most on-CPU self time and their shares of on-CPU time, as
+    Markdown ('`f` 40%; `g` 12%'); 'none' without on-CPU samples."""
+    t = frame_table(on_cpu(stacks), top=n)
+    return "; ".join(f"`{f}` {s:.0%}" for f, s in zip(t.frame, t.self_share)) or "none"
+
+
+def python_findings(results, cores: int | None = None) -> list[Finding]:
+    """Per ProfileResult: tasks, worker processes, sampled seconds, off-CPU share and widest
+    on-CPU leaves of the Python workers; then the path where `invalidate_caches()` took the largest
+    share of sampled worker time, if above 5 %. `cores`: this machine's (default os.cpu_count())."""
+    results = list(results)
+    out = [finding(PROFILE_FINDINGS, "off_cpu", cores=cores or os.cpu_count())]
+    shares = {}
+    for r in results:
+        if r.tasks == 0:
+            out.append(
+                finding(
+                    PROFILE_FINDINGS,
+                    "no_python",
+                    scenario=r.scenario,
+                    tasks=r.tasks,
+                    files=len(r.worker_files),
+                )
+            )
+            continue
+        busy = total_s(on_cpu(r.python))
+        out.append(
+            finding(
+                PROFILE_FINDINGS,
+                "python_path",
+                scenario=r.scenario,
+                tasks=r.tasks,
+                processes=r.python_processes,
+                sampled_s=r.python_s,
+                off_cpu_share=1 - busy / r.python_s if r.python_s else 0.0,
+                leaves=top_leaves(r.python),
+            )
+        )
+        shares[r.scenario] = total_share(r.python, INVALIDATE_FRAME)
+    worst = max(shares, key=shares.get) if shares else None
+    if worst is not None and shares[worst] > INVALIDATE_NOTABLE:
+        out.append(
+            finding(PROFILE_FINDINGS, "invalidate_caches", scenario=worst, share=shares[worst])
+        )
+    return out
+
+
+def jvm_findings(results) -> list[Finding]:
+    """Per ProfileResult: seconds of JFR task-thread samples, the widest leaf and its share, and the
+    shares (of all JVM samples) of socket I/O, JVM row<->Arrow and prediction."""
+    out = []
+    for r in results:
+        if not r.jvm:
+            out.append(finding(PROFILE_FINDINGS, "no_jvm", scenario=r.scenario))
+            continue
+        cats = categorize(r.jvm, "jvm")
+        tot = sum(cats.values()) or 1
+        top = frame_table(r.jvm, top=1)
+        out.append(
+            finding(
+                PROFILE_FINDINGS,
+                "jvm_path",
+                scenario=r.scenario,
+                jvm_s=r.jvm_s,
+                leaf=top.frame[0],
+                leaf_share=top.self_share[0],
+                socket_share=cats["socket I/O"] / tot,
+                row_arrow_share=cats["JVM row<->Arrow"] / tot,
+                prediction_share=cats["prediction"] / tot,
+            )
+        )
+    return out
+
+
+def overhead_findings(
+    sampler: OverheadResult,
+    jfr: OverheadResult,
+    load: float | None = None,
+    cores: int | None = None,
+) -> list[Finding]:
+    """The worker sampler's cost (best and median wall-time ratios, its own CPU share), the
+    machine's load (default: the 1-minute load average now), and JFR's wall-time ratio."""
+    load = os.getloadavg()[0] if load is None else load
+    cores = cores or os.cpu_count()
+    return [
+        finding(
+            PROFILE_FINDINGS,
+            "sampler_cost",
+            ratio=sampler.ratio,
+            change=sampler.ratio - 1,
+            median_ratio=sampler.median_ratio,
+            sampler_ms=sampler.sampler_cpu_s * 1000,
+            busy_s=sampler.task_busy_s,
+            sampler_share=sampler.sampler_share,
+        ),
+        finding(PROFILE_FINDINGS, "load_high" if load > cores else "load", load=load, cores=cores),
+        finding(
+            PROFILE_FINDINGS,
+            "jfr_cost",
+            ratio=jfr.ratio,
+            median_ratio=jfr.median_ratio,
+            both_change=sampler.ratio * jfr.ratio - 1,
+        ),
+    ]

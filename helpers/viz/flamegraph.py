@@ -1,9 +1,11 @@
 """Flame graphs as matplotlib icicles (root at the top, leaves at the bottom), coloured by the
-`helpers.profile.classify` category of each frame's stack, and the time-breakdown bars.
+`helpers.profile.classify` category of each frame's stack, the time-breakdown bars, and notebook
+05's other charts (py-spy's flame graph, the per-task cost of `helpers.lab.taskcost`).
 """
 
 from __future__ import annotations
 
+from helpers.lab.taskcost import per_task_seconds
 from helpers.profile.classify import (
     CATEGORIES,
     CATEGORY_COLORS,
@@ -24,7 +26,7 @@ def plot_flame(
 ):
     """Draw an icicle flame graph (root at the top, callees below; width = share of sampled time;
     siblings sorted widest first; the x-axis is not time order),
-    each frame coloured by the category of the stack ending at it (helpers.profile.classify.classify_stack),
+    each frame coloured by the category of the stack ending at it (`classify.classify_stack`),
     so a colour band reads "time below here counts as ...". Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
@@ -168,7 +170,8 @@ def plot_profile(result):
 
 def plot_flames(results, side: str = "python", height: float = 3.2):
     """One flame graph per ProfileResult (Python workers or JVM task threads), stacked vertically;
-    JVM graphs hide the executor's scaffolding frames (profile_jvm.JVM_SCAFFOLDING). Returns the Figure."""
+    JVM graphs hide the executor's scaffolding frames (classify.JVM_SCAFFOLDING). Returns the
+    Figure."""
     import matplotlib.pyplot as plt
 
     results = list(results)
@@ -189,4 +192,34 @@ def plot_flames(results, side: str = "python", height: float = 3.2):
             max_depth=40 if side == "python" else 24,
         )
     fig.tight_layout()
+    return fig
+
+
+def plot_pyspy(spy):
+    """py-spy's flame graph of one `pyspy.PySpyProfile` (native frames included), titled with its
+    sample count, rate (Hz) and number of processes. Returns the Figure."""
+    return plot_flame(
+        spy.stacks,
+        title=f"{spy.scenario}, py-spy{' --native' if spy.native else ''}: {spy.samples} samples "
+        f"at {spy.rate} Hz from {len(spy.pids)} processes",
+        side="python",
+    )
+
+
+def plot_task_overhead(tasks, title: str = "", ax=None):
+    """Wall time (s) over the number of partitions (= Python tasks), one line per daemon of a
+    `taskcost.task_overhead` table, labelled with its per-task slope in ms. Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+    else:
+        fig = ax.figure
+    slopes = per_task_seconds(tasks).set_index("daemon")
+    for daemon, g in tasks.groupby("daemon", sort=False):
+        ms = slopes.loc[daemon, "per_task_wall_ms"]
+        ax.plot(g.partitions, g.wall_s, marker="o", label=f"{daemon} daemon: {ms:.0f} ms/task")
+    ax.set(xlabel="partitions (= Python tasks)", ylabel="wall time (s)", title=title)
+    ax.legend()
+    ax.grid(alpha=0.3)
     return fig

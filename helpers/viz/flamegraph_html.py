@@ -1,12 +1,14 @@
-"""Interactive flame graph of collapsed stacks as one offline HTML file (inline SVG + a small script).
+"""Interactive flame graph of collapsed stacks as one offline HTML file (inline SVG + a small
+script).
 
-Layout: icicle, root ("all") at the top and callees below; a frame's width is its share of the total
-sampled weight (the kit's stacks weigh microseconds); siblings are sorted widest first, so the x-axis is
-not time order. Frames are coloured like `flamegraph.plot_flame`: by the `helpers.profile.classify` category of
-the stack ending at that frame. Hover a frame for its full name, weight in ms and share of the total;
-click it to zoom in (it fills the width, its ancestors stay as full-width, dimmed bars); click the root
-or "reset zoom" to zoom out. The search box highlights frames whose name contains the text
-(case-insensitive) and shows the share of the total under them (nested matches counted once).
+Layout: icicle, root ("all") at the top and callees below; a frame's width is its share of the
+total sampled weight (the kit's stacks weigh microseconds); siblings are sorted widest first, so
+the x-axis is not time order. Frames are coloured like `flamegraph.plot_flame`: by the
+`helpers.profile.classify` category of the stack ending at that frame. Hover a frame for its full
+name, weight in ms and share of the total; click it to zoom in (it fills the width, its ancestors
+stay as full-width, dimmed bars); click the root or "reset zoom" to zoom out. The search box
+highlights frames whose name contains the text (case-insensitive) and shows the share of the total
+under them (nested matches counted once).
 
 Nothing is loaded from the network. The output also works inside a notebook
 (`IPython.display.HTML(flame_html(stacks))`): element ids carry a per-call prefix, the CSS is scoped
@@ -41,15 +43,17 @@ _CSS = """#{id} {{font: 12px sans-serif}}
 #{id} rect.hit {{fill: #e6007e}}
 #{id} .key {{display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 10px}}"""
 
-# Each frame is a nested <svg> (it clips its label) holding a <rect data-w data-o data-d> whose first
-# child is the <title>. data-o is the weight left of the frame at its level, so a frame's interval is
-# [o, o + w): ancestors contain it, descendants lie inside it, other frames at a level never overlap.
+# Each frame is a nested <svg> (it clips its label) holding a <rect data-w data-o data-d> whose
+# first child is the <title>. data-o is the weight left of the frame at its level, so a frame's
+# interval is [o, o + w): ancestors contain it, descendants lie inside it, other frames at a level
+# never overlap.
 _JS = """(function () {
   var box = document.getElementById("{id}"), W = {width}, MIN = {min_label};
   var q = document.getElementById("{id}-q"), out = document.getElementById("{id}-m");
   var fr = Array.prototype.map.call(box.querySelectorAll("svg.fr > rect"), function (r) {
     return {r: r, s: r.parentNode, t: r.parentNode.querySelector("text"),
-            w: +r.getAttribute("data-w"), o: +r.getAttribute("data-o"), d: +r.getAttribute("data-d"),
+            w: +r.getAttribute("data-w"), o: +r.getAttribute("data-o"),
+            d: +r.getAttribute("data-d"),
             n: r.firstChild.textContent.split("\\n")[0].toLowerCase()};
   });
   function zoom(f) {
@@ -82,9 +86,9 @@ _JS = """(function () {
 
 
 def _layout(root: Node, min_share: float, side: str) -> list[tuple[Node, int, int, str]]:
-    """(node, offset, depth, category) per drawn node, parents before children, root first; offset is
-    the weight left of the node at its depth. Nodes lighter than min_share of the total are skipped
-    with their subtrees (their weight stays in the parent's width)."""
+    """(node, offset, depth, category) per drawn node, parents before children, root first;
+    offset is the weight left of the node at its depth. Nodes lighter than min_share of the total
+    are skipped with their subtrees (their weight stays in the parent's width)."""
     cut = min_share * root.weight
     out = [(root, 0, 0, "")]
 
@@ -130,10 +134,11 @@ def flame_html(
     element_id: str | None = None,
 ) -> str:
     """A complete, self-contained HTML document with an interactive flame graph of `stacks`
-    ({"root;...;leaf": weight}; weights in `unit`, microseconds for the kit's profilers; tooltips show
-    ms for ns/µs/us/ms/s, the raw weight otherwise). Frames lighter than `min_share` of the total are
-    not drawn (their weight stays in the parent). `side` ("python" or "jvm") picks the classifier's
-    rules for the colours. `element_id` fixes the id prefix (default: a fresh random one per call)."""
+    ({"root;...;leaf": weight}; weights in `unit`, microseconds for the kit's profilers; tooltips
+    show ms for ns/µs/us/ms/s, the raw weight otherwise). Frames lighter than `min_share` of the
+    total are not drawn (their weight stays in the parent). `side` ("python" or "jvm") picks the
+    classifier's rules for the colours. `element_id` fixes the id prefix (default: a fresh random
+    one per call)."""
     root = build_tree(stacks)
     if root.weight <= 0:
         raise LabError(
@@ -156,19 +161,26 @@ def flame_html(
     )
     frames = "\n".join(_frame(node, o, d, cat, root.weight, unit) for node, o, d, cat in drawn)
     heading = escape(title or "Flame graph")
+    script = (
+        _JS.replace("{id}", eid)
+        .replace("{width}", str(WIDTH))
+        .replace("{min_label}", str(MIN_LABEL))
+    )
     body = (
         f'<div id="{eid}" class="flamegraph">\n<style>{_CSS.format(id=eid)}</style>\n'
-        f'<div class="bar"><b>{heading}</b><input id="{eid}-q" type="search" placeholder="search frames">'
+        f'<div class="bar"><b>{heading}</b>'
+        f'<input id="{eid}-q" type="search" placeholder="search frames">'
         f'<span id="{eid}-m"></span><button id="{eid}-r" type="button">reset zoom</button></div>\n'
         f'<svg id="{eid}-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
         f'width="100%" preserveAspectRatio="xMinYMin meet">\n{frames}\n</svg>\n'
-        f"<div>Root at the top, callees below; width = share of {_amount(root.weight, unit)} sampled "
-        f"(not time order). Click a frame to zoom, the root to zoom out. Colours:{legend}</div>\n"
-        f"<script>{_JS.replace('{id}', eid).replace('{width}', str(WIDTH)).replace('{min_label}', str(MIN_LABEL))}"
-        f"</script>\n</div>"
+        f"<div>Root at the top, callees below; width = share of {_amount(root.weight, unit)} "
+        f"sampled (not time order). Click a frame to zoom, the root to zoom out. "
+        f"Colours:{legend}</div>\n"
+        f"<script>{script}</script>\n</div>"
     )
     return (
-        f'<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8"><title>{heading}</title></head>\n'
+        f'<!DOCTYPE html>\n<html lang="en">\n'
+        f'<head><meta charset="utf-8"><title>{heading}</title></head>\n'
         f"<body>\n{body}\n</body>\n</html>\n"
     )
 
@@ -186,3 +198,17 @@ def write_flame_html(
     """Write `flame_html(...)` to `path` atomically (UTF-8) and return the path."""
     html = flame_html(stacks, title, unit, min_share=min_share, side=side, element_id=element_id)
     return atomic_write_bytes(Path(path), html.encode("utf-8"))
+
+
+def write_result_html(results, out_dir) -> list[Path]:
+    """For each ProfileResult, its Python-worker and JVM flame graphs (the sides that have samples)
+    as `<out_dir>/<scenario>/python.html` and `jvm.html`; returns the paths written."""
+    written = []
+    for r in results:
+        for side, stacks in (("python", r.python), ("jvm", r.jvm)):
+            if stacks:
+                path = Path(out_dir) / r.scenario / f"{side}.html"
+                written.append(
+                    write_flame_html(stacks, path, title=f"{r.scenario}: {side}", side=side)
+                )
+    return written

@@ -1,4 +1,5 @@
-"""The Python-worker daemon with a profiler around every task (set via `spark.python.daemon.module`).
+"""The Python-worker daemon with a profiler around every task (set via
+`spark.python.daemon.module`).
 
 Spark starts `python -m <spark.python.daemon.module>`; the stock module, `pyspark/daemon.py`
 (Spark 3.5), forks one worker process per connection and calls its module-level `worker_main`
@@ -21,8 +22,9 @@ exists when the Spark job returns.
 
 cpu mode: a thread samples the worker's main thread with `sys._current_frames()` every interval and
 adds the measured seconds since its previous sample to that stack (weights in microseconds); the
-part of them the main thread spent off a CPU (its thread CPU clock, `pthread_getcpuclockid`, did not
-advance: blocked on the socket, or waiting for a core) goes to the same stack plus a leaf `[off-cpu]`.
+part of them the main thread spent off a CPU (its thread CPU clock, `pthread_getcpuclockid`, did
+not advance: blocked on the socket, or waiting for a core) goes to the same stack plus a leaf
+`[off-cpu]`.
 memray mode: `memray.Tracker` around the task (Python frames only unless LAB_PROFILE_NATIVE=1).
 
 Keep this module free of `helpers` imports: it runs in the daemon before any worker exists.
@@ -49,8 +51,8 @@ _SEQ = [0]
 
 def frame_label(code) -> str:
     """'function (package/file.py)': the file relative to site-packages or the stdlib folder,
-    the kit's own files from their `helpers/` folder on (e.g. 'helpers/paths/scenarios.py'), else the
-    file's last two path parts."""
+    the kit's own files from their `helpers/` folder on (e.g. 'helpers/paths/scenarios.py'), else
+    the file's last two path parts."""
     label = _LABELS.get(code)
     if label is None:
         path = code.co_filename

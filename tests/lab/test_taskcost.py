@@ -7,6 +7,7 @@ import subprocess
 import sys
 import zipfile
 
+import pandas as pd
 import pytest
 
 from helpers.core import validate
@@ -14,8 +15,8 @@ from helpers.core.config import ROOT, LabError
 from helpers.lab import taskcost
 
 PROBE = (
-    "import json, sys, helpers.workers.lean_daemon as d; removed = d.drop_spark_zips(); import pyspark; "
-    "print(json.dumps({'removed': removed, 'file': pyspark.__file__, "
+    "import json, sys, helpers.workers.lean_daemon as d; removed = d.drop_spark_zips(); "
+    "import pyspark; print(json.dumps({'removed': removed, 'file': pyspark.__file__, "
     "'zips_on_path': d.spark_zips(sys.path)}))"
 )
 
@@ -58,8 +59,6 @@ def test_parse_partitions_and_slope():
     for bad in ("4", "2,x", "0,4", "3,3"):
         with pytest.raises(LabError):
             validate.parse_partitions(bad)
-    import pandas as pd
-
     t = pd.DataFrame(
         {"daemon": ["a", "a", "a"], "partitions": [2, 4, 8], "wall_s": [1.0, 1.2, 1.6]}
     )
@@ -97,3 +96,45 @@ def test_real_child_run_both_daemons():
         t[t.daemon == "lean"].pyspark_file.iloc[0],
     )
     assert ".zip/pyspark/" in stock and ".zip" not in lean
+
+
+# ---- findings ----------------------------------------------------------------------------------
+
+CALLS = pd.DataFrame(
+    [
+        {"imported_from": "pyspark.zip", "pyspark_file": "/s/pyspark.zip/pyspark/__init__.py",
+         "zip_importers": 2, "median_ms": 3.25, "min_ms": 3.0},
+        {"imported_from": "site-packages", "pyspark_file": "/v/site-packages/pyspark/__init__.py",
+         "zip_importers": 0, "median_ms": 0.0042, "min_ms": 0.004},
+    ]
+)  # fmt: skip
+
+
+def _tasks(lean_at_8: float) -> pd.DataFrame:
+    stock, lean = "/s/python/lib/pyspark.zip/pyspark/__init__.py", "/v/site-packages/pyspark/x.py"
+    return pd.DataFrame(
+        {
+            "daemon": ["stock", "stock", "lean", "lean"],
+            "partitions": [2, 8, 2, 8],
+            "wall_s": [1.0, 1.6, 1.0, lean_at_8],
+            "pyspark_file": [stock, stock, lean, lean],
+            "max_abs_diff": [None, 0.0, None, 1e-12],
+        }
+    )
+
+
+def test_taskcost_findings_every_branch():
+    fs = taskcost.taskcost_findings(CALLS, _tasks(1.2))
+    assert [f.key for f in fs] == ["invalidate", "per_task_faster", "origin"]
+    assert fs[0].values == {"zip_ms": 3.25, "zip_importers": 2, "plain_ms": 0.0042}
+    assert "**3.2 ms**" in fs[0].text() and "0.004 ms" in fs[0].text()
+    v = fs[1].values
+    assert v["stock_ms"] == pytest.approx(100.0) and v["lean_ms"] == pytest.approx(200 / 6)
+    assert v["partitions"] == 8 and v["gain"] == pytest.approx(1.6 / 1.2 - 1)
+    assert v["max_diff"] == pytest.approx(1e-12) and "was 33% faster" in fs[1].text()
+    assert fs[2].values == {
+        "stock_file": "/s/python/lib/pyspark.zip/pyspark/__init__.py",
+        "lean_file": "pyspark/x.py",
+    }
+    slower = taskcost.taskcost_findings(CALLS, _tasks(1.7))[1]
+    assert slower.key == "per_task_not_faster" and "not faster in this run (-6%)" in slower.text()

@@ -72,6 +72,14 @@ def test_frame_table_and_dominant_frame():
         flamegraph.dominant_frame({})
 
 
+def test_on_cpu_and_total_share():
+    s = {"m;f;g": 3, "m;f;[off-cpu]": 2, "m;h": 5}
+    assert flamegraph.on_cpu(s) == {"m;f;g": 3, "m;h": 5}
+    assert flamegraph.total_share(s, "f") == pytest.approx(0.5)
+    assert flamegraph.total_share(s, "m") == 1.0 and flamegraph.total_share(s, "x") == 0.0
+    assert flamegraph.total_share({}, "f") == 0.0
+
+
 def test_tree_weights():
     root = flamegraph.build_tree({"a;b": 2, "a;c": 3, "d": 1})
     assert (
@@ -405,7 +413,9 @@ JFR_SWITCH_SCRIPT = """
 import json
 from helpers.profile import jvm as profile_jvm
 from helpers.core.session import jvm_pid, start_session, stop_session
-spark = start_session("test_jfr_switch", java_options=profile_jvm.jfr_java_options(), synapseml=False)
+spark = start_session(
+    "test_jfr_switch", java_options=profile_jvm.jfr_java_options(), synapseml=False
+)
 try:
     pid = jvm_pid(spark)
     states = [profile_jvm.recording_running(pid)]
@@ -430,6 +440,7 @@ def test_jfr_switches_off_and_on_in_one_session():
     )
     assert out.returncode == 0, out.stderr[-2000:]
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    # running at start, off after JFR.stop; jfr_overhead switches it for its runs and leaves it as found
+    # running at start, off after JFR.stop; jfr_overhead switches it for its runs and leaves it
+    # as found
     assert r["states"] == [True, False, False]
     assert len(r["on"]) == len(r["off"]) == 1 and min(r["on"] + r["off"]) > 0

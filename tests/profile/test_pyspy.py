@@ -7,6 +7,7 @@ import pytest
 
 from helpers.core import env
 from helpers.core.config import LabError
+from helpers.measure.timing import OverheadResult
 from helpers.profile import pyspy as pp
 from helpers.profile.classify import categorize, classify_stack
 
@@ -119,3 +120,36 @@ def test_library_table_under_a_frame(parsed):
         and t.iloc[0].library == "lightgbm/lib/lib_lightgbm.so"
     )
     assert pp.library_table(stacks, under="no such frame").empty
+
+
+# ---- findings ----------------------------------------------------------------------------------
+
+W = "main (pyspark/worker.py)"
+SPY_STACKS = {
+    f"{W};predict (lightgbm/basic.py);LGBM_BoosterPredictForMat (lightgbm/lib/lib_lightgbm.so)": (
+        60_000
+    ),
+    f"{W};predict (lightgbm/basic.py);_data_from_pandas (lightgbm/basic.py)": 20_000,
+    f"{W};load_stream (pyspark/sql/pandas/serializers.py);"
+    "arrow::ipc::ReadRecordBatch (pyarrow/libarrow.so.1500)": 10_000,
+    f"{W};{W}": 10_000,
+}
+
+
+def test_pyspy_findings_every_branch():
+    spy = pp.PySpyProfile("map_in_pandas", 1000, 100, 1.0, 100, True, 10, [1, 2], SPY_STACKS)
+    cost = OverheadResult("map_in_pandas", 1000, [1.5, 1.6], [1.0, 1.1])
+    fs = pp.pyspy_findings(spy, cost, sampler_ratio=1.02)
+    assert [f.key for f in fs] == ["native", "predict", "categories", "cost"]
+    assert fs[0].values["native_share"] == pytest.approx(0.7)
+    assert fs[0].values["python_share"] == pytest.approx(0.3)
+    assert fs[1].values["lightgbm_share"] == pytest.approx(0.75) and "75%" in fs[1].text()
+    assert fs[2].values == pytest.approx(
+        {"prediction": 0.8, "conversion": 0.0, "serialization": 0.1, "other": 0.1}
+    )
+    assert fs[3].values == {"ratio": 1.5, "sampler_ratio": 1.02}
+    assert "**1.50**" in fs[3].text() and "**1.020**" in fs[3].text()
+    cheap = pp.pyspy_findings(spy, cost, sampler_ratio=1.6)[-1]
+    assert cheap.key == "cost_not_higher" and "did not cost more" in cheap.text()
+    (skipped,) = pp.pyspy_findings(None, None, 1.02, "ptrace_scope is 3")
+    assert skipped.key == "skipped" and "(ptrace_scope is 3)" in skipped.text()

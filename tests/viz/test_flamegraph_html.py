@@ -9,6 +9,7 @@ import pytest
 
 from helpers.core.config import LabError
 from helpers.profile.stacks import read_collapsed
+from helpers.profile.workers import ProfileResult
 from helpers.viz import flamegraph_html
 from helpers.viz.flamegraph_html import flame_html, write_flame_html
 
@@ -42,8 +43,8 @@ def frames_of(html: str) -> list[dict]:
 
 
 def paths_of(frames: list[dict]) -> dict[str, dict]:
-    """'a;b;c' -> frame, rebuilt from the intervals alone: a frame's parent is the frame one level up
-    whose [o, o + w) contains it (there must be exactly one)."""
+    """'a;b;c' -> frame, rebuilt from the intervals alone: a frame's parent is the frame one level
+    up whose [o, o + w) contains it (there must be exactly one)."""
     out = {}
     for f in frames[1:]:
         parents = [
@@ -88,7 +89,8 @@ def test_nesting_and_sibling_order():
     frames = frames_of(flame_html(SMALL, element_id="t2"))
     paths = paths_of(frames)
     main, proc = "main (pyspark/worker.py)", "main (pyspark/worker.py);process (pyspark/worker.py)"
-    # root first, then depth-first with siblings widest first, each starting where the previous ended
+    # root first, then depth-first with siblings widest first, each starting where the previous
+    # ended
     assert [f["name"] for f in frames[:4]] == [
         "all",
         "main (pyspark/worker.py)",
@@ -172,3 +174,17 @@ def test_real_fixture_root_weight_is_the_file_total():
     frames = frames_of(flame_html(read_collapsed(PY_FIX), "python task", element_id="real"))
     assert frames[0]["w"] == file_total == 478_848
     assert frames[1]["name"] == "main (pyspark/worker.py)" and frames[1]["w"] == file_total
+
+
+def test_write_result_html_one_file_per_side_with_samples(tmp_path):
+    py = {k: v for k, v in SMALL.items() if not k.startswith("thread:")}
+    jvm = {k: v for k, v in SMALL.items() if k.startswith("thread:")}
+    results = [
+        ProfileResult("map_in_pandas", 10, 10, 1.0, 2, py, jvm, [], 1, 1),
+        ProfileResult("synapseml", 10, None, 1.0, 2, {}, jvm, [], 0, 0),
+    ]
+    paths = flamegraph_html.write_result_html(results, tmp_path)
+    rel = [p.relative_to(tmp_path).as_posix() for p in paths]
+    assert rel == ["map_in_pandas/python.html", "map_in_pandas/jvm.html", "synapseml/jvm.html"]
+    assert "map_in_pandas: python" in paths[0].read_text()
+    assert sum(f["w"] for f in frames_of(paths[1].read_text())[:1]) == 500
