@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from helpers.core.config import LabError
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.lab.batch.sweep import MEMORY_METRIC
 from helpers.lab.batch.zone import goldilocks_zone
 from helpers.lab.jni import JniTax
@@ -161,7 +161,7 @@ def check_factor(
 def check_small_command(udf_obj, limit: int = 10_000) -> dict:
     """Exercise checker: is the pickled command of `udf_obj` under `limit` bytes (the model is
     not inside it)? Returns {'command_bytes', 'limit', 'ok'}."""
-    check_positive("limit", limit)
+    require_positive("limit", limit)
     size = command_bytes(udf_obj)
     return {"command_bytes": size, "limit": limit, "ok": size < limit}
 

@@ -14,13 +14,13 @@ import time
 from helpers.cli.common import write_json
 from helpers.core.config import LabError, scale_rows
 from helpers.core.session import start_session, stop_session
-from helpers.core.validate import check_positive, parse_batch_sizes, parse_mem
+from helpers.core.validate import parse_batch_sizes, parse_mem, require_positive
 from helpers.lab.batch.sweep import (
     MEMORY_METRIC,
     MEMORY_METRICS,
-    check_budget,
-    check_sweepable,
     measure_point,
+    require_budget,
+    require_sweepable,
     scenario_row_bytes,
     scenario_workload,
     sweep,
@@ -81,8 +81,8 @@ def _check(args, budget: bool) -> tuple[str, int, int | None]:
     """Validate without Spark: scenario, rows, wide, budget vs one row.
     Returns (scenario, rows, budget)."""
 
-    name = check_sweepable(args.scenario)
-    rows = check_positive("--rows", args.rows) if args.rows is not None else scale_rows()
+    name = require_sweepable(args.scenario)
+    rows = require_positive("--rows", args.rows) if args.rows is not None else scale_rows()
     if args.wide < 0:
         raise LabError(f"--wide must be >= 0, got {args.wide}.")
     if args.wide and name in ("pandas_udf", "iter_pandas_udf"):
@@ -92,9 +92,9 @@ def _check(args, budget: bool) -> tuple[str, int, int | None]:
         )
     value = None
     if budget:
-        value = check_budget(_budget(args.memory_budget), scenario_row_bytes(args.wide))
-        check_positive("--per-decade", args.per_decade)
-        check_positive("--repeats", args.repeats)
+        value = require_budget(_budget(args.memory_budget), scenario_row_bytes(args.wide))
+        require_positive("--per-decade", args.per_decade)
+        require_positive("--repeats", args.repeats)
     return name, rows, value
 
 

@@ -17,13 +17,13 @@ from helpers.cli.layers import layers_args, layers_run
 from helpers.cli.memory import run_memory_command
 from helpers.cli.notebooks import strip_outputs
 from helpers.cli.profile import run_profile_cli
-from helpers.core.config import LabError, check_java, scale_rows
+from helpers.core.config import LabError, require_java, scale_rows
 from helpers.core.env import environment_report
 from helpers.core.jars import fetch_synapseml_jars
 from helpers.core.session import start_session, stop_session
 from helpers.core.validate import parse_partitions, positive_int, row_count
 from helpers.lab.taskcost import DAEMONS, per_task_seconds, task_overhead
-from helpers.lab.zerocopy.ledger import check_ledger_paths, copy_ledger
+from helpers.lab.zerocopy.ledger import copy_ledger, require_ledger_paths
 from helpers.measure.timing import bench, bench_table
 from helpers.model.data import ensure_features, ensure_model
 from helpers.paths.scenarios import parse_scenarios
@@ -38,7 +38,7 @@ def _setup_args(p):
 
 def _setup(args) -> int:
 
-    check_java()
+    require_java()
     if not args.no_jars:
         print(f"jars: {len(fetch_synapseml_jars())} in .cache/ivy/jars")
     print(f"model: {ensure_model()}")
@@ -158,7 +158,7 @@ def _ledger_args(p):
 def _ledger(args) -> int:
 
     rows = args.rows or max(1, scale_rows() // 4)
-    paths = check_ledger_paths(args.paths)
+    paths = require_ledger_paths(args.paths)
     spark = start_session("ledger", synapseml=False)
     try:
         ledger = copy_ledger(spark, rows=rows, paths=paths, batches=args.batches)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers.core.session import start_session, stop_session
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.paths.scenarios import get_scenario
 from helpers.profile.memory import memory_run, write_run
 
@@ -22,7 +22,7 @@ def run_memory_command(
     `write_run` in `out_dir`; the session and all its processes are stopped at the end."""
 
     get_scenario(scenario)
-    check_positive("rows", rows)
+    require_positive("rows", rows)
     out = Path(out_dir)
     worker_dir = out / "worker-tmp"
     spark = start_session("memory-cli", profile="memray", profile_dir=worker_dir)

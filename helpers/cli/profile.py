@@ -8,7 +8,7 @@ from pathlib import Path
 
 from helpers.core.config import scale_rows
 from helpers.core.session import start_session, stop_session
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.paths.scenarios import get_scenario
 from helpers.profile.jvm import jfr_java_options
 from helpers.profile.pyspy import py_spy_profile
@@ -41,7 +41,7 @@ def run_profile_cli(
 
     get_scenario(scenario)
     rows = rows or scale_rows("row" if get_scenario(scenario).row_at_a_time else "arrow")
-    check_positive("rows", rows)
+    require_positive("rows", rows)
     out = Path(out_dir)
     spark = start_session(
         "profile",

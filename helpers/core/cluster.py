@@ -27,9 +27,9 @@ from pathlib import Path
 
 import psutil
 
-from helpers.core.config import LabError, check_java
+from helpers.core.config import LabError, require_java
 from helpers.core.processes import reap
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 
 
 def free_port() -> int:
@@ -53,7 +53,7 @@ class LocalStandalone:
     """A one-worker Spark standalone cluster on 127.0.0.1 (context manager; `master_url` inside)."""
 
     def __init__(self, cores: int = 2, memory: str = "2g", timeout: float = 90.0):
-        check_positive("cores", cores)
+        require_positive("cores", cores)
         self.cores, self.memory, self.timeout = cores, memory, timeout
         self.port, self.ui_port = free_port(), free_port()
         self.master_url = f"spark://127.0.0.1:{self.port}"
@@ -65,7 +65,7 @@ class LocalStandalone:
             **os.environ,
             "SPARK_LOCAL_IP": "127.0.0.1",
             "JAVA_HOME": os.environ.get(
-                "JAVA_HOME", str(Path(check_java().path).resolve().parent.parent)
+                "JAVA_HOME", str(Path(require_java().path).resolve().parent.parent)
             ),
             "SPARK_WORKER_DIR": self._work.name,
             "SPARK_LOG_DIR": self._work.name,

@@ -89,7 +89,7 @@ def parse_java_version(text: str) -> tuple[int, str]:
     return major, version
 
 
-def check_java() -> JavaInfo:
+def require_java() -> JavaInfo:
     """Find a Java that Spark 3.5 can use, or raise one sentence saying how to get one."""
     how = (
         "install one with `conda env create -f environment.yml` (brings OpenJDK 17) "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.core.config import JARS_DIR, LabError, check_java, pins
+from helpers.core.config import JARS_DIR, LabError, pins, require_java
 from helpers.core.findings import Finding, finding
 from helpers.core.jars import synapseml_jars
 
@@ -91,7 +91,7 @@ def environment_report() -> list[Check]:
     """One Check per requirement: Java, every pinned package (found vs pinned), SynapseML jars."""
     checks = []
     try:
-        j = check_java()
+        j = require_java()
         checks.append(Check("java", True, j.version, f"{j.path}"))
     except LabError as exc:
         checks.append(Check("java", False, "-", str(exc)))

@@ -20,7 +20,7 @@ from helpers.core.config import (
     SYNAPSEML_EXCLUDES,
     LabError,
     atomic_write_bytes,
-    check_java,
+    require_java,
 )
 
 MARKER = IVY_DIR / "resolved.json"
@@ -69,7 +69,7 @@ def fetch_synapseml_jars(force: bool = False) -> list[Path]:
     if not force and synapseml_jars():
         return synapseml_jars()
 
-    check_java()
+    require_java()
     IVY_DIR.mkdir(parents=True, exist_ok=True)
     if MARKER.exists():
         MARKER.unlink()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from helpers.core.config import LabError, check_java
+from helpers.core.config import LabError, require_java
 from helpers.core.jars import synapseml_jars
 from helpers.core.processes import is_running, reap
 
@@ -172,7 +172,7 @@ def start_session(
                 _STATE.spark.conf.set(k, v)
             return _STATE.spark
         stop_session()
-    check_java()
+    require_java()
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # Spark UI binds here, not on 0.0.0.0

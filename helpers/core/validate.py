@@ -11,16 +11,16 @@ import re
 from helpers.core.config import MAX_ROWS, LabError
 
 
-def check_positive(name: str, value: int) -> int:
+def require_positive(name: str, value: int) -> int:
     """Return value if it is a positive integer, else raise a one-line LabError."""
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise LabError(f"{name} must be a positive integer, got {value!r}.")
     return value
 
 
-def check_rows(rows: int) -> int:
+def require_rows(rows: int) -> int:
     """`rows` if it is a positive integer no larger than the kit generates (config.MAX_ROWS)."""
-    check_positive("rows", rows)
+    require_positive("rows", rows)
     if rows > MAX_ROWS:
         raise LabError(
             f"rows={rows:,} is more than this kit generates in memory ({MAX_ROWS:,}); "
@@ -33,7 +33,7 @@ def row_count(text: str) -> int:
     """argparse type for --rows: a positive integer up to config.MAX_ROWS."""
     value = positive_int(text)
     try:
-        return check_rows(value)
+        return require_rows(value)
     except LabError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -44,7 +44,7 @@ SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmg]?)\s*b?\s*$", re.I)
 def parse_mem(text: str | int) -> int:
     """'24m' / '512k' / '1g' / 1048576 -> bytes (JVM-style suffixes, powers of 1024)."""
     if isinstance(text, int) and not isinstance(text, bool):
-        return check_positive("memory size", text)
+        return require_positive("memory size", text)
     m = SIZE_RE.match(str(text))
     if not m or int(m.group(1)) <= 0:
         raise LabError(f"memory size {text!r} is not like 24m, 512k or 1g.")
@@ -52,7 +52,7 @@ def parse_mem(text: str | int) -> int:
 
 
 def _as_int(value):
-    """numpy integers -> int; anything else unchanged (check_positive rejects it)."""
+    """numpy integers -> int; anything else unchanged (require_positive rejects it)."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
     return value

@@ -27,7 +27,7 @@ import psutil
 
 from helpers.core.config import LabError, scale
 from helpers.core.findings import Finding, finding
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.measure.timing import physical_limit
 from helpers.model.data import feature_matrix, load_booster, predict
 
@@ -110,9 +110,9 @@ def gil_experiment(
     and the control: a pure-Python loop over `control_rows` rows, serial vs `workers` threads.
     """
 
-    rows = check_positive("rows", rows if rows is not None else gil_rows())
-    workers = check_positive("workers", workers or psutil.cpu_count(logical=True) or 1)
-    check_positive("repeats", repeats)
+    rows = require_positive("rows", rows if rows is not None else gil_rows())
+    workers = require_positive("workers", workers or psutil.cpu_count(logical=True) or 1)
+    require_positive("repeats", repeats)
     if rows < workers:
         raise LabError(
             f"rows={rows} is fewer than workers={workers}: give each worker at least one row."
@@ -253,8 +253,8 @@ def gil_probe(rows: int = 100_000, python_rows: int = 30_000, rounds: int = 3) -
     they exceed it, because predict runs in C with the GIL released."""
     import statistics
 
-    check_positive("rows", rows)
-    check_positive("rounds", rounds)
+    require_positive("rows", rows)
+    require_positive("rounds", rounds)
     booster = load_booster()
     X = np.ascontiguousarray(feature_matrix(rows))
     predict(booster, X[:10])

@@ -27,7 +27,7 @@ import pandas as pd
 from helpers.core.config import DATA_DIR, JARS_DIR, LabError, atomic_write_bytes, scale
 from helpers.core.findings import Finding, finding
 from helpers.core.session import jvm_pid
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.measure.metrics import physical_operators
 from helpers.measure.samplers import ProcessSampler, process_table
 from helpers.measure.timing import set_batch_size, time_noop, warm_up
@@ -142,7 +142,7 @@ def native_call_sites(num_classes: int = 1) -> NativeCallSites:
     Reads `LightGBMBooster`'s bytecode (javap), keeps the lightgbmlib calls made by the per-row
     methods (`predictForMat` once, the `predScoreToArray` closure once per class), and checks in
     `lightgbmlibJNI` that each wrapper ends in a `native` method."""
-    check_positive("num_classes", num_classes)
+    require_positive("num_classes", num_classes)
     booster_jar, lib_jar = (
         _jar("com.microsoft.azure_synapseml-lightgbm"),
         _jar("com.microsoft.ml.lightgbm_lightgbmlib"),
@@ -354,8 +354,8 @@ def path_costs(
     microseconds the session's processes used per row: robust to a busy machine), python_worker,
     max_abs_diff vs in-process predict with the same model."""
 
-    check_positive("rows", rows)
-    check_positive("repeats", repeats)
+    require_positive("rows", rows)
+    require_positive("repeats", repeats)
     set_batch_size(spark, batch_size)
     text = model_str
     if text is None:
@@ -515,8 +515,8 @@ def native_single_row_costs(rows: int = 5_000, repeats: int = 3) -> pd.DataFrame
 
     from lightgbm.basic import _LIB, _safe_call
 
-    check_positive("rows", rows)
-    check_positive("repeats", repeats)
+    require_positive("rows", rows)
+    require_positive("repeats", repeats)
     booster = load_booster()
     X = np.ascontiguousarray(feature_matrix(rows))
     ref = predict(booster, X)
@@ -673,7 +673,7 @@ def heavy_model_text(num_trees: int = 1000, train_rows: int = 5_000) -> str:
     """A heavier model of the same shape (16 features, 31 leaves), `num_trees` trees, cached in
     data/ under a name that includes its spec (the kit's model.txt is never touched)."""
 
-    check_positive("num_trees", num_trees)
+    require_positive("num_trees", num_trees)
     spec = ModelSpec(num_trees=num_trees, train_rows=train_rows)
     path = DATA_DIR / f"model_heavy_{spec.digest()}.txt"
     if not path.exists():
@@ -736,7 +736,7 @@ def profile_synapseml(spark, rows: int, out_dir=None, warm: bool = True) -> JfrS
     samples (jni_breakdown). Writes jvm.jfr and synapseml_jvm.collapsed under `out_dir` (default:
     a new temporary folder). warm=False skips the warm-up when SynapseML already ran here."""
 
-    check_positive("rows", rows)
+    require_positive("rows", rows)
     out = Path(out_dir if out_dir is not None else tempfile.mkdtemp(prefix="nb06-jfr-"))
     out.mkdir(parents=True, exist_ok=True)
     input_frame(spark, rows)

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from helpers.core.findings import Finding, finding
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.measure.metrics import physical_operators, run_with_python_metrics
 from helpers.measure.samplers import process_table
 from helpers.measure.timing import BATCH_CONF, time_noop
@@ -32,7 +32,7 @@ def batch_layers(spark, rows: int, batch_rows: int, scenario: str = "pandas_udf"
 
     Columns: layer, bytes, factor (vs the raw feature bytes batch_rows x 16 x 8), how (what
     measured it)."""
-    check_positive("batch size", batch_rows)
+    require_positive("batch size", batch_rows)
     batch_rows = min(batch_rows, rows)
     raw = batch_rows * N_FEATURES * 8
     spark.conf.set(BATCH_CONF, str(batch_rows))

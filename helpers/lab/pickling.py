@@ -31,7 +31,7 @@ import pandas as pd
 from helpers.core import session
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.measure.metrics import metric_bytes, run_with_python_metrics
 from helpers.measure.timing import time_noop
 from helpers.model.cache import cached_booster, worker_booster
@@ -57,7 +57,7 @@ PICKLE_BATCH = 100  # BatchedSerializer(CPickleSerializer(), 100) in pyspark/wor
 APP = "02_pickling_vs_arrow"  # the notebook's session name (the explorer restarts it if stopped)
 
 
-def check_kinds(kinds) -> list[str]:
+def require_kinds(kinds) -> list[str]:
     kinds = [kinds] if isinstance(kinds, str) else list(kinds)
     for k in kinds:
         if k not in COLUMN_KINDS:
@@ -65,7 +65,7 @@ def check_kinds(kinds) -> list[str]:
     return kinds
 
 
-def check_paths(paths) -> list[str]:
+def require_paths(paths) -> list[str]:
     paths = [paths] if isinstance(paths, str) else list(paths)
     for p in paths:
         if p not in TYPE_PATHS:
@@ -80,8 +80,8 @@ _FRAMES: dict = {}
 
 def kind_frame(spark, kind: str, rows: int):
     """DataFrame (id, value) of `rows` rows of column kind `kind`, cached, one per (kind, rows)."""
-    check_kinds([kind])
-    check_positive("rows", rows)
+    require_kinds([kind])
+    require_positive("rows", rows)
     key = (spark.sparkContext.applicationId, kind, rows)  # a new session never sees old frames
     df = _FRAMES.get(key)
     if df is None:
@@ -131,8 +131,8 @@ def wire_sizes(
     produces for it (`_collect_as_arrow`, re-chunked to `batch_rows`). Bytes and bytes per row."""
     import pyarrow as pa
 
-    kinds = check_kinds(kinds)
-    check_positive("batch_rows", batch_rows)
+    kinds = require_kinds(kinds)
+    require_positive("batch_rows", batch_rows)
     out = []
     for kind in kinds:
         df = kind_frame(spark, kind, rows).select("value")
@@ -175,7 +175,7 @@ def identity_udf(path: str, data_type):
     from pyspark.sql.functions import pandas_udf, udf
     from pyspark.sql.types import StructType
 
-    check_paths([path])
+    require_paths([path])
     if path == "row_udf":
         return udf(_identity_row, data_type, useArrow=False)
     if path == "arrow_udf":
@@ -198,9 +198,9 @@ def type_throughput(
     (wall_s - baseline_s) / rows in microseconds; rows_per_s: rows / wall_s; sent_bytes /
     returned_bytes: Spark's SQL metrics of the last run (None when the node has none).
     Also checks that the identity returned the input (row count and a value checksum)."""
-    kinds, paths = check_kinds(kinds), check_paths(paths)
-    check_positive("rows", rows)
-    check_positive("repeats", repeats)
+    kinds, paths = require_kinds(kinds), require_paths(paths)
+    require_positive("rows", rows)
+    require_positive("repeats", repeats)
     out = []
     warmed = set()
     for kind in kinds:
@@ -376,8 +376,8 @@ def model_shipping(spark, rows: int = 2000, tasks: int = 4, variants=SHIP_VARIAN
     for v in variants:
         if v not in SHIP_VARIANTS:
             raise LabError(f"Unknown variant {v!r}: use one of {', '.join(SHIP_VARIANTS)}.")
-    check_positive("rows", rows)
-    check_positive("tasks", tasks)
+    require_positive("rows", rows)
+    require_positive("tasks", tasks)
     reuse = spark.sparkContext.getConf().get("spark.python.worker.reuse", "true")
     threshold = broadcast_threshold(spark)
     df = _ship_input(spark, rows, tasks)

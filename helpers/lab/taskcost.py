@@ -33,7 +33,7 @@ import pandas as pd
 from helpers.core.config import ROOT, LabError
 from helpers.core.findings import Finding, finding
 from helpers.core.session import active_session, start_session, stop_session
-from helpers.core.validate import check_positive, parse_partitions
+from helpers.core.validate import parse_partitions, require_positive
 from helpers.measure.timing import collect_predictions, reference_predictions, time_noop
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
 
@@ -66,7 +66,7 @@ def invalidate_cost(repeats: int = 20) -> pd.DataFrame:
     """`importlib.invalidate_caches()` timed in a fresh interpreter with pyspark imported the way
     Spark's workers import it (from the zips on PYTHONPATH) and from site-packages. Columns:
     imported_from, pyspark_file, zip_importers, median_ms, min_ms."""
-    check_positive("repeats", repeats)
+    require_positive("repeats", repeats)
     rows = []
     for label, path in (
         ("pyspark.zip (Spark's PYTHONPATH)", spark_python_path()),
@@ -116,8 +116,8 @@ def task_overhead(
     scenario = get_scenario(name)
     if not scenario.python_worker:
         raise LabError(f"Scenario {name!r} runs no Python worker: it has no Python per-task cost.")
-    check_positive("rows", rows)
-    check_positive("repeats", repeats)
+    require_positive("rows", rows)
+    require_positive("repeats", repeats)
     parts = parse_partitions(",".join(str(p) for p in partitions))
     unknown = [d for d in daemons if d not in DAEMONS]
     if unknown:

@@ -20,7 +20,7 @@ import psutil
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.model.data import ensure_model, feature_matrix, load_booster, predict
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
 
@@ -53,7 +53,7 @@ def physical_limit(rows: int, processes: int | None = None) -> LimitResult:
     """Predict `rows` rows with the model in `processes` plain Python processes (default: one per
     core), no Spark. Wall time runs from the common start (a barrier) to the last finish; data
     generation and model loading are excluded. This is the number every Spark path is held to."""
-    check_positive("rows", rows)
+    require_positive("rows", rows)
     processes = processes or psutil.cpu_count(logical=True) or 1
     model = ensure_model()
     bounds = np.linspace(0, rows, processes + 1).astype(int)
@@ -110,7 +110,7 @@ def reference_predictions(rows: int) -> np.ndarray:
 def set_batch_size(spark, batch_size: int | None) -> int | None:
     """Set spark.sql.execution.arrow.maxRecordsPerBatch (a runtime conf) and return it."""
     if batch_size is not None:
-        check_positive("batch size", batch_size)
+        require_positive("batch size", batch_size)
         spark.conf.set(BATCH_CONF, str(batch_size))
     return batch_size
 
@@ -174,7 +174,7 @@ def run_scenario(
     sink; wall_s is the median. With `parity`, also collect all predictions and compare them
     with the in-process reference (max absolute difference)."""
     get_scenario(name)
-    check_positive("repeats", repeats)
+    require_positive("repeats", repeats)
     set_batch_size(spark, batch_size)
     input_frame(spark, rows)
     warm_up(spark, name, rows)
@@ -357,7 +357,7 @@ def alternated_runs(pairs: int, run) -> tuple[list, list]:
     """Call `run(on)` -> seconds `pairs` times with on=False and `pairs` times with on=True, the
     order alternating (off, on), (on, off), ... so drift on a shared machine hits both alike.
     Returns (on_seconds, off_seconds)."""
-    check_positive("pairs", pairs)
+    require_positive("pairs", pairs)
     on, off = [], []
     for i in range(pairs):
         for flag in (False, True) if i % 2 == 0 else (True, False):

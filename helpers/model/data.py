@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from helpers.core.config import DATA_DIR, LabError, atomic_path, atomic_write_bytes
-from helpers.core.validate import check_rows
+from helpers.core.validate import require_rows
 
 N_FEATURES = 16
 SEED = 20261124
@@ -36,7 +36,7 @@ def feature_names(n_features: int = N_FEATURES) -> list[str]:
 
 def feature_matrix(rows: int, n_features: int = N_FEATURES, seed: int = SEED) -> np.ndarray:
     """The (rows x n_features) float64 feature matrix, C-contiguous (row-major)."""
-    check_rows(rows)
+    require_rows(rows)
     rng = np.random.default_rng(seed)
     return rng.standard_normal((rows, n_features))
 
@@ -96,7 +96,7 @@ COLUMN_KINDS = (
 
 def make_columns(rows: int, kind: str, seed: int = SEED, width: int = 8) -> pd.DataFrame:
     """`id` + one column `value` of the given kind (deterministic). Unknown kind: LabError."""
-    check_rows(rows)
+    require_rows(rows)
     rng = np.random.default_rng(seed + 7)
     ids = np.arange(rows, dtype=np.int64)
     if kind == "int64":

@@ -21,7 +21,7 @@ import pandas as pd
 from helpers.core.config import LabError
 from helpers.core.jars import require_synapseml_jars
 from helpers.core.session import session_key
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.model.cache import worker_booster
 from helpers.model.data import N_FEATURES, ensure_features, feature_names, model_text, predict
 
@@ -263,7 +263,7 @@ _MODELS: dict = {}
 def input_frame(spark, rows: int, n_features: int = N_FEATURES, layout: str = "columns"):
     """The cached input DataFrame of `rows` rows, split evenly over the default parallelism.
     layout="columns": id, f0..f15 (doubles); layout="array": id, features (array<double>)."""
-    check_positive("rows", rows)
+    require_positive("rows", rows)
     if layout not in ("columns", "array"):
         raise LabError(f"Unknown layout {layout!r}: use 'columns' or 'array'.")
 

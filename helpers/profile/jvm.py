@@ -28,9 +28,9 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from helpers.core.config import LabError, check_java
+from helpers.core.config import LabError, require_java
 from helpers.core.session import jvm_pid
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.measure.timing import (
     OverheadResult,
     alternated_runs,
@@ -56,7 +56,7 @@ def jfr_java_options(settings: str = "profile", maxage: str = "30m") -> tuple[st
 
 def _jdk_tool(name: str) -> str:
 
-    java = Path(check_java().path).resolve()
+    java = Path(require_java().path).resolve()
     candidate = java.parent / name
     if candidate.exists():
         return str(candidate)
@@ -136,7 +136,7 @@ def jfr_overhead(
     found."""
 
     get_scenario(name)
-    check_positive("pairs", pairs)
+    require_positive("pairs", pairs)
     pid = jvm_pid(spark)
     if pid is None:
         raise LabError(

@@ -31,7 +31,7 @@ import pandas as pd
 
 from helpers.core.config import LabError, atomic_write_bytes, scale
 from helpers.core.findings import Finding, finding
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.measure.samplers import LayerSampler, jvm_memory
 from helpers.measure.timing import effective_batch_size, set_batch_size, time_noop
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
@@ -241,9 +241,9 @@ def memory_run(
     partitions: coalesce the input to this many partitions (1 = one task, one worker)."""
 
     get_scenario(name)
-    check_positive("rows", rows)
+    require_positive("rows", rows)
     if partitions is not None:
-        check_positive("partitions", partitions)
+        require_positive("partitions", partitions)
     set_batch_size(spark, batch_size)
     df = input_frame(spark, rows)
     if partitions is not None:

@@ -39,7 +39,7 @@ import pandas as pd
 from helpers.core.config import ROOT, LabError
 from helpers.core.env import PtraceCheck, ptrace_check, py_spy_available, py_spy_exe  # noqa: F401
 from helpers.core.findings import Finding, finding
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.measure.samplers import process_table
 from helpers.measure.timing import (
     OverheadResult,
@@ -120,7 +120,7 @@ def parse_py_spy_raw(
     `process N:"cmd"` frames (daemon, then worker) are dropped; N of the innermost is the pid.
     `roots`: path prefixes to strip (default: this interpreter's site-packages, stdlib, the
     project)."""
-    check_positive("rate", rate)
+    require_positive("rate", rate)
     roots = _roots() if roots is None else roots
     stacks: dict = {}
     per_pid: dict = {}
@@ -200,7 +200,7 @@ class PySpy:
     SIGINT (py-spy then writes its output) by the PID kept here; killed if it does not exit."""
 
     def __init__(self, pid: int, out_path, rate: int = PYSPY_RATE, native: bool = True):
-        check_positive("rate", rate)
+        require_positive("rate", rate)
         self.cmd = [
             require_py_spy(),
             "record",
@@ -274,7 +274,7 @@ def py_spy_profile(
 
     if not get_scenario(name).python_worker:
         raise LabError(f"Scenario {name!r} runs no Python worker: py-spy has nothing to attach to.")
-    check_positive("rows", rows)
+    require_positive("rows", rows)
     require_py_spy()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -332,7 +332,7 @@ def py_spy_overhead(
     import itertools
     import tempfile
 
-    check_positive("pairs", pairs)
+    require_positive("pairs", pairs)
     require_py_spy()
     set_batch_size(spark, batch_size)
     input_frame(spark, rows)

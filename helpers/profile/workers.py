@@ -37,7 +37,7 @@ from pathlib import Path
 from helpers.core.config import LabError, atomic_write_bytes
 from helpers.core.findings import Finding, finding
 from helpers.core.session import PROFILER_DAEMON, jvm_pid
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.measure.timing import (
     OverheadResult,
     alternated_runs,
@@ -242,7 +242,7 @@ def profile_scenario(
     `out_dir`; weights in microseconds, wall time in seconds."""
 
     get_scenario(name)
-    check_positive("rows", rows)
+    require_positive("rows", rows)
     require_profiled(spark, "cpu")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -289,7 +289,7 @@ def profiler_overhead(
     session started by `start_session(..., profile="cpu", profile_dir=worker_dir)`; the JFR
     recording, when on, runs in both. Returns the wall times (seconds)."""
 
-    check_positive("pairs", pairs)
+    require_positive("pairs", pairs)
     require_profiled(spark, "cpu")
     set_batch_size(spark, batch_size)
     input_frame(spark, rows)

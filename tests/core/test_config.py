@@ -35,7 +35,7 @@ def test_java_missing_gives_one_line(monkeypatch):
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setattr(config.shutil, "which", lambda name: None)
     with pytest.raises(LabError) as err:
-        config.check_java()
+        config.require_java()
     assert "Java not found" in str(err.value) and "\n" not in str(err.value)
 
 
@@ -46,11 +46,11 @@ def test_java_wrong_version(monkeypatch, tmp_path):
     fake.chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
     with pytest.raises(LabError, match="not supported by Spark 3.5"):
-        config.check_java()
+        config.require_java()
 
 
 def test_java_found_here():
-    assert config.check_java().major in config.JAVA_MAJORS
+    assert config.require_java().major in config.JAVA_MAJORS
 
 
 def test_scale_switch(monkeypatch):
@@ -62,9 +62,9 @@ def test_scale_switch(monkeypatch):
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3"])
-def test_check_positive(bad):
+def test_require_positive(bad):
     with pytest.raises(LabError):
-        validate.check_positive("batch size", bad)
+        validate.require_positive("batch size", bad)
 
 
 def test_atomic_write_leaves_no_temp(tmp_path):

@@ -21,9 +21,9 @@ def test_pickled_batches_of_100_rows():
 
 def test_unknown_kind_and_path():
     with pytest.raises(LabError, match="column kind"):
-        pk.check_kinds(["decimal"])
+        pk.require_kinds(["decimal"])
     with pytest.raises(LabError, match="Unknown path"):
-        pk.check_paths(["map_in_pandas"])
+        pk.require_paths(["map_in_pandas"])
 
 
 def test_wire_sizes_values(spark):

@@ -32,8 +32,8 @@ import psutil
 from helpers.core.config import LabError, scale_rows
 from helpers.core.findings import Finding, finding
 from helpers.core.session import session_processes, start_session, stop_session
-from helpers.core.validate import check_positive, parse_mem
-from helpers.lab.batch.sweep import check_sweepable, row_bytes, wide_frame
+from helpers.core.validate import parse_mem, require_positive
+from helpers.lab.batch.sweep import require_sweepable, row_bytes, wide_frame
 from helpers.measure.samplers import arrow_memory, process_table, reset_arrow_peak
 from helpers.measure.timing import set_batch_size, time_noop
 from helpers.paths.scenarios import scenario_frame
@@ -603,7 +603,7 @@ def run_crash_lab(
     (e.g. '2g' just to show it applies, '450m' to make workers fail); batches of
     `extra_doubles` + 17 doubles per row are pushed in ascending `batch_sizes` until one fails."""
 
-    check_sweepable(scenario)
+    require_sweepable(scenario)
     if scenario == "pandas_udf" or scenario == "iter_pandas_udf":
         raise LabError("the crash lab ships whole wide rows: use map_in_pandas or map_in_arrow.")
     if direct_memory is None and python_memory is None:
@@ -612,14 +612,16 @@ def run_crash_lab(
         )
     direct = parse_mem(direct_memory) if direct_memory is not None else None
     pymem = parse_mem(python_memory) if python_memory is not None else None
-    sizes = sorted(check_positive("batch size", int(b)) for b in (batch_sizes or default_batches()))
-    rows = check_positive("rows", rows) if rows is not None else scale_rows()
+    sizes = sorted(
+        require_positive("batch size", int(b)) for b in (batch_sizes or default_batches())
+    )
+    rows = require_positive("rows", rows) if rows is not None else scale_rows()
     args = {
         "direct_memory": direct_memory,
         "python_memory": python_memory,
         "batch_sizes": sizes,
         "rows": rows,
-        "extra_doubles": check_positive("extra doubles", extra_doubles),
+        "extra_doubles": require_positive("extra doubles", extra_doubles),
         "scenario": scenario,
     }
     t0 = time.perf_counter()

@@ -38,7 +38,7 @@ import pandas as pd
 from helpers.core.config import LabError, scale
 from helpers.core.findings import Finding, finding
 from helpers.core.session import session_key
-from helpers.core.validate import _as_int, check_positive
+from helpers.core.validate import _as_int, require_positive
 from helpers.measure.samplers import (
     JvmSampler,
     ProcessSampler,
@@ -96,9 +96,9 @@ def cores_available() -> int:
 def log_grid(lo: int, hi: int, per_decade: int = 4) -> list[int]:
     """Batch sizes from `lo` to `hi` evenly spaced on a log scale, `per_decade` per factor of 10,
     rounded to integers (duplicates removed); decade values (10, 100, ...) are exact."""
-    check_positive("lowest batch size", lo)
-    check_positive("highest batch size", hi)
-    check_positive("points per decade", per_decade)
+    require_positive("lowest batch size", lo)
+    require_positive("highest batch size", hi)
+    require_positive("points per decade", per_decade)
     if hi < lo:
         raise LabError(f"highest batch size {hi} is below the lowest {lo}: swap them.")
     a, b = math.log10(lo), math.log10(hi)
@@ -134,7 +134,7 @@ def scenario_row_bytes(extra_doubles: int = 0) -> int:
     return 8 * (1 + N_FEATURES + extra_doubles)
 
 
-def check_budget(budget_bytes: int, one_row_bytes: int) -> int:
+def require_budget(budget_bytes: int, one_row_bytes: int) -> int:
     """A memory budget must hold at least one batch of one row; LabError otherwise."""
     if (
         not isinstance(budget_bytes, (int, float))
@@ -172,7 +172,7 @@ class Workload:
 def scenario_workload(spark, name: str, rows: int | None = None, df=None) -> Workload:
     """The kit's scenario `name` over the cached input of `rows` rows, or over `df`
     (e.g. `wide_frame`)."""
-    check_sweepable(name)
+    require_sweepable(name)
     if df is None:
         df = input_frame(spark, rows, layout=getattr(get_scenario(name), "layout", "columns"))
     if rows is None:
@@ -197,7 +197,7 @@ def frame_workload(
             "transform must be a function DataFrame -> DataFrame, "
             "e.g. lambda d: d.mapInPandas(fn, schema)."
         )
-    rows = check_positive("rows", rows) if rows is not None else int(df.count())
+    rows = require_positive("rows", rows) if rows is not None else int(df.count())
     if rows <= 0:
         raise LabError("the DataFrame is empty: a batch-size sweep needs rows.")
     return Workload(
@@ -259,7 +259,7 @@ def measure_point(spark, work: Workload, batch_size: int, interval: float = 0.1)
     """Run `work` into the noop sink once with maxRecordsPerBatch = `batch_size`, measuring wall
     time, CPU of the session's processes and memory peaks (module docstring: which meter is
     which)."""
-    check_positive("batch size", _as_int(batch_size))
+    require_positive("batch size", _as_int(batch_size))
     batch_size = int(batch_size)
     set_batch_size(spark, batch_size)
     frame = work.build()
@@ -325,8 +325,8 @@ def sweep(
 ) -> pd.DataFrame:
     """`repeats` x `measure_point` per batch size, in ascending order (so allocator carry-over in
     reused workers can only come from smaller batches). Tidy DataFrame, one row per run."""
-    sizes = sorted({check_positive("batch size", _as_int(b)) for b in batch_sizes})
-    check_positive("repeats", repeats)
+    sizes = sorted({require_positive("batch size", _as_int(b)) for b in batch_sizes})
+    require_positive("repeats", repeats)
     if not sizes:
         raise LabError("no batch sizes to sweep: pass e.g. [100, 1000, 10000].")
     if warm_up:
@@ -342,7 +342,7 @@ def points_frame(points: list[SweepPoint]) -> pd.DataFrame:
     return pd.DataFrame([p.record() for p in points], columns=cols)
 
 
-def check_sweepable(name: str) -> str:
+def require_sweepable(name: str) -> str:
     """`name` must be a known scenario whose batches maxRecordsPerBatch controls."""
     get_scenario(name)
     if name not in SWEEPABLE:
@@ -394,7 +394,7 @@ def wide_frame(spark, rows: int, extra_doubles: int = 240):
     """The cached input (`id`, `f0..f15`) plus `extra_doubles` payload columns `w0..` (doubles
     derived from the features), cached: a row of (17 + extra_doubles) x 8 bytes. The model still
     reads f0..f15; mapInPandas/mapInArrow ship the whole row to the worker, so batches get wider."""
-    check_positive("extra doubles", extra_doubles)
+    require_positive("extra doubles", extra_doubles)
     key = (session_key(spark), rows, extra_doubles)
     df = _WIDE.get(key)
     if df is None:

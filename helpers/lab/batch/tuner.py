@@ -28,15 +28,15 @@ import pandas as pd
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.lab.batch.sweep import (
     MEMORY_METRIC,
     MEMORY_METRICS,
     Workload,
-    check_budget,
     log_grid,
     measure_point,
     points_frame,
+    require_budget,
     warm,
 )
 
@@ -117,7 +117,7 @@ def search(
     times each, and the faster median wins: one lucky run on a noisy machine cannot decide alone."""
     if not grid or sorted(set(grid)) != list(grid):
         raise LabError("the batch-size grid must be a non-empty ascending list without repeats.")
-    check_positive("step", step)
+    require_positive("step", step)
     t0 = time.perf_counter()
     trials: dict[int, Trial] = {}
     state = {"ceiling": len(grid)}  # first index known to be over budget (memory grows with batch)
@@ -264,11 +264,11 @@ def tune(
         raise LabError(
             f"unknown memory column {memory_col!r}: use one of {', '.join(MEMORY_METRICS)}."
         )
-    check_budget(budget_bytes, work.one_row_bytes)
+    require_budget(budget_bytes, work.one_row_bytes)
     grid = tuning_grid(work, lo, hi, per_decade)
     points = []
 
-    check_positive("repeats", repeats)
+    require_positive("repeats", repeats)
 
     def evaluate(batch: int) -> tuple[float, float]:
         runs = [measure_point(spark, work, batch, interval) for _ in range(repeats)]

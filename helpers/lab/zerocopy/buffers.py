@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from helpers.core.findings import Finding, finding
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.model.data import N_FEATURES, feature_frame, feature_names
 
 # ---- address arithmetic ----------------------------------------------------------------------
@@ -123,7 +123,7 @@ REASONS = {
 
 def forensics_cases(rows: int = 1000) -> dict[str, tuple[pa.Array, str]]:
     """The arrays the forensics table examines: name -> (array, reason key). Deterministic."""
-    check_positive("rows", rows)
+    require_positive("rows", rows)
     rng = np.random.default_rng(3)
     x = rng.standard_normal(rows)
     mask = rng.random(rows) < 0.1
@@ -261,8 +261,8 @@ def memray_peak(fn, *args, **kwargs) -> tuple[int, object, float]:
 
 def numeric_table(rows: int, cols: int = N_FEATURES, null_fraction: float = 0.0) -> pa.Table:
     """A table of `cols` float64 columns (fresh buffers), optionally with nulls."""
-    check_positive("rows", rows)
-    check_positive("cols", cols)
+    require_positive("rows", rows)
+    require_positive("cols", cols)
     X = feature_matrix_cols(rows, cols)
     rng = np.random.default_rng(11)
     arrays = []

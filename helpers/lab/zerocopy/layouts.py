@@ -25,7 +25,7 @@ COLUMNS_RUN = "16 double columns (column_stack)"
 ARRAY_RUN = "array<double> column (view)"
 
 
-def check_array_batches(batches, width: int):
+def inspect_array_batches(batches, width: int):
     """mapInArrow function for verification: per batch, whether the matrix handed to the model
     is a view of the Arrow values buffer (address test) and its C-contiguity."""
     for batch in batches:
@@ -49,7 +49,7 @@ def verify_array_zero_copy(spark, df, n_features: int = N_FEATURES) -> pd.DataFr
     schema = (
         "rows long, shared boolean, c_contiguous boolean, matrix_address long, values_address long"
     )
-    return df.mapInArrow(lambda it: check_array_batches(it, n_features), schema).toPandas()
+    return df.mapInArrow(lambda it: inspect_array_batches(it, n_features), schema).toPandas()
 
 
 def stacking_vs_view(rows: int, n_features: int = N_FEATURES, repeats: int = 5) -> pd.DataFrame:

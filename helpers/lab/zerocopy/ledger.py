@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
-from helpers.core.validate import check_positive
+from helpers.core.validate import require_positive
 from helpers.lab.zerocopy.buffers import (
     _overlaps,
     arrow_ranges,
@@ -44,7 +44,7 @@ ROW_QUEUE_HOP = "JVM input rows -> HybridRowQueue (kept for the join)"
 EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # Arrow IPC end-of-stream marker
 
 
-def check_ledger_paths(paths) -> tuple[str, ...]:
+def require_ledger_paths(paths) -> tuple[str, ...]:
     """The ledger's paths, checked: a comma-separated string or a sequence of names."""
     if isinstance(paths, str):
         paths = [p.strip() for p in paths.split(",") if p.strip()]
@@ -515,10 +515,10 @@ def copy_ledger(
     the JVM's bytes. End-to-end: the scenario on Spark, per batch. All in seconds and bytes."""
     from pyspark.sql import functions as F
 
-    check_positive("rows", rows)
-    check_positive("batches", batches)
-    check_positive("repeats", repeats)
-    paths = check_ledger_paths(paths)
+    require_positive("rows", rows)
+    require_positive("batches", batches)
+    require_positive("repeats", repeats)
+    paths = require_ledger_paths(paths)
     from pyspark.sql.pandas.types import to_arrow_schema
 
     ledger = Ledger(rows, n_features, batches)

@@ -31,9 +31,9 @@ def test_row_bytes_of_the_input(spark):
 
 def test_unknown_or_rowwise_scenario():
     with pytest.raises(LabError, match="Unknown scenario"):
-        S.check_sweepable("nope")
+        S.require_sweepable("nope")
     with pytest.raises(LabError, match="Arrow batches"):
-        S.check_sweepable("row_udf")
+        S.require_sweepable("row_udf")
 
 
 def test_meters_are_positive_during_a_real_job(spark):

@@ -128,8 +128,8 @@ def test_python_hops_bytes_match_the_batch():
 
 def test_ledger_paths_checked():
     with pytest.raises(LabError, match="ledger covers"):
-        zl.check_ledger_paths("row_udf")
-    assert zl.check_ledger_paths("pandas_udf, map_in_arrow") == ("pandas_udf", "map_in_arrow")
+        zl.require_ledger_paths("row_udf")
+    assert zl.require_ledger_paths("pandas_udf, map_in_arrow") == ("pandas_udf", "map_in_arrow")
 
 
 def test_copy_ledger_bytes_match_the_batch(spark):
