@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -31,3 +33,23 @@ def spark(_unit_session_cleanup):
     from helpers.core.session import start_session
 
     return start_session("unit-tests")
+
+
+@pytest.fixture
+def child():
+    """Runs `python ARGV...` in a child process from the project root (its own JVM when it starts
+    Spark); returns the CompletedProcess with text stdout/stderr."""
+    from helpers.core.config import ROOT
+
+    def run(*argv, env=None):
+        return subprocess.run(
+            [sys.executable, *argv], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600
+        )
+
+    return run
+
+
+@pytest.fixture
+def cli(child):
+    """Runs `python -m helpers ARGS...` in a child process; returns the CompletedProcess."""
+    return lambda *args, env=None: child("-m", "helpers", *args, env=env)

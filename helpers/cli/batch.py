@@ -98,10 +98,14 @@ def _check(args, budget: bool) -> tuple[str, int, int | None]:
     return name, rows, value
 
 
-def _workload(spark, name: str, rows: int, wide: int):
-
-    df = wide_frame(spark, rows, wide) if wide else None
-    return scenario_workload(spark, name, rows, df)
+def _on_workload(app: str, args, name: str, rows: int, run):
+    """Start a session, build the scenario's workload, return `run(spark, workload)`, stop."""
+    spark = start_session(app, synapseml=False)
+    try:
+        df = wide_frame(spark, rows, args.wide) if args.wide else None
+        return run(spark, scenario_workload(spark, name, rows, df))
+    finally:
+        stop_session()
 
 
 # ---- sweep --------------------------------------------------------------------------------------
@@ -120,11 +124,7 @@ def sweep_run(args) -> int:
 
     name, rows, _ = _check(args, budget=False)
     sizes = parse_batch_sizes(args.batch_sizes) if args.batch_sizes is not None else sweep_grid()
-    spark = start_session("sweep", synapseml=False)
-    try:
-        table = sweep(spark, _workload(spark, name, rows, args.wide), sizes)
-    finally:
-        stop_session()
+    table = _on_workload("sweep", args, name, rows, lambda spark, w: sweep(spark, w, sizes))
     cols = [
         "label",
         "batch_size",
@@ -151,18 +151,15 @@ def tune_args(p):
 def tune_run(args) -> int:
 
     name, rows, budget = _check(args, budget=True)
-    spark = start_session("tune", synapseml=False)
-    try:
-        rec = tune(
-            spark,
-            _workload(spark, name, rows, args.wide),
-            budget,
-            args.memory_metric,
-            per_decade=args.per_decade,
-            repeats=args.repeats,
-        )
-    finally:
-        stop_session()
+    rec = _on_workload(
+        "tune",
+        args,
+        name,
+        rows,
+        lambda spark, w: tune(
+            spark, w, budget, args.memory_metric, per_decade=args.per_decade, repeats=args.repeats
+        ),
+    )
     print(rec.table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if rec.batch_size is None:
         print(f"no recommendation: {rec.reason}")
@@ -253,18 +250,15 @@ def tune_bench(
 def bench_run(args) -> int:
 
     name, rows, budget = _check(args, budget=True)
-    spark = start_session("tune-bench", synapseml=False)
-    try:
-        result = tune_bench(
-            spark,
-            _workload(spark, name, rows, args.wide),
-            budget,
-            args.memory_metric,
-            args.per_decade,
-            repeats=args.repeats,
-        )
-    finally:
-        stop_session()
+    result = _on_workload(
+        "tune-bench",
+        args,
+        name,
+        rows,
+        lambda spark, w: tune_bench(
+            spark, w, budget, args.memory_metric, args.per_decade, repeats=args.repeats
+        ),
+    )
     print(
         f"{result['label']}, {result['rows']:,} rows, grid {len(result['grid'])} points; "
         f"tuner picked {result['tuner_batch_size']} in {result['tuner_evaluations']} runs"

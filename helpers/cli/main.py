@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from helpers.cli.batch import COMMANDS as BATCH_COMMANDS
-from helpers.cli.common import _Parser, write_json
+from helpers.cli.common import _Parser, add_batch_size, write_json
 from helpers.cli.layers import layers_args, layers_run
 from helpers.cli.memory import run_memory_command
 from helpers.cli.notebooks import strip_outputs
@@ -62,12 +62,7 @@ def _doctor(args) -> int:
 def _bench_args(p):
     p.add_argument("--rows", type=row_count, default=None, help="rows (default: LAB_SCALE)")
     p.add_argument("--scenarios", default="all", help="comma-separated scenario names, or all")
-    p.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=10_000,
-        help="spark.sql.execution.arrow.maxRecordsPerBatch",
-    )
+    add_batch_size(p)
     p.add_argument(
         "--repeats", type=positive_int, default=3, help="timed runs per Arrow/JVM path (median)"
     )
@@ -182,12 +177,7 @@ def _profile_args(p):
         required=True,
         help="folder for python/jvm .collapsed and .html, breakdown.json, profile.png",
     )
-    p.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=10_000,
-        help="spark.sql.execution.arrow.maxRecordsPerBatch",
-    )
+    add_batch_size(p)
     p.add_argument(
         "--interval-ms", type=float, default=5.0, help="Python worker sampling period (ms)"
     )
@@ -215,12 +205,7 @@ def _memory_args(p):
     p.add_argument(
         "--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE memory rows)"
     )
-    p.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=10_000,
-        help="spark.sql.execution.arrow.maxRecordsPerBatch",
-    )
+    add_batch_size(p)
     p.add_argument(
         "--partitions", type=positive_int, default=None, help="coalesce the input (1 = one task)"
     )

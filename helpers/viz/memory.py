@@ -15,6 +15,11 @@ _METER_COLORS = {
 }
 
 
+def _step(ax, g, color: str, label: str) -> None:
+    """One meter's bytes over time (MiB), drawn as steps (a value holds until the next sample)."""
+    ax.step(g.t, g.bytes / MiB, where="post", color=color, lw=1.2, label=label)
+
+
 def layers_timeline(run, title: str | None = None):
     """All layers of one job on one time axis (seconds since the job started): process RSS on top
     (JVM, daemon, each Python worker), the in-process meters below (JVM heap, NIO direct pool,
@@ -22,26 +27,12 @@ def layers_timeline(run, title: str | None = None):
     tl = run.timeline
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
     for (layer, pid), g in tl[tl.source == "process"].groupby(["layer", "pid"]):
-        top.step(
-            g.t,
-            g.bytes / MiB,
-            where="post",
-            color=_RSS_COLORS.get(layer, "k"),
-            lw=1.2,
-            label=f"{layer.replace(' RSS', '')} {pid}",
-        )
+        _step(top, g, _RSS_COLORS.get(layer, "k"), f"{layer.replace(' RSS', '')} {pid}")
     meters = tl[tl.source != "process"]
     meters = meters[meters.layer != "JVM Arrow allocator peak (since JVM start)"]
     for (layer, pid), g in meters.groupby(["layer", meters.pid.fillna(-1)]):
         label = layer if pid == -1 else f"{layer} {int(pid)}"
-        bottom.step(
-            g.t,
-            g.bytes / MiB,
-            where="post",
-            color=_METER_COLORS.get(layer, "k"),
-            lw=1.2,
-            label=label,
-        )
+        _step(bottom, g, _METER_COLORS.get(layer, "k"), label)
     for ax in (top, bottom):
         ax.axvline(0, color="k", ls="--", lw=0.8)
         ax.axvline(run.wall_s, color="k", ls="--", lw=0.8)

@@ -1,14 +1,6 @@
 import json
-import subprocess
-import sys
 
 import pytest
-
-
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "helpers", *args], capture_output=True, text=True, timeout=600
-    )
 
 
 @pytest.mark.parametrize(
@@ -17,18 +9,29 @@ def run(*args):
         (["bench", "--scenarios", "nope"], "Unknown scenario"),
         (["bench", "--rows", "0"], "--rows"),
         (["bench", "--batch-size", "-5"], "--batch-size"),
+        (["profile", "--scenario", "nope", "--out", "{tmp}"], "Unknown scenario"),
+        (["memory", "--scenario", "nope", "--out", "{tmp}"], "Unknown scenario"),
+        (["taskcost", "--partitions", "4"], "partition"),
+        (["sweep", "--scenario", "nope"], "Unknown scenario"),
+        (["sweep", "--batch-sizes", "100,0"], "batch size"),
+        (["sweep", "--batch-sizes", "-5"], "batch size"),
+        (["tune", "--scenario", "nope", "--memory-budget", "1g"], "Unknown scenario"),
+        (["tune", "--memory-budget", "100"], "one batch of one row"),
+        (["tune", "--memory-budget", "0"], "memory-budget"),
+        (["tune-bench", "--memory-budget", "64"], "one batch of one row"),
+        (["sweep", "--scenario", "synapseml"], "Arrow batches"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(args, needle):
-    r = run(*args)
-    assert r.returncode == 2
+def test_bad_input_exits_2_with_one_line(cli, tmp_path, args, needle):
+    r = cli(*(a.replace("{tmp}", str(tmp_path)) for a in args))
+    assert r.returncode == 2, r.stderr
     assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.spark  # starts Spark in a child process
-def test_bench_writes_json(tmp_path):
+def test_bench_writes_json(cli, tmp_path):
     out = tmp_path / "bench.json"
-    r = run(
+    r = cli(
         "bench",
         "--rows",
         "3000",
@@ -60,13 +63,13 @@ def test_bench_writes_json(tmp_path):
     assert "map_in_arrow" in r.stdout
 
 
-def test_rows_above_the_kit_limit_is_one_line_exit_2():
-    r = run("bench", "--rows", "99999999999")
+def test_rows_above_the_kit_limit_is_one_line_exit_2(cli):
+    r = cli("bench", "--rows", "99999999999")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "more than this kit generates" in r.stderr and len(r.stderr.strip().splitlines()) <= 2
 
 
-def test_unwritable_out_folder_is_one_line_exit_2():
-    r = run("profile", "--scenario", "map_in_pandas", "--rows", "100", "--out", "/proc/nope")
+def test_unwritable_out_folder_is_one_line_exit_2(cli):
+    r = cli("profile", "--scenario", "map_in_pandas", "--rows", "100", "--out", "/proc/nope")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.startswith("error: cannot write /proc/nope") and len(r.stderr.splitlines()) == 1

@@ -66,21 +66,6 @@ def test_parse_partitions_and_slope():
     assert s.per_task_wall_ms == pytest.approx(100.0) and s.wall_s_at_most_tasks == 1.6
 
 
-def test_cli_bad_partitions_exit_2():
-    out = subprocess.run(
-        [sys.executable, "-m", "helpers", "taskcost", "--partitions", "4"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert (
-        out.returncode == 2
-        and "partition" in out.stderr
-        and len(out.stderr.strip().splitlines()) == 1
-    )
-
-
 @pytest.mark.spark  # starts Spark in a child process
 def test_real_child_run_both_daemons():
     t = taskcost.task_overhead_in_child("map_in_pandas", rows=20_000, partitions=(2, 4), repeats=1)

@@ -3,8 +3,6 @@ branch (hand-made runs and tables), and a real memray job through the `memory` C
 in a child process)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -228,26 +226,17 @@ def test_versions_line():
 
 
 @pytest.mark.spark  # starts Spark in a child process
-def test_memory_cli_real_job(tmp_path):
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "helpers",
-            "memory",
-            "--scenario",
-            "map_in_pandas",
-            "--rows",
-            "4000",
-            "--batch-size",
-            "1000",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
+def test_memory_cli_real_job(cli, tmp_path):
+    out = cli(
+        "memory",
+        "--scenario",
+        "map_in_pandas",
+        "--rows",
+        "4000",
+        "--batch-size",
+        "1000",
+        "--out",
+        str(tmp_path),
     )
     assert out.returncode == 0, out.stderr[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -264,21 +253,6 @@ def test_memory_cli_real_job(tmp_path):
         assert peaks[layer] > 0, layer
     assert set(tl.columns) == {"t", "source", "layer", "pid", "bytes"}
     assert tl.t.min() < 0 < tl.t.max()  # baseline before the job, samples after it started
-
-
-def test_memory_cli_bad_scenario(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "helpers", "memory", "--scenario", "nope", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert (
-        out.returncode == 2
-        and "Unknown scenario" in out.stderr
-        and len(out.stderr.strip().splitlines()) == 1
-    )
 
 
 def test_processes_sampled_at_different_instants_are_summed():

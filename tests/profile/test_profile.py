@@ -4,8 +4,6 @@ shared test session is left alone)."""
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ import pytest
 from helpers import exercises
 from helpers.core import env as profile_pyspy
 from helpers.core import session
-from helpers.core.config import ROOT, LabError
+from helpers.core.config import LabError
 from helpers.profile import classify
 from helpers.profile import jvm as profile_jvm
 from helpers.profile import stacks as flamegraph
@@ -296,49 +294,26 @@ def test_collect_reads_headers_and_pause(tmp_path):
         profile_workers.collect_worker_profiles(tmp_path / "missing")
 
 
-def test_cli_unknown_scenario_exits_2(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "helpers", "profile", "--scenario", "nope", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    assert (
-        out.returncode == 2
-        and "Unknown scenario" in out.stderr
-        and len(out.stderr.strip().splitlines()) == 1
-    )
-
-
 # ---- real profiled jobs (child processes: their own JVM) ---------------------------------------
 
 PYSPY = profile_pyspy.py_spy_available()[0]
 
 
 @pytest.mark.spark  # starts Spark in a child process
-def test_cli_profile_real_job_has_lightgbm_frames(tmp_path):
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "helpers",
-            "profile",
-            "--scenario",
-            "map_in_pandas",
-            "--rows",
-            "20000",
-            "--batch-size",
-            "1000",
-            "--interval-ms",
-            "1",
-            "--out",
-            str(tmp_path),
-        ]
-        + (["--py-spy"] if PYSPY else []),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
+def test_cli_profile_real_job_has_lightgbm_frames(cli, tmp_path):
+    out = cli(
+        "profile",
+        "--scenario",
+        "map_in_pandas",
+        "--rows",
+        "20000",
+        "--batch-size",
+        "1000",
+        "--interval-ms",
+        "1",
+        "--out",
+        str(tmp_path),
+        *(["--py-spy"] if PYSPY else []),
     )
     assert out.returncode == 0, out.stderr[-2000:]
     (tmp_path / "stdout.txt").write_text(out.stdout)
@@ -378,16 +353,10 @@ print(" ".join(str(f.path) for f in files))
 
 
 @pytest.mark.spark  # starts Spark in a child process
-def test_memray_mode_writes_one_capture_per_task(tmp_path):
+def test_memray_mode_writes_one_capture_per_task(child, tmp_path):
     from memray import FileReader
 
-    out = subprocess.run(
-        [sys.executable, "-c", MEMRAY_SCRIPT, str(tmp_path / "mem")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
+    out = child("-c", MEMRAY_SCRIPT, str(tmp_path / "mem"))
     assert out.returncode == 0, out.stderr[-2000:]
     paths = out.stdout.split()
     assert paths and all(Path(p).name.startswith("memray-") and p.endswith(".bin") for p in paths)
@@ -430,14 +399,8 @@ print(json.dumps({"states": states, "on": o.profiled_s, "off": o.unprofiled_s}))
 
 
 @pytest.mark.spark  # starts Spark in a child process
-def test_jfr_switches_off_and_on_in_one_session():
-    out = subprocess.run(
-        [sys.executable, "-c", JFR_SWITCH_SCRIPT],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
+def test_jfr_switches_off_and_on_in_one_session(child):
+    out = child("-c", JFR_SWITCH_SCRIPT)
     assert out.returncode == 0, out.stderr[-2000:]
     r = json.loads(out.stdout.strip().splitlines()[-1])
     # running at start, off after JFR.stop; jfr_overhead switches it for its runs and leaves it

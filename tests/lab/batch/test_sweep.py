@@ -1,10 +1,6 @@
 """The sweep's meters on a real small Spark job (values, never timings), its findings on
 hand-made tables (no Spark) and the CLI's input checks."""
 
-import json
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
 
@@ -215,56 +211,3 @@ def test_map_transform_calls_the_map_api():
     assert S.map_transform(len, "x long", "mapInArrow")(Frame()) == ("arrow", len, "x long")
     with pytest.raises(LabError, match="mapInPandas"):
         S.map_transform(len, "x long", "applyInPandas")
-
-
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "helpers", *args], capture_output=True, text=True, timeout=600
-    )
-
-
-@pytest.mark.parametrize(
-    "args,needle",
-    [
-        (["sweep", "--scenario", "nope"], "Unknown scenario"),
-        (["sweep", "--batch-sizes", "100,0"], "batch size"),
-        (["sweep", "--batch-sizes", "-5"], "batch size"),
-        (["tune", "--scenario", "nope", "--memory-budget", "1g"], "Unknown scenario"),
-        (["tune", "--memory-budget", "100"], "one batch of one row"),
-        (["tune", "--memory-budget", "0"], "memory-budget"),
-        (["tune-bench", "--memory-budget", "64"], "one batch of one row"),
-        (["sweep", "--scenario", "synapseml"], "Arrow batches"),
-    ],
-)
-def test_cli_bad_input_exits_2_with_one_line(args, needle):
-    r = run(*args)
-    assert r.returncode == 2, r.stderr
-    assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
-
-
-@pytest.mark.spark  # starts Spark in a child process
-def test_cli_sweep_writes_records(tmp_path):
-    out = tmp_path / "sweep.json"
-    r = run(
-        "sweep",
-        "--scenario",
-        "map_in_arrow",
-        "--batch-sizes",
-        "200,1000",
-        "--rows",
-        "3000",
-        "--json",
-        str(out),
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    records = json.loads(out.read_text())
-    assert [x["batch_size"] for x in records] == [200, 1000]
-    for rec in records:
-        for key in (
-            "throughput",
-            "cpu_saturation",
-            "peak_python_rss_bytes",
-            "peak_jvm_heap_bytes",
-            "peak_jvm_offheap_bytes",
-        ):
-            assert rec[key] > 0, key

@@ -2,14 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from helpers.core.config import ROOT, LabError
+from helpers.core.config import LabError
 from helpers.lab.zerocopy import buffers as z
 from helpers.lab.zerocopy import layouts
 from helpers.lab.zerocopy import ledger as zl
@@ -185,29 +183,20 @@ def test_cli_ledger_bad_path_exits_2():
 
 
 @pytest.mark.spark  # starts Spark in a child process
-def test_cli_ledger_writes_json(tmp_path):
+def test_cli_ledger_writes_json(cli, tmp_path):
     out = tmp_path / "ledger.json"
     env = dict(os.environ, LAB_SCALE="ci")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "helpers",
-            "ledger",
-            "--rows",
-            "500",
-            "--batches",
-            "2",
-            "--paths",
-            "map_in_arrow",
-            "--json",
-            str(out),
-        ],
-        cwd=ROOT,
+    proc = cli(
+        "ledger",
+        "--rows",
+        "500",
+        "--batches",
+        "2",
+        "--paths",
+        "map_in_arrow",
+        "--json",
+        str(out),
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     recs = json.loads(out.read_text())
