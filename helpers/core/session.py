@@ -1,7 +1,10 @@
 """One SparkSession factory for every notebook, test and CLI command.
 
-- `local[*]` by default; any master URL from `LAB_MASTER` (or the `master=` argument).
-- Spark UI and driver bound to 127.0.0.1; Python workers run this interpreter (`PYSPARK_PYTHON`).
+- `local[*]` by default; any master URL from `LAB_MASTER` (or the `master=` argument). On a
+  non-local master the kit ships itself to the executors as a zip (`helpers.core.ship`).
+- `on_cluster(workers)`: a session on a fresh N-worker standalone cluster of this machine.
+- Spark UI and driver bound to 127.0.0.1; Python workers run this interpreter (`PYSPARK_PYTHON`),
+  or `LAB_EXECUTOR_PYTHON` when the executors' hosts have their Python elsewhere.
 - SynapseML jars attached with `spark.jars` when `make jars` has resolved them (offline after that).
 - `stop_session()` stops Spark, closes the JVM and waits for every process it started
   (the JVM, `pyspark.daemon`, its workers) by the PIDs recorded at start; none is left behind.
@@ -9,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass, field
@@ -16,9 +20,11 @@ from pathlib import Path
 
 import psutil
 
+from helpers.core.cluster import LocalStandalone
 from helpers.core.config import LabError, require_java
 from helpers.core.jars import synapseml_jars
 from helpers.core.processes import is_running, reap
+from helpers.core.ship import is_local, ship_kit
 
 # Always passed to the driver JVM: Arrow needs it on Java 9+, and a user's own
 # extraJavaOptions would otherwise replace it (see notebook 04's crash lab).
@@ -173,7 +179,7 @@ def start_session(
             return _STATE.spark
         stop_session()
     require_java()
-    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_PYTHON"] = os.environ.get("LAB_EXECUTOR_PYTHON") or sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # Spark UI binds here, not on 0.0.0.0
     builder = SparkSession.builder
@@ -190,7 +196,27 @@ def start_session(
     spark.sparkContext.setLogLevel(os.environ.get("LAB_LOG_LEVEL", "ERROR"))
     _STATE.spark, _STATE.static = spark, static
     _STATE.jvm_pid = jvm_pid(spark)
+    if not is_local(full["spark.master"]):
+        ship_kit(spark)
     return spark
+
+
+@contextlib.contextmanager
+def on_cluster(workers: int | None, app: str = "zero-copy", conf: dict | None = None, **kwargs):
+    """A session on a fresh standalone cluster of `workers` 1-core workers on this machine (the
+    session and the cluster are stopped on exit, nothing left running); `workers=None` or 0: a
+    session on the usual master (`LAB_MASTER` or local[*]). Yields the session."""
+    if not workers:
+        try:
+            yield start_session(app, conf=conf, **kwargs)
+        finally:
+            stop_session()
+        return
+    with LocalStandalone(workers=workers) as cluster:
+        try:
+            yield start_session(app, conf=conf, master=cluster.master_url, **kwargs)
+        finally:
+            stop_session()
 
 
 def session_key(spark) -> str:
