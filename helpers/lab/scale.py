@@ -106,6 +106,13 @@ class CostFit:
         }
 
 
+def cost_components(fit: CostFit, rows, partitions, batch_size, slots) -> dict[str, float]:
+    """The predicted wall time of one run split into the model's four parts (seconds)."""
+    x = design(rows, partitions, batch_size, slots)[0]
+    names = ("fixed", "tasks", "batches", "rows")
+    return {n: float(v) for n, v in zip(names, x * fit.coefficients)}
+
+
 def fit_cost(points: pd.DataFrame) -> CostFit:
     """Fit the four non-negative coefficients to measured runs (columns rows, partitions,
     batch_size, slots, wall_s), minimising squared relative errors (scipy's NNLS)."""
@@ -427,6 +434,70 @@ def validation_record(fit: CostFit, run: dict, label: str) -> dict:
         "measured_s": run["wall_s"],
         "error": relative_error(pred, run["wall_s"]),
     }
+
+
+@dataclass
+class ScaleStudy:
+    """Measured runs, the cost and memory fits, and the validation checks of one session."""
+
+    scenario: str
+    spark_version: str
+    master: str
+    points: pd.DataFrame
+    fit: CostFit
+    memory: MemoryFit | None
+    checks: list[dict]
+
+    @property
+    def worst_error(self) -> float:
+        """The largest absolute relative error of the checks (NaN without checks)."""
+        return max((abs(c["error"]) for c in self.checks), default=float("nan"))
+
+    def uncertainty(self) -> float:
+        """The relative error to quote with an estimate: the worst check, at least the RMS
+        residual of the fit."""
+        errs = [self.fit.rms_rel_error] + [abs(c["error"]) for c in self.checks]
+        return float(np.nanmax(errs))
+
+    def record(self) -> dict:
+        return {
+            "scenario": self.scenario,
+            "spark_version": self.spark_version,
+            "master": self.master,
+            "fit": self.fit.record(),
+            "memory": asdict(self.memory) if self.memory else None,
+            "checks": self.checks,
+            "runs": self.points.to_dict("records"),
+        }
+
+
+def scale_study(
+    spark,
+    scenario: str,
+    sizes,
+    batch_sizes,
+    partitions,
+    validate: int | None,
+    roots: list[int] = (),
+    repeats: int = 1,
+    where: str = "",
+) -> ScaleStudy:
+    """Measure the grid, fit cost and memory, then (with `validate`) run the job once at
+    `validate` rows (largest partition count and batch size of the grid) and compare it with the
+    model's prediction."""
+    require_sizes(list(sizes), validate)
+    points = measure_grid(spark, scenario, sizes, batch_sizes, partitions, repeats, roots, where)
+    fit = fit_cost(points)
+    checks = []
+    if validate is not None:
+        run = measure_one(
+            spark, scenario, validate, max(partitions), max(batch_sizes), roots, where
+        )
+        ratio = validate / max(sizes)
+        checks.append(validation_record(fit, run, f"{ratio:.0f}x larger run"))
+    return ScaleStudy(
+        scenario, spark.version, spark.sparkContext.master, points, fit, fit_memory(points), checks
+    )
 
 
 def write_report(path, payload: dict) -> Path:
