@@ -52,7 +52,9 @@ def test_executors_without_the_kit_get_it_shipped(tmp_path, monkeypatch):
     wrapper = tmp_path / "python-kitless"
     wrapper.write_text(KITLESS.format(site=site, python=sys.executable))
     wrapper.chmod(0o755)
-    check = subprocess.run([str(wrapper), "-c", "import helpers"], capture_output=True, text=True)
+    check = subprocess.run(
+        [str(wrapper), "-c", "import helpers"], capture_output=True, text=True, cwd=tmp_path
+    )
     assert "No module named 'helpers'" in check.stderr
     monkeypatch.setenv("LAB_EXECUTOR_PYTHON", str(wrapper))
     monkeypatch.setenv("LAB_SHIP_KIT", "0")
