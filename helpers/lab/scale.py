@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from helpers.core.config import LabError, atomic_write_bytes
+from helpers.core.config import LabError, atomic_write_bytes, scale
 from helpers.core.findings import Finding, finding
 from helpers.core.processes import process_command
 from helpers.core.session import jvm_pid
@@ -47,6 +47,20 @@ SPLIT_BYTES = 128 * 2**20  # spark.sql.files.maxPartitionBytes: input bytes per 
 BATCH_CANDIDATES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000)
 BATCH_OVERHEAD_SHARE = 0.02  # per-batch cost allowed, as a share of a batch's per-row work
 HEADROOM = 1.5  # memory settings: measured peak x this
+# The fitted sizes per LAB_SCALE; the check run is 10x the largest. Grid: 2 batch sizes x 2 tasks.
+SCALE_SIZES = {
+    "ci": (40_000, 80_000, 160_000),
+    "workshop": (100_000, 200_000, 400_000),
+    "full": (250_000, 500_000, 1_000_000),
+}
+GRID_BATCH_SIZES = (1_000, 10_000)
+GRID_PARTITIONS = (2, 4)
+
+
+def study_sizes() -> tuple[list[int], int]:
+    """The fitted sizes of the current LAB_SCALE and the check size (10x the largest)."""
+    sizes = list(SCALE_SIZES[scale()])
+    return sizes, 10 * sizes[-1]
 
 
 # ---- the model (pure) ------------------------------------------------------------------------
@@ -498,6 +512,24 @@ def scale_study(
     return ScaleStudy(
         scenario, spark.version, spark.sparkContext.master, points, fit, fit_memory(points), checks
     )
+
+
+def check_run(
+    spark,
+    fit: CostFit,
+    scenario: str,
+    rows: int,
+    partitions: int,
+    batch_size: int,
+    label: str,
+    roots: list[int] = (),
+    where: str = "",
+) -> dict:
+    """A warm-up run (worker start, imports, model load), then the job at `rows` rows, compared
+    with `fit`'s prediction for this session's slots (`validation_record`)."""
+    measure_one(spark, scenario, min(rows, 20_000), partitions, batch_size, roots, where)
+    run = measure_one(spark, scenario, rows, partitions, batch_size, roots, where)
+    return validation_record(fit, run, label)
 
 
 def write_report(path, payload: dict) -> Path:

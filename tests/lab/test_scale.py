@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import exercises
 from helpers.core.config import LabError
 from helpers.lab import scale
 
@@ -121,3 +122,18 @@ def test_findings_take_the_right_branch():
     mem = scale.fit_memory(synthetic())
     s = scale.size_job(fit, 10**9, 10, 2, "4g", memory_fit=mem)
     assert scale.scale_findings(fit, [], s, mem)[-1].key == "memory"
+
+
+def test_exercise_checkers_of_notebook_09():
+    df = synthetic()
+    fit, mem = scale.fit_cost(df), scale.fit_memory(df)
+    truth = fit.predict(1_000_000, 8, 5_000, 2)[0]
+    assert exercises.check_wall_by_hand(truth, fit, 1_000_000, 8, 5_000, 2).startswith("Correct")
+    assert exercises.check_wall_by_hand(truth * 2, fit, 1_000_000, 8, 5_000, 2).startswith("Not")
+    s = scale.size_job(fit, 6_000_000_000, 50, 4, "8g", memory_fit=mem)
+    mib = s.worker_bytes * scale.HEADROOM * 4 / 2**20
+    assert exercises.check_pyspark_memory(mib, s).startswith("Correct")
+    assert exercises.check_pyspark_memory(mib / 4, s).startswith("Almost")
+    assert exercises.check_pyspark_memory(1, s).startswith("Not")
+    with pytest.raises(LabError, match="no measured worker memory"):
+        exercises.check_pyspark_memory(1, scale.size_job(fit, 10**9, 10, 2, "4g"))
