@@ -11,6 +11,7 @@ from helpers.lab.batch.sweep import MEMORY_METRIC
 from helpers.lab.batch.zone import goldilocks_zone
 from helpers.lab.jni import JniTax
 from helpers.lab.pickling import command_bytes
+from helpers.lab.scale import HEADROOM, CostFit, Sizing
 from helpers.lab.zerocopy.buffers import forensics_table
 from helpers.profile.stacks import Stacks, dominant_frame, self_share
 
@@ -182,3 +183,43 @@ def check_zero_copy_guess(guess: dict[str, bool], rows: int = 1000) -> pd.DataFr
     df = pd.DataFrame(rows_out)
     df["correct"] = df["guess"] == df["measured"]
     return df
+
+
+def check_wall_by_hand(
+    answer: float,
+    fit: CostFit,
+    rows: int,
+    partitions: int,
+    batch_size: int,
+    slots: int,
+    rel: float = 0.02,
+) -> str:
+    """Exercise 09a: the wall time (s) of one run computed by hand from the fitted coefficients
+    (waves of tasks, batches and rows on the slowest slot); 2% tolerance."""
+    truth = float(fit.predict(rows, partitions, batch_size, slots)[0])
+    if _close(float(answer), truth, rel):
+        return f"Correct: the model predicts {truth:.2f} s for {rows:,} rows in {partitions} tasks."
+    return (
+        "Not quite: waves = ceil(partitions / slots); each wave runs one task of rows/partitions "
+        "rows in ceil(task rows / batch size) batches; add fixed + waves x (task + batches x "
+        "batch cost + task rows x row cost)."
+    )
+
+
+def check_pyspark_memory(answer_mib: float, sizing: Sizing, rel: float = 0.02) -> str:
+    """Exercise 09b: spark.executor.pyspark.memory (MiB) for the sized job: each Python worker
+    needs its measured peak x HEADROOM, and Spark gives each worker 1/cores of the setting."""
+    if sizing.worker_bytes is None:
+        raise LabError("This sizing has no measured worker memory: size it with a memory fit.")
+    truth = sizing.worker_bytes * HEADROOM * sizing.cores / 2**20
+    if _close(float(answer_mib), truth, rel):
+        return (
+            f"Correct: {truth:,.0f} MiB per executor, i.e. {truth / sizing.cores:,.0f} MiB for "
+            f"each of its {sizing.cores} Python workers."
+        )
+    if _close(float(answer_mib), truth / sizing.cores, rel):
+        return (
+            "Almost: that is one worker's share. Spark divides the setting by the executor's "
+            "cores, so multiply by them."
+        )
+    return "Not quite: take the worker's peak bytes x HEADROOM x cores, in MiB."

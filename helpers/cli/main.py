@@ -17,10 +17,11 @@ from helpers.cli.layers import layers_args, layers_run
 from helpers.cli.memory import run_memory_command
 from helpers.cli.notebooks import strip_outputs
 from helpers.cli.profile import run_profile_cli
+from helpers.cli.scale import print_scale, run_scale, scale_args
 from helpers.core.config import LabError, require_java, scale_rows
 from helpers.core.env import environment_report
 from helpers.core.jars import fetch_synapseml_jars
-from helpers.core.session import start_session, stop_session
+from helpers.core.session import on_cluster, start_session, stop_session
 from helpers.core.validate import parse_partitions, positive_int, row_count
 from helpers.lab.taskcost import DAEMONS, per_task_seconds, task_overhead
 from helpers.lab.zerocopy.ledger import copy_ledger, require_ledger_paths
@@ -78,6 +79,12 @@ def _bench_args(p):
         "(pyspark from site-packages)",
     )
     p.add_argument("--json", default=None, help="write one record per scenario here")
+    p.add_argument(
+        "--cluster",
+        type=positive_int,
+        default=None,
+        help="run on a fresh standalone cluster of N one-core workers on this machine",
+    )
 
 
 def _bench(args) -> int:
@@ -85,8 +92,8 @@ def _bench(args) -> int:
     names = parse_scenarios(args.scenarios)
     rows = args.rows or scale_rows()
 
-    spark = start_session("bench", conf={"spark.python.daemon.module": DAEMONS[args.daemon]})
-    try:
+    conf = {"spark.python.daemon.module": DAEMONS[args.daemon]}
+    with on_cluster(args.cluster, "bench", conf=conf) as (spark, _):
         limit, records = bench(
             spark,
             rows,
@@ -96,8 +103,6 @@ def _bench(args) -> int:
             args.row_repeats,
             parity=not args.no_parity,
         )
-    finally:
-        stop_session()
     table = bench_table(limit, records)
     print(
         table[
@@ -286,6 +291,11 @@ COMMANDS = {
     "layers": ("print the helper package's layer table (README)", layers_args, layers_run),
 }
 
+COMMANDS["scale"] = (
+    "fit the scale model of Parquet -> predict -> Parquet, check it 10x larger, size a big job",
+    scale_args,
+    lambda args: print_scale(run_scale(args)) or 0,
+)
 COMMANDS.update(BATCH_COMMANDS)  # sweep, tune, tune-bench: notebook 04
 
 

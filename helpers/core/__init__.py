@@ -1,3 +1,4 @@
 """Layer 0 (core): configuration, validation and parsing of inputs, the machine (Java, jars), the
-Spark session and its processes, a local standalone cluster. Imports nothing else from `helpers`.
+Spark session and its processes, a local standalone cluster, the kit's zip for executors.
+Imports nothing else from `helpers`.
 """

@@ -51,3 +51,15 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def running_pids(pids) -> list[int]:
+    """The PIDs of `pids` whose process still runs (zombies count as gone)."""
+    out = []
+    for pid in pids:
+        try:
+            if is_running(psutil.Process(pid)):
+                out.append(pid)
+        except psutil.Error:
+            pass
+    return out

@@ -1,7 +1,11 @@
 """One SparkSession factory for every notebook, test and CLI command.
 
-- `local[*]` by default; any master URL from `LAB_MASTER` (or the `master=` argument).
-- Spark UI and driver bound to 127.0.0.1; Python workers run this interpreter (`PYSPARK_PYTHON`).
+- `local[*]` by default; any master URL from `LAB_MASTER` (or the `master=` argument). On a
+  non-local master the kit ships itself to the executors as a zip (`helpers.core.ship`;
+  `LAB_SHIP_KIT=0` turns that off, to see what executors without the kit say).
+- `on_cluster(workers)`: a session on a fresh N-worker standalone cluster of this machine.
+- Spark UI and driver bound to 127.0.0.1; Python workers run this interpreter (`PYSPARK_PYTHON`),
+  or `LAB_EXECUTOR_PYTHON` when the executors' hosts have their Python elsewhere.
 - SynapseML jars attached with `spark.jars` when `make jars` has resolved them (offline after that).
 - `stop_session()` stops Spark, closes the JVM and waits for every process it started
   (the JVM, `pyspark.daemon`, its workers) by the PIDs recorded at start; none is left behind.
@@ -9,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass, field
@@ -16,9 +21,11 @@ from pathlib import Path
 
 import psutil
 
+from helpers.core.cluster import LocalStandalone
 from helpers.core.config import LabError, require_java
 from helpers.core.jars import synapseml_jars
-from helpers.core.processes import is_running, reap
+from helpers.core.processes import is_running, reap, wait_for
+from helpers.core.ship import is_local, ship_kit
 
 # Always passed to the driver JVM: Arrow needs it on Java 9+, and a user's own
 # extraJavaOptions would otherwise replace it (see notebook 04's crash lab).
@@ -173,7 +180,7 @@ def start_session(
             return _STATE.spark
         stop_session()
     require_java()
-    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_PYTHON"] = os.environ.get("LAB_EXECUTOR_PYTHON") or sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # Spark UI binds here, not on 0.0.0.0
     builder = SparkSession.builder
@@ -190,7 +197,52 @@ def start_session(
     spark.sparkContext.setLogLevel(os.environ.get("LAB_LOG_LEVEL", "ERROR"))
     _STATE.spark, _STATE.static = spark, static
     _STATE.jvm_pid = jvm_pid(spark)
+    if not is_local(full["spark.master"]) and os.environ.get("LAB_SHIP_KIT", "1") != "0":
+        ship_kit(spark)
     return spark
+
+
+@contextlib.contextmanager
+def on_cluster(
+    workers: int | None,
+    app: str = "zero-copy",
+    conf: dict | None = None,
+    memory: str = "1g",
+    **kwargs,
+):
+    """A session on a fresh standalone cluster of `workers` 1-core workers (`memory` each for
+    executors) on this machine, all executors registered; the session and the cluster are stopped
+    on exit, nothing left running. `workers=None` or 0: a session on the usual master
+    (`LAB_MASTER` or local[*]). Yields (session, cluster or None)."""
+    if not workers:
+        try:
+            yield start_session(app, conf=conf, **kwargs), None
+        finally:
+            stop_session()
+        return
+    with LocalStandalone(workers=workers, memory=memory) as cluster:
+        try:
+            spark = start_session(app, conf=conf, master=cluster.master_url, **kwargs)
+            wait_for_executors(spark, cluster.workers)
+            yield spark, cluster
+        finally:
+            stop_session()
+
+
+def executor_count(spark) -> int:
+    """Executors registered with the driver now (the driver itself not counted)."""
+    return spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
+
+
+def wait_for_executors(spark, n: int, timeout: float = 90.0) -> int:
+    """Wait until `n` executors have registered (a standalone cluster starts them after the
+    session); LabError after `timeout` seconds. Returns the count."""
+    if not wait_for(lambda: executor_count(spark) >= n, timeout=timeout, interval=0.2):
+        raise LabError(
+            f"Only {executor_count(spark)} of {n} executors registered within {timeout:.0f} s: "
+            "the cluster's workers lack cores or memory for this application."
+        )
+    return executor_count(spark)
 
 
 def session_key(spark) -> str:

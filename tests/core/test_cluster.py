@@ -1,16 +1,19 @@
-"""LAB_MASTER with a real master URL: a one-worker standalone cluster on 127.0.0.1, three paths with
-parity, and nothing of the cluster left afterwards."""
+"""LAB_MASTER with a real master URL: a two-worker standalone cluster on 127.0.0.1 (the kit shipped
+to the executors as a zip), three paths with parity, and nothing of the cluster left afterwards;
+a cluster that cannot start says why in one line and leaves no process."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
 import psutil
 import pytest
 
+from helpers.core import cluster as cluster_mod
 from helpers.core.cluster import LocalStandalone
-from helpers.core.config import ROOT
+from helpers.core.config import ROOT, LabError
 from helpers.core.processes import is_running
 
 SCRIPT = r"""
@@ -31,9 +34,9 @@ print(json.dumps(out))
 
 @pytest.mark.spark  # starts Spark in a child process
 def test_paths_agree_on_a_standalone_cluster():
-    with LocalStandalone(cores=2) as cluster:
+    with LocalStandalone(workers=2, cores=1) as cluster:
         pids = [p.pid for p in cluster.procs]
-        assert cluster.status()["aliveworkers"] == 1
+        assert cluster.status()["aliveworkers"] == 2 and len(pids) == 3
         env = {**os.environ, "LAB_MASTER": cluster.master_url}
         out = subprocess.run(
             [sys.executable, "-c", SCRIPT],
@@ -58,3 +61,49 @@ def _alive(pid: int) -> bool:
         return is_running(psutil.Process(pid))
     except psutil.Error:
         return False
+
+
+def _own_children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def test_a_taken_port_fails_in_one_line_before_anything_starts():
+    before = _own_children()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(LabError, match=f"Port {port} on 127.0.0.1 is taken") as exc:
+            with LocalStandalone(workers=2, port=port):
+                pass
+    assert "\n" not in str(exc.value)
+    assert _own_children() == before
+
+
+def test_missing_java_fails_in_one_line(monkeypatch):
+    before = _own_children()
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(LabError, match="Java not found"):
+        with LocalStandalone(workers=2):
+            pass
+    assert _own_children() == before
+
+
+def test_short_memory_fails_in_one_line():
+    before = _own_children()
+    with pytest.raises(LabError, match="Not enough memory for 2 workers x 4096g"):
+        with LocalStandalone(workers=2, memory="4096g"):
+            pass
+    assert _own_children() == before
+    need = cluster_mod.cluster_memory_bytes(2, "1g")
+    assert cluster_mod.require_memory(2, "1g", available=need) == need
+    with pytest.raises(LabError, match="fewer workers"):
+        cluster_mod.require_memory(2, "1g", available=need - 1)
+
+
+def test_bad_shapes_are_refused():
+    with pytest.raises(LabError, match="workers must be a positive integer"):
+        LocalStandalone(workers=0)
+    with pytest.raises(LabError, match="memory size"):
+        LocalStandalone(memory="lots")

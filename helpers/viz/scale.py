@@ -1,0 +1,176 @@
+"""Charts and the sizing panel of notebook 09 (`helpers.lab.scale`): measured vs modelled wall
+time, where the predicted time of a job goes, and the widgets that size a big job."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from helpers.lab.scale import (
+    BATCH_CANDIDATES,
+    CostFit,
+    ScaleStudy,
+    Sizing,
+    conf_block,
+    cost_components,
+    scale_findings,
+    size_job,
+)
+from helpers.viz.findings import show
+from helpers.viz.widgets import redraw
+
+
+def plot_fit(study: ScaleStudy, extra_checks: list[dict] = ()):
+    """Measured against predicted wall time (log-log): the fitted runs, then every check run
+    (the 10x run, the cluster run) as labelled stars; the band is ±15%."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    p = study.points
+    pred = study.fit.predict(p.rows, p.partitions, p.batch_size, p.slots)
+    for (b, parts), g in p.assign(pred=pred).groupby(["batch_size", "partitions"]):
+        ax.scatter(g.wall_s, g.pred, label=f"fitted: batch {b:,}, {parts} tasks", s=25)
+    checks = [*study.checks, *extra_checks]
+    for c in checks:
+        ax.scatter(
+            [c["measured_s"]],
+            [c["predicted_s"]],
+            marker="*",
+            s=180,
+            zorder=3,
+            label=f"{c['check']}: {c['error']:+.0%}",
+        )
+    values = np.r_[p.wall_s, pred, [c["measured_s"] for c in checks]]
+    lo, hi = values.min() * 0.7, values.max() * 1.4
+    x = np.geomspace(lo, hi, 50)
+    ax.plot(x, x, color="grey", lw=1)
+    ax.fill_between(x, 0.85 * x, 1.15 * x, color="grey", alpha=0.15, label="±15%")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlim=(lo, hi),
+        ylim=(lo, hi),
+        xlabel="measured wall time (s)",
+        ylabel="model's prediction (s)",
+        title=f"{study.scenario}: Parquet → predict → Parquet",
+    )
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_components(fit: CostFit, sizing: Sizing):
+    """Where the predicted wall time of the sized job goes: fixed, tasks, batches, rows (hours)."""
+    parts = cost_components(
+        fit, sizing.rows, sizing.partitions, sizing.batch_size, sizing.executors * sizing.cores
+    )
+    fig, ax = plt.subplots(figsize=(6.5, 2.2))
+    left = 0.0
+    for name, seconds in parts.items():
+        ax.barh([0], [seconds / 3600], left=left, label=f"{name}: {seconds / 3600:.2f} h")
+        left += seconds / 3600
+    ax.errorbar(
+        [sizing.wall_s / 3600],
+        [0],
+        xerr=[
+            [(sizing.wall_s - sizing.wall_low_s) / 3600],
+            [(sizing.wall_high_s - sizing.wall_s) / 3600],
+        ],
+        color="black",
+        capsize=6,
+    )
+    ax.set(
+        yticks=[],
+        xlabel="predicted wall time (h)",
+        title=f"{sizing.rows:,} rows on {sizing.executors} x {sizing.cores} cores",
+    )
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=4)
+    fig.tight_layout()
+    return fig
+
+
+def checks_table(checks: list[dict]) -> pd.DataFrame:
+    """The validation checks as a small table (seconds, relative error)."""
+    cols = [
+        "check",
+        "where",
+        "rows",
+        "partitions",
+        "batch_size",
+        "slots",
+        "predicted_s",
+        "measured_s",
+        "error",
+    ]
+    return pd.DataFrame(checks, columns=cols)
+
+
+def sizing_view(
+    study: ScaleStudy,
+    rows: int,
+    executors: int,
+    cores: int,
+    memory: str,
+    batch_size: int | None,
+    spark_version: str,
+) -> list:
+    """What one cluster shape gets: the findings, the cost bar and the configuration block."""
+    from IPython.display import Markdown
+
+    s = size_job(
+        study.fit, rows, executors, cores, memory, batch_size, study.memory, study.uncertainty()
+    )
+    block = conf_block(s, spark_version)
+    return [
+        show(scale_findings(study.fit, [], s, study.memory)[1:], "The sized job"),
+        plot_components(study.fit, s),
+        Markdown(f"```\nspark-submit \\\n{block}\n```"),
+    ]
+
+
+def sizing_panel(
+    study: ScaleStudy,
+    spark_version: str,
+    rows: int = 6_000_000_000,
+    executors: int = 50,
+    cores: int = 4,
+    memory: str = "8g",
+) -> widgets.VBox:
+    """Widgets for rows, executors, cores, executor memory and batch size ("recommended" or a
+    fixed value); the view below is drawn now (the headless default) and on every change."""
+    style = {"description_width": "110px"}
+    controls = {
+        "rows": widgets.IntText(rows, description="rows", style=style),
+        "executors": widgets.IntSlider(executors, 1, 500, description="executors", style=style),
+        "cores": widgets.IntSlider(cores, 1, 16, description="cores/executor", style=style),
+        "memory": widgets.Dropdown(
+            options=["2g", "4g", "8g", "16g", "32g"],
+            value=memory,
+            description="executor heap",
+            style=style,
+        ),
+        "batch_size": widgets.Dropdown(
+            options=[("recommended", None)] + [(f"{b:,}", b) for b in BATCH_CANDIDATES],
+            value=None,
+            description="batch size",
+            style=style,
+        ),
+    }
+    out = widgets.Output()
+
+    def render(_=None):
+        v = {k: c.value for k, c in controls.items()}
+        return sizing_view(
+            study,
+            v["rows"],
+            v["executors"],
+            v["cores"],
+            v["memory"],
+            v["batch_size"],
+            spark_version,
+        )
+
+    redraw(out, render, None)
+    for c in controls.values():
+        c.observe(lambda change: redraw(out, render, None), names="value")
+    return widgets.VBox([*controls.values(), out])
