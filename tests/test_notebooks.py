@@ -28,3 +28,12 @@ def test_anatomy(path):
     for needle in ("Learning objectives", "Exercise", "Summary and takeaways", "stop_session"):
         assert needle in text, f"{path.name} lacks {needle!r}"
     assert nb["metadata"]["kernelspec"]["name"] == "zero-copy"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_session_outlives_run_all(path):
+    """No code cell stops the session: after Run All the widgets must still reach Spark (the
+    session stops with the kernel, `core.session` registers that with atexit)."""
+    nb = json.loads(path.read_text())
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert not [src for src in code if "stop_session(" in src], path.name
