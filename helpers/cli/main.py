@@ -17,7 +17,7 @@ from helpers.cli.layers import layers_args, layers_run
 from helpers.cli.memory import run_memory_command
 from helpers.cli.notebooks import strip_outputs
 from helpers.cli.profile import run_profile_cli
-from helpers.core.config import LabError, require_java, scale_rows
+from helpers.core.config import MAX_ROWS, LabError, require_java, scale_rows
 from helpers.core.env import environment_report
 from helpers.core.jars import fetch_synapseml_jars
 from helpers.core.session import start_session, stop_session
@@ -158,6 +158,11 @@ def _ledger_args(p):
 def _ledger(args) -> int:
 
     rows = args.rows or max(1, scale_rows() // 4)
+    if rows * args.batches > MAX_ROWS:
+        raise LabError(
+            f"--rows {rows:,} x --batches {args.batches} = {rows * args.batches:,} rows is more "
+            f"than this kit generates in memory ({MAX_ROWS:,}): pass fewer rows or batches."
+        )
     paths = require_ledger_paths(args.paths)
     spark = start_session("ledger", synapseml=False)
     try:
@@ -213,7 +218,7 @@ def _memory_args(p):
         "--scenario", required=True, help="scenario name (see helpers.paths.scenarios.SCENARIOS)"
     )
     p.add_argument(
-        "--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE memory rows)"
+        "--rows", type=row_count, default=None, help="rows (default: LAB_SCALE memory rows)"
     )
     p.add_argument(
         "--batch-size",
@@ -319,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         if exc.filename is None:
             raise
         print(
-            f"error: cannot write {exc.filename} ({exc.strerror}): name a folder you can write to.",
+            f"error: cannot use {exc.filename} ({exc.strerror}): name a file or folder that "
+            "exists and that you can write to.",
             file=sys.stderr,
         )
         return 2

@@ -5,7 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers.core.config import atomic_write_bytes
+from helpers.core.config import LabError, atomic_write_bytes
+
+
+def _read_notebook(path: Path) -> dict:
+    """The notebook at `path` as JSON; LabError when it is not a notebook."""
+    try:
+        nb = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LabError(f"{path} is not a notebook (not JSON: {exc}).") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise LabError(f"{path} is not a notebook (no list of cells).")
+    return nb
 
 
 def has_outputs(path: Path) -> bool:
@@ -20,7 +31,7 @@ def has_outputs(path: Path) -> bool:
 
 def strip_outputs(path: Path) -> None:
     """Remove outputs and execution counts in place (atomic write)."""
-    nb = json.loads(Path(path).read_text())
+    nb = _read_notebook(path)
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
