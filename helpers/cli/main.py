@@ -15,7 +15,7 @@ from helpers.cli.batch import COMMANDS as BATCH_COMMANDS
 from helpers.cli.common import _Parser, write_json
 from helpers.cli.layers import layers_args, layers_run
 from helpers.cli.memory import run_memory_command
-from helpers.cli.notebooks import strip_outputs
+from helpers.cli.notebooks import present_notebook, strip_outputs, write_student_copies
 from helpers.cli.profile import run_profile_cli
 from helpers.core.config import MAX_ROWS, LabError, require_java, scale_rows
 from helpers.core.env import environment_report
@@ -134,6 +134,40 @@ def _strip(args) -> int:
 
     for path in args.paths:
         strip_outputs(Path(path))
+    return 0
+
+
+def _student_args(p):
+    p.add_argument("paths", nargs="+", help="notebooks to copy without their solution cells")
+    p.add_argument("--out", default="student", help="folder for the copies (git-ignored)")
+
+
+def _student(args) -> int:
+
+    for path in write_student_copies(args.paths, args.out):
+        print(path)
+    return 0
+
+
+def _present_args(p):
+    p.add_argument("paths", nargs="+", help="notebooks to execute and convert, in order")
+    p.add_argument("--out", default="present", help="folder for the pack (git-ignored)")
+    p.add_argument(
+        "--scale", default="workshop", choices=["ci", "workshop", "full"], help="LAB_SCALE"
+    )
+    p.add_argument(
+        "--timeout", type=positive_int, default=1800, help="seconds allowed per cell"
+    )
+
+
+def _present(args) -> int:
+
+    runs = []
+    for path in args.paths:
+        run = present_notebook(path, args.out, args.scale, args.timeout)
+        print(f"{run['notebook']}: {run['seconds']:.0f} s -> {', '.join(run['files'].values())}")
+        runs.append(run)
+    write_json(str(Path(args.out) / "timings.json"), runs)
     return 0
 
 
@@ -282,6 +316,12 @@ COMMANDS = {
     "setup": ("resolve jars, build data and model (idempotent)", _setup_args, _setup),
     "doctor": ("check Java, packages and jars", _doctor_args, _doctor),
     "strip-outputs": ("remove outputs and execution counts from notebooks", _strip_args, _strip),
+    "student": ("copies of notebooks without their solution cells", _student_args, _student),
+    "present": (
+        "execute notebooks; write executed copies, HTML and reveal.js slides, stamped",
+        _present_args,
+        _present,
+    ),
     "bench": ("time every inference path against the physical limit", _bench_args, _bench),
     "memory": (
         "memory timelines of every layer + memray peaks per Python worker",
