@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 KERNEL := zero-copy
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup venv jars data kernel lab test lint unit unit-fast notebooks bench layers clean-outputs clean
+.PHONY: setup venv jars data kernel lab test lint unit unit-fast notebooks bench layers clean-outputs clean student present
 
 setup: venv data kernel
 
@@ -53,6 +53,16 @@ layers: $(STAMP)
 
 bench: setup
 	$(PY) -m helpers bench --rows 1000000 --json runs/bench.json
+
+# Learners' copies: the notebooks without their `solution` cells, in student/ (git-ignored).
+student: $(STAMP)
+	$(PY) -m helpers student --out student notebooks/*.ipynb
+
+# The presenter pack in present/ (git-ignored): every notebook executed at workshop scale, as
+# .ipynb, static .html and reveal.js .slides.html, stamped with date, machine and versions;
+# present/timings.json holds the measured time of each notebook.
+present: setup
+	$(PY) -m helpers present --out present --scale workshop notebooks/*.ipynb
 
 # Notebooks are committed without outputs (see README, "Outputs").
 clean-outputs: $(STAMP)

@@ -28,3 +28,24 @@ def test_anatomy(path):
     for needle in ("Learning objectives", "Exercise", "Summary and takeaways", "stop_session"):
         assert needle in text, f"{path.name} lacks {needle!r}"
     assert nb["metadata"]["kernelspec"]["name"] == "zero-copy"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_session_outlives_run_all(path):
+    """No code cell stops the session: after Run All the widgets must still reach Spark (the
+    session stops with the kernel, `core.session` registers that with atexit)."""
+    nb = json.loads(path.read_text())
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert not [src for src in code if "stop_session(" in src], path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solutions_are_tagged_and_assert(path):
+    """Every notebook has solution cells tagged `solution` (what `make student` leaves out), and
+    each tagged code cell asserts its checker's verdict, so a broken solution fails CI."""
+    nb = json.loads(path.read_text())
+    tagged = [c for c in nb["cells"] if "solution" in c["metadata"].get("tags", [])]
+    code = [c for c in tagged if c["cell_type"] == "code"]
+    assert code, f"{path.name}: no code cell tagged 'solution'"
+    for c in code:
+        assert "assert " in "".join(c["source"]), f"{path.name}: a solution cell asserts nothing"

@@ -14,7 +14,7 @@ import time
 from helpers.cli.common import write_json
 from helpers.core.config import LabError, scale_rows
 from helpers.core.session import start_session, stop_session
-from helpers.core.validate import parse_batch_sizes, parse_mem, require_positive
+from helpers.core.validate import parse_batch_sizes, parse_mem, require_positive, require_rows
 from helpers.lab.batch.sweep import (
     MEMORY_METRIC,
     MEMORY_METRICS,
@@ -82,7 +82,7 @@ def _check(args, budget: bool) -> tuple[str, int, int | None]:
     Returns (scenario, rows, budget)."""
 
     name = require_sweepable(args.scenario)
-    rows = require_positive("--rows", args.rows) if args.rows is not None else scale_rows()
+    rows = require_rows(args.rows) if args.rows is not None else scale_rows()
     if args.wide < 0:
         raise LabError(f"--wide must be >= 0, got {args.wide}.")
     if args.wide and name in ("pandas_udf", "iter_pandas_udf"):

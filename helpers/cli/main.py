@@ -15,10 +15,10 @@ from helpers.cli.batch import COMMANDS as BATCH_COMMANDS
 from helpers.cli.common import _Parser, add_batch_size, write_json
 from helpers.cli.layers import layers_args, layers_run
 from helpers.cli.memory import run_memory_command
-from helpers.cli.notebooks import strip_outputs
+from helpers.cli.notebooks import present_notebook, strip_outputs, write_student_copies
 from helpers.cli.profile import run_profile_cli
 from helpers.cli.scale import print_scale, run_scale, scale_args
-from helpers.core.config import LabError, require_java, scale_rows
+from helpers.core.config import MAX_ROWS, LabError, require_java, scale_rows
 from helpers.core.env import environment_report
 from helpers.core.jars import fetch_synapseml_jars
 from helpers.core.session import on_cluster, start_session, stop_session
@@ -137,6 +137,40 @@ def _strip(args) -> int:
     return 0
 
 
+def _student_args(p):
+    p.add_argument("paths", nargs="+", help="notebooks to copy without their solution cells")
+    p.add_argument("--out", default="student", help="folder for the copies (git-ignored)")
+
+
+def _student(args) -> int:
+
+    for path in write_student_copies(args.paths, args.out):
+        print(path)
+    return 0
+
+
+def _present_args(p):
+    p.add_argument("paths", nargs="+", help="notebooks to execute and convert, in order")
+    p.add_argument("--out", default="present", help="folder for the pack (git-ignored)")
+    p.add_argument(
+        "--scale", default="workshop", choices=["ci", "workshop", "full"], help="LAB_SCALE"
+    )
+    p.add_argument(
+        "--timeout", type=positive_int, default=1800, help="seconds allowed per cell"
+    )
+
+
+def _present(args) -> int:
+
+    runs = []
+    for path in args.paths:
+        run = present_notebook(path, args.out, args.scale, args.timeout)
+        print(f"{run['notebook']}: {run['seconds']:.0f} s -> {', '.join(run['files'].values())}")
+        runs.append(run)
+    write_json(str(Path(args.out) / "timings.json"), runs)
+    return 0
+
+
 def _ledger_args(p):
     p.add_argument(
         "--rows",
@@ -158,6 +192,11 @@ def _ledger_args(p):
 def _ledger(args) -> int:
 
     rows = args.rows or max(1, scale_rows() // 4)
+    if rows * args.batches > MAX_ROWS:
+        raise LabError(
+            f"--rows {rows:,} x --batches {args.batches} = {rows * args.batches:,} rows is more "
+            f"than this kit generates in memory ({MAX_ROWS:,}): pass fewer rows or batches."
+        )
     paths = require_ledger_paths(args.paths)
     spark = start_session("ledger", synapseml=False)
     try:
@@ -208,7 +247,7 @@ def _memory_args(p):
         "--scenario", required=True, help="scenario name (see helpers.paths.scenarios.SCENARIOS)"
     )
     p.add_argument(
-        "--rows", type=positive_int, default=None, help="rows (default: LAB_SCALE memory rows)"
+        "--rows", type=row_count, default=None, help="rows (default: LAB_SCALE memory rows)"
     )
     add_batch_size(p)
     p.add_argument(
@@ -267,6 +306,12 @@ COMMANDS = {
     "setup": ("resolve jars, build data and model (idempotent)", _setup_args, _setup),
     "doctor": ("check Java, packages and jars", _doctor_args, _doctor),
     "strip-outputs": ("remove outputs and execution counts from notebooks", _strip_args, _strip),
+    "student": ("copies of notebooks without their solution cells", _student_args, _student),
+    "present": (
+        "execute notebooks; write executed copies, HTML and reveal.js slides, stamped",
+        _present_args,
+        _present,
+    ),
     "bench": ("time every inference path against the physical limit", _bench_args, _bench),
     "memory": (
         "memory timelines of every layer + memray peaks per Python worker",
@@ -314,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         if exc.filename is None:
             raise
         print(
-            f"error: cannot write {exc.filename} ({exc.strerror}): name a folder you can write to.",
+            f"error: cannot use {exc.filename} ({exc.strerror}): name a file or folder that "
+            "exists and that you can write to.",
             file=sys.stderr,
         )
         return 2

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
+import platform
+import time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from helpers.core.config import atomic_write_bytes
+from helpers.core.config import LabError, atomic_write_bytes
+
+
+def _read_notebook(path: Path) -> dict:
+    """The notebook at `path` as JSON; LabError when it is not a notebook."""
+    try:
+        nb = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LabError(f"{path} is not a notebook (not JSON: {exc}).") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise LabError(f"{path} is not a notebook (no list of cells).")
+    return nb
 
 
 def has_outputs(path: Path) -> bool:
@@ -20,8 +36,127 @@ def has_outputs(path: Path) -> bool:
 
 def strip_outputs(path: Path) -> None:
     """Remove outputs and execution counts in place (atomic write)."""
-    nb = json.loads(Path(path).read_text())
+    nb = _read_notebook(path)
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
     atomic_write_bytes(Path(path), (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
+
+
+# ---- student copies: the notebooks without their solution cells -------------------------------
+
+SOLUTION_TAG = "solution"
+
+
+def is_solution(cell: dict) -> bool:
+    """True for a cell tagged `solution` (the cells `make student` leaves out)."""
+    return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def student_copy(nb: dict) -> dict:
+    """A copy of notebook `nb` without its solution cells and without outputs."""
+    out = json.loads(json.dumps(nb))
+    out["cells"] = [c for c in out["cells"] if not is_solution(c)]
+    for cell in out["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    return out
+
+
+def write_student_copies(paths, out_dir) -> list[Path]:
+    """Write `student_copy` of each notebook into `out_dir` (atomically, same file names);
+    returns the paths written."""
+    written = []
+    for path in paths:
+        nb = student_copy(_read_notebook(Path(path)))
+        dest = Path(out_dir) / Path(path).name
+        atomic_write_bytes(dest, (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
+        written.append(dest)
+    return written
+
+
+# ---- the presenter pack: executed notebook, static HTML, reveal.js slides, each stamped -------
+
+
+def run_stamp(scale: str) -> dict:
+    """What a presented copy was made with: UTC date, machine, Spark line and package versions."""
+    def v(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    spark = v("pyspark")
+    return {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.node()} ({platform.system()} {platform.machine()}, "
+        f"{os.cpu_count()} CPUs)",
+        "spark_line": ".".join(spark.split(".")[:2]),
+        "versions": {
+            "python": platform.python_version(),
+            **{p: v(p) for p in ("pyspark", "pyarrow", "pandas", "numpy", "lightgbm")},
+        },
+        "lab_scale": scale,
+    }
+
+
+def stamp_cell(stamp: dict) -> dict:
+    """A Markdown cell that says when, where and with what a presented copy was executed."""
+    versions = ", ".join(f"{k} {val}" for k, val in stamp["versions"].items())
+    text = (
+        f"> **Presented copy**, executed {stamp['date_utc']} on {stamp['machine']}; "
+        f"Spark line {stamp['spark_line']}; {versions}; LAB_SCALE={stamp['lab_scale']}. "
+        "Every number below comes from that run; rerun the notebook for yours."
+    )
+    return {"cell_type": "markdown", "metadata": {}, "source": text}
+
+
+def _slide_metadata(nb: dict) -> None:
+    """One reveal.js slide per section: a Markdown cell opening with '#' or '##' starts a
+    slide, every other cell continues it."""
+    for cell in nb["cells"]:
+        src = "".join(cell["source"]).lstrip()
+        head = cell["cell_type"] == "markdown" and (src.startswith("# ") or src.startswith("## "))
+        cell.setdefault("metadata", {})["slideshow"] = {"slide_type": "slide" if head else "-"}
+
+
+def present_notebook(
+    path, out_dir, scale: str, timeout: int = 1800, execute: bool = True
+) -> dict:
+    """Execute notebook `path` (its own kernel, LAB_SCALE=`scale`) and write into `out_dir` the
+    executed `.ipynb`, a static `.html` and reveal.js `.slides.html`, each opening with
+    `stamp_cell`. Returns {notebook, seconds (wall time of the execution), files}."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter, SlidesExporter
+
+    path, out = Path(path), Path(out_dir)
+    nb = nbformat.reads(json.dumps(_read_notebook(path)), as_version=4)
+    t0 = time.perf_counter()
+    if execute:
+        old = os.environ.get("LAB_SCALE")
+        os.environ["LAB_SCALE"] = scale
+        try:
+            resources = {"metadata": {"path": str(path.parent)}}
+            NotebookClient(nb, timeout=timeout, resources=resources).execute()
+        finally:
+            if old is None:
+                os.environ.pop("LAB_SCALE", None)
+            else:
+                os.environ["LAB_SCALE"] = old
+    seconds = time.perf_counter() - t0
+    nb.cells.insert(0, nbformat.from_dict(stamp_cell(run_stamp(scale))))
+    _slide_metadata(nb)
+    stem = path.stem
+    files = {
+        "ipynb": atomic_write_bytes(out / f"{stem}.ipynb", nbformat.writes(nb).encode()),
+        "html": atomic_write_bytes(
+            out / f"{stem}.html", HTMLExporter().from_notebook_node(nb)[0].encode()
+        ),
+        "slides": atomic_write_bytes(
+            out / f"{stem}.slides.html",
+            SlidesExporter().from_notebook_node(nb)[0].encode(),
+        ),
+    }
+    written = {k: str(f) for k, f in files.items()}
+    return {"notebook": path.name, "seconds": seconds, "files": written}

@@ -9,10 +9,16 @@
 - SynapseML jars attached with `spark.jars` when `make jars` has resolved them (offline after that).
 - `stop_session()` stops Spark, closes the JVM and waits for every process it started
   (the JVM, `pyspark.daemon`, its workers) by the PIDs recorded at start; none is left behind.
+- The session lasts as long as the Python process (a notebook's kernel): `start_session` registers
+  `stop_session` with `atexit`, so a kernel that shuts down or restarts stops its JVM and workers.
+  A kernel killed outright cannot run it; the JVM then exits on its own when its stdin (a pipe from
+  this process) closes (`PythonGatewayServer`), and `pyspark.daemon` exits with its workers when
+  the JVM's pipe to it closes (`pyspark/daemon.py`, `manager`).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import sys
@@ -27,8 +33,9 @@ from helpers.core.jars import synapseml_jars
 from helpers.core.processes import is_running, reap, wait_for
 from helpers.core.ship import is_local, ship_kit
 
-# Always passed to the driver JVM: Arrow needs it on Java 9+, and a user's own
-# extraJavaOptions would otherwise replace it (see notebook 04's crash lab).
+# Always passed to the driver JVM: Arrow needs it on Java 9+ and Spark 3.5's launcher never adds it
+# (4.0 does, SPARK-47610). build_conf keeps a user's extraJavaOptions after it instead of letting
+# them replace this default of the kit (see notebook 04's crash lab).
 ARROW_JAVA_FLAGS = ("-Dio.netty.tryReflectionSetAccessible=true",)
 
 BASE_CONF = {
@@ -65,6 +72,7 @@ class _State:
     spark: object | None = None
     static: dict = field(default_factory=dict)
     jvm_pid: int | None = None
+    at_exit: bool = False  # stop_session registered with atexit
 
 
 _STATE = _State()
@@ -199,7 +207,18 @@ def start_session(
     _STATE.jvm_pid = jvm_pid(spark)
     if not is_local(full["spark.master"]) and os.environ.get("LAB_SHIP_KIT", "1") != "0":
         ship_kit(spark)
+    if not _STATE.at_exit:
+        atexit.register(_stop_at_exit)
+        _STATE.at_exit = True
     return spark
+
+
+def _stop_at_exit() -> None:
+    """atexit hook: stop the session (and its processes) when the interpreter exits."""
+    try:
+        stop_session(timeout=10)
+    except Exception:  # the interpreter is going away: nothing left to report to
+        pass
 
 
 @contextlib.contextmanager

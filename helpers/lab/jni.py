@@ -608,7 +608,9 @@ CROSSING_DOMINATES = 0.5  # crossing share of a one-row call above which crossin
 
 SINGLE_ROW_FINDINGS = {
     "per_call": (
-        "Crossing into C costs {crossing_us:.2f} µs. One row per call costs {per_call_us:.1f} µs "
+        "Crossing into C costs {crossing_us:.2f} µs (through ctypes into lightgbm 4.6: a proxy "
+        "for SynapseML's JNI call into lightgbmlib 3.3.510). One row per call costs "
+        "{per_call_us:.1f} µs "
         "per row, {per_call_over_batched:.1f}× the {batched_us:.1f} µs of batched predict."
     ),
     "fast_saves": (

@@ -2,7 +2,8 @@
 
 Each layer's size is measured in this run: the JVM's UnsafeRow size through py4j, the bytes
 Spark reports sending over the worker socket (SQL metric), and the Python-side objects built by
-the same library calls the worker makes (pyarrow IPC read, to_pandas, the model's input matrix).
+the same library calls the worker makes (pyarrow IPC read, Spark 3.5's own per-column
+`ArrowStreamPandasSerializer.arrow_to_pandas`, the model's input matrix).
 Beside each result, its findings: the sentence templates a "what you saw" cell renders.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pyspark.sql.pandas.serializers import ArrowStreamPandasSerializer
 
 from helpers.core.findings import Finding, finding
 from helpers.core.validate import require_positive
@@ -52,10 +54,11 @@ def batch_layers(spark, rows: int, batch_rows: int, scenario: str = "pandas_udf"
         writer.write_batch(batch)
     ipc = sink.getvalue()
     read_back = pa.ipc.open_stream(ipc).read_all()  # worker: ArrowStreamSerializer.load_stream
-    as_pandas = read_back.to_pandas()  # worker: arrow_to_pandas per column
-    X = np.column_stack(
-        [as_pandas[c].to_numpy() for c in as_pandas.columns]
-    )  # the UDF: model input
+    # worker (pandas_udf): one Series per column, pyspark/sql/pandas/serializers.py load_stream;
+    # no DataFrame is built (only mapInPandas joins them, with pd.concat)
+    ser = ArrowStreamPandasSerializer("UTC", False)
+    series = [ser.arrow_to_pandas(c) for c in read_back.itercolumns()]
+    X = np.column_stack([s.to_numpy() for s in series])  # the UDF: model input
     layers = [
         (
             "JVM heap: UnsafeRows",
@@ -74,8 +77,8 @@ def batch_layers(spark, rows: int, batch_rows: int, scenario: str = "pandas_udf"
         ),
         (
             "Python: pandas columns",
-            int(as_pandas.memory_usage(deep=True, index=False).sum()),
-            "DataFrame.memory_usage(deep=True)",
+            int(sum(s.memory_usage(deep=True, index=False) for s in series)),
+            "ArrowStreamPandasSerializer.arrow_to_pandas per column, Series.memory_usage(deep)",
         ),
         ("Python: model input matrix", X.nbytes, "np.column_stack(...).nbytes"),
         (
@@ -223,7 +226,8 @@ PROCESS_FINDINGS = {
     ),
     "jvm_peak": "The JVM peaked at {jvm_mib:,.0f} MiB RSS.",
     "reuse": (
-        "The workers stay alive after the job (`spark.python.worker.reuse=true`), which is "
+        "The workers stay alive after the job (`spark.python.worker.reuse=true`; an idle one "
+        "is killed after one minute, `PythonWorkerFactory.IDLE_WORKER_TIMEOUT_NS`), which is "
         "why the model cache in `helpers.model.cache.worker_booster` pays off."
     ),
     "no_reuse": (

@@ -327,8 +327,8 @@ def py_spy_overhead(
 ):
     """Alternate runs of the same job without and with py-spy attached (`pairs` each, after a
     warm-up) in one session; returns a `helpers.measure.timing.OverheadResult` (wall seconds).
-    py-spy pauses each process for every native unwind, so its cost grows with `rate` and
-    `native`."""
+    py-spy (run without `--nonblocking`) pauses each process on every sample, and `--native`
+    makes each pause longer, so its cost grows with `rate` and `native`."""
     import itertools
     import tempfile
 
@@ -376,14 +376,16 @@ PYSPY_FINDINGS = {
         "{other:.0%}."
     ),
     "cost": (
-        "The price: py-spy stops each process for every native unwind — best run with py-spy / "
-        "without = **{ratio:.2f}** here, against **{sampler_ratio:.3f}** for the in-process "
+        "The price: py-spy (without `--nonblocking`) pauses each process on every sample, longer "
+        "with native unwinding — best run with py-spy / without = **{ratio:.2f}** here, "
+        "against **{sampler_ratio:.3f}** for the in-process "
         "sampler in section 6. That is why the kit's default profiler is the sampler, and py-spy "
         "is the magnifying glass for one run."
     ),
     "cost_not_higher": (
-        "The price: py-spy stops each process for every native unwind, yet best run with py-spy / "
-        "without = **{ratio:.2f}** here, against **{sampler_ratio:.3f}** for the in-process "
+        "The price: py-spy (without `--nonblocking`) pauses each process on every sample, yet "
+        "best run with py-spy / without = **{ratio:.2f}** here, against "
+        "**{sampler_ratio:.3f}** for the in-process "
         "sampler in section 6: in this run it did not cost more than the sampler (single runs on "
         "a shared machine are noisy; repeat the two measurements before drawing a conclusion)."
     ),

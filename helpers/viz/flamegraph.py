@@ -14,6 +14,7 @@ from helpers.profile.classify import (
     classify_stack,
 )
 from helpers.profile.stacks import Node, Stacks, _short, build_tree, hide_frames
+from helpers.profile.workers import profile_scenario
 
 
 def plot_flame(
@@ -193,6 +194,16 @@ def plot_flames(results, side: str = "python", height: float = 3.2):
         )
     fig.tight_layout()
     return fig
+
+
+def batch_flame_view(batch_size: int, spark, scenario: str, rows: int, out_dir, worker_dir):
+    """Profile `scenario` over `rows` rows at `batch_size` rows per Arrow batch (Python workers
+    only, `profile_scenario(..., jvm=False)`) and draw its flame graph: the render function of
+    notebook 05's batch-size control. Returns the Figure."""
+    result = profile_scenario(
+        spark, scenario, rows, out_dir, worker_dir, batch_size=batch_size, jvm=False, warm=False
+    )
+    return plot_flames([result], side="python")
 
 
 def plot_pyspy(spy):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from helpers.lab.gil import gil_experiment
+
 
 def cost_per_row(costs: pd.DataFrame, title: str = "CPU microseconds per row (lower is better)"):
     """Stacked horizontal bars: JVM and Python CPU microseconds per row of each path
@@ -77,3 +79,10 @@ def gil_speedups(runs: pd.DataFrame):
     ax.set_title("Threads, processes, OpenMP: what the GIL allows")
     fig.tight_layout()
     return fig
+
+
+def gil_view(workers: int, rows: int | None = None, repeats: int = 1):
+    """Run the GIL experiment with `workers` threads / processes / OpenMP threads
+    (gil.gil_experiment, best of `repeats`) and draw its speedups: the render function of
+    notebook 06's threads control. Returns the Figure."""
+    return gil_speedups(gil_experiment(rows=rows, workers=workers, repeats=repeats))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import pandas as pd
+
+from helpers.profile.memory import memory_run
 
 MiB = 2**20
 _RSS_COLORS = {"jvm RSS": "tab:orange", "daemon RSS": "tab:gray", "python_worker RSS": "tab:blue"}
@@ -97,3 +101,14 @@ def hierarchy_bars(hierarchy: pd.DataFrame):
     ax.set_title(f"One batch of {hierarchy.attrs.get('batch_rows', 0):,} rows, layer by layer")
     fig.tight_layout()
     return fig
+
+
+def timeline_view(batch_size: int, spark, scenario: str, rows: int, worker_dir, dest):
+    """Run `scenario` over `rows` rows at `batch_size` rows per Arrow batch under memray
+    (memory.memory_run, captures into dest/batch<N>) and draw its layer timeline: the render
+    function of notebook 07's batch-size control. Returns the Figure."""
+    run = memory_run(
+        spark, scenario, rows, worker_dir, Path(dest) / f"batch{batch_size}",
+        batch_size=batch_size, warm=False,
+    )
+    return layers_timeline(run)

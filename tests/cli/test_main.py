@@ -72,4 +72,4 @@ def test_rows_above_the_kit_limit_is_one_line_exit_2(cli):
 def test_unwritable_out_folder_is_one_line_exit_2(cli):
     r = cli("profile", "--scenario", "map_in_pandas", "--rows", "100", "--out", "/proc/nope")
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert r.stderr.startswith("error: cannot write /proc/nope") and len(r.stderr.splitlines()) == 1
+    assert r.stderr.startswith("error: cannot use /proc/nope") and len(r.stderr.splitlines()) == 1

@@ -59,6 +59,7 @@ def test_native_methods():
     assert jni.native_methods(text) == {"LGBM_BoosterPredictForMatSingle"}
 
 
+@pytest.mark.spark  # reads the SynapseML jars that `make setup` downloads
 def test_native_call_sites_from_the_jar():
     sites = jni.native_call_sites()
     natives = set(sites.table.jni_native)

@@ -45,6 +45,8 @@ def test_batch_layers_measure_every_layer(spark):
     t = journey.batch_layers(spark, 4000, 1000).set_index("layer")
     raw = 1000 * 16 * 8
     assert t.loc["Python: model input matrix", "bytes"] == raw
+    # the worker's per-column conversion: 16 float64 Series, values only (no DataFrame, no index)
+    assert t.loc["Python: pandas columns", "bytes"] == raw
     assert t.loc["JVM -> socket: Arrow IPC sent", "bytes"] >= raw  # Arrow framing on top
     assert t.loc["Python -> socket: predictions IPC", "bytes"] >= 1000 * 8
     assert [f.key for f in journey.layer_findings(t.reset_index(), 1000)] == ["largest"]

@@ -33,3 +33,25 @@ def test_plot_task_overhead_one_line_per_daemon_with_its_slope():
         "lean daemon: 50 ms/task",
     ]
     assert list(ax.get_lines()[1].get_ydata()) == [1.0, 1.3] and ax.get_title() == "t"
+
+
+def test_batch_flame_view_profiles_python_only_at_the_chosen_batch(monkeypatch):
+    """The render function of notebook 05's control: one profile_scenario at the slider's batch
+    size (no JFR), drawn as one Python flame graph."""
+    seen = {}
+
+    def fake_profile(spark, name, rows, out_dir, worker_dir, batch_size=None, jvm=True, warm=True):
+        seen.update(name=name, rows=rows, batch_size=batch_size, jvm=jvm, warm=warm)
+        return "result"
+
+    monkeypatch.setattr(flamegraph, "profile_scenario", fake_profile)
+    monkeypatch.setattr(flamegraph, "plot_flames", lambda results, side: (list(results), side))
+    drawn = flamegraph.batch_flame_view(100, None, "map_in_pandas", 2000, "out", "workers")
+    assert drawn == (["result"], "python")
+    assert seen == {
+        "name": "map_in_pandas",
+        "rows": 2000,
+        "batch_size": 100,
+        "jvm": False,
+        "warm": False,
+    }

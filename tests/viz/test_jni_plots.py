@@ -55,3 +55,25 @@ def test_gil_speedups_marks_the_ideal():
     fig = jni_plots.gil_speedups(runs)
     assert fig.axes[0].get_legend().get_texts()[0].get_text() == "ideal with 2 workers"
     plt.close(fig)
+
+
+def test_gil_view_draws_the_experiment_at_the_chosen_workers(monkeypatch):
+    """The render function of notebook 06's control passes the slider's value on as `workers`."""
+    seen = {}
+
+    def fake_experiment(rows=None, workers=None, repeats=1):
+        seen.update(rows=rows, workers=workers, repeats=repeats)
+        return pd.DataFrame(
+            {
+                "mode": ["serial", "threads"],
+                "work": ["lightgbm predict", "lightgbm predict"],
+                "parallelism": [1, workers],
+                "speedup": [1.0, 1.7],
+            }
+        )
+
+    monkeypatch.setattr(jni_plots, "gil_experiment", fake_experiment)
+    fig = jni_plots.gil_view(3)
+    assert seen == {"rows": None, "workers": 3, "repeats": 1}
+    assert len(fig.axes[0].patches) == 2
+    plt.close(fig)

@@ -44,3 +44,25 @@ def test_hierarchy_bars_and_peaks_vs_batch():
     fig = memory_plots.peaks_vs_batch(table)
     assert len(fig.axes[0].lines) == 3 and "map_in_pandas" in fig.axes[0].get_title()
     plt.close(fig)
+
+
+def test_timeline_view_runs_at_the_chosen_batch_size(monkeypatch, tmp_path):
+    """The render function of notebook 07's control: one memory_run at the slider's batch size,
+    captures in their own folder, drawn as a layer timeline."""
+    seen = {}
+
+    def fake_run(spark, name, rows, worker_dir, dest, batch_size=None, warm=True):
+        seen.update(name=name, rows=rows, dest=dest, batch_size=batch_size, warm=warm)
+        return _run()
+
+    monkeypatch.setattr(memory_plots, "memory_run", fake_run)
+    fig = memory_plots.timeline_view(1000, None, "map_in_pandas", 4000, tmp_path, tmp_path)
+    assert isinstance(fig, Figure)
+    assert seen == {
+        "name": "map_in_pandas",
+        "rows": 4000,
+        "dest": tmp_path / "batch1000",
+        "batch_size": 1000,
+        "warm": False,
+    }
+    plt.close(fig)

@@ -7,7 +7,8 @@ Limits (both apply in local mode; the child checks and reports it):
   allocates its buffers through Netty from direct memory; Netty counts them against this cap and
   throws `OutOfDirectMemoryError`, which Arrow wraps in `OutOfMemoryException`.
   `helpers.core.session` always adds `-Dio.netty.tryReflectionSetAccessible=true` to the JVM
-  options: Arrow needs it on Java 9+, and extraJavaOptions you set yourself would otherwise drop it.
+  options: Arrow needs it on Java 9+ and Spark 3.5's launcher never adds it (4.0 does); options you
+  pass to `start_session` are kept after it instead of replacing it.
 - `spark.executor.pyspark.memory`: the JVM passes PYSPARK_EXECUTOR_MEMORY_MB to each Python
   worker and `pyspark/worker.py` sets RLIMIT_AS (address space, not RSS) to it.
 
@@ -259,7 +260,10 @@ CRASH_FINDINGS = {
     "pyspark_memory_applies": (
         "`spark.executor.pyspark.memory` in local mode: each worker saw "
         "PYSPARK_EXECUTOR_MEMORY_MB={env} and RLIMIT_AS={rlimit}, so the limit **applies** here "
-        "(pyspark/worker.py turns it into an address-space limit: virtual memory, not RSS)."
+        "(pyspark/worker.py turns it into an address-space limit: virtual memory, not RSS). "
+        "Spark 3.5 divides the value by the executor's cores (`BasePythonRunner."
+        "getWorkerMemoryMb`): on a cluster each worker gets its share; in local mode "
+        "`spark.executor.cores` is 1, so each worker gets all of it."
     ),
     "pyspark_memory_ignored": (
         "`spark.executor.pyspark.memory` in local mode: each worker saw "
