@@ -17,7 +17,7 @@ from helpers.cli.layers import layers_args, layers_run
 from helpers.cli.memory import run_memory_command
 from helpers.cli.notebooks import strip_outputs
 from helpers.cli.profile import run_profile_cli
-from helpers.core.config import LabError, require_java, scale_rows
+from helpers.core.config import LINE, LabError, require_java, scale_rows
 from helpers.core.env import environment_report
 from helpers.core.jars import fetch_synapseml_jars
 from helpers.core.session import start_session, stop_session
@@ -39,7 +39,7 @@ def _setup_args(p):
 def _setup(args) -> int:
 
     require_java()
-    if not args.no_jars:
+    if not args.no_jars and LINE.synapseml:
         print(f"jars: {len(fetch_synapseml_jars())} in .cache/ivy/jars")
     print(f"model: {ensure_model()}")
     for kind in ("arrow", "row"):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.core.config import JARS_DIR, LabError, pins, require_java
+from helpers.core.config import JARS_DIR, LINE, LabError, pins, require_java
 from helpers.core.findings import Finding, finding
 from helpers.core.jars import synapseml_jars
 
@@ -96,7 +96,7 @@ def environment_report() -> list[Check]:
     except LabError as exc:
         checks.append(Check("java", False, "-", str(exc)))
     wanted = pins()
-    for name in PACKAGES:
+    for name in (p for p in PACKAGES if p in wanted):
         try:
             importlib.import_module(_MODULE.get(name, name))
             found = _version(name)
@@ -129,6 +129,8 @@ def environment_report() -> list[Check]:
                 f"missing: run `make setup` (installs py-spy=={wanted.get('py-spy')})",
             )
         )
+    if not LINE.synapseml:
+        return checks
     jars = synapseml_jars()
     checks.append(
         Check(

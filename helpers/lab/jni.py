@@ -28,7 +28,7 @@ from helpers.core.config import DATA_DIR, JARS_DIR, LabError, atomic_write_bytes
 from helpers.core.findings import Finding, finding
 from helpers.core.session import jvm_pid
 from helpers.core.validate import require_positive
-from helpers.measure.metrics import physical_operators
+from helpers.measure.metrics import physical_operators, python_operators
 from helpers.measure.samplers import ProcessSampler, process_table
 from helpers.measure.timing import set_batch_size, time_noop, warm_up
 from helpers.model.data import (
@@ -208,16 +208,6 @@ def call_site_findings(sites: NativeCallSites) -> list[Finding]:
 
 # ---- 2. no Python worker: the process tree and the physical plan ---------------------------------
 
-PYTHON_OPERATORS = (
-    "BatchEvalPython",
-    "ArrowEvalPython",
-    "MapInPandas",
-    "PythonMapInArrow",
-    "FlatMapGroupsInPandas",
-    "AggregateInPandas",
-    "WindowInPandas",
-)
-
 
 @dataclass
 class JvmOnlyEvidence:
@@ -296,7 +286,7 @@ def jvm_only_evidence(spark, name: str, rows: int, interval: float = 0.05) -> Jv
     return JvmOnlyEvidence(
         name,
         ops,
-        [o for o in ops if o in PYTHON_OPERATORS],
+        python_operators(frame),
         sorted(set(s.role)),
         sorted(int(p) for p in py.pid.unique()),
         cpu_delta(py),

@@ -26,6 +26,7 @@ def test_bad_input_exits_2_with_one_line(args, needle):
 
 
 @pytest.mark.spark  # starts Spark in a child process
+@pytest.mark.synapseml
 def test_bench_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     r = run(
