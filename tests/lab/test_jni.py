@@ -248,6 +248,7 @@ def test_call_site_findings():
     assert _keys(jni.call_site_findings(_sites(True, False, False)))[-1] == "no_fast_api"
 
 
+@pytest.mark.synapseml
 def test_evidence_findings_and_table():
     syn = jni.JvmOnlyEvidence(
         "synapseml", ["Project", "InMemoryTableScan"], [], ["jvm"], [], 0.0, 3.5, 1.0, 5000
