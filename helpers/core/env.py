@@ -165,8 +165,8 @@ LINE_FINDINGS = {
         "`{requirements}`); it runs on Java {java}."
     ),
     "synapseml": (
-        "SynapseML's LightGBM jars for this line resolve from Maven Central (`make jars`), so every "
-        "path of the series runs here, the JVM-native one included."
+        "SynapseML's LightGBM jars for this line resolve from Maven Central (`make jars`), so "
+        "every path of the series runs here, the JVM-native one included."
     ),
     "not_offered": "Not offered on this line: `{name}` — {why}",
     "other_line": "The other line{s}: {others} (`make lab` lists every kernel in one JupyterLab).",
