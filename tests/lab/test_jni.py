@@ -102,7 +102,6 @@ def test_classify_and_breakdown():
         classify.jni_breakdown({"thread:idle;sun.nio.ch.EPoll.wait [native]": 1})
 
 
-@pytest.mark.synapseml
 def test_native_single_row_costs_parity():
     t = jni.native_single_row_costs(rows=300, repeats=1)
     assert len(t) == 4 and (t.us_per_row > 0).all()

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyspark
+import pyspark.sql.pandas.serializers as _serializers
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
@@ -44,8 +46,37 @@ ROW_QUEUE_HOP = "JVM input rows -> HybridRowQueue (kept for the join)"
 EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # Arrow IPC end-of-stream marker
 
 
+# The Python hops replay the worker's own serializer calls; they exist in this form in pyspark 3.5.
+# Asked from the installed pyspark: 4.x moved the Arrow <-> pandas conversions elsewhere.
+_REPLAYED = ("ArrowStreamPandasUDFSerializer", "ArrowStreamUDFSerializer")
+LEDGER_HERE = all(hasattr(_serializers, name) for name in _REPLAYED)
+
+NOT_HERE_FINDINGS = {
+    "not_ported": (
+        "The copy ledger replays the Python worker's own serializer calls "
+        "(`{classes}` in `pyspark/sql/pandas/serializers.py`); pyspark {version} does not have "
+        "them, so the ledger is skipped on this kernel. The Spark 3.5 kernel runs it."
+    ),
+}
+
+
+def not_here_findings() -> list[Finding]:
+    """Why the ledger does not run with the installed pyspark."""
+    return [
+        finding(
+            NOT_HERE_FINDINGS,
+            "not_ported",
+            classes="`, `".join(_REPLAYED),
+            version=pyspark.__version__,
+        )
+    ]
+
+
 def require_ledger_paths(paths) -> tuple[str, ...]:
-    """The ledger's paths, checked: a comma-separated string or a sequence of names."""
+    """The ledger's paths, checked: a comma-separated string or a sequence of names; a one-line
+    LabError where the installed pyspark lacks the serializers the ledger replays."""
+    if not LEDGER_HERE:
+        raise LabError(not_here_findings()[0].text())
     if isinstance(paths, str):
         paths = [p.strip() for p in paths.split(",") if p.strip()]
     paths = tuple(paths)
