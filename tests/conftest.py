@@ -4,16 +4,22 @@ import sys
 
 import pytest
 
+from helpers.core.config import LINE
+
 os.environ.setdefault("LAB_SCALE", "ci")
 
 
 def pytest_collection_modifyitems(items):
     """Every test that takes the `spark` fixture is a `spark` test; tests that start Spark in a
     child process carry the marker themselves. `make unit-fast` runs `-m "not spark"` with
-    SPARK_HOME pointing nowhere, so an unmarked test that starts a JVM fails there at once."""
+    SPARK_HOME pointing nowhere, so an unmarked test that starts a JVM fails there at once.
+    Tests marked `synapseml` are skipped, with the reason, on a line without SynapseML."""
+    skip = pytest.mark.skip(reason=f"{LINE.label} has no SynapseML (README, 'Which Spark?')")
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spark)
+        if not LINE.synapseml and item.get_closest_marker("synapseml"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

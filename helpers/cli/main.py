@@ -18,7 +18,7 @@ from helpers.cli.memory import run_memory_command
 from helpers.cli.notebooks import present_notebook, strip_outputs, write_student_copies
 from helpers.cli.profile import run_profile_cli
 from helpers.cli.scale import print_scale, run_scale, scale_args
-from helpers.core.config import MAX_ROWS, LabError, require_java, scale_rows
+from helpers.core.config import LINE, MAX_ROWS, LabError, require_java, scale_rows
 from helpers.core.env import environment_report
 from helpers.core.jars import fetch_synapseml_jars
 from helpers.core.session import on_cluster, start_session, stop_session
@@ -40,7 +40,7 @@ def _setup_args(p):
 def _setup(args) -> int:
 
     require_java()
-    if not args.no_jars:
+    if not args.no_jars and LINE.synapseml:
         print(f"jars: {len(fetch_synapseml_jars())} in .cache/ivy/jars")
     print(f"model: {ensure_model()}")
     for kind in ("arrow", "row"):

@@ -12,6 +12,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.core.lines import LINES, TEST_REQUIREMENTS, Line, current_line, line_names
+
 ROOT = Path(__file__).resolve().parents[2]  # the project folder (helpers/core/config.py)
 DATA_DIR = Path(os.environ.get("LAB_DATA_DIR", ROOT / "data"))
 CACHE_DIR = ROOT / ".cache"
@@ -19,7 +21,8 @@ IVY_DIR = CACHE_DIR / "ivy"
 JARS_DIR = IVY_DIR / "jars"
 RUNS_DIR = Path(os.environ.get("LAB_RUNS_DIR", ROOT / "runs"))
 
-SPARK_LINE = "3.5"
+LINE = current_line()  # the line of the installed pyspark (helpers/core/lines.py)
+SPARK_LINE = LINE.label.removeprefix("Spark ")
 SYNAPSEML_COORDINATE = "com.microsoft.azure:synapseml-lightgbm_2.12:1.1.3"
 # Test-only or duplicate modules that SynapseML's POMs drag in; the kit needs none of them,
 # and scala-reflect 2.12.15 would shadow the Scala 2.12.18 that Spark ships.
@@ -30,7 +33,7 @@ SYNAPSEML_EXCLUDES = (
     "com.beust:jcommander",
     "com.linkedin.isolation-forest:isolation-forest_3.5.0_2.12",
 )
-JAVA_MAJORS = (8, 11, 17, 21)  # what Spark 3.5 runs on
+JAVA_MAJORS = LINE.java_majors  # what this Spark line runs on
 
 SCALES = {"ci": 20_000, "workshop": 200_000, "full": 1_000_000}
 # Row-at-a-time paths are ~30x slower than the Arrow paths; they get a slice of the rows
@@ -89,26 +92,42 @@ def parse_java_version(text: str) -> tuple[int, str]:
     return major, version
 
 
-def require_java() -> JavaInfo:
-    """Find a Java that Spark 3.5 can use, or raise one sentence saying how to get one."""
+def require_java(line: Line | None = None) -> JavaInfo:
+    """Find a Java that the Spark line (default: the installed one) can use, or raise one
+    sentence saying how to get Java 17."""
+    line = line or LINE
     how = (
-        "install one with `conda env create -f environment.yml` (brings OpenJDK 17) "
+        f"install one with `conda env create -f {line.environment}` (brings OpenJDK 17) "
         "or `sudo apt-get install openjdk-17-jdk-headless`, then set JAVA_HOME"
     )
+    needs = "/".join(map(str, line.java_majors))
     java = _java_binary()
     if java is None:
-        raise LabError(
-            f"Java not found: Spark {SPARK_LINE} needs Java "
-            f"{'/'.join(map(str, JAVA_MAJORS))}; {how}."
-        )
+        raise LabError(f"Java not found: {line.label} needs Java {needs}; {how}.")
     out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
     major, version = parse_java_version(out.stderr + out.stdout)
-    if major not in JAVA_MAJORS:
+    if major not in line.java_majors:
         raise LabError(
-            f"Java {version} at {java} is not supported by Spark {SPARK_LINE} "
-            f"(needs {'/'.join(map(str, JAVA_MAJORS))}); {how}."
+            f"Java {version} at {java} is not supported by {line.label} (needs {needs}); {how}."
         )
     return JavaInfo(java, major, version)
+
+
+def require_line(name: str) -> Line:
+    """The line called `name` (the Makefile's SPARK=...), or a one-line LabError listing them."""
+    if name not in LINES:
+        raise LabError(f"Unknown Spark line SPARK={name!r}: use one of {line_names()}.")
+    return LINES[name]
+
+
+def preflight(name: str) -> None:
+    """`make` runs this with a bare Python before it builds a line's venv: a known line and a Java
+    it runs on, else one line on stdout (make's `$(error ...)` shows it) and exit code 2."""
+    try:
+        require_java(require_line(name))
+    except LabError as exc:
+        print(str(exc).rstrip("."))  # make adds ".  Stop."
+        raise SystemExit(2) from None
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> Path:
@@ -135,9 +154,11 @@ def atomic_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
-def pins(path: Path | None = None) -> dict[str, str]:
-    """The exact pins `name -> version` from requirements.txt and requirements-test.txt."""
-    files = [path] if path else [ROOT / "requirements.txt", ROOT / "requirements-test.txt"]
+def pins(path: Path | None = None, line: Line | None = None) -> dict[str, str]:
+    """The exact pins `name -> version` of one file, else of a line (default: the installed one):
+    its requirements file plus requirements-test.txt."""
+    line = line or LINE
+    files = [path] if path else [ROOT / line.requirements, ROOT / TEST_REQUIREMENTS]
     result: dict[str, str] = {}
     for f in files:
         for line in Path(f).read_text().splitlines():

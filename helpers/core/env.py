@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.core.config import JARS_DIR, LabError, pins, require_java
+from helpers.core.config import JARS_DIR, LINE, LabError, pins, require_java
 from helpers.core.findings import Finding, finding
 from helpers.core.jars import synapseml_jars
+from helpers.core.lines import LINES
 
 PACKAGES = (
     "pyspark",
@@ -96,7 +97,7 @@ def environment_report() -> list[Check]:
     except LabError as exc:
         checks.append(Check("java", False, "-", str(exc)))
     wanted = pins()
-    for name in PACKAGES:
+    for name in (p for p in PACKAGES if p in wanted):
         try:
             importlib.import_module(_MODULE.get(name, name))
             found = _version(name)
@@ -129,6 +130,8 @@ def environment_report() -> list[Check]:
                 f"missing: run `make setup` (installs py-spy=={wanted.get('py-spy')})",
             )
         )
+    if not LINE.synapseml:
+        return checks
     jars = synapseml_jars()
     checks.append(
         Check(
@@ -154,3 +157,56 @@ def environment_findings(checks: pd.DataFrame) -> list[Finding]:
     if not missing:
         return [finding(ENVIRONMENT_FINDINGS, "all_ok")]
     return [finding(ENVIRONMENT_FINDINGS, "fix_first", items=", ".join(missing))]
+
+
+LINE_FINDINGS = {
+    "line": (
+        "This kernel runs **Spark {version}** (the {label} line, venv `{venv}`, pins in "
+        "`{requirements}`); it runs on Java {java}."
+    ),
+    "synapseml": (
+        "SynapseML's LightGBM jars for this line resolve from Maven Central (`make jars`), so "
+        "every path of the series runs here, the JVM-native one included."
+    ),
+    "not_offered": "Not offered on this line: `{name}` — {why}",
+    "other_line": "The other line{s}: {others} (`make lab` lists every kernel in one JupyterLab).",
+    "default_udf": (
+        "A plain `@udf` here is **{kind}** unless it says `useArrow=`: "
+        "`spark.sql.execution.pythonUDF.arrow.enabled` = {value} in this Spark's conf."
+    ),
+}
+
+ARROW_UDF_CONF = "spark.sql.execution.pythonUDF.arrow.enabled"
+
+
+def line_findings(spark, not_offered: dict | None = None) -> list[Finding]:
+    """Which Spark line this kernel runs (asked from the session: `spark.version`, its conf), the
+    paths this line does not offer with the reason (`not_offered`: name -> why, e.g.
+    `helpers.paths.scenarios.NOT_OFFERED`), and how a plain `@udf` is evaluated here."""
+    out = [
+        finding(
+            LINE_FINDINGS,
+            "line",
+            version=spark.version,
+            label=LINE.label,
+            venv=LINE.venv,
+            requirements=LINE.requirements,
+            java="/".join(map(str, LINE.java_majors)),
+        )
+    ]
+    if LINE.synapseml:
+        out.append(finding(LINE_FINDINGS, "synapseml"))
+    for name, why in (not_offered or {}).items():
+        out.append(finding(LINE_FINDINGS, "not_offered", name=name, why=why))
+    others = [f"{x.label} (`make lab SPARK={x.name}`)" for x in LINES.values() if x != LINE]
+    out.append(
+        finding(
+            LINE_FINDINGS, "other_line", s="s" if len(others) > 1 else "", others=", ".join(others)
+        )
+    )
+    value = str(spark.conf.get(ARROW_UDF_CONF, "false")).lower()
+    kind = (
+        "Arrow-optimized (`ArrowEvalPython`)" if value == "true" else "pickled (`BatchEvalPython`)"
+    )
+    out.append(finding(LINE_FINDINGS, "default_udf", kind=kind, value=value))
+    return out

@@ -30,13 +30,17 @@ import psutil
 from helpers.core.cluster import LocalStandalone
 from helpers.core.config import LabError, require_java
 from helpers.core.jars import synapseml_jars
+from helpers.core.lines import has, installed_pyspark
 from helpers.core.processes import is_running, reap, wait_for
 from helpers.core.ship import is_local, ship_kit
 
-# Always passed to the driver JVM: Arrow needs it on Java 9+ and Spark 3.5's launcher never adds it
-# (4.0 does, SPARK-47610). build_conf keeps a user's extraJavaOptions after it instead of letting
-# them replace this default of the kit (see notebook 04's crash lab).
-ARROW_JAVA_FLAGS = ("-Dio.netty.tryReflectionSetAccessible=true",)
+# Arrow needs it on Java 9+. Spark 3.5's launcher never adds it, so the kit passes it to the JVM
+# itself there, and build_conf keeps a user's own extraJavaOptions after it instead of letting them
+# replace it (see notebook 04's crash lab); from 4.0 Spark's launcher adds it (SPARK-47610,
+# helpers.core.lines.SINCE) and the kit leaves it to Spark.
+NETTY_REFLECTION_FLAG = "-Dio.netty.tryReflectionSetAccessible=true"
+SPARK_ADDS_NETTY_FLAG = has("netty_reflection_flag_builtin", installed_pyspark() or "3.5")
+ARROW_JAVA_FLAGS = () if SPARK_ADDS_NETTY_FLAG else (NETTY_REFLECTION_FLAG,)
 
 BASE_CONF = {
     "spark.driver.host": "127.0.0.1",
@@ -102,8 +106,9 @@ def build_conf(
     opts = list(ARROW_JAVA_FLAGS) + list(java_options)
     if "spark.driver.extraJavaOptions" in user:
         opts.append(user.pop("spark.driver.extraJavaOptions"))
-    result["spark.driver.extraJavaOptions"] = " ".join(opts)
-    result["spark.executor.extraJavaOptions"] = " ".join(opts)
+    if opts:
+        result["spark.driver.extraJavaOptions"] = " ".join(opts)
+        result["spark.executor.extraJavaOptions"] = " ".join(opts)
     if synapseml:
         jars = synapseml_jars()
         if jars:

@@ -24,11 +24,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.core.config import DATA_DIR, JARS_DIR, LabError, atomic_write_bytes, scale
+from helpers.core.config import (
+    DATA_DIR,
+    JARS_DIR,
+    LINE,
+    LabError,
+    atomic_write_bytes,
+    scale,
+)
 from helpers.core.findings import Finding, finding
+from helpers.core.lines import LINES
 from helpers.core.session import jvm_pid
 from helpers.core.validate import require_positive
-from helpers.measure.metrics import physical_operators
+from helpers.measure.metrics import physical_operators, python_operators
 from helpers.measure.samplers import ProcessSampler, process_table
 from helpers.measure.timing import set_batch_size, time_noop, warm_up
 from helpers.model.data import (
@@ -43,6 +51,23 @@ from helpers.paths.scenarios import get_scenario, input_frame, model_broadcast, 
 from helpers.profile.classify import TASK_THREADS, jni_breakdown
 from helpers.profile.jvm import dump_jfr, event_time, jfr_events, parse_jfr_events
 from helpers.profile.stacks import write_collapsed
+
+SYNAPSEML = LINE.synapseml  # this Spark line has SynapseML's jars (helpers/core/lines.py)
+
+NOT_HERE_FINDINGS = {
+    "no_synapseml": (
+        "This section needs SynapseML, which has no build for {label} on Maven Central (its "
+        "Spark 4 jars are published only to Microsoft's own repository), so it is skipped on this "
+        "kernel; the {other} kernel runs it."
+    ),
+}
+
+
+def not_here_findings() -> list[Finding]:
+    """Why a SynapseML section is skipped on this Spark line, and which kernel runs it."""
+    other = next((x.label for x in LINES.values() if x.synapseml), "3.5")
+    return [finding(NOT_HERE_FINDINGS, "no_synapseml", label=LINE.label, other=other)]
+
 
 BOOSTER_CLASS = "com.microsoft.azure.synapse.ml.lightgbm.booster.LightGBMBooster"
 SWIG_CLASS = "com.microsoft.ml.lightgbm.lightgbmlib"
@@ -208,16 +233,6 @@ def call_site_findings(sites: NativeCallSites) -> list[Finding]:
 
 # ---- 2. no Python worker: the process tree and the physical plan ---------------------------------
 
-PYTHON_OPERATORS = (
-    "BatchEvalPython",
-    "ArrowEvalPython",
-    "MapInPandas",
-    "PythonMapInArrow",
-    "FlatMapGroupsInPandas",
-    "AggregateInPandas",
-    "WindowInPandas",
-)
-
 
 @dataclass
 class JvmOnlyEvidence:
@@ -296,7 +311,7 @@ def jvm_only_evidence(spark, name: str, rows: int, interval: float = 0.05) -> Jv
     return JvmOnlyEvidence(
         name,
         ops,
-        [o for o in ops if o in PYTHON_OPERATORS],
+        python_operators(frame),
         sorted(set(s.role)),
         sorted(int(p) for p in py.pid.unique()),
         cpu_delta(py),

@@ -16,7 +16,12 @@ from pyspark.sql.pandas.serializers import ArrowStreamPandasSerializer
 
 from helpers.core.findings import Finding, finding
 from helpers.core.validate import require_positive
-from helpers.measure.metrics import physical_operators, run_with_python_metrics
+from helpers.measure.metrics import (
+    operator_matches,
+    physical_operators,
+    python_operators,
+    run_with_python_metrics,
+)
 from helpers.measure.samplers import process_table
 from helpers.measure.timing import BATCH_CONF, time_noop
 from helpers.model.data import N_FEATURES, feature_frame, feature_names
@@ -125,7 +130,6 @@ def layer_findings(layers: pd.DataFrame, batch_rows: int) -> list[Finding]:
     return out
 
 
-PYTHON_OPERATORS = ("BatchEvalPython", "ArrowEvalPython", "MapInPandas", "PythonMapInArrow")
 NO_PYTHON = "(none: runs in the JVM)"
 
 
@@ -133,8 +137,8 @@ def operator_table(spark, rows: int, names: list[str]) -> pd.DataFrame:
     """For each scenario: the Python-related physical operators found in its executed plan."""
     out = []
     for name in names:
-        ops = physical_operators(scenario_frame(spark, name, rows=rows))
-        found = [o for o in ops if o in PYTHON_OPERATORS]
+        frame = scenario_frame(spark, name, rows=rows)
+        ops, found = physical_operators(frame), python_operators(frame)
         out.append(
             {
                 "scenario": name,
@@ -161,7 +165,7 @@ OPERATOR_FINDINGS = {
 def _planned_as_expected(row) -> bool:
     if row["python_operator"] == NO_PYTHON:
         return row["expected"] in row["plan"].split(" <- ")
-    return row["expected"] in row["python_operator"].split(", ")
+    return any(operator_matches(row["expected"], o) for o in row["python_operator"].split(", "))
 
 
 def operator_findings(ops: pd.DataFrame) -> list[Finding]:

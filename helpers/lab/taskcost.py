@@ -32,12 +32,26 @@ import pandas as pd
 
 from helpers.core.config import ROOT, LabError
 from helpers.core.findings import Finding, finding
+from helpers.core.lines import SINCE, has, installed_pyspark
 from helpers.core.session import active_session, start_session, stop_session
 from helpers.core.validate import parse_partitions, require_positive
 from helpers.measure.timing import collect_predictions, reference_predictions, time_noop
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
 
 DAEMONS = {"stock": "pyspark.daemon", "lean": "helpers.workers.lean_daemon"}
+
+
+def lean_daemon_offered(spark_version: str | None = None) -> bool:
+    """Whether the lean daemon has a per-task cost to remove on this Spark (default: the installed
+    pyspark): its workers call `invalidate_caches()` for every task, not only when a task changed
+    `sys.path` (helpers.core.lines.SINCE)."""
+    return not has("conditional_invalidate_caches", spark_version or installed_pyspark())
+
+
+def offered_daemons(spark_version: str | None = None) -> tuple[str, ...]:
+    """The daemons worth comparing on this Spark: stock, and lean where it has something to do."""
+    return ("stock", "lean") if lean_daemon_offered(spark_version) else ("stock",)
+
 
 _TIMER = """
 import importlib, json, sys, time
@@ -101,7 +115,7 @@ def task_overhead(
     rows: int = 200_000,
     partitions=(2, 32),
     repeats: int = 3,
-    daemons=("stock", "lean"),
+    daemons=None,
 ) -> pd.DataFrame:
     """Wall time (best of `repeats` after a warm-up) of scenario `name` over `rows` rows in each
     partition count, with each daemon in its own fresh session. Columns: daemon, partitions, wall_s,
@@ -119,6 +133,7 @@ def task_overhead(
     require_positive("rows", rows)
     require_positive("repeats", repeats)
     parts = parse_partitions(",".join(str(p) for p in partitions))
+    daemons = daemons or offered_daemons()
     unknown = [d for d in daemons if d not in DAEMONS]
     if unknown:
         raise LabError(f"Unknown daemon {unknown[0]!r}: use one of {', '.join(DAEMONS)}.")
@@ -237,6 +252,12 @@ TASKCOST_FINDINGS = {
         "was not faster in this run ({gain:+.0%}), with identical predictions (max |diff| "
         "{max_diff:.1g})."
     ),
+    "per_task_stock_only": (
+        "In Spark, each extra task added **{stock_ms:.0f} ms** of wall time with the stock daemon "
+        "(max |diff| {max_diff:.1g}). Spark {version} calls `invalidate_caches()` only when a task "
+        "changed `sys.path` ({change}), so the lean daemon has nothing to remove here and is not "
+        "offered."
+    ),
     "origin": (
         "The workers imported pyspark from `{stock_file}` vs `{lean_file}`. What remains per task "
         "(scheduling, the broadcast, opening the Arrow stream) is why few large tasks beat many "
@@ -249,15 +270,37 @@ def _site_relative(path: str) -> str:
     return path.split("site-packages/")[-1]
 
 
-def taskcost_findings(calls: pd.DataFrame, tasks: pd.DataFrame) -> list[Finding]:
+def taskcost_findings(
+    calls: pd.DataFrame, tasks: pd.DataFrame, spark_version: str | None = None
+) -> list[Finding]:
     """What the two experiments found: one `invalidate_caches()` in ms with pyspark from the zip
     and from site-packages (`invalidate_cost`, zip row first); the wall time each extra task adds
     (ms) per daemon, the lean daemon's gain at the most partitions, the predictions' largest
-    difference and where the workers imported pyspark from (`task_overhead`)."""
+    difference and where the workers imported pyspark from (`task_overhead`). Without a lean run
+    (a Spark that calls `invalidate_caches()` only when needed) says why it was not offered."""
     zipped, plain = calls.iloc[0], calls.iloc[1]
     slopes = per_task_seconds(tasks).set_index("daemon")
     stock, lean = tasks[tasks.daemon == "stock"], tasks[tasks.daemon == "lean"]
     most = int(stock.partitions.max())
+    invalidate = finding(
+        TASKCOST_FINDINGS,
+        "invalidate",
+        zip_ms=float(zipped.median_ms),
+        zip_importers=int(zipped.zip_importers),
+        plain_ms=float(plain.median_ms),
+    )
+    if lean.empty:
+        return [
+            invalidate,
+            finding(
+                TASKCOST_FINDINGS,
+                "per_task_stock_only",
+                stock_ms=float(slopes.loc["stock", "per_task_wall_ms"]),
+                max_diff=float(tasks.max_abs_diff.max()),
+                version=spark_version or installed_pyspark(),
+                change=SINCE["conditional_invalidate_caches"][1],
+            ),
+        ]
     gain = (
         float(slopes.loc["stock", "wall_s_at_most_tasks"])
         / float(lean.set_index("partitions").wall_s[most])
@@ -271,13 +314,7 @@ def taskcost_findings(calls: pd.DataFrame, tasks: pd.DataFrame) -> list[Finding]
         max_diff=float(tasks.max_abs_diff.max()),
     )
     return [
-        finding(
-            TASKCOST_FINDINGS,
-            "invalidate",
-            zip_ms=float(zipped.median_ms),
-            zip_importers=int(zipped.zip_importers),
-            plain_ms=float(plain.median_ms),
-        ),
+        invalidate,
         finding(
             TASKCOST_FINDINGS, "per_task_faster" if gain > 0 else "per_task_not_faster", **per_task
         ),

@@ -68,6 +68,34 @@ def physical_operators(frame) -> list[str]:
     return names
 
 
+# Every physical operator that runs Python workers lives in this JVM package, on every line.
+PYTHON_EXEC_PACKAGE = "org.apache.spark.sql.execution.python."
+
+
+def plan_nodes(frame) -> list[tuple[str, str]]:
+    """(operator name, JVM class) of every node of the executed physical plan, outermost first
+    (depth first), asked from the running Spark."""
+    out, todo = [], [frame._jdf.queryExecution().executedPlan()]
+    while todo:
+        node = todo.pop()
+        out.append((node.nodeName(), node.getClass().getName()))
+        kids = node.children()
+        todo.extend(kids.apply(i) for i in reversed(range(kids.size())))
+    return out
+
+
+def python_operators(frame) -> list[str]:
+    """Names of the executed plan's operators that run Python workers (their class is in Spark's
+    `execution.python` package), outermost first: e.g. `PythonMapInArrow` (3.5) or `MapInArrow`."""
+    return [name for name, cls in plan_nodes(frame) if cls.startswith(PYTHON_EXEC_PACKAGE)]
+
+
+def operator_matches(expected: str, name: str) -> bool:
+    """Whether a planned operator `name` is the scenario's `expected` kind: the same name, or the
+    name with a line's prefix (`PythonMapInArrow` is 3.5's `MapInArrow`)."""
+    return name == expected or name.endswith(expected)
+
+
 def _executions(spark) -> list[dict]:
 
     sc = spark.sparkContext

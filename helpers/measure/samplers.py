@@ -180,7 +180,7 @@ def _peak_resetter(spark):
         mh, mt = jvm.java.lang.invoke.MethodHandles, jvm.java.lang.invoke.MethodType
         void, long_ = jvm.java.lang.Void.TYPE, jvm.java.lang.Long.TYPE
         accountant = jvm.java.lang.Class.forName("org.apache.arrow.memory.Accountant")
-        field = accountant.getDeclaredField("peakAllocation")  # private final AtomicLong
+        field = accountant.getDeclaredField("peakAllocation")  # AtomicLong, or long in newer Arrow
         field.setAccessible(True)
         allocated = accountant.getDeclaredMethod(
             "getAllocatedMemory", gw.new_array(jvm.java.lang.Class, 0)
@@ -192,9 +192,12 @@ def _peak_resetter(spark):
             "set",
             mt.methodType(void, long_),
         )  # (AtomicLong, long)void
-        handle = mh.collectArguments(
-            atomic_set, 0, lookup.unreflectGetter(field)
-        )  # (Accountant, long)void
+        if field.getType().getName() == "long":  # newer Arrow Java (Spark 4.x): a plain long
+            handle = lookup.unreflectSetter(field)  # (Accountant, long)void
+        else:
+            handle = mh.collectArguments(
+                atomic_set, 0, lookup.unreflectGetter(field)
+            )  # (Accountant, long)void
         handle = mh.collectArguments(
             handle, 1, lookup.unreflect(allocated)
         )  # (Accountant, Accountant)void

@@ -5,9 +5,10 @@ the way a careful user ships it: its native text in a Spark broadcast, parsed in
 `lightgbm.Booster` once per Python worker process (module-level cache below), never re-pickled
 per row. SynapseML loads the same text into the JVM and scores there (no Python worker).
 
-Physical operators (Spark 3.5, `explain()`):
-  row_udf -> BatchEvalPython; arrow_udf, pandas_udf, iter_pandas_udf -> ArrowEvalPython;
-  map_in_pandas -> MapInPandas; map_in_arrow -> PythonMapInArrow; synapseml -> Project (JVM UDF).
+Physical operators (`explain()`; `Scenario.operator`, matched by `metrics.operator_matches`):
+  row_udf -> BatchEvalPython; arrow_udf, pandas_udf, iter_pandas_udf, pyarrow_udf ->
+  ArrowEvalPython; default_udf -> either, as its Spark's conf decides; map_in_pandas ->
+  MapInPandas; map_in_arrow -> MapInArrow (printed PythonMapInArrow by 3.5); synapseml -> Project.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Callable, Iterator, Tuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyspark.sql.functions as _functions
 
-from helpers.core.config import LabError
+from helpers.core.config import LINE, LabError
 from helpers.core.jars import require_synapseml_jars
 from helpers.core.session import session_key
 from helpers.core.validate import require_positive
@@ -62,6 +65,33 @@ def build_row_udf(df, model):
 
 def build_arrow_udf(df, model):
     return _row_udf(df, model, use_arrow=True)
+
+
+def build_default_udf(df, model):
+    """`@udf` as most code writes it, without `useArrow`: its eval type (pickled rows or Arrow) is
+    fixed at creation from `spark.sql.execution.pythonUDF.arrow.enabled`; the plan shows which."""
+    from pyspark.sql.functions import udf
+
+    def predict_row(first, *rest):
+        booster = worker_booster(_model_value(model))
+        x = np.asarray((first, *rest), dtype=np.float64).reshape(1, -1)
+        return float(predict(booster, x)[0])
+
+    f = udf(predict_row, "double")
+    return df.select("id", f(*_feature_cols(df)).alias("prediction"))
+
+
+def build_pyarrow_udf(df, model):
+    """`@arrow_udf` (pyspark 4.1+): pyarrow arrays in and out, no pandas on the worker."""
+    from pyspark.sql.functions import arrow_udf
+
+    @arrow_udf("double")
+    def predict_arrays(*cols: pa.Array) -> pa.Array:
+        booster = worker_booster(_model_value(model))
+        X = np.column_stack([c.to_numpy(zero_copy_only=False) for c in cols])
+        return pa.array(predict(booster, X))
+
+    return df.select("id", predict_arrays(*_feature_cols(df)).alias("prediction"))
 
 
 def build_pandas_udf(df, model):
@@ -185,12 +215,22 @@ class Scenario:
     row_at_a_time: bool
     build: Callable
     layout: str = "columns"  # "columns": f0..f15 doubles; "array": one array<double> column
+    offered: bool = True  # False where the installed Spark line lacks it (see `why_not`)
+    why_not: str = ""
 
 
-SCENARIOS: dict[str, Scenario] = {
-    s.name: s
-    for s in [
-        Scenario("row_udf", "row @udf (pickle)", "BatchEvalPython", True, True, build_row_udf),
+# Paths that exist on one line only: asked from the installed pyspark (its Python API) and the
+# line table (SynapseML's jars), never from a version number typed here.
+_HAS_ARROW_UDF = hasattr(_functions, "arrow_udf")
+_WHY_NOT_ARROW_UDF = "pyspark.sql.functions has no `arrow_udf` in this pyspark (it came in 4.1)."
+_WHY_NOT_SYNAPSEML = (
+    f"SynapseML has no build for {LINE.label} on Maven Central (its Spark 4 jars are published "
+    "only to Microsoft's own repository), so this line has no JVM-native scoring path."
+)
+
+ALL_SCENARIOS: list[Scenario] = [
+        Scenario("row_udf", "row @udf(useArrow=False) (pickle)", "BatchEvalPython", True, True,
+                 build_row_udf),
         Scenario(
             "arrow_udf", "@udf(useArrow=True)", "ArrowEvalPython", True, True, build_arrow_udf
         ),
@@ -211,21 +251,32 @@ SCENARIOS: dict[str, Scenario] = {
             build_iter_pandas_udf,
         ),
         Scenario("map_in_pandas", "mapInPandas", "MapInPandas", True, False, build_map_in_pandas),
-        Scenario("map_in_arrow", "mapInArrow", "PythonMapInArrow", True, False, build_map_in_arrow),
+        Scenario("map_in_arrow", "mapInArrow", "MapInArrow", True, False, build_map_in_arrow),
         Scenario(
             "map_in_arrow_rowmajor",
             "mapInArrow, row-major array input",
-            "PythonMapInArrow",
+            "MapInArrow",
             True,
             False,
             build_map_in_arrow_rowmajor,
             layout="array",
         ),
         Scenario(
-            "synapseml", "SynapseML LightGBM (JVM, JNI)", "Project", False, False, build_synapseml
+            "synapseml", "SynapseML LightGBM (JVM, JNI)", "Project", False, False, build_synapseml,
+            offered=LINE.synapseml, why_not=_WHY_NOT_SYNAPSEML,
         ),
-    ]
-}
+        Scenario(
+            "default_udf", "@udf as written (no useArrow)", "EvalPython", True, True,
+            build_default_udf,
+        ),
+        Scenario(
+            "pyarrow_udf", "@arrow_udf (pyarrow arrays)", "ArrowEvalPython", True, False,
+            build_pyarrow_udf, offered=_HAS_ARROW_UDF, why_not=_WHY_NOT_ARROW_UDF,
+        ),
+]  # fmt: skip
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in ALL_SCENARIOS if s.offered}
+NOT_OFFERED: dict[str, str] = {s.name: s.why_not for s in ALL_SCENARIOS if not s.offered}
 
 ARROW_SCENARIOS = (
     "pandas_udf",
@@ -238,6 +289,8 @@ ARROW_SCENARIOS = (
 
 def get_scenario(name: str) -> Scenario:
     """The scenario called `name`, or a one-line LabError listing the known names."""
+    if name in NOT_OFFERED:
+        raise LabError(f"Scenario {name!r} is not offered on {LINE.label}: {NOT_OFFERED[name]}")
     try:
         return SCENARIOS[name]
     except KeyError:

@@ -366,6 +366,15 @@ PROFILE_FINDINGS = {
         "prediction (JNI) {prediction_share:.0%}."
     ),
     "no_jvm": "**{scenario}**: no JFR samples of the task threads in this run's window.",
+    "writer_thread": (
+        "**{scenario}**: the samples come from {threads}: a separate writer thread feeds the "
+        "Python worker while the task thread reads its results (this Spark's runner has two "
+        "threads)."
+    ),
+    "single_thread": (
+        "**{scenario}**: the samples come from {threads}: no separate writer thread, so the task "
+        "thread itself writes to the Python worker and reads back (a single-threaded runner)."
+    ),
     "sampler_cost": (
         "Best profiled run / best unprofiled run = **{ratio:.3f}** ({change:+.1%}; medians: "
         "{median_ratio:.3f}). The sampling threads used {sampler_ms:.0f} ms of CPU during "
@@ -433,8 +442,9 @@ def python_findings(results, cores: int | None = None) -> list[Finding]:
 
 
 def jvm_findings(results) -> list[Finding]:
-    """Per ProfileResult: seconds of JFR task-thread samples, the widest leaf and its share, and the
-    shares (of all JVM samples) of socket I/O, JVM row<->Arrow and prediction."""
+    """Per ProfileResult: seconds of JFR task-thread samples, the widest leaf and its share, the
+    shares (of all JVM samples) of socket I/O, JVM row<->Arrow and prediction, and, for paths with
+    a Python worker, the threads the samples came from (a separate writer thread or not)."""
     out = []
     for r in results:
         if not r.jvm:
@@ -456,6 +466,11 @@ def jvm_findings(results) -> list[Finding]:
                 prediction_share=cats["prediction"] / tot,
             )
         )
+        threads = sorted({s.split(";", 1)[0].removeprefix("thread:") for s in r.jvm})
+        if r.python_processes:
+            key = "writer_thread" if any("writer" in t for t in threads) else "single_thread"
+            names = ", ".join(f"`{t}`" for t in threads)
+            out.append(finding(PROFILE_FINDINGS, key, scenario=r.scenario, threads=names))
     return out
 
 

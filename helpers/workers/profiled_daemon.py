@@ -1,10 +1,14 @@
 """The Python-worker daemon with a profiler around every task (set via
 `spark.python.daemon.module`).
 
-Spark starts `python -m <spark.python.daemon.module>`; the stock module, `pyspark/daemon.py`
-(Spark 3.5), forks one worker process per connection and calls its module-level `worker_main`
-(`pyspark.worker.main`) once per task. This module swaps that global for `_profiled_main`, then
-runs the stock `pyspark.daemon.manager()`: every forked worker inherits the wrapper.
+Spark starts `python -m <spark.python.daemon.module>`; the stock module, `pyspark/daemon.py`,
+forks one worker process per connection and runs `pyspark.worker.main` once per task. Where it
+finds that function differs between the lines, so the hook asks the installed daemon: Spark 3.5's
+imports it once, as the module-level `worker_main`, which this module swaps for `_profiled_main`
+before the forks; Spark 4.x's looks `pyspark.worker.main` up in each forked worker (after the
+fork, so no pandas/pyarrow thread exists before it), so this module wraps the daemon's
+`worker(sock, ...)` function, which replaces `pyspark.worker.main` in the child before running.
+Then the stock `pyspark.daemon.manager()` runs: every forked worker gets the wrapper.
 
 Configured by environment variables (set through `spark.executorEnv.*`, see
 `helpers.core.session.worker_profiler_conf`):
@@ -43,7 +47,8 @@ _MODE = os.environ.get("LAB_PROFILE_MODE", "cpu")
 _DIR = os.environ.get("LAB_PROFILE_DIR", "")
 _INTERVAL = float(os.environ.get("LAB_PROFILE_INTERVAL_MS", "5")) / 1000.0
 _NATIVE = os.environ.get("LAB_PROFILE_NATIVE", "0") == "1"
-_ORIGINAL_MAIN = _daemon.worker_main
+_ORIGINAL_MAIN = getattr(_daemon, "worker_main", None)  # Spark 3.5's daemon; None on 4.x
+_ORIGINAL_WORKER = _daemon.worker
 
 _LABELS: dict = {}
 _SEQ = [0]
@@ -198,8 +203,21 @@ def _profiled_main(infile, outfile):
             pass
 
 
+def _forked_worker(sock, authenticated):
+    """The daemon's `worker()` in a forked child (4.x): `pyspark.worker.main` wrapped first."""
+    global _ORIGINAL_MAIN
+    import pyspark.worker as _worker
+
+    if _worker.main is not _profiled_main:
+        _ORIGINAL_MAIN, _worker.main = _worker.main, _profiled_main
+    return _ORIGINAL_WORKER(sock, authenticated)
+
+
 _WRAPPER_CODE = _profiled_main.__code__  # stacks start below it, at pyspark.worker.main
-_daemon.worker_main = _profiled_main
+if _ORIGINAL_MAIN is not None:
+    _daemon.worker_main = _profiled_main
+else:
+    _daemon.worker = _forked_worker
 
 if __name__ == "__main__":
     if _MODE not in ("cpu", "memray"):

@@ -13,7 +13,8 @@ def test_build_conf_defaults(monkeypatch):
     conf = session.build_conf("x", {"spark.driver.extraJavaOptions": "-Xss4m"})
     assert conf["spark.master"] == "local[*]"
     assert conf["spark.driver.bindAddress"] == "127.0.0.1"
-    assert "-Dio.netty.tryReflectionSetAccessible=true" in conf["spark.driver.extraJavaOptions"]
+    flag = session.NETTY_REFLECTION_FLAG
+    assert (flag in conf["spark.driver.extraJavaOptions"]) != session.SPARK_ADDS_NETTY_FLAG
     assert "-Xss4m" in conf["spark.driver.extraJavaOptions"]
     monkeypatch.setenv("LAB_MASTER", "spark://127.0.0.1:7077")
     assert session.build_conf("x")["spark.master"] == "spark://127.0.0.1:7077"

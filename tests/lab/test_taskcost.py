@@ -69,13 +69,16 @@ def test_parse_partitions_and_slope():
 @pytest.mark.spark  # starts Spark in a child process
 def test_real_child_run_both_daemons():
     t = taskcost.task_overhead_in_child("map_in_pandas", rows=20_000, partitions=(2, 4), repeats=1)
-    assert len(t) == 4 and set(t.daemon) == {"stock", "lean"} and set(t.partitions) == {2, 4}
+    daemons = set(taskcost.offered_daemons())
+    assert len(t) == 2 * len(daemons) and set(t.daemon) == daemons and set(t.partitions) == {2, 4}
     checked = t.dropna(subset=["max_abs_diff"])
     assert (
-        list(checked.partitions) == [4, 4]
+        list(checked.partitions) == [4] * len(daemons)
         and (checked.max_abs_diff <= 1e-9).all()
         and (t.wall_s > 0).all()
     )
+    if "lean" not in daemons:
+        return
     stock, lean = (
         t[t.daemon == "stock"].pyspark_file.iloc[0],
         t[t.daemon == "lean"].pyspark_file.iloc[0],
@@ -123,3 +126,16 @@ def test_taskcost_findings_every_branch():
     }
     slower = taskcost.taskcost_findings(CALLS, _tasks(1.7))[1]
     assert slower.key == "per_task_not_faster" and "not faster in this run (-6%)" in slower.text()
+
+
+@pytest.mark.parametrize("version,offered", [("3.5.9", True), ("4.1.3", True), ("4.3.0", False)])
+def test_lean_daemon_offered_only_where_every_task_invalidates(version, offered):
+    assert taskcost.lean_daemon_offered(version) == offered
+    assert ("lean" in taskcost.offered_daemons(version)) == offered
+
+
+def test_taskcost_findings_without_the_lean_daemon():
+    fs = taskcost.taskcost_findings(CALLS, _tasks(1.2).query("daemon == 'stock'"), "4.3.0")
+    assert [f.key for f in fs] == ["invalidate", "per_task_stock_only"]
+    text = fs[1].text()
+    assert "**100 ms**" in text and "Spark 4.3.0" in text and "apache/spark#53518" in text

@@ -56,13 +56,17 @@ def test_invalidate_caches_only_when_notable():
 def test_jvm_findings_every_branch():
     r = _result(jvm={READ0: 30_000, ARROW: 10_000})
     fs = workers.jvm_findings([r, _result("synapseml")])
-    assert _keys(fs) == ["jvm_path", "no_jvm"]
+    assert _keys(fs) == ["jvm_path", "single_thread", "no_jvm"]
     v = fs[0].values
     assert v["jvm_s"] == pytest.approx(0.04)
     assert v["leaf"] == "sun.nio.ch.SocketDispatcher.read0 [native]"
     assert v["leaf_share"] == pytest.approx(0.75) and v["socket_share"] == pytest.approx(0.75)
     assert v["row_arrow_share"] == pytest.approx(0.25) and v["prediction_share"] == 0
-    assert "socket reads 75%" in fs[0].text() and "synapseml" in fs[1].text()
+    assert "socket reads 75%" in fs[0].text() and "synapseml" in fs[2].text()
+    writer = f"thread:stdout writer for python;{ARROW.split(';', 1)[1]}"
+    two = workers.jvm_findings([_result(jvm={READ0: 30_000, writer: 10_000})])
+    assert _keys(two) == ["jvm_path", "writer_thread"]
+    assert "`stdout writer for python`" in two[1].text()
 
 
 def test_overhead_findings_every_branch():

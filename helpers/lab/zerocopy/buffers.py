@@ -44,9 +44,13 @@ def arrow_ranges(obj) -> list[tuple[int, int]]:
     return [(b.address, b.size) for b in obj.buffers() if b is not None and b.size > 0]
 
 
+# NumPy 2 moved byte_bounds (the 3.5 line pins NumPy 1.26, the 4.x line NumPy 2).
+_byte_bounds = getattr(np, "byte_bounds", None) or np.lib.array_utils.byte_bounds
+
+
 def numpy_range(arr: np.ndarray) -> tuple[int, int]:
     """(address, size) of the memory a NumPy array's data occupies (views included)."""
-    lo, hi = np.byte_bounds(arr)
+    lo, hi = _byte_bounds(arr)
     return lo, hi - lo
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyspark
+import pyspark.sql.pandas.serializers as _serializers
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
@@ -44,8 +46,37 @@ ROW_QUEUE_HOP = "JVM input rows -> HybridRowQueue (kept for the join)"
 EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # Arrow IPC end-of-stream marker
 
 
+# The Python hops replay the worker's own serializer calls; they exist in this form in pyspark 3.5.
+# Asked from the installed pyspark: 4.x moved the Arrow <-> pandas conversions elsewhere.
+_REPLAYED = ("ArrowStreamPandasUDFSerializer", "ArrowStreamUDFSerializer")
+LEDGER_HERE = all(hasattr(_serializers, name) for name in _REPLAYED)
+
+NOT_HERE_FINDINGS = {
+    "not_ported": (
+        "The copy ledger replays the Python worker's own serializer calls "
+        "(`{classes}` in `pyspark/sql/pandas/serializers.py`); pyspark {version} does not have "
+        "them, so the ledger is skipped on this kernel. The Spark 3.5 kernel runs it."
+    ),
+}
+
+
+def not_here_findings() -> list[Finding]:
+    """Why the ledger does not run with the installed pyspark."""
+    return [
+        finding(
+            NOT_HERE_FINDINGS,
+            "not_ported",
+            classes="`, `".join(_REPLAYED),
+            version=pyspark.__version__,
+        )
+    ]
+
+
 def require_ledger_paths(paths) -> tuple[str, ...]:
-    """The ledger's paths, checked: a comma-separated string or a sequence of names."""
+    """The ledger's paths, checked: a comma-separated string or a sequence of names; a one-line
+    LabError where the installed pyspark lacks the serializers the ledger replays."""
+    if not LEDGER_HERE:
+        raise LabError(not_here_findings()[0].text())
     if isinstance(paths, str):
         paths = [p.strip() for p in paths.split(",") if p.strip()]
     paths = tuple(paths)
@@ -333,6 +364,10 @@ class _JvmArrow:
         pkg = self.jvm.org.apache.spark.sql.execution.arrow
         self.conv = getattr(pkg, "ArrowConverters$").__getattr__("MODULE$")
         self.tz = spark.conf.get("spark.sql.session.timeZone")
+        # Spark 4.x added a boolean (large var types) before the TaskContext: asked from the class.
+        arity = {m.getName(): m.getParameterCount() for m in self.conv.getClass().getMethods()}
+        self.to_extra = (False,) * (arity["toBatchIterator"] - 6)
+        self.from_extra = (False,) * (arity["fromBatchIterator"] - 5)
         self.rtt = statistics.median(
             self._timed(self.jvm.java.lang.System.nanoTime)[0] for _ in range(15)
         )
@@ -347,28 +382,32 @@ class _JvmArrow:
         """The frame's rows as JVM UnsafeRows (executeCollect), kept in the JVM."""
         return frame._jdf.queryExecution().executedPlan().executeCollect()
 
+    def _to(self, rows, schema, batch_rows: int):
+        """ArrowConverters.toBatchIterator over the JVM rows (the line's arity)."""
+        it = self._row_iter(rows)
+        return self.conv.toBatchIterator(
+            it, schema, batch_rows, self.tz, False, *self.to_extra, None
+        )
+
+    def _from(self, batches, schema):
+        """ArrowConverters.fromBatchIterator over IPC messages (the line's arity)."""
+        return self.conv.fromBatchIterator(batches, schema, self.tz, False, *self.from_extra, None)
+
     def _row_iter(self, rows):
-        return self.jvm.scala.collection.mutable.WrappedArray.make(rows).iterator()
+        seq = self.jvm.scala.collection.mutable.WrappedArray  # Scala 2.12 (Spark 3.5)
+        if not callable(getattr(seq, "make", None)) or "JavaPackage" in type(seq).__name__:
+            seq = self.jvm.scala.collection.mutable.ArraySeq  # Scala 2.13 (Spark 4.x)
+        return seq.make(rows).iterator()
 
     def to_arrow(self, rows, schema, batch_rows: int, repeats: int) -> tuple[float, int, bytes]:
         """Seconds per batch for UnsafeRows -> ArrowWriter -> IPC message bytes, the number of
         batches, and the first batch's bytes."""
-        self.conv.toBatchIterator(
-            self._row_iter(rows), schema, batch_rows, self.tz, False, None
-        ).size()  # JIT warm-up
+        self._to(rows, schema, batch_rows).size()  # JIT warm-up
         times, n = [], 0
         for _ in range(repeats):
-            t, n = self._timed(
-                lambda: self.conv.toBatchIterator(
-                    self._row_iter(rows), schema, batch_rows, self.tz, False, None
-                ).size()
-            )
+            t, n = self._timed(lambda: self._to(rows, schema, batch_rows).size())
             times.append(max(0.0, t - self.rtt) / max(1, n))
-        first = bytes(
-            self.conv.toBatchIterator(
-                self._row_iter(rows), schema, batch_rows, self.tz, False, None
-            ).next()
-        )
+        first = bytes(self._to(rows, schema, batch_rows).next())
         return statistics.median(times), int(n), first
 
     def from_arrow(
@@ -387,21 +426,15 @@ class _JvmArrow:
         def it():
             return conv.asScalaIteratorConverter(lst.iterator()).asScala()
 
-        self.conv.fromBatchIterator(it(), schema, self.tz, False, None).map(proj).size()  # warm-up
+        self._from(it(), schema).map(proj).size()  # warm-up
         reads, projs = [], []
         for _ in range(repeats):
-            t, _ = self._timed(
-                lambda: self.conv.fromBatchIterator(it(), schema, self.tz, False, None).size()
-            )
+            t, _ = self._timed(lambda: self._from(it(), schema).size())
             reads.append(max(0.0, t - self.rtt) / copies)
-            t, _ = self._timed(
-                lambda: (
-                    self.conv.fromBatchIterator(it(), schema, self.tz, False, None).map(proj).size()
-                )
-            )
+            t, _ = self._timed(lambda: self._from(it(), schema).map(proj).size())
             projs.append(max(0.0, t - self.rtt) / copies)
-        first = self.conv.fromBatchIterator(it(), schema, self.tz, False, None).map(proj).next()
-        rows = self.conv.fromBatchIterator(it(), schema, self.tz, False, None).size() // copies
+        first = self._from(it(), schema).map(proj).next()
+        rows = self._from(it(), schema).size() // copies
         read, both = statistics.median(reads), statistics.median(projs)
         if flat is None:
             return read, max(0.0, both - read), int(first.getSizeInBytes()) * int(rows)
@@ -409,7 +442,9 @@ class _JvmArrow:
 
         def loop(project: bool):  # read (+ project) all copies inside the JVM
             return probe.structProject(
-                self.conv.fromBatchIterator(it(), schema, self.tz, False, None), flat, project
+                self._from(it(), schema),
+                flat,
+                project,
             )
 
         loop(True), loop(False)  # warm-up

@@ -111,6 +111,12 @@ def test_stacking_vs_view():
     assert df.iloc[1]["copied_bytes"] == 0 and df.iloc[1]["shared"]
 
 
+needs_ledger = pytest.mark.skipif(
+    not zl.LEDGER_HERE, reason="the ledger is 3.5-only (zl.LEDGER_HERE)"
+)
+
+
+@needs_ledger
 def test_python_hops_bytes_match_the_batch():
     n, f = 1000, N_FEATURES
     table = z.numeric_table(n, f)
@@ -125,11 +131,17 @@ def test_python_hops_bytes_match_the_batch():
 
 
 def test_ledger_paths_checked():
+    if not zl.LEDGER_HERE:
+        with pytest.raises(LabError, match="skipped on this kernel"):
+            zl.require_ledger_paths("pandas_udf")
+        assert "3.5" in zl.not_here_findings()[0].text()
+        return
     with pytest.raises(LabError, match="ledger covers"):
         zl.require_ledger_paths("row_udf")
     assert zl.require_ledger_paths("pandas_udf, map_in_arrow") == ("pandas_udf", "map_in_arrow")
 
 
+@needs_ledger
 def test_copy_ledger_bytes_match_the_batch(spark):
     n, batches = 1000, 2
     before = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")

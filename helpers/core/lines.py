@@ -1,0 +1,95 @@
+"""The two Spark lines the kit runs on (3.5 with SynapseML, the newest 4.x without), and the few
+differences between them that the running Spark cannot report itself.
+
+Everything else is asked from the running Spark: `spark.version`, its conf registry
+(`helpers.core.session.conf_default`), the operator names in its physical plan. This module
+imports nothing from Spark or the rest of `helpers`, so `make` can run it with a bare Python to
+check the line and the Java before it builds a venv.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str  # the value of `make ... SPARK=<name>`
+    label: str  # how notebooks and the kernel list name it
+    pyspark: str  # the leading version component(s) of the pyspark packages of this line
+    requirements: str  # the one file with this line's runtime pins
+    environment: str  # its conda twin (same pins, checked by tests/core/test_config.py)
+    venv: str
+    kernel: str  # Jupyter kernel name (display name = label)
+    java_majors: tuple[int, ...]
+    synapseml: bool  # SynapseML's jars for this line resolve from Maven Central
+
+
+LINES: dict[str, Line] = {
+    "3.5": Line(
+        "3.5", "Spark 3.5", "3.5", "requirements.txt", "environment.yml", ".venv", "zero-copy",
+        (8, 11, 17, 21), True,
+    ),
+    "4": Line(
+        "4", "Spark 4.x", "4", "requirements-spark4.txt", "environment-spark4.yml",
+        ".venv-spark4", "zero-copy-spark4", (17, 21), False,
+    ),
+}  # fmt: skip
+DEFAULT_LINE = "3.5"
+TEST_REQUIREMENTS = "requirements-test.txt"  # shared by both lines
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    """'4.3.0' -> (4, 3, 0); '3.5.9.dev0' -> (3, 5, 9)."""
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
+
+
+def line_of(pyspark_version: str) -> Line | None:
+    """The line a pyspark version belongs to, or None for a version the kit has no line for."""
+    v = version_tuple(pyspark_version)
+    for line in LINES.values():
+        if v[: len(version_tuple(line.pyspark))] == version_tuple(line.pyspark):
+            return line
+    return None
+
+
+def installed_pyspark() -> str | None:
+    """The pyspark version installed next to this interpreter (None without pyspark)."""
+    try:
+        return version("pyspark")
+    except PackageNotFoundError:
+        return None
+
+
+def current_line() -> Line:
+    """The line of the installed pyspark; the default (3.5) when pyspark is missing or unknown
+    (the environment check then says what to install)."""
+    found = installed_pyspark()
+    return (line_of(found) if found else None) or LINES[DEFAULT_LINE]
+
+
+def line_names() -> str:
+    return ", ".join(f"SPARK={n}" for n in LINES)
+
+
+# ---- what changed between lines and cannot be asked from a running Spark ---------------------
+# Each entry: the first version that has it, and where the change comes from.
+
+SINCE = {
+    # pyspark/worker.py (3.5) and worker_util.py (4.0, 4.1) call importlib.invalidate_caches() for
+    # every task; from 4.2 only when sys.path changed (apache/spark#53518).
+    "conditional_invalidate_caches": ((4, 2), "apache/spark#53518"),
+    # The JVM runner feeds each worker from its own writer thread in 3.5; 4.0 writes from the task
+    # thread itself (SPARK-44705).
+    "single_threaded_runner": ((4, 0), "SPARK-44705"),
+    # Spark's launcher adds -Dio.netty.tryReflectionSetAccessible=true to the JVM itself from 4.0.
+    "netty_reflection_flag_builtin": ((4, 0), "SPARK-47610"),
+}
+
+
+def has(feature: str, spark_version: str) -> bool:
+    """Whether Spark `spark_version` has `feature` (a key of SINCE)."""
+    first, _ = SINCE[feature]
+    return version_tuple(spark_version)[:2] >= first
