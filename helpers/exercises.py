@@ -13,11 +13,23 @@ from helpers.lab.jni import JniTax
 from helpers.lab.pickling import command_bytes
 from helpers.lab.scale import HEADROOM, CostFit, Sizing
 from helpers.lab.zerocopy.buffers import forensics_table
-from helpers.profile.stacks import Stacks, dominant_frame, self_share
+from helpers.lab.zerocopy.layouts import STACK_LAYOUT
+from helpers.profile.stacks import Stacks, dominant_frame, self_share, total_share
 
 
 def _close(answer: float, truth: float, rel: float) -> bool:
     return abs(answer - truth) <= rel * abs(truth)
+
+
+def _number(answer) -> float | None:
+    """`answer` as a float, or None when it is not a number (a learner's answer never raises)."""
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        return None
+
+
+NOT_A_NUMBER = "Not yet: answer with a number (replace the placeholder)."
 
 
 def check_speedup(
@@ -30,6 +42,28 @@ def check_speedup(
     if _close(float(answer), truth, rel):
         return f"Correct: {fast} ran {truth:.1f}x the rows/s of {slow} in this run."
     return f"Not quite: recompute rows_per_s[{fast!r}] / rows_per_s[{slow!r}] from the table."
+
+
+def check_closest_path(answer: str | None, table: pd.DataFrame) -> str:
+    """Exercise 00b: which Spark path came closest to the physical limit (the largest
+    `ratio_to_limit` of this run's bench table, the limit's own row left out)?"""
+    ratio = table[table["name"] != "physical_limit"].set_index("name")["ratio_to_limit"]
+    names = ", ".join(ratio.index)
+    if not isinstance(answer, str) or not answer:
+        return f"Not yet: answer with a path name from table.name: {names}."
+    if answer == "physical_limit":
+        return "Not yet: the physical limit is the yardstick itself; pick a Spark path."
+    if answer not in ratio.index:
+        return f"Not yet: {answer!r} is not a path in this table; use one of {names}."
+    if ratio[answer] >= ratio.max():
+        return (
+            f"Correct: {answer} reached {ratio[answer]:.2f} of the physical limit, the closest of "
+            f"the {len(ratio)} paths in this run."
+        )
+    return (
+        f"Not quite: {answer} reached {ratio[answer]:.2f} of the limit; another path came closer. "
+        "Sort the table by ratio_to_limit."
+    )
 
 
 def check_worker_count(answer: int, samples: pd.DataFrame) -> str:
@@ -159,30 +193,172 @@ def check_factor(
     )
 
 
-def check_small_command(udf_obj, limit: int = 10_000) -> dict:
-    """Exercise checker: is the pickled command of `udf_obj` under `limit` bytes (the model is
-    not inside it)? Returns {'command_bytes', 'limit', 'ok'}."""
+def check_small_command(udf_obj, limit: int = 10_000) -> str:
+    """Exercise 02a: is the pickled command of `udf_obj` (what every task carries) under `limit`
+    bytes, i.e. is the model no longer inside it?"""
     require_positive("limit", limit)
     size = command_bytes(udf_obj)
-    return {"command_bytes": size, "limit": limit, "ok": size < limit}
+    if size < limit:
+        return f"Correct: the pickled command is {size:,} bytes, under {limit:,}."
+    return (
+        f"Not yet: the pickled command is {size:,} bytes (limit {limit:,}): the function still "
+        "captures something big. Reference a broadcast (or a file path) instead of the Booster."
+    )
 
 
-def check_zero_copy_guess(guess: dict[str, bool], rows: int = 1000) -> pd.DataFrame:
-    """Compare a guess {case: True if zero-copy view} with the measured forensics table.
-    Returns one row per case with guess, measured and correct; LabError on unknown cases."""
+def check_zero_copy_guess(guess: dict[str, bool], rows: int = 1000) -> str:
+    """Exercise 03a: compare a guess {case: True if `to_numpy()` returns a zero-copy view} with
+    the forensics table measured now (buffer addresses)."""
+    if not isinstance(guess, dict) or not guess:
+        return "Not yet: answer with a dict {case: True or False}, e.g. {'int64': True}."
     table = forensics_table(rows).set_index("case")
-    unknown = set(guess) - set(table.index)
+    unknown = sorted(set(guess) - set(table.index))
     if unknown:
-        raise LabError(
-            f"Unknown case(s) {sorted(unknown)}: use names from forensics_table()['case']."
+        return f"Not yet: unknown case(s) {unknown}: use names from forensics_table()['case']."
+    measured = {c: table.loc[c, "verdict"] == "zero-copy view" for c in guess}
+    wrong = [c for c, g in guess.items() if bool(g) != measured[c]]
+    if not wrong:
+        return f"Correct: all {len(guess)} guesses match the addresses measured now."
+    return (
+        f"Not yet: {len(guess) - len(wrong)} of {len(guess)} right; look again at {wrong} "
+        "(a validity bitmap or bit-packed values cannot be shared with NumPy)."
+    )
+
+
+def check_pickle_growth(answer: str | None, sizes: pd.DataFrame) -> str:
+    """Exercise 02b: which column kind grew the most when pickled instead of sent as Arrow
+    (largest `pickled_over_arrow` in `wire_sizes`' table)?"""
+    kinds = list(sizes["kind"])
+    if not isinstance(answer, str) or not answer:
+        return f"Not yet: answer with one kind from sizes.kind: {', '.join(kinds)}."
+    if answer not in kinds:
+        return f"Not yet: {answer!r} is not a kind in this table; use one of {', '.join(kinds)}."
+    ratio = sizes.set_index("kind")["pickled_over_arrow"]
+    top = ratio.idxmax()
+    if ratio[answer] >= ratio[top]:
+        return (
+            f"Correct: {answer} pickled to {ratio[answer]:.1f}x its Arrow bytes, the most of "
+            f"the {len(kinds)} kinds in this run."
         )
-    rows_out = [
-        {"case": c, "guess": bool(g), "measured": table.loc[c, "verdict"] == "zero-copy view"}
-        for c, g in guess.items()
-    ]
-    df = pd.DataFrame(rows_out)
-    df["correct"] = df["guess"] == df["measured"]
-    return df
+    return (
+        f"Not quite: {answer} pickled to {ratio[answer]:.1f}x its Arrow bytes; another kind grew "
+        "more. Compare the pickled_over_arrow column."
+    )
+
+
+def check_stack_copy(answer: float, inproc: pd.DataFrame, rel: float = 0.01) -> str:
+    """Exercise 03b: the bytes `np.column_stack` writes to new memory to build the model's
+    matrix of one batch (`layouts.stacking_vs_view`, measured by address), predicted by hand."""
+    row = inproc[inproc["layout"] == STACK_LAYOUT]
+    if row.empty:
+        return "Not yet: `inproc` has no np.column_stack row; run the section 5 cell first."
+    truth, rows = float(row["copied_bytes"].iloc[0]), int(row["rows"].iloc[0])
+    answer = _number(answer)
+    if answer is None:
+        return NOT_A_NUMBER
+    if _close(answer, truth, rel):
+        return (
+            f"Correct: {truth:,.0f} new bytes for {rows:,} rows, all of the batch's "
+            f"{truth / rows / 8:.0f} double columns copied once."
+        )
+    if _close(answer * 8, truth, rel):
+        return "Almost: that counts values; each double takes 8 bytes."
+    return "Not quite: a new rows x columns matrix of doubles: rows x columns x 8 bytes."
+
+
+def check_small_batch_cost(
+    answer: float, points: pd.DataFrame, label: str = "map_in_arrow", rel: float = 0.05
+) -> str:
+    """Exercise 04b: how many times the best throughput of `label` in the sweep exceeds its
+    throughput at the smallest batch size, read from `points`."""
+    p = points[points["label"] == label].sort_values("batch_size")
+    if p.empty:
+        labels = sorted(set(points["label"]))
+        return f"Not yet: no sweep points labelled {label!r}; use one of {labels}."
+    best, small = p.loc[p["throughput"].idxmax()], p.iloc[0]
+    truth = best["throughput"] / small["throughput"]
+    answer = _number(answer)
+    if answer is None:
+        return NOT_A_NUMBER
+    if _close(answer, truth, rel):
+        return (
+            f"Correct: {label} ran {truth:.1f}x the rows/s at {int(best.batch_size):,} rows per "
+            f"batch of what it ran at {int(small.batch_size):,}."
+        )
+    if answer > 0 and _close(1 / answer, truth, rel):
+        return "Almost: that is the smallest batch over the best; invert it."
+    return (
+        f"Not quite: divide the best throughput of {label!r} by its throughput at the smallest "
+        "batch size."
+    )
+
+
+def check_share_prediction(
+    answer: int | None, by_batch: dict, frame: str = "predict (lightgbm/basic.py)"
+) -> str:
+    """Exercise 05b, predict then measure: at which batch size (a key of `by_batch`, {batch size:
+    collapsed stacks}) does `frame` sit on the stack in the larger share of sampled time?"""
+    sizes = sorted(by_batch)
+    try:
+        known = answer in by_batch
+    except TypeError:  # e.g. a list
+        known = False
+    if not known:
+        return f"Not yet: answer with one of the batch sizes {', '.join(f'{b:,}' for b in sizes)}."
+    shares = {b: total_share(by_batch[b], frame) for b in sizes}
+    measured = " vs ".join(f"{shares[b]:.0%} at {b:,}" for b in sizes)
+    if shares[answer] >= max(shares.values()):
+        return f"Correct: {frame} was on the stack in {measured} rows per batch."
+    return (
+        f"Not this time: {frame} was on the stack in {measured} rows per batch. What does a "
+        "batch cost regardless of its size?"
+    )
+
+
+def check_cores_used(
+    answer: float,
+    runs: pd.DataFrame,
+    mode: str = "threads",
+    work: str = "pure-Python loop (control)",
+    rel: float = 0.10,
+) -> str:
+    """Exercise 06b: cores used (CPU s / wall s) by `work` in `mode`, read from
+    `gil.gil_experiment`'s table after predicting it."""
+    row = runs[(runs["mode"] == mode) & (runs["work"] == work)]
+    if row.empty:
+        return f"Not yet: `runs` has no row with mode {mode!r} and work {work!r}."
+    truth, n = float(row["cores_used"].iloc[0]), int(row["parallelism"].iloc[0])
+    answer = _number(answer)
+    if answer is None:
+        return NOT_A_NUMBER
+    if _close(answer, truth, rel):
+        return f"Correct: the {work} in {n} {mode} used {truth:.2f} cores in this run."
+    return f"Not quite: read cores_used of the row with mode {mode!r} and work {work!r}."
+
+
+def check_peak_growth(answer: float, peaks: pd.DataFrame, rel: float = 0.05) -> str:
+    """Exercise 07b: how many times the Python task's heap peak (memray) at the largest batch
+    size exceeds the one at the smallest, read from `memory.peaks_by_batch_size`'s table."""
+    p = peaks.dropna(subset=["python_peak_bytes"]).sort_values("batch_size")
+    if len(p) < 2:
+        return "Not yet: `peaks` needs memray peaks at two batch sizes; run section 2 first."
+    lo, hi = p.iloc[0], p.iloc[-1]
+    truth = hi.python_peak_bytes / lo.python_peak_bytes
+    raw = hi.raw_batch_bytes / lo.raw_batch_bytes
+    answer = _number(answer)
+    if answer is None:
+        return NOT_A_NUMBER
+    if _close(answer, truth, rel):
+        return (
+            f"Correct: the heap peak grew {truth:.1f}x from {int(lo.batch_size):,} to "
+            f"{int(hi.batch_size):,} rows per batch, while one raw batch grew {raw:.0f}x."
+        )
+    if answer > 0 and _close(1 / answer, truth, rel):
+        return "Almost: that is the smallest over the largest; invert it."
+    return (
+        "Not quite: divide python_peak_bytes at the largest batch size by python_peak_bytes at "
+        "the smallest."
+    )
 
 
 def check_wall_by_hand(

@@ -1,10 +1,12 @@
 """The committed notebooks follow the kit's anatomy and carry no outputs."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from helpers import exercises
 from helpers.cli.notebooks import has_outputs
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
@@ -49,3 +51,21 @@ def test_solutions_are_tagged_and_assert(path):
     assert code, f"{path.name}: no code cell tagged 'solution'"
     for c in code:
         assert "assert " in "".join(c["source"]), f"{path.name}: a solution cell asserts nothing"
+
+
+SERIES = [p for p in NOTEBOOKS if p.name[:2] <= "07"]
+
+
+@pytest.mark.parametrize("path", SERIES, ids=lambda p: p.name)
+def test_at_least_two_checked_exercises(path):
+    """Notebooks 00-07 have two or more exercises whose solutions assert a checker's verdict
+    (distinct checkers of `helpers.exercises`, called in cells tagged `solution`)."""
+    nb = json.loads(path.read_text())
+    solutions = "\n".join(
+        "".join(c["source"])
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and "solution" in c["metadata"].get("tags", [])
+    )
+    checkers = set(re.findall(r"exercises\.(check_\w+)\(", solutions))
+    assert len(checkers) >= 2, f"{path.name}: {sorted(checkers)}"
+    assert all(hasattr(exercises, c) for c in checkers), sorted(checkers)

@@ -1,0 +1,182 @@
+"""The exercise checkers on small hand-made tables: every verdict branch, and no exception on a
+wrong answer (pure: no Spark)."""
+
+import pandas as pd
+import pytest
+
+from helpers import exercises as ex
+from helpers.lab.zerocopy.buffers import forensics_table
+from helpers.lab.zerocopy.layouts import STACK_LAYOUT, VIEW_LAYOUT
+
+MiB = 2**20
+
+
+def test_small_command_verdicts():
+    assert ex.check_small_command(lambda x: x + 1).startswith("Correct")
+    big = b"x" * 50_000
+
+    def heavy(x):
+        return len(big) + x
+
+    verdict = ex.check_small_command(heavy)
+    assert verdict.startswith("Not yet") and "broadcast" in verdict
+
+
+def test_zero_copy_guess_verdicts():
+    table = forensics_table(1000).set_index("case")
+    truth = {c: table.loc[c, "verdict"] == "zero-copy view" for c in table.index}
+    assert ex.check_zero_copy_guess(truth).startswith("Correct")
+    wrong = dict(truth, int64=not truth["int64"])
+    verdict = ex.check_zero_copy_guess(wrong)
+    assert verdict.startswith("Not yet") and "'int64'" in verdict
+    assert "unknown case" in ex.check_zero_copy_guess({"int65": True})
+    for bad in (None, [], {}):
+        assert ex.check_zero_copy_guess(bad).startswith("Not yet")
+
+
+SIZES = pd.DataFrame(
+    {"kind": ["double", "string", "timestamp"], "pickled_over_arrow": [1.2, 1.5, 3.0]}
+)
+
+
+@pytest.mark.parametrize(
+    "answer, start",
+    [
+        ("timestamp", "Correct"),
+        ("double", "Not quite"),
+        ("float", "Not yet"),
+        (None, "Not yet"),
+        (3, "Not yet"),
+    ],
+)
+def test_pickle_growth_verdicts(answer, start):
+    assert ex.check_pickle_growth(answer, SIZES).startswith(start)
+
+
+INPROC = pd.DataFrame(
+    {"layout": [STACK_LAYOUT, VIEW_LAYOUT], "rows": [1000, 1000], "copied_bytes": [128_000, 0]}
+)
+
+
+@pytest.mark.parametrize(
+    "answer, start",
+    [(1000 * 16 * 8, "Correct"), (1000 * 16, "Almost"), (1000, "Not quite"), ("?", "Not yet")],
+)
+def test_stack_copy_verdicts(answer, start):
+    assert ex.check_stack_copy(answer, INPROC).startswith(start)
+
+
+def test_stack_copy_without_the_row():
+    assert ex.check_stack_copy(1, INPROC.iloc[1:]).startswith("Not yet")
+
+
+POINTS = pd.DataFrame(
+    {
+        "label": ["map_in_arrow"] * 3 + ["pandas_udf"],
+        "batch_size": [100, 1000, 10_000, 100],
+        "throughput": [10_000.0, 40_000.0, 38_000.0, 5.0],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "answer, start",
+    [(4.0, "Correct"), (0.25, "Almost"), (3.0, "Not quite"), (None, "Not yet")],
+)
+def test_small_batch_cost_verdicts(answer, start):
+    assert ex.check_small_batch_cost(answer, POINTS).startswith(start)
+
+
+def test_small_batch_cost_unknown_label():
+    assert ex.check_small_batch_cost(4.0, POINTS, "row_udf").startswith("Not yet")
+
+
+PRED = "predict (lightgbm/basic.py)"
+BY_BATCH = {
+    100: {f"main;load_stream;x {PRED}": 1, "main;load_stream": 3},  # frame absent: 0%
+    100_000: {f"main;{PRED}": 3, "main;load_stream": 1},  # 75%
+}
+
+
+@pytest.mark.parametrize(
+    "answer, start",
+    [
+        (100_000, "Correct"),
+        (100, "Not this time"),
+        (1000, "Not yet"),
+        (None, "Not yet"),
+        ([100], "Not yet"),
+    ],
+)
+def test_share_prediction_verdicts(answer, start):
+    verdict = ex.check_share_prediction(answer, BY_BATCH)
+    assert verdict.startswith(start)
+    if start != "Not yet":
+        assert "0% at 100 vs 75% at 100,000" in verdict
+
+
+RUNS = pd.DataFrame(
+    {
+        "mode": ["serial", "threads", "serial", "threads"],
+        "work": ["lightgbm predict"] * 2 + ["pure-Python loop (control)"] * 2,
+        "parallelism": [1, 2, 1, 2],
+        "cores_used": [1.0, 1.9, 1.0, 1.02],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "answer, start", [(1.0, "Correct"), (2.0, "Not quite"), ("two", "Not yet")]
+)
+def test_cores_used_verdicts(answer, start):
+    assert ex.check_cores_used(answer, RUNS).startswith(start)
+
+
+def test_cores_used_of_predict_and_missing_rows():
+    assert ex.check_cores_used(1.9, RUNS, work="lightgbm predict").startswith("Correct")
+    assert ex.check_cores_used(1.0, RUNS, mode="processes").startswith("Not yet")
+
+
+PEAKS = pd.DataFrame(
+    {
+        "batch_size": [50_000, 1_000, 10_000],
+        "raw_batch_bytes": [50_000 * 136, 1_000 * 136, 10_000 * 136],
+        "python_peak_bytes": [40 * MiB, 5 * MiB, 10 * MiB],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "answer, start",
+    [(8.0, "Correct"), (1 / 8, "Almost"), (50.0, "Not quite"), (None, "Not yet")],
+)
+def test_peak_growth_verdicts(answer, start):
+    assert ex.check_peak_growth(answer, PEAKS).startswith(start)
+
+
+def test_peak_growth_needs_two_peaks():
+    lone = PEAKS.assign(python_peak_bytes=[40 * MiB, float("nan"), float("nan")])
+    assert ex.check_peak_growth(8.0, lone).startswith("Not yet")
+
+
+BENCH = pd.DataFrame(
+    {
+        "name": ["physical_limit", "map_in_arrow", "pandas_udf", "row_udf"],
+        "ratio_to_limit": [1.0, 0.8, 0.7, 0.1],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "answer, start",
+    [
+        ("map_in_arrow", "Correct"),
+        ("row_udf", "Not quite"),
+        ("physical_limit", "Not yet"),
+        ("synapse", "Not yet"),
+        (None, "Not yet"),
+        (0.8, "Not yet"),
+    ],
+)
+def test_closest_path_verdicts(answer, start):
+    assert ex.check_closest_path(answer, BENCH).startswith(start)
