@@ -13,6 +13,7 @@ import time
 
 from helpers.cli.common import write_json
 from helpers.core.config import LabError, scale_rows
+from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import start_session, stop_session
 from helpers.core.validate import parse_batch_sizes, parse_mem, require_positive, require_rows
 from helpers.lab.batch.sweep import (
@@ -188,6 +189,7 @@ def tune_bench(
     per_decade: int = 4,
     confirm: int = 3,
     repeats: int = 1,
+    progress: Progress | Sink | None = None,
 ) -> dict:
     """In one session and one run: the tuner (first, so it gets the colder JVM), then the exhaustive
     sweep over the same grid (one run per point, as a notebook sweep does; the tuner takes the
@@ -195,33 +197,48 @@ def tune_bench(
     tuner's pick and the sweep's best batch size measured alternately `confirm` times each
     (medians), so a load change on a shared machine hits both alike. Ratios: throughput at the
     tuner's pick / throughput at the sweep's best (confirmed; the raw ratio from the sweep's single
-    runs is kept too), tuner wall time / sweep wall time."""
+    runs is kept too), tuner wall time / sweep wall time. `progress` reports every run as one
+    task."""
 
     grid = tuning_grid(work, per_decade=per_decade)
-    warm(spark, work, min(10_000, grid[-1]))
-    rec = tune(
-        spark, work, budget, memory_col, per_decade=per_decade, warm_up=False, repeats=repeats
-    )
-    t0 = time.perf_counter()
-    table = sweep(spark, work, grid, warm_up=False)  # the exhaustive sweep: one run per point
-    sweep_s = time.perf_counter() - t0
-    zone = goldilocks_zone(table, budget, memory_col=memory_col)
-    best = zone.feasible_best_throughput
-    at_pick = None
-    if rec.batch_size is not None:
-        at_pick = float(table.loc[table.batch_size == rec.batch_size, "throughput"].median())
-    confirmed = {"pick": [], "best": []}
-    ratio = None
-    if rec.batch_size is not None and zone.feasible_best_batch is not None:
-        if rec.batch_size == zone.feasible_best_batch:
-            ratio = 1.0
-        else:
-            for _ in range(confirm):
-                confirmed["pick"].append(measure_point(spark, work, rec.batch_size).throughput)
-                confirmed["best"].append(
-                    measure_point(spark, work, zone.feasible_best_batch).throughput
-                )
-            ratio = statistics.median(confirmed["pick"]) / statistics.median(confirmed["best"])
+    p = as_progress(progress)
+    # at most: warm-up, the tuner (grid + duel of 2 x 2), the sweep, the confirmation pairs
+    with p.task(f"tune-bench {work.label}", 1 + 2 * len(grid) + 4 + 2 * confirm, at_most=True):
+        p.step(f"{work.label}: warm-up")
+        warm(spark, work, min(10_000, grid[-1]))
+        rec = tune(
+            spark,
+            work,
+            budget,
+            memory_col,
+            per_decade=per_decade,
+            warm_up=False,
+            repeats=repeats,
+            progress=p,
+        )
+        t0 = time.perf_counter()
+        # the exhaustive sweep: one run per point
+        table = sweep(spark, work, grid, warm_up=False, progress=p)
+        sweep_s = time.perf_counter() - t0
+        zone = goldilocks_zone(table, budget, memory_col=memory_col)
+        best = zone.feasible_best_throughput
+        at_pick = None
+        if rec.batch_size is not None:
+            at_pick = float(table.loc[table.batch_size == rec.batch_size, "throughput"].median())
+        confirmed = {"pick": [], "best": []}
+        ratio = None
+        if rec.batch_size is not None and zone.feasible_best_batch is not None:
+            if rec.batch_size == zone.feasible_best_batch:
+                ratio = 1.0
+            else:
+                for _ in range(confirm):
+                    p.step(f"confirm: batch {rec.batch_size:,}")
+                    confirmed["pick"].append(measure_point(spark, work, rec.batch_size).throughput)
+                    p.step(f"confirm: batch {zone.feasible_best_batch:,}")
+                    confirmed["best"].append(
+                        measure_point(spark, work, zone.feasible_best_batch).throughput
+                    )
+                ratio = statistics.median(confirmed["pick"]) / statistics.median(confirmed["best"])
     return {
         "label": work.label,
         "rows": work.rows,

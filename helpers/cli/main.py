@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from helpers.cli.batch import COMMANDS as BATCH_COMMANDS
-from helpers.cli.common import _Parser, add_batch_size, write_json
+from helpers.cli.common import _Parser, add_batch_size, stderr_progress, write_json
 from helpers.cli.layers import layers_args, layers_run
 from helpers.cli.memory import run_memory_command
 from helpers.cli.notebooks import present_notebook, strip_outputs, write_student_copies
@@ -21,6 +21,7 @@ from helpers.cli.scale import print_scale, run_scale, scale_args
 from helpers.core.config import LINE, MAX_ROWS, LabError, require_java, scale_rows
 from helpers.core.env import environment_report
 from helpers.core.jars import fetch_synapseml_jars
+from helpers.core.progress import set_default_sink
 from helpers.core.session import on_cluster, start_session, stop_session
 from helpers.core.validate import parse_partitions, positive_int, row_count
 from helpers.lab.taskcost import DAEMONS, per_task_seconds, task_overhead
@@ -350,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, (helptext, add_args, _) in COMMANDS.items():
         add_args(sub.add_parser(name, help=helptext))
     args = parser.parse_args(argv)
+    set_default_sink(stderr_progress)  # long commands report their points on a terminal's stderr
     try:
         return COMMANDS[args.command][2](args)
     except LabError as exc:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from helpers.core.config import scale_rows
+from helpers.core.progress import as_progress
 from helpers.core.session import start_session, stop_session
 from helpers.core.validate import require_positive
 from helpers.paths.scenarios import get_scenario
@@ -51,13 +52,17 @@ def run_profile_cli(
         profile_interval_ms=interval_ms,
     )
     spy = None
+    with_spy = py_spy and get_scenario(scenario).python_worker
+    p = as_progress(None)  # the CLI's default sink: stderr on a terminal
     try:
-        result = profile_scenario(
-            spark, scenario, rows, out, out / "workers", batch_size=batch_size
-        )
-        if py_spy and get_scenario(scenario).python_worker:
-            pause_workers(out / "workers")
-            spy = py_spy_profile(spark, scenario, rows, out, batch_size=batch_size)
+        with p.task(f"profile {scenario}", 3 + int(with_spy)):
+            result = profile_scenario(
+                spark, scenario, rows, out, out / "workers", batch_size=batch_size, progress=p
+            )
+            if with_spy:
+                p.step(f"{scenario}: py-spy --native run")
+                pause_workers(out / "workers")
+                spy = py_spy_profile(spark, scenario, rows, out, batch_size=batch_size)
     finally:
         stop_session()
     for name, stacks, side in (

@@ -20,6 +20,7 @@ import psutil
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
+from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
 from helpers.model.data import ensure_model, feature_matrix, load_booster, predict
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
@@ -206,16 +207,22 @@ def bench(
     repeats: int = 3,
     row_repeats: int = 1,
     parity: bool = True,
+    progress: Progress | Sink | None = None,
 ) -> tuple[LimitResult, list[BenchRecord]]:
-    """The physical limit, then every scenario, all measured in this run."""
-    limit = physical_limit(rows)
-    ref = limit.predictions
+    """The physical limit, then every scenario, all measured in this run. `progress` reports the
+    limit and each scenario."""
+    p = as_progress(progress)
     records = []
-    for name in scenarios:
-        reps = row_repeats if get_scenario(name).row_at_a_time else repeats
-        records.append(
-            run_scenario(spark, name, rows, batch_size, reps, limit.rows_per_s, parity, ref)
-        )
+    with p.task(f"bench {rows:,} rows", 1 + len(scenarios)):
+        p.step("physical limit")
+        limit = physical_limit(rows)
+        ref = limit.predictions
+        for name in scenarios:
+            p.step(name)
+            reps = row_repeats if get_scenario(name).row_at_a_time else repeats
+            records.append(
+                run_scenario(spark, name, rows, batch_size, reps, limit.rows_per_s, parity, ref)
+            )
     return limit, records
 
 

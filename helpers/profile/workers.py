@@ -36,6 +36,7 @@ from pathlib import Path
 
 from helpers.core.config import LabError, atomic_write_bytes
 from helpers.core.findings import Finding, finding
+from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import PROFILER_DAEMON, jvm_pid
 from helpers.core.validate import require_positive
 from helpers.measure.timing import (
@@ -234,12 +235,14 @@ def profile_scenario(
     batch_size: int | None = None,
     jvm: bool = True,
     warm: bool = True,
+    progress: Progress | Sink | None = None,
 ) -> ProfileResult:
     """Run scenario `name` over `rows` cached rows into the noop sink once, with the worker sampler
     on (the session must come from `start_session(..., profile="cpu", profile_dir=worker_dir)`)
     and the JVM's JFR recording dumped for exactly that run (session started with
     `jvm.jfr_java_options()`). Writes python.collapsed, jvm.collapsed and per-task files under
-    `out_dir`; weights in microseconds, wall time in seconds."""
+    `out_dir`; weights in microseconds, wall time in seconds. `progress` reports the warm-up, the
+    profiled run and the reading of the samples."""
 
     get_scenario(name)
     require_positive("rows", rows)
@@ -248,20 +251,26 @@ def profile_scenario(
     out.mkdir(parents=True, exist_ok=True)
     if (out / "tasks").is_dir():
         shutil.rmtree(out / "tasks")  # per-task files of an earlier run into the same folder
-    set_batch_size(spark, batch_size)
-    input_frame(spark, rows)
-    start_recording(spark, name, rows, worker_dir, warm)
-    frame = scenario_frame(spark, name, rows=rows)
-    if jvm:
-        rotate_jfr(jvm_pid(spark))
-    t0 = time.time()
-    wall = time_noop(frame)
-    t1 = time.time()
-    files = take_worker_profiles(worker_dir, out / "tasks")
-    py = python_stacks(files)
-    jv = jvm_stacks(jvm_pid(spark), t0, t1, out / "jvm.jfr") if jvm else {}
-    write_collapsed(py, out / "python.collapsed")
-    write_collapsed(jv, out / "jvm.collapsed")
+    p = as_progress(progress)
+    with p.task(f"profile {name}", 2 + int(warm)):
+        set_batch_size(spark, batch_size)
+        input_frame(spark, rows)
+        if warm:
+            p.step(f"{name}: warm-up")
+        start_recording(spark, name, rows, worker_dir, warm)
+        frame = scenario_frame(spark, name, rows=rows)
+        if jvm:
+            rotate_jfr(jvm_pid(spark))
+        p.step(f"{name}: profiled run")
+        t0 = time.time()
+        wall = time_noop(frame)
+        t1 = time.time()
+        p.step(f"{name}: reading samples" + (" (JFR)" if jvm else ""))
+        files = take_worker_profiles(worker_dir, out / "tasks")
+        py = python_stacks(files)
+        jv = jvm_stacks(jvm_pid(spark), t0, t1, out / "jvm.jfr") if jvm else {}
+        write_collapsed(py, out / "python.collapsed")
+        write_collapsed(jv, out / "jvm.collapsed")
 
     return ProfileResult(
         name,

@@ -37,6 +37,7 @@ import pandas as pd
 
 from helpers.core.config import LabError, scale
 from helpers.core.findings import Finding, finding
+from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import session_key
 from helpers.core.validate import _as_int, require_positive
 from helpers.measure.samplers import (
@@ -322,18 +323,26 @@ def sweep(
     warm_up: bool = True,
     interval: float = 0.1,
     repeats: int = 1,
+    progress: Progress | Sink | None = None,
 ) -> pd.DataFrame:
     """`repeats` x `measure_point` per batch size, in ascending order (so allocator carry-over in
-    reused workers can only come from smaller batches). Tidy DataFrame, one row per run."""
+    reused workers can only come from smaller batches). Tidy DataFrame, one row per run.
+    `progress` reports the warm-up and each point (`helpers.core.progress`)."""
     sizes = sorted({require_positive("batch size", _as_int(b)) for b in batch_sizes})
     require_positive("repeats", repeats)
     if not sizes:
         raise LabError("no batch sizes to sweep: pass e.g. [100, 1000, 10000].")
-    if warm_up:
-        warm(spark, work, min(10_000, sizes[-1]))
-    return points_frame(
-        [measure_point(spark, work, b, interval) for b in sizes for _ in range(repeats)]
-    )
+    p = as_progress(progress)
+    points = []
+    with p.task(f"sweep {work.label}", len(sizes) * repeats + int(warm_up)):
+        if warm_up:
+            p.step(f"{work.label}: warm-up")
+            warm(spark, work, min(10_000, sizes[-1]))
+        for b in sizes:
+            for _ in range(repeats):
+                p.step(f"{work.label}: batch {b:,}")
+                points.append(measure_point(spark, work, b, interval))
+    return points_frame(points)
 
 
 def points_frame(points: list[SweepPoint]) -> pd.DataFrame:
@@ -360,9 +369,11 @@ def scenario_sweep(
     rows: int | None = None,
     df=None,
     interval: float = 0.1,
+    progress: Progress | Sink | None = None,
 ) -> pd.DataFrame:
     """Sweep scenario `name` over `rows` cached input rows (or over `df`)."""
-    return sweep(spark, scenario_workload(spark, name, rows, df), batch_sizes, interval=interval)
+    work = scenario_workload(spark, name, rows, df)
+    return sweep(spark, work, batch_sizes, interval=interval, progress=progress)
 
 
 def sweep_grid(scale_name: str | None = None) -> list[int]:
@@ -524,12 +535,17 @@ def scenario_sweeps(
     rows: int | None = None,
     df=None,
     suffix: str = "",
+    progress: Progress | Sink | None = None,
 ) -> pd.DataFrame:
-    """`scenario_sweep` of each scenario in `names`, one table; labels get `suffix` appended."""
-    sizes = list(batch_sizes)
-    tables = [
-        scenario_sweep(spark, n, sizes, rows, df=df).assign(label=f"{n}{suffix}") for n in names
-    ]
+    """`scenario_sweep` of each scenario in `names`, one table; labels get `suffix` appended.
+    `progress` counts every scenario's warm-up and points as one task."""
+    sizes, names = list(batch_sizes), list(names)
+    p = as_progress(progress)
+    with p.task(f"sweep{suffix}", len(names) * (len(set(sizes)) + 1)):
+        tables = [
+            scenario_sweep(spark, n, sizes, rows, df=df, progress=p).assign(label=f"{n}{suffix}")
+            for n in names
+        ]
     return pd.concat(tables, ignore_index=True)
 
 

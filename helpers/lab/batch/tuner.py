@@ -28,6 +28,7 @@ import pandas as pd
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
+from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
 from helpers.lab.batch.sweep import (
     MEMORY_METRIC,
@@ -255,11 +256,13 @@ def tune(
     interval: float = 0.1,
     repeats: int = 1,
     duel_rounds: int = 2,
+    progress: Progress | Sink | None = None,
 ) -> Recommendation:
     """Recommend a maxRecordsPerBatch for `work` (a `helpers.lab.batch.sweep.Workload`: a kit
     scenario or your own DataFrame + function) under `budget_bytes` of `memory_col` (default: JVM
     off-heap, Arrow allocator peak). Each trial is `repeats` real measured jobs (median throughput,
-    max memory); `points` holds every job's record."""
+    max memory); `points` holds every job's record. `progress` reports each trial against the most
+    the search can take (every grid point and the duel)."""
     if memory_col not in MEMORY_METRICS:
         raise LabError(
             f"unknown memory column {memory_col!r}: use one of {', '.join(MEMORY_METRICS)}."
@@ -270,7 +273,10 @@ def tune(
 
     require_positive("repeats", repeats)
 
+    p = as_progress(progress)
+
     def evaluate(batch: int) -> tuple[float, float]:
+        p.step(f"{work.label}: batch {batch:,}")
         runs = [measure_point(spark, work, batch, interval) for _ in range(repeats)]
         points.extend(runs)
         return statistics.median(r.throughput for r in runs), max(
@@ -278,9 +284,12 @@ def tune(
         )
 
     t0 = time.perf_counter()
-    if warm_up:
-        warm(spark, work, min(DEFAULT_START, grid[-1]))
-    rec = search(evaluate, budget_bytes, grid, per_decade, start, memory_col, duel_rounds)
+    most = len(grid) + 2 * duel_rounds + int(warm_up)
+    with p.task(f"tune {work.label}", most, at_most=True):
+        if warm_up:
+            p.step(f"{work.label}: warm-up")
+            warm(spark, work, min(DEFAULT_START, grid[-1]))
+        rec = search(evaluate, budget_bytes, grid, per_decade, start, memory_col, duel_rounds)
     rec.wall_s = time.perf_counter() - t0
     rec.points = points_frame(points)
     return rec
