@@ -31,6 +31,7 @@ import pandas as pd
 
 from helpers.core.config import LabError, atomic_write_bytes, scale
 from helpers.core.findings import Finding, finding
+from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
 from helpers.measure.samplers import LayerSampler, jvm_memory
 from helpers.measure.timing import effective_batch_size, set_batch_size, time_noop
@@ -234,30 +235,39 @@ def memory_run(
     partitions: int | None = None,
     interval: float = 0.05,
     warm: bool = True,
+    progress: Progress | Sink | None = None,
 ) -> MemoryRun:
     """Run scenario `name` over `rows` cached rows into the noop sink once, in a session started
     by `start_session(app, profile="memray", profile_dir=worker_dir)`, sampling every layer
     (LayerSampler) while memray records each Python task. The captures move to `dest`.
-    partitions: coalesce the input to this many partitions (1 = one task, one worker)."""
+    partitions: coalesce the input to this many partitions (1 = one task, one worker).
+    `progress` reports the warm-up, the recorded run and the reading of the captures."""
 
     get_scenario(name)
     require_positive("rows", rows)
     if partitions is not None:
         require_positive("partitions", partitions)
-    set_batch_size(spark, batch_size)
-    df = input_frame(spark, rows)
-    if partitions is not None:
-        df = df.coalesce(partitions)
-    start_recording(spark, name, rows, worker_dir, warm)
-    frame = scenario_frame(spark, name, df=df)
-    before = jvm_memory(spark)["arrow_peak"]
-    with LayerSampler(spark, interval) as sampler:
-        t0 = time.time()
-        wall = time_noop(frame)
-    after = jvm_memory(spark)["arrow_peak"]
-    files = take_worker_profiles(worker_dir, dest)
-    caps = capture_summary(files)
-    timeline = align_timelines([sampler.samples, memray_snapshots(caps)], t0)
+    p = as_progress(progress)
+    label = f"{name}, batch {batch_size:,}" if batch_size else name
+    with p.task(f"memory profile {label}", 2 + int(warm)):
+        set_batch_size(spark, batch_size)
+        df = input_frame(spark, rows)
+        if partitions is not None:
+            df = df.coalesce(partitions)
+        if warm:
+            p.step(f"{name}: warm-up")
+        start_recording(spark, name, rows, worker_dir, warm)
+        frame = scenario_frame(spark, name, df=df)
+        before = jvm_memory(spark)["arrow_peak"]
+        p.step(f"{name}: recorded run")
+        with LayerSampler(spark, interval) as sampler:
+            t0 = time.time()
+            wall = time_noop(frame)
+        after = jvm_memory(spark)["arrow_peak"]
+        p.step(f"{name}: reading memray captures")
+        files = take_worker_profiles(worker_dir, dest)
+        caps = capture_summary(files)
+        timeline = align_timelines([sampler.samples, memray_snapshots(caps)], t0)
 
     return MemoryRun(
         name,
