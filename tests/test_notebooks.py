@@ -69,3 +69,12 @@ def test_at_least_two_checked_exercises(path):
     checkers = set(re.findall(r"exercises\.(check_\w+)\(", solutions))
     assert len(checkers) >= 2, f"{path.name}: {sorted(checkers)}"
     assert all(hasattr(exercises, c) for c in checkers), sorted(checkers)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solution_headings_are_tagged(path):
+    """A "**Solution**" heading leaves the student copy with its solution (`make student`)."""
+    nb = json.loads(path.read_text())
+    for c in nb["cells"]:
+        if c["cell_type"] == "markdown" and "".join(c["source"]).startswith("**Solution**"):
+            assert "solution" in c["metadata"].get("tags", []), f"{path.name}: {c.get('id')}"
