@@ -203,7 +203,7 @@ def tune_bench(
     grid = tuning_grid(work, per_decade=per_decade)
     p = as_progress(progress)
     # at most: warm-up, the tuner (grid + duel of 2 x 2), the sweep, the confirmation pairs
-    with p.task(f"tune-bench {work.label}", 1 + 2 * len(grid) + 4 + 2 * confirm, at_most=True):
+    with p.task("tune-bench", 1 + 2 * len(grid) + 4 + 2 * confirm, at_most=True):
         p.step(f"{work.label}: warm-up")
         warm(spark, work, min(10_000, grid[-1]))
         rec = tune(

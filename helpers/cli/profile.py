@@ -55,7 +55,7 @@ def run_profile_cli(
     with_spy = py_spy and get_scenario(scenario).python_worker
     p = as_progress(None)  # the CLI's default sink: stderr on a terminal
     try:
-        with p.task(f"profile {scenario}", 3 + int(with_spy)):
+        with p.task("profile", 3 + int(with_spy)):
             result = profile_scenario(
                 spark, scenario, rows, out, out / "workers", batch_size=batch_size, progress=p
             )

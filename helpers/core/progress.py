@@ -3,9 +3,9 @@
 A long function (a batch sweep, the bench, the tuner, a profile) takes `progress=None` and runs
 
     p = as_progress(progress)
-    with p.task("sweep map_in_arrow", total=len(sizes)):
+    with p.task("sweep", total=len(sizes)):
         for b in sizes:
-            p.step(f"batch {b:,}")
+            p.step(f"map_in_arrow: batch {b:,}")
             ...
 
 Each `step` and the end of the task send a `ProgressEvent` to a *sink*, any callable taking one
@@ -47,7 +47,7 @@ class ProgressEvent:
 
     def line(self) -> str:
         """One line for a terminal or a bar's caption, e.g.
-        'sweep map_in_arrow: 3/5 batch 1,000 (2 remain, 4 s)'; an upper bound reads '3/<=9'."""
+        'sweep: 3/5 map_in_arrow: batch 1,000 (2 remain, 4 s)'; an upper bound reads '3/<=9'."""
         if self.finished:
             return f"{self.title}: done, {self.running} points in {self.elapsed_s:.0f} s"
         bound = "<=" if self.at_most else ""

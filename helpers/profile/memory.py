@@ -248,8 +248,7 @@ def memory_run(
     if partitions is not None:
         require_positive("partitions", partitions)
     p = as_progress(progress)
-    label = f"{name}, batch {batch_size:,}" if batch_size else name
-    with p.task(f"memory profile {label}", 2 + int(warm)):
+    with p.task("memory profile", 2 + int(warm)):
         set_batch_size(spark, batch_size)
         df = input_frame(spark, rows)
         if partitions is not None:
@@ -259,7 +258,7 @@ def memory_run(
         start_recording(spark, name, rows, worker_dir, warm)
         frame = scenario_frame(spark, name, df=df)
         before = jvm_memory(spark)["arrow_peak"]
-        p.step(f"{name}: recorded run")
+        p.step(f"{name}: recorded run" + (f", batch {batch_size:,}" if batch_size else ""))
         with LayerSampler(spark, interval) as sampler:
             t0 = time.time()
             wall = time_noop(frame)

@@ -252,7 +252,7 @@ def profile_scenario(
     if (out / "tasks").is_dir():
         shutil.rmtree(out / "tasks")  # per-task files of an earlier run into the same folder
     p = as_progress(progress)
-    with p.task(f"profile {name}", 2 + int(warm)):
+    with p.task("profile", 2 + int(warm)):
         set_batch_size(spark, batch_size)
         input_frame(spark, rows)
         if warm:

@@ -53,7 +53,7 @@ def live(control: widgets.ValueWidget, render: Callable[[Any], Any]) -> widgets.
 
 
 class ProgressBar:
-    """A progress sink for notebooks: a bar and a caption ('sweep map_in_arrow: 3/5 batch 1,000
+    """A progress sink for notebooks: a bar and a caption ('sweep: 3/5 map_in_arrow: batch 1,000
     (2 remain, 4 s)'), displayed in the running cell's output at the first event and left showing
     the final count. The bar counts finished points."""
 

@@ -334,7 +334,7 @@ def sweep(
         raise LabError("no batch sizes to sweep: pass e.g. [100, 1000, 10000].")
     p = as_progress(progress)
     points = []
-    with p.task(f"sweep {work.label}", len(sizes) * repeats + int(warm_up)):
+    with p.task("sweep", len(sizes) * repeats + int(warm_up)):
         if warm_up:
             p.step(f"{work.label}: warm-up")
             warm(spark, work, min(10_000, sizes[-1]))

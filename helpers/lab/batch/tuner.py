@@ -285,7 +285,7 @@ def tune(
 
     t0 = time.perf_counter()
     most = len(grid) + 2 * duel_rounds + int(warm_up)
-    with p.task(f"tune {work.label}", most, at_most=True):
+    with p.task("tune", most, at_most=True):
         if warm_up:
             p.step(f"{work.label}: warm-up")
             warm(spark, work, min(DEFAULT_START, grid[-1]))
