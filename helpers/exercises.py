@@ -39,6 +39,9 @@ def check_speedup(
     (5% tolerance)."""
     r = table.set_index("name")["rows_per_s"]
     truth = r[fast] / r[slow]
+    answer = _number(answer)
+    if answer is None:
+        return NOT_A_NUMBER
     if _close(float(answer), truth, rel):
         return f"Correct: {fast} ran {truth:.1f}x the rows/s of {slow} in this run."
     return f"Not quite: recompute rows_per_s[{fast!r}] / rows_per_s[{slow!r}] from the table."
@@ -69,6 +72,9 @@ def check_closest_path(answer: str | None, table: pd.DataFrame) -> str:
 def check_worker_count(answer: int, samples: pd.DataFrame) -> str:
     """Exercise 01a: how many distinct Python worker processes ran the job (from the sampler)."""
     truth = samples.loc[samples.role == "python_worker", "pid"].nunique()
+    answer = _number(answer)
+    if answer is None:
+        return NOT_A_NUMBER
     if int(answer) == truth:
         return f"Correct: {truth} Python worker processes, forked by one pyspark.daemon."
     return "Not quite: count distinct PIDs with role 'python_worker' in the samples."
@@ -80,6 +86,9 @@ def check_bytes_per_row(
     """Exercise 01b: bytes per row on the socket towards Python, from this run's layer table."""
     sent = layers.loc[layers.layer.str.contains("Arrow IPC sent"), "bytes"].iloc[0]
     truth = sent / batch_rows
+    answer = _number(answer)
+    if answer is None:
+        return NOT_A_NUMBER
     if _close(float(answer), truth, rel):
         return (
             f"Correct: about {truth:.0f} bytes per row cross the socket "
@@ -119,6 +128,9 @@ def check_gil_speedup(
     if mode not in p.index:
         raise LabError(f"mode must be one of {', '.join(p.index)}; got {mode!r}.")
     truth = float(p.loc[mode, "speedup"])
+    answer = _number(answer)
+    if answer is None:
+        return NOT_A_NUMBER
     if abs(float(answer) - truth) <= rel * truth:
         return f"Correct: {mode} ran {truth:.2f}x faster than one thread in this run."
     return (
@@ -161,6 +173,9 @@ def check_zone_answer(
 def check_calls_per_second(answer: float, tax: JniTax, rel: float = 0.05) -> str:
     """Exercise checker: JNI calls per second across all cores, from this run's JniTax."""
     truth = tax.native_calls_per_s
+    answer = _number(answer)
+    if answer is None:
+        return NOT_A_NUMBER
     if abs(float(answer) - truth) <= rel * truth:
         return (
             f"Correct: {truth:,.0f} JNI calls per second "
@@ -185,6 +200,9 @@ def check_factor(
             f"No layer starting with {layer_prefix!r}: use one of {', '.join(hierarchy.layer)}."
         )
     truth = float(row.factor_vs_raw.iloc[0])
+    answer = _number(answer)
+    if answer is None:
+        return NOT_A_NUMBER
     if abs(float(answer) - truth) <= rel * abs(truth):
         return f"Correct: {row.layer.iloc[0]} held {truth:.1f}x the raw bytes of one batch."
     return (
@@ -373,6 +391,9 @@ def check_wall_by_hand(
     """Exercise 09a: the wall time (s) of one run computed by hand from the fitted coefficients
     (waves of tasks, batches and rows on the slowest slot); 2% tolerance."""
     truth = float(fit.predict(rows, partitions, batch_size, slots)[0])
+    answer = _number(answer)
+    if answer is None:
+        return NOT_A_NUMBER
     if _close(float(answer), truth, rel):
         return f"Correct: the model predicts {truth:.2f} s for {rows:,} rows in {partitions} tasks."
     return (
@@ -388,6 +409,9 @@ def check_pyspark_memory(answer_mib: float, sizing: Sizing, rel: float = 0.02) -
     if sizing.worker_bytes is None:
         raise LabError("This sizing has no measured worker memory: size it with a memory fit.")
     truth = sizing.worker_bytes * HEADROOM * sizing.cores / 2**20
+    answer_mib = _number(answer_mib)
+    if answer_mib is None:
+        return NOT_A_NUMBER
     if _close(float(answer_mib), truth, rel):
         return (
             f"Correct: {truth:,.0f} MiB per executor, i.e. {truth / sizing.cores:,.0f} MiB for "

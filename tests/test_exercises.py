@@ -180,3 +180,22 @@ BENCH = pd.DataFrame(
 )
 def test_closest_path_verdicts(answer, start):
     assert ex.check_closest_path(answer, BENCH).startswith(start)
+
+
+def test_the_earlier_checkers_say_not_yet_to_a_placeholder():
+    """A learner's None or text is a "Not yet", not a TypeError."""
+    table = pd.DataFrame({"name": ["a", "b"], "rows_per_s": [10.0, 5.0]})
+    samples = pd.DataFrame({"role": ["python_worker"] * 2, "pid": [1, 2]})
+    layers = pd.DataFrame({"layer": ["Arrow IPC sent"], "bytes": [1280]})
+    runs = RUNS.assign(wall_s=[2.0, 1.0, 1.0, 1.0], speedup=[1.0, 2.0, 1.0, 1.0])
+    hierarchy = pd.DataFrame({"layer": ["raw", "Python heap peak"], "factor_vs_raw": [1.0, 3.0]})
+    for verdict in (
+        ex.check_speedup(None, table, "a", "b"),
+        ex.check_worker_count("two", samples),
+        ex.check_bytes_per_row(None, layers, 10),
+        ex.check_gil_speedup(None, runs, "threads"),
+        ex.check_factor("3x", hierarchy),
+    ):
+        assert verdict == ex.NOT_A_NUMBER
+    assert ex.check_speedup(2.0, table, "a", "b").startswith("Correct")
+    assert ex.check_worker_count(2, samples).startswith("Correct")
