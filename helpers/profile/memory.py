@@ -249,12 +249,12 @@ def memory_run(
         require_positive("partitions", partitions)
     p = as_progress(progress)
     with p.task("memory profile", 2 + int(warm)):
+        if warm:
+            p.step(f"{name}: input rows and warm-up")
         set_batch_size(spark, batch_size)
         df = input_frame(spark, rows)
         if partitions is not None:
             df = df.coalesce(partitions)
-        if warm:
-            p.step(f"{name}: warm-up")
         start_recording(spark, name, rows, worker_dir, warm)
         frame = scenario_frame(spark, name, df=df)
         before = jvm_memory(spark)["arrow_peak"]

@@ -253,10 +253,10 @@ def profile_scenario(
         shutil.rmtree(out / "tasks")  # per-task files of an earlier run into the same folder
     p = as_progress(progress)
     with p.task("profile", 2 + int(warm)):
+        if warm:
+            p.step(f"{name}: input rows and warm-up")
         set_batch_size(spark, batch_size)
         input_frame(spark, rows)
-        if warm:
-            p.step(f"{name}: warm-up")
         start_recording(spark, name, rows, worker_dir, warm)
         frame = scenario_frame(spark, name, rows=rows)
         if jvm:
