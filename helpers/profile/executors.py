@@ -33,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.core.config import LabError, atomic_write_bytes
+from helpers.core.findings import Finding, finding
 from helpers.core.session import ARROW_JAVA_FLAGS, worker_profiler_conf
 from helpers.measure.executors import (
     EXECUTOR_METRICS_CONF,
@@ -345,3 +346,108 @@ def finish(run: ClusterRun, shared_dir, timeout: float = 60.0) -> ClusterRun:
         run.evidence, Path(shared_dir) / "jfr", run.since, run.until, timeout
     )
     return run
+
+
+# ---- findings: what notebook 09 says about the executors ----------------------------------------
+
+EXECUTOR_FINDINGS = {
+    "executor": (
+        "**Executor {executor}** (JVM PID {jvm_pid}): {tasks} tasks, {task_s:.2f} s of task time; "
+        "its Python workers were sampled for {python_s:.2f} s ({off_cpu:.0%} off-CPU), its JVM "
+        "task threads for {jvm_s:.2f} s; widest on-CPU Python leaf `{leaf}`."
+    ),
+    "no_jfr": (
+        "Executors {executors} left no JFR dump in the shared folder, so their JVM side is "
+        "missing: the JVM dumps only when it exits normally."
+    ),
+    "balanced": (
+        "No straggler: the slowest task took {worst:.2f}× its stage's median ({tasks} tasks over "
+        "{executors} executors)."
+    ),
+    "stragglers": (
+        "{count} straggler(s): the slowest task ({task_s:.2f} s on executor {executor}) took "
+        "{worst:.2f}× its stage's median."
+    ),
+    "python_rss": (
+        "Spark's own meter (`ProcessTreePythonRSSMemory`, executor metrics over REST) saw at most "
+        "{max_mib:.0f} MiB of Python processes (daemon + workers) on one executor "
+        "(executor {executor}), and the executor JVM's RSS (`ProcessTreeJVMRSSMemory`) peaked at "
+        "{jvm_mib:.0f} MiB."
+    ),
+}
+
+
+def _widest_leaf(stacks: dict) -> str:
+    leaves: dict = {}
+    for s, w in stacks.items():
+        if not s.endswith("[off-cpu]"):
+            leaf = s.rsplit(";", 1)[-1]
+            leaves[leaf] = leaves.get(leaf, 0) + w
+    return max(leaves, key=leaves.get) if leaves else "none"
+
+
+def executor_findings(run: ClusterRun) -> list[Finding]:
+    """Per executor: tasks, task time, sampled Python and JVM seconds, off-CPU share, widest
+    Python leaf; missing JFR dumps; stragglers (REST task times against their stage's median);
+    the largest Python RSS and JVM RSS peaks from Spark's executor metrics."""
+    out = []
+    tasks = run.tasks
+    for eid, ev in sorted(run.evidence.items()):
+        py = ev.python(run.since, run.until)
+        total = sum(py.values())
+        off = sum(w for s, w in py.items() if s.endswith("[off-cpu]"))
+        mine = tasks[tasks.executor == eid] if len(tasks) else tasks
+        out.append(
+            finding(
+                EXECUTOR_FINDINGS,
+                "executor",
+                executor=eid,
+                jvm_pid=ev.jvm_pid,
+                tasks=len(mine),
+                task_s=float(mine.duration_s.sum()) if len(mine) else 0.0,
+                python_s=total / 1e6,
+                off_cpu=off / total if total else 0.0,
+                jvm_s=sum(ev.jvm.values()) / 1e6,
+                leaf=_widest_leaf(py),
+            )
+        )
+    if run.missing_jfr:
+        out.append(finding(EXECUTOR_FINDINGS, "no_jfr", executors=", ".join(run.missing_jfr)))
+    if len(tasks):
+        worst = tasks.loc[tasks.vs_median.fillna(0).idxmax()]
+        if tasks.straggler.any():
+            out.append(
+                finding(
+                    EXECUTOR_FINDINGS,
+                    "stragglers",
+                    count=int(tasks.straggler.sum()),
+                    task_s=float(worst.duration_s),
+                    executor=worst.executor,
+                    worst=float(worst.vs_median),
+                )
+            )
+        else:
+            out.append(
+                finding(
+                    EXECUTOR_FINDINGS,
+                    "balanced",
+                    worst=float(worst.vs_median) if worst.vs_median == worst.vs_median else 1.0,
+                    tasks=len(tasks),
+                    executors=tasks.executor.nunique(),
+                )
+            )
+    mem = run.memory
+    py_rss = mem[mem.metric == "ProcessTreePythonRSSMemory"] if len(mem) else mem
+    if len(py_rss):
+        top = py_rss.loc[py_rss.bytes.idxmax()]
+        jvm = mem[mem.metric == "ProcessTreeJVMRSSMemory"].bytes
+        out.append(
+            finding(
+                EXECUTOR_FINDINGS,
+                "python_rss",
+                max_mib=top.bytes / 2**20,
+                executor=top.executor,
+                jvm_mib=float(jvm.max()) / 2**20 if len(jvm) else 0.0,
+            )
+        )
+    return out

@@ -12,6 +12,7 @@ import pytest
 
 from helpers.core import session, ship
 from helpers.core.config import LabError
+from helpers.measure.executors import stragglers
 from helpers.profile import executors
 
 JFR_FIX = Path(__file__).resolve().parents[1] / "fixtures" / "jfr_samples.json"
@@ -155,3 +156,47 @@ def test_wait_for_jfr_returns_once_every_dump_is_steady(tmp_path):
     assert list(executors.wait_for_jfr(tmp_path, [5, None], timeout=10)) == [5]
     assert time.monotonic() - t0 < 5
     assert os.path.exists(tmp_path / "hotspot-pid-5-id-1-x.jfr")
+
+
+def _run_with(tasks, memory, missing=()):
+    return executors.ClusterRun(1.0, 90, 110, _evidence(), tasks, memory, list(missing))
+
+
+def test_findings_per_executor_stragglers_and_memory():
+    tasks = pd.DataFrame({"stage": 1, "executor": ["0", "1", "0"], "duration_s": [1.0, 1.1, 3.0]})
+    mem = pd.DataFrame(
+        {
+            "executor": ["0", "1", "0"],
+            "metric": ["ProcessTreePythonRSSMemory"] * 2 + ["ProcessTreeJVMRSSMemory"],
+            "bytes": [100 * 2**20, 300 * 2**20, 500 * 2**20],
+        }
+    )
+    found = executors.executor_findings(_run_with(stragglers(tasks), mem, ["1"]))
+    assert [f.key for f in found] == ["executor", "executor", "no_jfr", "stragglers", "python_rss"]
+    assert found[0].values["tasks"] == 2 and found[0].values["task_s"] == 4.0
+    assert found[0].values["leaf"] == MAIN
+    assert found[3].values["executor"] == "0" and found[3].values["worst"] == pytest.approx(3 / 1.1)
+    assert found[4].values["executor"] == "1" and found[4].values["jvm_mib"] == 500
+    calm = executors.executor_findings(
+        _run_with(stragglers(tasks.assign(duration_s=1.0)), mem.iloc[:0])
+    )
+    assert [f.key for f in calm] == ["executor", "executor", "balanced"]
+    assert calm[-1].values["worst"] == 1.0 and calm[-1].values["executors"] == 2
+    assert all(f.text() for f in found + calm)
+
+
+def test_executor_charts_draw():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers.viz.flamegraph import plot_executor_flames
+    from helpers.viz.memory import executor_peaks_bars
+
+    run = _run_with(pd.DataFrame(), pd.DataFrame())
+    assert len(plot_executor_flames(run, "python").axes) == 3
+    assert len(plot_executor_flames(run, "jvm").axes) == 3
+    peaks = pd.DataFrame(
+        {"executor": ["0", "1"], "metric": "JVMHeapMemory", "bytes": [2**20, 2**21]}
+    )
+    fig = executor_peaks_bars(peaks)
+    assert "Spark executor metrics" in fig.axes[0].get_title()
