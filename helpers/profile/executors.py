@@ -70,10 +70,11 @@ def cluster_profile_conf(shared_dir, interval_ms: float = 5.0) -> dict:
     `EXECUTOR_DIR`, JFR in each executor JVM dumped at exit into `shared_dir/jfr` (created),
     and Spark's process-tree memory metrics polled every 100 ms."""
     jfr = Path(shared_dir).resolve() / "jfr"
+    option = executor_jfr_option(jfr)  # a folder name the option cannot carry fails first
     jfr.mkdir(parents=True, exist_ok=True)
     return {
         **worker_profiler_conf("cpu", None, interval_ms, executor_dir=EXECUTOR_DIR),
-        "spark.executor.extraJavaOptions": " ".join([*ARROW_JAVA_FLAGS, executor_jfr_option(jfr)]),
+        "spark.executor.extraJavaOptions": " ".join([*ARROW_JAVA_FLAGS, option]),
         **EXECUTOR_METRICS_CONF,
     }
 
