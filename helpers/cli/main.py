@@ -14,9 +14,9 @@ from pathlib import Path
 from helpers.cli.batch import COMMANDS as BATCH_COMMANDS
 from helpers.cli.common import _Parser, add_batch_size, stderr_progress, write_json
 from helpers.cli.layers import layers_args, layers_run
-from helpers.cli.memory import run_memory_command
+from helpers.cli.memory import run_memory_cluster, run_memory_command
 from helpers.cli.notebooks import present_notebook, strip_outputs, write_student_copies
-from helpers.cli.profile import run_profile_cli
+from helpers.cli.profile import run_profile_cli, run_profile_cluster
 from helpers.cli.scale import print_scale, run_scale, scale_args
 from helpers.core.config import LINE, MAX_ROWS, LabError, require_java, scale_rows
 from helpers.core.env import environment_report
@@ -156,9 +156,7 @@ def _present_args(p):
     p.add_argument(
         "--scale", default="workshop", choices=["ci", "workshop", "full"], help="LAB_SCALE"
     )
-    p.add_argument(
-        "--timeout", type=positive_int, default=1800, help="seconds allowed per cell"
-    )
+    p.add_argument("--timeout", type=positive_int, default=1800, help="seconds allowed per cell")
 
 
 def _present(args) -> int:
@@ -232,10 +230,41 @@ def _profile_args(p):
         help="also run the job once under py-spy --native (needs ptrace): "
         "pyspy.collapsed, pyspy.html",
     )
+    p.add_argument(
+        "--cluster",
+        type=positive_int,
+        default=None,
+        help="profile on a fresh standalone cluster of N one-core workers: executors/<id>/ "
+        "with each executor's stacks, merged stacks, tasks.csv, memory.csv",
+    )
+    p.add_argument(
+        "--shared-dir",
+        default=None,
+        help="with --cluster: folder the executor JVMs dump their JFR into at exit "
+        "(default OUT/shared)",
+    )
 
 
 def _profile(args) -> int:
 
+    if args.cluster:
+        if args.py_spy:
+            raise LabError(
+                "--py-spy reads this machine's workers by ptrace: drop it with --cluster."
+            )
+        summary = run_profile_cluster(
+            args.scenario,
+            args.rows,
+            args.out,
+            args.cluster,
+            args.shared_dir,
+            args.batch_size,
+            args.interval_ms,
+        )
+        print(json.dumps(summary, default=float))
+        return 0
+    if args.shared_dir:
+        raise LabError("--shared-dir is for --cluster N (executor JVMs' JFR dumps): add --cluster.")
     payload = run_profile_cli(
         args.scenario, args.rows, args.out, args.batch_size, args.interval_ms, py_spy=args.py_spy
     )
@@ -255,12 +284,35 @@ def _memory_args(p):
         "--partitions", type=positive_int, default=None, help="coalesce the input (1 = one task)"
     )
     p.add_argument(
-        "--out", required=True, help="folder for timeline.csv/.json, captures.json, summary.json"
+        "--out",
+        required=True,
+        help="folder for timeline.csv/.json, captures.json, meters.csv, summary.json "
+        "(with --cluster: executor_memory.csv, summary.json)",
+    )
+    p.add_argument(
+        "--cluster",
+        type=positive_int,
+        default=None,
+        help="run on a fresh standalone cluster of N one-core workers: each executor's peaks "
+        "from Spark's executor metrics",
     )
 
 
 def _memory(args) -> int:
 
+    if args.cluster:
+        if args.partitions:
+            raise LabError("--partitions is for the local memray run: drop it with --cluster.")
+        summary = run_memory_cluster(
+            args.scenario, args.rows or memory_rows(), args.batch_size, args.out, args.cluster
+        )
+        for rec in summary["peaks_mib"]:
+            print(
+                f"executor {rec['executor']}: "
+                + ", ".join(f"{k} {v:.1f} MiB" for k, v in rec.items() if k != "executor")
+            )
+        print(f"{summary['scenario']}: {summary['wall_s']:.2f} s; meter: {summary['meter']}")
+        return 0
     summary = run_memory_command(
         args.scenario,
         args.rows or memory_rows(),
@@ -275,6 +327,11 @@ def _memory(args) -> int:
         f"{summary['scenario']}: {summary['rows']:,} rows in {summary['wall_s']:.2f} s; "
         f"{summary['tasks']} memray captures; peak per worker {peaks or '-'}; files in {args.out}"
     )
+    for m in summary["meters"]:
+        print(
+            f"{m['quantity']}: {m['kit_meter']} {m['kit_peak_bytes'] / 2**20:.1f} MiB, Spark "
+            f"{m['spark_metric']} {m['spark_peak_bytes'] / 2**20:.1f} MiB"
+        )
     return 0
 
 

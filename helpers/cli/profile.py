@@ -6,11 +6,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from helpers.core.config import scale_rows
+from helpers.cli.common import write_json
+from helpers.core.cluster import LocalStandalone
+from helpers.core.config import atomic_write_bytes, scale_rows
+from helpers.core.processes import running_pids
 from helpers.core.progress import as_progress
-from helpers.core.session import start_session, stop_session
+from helpers.core.session import start_session, stop_session, wait_for_executors
+from helpers.core.ship import kit_missing_hint
 from helpers.core.validate import require_positive
-from helpers.paths.scenarios import get_scenario
+from helpers.measure.timing import set_batch_size, time_noop, warm_up
+from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
+from helpers.profile.executors import cluster_profile_conf, finish, profiled_job, write_layout
 from helpers.profile.jvm import jfr_java_options
 from helpers.profile.pyspy import py_spy_profile
 from helpers.profile.workers import (
@@ -79,3 +85,82 @@ def run_profile_cli(
     plt.close(fig)
     os.replace(tmp, out / "profile.png")
     return payload
+
+
+def run_profile_cluster(
+    scenario: str,
+    rows: int | None,
+    out_dir,
+    workers: int,
+    shared_dir=None,
+    batch_size: int | None = 10_000,
+    interval_ms: float = 5.0,
+) -> dict:
+    """`python -m helpers profile --cluster N`: a fresh N-worker standalone cluster, a profiled
+    session on it (worker sampler in every executor, JFR in every executor JVM dumped at exit into
+    `shared_dir/jfr`, default `out_dir/shared`), a warm-up, then one noop run of `scenario`.
+    Evidence comes back through Spark (`helpers.profile.executors`); writes `executors/<id>/`
+    with each executor's Python and JVM stacks (.collapsed, .html), the merged stacks and their
+    .html, tasks.csv, memory.csv, executors.json and summary.json in `out_dir`. Everything the
+    cluster started is stopped; summary['left_running'] counts what was not (0)."""
+    get_scenario(scenario)
+    require_positive("workers", workers)
+    rows = rows or scale_rows("row" if get_scenario(scenario).row_at_a_time else "arrow")
+    require_positive("rows", rows)
+    out = Path(out_dir)
+    shared = Path(shared_dir) if shared_dir else out / "shared"
+    conf = cluster_profile_conf(shared, interval_ms)
+    with LocalStandalone(workers=workers) as cluster:
+        spark = start_session("profile-cluster", conf=conf, master=cluster.master_url)
+        try:
+            wait_for_executors(spark, workers)
+            set_batch_size(spark, batch_size)
+            input_frame(spark, rows)
+            warm_up(spark, scenario, rows)
+            frame = scenario_frame(spark, scenario, rows=rows)
+            run = profiled_job(spark, lambda: time_noop(frame))
+            pids = cluster.pids()  # master, workers, executors, daemons, Python workers
+        except Exception as exc:
+            hint = kit_missing_hint(exc)
+            if hint is not None:
+                raise hint from None
+            raise
+        finally:
+            stop_session()
+            cluster.wait_executors_exit()
+    finish(run, shared)
+    write_layout(out, run.evidence, run.since, run.until, run.tasks)
+    sides = [("python", run.python, run.per_executor("python"))]
+    sides.append(("jvm", run.jvm, run.per_executor("jvm")))
+    for side, merged, per in sides:
+        if merged:
+            write_flame_html(
+                merged, out / f"{side}.html", title=f"{scenario}: {side}, merged", side=side
+            )
+        for eid, stacks in per.items():
+            if stacks:
+                write_flame_html(
+                    stacks,
+                    out / "executors" / eid / f"{side}.html",
+                    title=f"{scenario}: {side}, executor {eid}",
+                    side=side,
+                )
+    atomic_write_bytes(out / "memory.csv", run.memory.to_csv(index=False).encode())
+    summary = {
+        "scenario": scenario,
+        "rows": rows,
+        "batch_size": batch_size,
+        "workers": workers,
+        "wall_s": run.result,
+        "executors": sorted(run.evidence),
+        "tasks": int(len(run.tasks)),
+        "stragglers": int(run.tasks.straggler.sum()) if len(run.tasks) else 0,
+        "python_s": sum(run.python.values()) / 1e6,
+        "jvm_s": sum(run.jvm.values()) / 1e6,
+        "missing_jfr": run.missing_jfr,
+        "shared_dir": str(shared.resolve()),
+        "pids": pids,
+        "left_running": len(running_pids(pids)),
+    }
+    write_json(str(out / "summary.json"), summary)
+    return summary

@@ -181,6 +181,31 @@ class LocalStandalone:
                 pass
         return out
 
+    def executor_pids(self) -> list[int]:
+        """PIDs of the executor JVMs running under the workers now."""
+        out = []
+        for proc in self.procs[1:]:
+            try:
+                kids = psutil.Process(proc.pid).children()
+            except psutil.Error:
+                continue
+            out += [
+                p.pid
+                for p in kids
+                if is_running(p) and "CoarseGrainedExecutorBackend" in " ".join(p.cmdline())
+            ]
+        return out
+
+    def wait_executors_exit(self, timeout: float = 20.0) -> bool:
+        """After the application stopped: wait until its executor JVMs have exited on their own
+        (their shutdown hooks, e.g. a JFR dump at exit, ran); True when none is left."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if not self.executor_pids():
+                return True
+            time.sleep(0.2)
+        return not self.executor_pids()
+
     def __enter__(self):
         require_java()
         require_free_port(self.port)

@@ -32,7 +32,7 @@ from helpers.core.config import LabError, require_java
 from helpers.core.jars import synapseml_jars
 from helpers.core.lines import has, installed_pyspark
 from helpers.core.processes import is_running, reap, wait_for
-from helpers.core.ship import is_local, ship_kit
+from helpers.core.ship import is_local, kit_archive, ship_kit
 
 # Arrow needs it on Java 9+. Spark 3.5's launcher never adds it, so the kit passes it to the JVM
 # itself there, and build_conf keeps a user's own extraJavaOptions after it instead of letting them
@@ -124,12 +124,19 @@ PROFILER_MODES = ("cpu", "memray")
 
 
 def worker_profiler_conf(
-    mode: str, out_dir, interval_ms: float = 5.0, native: bool = False
+    mode: str,
+    out_dir,
+    interval_ms: float = 5.0,
+    native: bool = False,
+    executor_dir: str | None = None,
 ) -> dict:
     """Spark confs that put the profiling daemon in front of every Python worker.
 
     mode: "cpu" or "memray"; out_dir: folder for the per-task files (created);
-    interval_ms: sampling period of the cpu mode (milliseconds); native: memray native frames.
+    interval_ms: sampling period of the cpu mode (milliseconds); native: memray native frames;
+    executor_dir: instead of `out_dir`, a relative folder that each executor's daemon resolves in
+    its own working directory (a cluster whose executors do not share the driver's disk; the
+    files come back through Spark, `helpers.profile.executors`).
     All are static confs: a session started with them is a new JVM."""
     if mode not in PROFILER_MODES:
         raise LabError(
@@ -137,8 +144,16 @@ def worker_profiler_conf(
         )
     if not interval_ms > 0:
         raise LabError(f"interval_ms must be > 0, got {interval_ms!r}.")
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    if executor_dir is not None:
+        if Path(executor_dir).is_absolute():
+            raise LabError(
+                f"executor_dir must be relative (each executor's working directory), "
+                f"got {executor_dir!r}."
+            )
+        out = executor_dir
+    else:
+        out = Path(out_dir).resolve()
+        out.mkdir(parents=True, exist_ok=True)
     return {
         "spark.python.daemon.module": PROFILER_DAEMON,
         "spark.executorEnv.LAB_PROFILE_MODE": mode,
@@ -146,6 +161,21 @@ def worker_profiler_conf(
         "spark.executorEnv.LAB_PROFILE_INTERVAL_MS": str(interval_ms),
         "spark.executorEnv.LAB_PROFILE_NATIVE": "1" if native else "0",
     }
+
+
+KIT_PATH_CONF = "spark.executorEnv.PYTHONPATH"
+
+
+def daemon_path_conf(conf: dict) -> dict:
+    """When `conf` names one of the kit's daemons (`spark.python.daemon.module=helpers...`), the
+    daemon itself must import the kit, before any task adds the shipped zip to a worker's path:
+    `spark.executorEnv.PYTHONPATH=<the zip's file name>`. Spark fetches added files into each
+    executor's working directory, which is the daemon's, and puts the executor's PYTHONPATH on the
+    daemon's (`PythonWorkerFactory`). Empty when no kit daemon is set or PYTHONPATH is given."""
+    module = conf.get("spark.python.daemon.module", "")
+    if not module.startswith("helpers.") or KIT_PATH_CONF in conf:
+        return {}
+    return {KIT_PATH_CONF: kit_archive().name}
 
 
 def start_session(
@@ -184,6 +214,9 @@ def start_session(
     from pyspark.sql import SparkSession
 
     full = build_conf(app, conf, master, synapseml, java_options)
+    ship = not is_local(full["spark.master"]) and os.environ.get("LAB_SHIP_KIT", "1") != "0"
+    if ship:
+        full.update(daemon_path_conf(full))
     static = {k: v for k, v in full.items() if _is_static(k)}
     runtime = {k: v for k, v in full.items() if not _is_static(k)}
     if _STATE.spark is not None:
@@ -210,7 +243,7 @@ def start_session(
     spark.sparkContext.setLogLevel(os.environ.get("LAB_LOG_LEVEL", "ERROR"))
     _STATE.spark, _STATE.static = spark, static
     _STATE.jvm_pid = jvm_pid(spark)
-    if not is_local(full["spark.master"]) and os.environ.get("LAB_SHIP_KIT", "1") != "0":
+    if ship:
         ship_kit(spark)
     if not _STATE.at_exit:
         atexit.register(_stop_at_exit)
@@ -251,6 +284,7 @@ def on_cluster(
             yield spark, cluster
         finally:
             stop_session()
+            cluster.wait_executors_exit()  # executors finish their exit (JFR dumps) first
 
 
 def executor_count(spark) -> int:

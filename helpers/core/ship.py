@@ -75,6 +75,12 @@ def kit_missing_hint(exc: BaseException) -> LabError | None:
     text = str(exc)
     if MISSING not in text:
         return None
+    if "module specification for 'helpers" in text:  # `python -m` of a kit daemon, before any task
+        return LabError(
+            "An executor's Python daemon could not import the kit (No module named 'helpers'): "
+            f"set spark.executorEnv.PYTHONPATH={kit_archive().name} (the shipped zip, fetched "
+            "into each executor's working directory) or install the kit on the executors."
+        )
     return LabError(
         "An executor could not import the kit (No module named 'helpers'): ship it with "
         f"spark.submit.pyFiles={kit_archive()} (or `--py-files`, or "

@@ -586,6 +586,50 @@ def scenario_findings(
     ]
 
 
+# ---- 3b. Spark's own meter next to the kit's (local mode) ---------------------------------------
+
+# quantity -> (the kit's layers, summed over processes at each instant; the kit's meter; Spark's
+# executor metric). Spark's meter: `helpers.measure.executors` (REST peaks, polled every 100 ms).
+METER_PAIRS = {
+    "Python RSS (daemon + workers)": (
+        ("daemon RSS", "python_worker RSS"),
+        "psutil RSS of the JVM's Python children",
+        "ProcessTreePythonRSSMemory",
+    ),
+    "JVM RSS": (("jvm RSS",), "psutil RSS of the JVM", "ProcessTreeJVMRSSMemory"),
+    "JVM heap used": (("JVM heap used",), "MemoryMXBean over py4j", "JVMHeapMemory"),
+    "NIO direct pool": (
+        ("JVM direct pool (NIO)",),
+        "BufferPoolMXBean over py4j",
+        "DirectPoolMemory",
+    ),
+}
+
+
+def meters_side_by_side(run: MemoryRun, spark_peaks: pd.DataFrame, executor: str = "driver"):
+    """The kit's sampled peaks of `run` (psutil, JMX) next to Spark's executor-metric peaks of
+    the same job for `executor` (bytes; ratio = Spark / kit). Both are peaks of samples: psutil
+    every `interval`, Spark every `spark.executor.metrics.pollingInterval`."""
+    tl = run.timeline
+    mine = spark_peaks[spark_peaks.executor == executor].set_index("metric").bytes
+    rows = []
+    for quantity, (layers, kit_meter, metric) in METER_PAIRS.items():
+        g = tl[tl.layer.isin(layers)]
+        kit = float(summed_over_processes(g).max()) if len(g) else float("nan")
+        spark = float(mine.get(metric, float("nan")))
+        rows.append(
+            {
+                "quantity": quantity,
+                "kit_meter": kit_meter,
+                "kit_peak_bytes": kit,
+                "spark_metric": metric,
+                "spark_peak_bytes": spark,
+                "spark_over_kit": spark / kit if kit else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 # ---- 4. files (CLI) ------------------------------------------------------------------------------
 
 

@@ -234,3 +234,28 @@ def plot_task_overhead(tasks, title: str = "", ax=None):
     ax.legend()
     ax.grid(alpha=0.3)
     return fig
+
+
+def plot_executor_flames(run, side: str = "python", height: float = 3.0):
+    """One flame graph per executor of a `profile.executors.ClusterRun`, then the merged one
+    (Python workers, or JVM task threads from each executor's JFR dump with the executor's
+    scaffolding hidden). Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    per = run.per_executor(side)
+    panels = [(f"executor {eid}", s) for eid, s in per.items()]
+    panels.append((f"merged ({len(per)} executors)", run.python if side == "python" else run.jvm))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(13, height * len(panels)), squeeze=False)
+    who = "Python workers" if side == "python" else "JVM task threads (JFR)"
+    for ax, (name, stacks) in zip(axes[:, 0], panels):
+        if side == "jvm":
+            stacks = hide_frames(stacks, JVM_SCAFFOLDING)
+        plot_flame(
+            stacks,
+            f"{name}: {who}, {sum(stacks.values()) / 1e6:.2f} s sampled",
+            side,
+            ax,
+            max_depth=40 if side == "python" else 24,
+        )
+    fig.tight_layout()
+    return fig

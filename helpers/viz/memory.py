@@ -7,6 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from helpers.measure.executors import MEMORY_METRICS
 from helpers.profile.memory import memory_run
 
 MiB = 2**20
@@ -112,3 +113,21 @@ def timeline_view(batch_size: int, spark, scenario: str, rows: int, worker_dir, 
         batch_size=batch_size, warm=False,
     )
     return layers_timeline(run)
+
+
+def executor_peaks_bars(peaks: pd.DataFrame, title: str = ""):
+    """Each executor's memory peaks as grouped bars (MiB) from Spark's own executor metrics (a
+    tidy `measure.executors.executor_memory` table); the meter is named in the title."""
+    wide = peaks.pivot_table(index="metric", columns="executor", values="bytes", aggfunc="max")
+    wide = wide.reindex([m for m in MEMORY_METRICS if m in wide.index]) / MiB
+    fig, ax = plt.subplots(figsize=(11, 3.8))
+    wide.plot.barh(ax=ax)
+    ax.set_xlabel("peak during the job (MiB)")
+    ax.set_ylabel("")
+    ax.invert_yaxis()
+    ax.legend(title="executor")
+    ax.set_title(
+        title or "Executor memory peaks — meter: Spark executor metrics (REST, polled every 100 ms)"
+    )
+    fig.tight_layout()
+    return fig

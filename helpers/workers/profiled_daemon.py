@@ -14,7 +14,8 @@ Configured by environment variables (set through `spark.executorEnv.*`, see
 `helpers.core.session.worker_profiler_conf`):
 
 - LAB_PROFILE_MODE = cpu | memray
-- LAB_PROFILE_DIR: where files go (one file per task, named `<mode>-<pid>-<seq>.*`)
+- LAB_PROFILE_DIR: where files go (one file per task, named `<mode>-<pid>-<seq>.*`); a relative
+  path is taken in the daemon's working directory, which on a cluster is its executor's
 - LAB_PROFILE_INTERVAL_MS (cpu, default 5): sampling period
 - LAB_PROFILE_NATIVE (memray, default 0): 1 records native (C/C++) frames too
 
@@ -44,7 +45,8 @@ import time
 import pyspark.daemon as _daemon
 
 _MODE = os.environ.get("LAB_PROFILE_MODE", "cpu")
-_DIR = os.environ.get("LAB_PROFILE_DIR", "")
+# A relative folder is the executor's working directory's (the daemon's cwd): one per executor
+_DIR = os.path.abspath(os.environ["LAB_PROFILE_DIR"]) if os.environ.get("LAB_PROFILE_DIR") else ""
 _INTERVAL = float(os.environ.get("LAB_PROFILE_INTERVAL_MS", "5")) / 1000.0
 _NATIVE = os.environ.get("LAB_PROFILE_NATIVE", "0") == "1"
 _ORIGINAL_MAIN = getattr(_daemon, "worker_main", None)  # Spark 3.5's daemon; None on 4.x

@@ -253,6 +253,42 @@ def test_memory_cli_real_job(cli, tmp_path):
         assert peaks[layer] > 0, layer
     assert set(tl.columns) == {"t", "source", "layer", "pid", "bytes"}
     assert tl.t.min() < 0 < tl.t.max()  # baseline before the job, samples after it started
+    meters = pd.read_csv(tmp_path / "meters.csv").set_index("spark_metric")
+    # Spark's own meter saw the same Python processes as psutil (both sample peaks: same order)
+    py = meters.loc["ProcessTreePythonRSSMemory"]
+    assert py.kit_peak_bytes > 0 and 0.3 < py.spark_over_kit < 3, meters
+    assert meters.loc["JVMHeapMemory"].spark_peak_bytes > 0
+
+
+def test_meters_side_by_side_sums_python_processes():
+    tl = _tidy(
+        [
+            (0.1, "process", "daemon RSS", 4, 30),
+            (0.1, "process", "python_worker RSS", 5, 100),
+            (0.2, "process", "python_worker RSS", 5, 120),
+            (0.2, "process", "daemon RSS", 4, 30),
+            (0.1, "process", "jvm RSS", 3, 900),
+            (0.1, "jvm", "JVM heap used", None, 400),
+        ]
+    )
+    spark = pd.DataFrame(
+        {
+            "executor": ["driver", "driver", "driver", "1"],
+            "metric": [
+                "ProcessTreePythonRSSMemory",
+                "ProcessTreeJVMRSSMemory",
+                "JVMHeapMemory",
+                "JVMHeapMemory",
+            ],
+            "bytes": [150, 1000, 500, 1],
+        }
+    )
+    t = mp.meters_side_by_side(_run(tl, pd.DataFrame()), spark).set_index("spark_metric")
+    assert t.loc["ProcessTreePythonRSSMemory"].kit_peak_bytes == 150  # 30 + 120 at t = 0.2
+    assert t.loc["ProcessTreePythonRSSMemory"].spark_over_kit == 1.0
+    assert t.loc["JVMHeapMemory"].spark_peak_bytes == 500  # the driver's, not executor 1's
+    assert np.isnan(t.loc["DirectPoolMemory"].spark_peak_bytes)
+    assert np.isnan(t.loc["DirectPoolMemory"].kit_peak_bytes)
 
 
 def test_processes_sampled_at_different_instants_are_summed():

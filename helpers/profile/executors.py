@@ -1,0 +1,454 @@
+"""Executor-side evidence of a job on a cluster, brought to the driver without reading the
+executors' disks: Python worker CPU stacks and JFR per executor JVM, per-task times, memory peaks.
+
+How each piece reaches the driver (the same on hosts that share nothing with it):
+- **Python worker stacks** (`helpers.workers.profiled_daemon`, one collapsed file per task): the
+  daemon writes them into a relative folder, `EXECUTOR_DIR`, which each executor resolves in its
+  own working directory. The daemon module is imported from the kit's zip, which Spark fetches into
+  that same directory: `spark.executorEnv.PYTHONPATH=<zip name>` (`core.session.daemon_path_conf`).
+  `collect_executor_files` then runs a small Spark job whose tasks read that folder on whichever
+  executor they land and return the files' text with `collect()`; the REST task list says which
+  executor ran which task, so every file is filed under its executor's id.
+- **JVM stacks**: every executor JVM starts a JFR recording (`executor_jfr_option`) that it dumps
+  when it exits into a folder the user names (`shared_dir`: a folder here; on a real cluster a
+  mounted shared or object-store path), one file per JVM named after its PID; the collecting job
+  tells which PID is which executor.
+- **Per-task times and memory peaks**: Spark's REST API (`helpers.measure.executors`).
+
+Layout written by `write_layout`: `<out>/executors/<id>/python.collapsed`, `jvm.collapsed`,
+`tasks/` (the per-task files), and at `<out>` the merged `python.collapsed`, `jvm.collapsed`,
+`tasks.csv` and `executors.json`. Weights in microseconds, times in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.core.config import LabError, atomic_write_bytes
+from helpers.core.findings import Finding, finding
+from helpers.core.session import ARROW_JAVA_FLAGS, worker_profiler_conf
+from helpers.measure.executors import (
+    EXECUTOR_METRICS_CONF,
+    executor_hosts,
+    executor_memory,
+    group_tasks,
+    stragglers,
+)
+from helpers.profile.jvm import RECORDING, jfr_events, parse_jfr_events
+from helpers.profile.stacks import merge, parse_collapsed, write_collapsed
+
+EXECUTOR_DIR = "lab-worker-profile"  # relative: resolved in each executor's working directory
+TASK_FILE = re.compile(r"^cpu-(\d+)-(\d+)\.collapsed$")
+JFR_FILE = re.compile(r"^hotspot-pid-(\d+)-.*\.jfr$")  # HotSpot's name for a dump into a folder
+
+
+def executor_jfr_option(folder, settings: str = "profile") -> str:
+    """The executor JVM option that records JFR from its start and dumps it at exit into `folder`
+    (HotSpot names the file `hotspot-pid-<pid>-id-1-<date>.jfr`; the folder must exist)."""
+    folder = str(folder)
+    if re.search(r"[\s,]", folder):
+        raise LabError(
+            f"The JFR folder {folder!r} has a space or comma, which the JVM option cannot carry: "
+            "name a folder without them."
+        )
+    return (
+        f"-XX:StartFlightRecording=name={RECORDING},settings={settings},maxage=30m,"
+        f"filename={folder},dumponexit=true"
+    )
+
+
+def cluster_profile_conf(shared_dir, interval_ms: float = 5.0) -> dict:
+    """Confs of a profiled session on a cluster: the worker sampler writing into each executor's
+    `EXECUTOR_DIR`, JFR in each executor JVM dumped at exit into `shared_dir/jfr` (created),
+    and Spark's process-tree memory metrics polled every 100 ms."""
+    jfr = Path(shared_dir).resolve() / "jfr"
+    option = executor_jfr_option(jfr)  # a folder name the option cannot carry fails first
+    jfr.mkdir(parents=True, exist_ok=True)
+    return {
+        **worker_profiler_conf("cpu", None, interval_ms, executor_dir=EXECUTOR_DIR),
+        "spark.executor.extraJavaOptions": " ".join([*ARROW_JAVA_FLAGS, option]),
+        **EXECUTOR_METRICS_CONF,
+    }
+
+
+# ---- on the executors ---------------------------------------------------------------------------
+
+
+def _jvm_pid() -> int | None:
+    """The executor JVM above this Python worker (worker <- pyspark.daemon <- java), from /proc."""
+    pid = os.getppid()
+    for _ in range(3):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            return None
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if comm == "java":
+            return pid
+        pid = int(stat[stat.rindex(")") + 2 :].split()[1])
+    return None
+
+
+def read_executor_folder(index, _rows, pause_s: float = 0.3):
+    """Runs on an executor (one task): the finished per-task files of its `EXECUTOR_DIR` with the
+    host, the folder and the executor JVM's PID. It lingers `pause_s` so that the job's tasks spread
+    over every executor."""
+    folder = os.path.abspath(os.environ.get("LAB_PROFILE_DIR") or EXECUTOR_DIR)
+    files = {}
+    if os.path.isdir(folder):
+        for name in sorted(os.listdir(folder)):
+            if TASK_FILE.match(name):
+                with open(os.path.join(folder, name)) as fh:
+                    files[name] = fh.read()
+    time.sleep(pause_s)
+    yield {
+        "index": index,
+        "host": socket.gethostname(),
+        "folder": folder,
+        "jvm_pid": _jvm_pid(),
+        "files": files,
+    }
+
+
+# ---- on the driver ------------------------------------------------------------------------------
+
+
+@dataclass
+class ExecutorEvidence:
+    """What one executor sent back: its per-task Python files (name -> collapsed text) and where
+    they came from. `jvm` is filled from its JFR dump after the executor exits."""
+
+    executor: str
+    host: str
+    folder: str
+    jvm_pid: int | None
+    files: dict = field(default_factory=dict, repr=False)
+    jvm: dict = field(default_factory=dict, repr=False)
+    jfr_path: str | None = None
+
+    def python(self, since: float | None = None, until: float | None = None) -> dict:
+        """The merged stacks of its task files whose task started in [since, until] (epoch s)."""
+        return merge(
+            *(parse_collapsed(t, n) for n, t in self.files.items() if in_window(t, since, until))
+        )
+
+
+def file_start(text: str) -> float | None:
+    """The `start=` epoch seconds in a task file's header line."""
+    m = re.match(r"# .*\bstart=([0-9.]+)", text)
+    return float(m.group(1)) if m else None
+
+
+def in_window(text: str, since: float | None, until: float | None) -> bool:
+    """Whether a task file's task started in [since, until] (no bound: always)."""
+    t = file_start(text)
+    if t is None:
+        return since is None and until is None
+    return (since is None or t >= since) and (until is None or t <= until)
+
+
+def file_by_executor(records: list[dict], tasks: pd.DataFrame) -> dict[str, ExecutorEvidence]:
+    """Records of `read_executor_folder` filed under the executor that ran each task (the REST
+    task list of the collecting job: partition index -> executor id); files are merged by name."""
+    where = dict(zip(tasks["index"], tasks["executor"]))
+    out: dict[str, ExecutorEvidence] = {}
+    for rec in records:
+        eid = where.get(rec["index"])
+        if eid is None:
+            continue
+        ev = out.setdefault(eid, ExecutorEvidence(eid, rec["host"], rec["folder"], rec["jvm_pid"]))
+        ev.files.update(rec["files"])
+    return out
+
+
+def _wait_tasks(spark, group: str, n: int, timeout: float = 15.0) -> pd.DataFrame:
+    """The REST task list of job group `group` once it lists `n` tasks (the listener is async)."""
+    end = time.monotonic() + timeout
+    while True:
+        tasks = group_tasks(spark, group)
+        done = tasks[tasks.status == "SUCCESS"]
+        if len(done) >= n or time.monotonic() > end:
+            return done
+        time.sleep(0.2)
+
+
+def collect_executor_files(spark, tries: int = 4) -> dict[str, ExecutorEvidence]:
+    """Bring every executor's per-task Python files to the driver through Spark (a job of 4 tasks
+    per executor, repeated until every registered executor answered). Returns executor id ->
+    evidence; LabError when some executor never ran a collecting task."""
+    expected = set(executor_hosts(spark))
+    sc = spark.sparkContext
+    got: dict[str, ExecutorEvidence] = {}
+    for attempt in range(tries):
+        n = 4 * max(1, len(expected))
+        group = f"lab-collect-{int(time.time() * 1000)}-{attempt}"
+        sc.setJobGroup(group, "collect executor profiles")
+        try:
+            records = (
+                sc.parallelize(range(n), n).mapPartitionsWithIndex(read_executor_folder).collect()
+            )
+        finally:
+            sc.setLocalProperty("spark.jobGroup.id", None)
+        for eid, ev in file_by_executor(records, _wait_tasks(spark, group, n)).items():
+            got.setdefault(eid, ev).files.update(ev.files)
+        if expected <= set(got):
+            break
+    missing = expected - set(got)
+    if missing:
+        raise LabError(
+            f"Executors {sorted(missing)} ran none of the collecting tasks: run the command again "
+            "with fewer concurrent jobs on the cluster."
+        )
+    return got
+
+
+def jfr_files(folder) -> dict[int, Path]:
+    """JVM PID -> its JFR dump in `folder` (HotSpot's `hotspot-pid-<pid>-...jfr` names)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return {}
+    return {int(m.group(1)): p for p in folder.iterdir() if (m := JFR_FILE.match(p.name))}
+
+
+def wait_for_jfr(folder, pids, timeout: float = 60.0) -> dict[int, Path]:
+    """Wait until every PID in `pids` has a complete dump in `folder` (its size steady for 0.5 s;
+    JVMs write it while they exit). Returns what is there at the end."""
+    pids = {p for p in pids if p is not None}
+    end = time.monotonic() + timeout
+    sizes: dict = {}
+    while time.monotonic() < end:
+        found = jfr_files(folder)
+        now = {pid: found[pid].stat().st_size for pid in pids if pid in found}
+        if len(now) == len(pids) and now == sizes and all(now.values()):
+            return found
+        sizes = now
+        time.sleep(0.5)
+    return jfr_files(folder)
+
+
+def attach_jvm_stacks(
+    evidence: dict[str, ExecutorEvidence], folder, since: float, until: float, timeout: float = 60.0
+) -> list[str]:
+    """Fill each executor's `jvm` stacks (task threads, [since, until]) from its JFR dump in
+    `folder`; returns the executor ids that left no dump."""
+    found = wait_for_jfr(folder, [ev.jvm_pid for ev in evidence.values()], timeout)
+    missing = []
+    for eid, ev in evidence.items():
+        path = found.get(ev.jvm_pid)
+        if path is None:
+            missing.append(eid)
+            continue
+        ev.jfr_path = str(path)
+        ev.jvm = parse_jfr_events(jfr_events(path), since, until)
+    return missing
+
+
+def write_layout(
+    out_dir, evidence: dict[str, ExecutorEvidence], since=None, until=None, tasks=None
+) -> dict:
+    """The folder layout: `executors/<id>/{python,jvm}.collapsed` and `tasks/` per executor; the
+    merged `python.collapsed` and `jvm.collapsed`, `tasks.csv` (REST task times) and
+    `executors.json` at `out_dir`. Returns the executors.json payload."""
+    out = Path(out_dir)
+    summary = []
+    pys, jvms = [], []
+    for eid, ev in sorted(evidence.items()):
+        d = out / "executors" / eid
+        py = ev.python(since, until)
+        pys.append(py)
+        jvms.append(ev.jvm)
+        write_collapsed(py, d / "python.collapsed")
+        write_collapsed(ev.jvm, d / "jvm.collapsed")
+        kept = {n: t for n, t in ev.files.items() if in_window(t, since, until)}
+        for name, text in kept.items():
+            atomic_write_bytes(d / "tasks" / name, text.encode())
+        rec = {k: v for k, v in asdict(ev).items() if k not in ("files", "jvm")}
+        rec.update(
+            python_tasks=len(kept),
+            python_processes=len({TASK_FILE.match(n).group(1) for n in kept}),
+            python_s=sum(py.values()) / 1e6,
+            jvm_s=sum(ev.jvm.values()) / 1e6,
+        )
+        summary.append(rec)
+    write_collapsed(merge(*pys), out / "python.collapsed")
+    write_collapsed(merge(*jvms), out / "jvm.collapsed")
+    if tasks is not None:
+        atomic_write_bytes(out / "tasks.csv", tasks.to_csv(index=False).encode())
+    payload = {"since": since, "until": until, "executors": summary}
+    atomic_write_bytes(out / "executors.json", json.dumps(payload, indent=1).encode())
+    return payload
+
+
+# ---- one profiled job on a cluster --------------------------------------------------------------
+
+JOB_GROUP = "lab-profiled-job"
+
+
+@dataclass
+class ClusterRun:
+    """One profiled job on a cluster: what it returned, its window (epoch s), every executor's
+    evidence, its tasks (REST, with `stragglers` columns) and Spark's executor memory peaks
+    during its stages (bytes). `jvm` stacks arrive once the executors have exited (`finish`)."""
+
+    result: object
+    since: float
+    until: float
+    evidence: dict = field(repr=False)
+    tasks: pd.DataFrame = field(repr=False)
+    memory: pd.DataFrame = field(repr=False)
+    missing_jfr: list = field(default_factory=list)
+
+    @property
+    def python(self) -> dict:
+        return merge(*(ev.python(self.since, self.until) for ev in self.evidence.values()))
+
+    @property
+    def jvm(self) -> dict:
+        return merge(*(ev.jvm for ev in self.evidence.values()))
+
+    def per_executor(self, side: str = "python") -> dict[str, dict]:
+        """Executor id -> its stacks of this job (side 'python' or 'jvm')."""
+        return {
+            eid: ev.python(self.since, self.until) if side == "python" else ev.jvm
+            for eid, ev in sorted(self.evidence.items())
+        }
+
+
+def profiled_job(spark, fn, group: str = JOB_GROUP) -> ClusterRun:
+    """Run `fn()` (Spark jobs) under job group `group` in a session started with
+    `cluster_profile_conf`, then bring each executor's Python stacks, the tasks' times and the
+    executors' memory peaks to the driver (REST and a collecting job; no executor disk read)."""
+    sc = spark.sparkContext
+    sc.setJobGroup(group, "profiled job")
+    since = time.time()
+    try:
+        result = fn()
+    finally:
+        until = time.time()
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    evidence = collect_executor_files(spark)
+    tasks = stragglers(group_tasks(spark, group))
+    return ClusterRun(result, since, until, evidence, tasks, executor_memory(spark, group))
+
+
+def finish(run: ClusterRun, shared_dir, timeout: float = 60.0) -> ClusterRun:
+    """After the session stopped (executors exit and dump JFR): each executor's JVM stacks of the
+    job's window from `shared_dir/jfr`; executors without a dump are listed in `missing_jfr`."""
+    run.missing_jfr = attach_jvm_stacks(
+        run.evidence, Path(shared_dir) / "jfr", run.since, run.until, timeout
+    )
+    return run
+
+
+# ---- findings: what notebook 09 says about the executors ----------------------------------------
+
+EXECUTOR_FINDINGS = {
+    "executor": (
+        "**Executor {executor}** (JVM PID {jvm_pid}): {tasks} tasks, {task_s:.2f} s of task time; "
+        "its Python workers were sampled for {python_s:.2f} s ({off_cpu:.0%} off-CPU), its JVM "
+        "task threads for {jvm_s:.2f} s; widest on-CPU Python leaf `{leaf}`."
+    ),
+    "no_jfr": (
+        "Executors {executors} left no JFR dump in the shared folder, so their JVM side is "
+        "missing: the JVM dumps only when it exits normally."
+    ),
+    "balanced": (
+        "No straggler: the slowest task took {worst:.2f}× its stage's median ({tasks} tasks over "
+        "{executors} executors)."
+    ),
+    "stragglers": (
+        "{count} straggler(s): the slowest task ({task_s:.2f} s on executor {executor}) took "
+        "{worst:.2f}× its stage's median."
+    ),
+    "python_rss": (
+        "Spark's own meter (`ProcessTreePythonRSSMemory`, executor metrics over REST) saw at most "
+        "{max_mib:.0f} MiB of Python processes (daemon + workers) on one executor "
+        "(executor {executor}), and the executor JVM's RSS (`ProcessTreeJVMRSSMemory`) peaked at "
+        "{jvm_mib:.0f} MiB."
+    ),
+}
+
+
+def _widest_leaf(stacks: dict) -> str:
+    leaves: dict = {}
+    for s, w in stacks.items():
+        if not s.endswith("[off-cpu]"):
+            leaf = s.rsplit(";", 1)[-1]
+            leaves[leaf] = leaves.get(leaf, 0) + w
+    return max(leaves, key=leaves.get) if leaves else "none"
+
+
+def executor_findings(run: ClusterRun) -> list[Finding]:
+    """Per executor: tasks, task time, sampled Python and JVM seconds, off-CPU share, widest
+    Python leaf; missing JFR dumps; stragglers (REST task times against their stage's median);
+    the largest Python RSS and JVM RSS peaks from Spark's executor metrics."""
+    out = []
+    tasks = run.tasks
+    for eid, ev in sorted(run.evidence.items()):
+        py = ev.python(run.since, run.until)
+        total = sum(py.values())
+        off = sum(w for s, w in py.items() if s.endswith("[off-cpu]"))
+        mine = tasks[tasks.executor == eid] if len(tasks) else tasks
+        out.append(
+            finding(
+                EXECUTOR_FINDINGS,
+                "executor",
+                executor=eid,
+                jvm_pid=ev.jvm_pid,
+                tasks=len(mine),
+                task_s=float(mine.duration_s.sum()) if len(mine) else 0.0,
+                python_s=total / 1e6,
+                off_cpu=off / total if total else 0.0,
+                jvm_s=sum(ev.jvm.values()) / 1e6,
+                leaf=_widest_leaf(py),
+            )
+        )
+    if run.missing_jfr:
+        out.append(finding(EXECUTOR_FINDINGS, "no_jfr", executors=", ".join(run.missing_jfr)))
+    if len(tasks):
+        worst = tasks.loc[tasks.vs_median.fillna(0).idxmax()]
+        if tasks.straggler.any():
+            out.append(
+                finding(
+                    EXECUTOR_FINDINGS,
+                    "stragglers",
+                    count=int(tasks.straggler.sum()),
+                    task_s=float(worst.duration_s),
+                    executor=worst.executor,
+                    worst=float(worst.vs_median),
+                )
+            )
+        else:
+            out.append(
+                finding(
+                    EXECUTOR_FINDINGS,
+                    "balanced",
+                    worst=float(worst.vs_median) if worst.vs_median == worst.vs_median else 1.0,
+                    tasks=len(tasks),
+                    executors=tasks.executor.nunique(),
+                )
+            )
+    mem = run.memory
+    py_rss = mem[mem.metric == "ProcessTreePythonRSSMemory"] if len(mem) else mem
+    if len(py_rss):
+        top = py_rss.loc[py_rss.bytes.idxmax()]
+        jvm = mem[mem.metric == "ProcessTreeJVMRSSMemory"].bytes
+        out.append(
+            finding(
+                EXECUTOR_FINDINGS,
+                "python_rss",
+                max_mib=top.bytes / 2**20,
+                executor=top.executor,
+                jvm_mib=float(jvm.max()) / 2**20 if len(jvm) else 0.0,
+            )
+        )
+    return out

@@ -1,0 +1,81 @@
+"""Spark's REST answers about tasks and executor memory (`measure.executors`), parsed from
+answers recorded on the 2-worker standalone cluster (Spark 3.5.9, tests/fixtures/rest). Pure."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers.measure import executors
+
+REST = Path(__file__).resolve().parents[1] / "fixtures" / "rest"
+
+
+def _load(name):
+    return json.loads((REST / f"{name}.json").read_text())
+
+
+def test_job_group_stages_and_the_latest_job_only():
+    jobs = _load("jobs")
+    assert executors.group_stages(jobs, "lab-profiled-job") == [(6, 0), (7, 0)]
+    assert executors.group_stages(jobs, "no-such-group") == []
+    many = [
+        {"jobId": 1, "jobGroup": "g", "stageIds": [1, 2]},
+        {"jobId": 3, "jobGroup": "g", "stageIds": [5]},
+        {"jobId": 2, "jobGroup": "h", "stageIds": [4]},
+    ]
+    assert executors.group_stages(many, "g") == [(1, 0), (2, 0), (5, 0)]
+    assert executors.group_stages(many, "g", last=True) == [(5, 0)]
+
+
+def test_task_list_in_seconds_per_executor():
+    tasks = executors.task_table(_load("taskList"), 7)
+    assert list(tasks.columns) == executors.TASK_COLUMNS
+    assert len(tasks) == 2 and set(tasks.executor) == {"0", "1"}
+    raw = {t["taskId"]: t for t in _load("taskList")}
+    for row in tasks.itertuples():
+        assert row.duration_s == pytest.approx(raw[row.task]["duration"] / 1e3)
+        assert row.cpu_s == pytest.approx(raw[row.task]["taskMetrics"]["executorCpuTime"] / 1e9)
+        assert row.run_s <= row.duration_s
+    assert tasks.launch_s.between(1.7e9, 2.0e9).all()  # epoch seconds, 2023..2033
+    per = executors.per_executor(tasks)
+    assert per.tasks.sum() == 2 and per.task_s.sum() == pytest.approx(tasks.duration_s.sum())
+
+
+def test_rest_time_is_utc_epoch_seconds():
+    assert executors.rest_time("1970-01-01T00:00:01.500GMT") == 1.5
+    assert executors.rest_time(None) is None
+
+
+def test_stragglers_against_the_stage_median():
+    tasks = pd.DataFrame(
+        {"stage": [1, 1, 1, 1, 2, 2], "duration_s": [1.0, 1.1, 0.9, 3.0, 1.0, 5.0]}
+    )
+    out = executors.stragglers(tasks)
+    assert out.straggler.tolist() == [False, False, False, True, False, False]  # stage 2: 2 tasks
+    assert out.vs_median.iloc[3] == pytest.approx(3.0 / 1.05)
+
+
+def test_executor_peaks_from_executors_and_stage_answers():
+    life = executors.memory_peaks(_load("executors"))
+    assert set(life.metric) == set(executors.MEMORY_METRICS)
+    assert {"0", "1"} <= set(life.executor)
+    stage = executors.stage_memory_peaks(_load("stage"))
+    assert set(stage.executor) == {"0", "1"}
+    raw = _load("stage")["executorSummary"]
+    for row in stage.itertuples():
+        assert row.bytes == raw[row.executor]["peakMemoryMetrics"][row.metric]
+    py = stage[stage.metric == "ProcessTreePythonRSSMemory"]
+    assert (py.bytes > 50 * 2**20).all()  # the executors' pyspark.daemon + worker were seen
+    wide = executors.wide_peaks(stage)
+    assert list(wide.executor) == ["0", "1"]
+    assert wide["JVMHeapMemory"].iloc[0] == pytest.approx(
+        raw["0"]["peakMemoryMetrics"]["JVMHeapMemory"] / 2**20
+    )
+
+
+def test_executors_without_peaks_are_left_out():
+    assert executors.memory_peaks([{"id": "driver"}]).empty
+    assert executors.stage_memory_peaks({}).empty
+    assert executors.wide_peaks(executors.memory_peaks([])).empty
