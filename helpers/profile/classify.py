@@ -12,7 +12,7 @@ classified by its **leaf-most meaningful frame**, in this order:
 2. **prediction** when a model frame is anywhere on the stack (Python `lightgbm/` and the kit's
    `predict` in `helpers/model/data.py`, SynapseML's `com.microsoft.azure.synapse.ml.lightgbm`,
    LightGBM's JNI wrapper `com.microsoft.ml.lightgbm`): the NumPy calls LightGBM makes inside
-   predict are prediction;
+   predict are prediction, SynapseML extracting LightGBM's native library from its jar is not;
 3. otherwise the deepest frame that matches a rule below; `other` when none does.
 
 Categories (in the order charts stack them):
@@ -92,6 +92,9 @@ _PREDICTION = re.compile(
     r"\(lightgbm/|^predict \(helpers/model/data\.py\)"
     r"|^com\.microsoft\.azure\.synapse\.ml\.lightgbm\.|^com\.microsoft\.ml\.lightgbm\."
 )
+# Under a model frame but not predicting: SynapseML's booster extracting LightGBM's native library
+# from its jar (`NativeLoader.extractNativeLibraries`, on the booster's first use).
+_NOT_PREDICTION = re.compile(r"^com\.microsoft\.azure\.synapse\.ml\.core\.env\.NativeLoader\.")
 
 _PY_RULES = [
     ("waiting", re.compile(r"^\[off-cpu\]$")),
@@ -260,7 +263,7 @@ def classify_sample(stack: str, side: str = "python") -> tuple[str, str | None]:
         break
     else:
         cat = "other"
-    if any(_PREDICTION.search(f) for f in fs):
+    if any(_PREDICTION.search(f) for f in fs) and not any(_NOT_PREDICTION.search(f) for f in fs):
         return "prediction", None
     return cat, (_io(fs[i], side) if cat == "socket I/O" else None)
 

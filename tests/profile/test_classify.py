@@ -90,6 +90,13 @@ PASS = f"{MAIN};process (pyspark/worker.py);dump_stream (pyspark/sql/pandas/seri
         # on-CPU Java code of the socket classes is socket I/O, with its direction
         (f"{W};java.net.Socket$SocketOutputStream.write", "jvm", ("socket I/O", "write")),
         (f"{T};{JNI}", "jvm", ("prediction", None)),
+        (  # SynapseML's booster unpacking LightGBM's native library is not prediction
+            f"{T};com.microsoft.azure.synapse.ml.lightgbm.booster.LightGBMBooster.score;"
+            "com.microsoft.azure.synapse.ml.core.env.NativeLoader.extractNativeLibraries;"
+            "java.util.zip.Inflater.inflateBytesBytes [native]",
+            "jvm",
+            ("native/JNI", None),
+        ),
         (
             f"{W};org.apache.spark.sql.execution.arrow.ArrowWriter.write;"
             "org.apache.arrow.vector.BaseFixedWidthVector.handleSafe",
