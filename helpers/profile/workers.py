@@ -369,6 +369,12 @@ PROFILE_FINDINGS = {
         "conversion {conversion:.0%}, socket I/O {socket:.0%}, other {other:.0%}. Widest leaf "
         "`{leaf}` ({leaf_share:.0%}, {leaf_kind})."
     ),
+    "jvm_only": (
+        "**{scenario}** (no Python worker): {jvm_s:.2f} s of task-thread samples: prediction (JNI) "
+        "**{prediction:.0%}**, row↔Arrow {row_arrow:.0%}, serialization {serialization:.0%}, "
+        "conversion {conversion:.0%}, socket I/O {socket:.0%}, other {other:.0%}, waiting "
+        "{waiting:.0%}. Widest leaf `{leaf}` ({leaf_share:.0%}, {leaf_kind})."
+    ),
     "no_jvm": "**{scenario}**: no JFR samples of the task threads in this run's window.",
     "writer_thread": (
         "**{scenario}**: the samples come from {threads}: a separate writer thread feeds the "
@@ -463,7 +469,8 @@ def jvm_findings(results) -> list[Finding]:
     flame graph's coloured areas) of waiting, split into blocked reading the worker's results,
     blocked writing batches to it, parked or polling, and of the working categories; the widest
     leaf, its share and what the classifier counts it as (`classify.leaf_table`); and, for paths
-    with a Python worker, the threads the samples came from (a separate writer thread or not)."""
+    with a Python worker, the threads the samples came from (a separate writer thread or not).
+    A path without a Python worker (SynapseML) gets one sentence without the socket waits."""
     out = []
     for r in results:
         if not r.jvm:
@@ -473,7 +480,7 @@ def jvm_findings(results) -> list[Finding]:
         out.append(
             finding(
                 PROFILE_FINDINGS,
-                "jvm_path",
+                "jvm_path" if r.python_processes else "jvm_only",
                 scenario=r.scenario,
                 jvm_s=r.jvm_s,
                 leaf=top.frame.iloc[0],

@@ -74,8 +74,12 @@ WRITE0 = (
 
 def test_jvm_findings_every_branch():
     r = _result(jvm={READ0: 30_000, ARROW: 10_000})
-    fs = workers.jvm_findings([r, _result("synapseml")])
-    assert _keys(fs) == ["jvm_path", "single_thread", "no_jvm"]
+    jni = "thread:Executor task launch worker;com.microsoft.ml.lightgbm.lightgbmlibJNI.X [native]"
+    synapse = _result("synapseml", jvm={jni: 30_000, ARROW: 10_000}, tasks=0, processes=0)
+    fs = workers.jvm_findings([r, _result("synapseml"), synapse])
+    assert _keys(fs) == ["jvm_path", "single_thread", "no_jvm", "jvm_only"]
+    assert fs[3].values["prediction"] == pytest.approx(0.75)
+    assert "(no Python worker)" in fs[3].text() and "**75%**" in fs[3].text()
     v = fs[0].values
     assert v["jvm_s"] == pytest.approx(0.04)
     assert v["leaf"] == "sun.nio.ch.SocketDispatcher.read0 [native]"
