@@ -1,10 +1,22 @@
-"""Frames -> categories: where the sampled time of a Python worker or the JVM goes.
+"""Samples -> categories: where the sampled time of a Python worker or the JVM goes.
+
+One sample is one collapsed stack ('root;...;leaf', frames root first) with its weight. It is
+classified by its **leaf-most meaningful frame**, in this order:
+
+1. **waiting** when the thread was not working: a Python `[off-cpu]` leaf (the thread CPU clock
+   did not advance), a JVM thread inside a blocking socket call (`SocketDispatcher.read0`, a socket
+   write's `FileDispatcherImpl.write0`, Java 8's `socketRead0`/`socketWrite0`; JFR samples threads
+   in native code without telling blocked from copying, and copying one batch into the kernel
+   takes a small fraction of its 20 ms period, so such a sample is a thread waiting for the
+   Python worker), or a parked, sleeping or polling JVM thread (`park`, `wait`, `sleep`, epoll);
+2. **prediction** when a model frame is anywhere on the stack (Python `lightgbm/` and the kit's
+   `predict` in `helpers/model/data.py`, SynapseML's `com.microsoft.azure.synapse.ml.lightgbm`,
+   LightGBM's JNI wrapper `com.microsoft.ml.lightgbm`): the NumPy calls LightGBM makes inside
+   predict are prediction, SynapseML extracting LightGBM's native library from its jar is not;
+3. otherwise the deepest frame that matches a rule below; `other` when none does.
 
 Categories (in the order charts stack them):
-- prediction: the model (Python `lightgbm/` and the kit's `predict` in `helpers/model/data.py`,
-  SynapseML's `com.microsoft.azure.synapse.ml.lightgbm` and LightGBM's JNI wrapper
-  `com.microsoft.ml.lightgbm`). Any such frame on a stack wins, so the NumPy calls LightGBM makes
-  inside predict count as prediction.
+- prediction: the model, see above.
 - conversion: Arrow <-> pandas (`arrow_to_pandas`, `_create_batch`, `pyarrow/pandas_compat.py`),
   building the model's input matrix (`np.column_stack`, `to_numpy`, pandas/NumPy frames, the kit's
   UDF bodies in `helpers/paths/scenarios.py`), SynapseML's `VectorAssembler`.
@@ -16,25 +28,31 @@ Categories (in the order charts stack them):
   pickling), and the other row <-> object conversions of Catalyst (`UnsafeRow` getters, e.g.
   SynapseML's `VectorUDT`). A whole-stage codegen iterator (`GeneratedIteratorForCodegenStage…`)
   is the parent of everything in its stage and is left to the frames below it.
-- socket I/O: reading/writing the worker socket (`read_int`/`write_int`, `java.net.Socket*`,
-  `sun.nio.ch`).
-- native/JNI: other JVM threads' time in native methods (leaf marked `[native]`).
-- waiting/idle: Python `[off-cpu]` (the thread CPU clock did not advance: blocked on the socket or
-  waiting for a core); JVM `park`/`wait`/`sleep`/epoll.
+- socket I/O: on-CPU work reading/writing the worker socket (`read_int`/`write_int`, the JVM's
+  socket classes in Java code).
+- native/JNI: other time of JVM task threads in native methods (leaf marked `[native]`).
 - other: Spark's own bookkeeping, imports, the cached-table scan, ...
+- waiting: see above.
 
-The deepest (leaf-most) frame that matches a rule decides, except that prediction wins anywhere
-and an `[off-cpu]` leaf is always waiting.
+Each sample also has a direction (`classify_sample`): "read" or "write" when its deciding frame
+reads from or writes to the other side (the Python worker's `read_int`/`load_stream` and
+`write_int`/`dump_stream`, whose socket calls run in C under them: `pyspark/daemon.py` wraps the
+socket with `os.fdopen`; the JVM's socket read/write methods), else None. A waiting sample with
+a direction is a thread blocked on the other side; without one it waited for a core, the disk
+or a lock (Python) or was parked or polling (JVM).
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from dataclasses import dataclass
 
 import pandas as pd
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
+from helpers.profile.stacks import Node
 
 CATEGORIES = (
     "prediction",
@@ -43,8 +61,8 @@ CATEGORIES = (
     "JVM row<->Arrow",
     "socket I/O",
     "native/JNI",
-    "waiting/idle",
     "other",
+    "waiting",
 )
 CATEGORY_COLORS = {
     "prediction": "#2ca02c",
@@ -53,21 +71,37 @@ CATEGORY_COLORS = {
     "JVM row<->Arrow": "#9467bd",
     "socket I/O": "#17becf",
     "native/JNI": "#8c564b",
-    "waiting/idle": "#c7c7c7",
     "other": "#7f7f7f",
+    "waiting": "#c7c7c7",
+}
+# What a waiting sample waited in, by its direction (`classify_sample`), per side.
+WAIT_KINDS = {
+    "python": {
+        "read": "reading from the JVM",
+        "write": "writing to the JVM",
+        None: "for a core, the disk or a lock",
+    },
+    "jvm": {
+        "read": "reading the Python worker's results",
+        "write": "writing batches to the Python worker",
+        None: "parked or polling",
+    },
 }
 
 _PREDICTION = re.compile(
     r"\(lightgbm/|^predict \(helpers/model/data\.py\)"
     r"|^com\.microsoft\.azure\.synapse\.ml\.lightgbm\.|^com\.microsoft\.ml\.lightgbm\."
 )
+# Under a model frame but not predicting: SynapseML's booster extracting LightGBM's native library
+# from its jar (`NativeLoader.extractNativeLibraries`, on the booster's first use).
+_NOT_PREDICTION = re.compile(r"^com\.microsoft\.azure\.synapse\.ml\.core\.env\.NativeLoader\.")
 
 _PY_RULES = [
-    ("waiting/idle", re.compile(r"^\[off-cpu\]$")),
+    ("waiting", re.compile(r"^\[off-cpu\]$")),
     (
         "socket I/O",
         re.compile(
-            r"^(read_int|write_int|read_long|write_long|write_with_length)"
+            r"^(read_int|write_int|read_long|write_long|read_bool|write_with_length)"
             r" \(pyspark/serializers\.py\)"
             r"|^(readinto|recv_into|recv|send|sendall|makefile) \(socket\.py\)"
         ),
@@ -92,20 +126,50 @@ _PY_RULES = [
         ),
     ),  # py-spy native frames of the IPC reader/writer
 ]
+# The worker's socket is a file (`os.fdopen` in pyspark/daemon.py): its reads and writes run in C
+# under these frames, so they give a waiting sample its direction.
+_PY_IO = (
+    (
+        "read",
+        re.compile(
+            r"^(read_int|read_long|read_bool|_read_with_length|load_stream"
+            r"|_load_stream_without_unmarshal) \(pyspark/(sql/pandas/)?serializers\.py\)"
+            r"|^(readinto|recv_into|recv) \(socket\.py\)"
+        ),
+    ),
+    (
+        "write",
+        re.compile(
+            r"^(write_int|write_long|write_with_length|_write_with_length|dump_stream)"
+            r" \(pyspark/(sql/pandas/)?serializers\.py\)|^(send|sendall) \(socket\.py\)"
+        ),
+    ),
+)
 
+_JVM_SOCKET_CLASS = re.compile(
+    r"^(sun\.nio\.ch\.(NioSocketImpl|SocketDispatcher|SocketChannelImpl)"
+    r"|java\.net\.Socket|java\.net\.SocketInputStream|java\.net\.SocketOutputStream)"
+)
+# A native read/write system call; on a stack through a socket class it is the socket's
+# (JDK 17: SocketDispatcher.write calls FileDispatcherImpl.write0).
+_JVM_SYSCALL = re.compile(
+    r"^(sun\.nio\.ch\.(SocketDispatcher|FileDispatcherImpl)\.(?P<a>read|readv|write|writev)0"
+    r"|java\.net\.Socket(Input|Output)Stream\.socket(?P<b>Read|Write)0) \[native\]$"
+)
 _JVM_RULES = [
     (
-        "waiting/idle",
+        "waiting",
         re.compile(
-            r"^(jdk\.internal\.misc\.Unsafe\.park|java\.lang\.Object\.wait|java\.lang\.Thread\.sleep"
-            r"|java\.util\.concurrent\.locks\.LockSupport\.park|sun\.nio\.ch\.EPoll\.wait"
-            r"|sun\.nio\.ch\.EPollSelectorImpl\.doSelect)"
+            r"^(jdk\.internal\.misc\.Unsafe\.park|sun\.misc\.Unsafe\.park|java\.lang\.Object\.wait"
+            r"|java\.lang\.Thread\.sleep|java\.util\.concurrent\.locks\.LockSupport\.park"
+            r"|sun\.nio\.ch\.EPoll\.wait|sun\.nio\.ch\.EPollSelectorImpl\.doSelect"
+            r"|sun\.nio\.ch\.Net\.poll)"
         ),
     ),
     (
         "socket I/O",
         re.compile(
-            r"^(sun\.nio\.ch\.(Net\.poll|NioSocketImpl|SocketDispatcher|SocketChannelImpl|IOUtil)"
+            r"^(sun\.nio\.ch\.(NioSocketImpl|SocketDispatcher|SocketChannelImpl|IOUtil)"
             r"|java\.net\.Socket|java\.net\.SocketInputStream|java\.net\.SocketOutputStream)"
         ),
     ),
@@ -134,6 +198,8 @@ _JVM_RULES = [
     ),
     ("native/JNI", re.compile(r" \[native\]$")),
 ]
+_JVM_READ = re.compile(r"\.\w*[Rr]ead\w*(\$\w*)?$")
+_JVM_WRITE = re.compile(r"\.\w*[Ww]rite\w*(\$\w*)?$")
 
 
 def _side(side: str) -> list:
@@ -152,20 +218,59 @@ def classify_frame(label: str, side: str = "python") -> str | None:
     return None
 
 
-def classify_stack(stack: str, side: str = "python") -> str:
-    """The category of a whole stack ('root;...;leaf'): prediction anywhere wins, an [off-cpu] leaf
-    is waiting, otherwise the leaf-most frame matching a rule decides; 'other' if none does."""
-    fs = stack.split(";")
-    if fs[-1] == "[off-cpu]":
-        return "waiting/idle"
-    if any(_PREDICTION.search(f) for f in fs):
-        return "prediction"
+def _io(frame: str, side: str) -> str | None:
+    if side == "python":
+        return next((d for d, rx in _PY_IO if rx.search(frame)), None)
+    if _JVM_READ.search(frame.removesuffix(" [native]")):
+        return "read"
+    if _JVM_WRITE.search(frame.removesuffix(" [native]")):
+        return "write"
+    return None
+
+
+def _jvm_socket_wait(fs: list[str]) -> str | None:
+    """'read'/'write' when the leaf is a native read/write call under a socket class."""
+    m = _JVM_SYSCALL.search(fs[-1])
+    if m and any(_JVM_SOCKET_CLASS.search(f) for f in fs):
+        return "read" if (m.group("a") or m.group("b")).lower().startswith("read") else "write"
+    return None
+
+
+def _meaningful(frame: str, rules: list) -> bool:
+    return bool(_PREDICTION.search(frame)) or any(rx.search(frame) for _, rx in rules)
+
+
+def classify_sample(stack: str, side: str = "python") -> tuple[str, str | None]:
+    """(category, direction) of one sample 'root;...;leaf' (module docstring): the leaf-most
+    frame that matches a rule decides, except that a waiting frame (or a JVM thread blocked in a
+    socket call) always wins and a model frame anywhere makes the rest prediction. Direction:
+    'read'/'write' for socket I/O and waiting samples whose deciding frame (for a Python
+    `[off-cpu]` leaf, the leaf-most meaningful frame above it) reads from or writes to the other
+    side, else None."""
     rules = _side(side)
-    for f in reversed(fs):
-        for cat, rx in rules:
-            if rx.search(f):
-                return cat
-    return "other"
+    fs = stack.split(";")
+    if side == "jvm" and (way := _jvm_socket_wait(fs)):
+        return "waiting", way
+    for i in range(len(fs) - 1, -1, -1):
+        cat = next((c for c, rx in rules if rx.search(fs[i])), None)
+        if cat is None:
+            continue
+        if cat == "waiting":
+            if side == "jvm":
+                return "waiting", None
+            above = next((f for f in reversed(fs[:i]) if _meaningful(f, rules)), None)
+            return "waiting", _io(above, side) if above else None
+        break
+    else:
+        cat = "other"
+    if any(_PREDICTION.search(f) for f in fs) and not any(_NOT_PREDICTION.search(f) for f in fs):
+        return "prediction", None
+    return cat, (_io(fs[i], side) if cat == "socket I/O" else None)
+
+
+def classify_stack(stack: str, side: str = "python") -> str:
+    """The category of one sample 'root;...;leaf' (`classify_sample`)."""
+    return classify_sample(stack, side)[0]
 
 
 def categorize(stacks: dict, side: str = "python") -> dict[str, float]:
@@ -174,6 +279,131 @@ def categorize(stacks: dict, side: str = "python") -> dict[str, float]:
     out = dict.fromkeys(CATEGORIES, 0.0)
     for s, w in stacks.items():
         out[classify_stack(s, side)] += w / 1e6
+    return out
+
+
+def io_seconds(stacks: dict, side: str = "python") -> dict[tuple[str, str | None], float]:
+    """Seconds per (category, direction) of stacks weighted in microseconds (`classify_sample`);
+    e.g. ('waiting', 'read') is a thread blocked reading from the other side."""
+    out: dict = defaultdict(float)
+    for s, w in stacks.items():
+        out[classify_sample(s, side)] += w / 1e6
+    return dict(out)
+
+
+def category_tree(stacks: dict, side: str = "python", hide: str | None = None) -> Node:
+    """The call tree of `stacks` (`stacks.build_tree`) whose nodes also carry `cats`: the weight
+    beneath them per category. Each stack is classified in full before the frames matching the
+    regex `hide` (e.g. JVM_SCAFFOLDING) are dropped from the tree, so hiding changes the drawing,
+    never the shares."""
+    root = Node("all")
+    rx = re.compile(hide) if hide else None
+    for s, w in stacks.items():
+        cat = classify_stack(s, side)
+        fs = s.split(";")
+        if rx is not None:
+            fs = [f for f in fs if not rx.search(f)] or fs[-1:]
+        for node in _descend(root, fs):
+            node.weight += w
+            node.cats[cat] = node.cats.get(cat, 0) + w
+    return root
+
+
+def _descend(root: Node, fs: list[str]):
+    node = root
+    yield node
+    for f in fs:
+        node = node.children.setdefault(f, Node(f))
+        yield node
+
+
+@dataclass
+class Box:
+    """One drawn frame of a flame graph: `name` at `depth` (0 = the root 'all'), spanning the
+    weight interval [offset, offset + weight); `segments` are (category, offset, weight) of the
+    samples that end in this frame or in callees too narrow or too deep to draw, after the
+    drawn callees. The rest of the box only passes calls through."""
+
+    name: str
+    depth: int
+    offset: int
+    weight: int
+    segments: list
+
+
+def flame_boxes(root: Node, min_share: float = 0.0, max_depth: int | None = None) -> list[Box]:
+    """The boxes of an icicle flame graph of a `category_tree`, parents before children, siblings
+    widest first (ties by name). A callee lighter than `min_share` of the total or deeper than
+    `max_depth` is not drawn: its samples become segments of its caller. Per category, the
+    segments' weights add up to the tree's: the coloured area is the breakdown."""
+    cut = min_share * root.weight
+    out: list[Box] = []
+
+    def walk(node: Node, offset: int, depth: int) -> None:
+        box = Box(node.name, depth, offset, node.weight, [])
+        out.append(box)
+        left = dict(node.cats)
+        x = offset
+        deeper = max_depth is None or depth < max_depth
+        for child in sorted(node.children.values(), key=lambda n: (-n.weight, n.name)):
+            if deeper and child.weight > 0 and child.weight >= cut:
+                walk(child, x, depth + 1)
+                x += child.weight
+                for c, w in child.cats.items():
+                    left[c] -= w
+        for c in CATEGORIES:
+            if left.get(c, 0) > 0:
+                box.segments.append((c, x, left[c]))
+                x += left[c]
+
+    walk(root, 0, 0)
+    return out
+
+
+def describe(category: str, direction: str | None, side: str = "python") -> str:
+    """A category in words, with what a waiting or socket sample waited in or did: e.g.
+    'waiting: writing batches to the Python worker', 'socket I/O (read)', 'prediction'."""
+    if category == "waiting":
+        return f"waiting: {WAIT_KINDS[side][direction]}"
+    if category == "socket I/O" and direction:
+        return f"socket I/O ({direction})"
+    return category
+
+
+def leaf_table(stacks: dict, side: str = "python", top: int = 3, on_cpu: bool = False):
+    """The `top` leaf frames by self time (the widest bottom edges of the icicle): frame, seconds,
+    share (of all samples, or of the on-CPU ones, i.e. without waiting samples, with `on_cpu`)
+    and `kind` (`describe`) of the category and direction holding most of that leaf's time."""
+    per: dict = defaultdict(lambda: defaultdict(int))
+    for s, w in stacks.items():
+        cat, io = classify_sample(s, side)
+        if on_cpu and cat == "waiting":
+            continue
+        per[s.rsplit(";", 1)[-1]][(cat, io)] += w
+    grand = sum(sum(v.values()) for v in per.values())
+    rows = [
+        {
+            "frame": leaf,
+            "seconds": sum(kinds.values()) / 1e6,
+            "share": sum(kinds.values()) / grand,
+            "kind": describe(*max(kinds, key=lambda k: (kinds[k], str(k))), side),
+        }
+        for leaf, kinds in per.items()
+    ]
+    table = pd.DataFrame(rows, columns=["frame", "seconds", "share", "kind"])
+    return table.sort_values(["seconds", "frame"], ascending=[False, True]).head(top)
+
+
+def shares(stacks: dict, side: str = "python") -> dict[str, float]:
+    """Shares (0..1) of all samples of one side: every category (`categorize`), and the waiting
+    samples by direction as 'wait_read', 'wait_write', 'wait_other' (they add up to 'waiting')."""
+    io = io_seconds(stacks, side)
+    total = sum(io.values())
+    if not total:
+        return dict.fromkeys([*CATEGORIES, "wait_read", "wait_write", "wait_other"], 0.0)
+    out = {c: sum(v for (k, _), v in io.items() if k == c) / total for c in CATEGORIES}
+    for d, key in (("read", "wait_read"), ("write", "wait_write"), (None, "wait_other")):
+        out[key] = io.get(("waiting", d), 0.0) / total
     return out
 
 
@@ -229,23 +459,20 @@ def breakdown_frame(results) -> pd.DataFrame:
 
 
 def split(result, side: str = "python") -> dict:
-    """The serialization-vs-prediction split of one side's busy time (the `[off-cpu]` and
-    waiting samples, and on the JVM the blocking socket reads, are left out): seconds and shares
-    for prediction, serialization (Arrow IPC, pickle, socket I/O, JVM row<->Arrow), conversion
-    and other; plus the waiting seconds."""
+    """The serialization-vs-prediction split of one side's busy time (waiting samples left out):
+    seconds and shares for prediction, serialization (Arrow IPC, pickle, on-CPU socket I/O, JVM
+    row<->Arrow), conversion and other (with native/JNI); plus the waiting seconds. Every
+    seconds value is a sum of `categorize` categories: the same numbers as the breakdown."""
     cats = categorize(result.python if side == "python" else result.jvm, side)
-    # On the JVM, time in the socket's native read is the task thread blocked on the worker:
-    # waiting.
-    sock = cats["socket I/O"] if side == "python" else 0.0
     parts = {
         "prediction": cats["prediction"],
-        "serialization": cats["serialization"] + sock + cats["JVM row<->Arrow"],
+        "serialization": cats["serialization"] + cats["socket I/O"] + cats["JVM row<->Arrow"],
         "conversion": cats["conversion"],
         "other": cats["other"] + cats["native/JNI"],
     }
     busy = sum(parts.values())
     parts.update({f"{k}_share": (v / busy if busy else 0.0) for k, v in list(parts.items())})
-    parts.update(on_cpu_s=busy, waiting_s=cats["waiting/idle"] + cats["socket I/O"] - sock)
+    parts.update(on_cpu_s=busy, waiting_s=cats["waiting"])
     return parts
 
 

@@ -135,9 +135,13 @@ def dominant_frame(stacks: Stacks, on_cpu_only: bool = True) -> str:
 
 @dataclass
 class Node:
+    """A frame of the call tree: total weight beneath it, callees by name, and (filled by
+    `classify.category_tree`) the weight beneath it per category."""
+
     name: str
     weight: int = 0
     children: dict = field(default_factory=dict)
+    cats: dict = field(default_factory=dict)
 
 
 def build_tree(stacks: Stacks) -> Node:

@@ -48,15 +48,12 @@ from helpers.measure.timing import (
     warm_up,
 )
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
-from helpers.profile.classify import breakdown, categorize
+from helpers.profile.classify import breakdown, categorize, leaf_table, shares
 from helpers.profile.jvm import jvm_stacks, rotate_jfr
 from helpers.profile.pyspy import native_share
 from helpers.profile.stacks import (
-    frame_table,
     merge,
-    on_cpu,
     read_collapsed,
-    total_s,
     total_share,
     write_collapsed,
 )
@@ -351,13 +348,17 @@ INVALIDATE_NOTABLE = 0.05  # a share of sampled worker time worth a sentence
 
 PROFILE_FINDINGS = {
     "off_cpu": (
-        "The grey `[off-cpu]` tips are time the worker's thread was not running: waiting for the "
-        "JVM's next batch or for a core (this machine has {cores} cores shared by the JVM and the "
-        "workers)."
+        "The grey `[off-cpu]` tips are time the worker's thread was not running, drawn and "
+        "counted as *waiting*: for the JVM (the frame above reads or writes the socket) or for a "
+        "core, the disk or a lock (this machine has {cores} cores shared by the JVM and the "
+        "workers). White frames only pass calls through; colour is where samples end."
     ),
     "python_path": (
-        "**{scenario}**: {tasks} tasks in {processes} worker processes, {sampled_s:.2f} s sampled, "
-        "{off_cpu_share:.0%} of it off-CPU; widest on-CPU leaves: {leaves}."
+        "**{scenario}**: {tasks} tasks in {processes} worker processes, {sampled_s:.2f} s "
+        "sampled: **prediction {prediction:.0%}**, serialization {serialization:.0%}, "
+        "conversion {conversion:.0%}, socket I/O {socket:.0%}, other {other:.0%}, **waiting "
+        "{waiting:.0%}** (reading from the JVM {wait_read:.0%}, writing to it {wait_write:.0%}, "
+        "for a core, the disk or a lock {wait_other:.0%}). Widest on-CPU leaves: {leaves}."
     ),
     "no_python": (
         "**{scenario}**: {tasks} Python tasks ran and {files} worker files were written: this path "
@@ -370,9 +371,18 @@ PROFILE_FINDINGS = {
         "A fixed per-task cost: its share shrinks as tasks get larger."
     ),
     "jvm_path": (
-        "**{scenario}**: {jvm_s:.2f} s of task-thread samples; widest leaf `{leaf}` "
-        "({leaf_share:.0%}); socket reads {socket_share:.0%}, row↔Arrow {row_arrow_share:.0%}, "
-        "prediction (JNI) {prediction_share:.0%}."
+        "**{scenario}**: {jvm_s:.2f} s of task-thread samples. **Waiting {waiting:.0%}**: blocked "
+        "reading the Python worker's results {wait_read:.0%}, blocked writing batches to it "
+        "{wait_write:.0%}, parked or polling {wait_other:.0%}. Working: prediction (JNI) "
+        "{prediction:.0%}, row↔Arrow {row_arrow:.0%}, serialization {serialization:.0%}, "
+        "conversion {conversion:.0%}, socket I/O {socket:.0%}, other {other:.0%}. Widest leaf "
+        "`{leaf}` ({leaf_share:.0%}, {leaf_kind})."
+    ),
+    "jvm_only": (
+        "**{scenario}** (no Python worker): {jvm_s:.2f} s of task-thread samples: prediction (JNI) "
+        "**{prediction:.0%}**, row↔Arrow {row_arrow:.0%}, serialization {serialization:.0%}, "
+        "conversion {conversion:.0%}, socket I/O {socket:.0%}, other {other:.0%}, waiting "
+        "{waiting:.0%}. Widest leaf `{leaf}` ({leaf_share:.0%}, {leaf_kind})."
     ),
     "no_jvm": "**{scenario}**: no JFR samples of the task threads in this run's window.",
     "writer_thread": (
@@ -403,19 +413,33 @@ PROFILE_FINDINGS = {
 
 
 def top_leaves(stacks: dict, n: int = 3) -> str:
-    """The `n` frames with the most on-CPU self time and their shares of on-CPU time, as
-    Markdown ('`f` 40%; `g` 12%'); 'none' without on-CPU samples."""
-    t = frame_table(on_cpu(stacks), top=n)
-    return "; ".join(f"`{f}` {s:.0%}" for f, s in zip(t.frame, t.self_share)) or "none"
+    """The `n` Python frames with the most on-CPU self time, their shares of on-CPU time and their
+    categories (`classify.leaf_table`), as Markdown ('`f` 40% prediction; `g` 12% other');
+    'none' without on-CPU samples."""
+    t = leaf_table(stacks, "python", top=n, on_cpu=True)
+    return "; ".join(f"`{f}` {s:.0%} {k}" for f, s, k in zip(t.frame, t.share, t.kind)) or "none"
+
+
+def _side_shares(stacks: dict, side: str) -> dict:
+    """The shares a findings sentence prints (of all samples of one side; `classify.shares`):
+    the busy categories it names, 'other' for the rest, waiting and its three directions."""
+    sh = shares(stacks, side)
+    named = ["prediction", "serialization", "conversion", "socket I/O", "JVM row<->Arrow"]
+    out = {k: sh[k] for k in named + ["waiting", "wait_read", "wait_write", "wait_other"]}
+    out["other"] = sh["other"] + sh["native/JNI"]
+    out["row_arrow"], out["socket"] = out.pop("JVM row<->Arrow"), out.pop("socket I/O")
+    return out
 
 
 def python_findings(results, cores: int | None = None) -> list[Finding]:
-    """Per ProfileResult: tasks, worker processes, sampled seconds, off-CPU share and widest
-    on-CPU leaves of the Python workers; then the path where `invalidate_caches()` took the largest
-    share of sampled worker time, if above 5 %. `cores`: this machine's (default os.cpu_count())."""
+    """Per ProfileResult: tasks, worker processes, sampled seconds, the category shares of the
+    Python workers' samples (the flame graph's coloured areas), waiting split into reading from
+    the JVM, writing to it and the rest, and the widest on-CPU leaves with their categories; then
+    the path where `invalidate_caches()` took the largest share of sampled worker time, if above
+    5 %. `cores`: this machine's (default os.cpu_count())."""
     results = list(results)
     out = [finding(PROFILE_FINDINGS, "off_cpu", cores=cores or os.cpu_count())]
-    shares = {}
+    found = {}
     for r in results:
         if r.tasks == 0:
             out.append(
@@ -428,7 +452,6 @@ def python_findings(results, cores: int | None = None) -> list[Finding]:
                 )
             )
             continue
-        busy = total_s(on_cpu(r.python))
         out.append(
             finding(
                 PROFILE_FINDINGS,
@@ -437,42 +460,42 @@ def python_findings(results, cores: int | None = None) -> list[Finding]:
                 tasks=r.tasks,
                 processes=r.python_processes,
                 sampled_s=r.python_s,
-                off_cpu_share=1 - busy / r.python_s if r.python_s else 0.0,
                 leaves=top_leaves(r.python),
+                **_side_shares(r.python, "python"),
             )
         )
-        shares[r.scenario] = total_share(r.python, INVALIDATE_FRAME)
-    worst = max(shares, key=shares.get) if shares else None
-    if worst is not None and shares[worst] > INVALIDATE_NOTABLE:
+        found[r.scenario] = total_share(r.python, INVALIDATE_FRAME)
+    worst = max(found, key=found.get) if found else None
+    if worst is not None and found[worst] > INVALIDATE_NOTABLE:
         out.append(
-            finding(PROFILE_FINDINGS, "invalidate_caches", scenario=worst, share=shares[worst])
+            finding(PROFILE_FINDINGS, "invalidate_caches", scenario=worst, share=found[worst])
         )
     return out
 
 
 def jvm_findings(results) -> list[Finding]:
-    """Per ProfileResult: seconds of JFR task-thread samples, the widest leaf and its share, the
-    shares (of all JVM samples) of socket I/O, JVM row<->Arrow and prediction, and, for paths with
-    a Python worker, the threads the samples came from (a separate writer thread or not)."""
+    """Per ProfileResult: seconds of JFR task-thread samples; the shares (of all of them, the
+    flame graph's coloured areas) of waiting, split into blocked reading the worker's results,
+    blocked writing batches to it, parked or polling, and of the working categories; the widest
+    leaf, its share and what the classifier counts it as (`classify.leaf_table`); and, for paths
+    with a Python worker, the threads the samples came from (a separate writer thread or not).
+    A path without a Python worker (SynapseML) gets one sentence without the socket waits."""
     out = []
     for r in results:
         if not r.jvm:
             out.append(finding(PROFILE_FINDINGS, "no_jvm", scenario=r.scenario))
             continue
-        cats = categorize(r.jvm, "jvm")
-        tot = sum(cats.values()) or 1
-        top = frame_table(r.jvm, top=1)
+        top = leaf_table(r.jvm, "jvm", top=1)
         out.append(
             finding(
                 PROFILE_FINDINGS,
-                "jvm_path",
+                "jvm_path" if r.python_processes else "jvm_only",
                 scenario=r.scenario,
                 jvm_s=r.jvm_s,
-                leaf=top.frame[0],
-                leaf_share=top.self_share[0],
-                socket_share=cats["socket I/O"] / tot,
-                row_arrow_share=cats["JVM row<->Arrow"] / tot,
-                prediction_share=cats["prediction"] / tot,
+                leaf=top.frame.iloc[0],
+                leaf_share=top.share.iloc[0],
+                leaf_kind=top.kind.iloc[0],
+                **_side_shares(r.jvm, "jvm"),
             )
         )
         threads = sorted({s.split(";", 1)[0].removeprefix("thread:") for s in r.jvm})

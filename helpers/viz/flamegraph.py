@@ -11,10 +11,14 @@ from helpers.profile.classify import (
     CATEGORY_COLORS,
     JVM_SCAFFOLDING,
     categorize,
-    classify_stack,
+    category_tree,
+    flame_boxes,
 )
-from helpers.profile.stacks import Node, Stacks, _short, build_tree, hide_frames
+from helpers.profile.stacks import Stacks, _short
 from helpers.profile.workers import profile_scenario
+
+PASS_THROUGH = {"facecolor": "white", "edgecolor": "#a0a0a0"}  # frames that only call others
+ROW_HEIGHT = 0.92
 
 
 def plot_flame(
@@ -24,72 +28,70 @@ def plot_flame(
     ax=None,
     min_share: float = 0.003,
     max_depth: int = 40,
+    hide: str | None = None,
 ):
-    """Draw an icicle flame graph (root at the top, callees below; width = share of sampled time;
-    siblings sorted widest first; the x-axis is not time order),
-    each frame coloured by the category of the stack ending at it (`classify.classify_stack`),
-    so a colour band reads "time below here counts as ...". Returns the matplotlib Figure."""
+    """Draw an icicle flame graph (root "all" at the top, callees below; width = share of sampled
+    time; siblings sorted widest first; the x-axis is not time order). Frames are white outlines;
+    colour fills only the part of a frame where samples end (its self time, plus callees too
+    narrow or deep to draw), in the category of those samples (`classify.classify_sample`). So
+    the coloured area per category is the breakdown's share (`classify.categorize`), and a wide
+    frame that only passes calls through stays white. `hide`: a regex of frames left out of the
+    drawing (classified before). Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    root = build_tree(stacks)
     if ax is None:
         fig, ax = plt.subplots(figsize=(12, 5))
     else:
         fig = ax.figure
+    root = category_tree(stacks, side, hide)
     total = root.weight
     if total == 0:
         ax.text(0.5, 0.5, "no samples: no Python worker ran", ha="center", va="center", fontsize=12)
         ax.set_axis_off()
         ax.set_title(title)
         return fig
+    boxes = flame_boxes(root, min_share, max_depth)
     used = set()
-    deepest = 0
-
-    def draw(node: Node, x: float, depth: int, path: str) -> None:
-        nonlocal deepest
-        for child in sorted(node.children.values(), key=lambda n: -n.weight):
-            width = child.weight / total
-            if width < min_share or depth >= max_depth:
-                x += width
-                continue
-            here = f"{path};{child.name}" if path else child.name
-            cat = classify_stack(here, side)
+    for b in boxes:
+        x, width, y = b.offset / total, b.weight / total, -b.depth - 1
+        ax.add_patch(plt.Rectangle((x, y), width, ROW_HEIGHT, linewidth=0.4, **PASS_THROUGH))
+        for cat, offset, weight in b.segments:
             used.add(cat)
-            deepest = max(deepest, depth)
             ax.add_patch(
                 plt.Rectangle(
-                    (x, -depth - 1),
-                    width,
-                    0.92,
+                    (offset / total, y),
+                    weight / total,
+                    ROW_HEIGHT,
                     facecolor=CATEGORY_COLORS[cat],
-                    edgecolor="white",
-                    linewidth=0.4,
+                    edgecolor="none",
+                    gid=cat,
                 )
             )
-            if width > 0.06:
-                text = _short(child.name)
-                chars = int(width * 160)
-                text = text if len(text) <= chars else text[: max(chars - 1, 1)] + "…"
-                ax.text(
-                    x + 0.003,
-                    -depth - 0.54,
-                    text.replace("$", r"\$"),  # '$' would start mathtext
-                    fontsize=7,
-                    va="center",
-                    clip_on=True,
-                )
-            draw(child, x, depth + 1, here)
-            x += width
-
-    draw(root, 0.0, 0, "")
+        if width > 0.06:
+            text = _short(b.name) if b.depth else f"all: {total / 1e6:.2f} s"
+            chars = int(width * 160)
+            text = text if len(text) <= chars else text[: max(chars - 1, 1)] + "…"
+            ax.text(
+                x + 0.003,
+                y + 0.46,
+                text.replace("$", r"\$"),  # '$' would start mathtext
+                fontsize=7,
+                va="center",
+                clip_on=True,
+            )
+    deepest = max(b.depth for b in boxes)
     ax.set_xlim(0, 1)
     ax.set_ylim(-deepest - 1.2, 0.2)
     ax.set_yticks([])
-    ax.set_xlabel(f"share of {total / 1e6:.2f} s sampled thread time (root at top, callees below)")
+    ax.set_xlabel(
+        f"share of {total / 1e6:.2f} s sampled thread time (root at top, callees below; "
+        "colour = where samples end)"
+    )
     ax.set_title(title)
     ax.legend(
-        handles=[Patch(color=CATEGORY_COLORS[c], label=c) for c in CATEGORY_COLORS if c in used],
+        handles=[Patch(label="calls only (no self time)", linewidth=0.4, **PASS_THROUGH)]
+        + [Patch(color=CATEGORY_COLORS[c], label=c) for c in CATEGORIES if c in used],
         loc="upper left",
         bbox_to_anchor=(1.0, 1.0),
         fontsize=7,
@@ -97,6 +99,16 @@ def plot_flame(
     for spine in ("left", "right", "top"):
         ax.spines[spine].set_visible(False)
     return fig
+
+
+def coloured_area(ax) -> dict[str, float]:
+    """Area per category of the coloured rectangles `plot_flame` drew on `ax`, in axis units
+    (share of the total x one row): what a reader's eye adds up."""
+    out: dict[str, float] = {}
+    for p in ax.patches:
+        if p.get_gid() in CATEGORY_COLORS:
+            out[p.get_gid()] = out.get(p.get_gid(), 0.0) + p.get_width() * p.get_height()
+    return out
 
 
 def plot_breakdown(results, ax=None):
@@ -169,16 +181,17 @@ def plot_profile(result):
     return fig
 
 
-def plot_flames(results, side: str = "python", height: float = 3.2):
-    """One flame graph per ProfileResult (Python workers or JVM task threads), stacked vertically;
-    JVM graphs hide the executor's scaffolding frames (classify.JVM_SCAFFOLDING). Returns the
-    Figure."""
+def plot_flames(results, side: str = "python", height: float | None = None):
+    """One flame graph per ProfileResult (Python workers or JVM task threads), stacked vertically,
+    `height` inches each (default 3.2 Python, 4.2 JVM: deeper stacks); JVM graphs hide the
+    executor's scaffolding frames (classify.JVM_SCAFFOLDING). Returns the Figure."""
     import matplotlib.pyplot as plt
 
     results = list(results)
+    height = height or (3.2 if side == "python" else 4.2)
     fig, axes = plt.subplots(len(results), 1, figsize=(13, height * len(results)), squeeze=False)
     for ax, r in zip(axes[:, 0], results):
-        stacks = r.python if side == "python" else hide_frames(r.jvm, JVM_SCAFFOLDING)
+        stacks = r.python if side == "python" else r.jvm
         who = (
             f"Python workers, {r.tasks} tasks"
             if side == "python"
@@ -190,7 +203,8 @@ def plot_flames(results, side: str = "python", height: float = 3.2):
             f"{r.scenario} ({batch}): {who}, wall {r.wall_s:.2f} s",
             side,
             ax,
-            max_depth=40 if side == "python" else 24,
+            max_depth=40 if side == "python" else 32,
+            hide=None if side == "python" else JVM_SCAFFOLDING,
         )
     fig.tight_layout()
     return fig

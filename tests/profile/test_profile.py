@@ -173,7 +173,7 @@ def test_dump_without_jvm_is_a_lab_error():
         ("arrow_to_pandas (pyspark/sql/pandas/serializers.py)", "python", "conversion"),
         ("column_stack (numpy/lib/shape_base.py)", "python", "conversion"),
         ("table_to_dataframe (pyarrow/pandas_compat.py)", "python", "conversion"),
-        ("[off-cpu]", "python", "waiting/idle"),
+        ("[off-cpu]", "python", "waiting"),
         ("main (pyspark/worker.py)", "python", None),
         (
             "com.microsoft.ml.lightgbm.lightgbmlibJNI.LGBM_BoosterPredictForMatSingle [native]",
@@ -184,7 +184,7 @@ def test_dump_without_jvm_is_a_lab_error():
         ("org.apache.arrow.vector.ipc.ArrowStreamWriter.writeBatch", "jvm", "serialization"),
         ("net.razorvine.pickle.Pickler.dumps", "jvm", "serialization"),
         ("sun.nio.ch.SocketDispatcher.read0 [native]", "jvm", "socket I/O"),
-        ("jdk.internal.misc.Unsafe.park [native]", "jvm", "waiting/idle"),
+        ("jdk.internal.misc.Unsafe.park [native]", "jvm", "waiting"),
         ("java.util.zip.Inflater.inflateBytesBytes [native]", "jvm", "native/JNI"),
         ("org.apache.spark.scheduler.Task.run", "jvm", None),
         (
@@ -222,7 +222,7 @@ def test_classify_stack_precedence():
     )
     assert (
         classify.classify_stack("main (pyspark/worker.py);predict (lightgbm/basic.py);[off-cpu]")
-        == "waiting/idle"
+        == "waiting"
     )
     assert classify.classify_stack("main (pyspark/worker.py)") == "other"
     with pytest.raises(ValueError):
@@ -234,7 +234,7 @@ def test_categorize_fixture_sums_to_total():
     cats = classify.categorize(stacks)
     assert list(cats) == list(classify.CATEGORIES)
     assert sum(cats.values()) == pytest.approx(sum(stacks.values()) / 1e6)
-    assert cats["prediction"] > 0 and cats["waiting/idle"] > 0
+    assert cats["prediction"] > 0 and cats["waiting"] > 0
 
 
 def _result(wall=2.0):

@@ -1,13 +1,21 @@
-"""Notebook 05's matplotlib charts besides the flame graph itself (tests/profile/test_profile.py
-draws that): py-spy's titled graph and the per-task cost lines. Values, never timings."""
+"""Notebook 05's matplotlib charts: the icicle's colours against the breakdown (coloured area per
+category = the classifier's shares), py-spy's titled graph and the per-task cost lines. Values,
+never timings."""
+
+from pathlib import Path
 
 import matplotlib
 import pandas as pd
+import pytest
 
+from helpers.profile import classify
 from helpers.profile.pyspy import PySpyProfile
+from helpers.profile.stacks import read_collapsed
 from helpers.viz import flamegraph
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
 
 
 def test_plot_pyspy_titles_samples_rate_and_processes():
@@ -55,3 +63,53 @@ def test_batch_flame_view_profiles_python_only_at_the_chosen_batch(monkeypatch):
         "jvm": False,
         "warm": False,
     }
+
+
+# ---- colour agrees with the numbers ------------------------------------------------------------
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "python_task.collapsed"
+TASK = "thread:Executor task launch worker;java.lang.Thread.run"
+JVM_RUN = {
+    f"{TASK};java.io.DataInputStream.readInt;sun.nio.ch.NioSocketImpl.implRead;"
+    "sun.nio.ch.SocketDispatcher.read0 [native]": 200_000,
+    "thread:stdout writer for python;org.apache.spark.sql.execution.arrow.ArrowWriter.write;"
+    "java.net.Socket$SocketOutputStream.write;sun.nio.ch.SocketDispatcher.write;"
+    "sun.nio.ch.FileDispatcherImpl.write0 [native]": 480_000,
+    f"{TASK};org.apache.arrow.vector.ipc.ArrowStreamReader.loadNextBatch": 60_000,
+    f"{TASK};org.apache.spark.sql.execution.arrow.ArrowWriter.write": 90,
+}
+
+
+@pytest.mark.parametrize("min_share,max_depth", [(0.0, 40), (0.003, 40), (0.05, 3), (0.0, 1)])
+@pytest.mark.parametrize("side", ["python", "jvm"])
+def test_coloured_area_per_category_is_the_breakdown(side, min_share, max_depth):
+    """Add up the drawn coloured rectangles per category (what a reader's eye does): the shares
+    are `classify.categorize`'s, whatever is pruned, cut at max_depth or hidden."""
+    stacks = read_collapsed(FIX) if side == "python" else JVM_RUN
+    hide = classify.JVM_SCAFFOLDING if side == "jvm" else None
+    fig = flamegraph.plot_flame(stacks, "t", side, None, min_share, max_depth, hide)
+    area = flamegraph.coloured_area(fig.axes[0])
+    cats = classify.categorize(stacks, side)
+    total = sum(cats.values())
+    expected = {c: s / total for c, s in cats.items() if s}
+    drawn = sum(area.values())
+    assert {c: a / drawn for c, a in area.items()} == pytest.approx(expected, abs=1e-9)
+    for p in fig.axes[0].patches:  # coloured = a category's colour; everything else is white
+        colour = classify.CATEGORY_COLORS.get(p.get_gid(), "white")
+        assert to_hex(p.get_facecolor()) == to_hex(colour)
+    plt.close(fig)
+
+
+def test_pass_through_frames_stay_white():
+    """`dump_stream` and `process` only pass calls through: their rectangles are white, and the
+    only coloured width in their row is their own self time."""
+    stacks = read_collapsed(FIX)
+    fig = flamegraph.plot_flame(stacks, "t", "python", min_share=0.0)
+    ax = fig.axes[0]
+    labels = {t.get_text() for t in ax.texts}
+    assert "process" in labels
+    white = [p for p in ax.patches if p.get_gid() is None]
+    assert white and all(to_hex(p.get_facecolor()) == "#ffffff" for p in white)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[0] == "calls only (no self time)" and "waiting" in legend
+    plt.close(fig)

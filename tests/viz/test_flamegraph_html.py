@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers.core.config import LabError
+from helpers.profile import classify
 from helpers.profile.stacks import read_collapsed
 from helpers.profile.workers import ProfileResult
 from helpers.viz import flamegraph_html
@@ -29,6 +30,8 @@ def frames_of(html: str) -> list[dict]:
     svg = ET.fromstring(html[start : html.rindex("</svg>") + len("</svg>")])
     out = []
     for rect in svg.iter(f"{SVG}rect"):
+        if rect.get("class") != "f":
+            continue
         name, tip = rect.find(f"{SVG}title").text.split("\n")
         out.append(
             {
@@ -39,6 +42,32 @@ def frames_of(html: str) -> list[dict]:
                 "d": int(rect.get("data-d")),
             }
         )
+    return out
+
+
+def segments_of(html: str) -> list[dict]:
+    """The coloured self-time segments: per frame <svg> (x, width in SVG user units), each
+    segment's category, weight, and drawn x and width (percentages of its frame resolved)."""
+    start = html.index("<svg id=")
+    svg = ET.fromstring(html[start : html.rindex("</svg>") + len("</svg>")])
+    out = []
+    for fr in svg.iter(f"{SVG}svg"):
+        if fr.get("class") != "fr":
+            continue
+        x0, width = float(fr.get("x")), float(fr.get("width"))
+        for seg in fr.findall(f"{SVG}rect"):
+            if seg.get("class") == "s":
+                left, span = float(seg.get("x").rstrip("%")), float(seg.get("width").rstrip("%"))
+                assert 0 <= left and left + span <= 100.001  # inside its frame
+                out.append(
+                    {
+                        "cat": seg.get("data-cat"),
+                        "w": int(seg.get("data-w")),
+                        "x": x0 + width * float(seg.get("x").rstrip("%")) / 100,
+                        "width": width * float(seg.get("width").rstrip("%")) / 100,
+                        "fill": seg.get("fill"),
+                    }
+                )
     return out
 
 
@@ -188,3 +217,73 @@ def test_write_result_html_one_file_per_side_with_samples(tmp_path):
     assert rel == ["map_in_pandas/python.html", "map_in_pandas/jvm.html", "synapseml/jvm.html"]
     assert "map_in_pandas: python" in paths[0].read_text()
     assert sum(f["w"] for f in frames_of(paths[1].read_text())[:1]) == 500
+
+
+# ---- colour agrees with the numbers ------------------------------------------------------------
+
+JVM_RUN = {
+    "thread:Executor task launch worker;java.lang.Thread.run;"
+    "org.apache.spark.executor.Executor$TaskRunner.run;java.io.DataInputStream.readInt;"
+    "sun.nio.ch.NioSocketImpl.implRead;sun.nio.ch.SocketDispatcher.read0 [native]": 200_000,
+    "thread:stdout writer for python;org.apache.spark.sql.execution.arrow.ArrowWriter.write;"
+    "java.net.Socket$SocketOutputStream.write;sun.nio.ch.SocketDispatcher.write;"
+    "sun.nio.ch.FileDispatcherImpl.write0 [native]": 480_000,
+    "thread:stdout writer for python;org.apache.spark.sql.execution.arrow.ArrowWriter.write": 90,
+    "thread:Executor task launch worker;java.lang.Thread.run;"
+    "org.apache.spark.executor.Executor$TaskRunner.run;"
+    "org.apache.arrow.vector.ipc.ArrowStreamReader.loadNextBatch": 60_000,
+}
+
+
+def coloured_shares(html: str) -> dict[str, float]:
+    """Share of the coloured area per category, measured on the drawn geometry (widths in SVG
+    units; every row has the same height)."""
+    area: dict[str, float] = {}
+    for seg in segments_of(html):
+        area[seg["cat"]] = area.get(seg["cat"], 0.0) + seg["width"]
+    total = sum(area.values())
+    return {c: a / total for c, a in area.items()}
+
+
+@pytest.mark.parametrize("min_share", [0.0, 0.001, 0.05])
+@pytest.mark.parametrize(
+    "stacks,side,hide",
+    [
+        (read_collapsed(PY_FIX), "python", None),
+        (SMALL, "python", None),
+        (JVM_RUN, "jvm", None),
+        (JVM_RUN, "jvm", classify.JVM_SCAFFOLDING),
+    ],
+)
+def test_coloured_area_per_category_is_the_breakdown(stacks, side, hide, min_share):
+    """A reader who adds up the colours gets `classify.categorize`'s shares, whatever is pruned
+    or hidden; the segments are drawn in the category's colour, inside their frame."""
+    html = flame_html(stacks, side=side, hide=hide, min_share=min_share, element_id="area")
+    cats = classify.categorize(stacks, side)
+    total = sum(cats.values())
+    expected = {c: s / total for c, s in cats.items() if s}
+    assert coloured_shares(html) == pytest.approx(expected, abs=1e-6)
+    for seg in segments_of(html):
+        assert seg["fill"] == classify.CATEGORY_COLORS[seg["cat"]]
+    # frames that only pass calls through carry no colour of their own
+    assert all(f'fill="{flamegraph_html.PASS_THROUGH}"' in f for f in html.split('class="f"')[1:])
+
+
+def test_pass_through_frames_are_white_and_the_read_is_not_painted_as_a_write():
+    """The issue's picture: `loadNextBatch` and `dump_stream` only pass calls through, so they
+    stay white; the JVM's blocked read and write are both waiting, in their own frames."""
+    html = flame_html(JVM_RUN, side="jvm", element_id="io")
+    segs = {(s["cat"], s["w"]) for s in segments_of(html)}
+    assert ("waiting", 200_000) in segs and ("waiting", 480_000) in segs
+    assert ("serialization", 60_000) in segs  # the reader's own frame is the leaf here
+    paths = paths_of(frames_of(html))
+    write0 = next(p for p in paths if p.endswith("FileDispatcherImpl.write0 [native]"))
+    assert paths[write0]["w"] == 480_000
+    py = flame_html(read_collapsed(PY_FIX), element_id="py")
+    drawn = {f["name"] for f in frames_of(py)}
+    assert "dump_stream (pyspark/sql/pandas/serializers.py)" in drawn
+    # the colour under dump_stream is only where its own samples end: at most its self time
+    dump = [s for s in segments_of(py) if s["cat"] == "serialization"]
+    assert sum(s["w"] for s in dump) == pytest.approx(
+        classify.categorize(read_collapsed(PY_FIX))["serialization"] * 1e6
+    )
