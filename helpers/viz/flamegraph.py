@@ -262,14 +262,13 @@ def plot_executor_flames(run, side: str = "python", height: float = 3.0):
     fig, axes = plt.subplots(len(panels), 1, figsize=(13, height * len(panels)), squeeze=False)
     who = "Python workers" if side == "python" else "JVM task threads (JFR)"
     for ax, (name, stacks) in zip(axes[:, 0], panels):
-        if side == "jvm":
-            stacks = hide_frames(stacks, JVM_SCAFFOLDING)
         plot_flame(
             stacks,
             f"{name}: {who}, {sum(stacks.values()) / 1e6:.2f} s sampled",
             side,
             ax,
             max_depth=40 if side == "python" else 24,
+            hide=None if side == "python" else JVM_SCAFFOLDING,
         )
     fig.tight_layout()
     return fig
