@@ -2,8 +2,8 @@
 
 Each layer's size is measured in this run: the JVM's UnsafeRow size through py4j, the bytes
 Spark reports sending over the worker socket (SQL metric), and the Python-side objects built by
-the same library calls the worker makes (pyarrow IPC read, Spark 3.5's own per-column
-`ArrowStreamPandasSerializer.arrow_to_pandas`, the model's input matrix).
+the same library calls the worker makes (pyarrow IPC read, this pyspark's own per-column Arrow ->
+pandas conversion, the model's input matrix).
 Beside each result, its findings: the sentence templates a "what you saw" cell renders.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pyspark.sql.pandas.serializers import ArrowStreamPandasSerializer
 
 from helpers.core.findings import Finding, finding
 from helpers.core.validate import require_positive
@@ -26,6 +25,27 @@ from helpers.measure.samplers import process_table
 from helpers.measure.timing import BATCH_CONF, time_noop
 from helpers.model.data import N_FEATURES, feature_frame, feature_names
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
+
+
+def worker_arrow_to_pandas(table: pa.Table) -> tuple[list[pd.Series], str]:
+    """Arrow -> pandas, one Series per column, through the call this pyspark's worker makes for a
+    pandas UDF; returns the Series and that call's name. Spark 3.5 (to 4.2):
+    `ArrowStreamPandasSerializer.arrow_to_pandas` in pyspark/sql/pandas/serializers.py; later 4.x:
+    `ArrowBatchTransformer.to_pandas` in pyspark/sql/conversion.py."""
+    try:
+        from pyspark.sql.pandas.serializers import ArrowStreamPandasSerializer
+    except ImportError:
+        from pyspark.sql.conversion import ArrowBatchTransformer
+
+        return (
+            list(ArrowBatchTransformer.to_pandas(table, "UTC")),
+            "ArrowBatchTransformer.to_pandas (pyspark/sql/conversion.py), by column",
+        )
+    ser = ArrowStreamPandasSerializer("UTC", False)
+    return (
+        [ser.arrow_to_pandas(c) for c in table.itercolumns()],
+        "ArrowStreamPandasSerializer.arrow_to_pandas (pyspark/sql/pandas/serializers.py) by column",
+    )
 
 
 def unsafe_row_bytes(spark, rows: int) -> int:
@@ -59,10 +79,9 @@ def batch_layers(spark, rows: int, batch_rows: int, scenario: str = "pandas_udf"
         writer.write_batch(batch)
     ipc = sink.getvalue()
     read_back = pa.ipc.open_stream(ipc).read_all()  # worker: ArrowStreamSerializer.load_stream
-    # worker (pandas_udf): one Series per column, pyspark/sql/pandas/serializers.py load_stream;
-    # no DataFrame is built (only mapInPandas joins them, with pd.concat)
-    ser = ArrowStreamPandasSerializer("UTC", False)
-    series = [ser.arrow_to_pandas(c) for c in read_back.itercolumns()]
+    # worker (pandas_udf): one Series per column; no DataFrame is built (only mapInPandas joins
+    # them, with pd.concat)
+    series, call = worker_arrow_to_pandas(read_back)
     X = np.column_stack([s.to_numpy() for s in series])  # the UDF: model input
     layers = [
         (
@@ -83,7 +102,7 @@ def batch_layers(spark, rows: int, batch_rows: int, scenario: str = "pandas_udf"
         (
             "Python: pandas columns",
             int(sum(s.memory_usage(deep=True, index=False) for s in series)),
-            "ArrowStreamPandasSerializer.arrow_to_pandas per column, Series.memory_usage(deep)",
+            f"{call}, Series.memory_usage(deep)",
         ),
         ("Python: model input matrix", X.nbytes, "np.column_stack(...).nbytes"),
         (
