@@ -48,12 +48,13 @@ def columnar_bench(args) -> int:
             raise LabError(
                 f"Spark {spark.version} has no {COLUMNAR_KEY}: use the 4.x line (SPARK=4)."
             )
-        plain = [s for s in sources if s != "cache_arrow"]
+        arrow = [s for s in sources if s.startswith("cache_arrow")]
+        plain = [s for s in sources if s not in arrow]
         if plain:
             tables.append(columnar_sources(spark, rows, plain, names, args.repeats))
-        if "cache_arrow" in sources:
+        if arrow:
             spark = arrow_cache_session("columnar-bench")
-            tables.append(columnar_sources(spark, rows, ["cache_arrow"], names, args.repeats))
+            tables.append(columnar_sources(spark, rows, arrow, names, args.repeats))
     finally:
         stop_session()
     table = pd.concat(tables, ignore_index=True)

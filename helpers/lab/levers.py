@@ -24,6 +24,7 @@ Units: seconds, bytes, rows/s.
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import asdict, dataclass, field
 
@@ -42,7 +43,7 @@ from helpers.measure.timing import (
     time_noop,
     warm_up,
 )
-from helpers.model.data import ensure_features
+from helpers.model.data import ensure_features, feature_frame
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
 from helpers.profile.classify import categorize
 from helpers.profile.stacks import on_cpu, total_s
@@ -345,17 +346,26 @@ SOURCES = {
     "cache_default": "cached DataFrame, default cache serializer (InMemoryTableScan)",
     "parquet_scan": "plain Parquet scan (FileScan parquet, vectorized reader)",
     "cache_arrow": "cached DataFrame, ArrowCachedBatchSerializer (InMemoryTableScan)",
+    "cache_arrow_from_pandas": (
+        "createDataFrame(pandas).cache() under ArrowCachedBatchSerializer (Arrow batches from "
+        "pyarrow cached as they are)"
+    ),
 }
 
 
 def source_frame(spark, source: str, rows: int):
     """The input rows as `source` delivers them (see SOURCES): `cache_default`/`cache_arrow` are
     the kit's cached input (which serializer caches it is the session's static conf),
-    `parquet_scan` reads the Parquet file itself, uncached."""
+    `parquet_scan` reads the Parquet file itself, uncached; `cache_arrow_from_pandas` caches the
+    same rows sent from pandas with `createDataFrame` (Arrow batches built by pyarrow)."""
     if source not in SOURCES:
         raise LabError(f"Unknown source {source!r}: use one of {', '.join(SOURCES)}.")
     if source == "parquet_scan":
         return spark.read.parquet(str(ensure_features(rows)))
+    if source == "cache_arrow_from_pandas":
+        df = spark.createDataFrame(feature_frame(rows)).cache()
+        df.count()
+        return df
     return input_frame(spark, rows)
 
 
@@ -390,13 +400,25 @@ def python_input(frame) -> dict:
     }
 
 
+# Exceptions that only wrap the one that decides (a failed stage, a py4j call, a Python worker).
+_WRAPPERS = ("SparkException", "Py4JJavaError", "PythonException", "StreamingQueryException")
+_EXC_RE = re.compile(r"[A-Za-z_][\w.$]*(?:Exception|Error)\b")
+
+
 def _error(exc: BaseException) -> str:
-    """The decisive line of a failed job: the first line naming a Java or Python exception."""
-    for line in str(exc).splitlines():
+    """The decisive line of a failed job: the first exception named in its text that is not a
+    wrapper (SparkException, Py4JJavaError, ...), as 'Class: message'."""
+    text = str(exc)
+    for line in text.splitlines():
         s = line.strip()
-        if ("Exception" in s or "Error" in s) and not s.startswith("at "):
-            return s[:300]
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+        if s.startswith("at "):
+            continue
+        for m in _EXC_RE.finditer(s):
+            if m.group(0).rsplit(".", 1)[-1] not in _WRAPPERS:
+                message = s[m.end() :].lstrip(": ")
+                return f"{m.group(0)}: {message}".strip(": ")[:300]
+    first = text.splitlines()[0][:300] if text else ""
+    return f"{type(exc).__name__}: {first}"
 
 
 def columnar_sources(

@@ -103,7 +103,16 @@ def test_columnar_findings_branches():
 
 def test_error_line_picks_the_exception():
     exc = RuntimeError("Job aborted.\n  at org.x.Y\njava.lang.IndexOutOfBoundsException: idx 5\n")
-    assert levers._error(exc).startswith("java.lang.IndexOutOfBoundsException")
+    assert levers._error(exc) == "java.lang.IndexOutOfBoundsException: idx 5"
+    wrapped = RuntimeError(
+        ": org.apache.spark.SparkException: Exception thrown in awaitResult:\n"
+        "Caused by: org.apache.spark.SparkException: Job aborted due to stage failure: Lost task "
+        "(TID 4): java.lang.IndexOutOfBoundsException: index: 0, length: 1 (expected: range(0, 0))"
+    )
+    assert levers._error(wrapped) == (
+        "java.lang.IndexOutOfBoundsException: index: 0, length: 1 (expected: range(0, 0))"
+    )
+    assert levers._error(RuntimeError("plain")) == "RuntimeError: plain"
 
 
 def test_udf_seconds_counts_stacks_through_the_user_function():
