@@ -234,9 +234,11 @@ def check_lever_count(answer: int, table: pd.DataFrame) -> str:
     return "Not quite: count the rows whose 'defined' column is True."
 
 
-def check_column_to_row(answer: bool, facts: dict) -> str:
+def check_column_to_row(answer: bool | None, facts: dict) -> str:
     """Exercise 10b: does a ColumnarToRow sit between the Parquet scan and the Python operator in
     this run's plan (from `levers.python_input`)?"""
+    if answer is None:
+        return "Not answered yet: replace None with True or False."
     truth = bool(facts["column_to_row"])
     if bool(answer) == truth:
         how = "rows, converted by ColumnarToRow" if truth else "columnar batches straight"

@@ -158,3 +158,15 @@ def test_python_input_reads_the_plan(spark):
     defined = levers.conf_entry(spark, levers.COLUMNAR_KEY) is not None
     assert facts["columnar"] == defined  # on by default where it exists
     assert facts["column_to_row"] == (not defined)
+
+
+def test_exercise_checkers_of_notebook_10():
+    from helpers import exercises
+
+    t = _lever_table(True)
+    assert exercises.check_lever_count(5, t).startswith("Correct")
+    assert exercises.check_lever_count(0, t).startswith("Not quite")
+    facts = {"column_to_row": False, "operator": "ArrowEvalPython", "child": "Scan parquet"}
+    assert exercises.check_column_to_row(None, facts).startswith("Not answered")
+    assert exercises.check_column_to_row(False, facts).startswith("Correct")
+    assert exercises.check_column_to_row(True, facts).startswith("Not quite")
