@@ -423,3 +423,24 @@ def check_pyspark_memory(answer_mib: float, sizing: Sizing, rel: float = 0.02) -
             "cores, so multiply by them."
         )
     return "Not quite: take the worker's peak bytes x HEADROOM x cores, in MiB."
+
+
+def check_lever_count(answer: int, table: pd.DataFrame) -> str:
+    """Exercise 10a: how many of notebook 10's levers this Spark's conf registry defines (from this
+    run's `levers.lever_table`)."""
+    truth = int(table["defined"].sum())
+    if int(answer) == truth:
+        return f"Correct: this Spark defines {truth} of the {len(table)} levers."
+    return "Not quite: count the rows whose 'defined' column is True."
+
+
+def check_column_to_row(answer: bool | None, facts: dict) -> str:
+    """Exercise 10b: does a ColumnarToRow sit between the Parquet scan and the Python operator in
+    this run's plan (from `levers.python_input`)?"""
+    if answer is None:
+        return "Not answered yet: replace None with True or False."
+    truth = bool(facts["column_to_row"])
+    if bool(answer) == truth:
+        how = "rows, converted by ColumnarToRow" if truth else "columnar batches straight"
+        return f"Correct: `{facts['operator']}` gets {how} from `{facts['child']}`."
+    return "Not quite: look at the executed plan (`frame.explain()`) under the Python operator."

@@ -14,6 +14,7 @@ from pathlib import Path
 from helpers.cli.batch import COMMANDS as BATCH_COMMANDS
 from helpers.cli.common import _Parser, add_batch_size, stderr_progress, write_json
 from helpers.cli.layers import layers_args, layers_run
+from helpers.cli.levers import COMMANDS as LEVER_COMMANDS
 from helpers.cli.memory import run_memory_cluster, run_memory_command
 from helpers.cli.notebooks import present_notebook, strip_outputs, write_student_copies
 from helpers.cli.profile import run_profile_cli, run_profile_cluster
@@ -400,6 +401,7 @@ COMMANDS["scale"] = (
     lambda args: print_scale(run_scale(args)) or 0,
 )
 COMMANDS.update(BATCH_COMMANDS)  # sweep, tune, tune-bench: notebook 04
+COMMANDS.update(LEVER_COMMANDS)  # columnar-bench: notebook 10
 
 
 def main(argv: list[str] | None = None) -> int:

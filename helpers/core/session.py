@@ -68,6 +68,7 @@ STATIC_PREFIXES = (
     "spark.executorEnv",
     "spark.network",
     "spark.buffer",
+    "spark.sql.cache.serializer",
 )
 
 

@@ -496,6 +496,7 @@ def child_main(args: dict, out_path: str) -> int:
         if args.get("python_memory")
         else {}
     )
+    conf.update(args.get("conf") or {})
     result = {
         "pids": [],
         "steps": [],
@@ -601,11 +602,13 @@ def run_crash_lab(
     extra_doubles: int = 120,
     scenario: str = "map_in_pandas",
     timeout: float = 600,
+    conf: dict | None = None,
 ) -> CrashReport:
     """Run the crash lab in a child process and return its report. `direct_memory` caps the
     child JVM's direct memory (e.g. '24m'), `python_memory` sets spark.executor.pyspark.memory
     (e.g. '2g' just to show it applies, '450m' to make workers fail); batches of
-    `extra_doubles` + 17 doubles per row are pushed in ascending `batch_sizes` until one fails."""
+    `extra_doubles` + 17 doubles per row are pushed in ascending `batch_sizes` until one fails.
+    `conf`: more Spark confs for the child's session (e.g. a byte cap per Arrow batch)."""
 
     require_sweepable(scenario)
     if scenario == "pandas_udf" or scenario == "iter_pandas_udf":
@@ -627,6 +630,7 @@ def run_crash_lab(
         "rows": rows,
         "extra_doubles": require_positive("extra doubles", extra_doubles),
         "scenario": scenario,
+        "conf": {k: str(v) for k, v in (conf or {}).items()},
     }
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="crashlab-") as tmp:
