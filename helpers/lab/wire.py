@@ -18,6 +18,7 @@ Units: rows/s, seconds, bytes; ms where the name says so.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -235,31 +236,41 @@ def run_line(
     root: Path = ROOT,
 ) -> LineRun:
     """Each command of `commands` in its own child process with `line`'s venv python, one after
-    the other (never both lines at once: they would share the cores). A missing venv gives a
+    the other (never both lines at once: they would share the cores). The `--json` files go to
+    `out_dir`/<line>/ (default: a temporary folder removed afterwards). A missing venv gives a
     `LineRun` with `missing=True` and runs nothing."""
     python = line_python(line, root)
     result = LineRun(line.name, str(python))
     if not python.exists():
         result.missing = True
         return result
-    out = Path(out_dir or tempfile.mkdtemp(prefix=f"wire-{line.name}-")) / line.name
-    out.mkdir(parents=True, exist_ok=True)
-    for command in commands:
-        path = out / f"{command}.json"
-        path.unlink(missing_ok=True)
-        argv = [str(python), "-m", "helpers", *command_line(command, sizes, path)]
-        t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                argv, capture_output=True, text=True, cwd=root, env=child_env(), timeout=timeout
-            )
-            code, stderr = proc.returncode, proc.stderr
-        except subprocess.TimeoutExpired:  # subprocess.run killed the child
-            code, stderr = -1, f"error: timed out after {timeout:.0f} s."
-        seconds = time.perf_counter() - t0
-        text = path.read_text() if path.exists() else None
-        result.runs[command] = parse_run(command, argv, code, seconds, stderr, text)
+    with contextlib.ExitStack() as stack:
+        if out_dir is None:  # records are read back here; the files go with the folder
+            out_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="wire-"))
+        out = Path(out_dir) / line.name
+        out.mkdir(parents=True, exist_ok=True)
+        for command in commands:
+            result.runs[command] = _run_command(python, command, sizes, out, timeout, root)
     return result
+
+
+def _run_command(
+    python: Path, command: str, sizes: WireSizes, out: Path, timeout: float, root: Path
+) -> CommandRun:
+    path = out / f"{command}.json"
+    path.unlink(missing_ok=True)
+    argv = [str(python), "-m", "helpers", *command_line(command, sizes, path)]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, cwd=root, env=child_env(), timeout=timeout
+        )
+        code, stderr = proc.returncode, proc.stderr
+    except subprocess.TimeoutExpired:  # subprocess.run killed the child
+        code, stderr = -1, f"error: timed out after {timeout:.0f} s."
+    seconds = time.perf_counter() - t0
+    text = path.read_text() if path.exists() else None
+    return parse_run(command, argv, code, seconds, stderr, text)
 
 
 def compare_lines(
@@ -290,9 +301,9 @@ WIRE_FINDINGS = {
     "one_line": "Only {label} (Spark {version}) ran, so nothing is compared yet.",
     "limit": (
         "The physical limit (the model in plain Python processes, no Spark) ran at "
-        "{a:,.0f} rows/s in the {label_a} venv and {b:,.0f} in the {label_b} venv: its numpy, "
-        "pandas and pyarrow differ, Spark does not take part. Ratios to each line's own limit "
-        "below cancel that out."
+        "{a:,.0f} rows/s in the {label_a} venv and {b:,.0f} in the {label_b} venv: no Spark takes "
+        "part, so that gap is the venvs' numpy, pandas and pyarrow plus the machine's load at that "
+        "moment. Each path's ratio to its own line's limit below takes both out."
     ),
     "parity": (
         "Every path agreed with the in-process reference on both lines: largest |difference| "

@@ -4,6 +4,7 @@ of the findings on synthetic records. Values only, never timings."""
 
 import stat
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -119,6 +120,9 @@ def test_run_line_with_a_stand_in_python(tmp_path):
     )
     assert "no JSON" in run.runs["sweep"].error
     assert (tmp_path / "out" / "4" / "bench.json").exists()
+    again = wire.run_line(LINES["4"], CI, commands=("bench",), root=tmp_path)
+    assert again.records("bench") == [{"command": "bench"}]
+    assert not Path(again.runs["bench"].argv[-1]).parent.exists()  # its temporary folder is gone
 
 
 def test_missing_line_runs_nothing_and_says_which_make(tmp_path):
