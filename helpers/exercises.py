@@ -240,8 +240,8 @@ def check_line_speedup(
     answer = answer if isinstance(answer, dict) else {}
     wrong = [line for line in truth if not _close(float(answer.get(line, 0)), truth[line], rel)]
     if not wrong:
-        said = ", ".join(f"{truth[line]:.1f}x on {line}" for line in truth)
-        return f"Correct: {fast} ran {said} the rows/s of {slow}."
+        said = ", ".join(f"{truth[line]:.1f} on {line}" for line in truth)
+        return f"Correct: rows/s of {fast} / rows/s of {slow} = {said}."
     return (
         f"Not quite for {', '.join(wrong)}: divide rows_per_s of {fast!r} by that of {slow!r}, "
         "line by line, in comparison.bench_table()."

@@ -299,6 +299,10 @@ WIRE_FINDINGS = {
         "{version_a} and Spark {version_b} (asked from each running Spark)."
     ),
     "one_line": "Only {label} (Spark {version}) ran, so nothing is compared yet.",
+    "alone": (
+        "The table above is {labels} alone: with one line there is no difference to name yet "
+        "(*What ran* says which `make` builds the other)."
+    ),
     "limit": (
         "The physical limit (the model in plain Python processes, no Spark) ran at "
         "{a:,.0f} rows/s in the {label_a} venv and {b:,.0f} in the {label_b} venv: no Spark takes "
@@ -518,7 +522,11 @@ class WireComparison:
             return self.all_findings()
         if section not in SECTIONS:
             raise LabError(f"Unknown section {section!r}: use one of {', '.join(SECTIONS)}.")
-        return [f for f in self.all_findings() if f.key in SECTIONS[section]]
+        out = [f for f in self.all_findings() if f.key in SECTIONS[section]]
+        if section != "overview" and self.both() is None:
+            labels = " and ".join(r.label for r in self.present()) or "no line"
+            out.append(finding(WIRE_FINDINGS, "alone", labels=labels))
+        return out
 
     def all_findings(self) -> list[Finding]:
         """What this run found: a missing line and the `make` that builds it; commands that did

@@ -136,6 +136,9 @@ def test_missing_line_runs_nothing_and_says_which_make(tmp_path):
     nothing = wire.WireComparison({"3.5": wire.LineRun("3.5", "/x", missing=True), "4": run}, CI)
     missing = [f.text() for f in nothing.findings()]
     assert len(missing) == 2 and "`make setup` builds it" in missing[0]
+    assert [f.key for f in cmp.findings("bench")] == ["alone"]
+    assert "Spark 3.5 alone" in cmp.findings("sweep")[0].text()
+    assert "no line alone" in nothing.findings("ledger")[0].text()
     assert nothing.bench_table().empty and nothing.side_by_side().empty
 
 
@@ -331,7 +334,9 @@ def test_sections_partition_the_findings():
     by_section = [f.key for name in wire.SECTIONS for f in cmp.findings(name)]
     assert sorted(keys) == sorted(by_section)
     assert [f.key for f in cmp.findings("taskcost")] == ["taskcost_lean"]
-    assert set(wire.WIRE_FINDINGS) == {k for keys in wire.SECTIONS.values() for k in keys}
+    assert set(wire.WIRE_FINDINGS) == {k for keys in wire.SECTIONS.values() for k in keys} | {
+        "alone"
+    }
     with pytest.raises(LabError, match="Unknown section"):
         cmp.findings("nope")
     runs = cmp.runs_table()
