@@ -309,6 +309,11 @@ WIRE_FINDINGS = {
         "part, so that gap is the venvs' numpy, pandas and pyarrow plus the machine's load at that "
         "moment. Each path's ratio to its own line's limit below takes both out."
     ),
+    "above_limit": (
+        "On {label}, `{path}` ran at {ratio:.2f}x that line's physical limit: faster than the "
+        "limit means the machine's load changed between the two measurements, so this line's "
+        "ratios are not trustworthy in this run; rerun on a quieter machine."
+    ),
     "parity": (
         "Every path agreed with the in-process reference on both lines: largest |difference| "
         "{a:.1g} ({label_a}) and {b:.1g} ({label_b})."
@@ -376,7 +381,7 @@ WIRE_FINDINGS = {
 # which findings each section of notebook 08 shows
 SECTIONS = {
     "overview": ("missing", "failed", "versions", "one_line", "parity_broken"),
-    "bench": ("limit", "parity", "default_udf_arrow", "default_udf_same", "runner"),
+    "bench": ("limit", "above_limit", "parity", "default_udf_arrow", "default_udf_same", "runner"),
     "sweep": ("sweep_cpu", "sweep_best", "bytes_cap"),
     "taskcost": ("taskcost_lean", "taskcost"),
     "ledger": ("ledger_both", "ledger_one"),
@@ -602,6 +607,19 @@ class WireComparison:
                 a=float(speed.loc["physical_limit", a.label]),
                 b=float(speed.loc["physical_limit", b.label]),
                 **labels,
+            )
+        ]
+        above = t[(t.name != "physical_limit") & (t.ratio_to_limit.astype(float) > 1.0)]
+        out += [
+            finding(
+                WIRE_FINDINGS,
+                "above_limit",
+                label=label,
+                path=g.name.iloc[0],
+                ratio=float(g.ratio_to_limit.max()),
+            )  # fmt: skip
+            for label, g in above.sort_values("ratio_to_limit", ascending=False).groupby(
+                "line", sort=False
             )
         ]
         diffs = t.groupby("line").max_abs_diff.max()

@@ -342,3 +342,15 @@ def test_sections_partition_the_findings():
     runs = cmp.runs_table()
     assert len(runs) == 8 and runs.ok.sum() == 7
     assert runs[~runs.ok].error.tolist() == ["not here."]
+
+
+def test_a_ratio_above_the_limit_is_flagged():
+    cmp = _both()
+    recs = cmp.runs["4"].runs["bench"].records
+    for r in recs:
+        if r["name"] in ("pandas_udf", "map_in_arrow"):
+            r["ratio_to_limit"] += 0.5
+    flagged = [f for f in cmp.findings("bench") if f.key == "above_limit"]
+    assert len(flagged) == 1 and "`map_in_arrow` ran at 1.32x" in flagged[0].text()
+    assert "Spark 4.x" in flagged[0].text()
+    assert not [f for f in _both().findings() if f.key == "above_limit"]
