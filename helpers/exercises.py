@@ -12,6 +12,7 @@ from helpers.lab.batch.zone import goldilocks_zone
 from helpers.lab.jni import JniTax
 from helpers.lab.pickling import command_bytes
 from helpers.lab.scale import HEADROOM, CostFit, Sizing
+from helpers.lab.wire import WireComparison
 from helpers.lab.zerocopy.buffers import forensics_table
 from helpers.lab.zerocopy.layouts import STACK_LAYOUT
 from helpers.profile.stacks import Stacks, dominant_frame, self_share, total_share
@@ -444,3 +445,43 @@ def check_column_to_row(answer: bool | None, facts: dict) -> str:
         how = "rows, converted by ColumnarToRow" if truth else "columnar batches straight"
         return f"Correct: `{facts['operator']}` gets {how} from `{facts['child']}`."
     return "Not quite: look at the executed plan (`frame.explain()`) under the Python operator."
+
+
+def check_line_speedup(
+    answer: dict, comparison: WireComparison, fast: str = "pandas_udf", slow: str = "row_udf",
+    rel: float = 0.05,
+) -> str:  # fmt: skip
+    """Exercise 08a: per line that ran, rows/s of `fast` over rows/s of `slow` from this run's
+    `comparison.bench_table()`, as {line label: factor} (5% tolerance each)."""
+    t = comparison.bench_table()
+    if t.empty:
+        return "Nothing to check: no line ran `bench` in this run."
+    speed = t.pivot(index="name", columns="line", values="rows_per_s")
+    truth = {line: float(speed.loc[fast, line] / speed.loc[slow, line]) for line in speed.columns}
+    answer = answer if isinstance(answer, dict) else {}
+    wrong = [line for line in truth if not _close(float(answer.get(line, 0)), truth[line], rel)]
+    if not wrong:
+        said = ", ".join(f"{truth[line]:.1f} on {line}" for line in truth)
+        return f"Correct: rows/s of {fast} / rows/s of {slow} = {said}."
+    return (
+        f"Not quite for {', '.join(wrong)}: divide rows_per_s of {fast!r} by that of {slow!r}, "
+        "line by line, in comparison.bench_table()."
+    )
+
+
+def check_best_batch(answer: dict, comparison: WireComparison) -> str:
+    """Exercise 08b: per line that ran, the batch size with the highest throughput in this run's
+    `comparison.sweep_table()`, as {line label: batch size}."""
+    t = comparison.sweep_table()
+    if t.empty:
+        return "Nothing to check: no line ran `sweep` in this run."
+    best = t.loc[t.groupby("line").throughput.idxmax()].set_index("line").batch_size
+    answer = answer if isinstance(answer, dict) else {}
+    wrong = [line for line in best.index if answer.get(line) != int(best[line])]
+    if not wrong:
+        said = ", ".join(f"{int(best[line]):,} rows on {line}" for line in best.index)
+        return f"Correct: the fastest batch size was {said}."
+    return (
+        f"Not quite for {', '.join(wrong)}: take the row with the largest throughput per line "
+        "in comparison.sweep_table()."
+    )

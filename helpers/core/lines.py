@@ -86,6 +86,12 @@ SINCE = {
     "single_threaded_runner": ((4, 0), "SPARK-44705"),
     # Spark's launcher adds -Dio.netty.tryReflectionSetAccessible=true to the JVM itself from 4.0.
     "netty_reflection_flag_builtin": ((4, 0), "SPARK-47610"),
+    # spark.sql.execution.pythonUDF.arrow.enabled defaults to true from 4.2 (false in 3.5-4.1):
+    # a plain @udf is Arrow-optimized unless it says useArrow=False.
+    "arrow_udf_by_default": ((4, 2), "SPARK-54555"),
+    # spark.sql.execution.arrow.maxBytesPerBatch (ArrowWriter stops a batch at a byte size) exists
+    # from 4.0; 3.5 cuts batches by row count only (maxRecordsPerBatch).
+    "arrow_max_bytes_per_batch": ((4, 0), "SPARK-51316"),
 }
 
 

@@ -1,0 +1,808 @@
+"""Notebook 08: the same kit commands on both Spark lines, side by side.
+
+Each line (`helpers.core.lines.LINES`: 3.5 in `.venv`, 4.x in `.venv-spark4`) runs the kit's own
+CLI commands (`bench`, `ledger`, `sweep`, `taskcost`) in a subprocess with that line's venv
+python; every command writes its records with `--json` (atomically, `helpers.cli.common`) and the
+records come back here as plain data. Nothing is measured in the caller's process, so one kernel
+(of either line) compares both, and a missing line is one sentence saying which `make` builds it.
+
+- `WireSizes` / `wire_sizes()`: the sizes per LAB_SCALE (ci keeps both lines to about a minute).
+- `command_line(...)`: the exact argv of one command (pure).
+- `run_line(...)`: one line's commands, each in a child process: `LineRun` of `CommandRun`s.
+- `compare_lines(...)` -> `WireComparison`: tables side by side (`bench_table`, `sweep_table`,
+  `taskcost_table`, `ledger_table`) and `findings()`, each naming the Spark change behind a
+  difference (`helpers.core.lines.SINCE`) and the size this run measured.
+
+Units: rows/s, seconds, bytes; ms where the name says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.core.config import ROOT, LabError, scale
+from helpers.core.findings import Finding, finding
+from helpers.core.lines import DEFAULT_LINE, LINES, SINCE, Line, has
+
+COMMANDS = ("bench", "ledger", "sweep", "taskcost")
+
+
+@dataclass(frozen=True)
+class WireSizes:
+    """What each command runs over (the same on both lines)."""
+
+    bench_rows: int
+    bench_scenarios: tuple[str, ...]
+    bench_repeats: int
+    ledger_rows: int  # rows per batch
+    ledger_batches: int
+    ledger_paths: tuple[str, ...]
+    sweep_scenario: str
+    sweep_rows: int
+    batch_sizes: tuple[int, ...]
+    taskcost_scenario: str
+    taskcost_rows: int
+    partitions: tuple[int, ...]
+    taskcost_repeats: int
+
+    def describe(self) -> str:
+        """One line for the notebook: the sizes of this run."""
+        return (
+            f"bench {self.bench_rows:,} rows; ledger {self.ledger_batches} x "
+            f"{self.ledger_rows:,} rows; sweep {self.sweep_rows:,} rows at "
+            f"{', '.join(f'{b:,}' for b in self.batch_sizes)} rows per batch; taskcost "
+            f"{self.taskcost_rows:,} rows over {' and '.join(map(str, self.partitions))} partitions"
+        )
+
+
+_BENCH_PATHS = ("row_udf", "default_udf", "pandas_udf", "map_in_arrow")
+_LEDGER_PATHS = ("pandas_udf", "map_in_arrow")
+SIZES = {
+    "ci": WireSizes(10_000, _BENCH_PATHS, 1, 2_000, 2, _LEDGER_PATHS, "map_in_pandas", 10_000,
+                    (100, 5_000), "map_in_pandas", 10_000, (2, 4), 1),
+    "workshop": WireSizes(200_000, _BENCH_PATHS, 3, 50_000, 4, _LEDGER_PATHS, "map_in_pandas",
+                          100_000, (100, 1_000, 10_000, 100_000), "map_in_pandas", 100_000,
+                          (2, 32), 2),
+    "full": WireSizes(1_000_000, _BENCH_PATHS, 3, 250_000, 4, _LEDGER_PATHS, "map_in_pandas",
+                      1_000_000, (100, 1_000, 10_000, 100_000, 1_000_000), "map_in_pandas",
+                      1_000_000, (2, 32), 3),
+}  # fmt: skip
+
+
+def wire_sizes(scale_name: str | None = None) -> WireSizes:
+    """The sizes for LAB_SCALE (or `scale_name`)."""
+    return SIZES[scale_name or scale()]
+
+
+def command_line(command: str, sizes: WireSizes, json_path: Path | str) -> list[str]:
+    """The arguments after `python -m helpers` for one command at `sizes`, writing `json_path`."""
+    s = sizes
+    if command == "bench":
+        args = [
+            "--rows",
+            s.bench_rows,
+            "--scenarios",
+            ",".join(s.bench_scenarios),
+            "--repeats",
+            s.bench_repeats,
+        ]
+    elif command == "ledger":
+        args = [
+            "--rows",
+            s.ledger_rows,
+            "--batches",
+            s.ledger_batches,
+            "--paths",
+            ",".join(s.ledger_paths),
+        ]
+    elif command == "sweep":
+        args = [
+            "--scenario",
+            s.sweep_scenario,
+            "--rows",
+            s.sweep_rows,
+            "--batch-sizes",
+            ",".join(map(str, s.batch_sizes)),
+        ]
+    elif command == "taskcost":
+        args = [
+            "--scenario",
+            s.taskcost_scenario,
+            "--rows",
+            s.taskcost_rows,
+            "--partitions",
+            ",".join(map(str, s.partitions)),
+            "--repeats",
+            s.taskcost_repeats,
+        ]
+    else:
+        raise LabError(f"Unknown command {command!r}: use some of {', '.join(COMMANDS)}.")
+    return [command, *map(str, args), "--json", str(json_path)]
+
+
+def line_python(line: Line, root: Path = ROOT) -> Path:
+    """The venv python of `line` in the project folder (it may not exist)."""
+    return Path(root) / line.venv / "bin" / "python"
+
+
+def setup_command(line: Line) -> str:
+    """The `make` command that builds `line`'s environment."""
+    return "make setup" if line.name == DEFAULT_LINE else f"make setup SPARK={line.name}"
+
+
+def error_line(stderr: str, returncode: int) -> str:
+    """The one-line error a kit command printed (`error: ...` on stderr, without the prefix), else
+    the last line of stderr, else the exit code."""
+    lines = [ln.strip() for ln in (stderr or "").strip().splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    if errors:
+        return errors[-1].removeprefix("error:").strip()
+    if lines:
+        return lines[-1]
+    return f"exit code {returncode}."
+
+
+@dataclass
+class CommandRun:
+    """One command in one line's child process: its argv, exit code, wall seconds (JVM start
+    included), the records of its `--json` file, or the one-line error it printed."""
+
+    command: str
+    argv: list[str]
+    returncode: int
+    seconds: float
+    records: list | dict | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and self.records is not None
+
+
+def parse_run(
+    command: str,
+    argv: list[str],
+    returncode: int,
+    seconds: float,
+    stderr: str,
+    json_text: str | None,
+) -> CommandRun:
+    """A finished child: its records when it exited 0 and wrote valid JSON, else the error."""
+    if returncode != 0:
+        return CommandRun(command, argv, returncode, seconds, None, error_line(stderr, returncode))
+    if not json_text:
+        return CommandRun(command, argv, returncode, seconds, None, "it wrote no JSON records.")
+    try:
+        records = json.loads(json_text)
+    except json.JSONDecodeError as exc:
+        return CommandRun(command, argv, returncode, seconds, None, f"unreadable JSON ({exc}).")
+    return CommandRun(command, argv, returncode, seconds, records)
+
+
+@dataclass
+class LineRun:
+    """One line's runs. `missing` when its venv python does not exist (then `runs` is empty)."""
+
+    line: str  # key of LINES
+    python: str
+    runs: dict[str, CommandRun] = field(default_factory=dict)
+    missing: bool = False
+
+    @property
+    def label(self) -> str:
+        return LINES[self.line].label
+
+    def records(self, command: str):
+        run = self.runs.get(command)
+        return run.records if run is not None and run.ok else None
+
+    @property
+    def spark_version(self) -> str | None:
+        """Asked from the running Spark: the `spark_version` of its bench records."""
+        for r in self.records("bench") or []:
+            if r.get("spark_version"):
+                return r["spark_version"]
+        return None
+
+
+_CLEAN_ENV = ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "SPARK_HOME", "PYTHONPATH", "VIRTUAL_ENV")
+
+
+def child_env(base: dict | None = None) -> dict:
+    """The environment of a line's child: the caller's, without what would point it at the
+    caller's Spark or venv (each line's session factory sets its own)."""
+    env = dict(os.environ if base is None else base)
+    for key in _CLEAN_ENV:
+        env.pop(key, None)
+    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    return env
+
+
+def run_line(
+    line: Line,
+    sizes: WireSizes,
+    commands=COMMANDS,
+    out_dir: Path | None = None,
+    timeout: float = 900,
+    root: Path = ROOT,
+) -> LineRun:
+    """Each command of `commands` in its own child process with `line`'s venv python, one after
+    the other (never both lines at once: they would share the cores). The `--json` files go to
+    `out_dir`/<line>/ (default: a temporary folder removed afterwards). A missing venv gives a
+    `LineRun` with `missing=True` and runs nothing."""
+    python = line_python(line, root)
+    result = LineRun(line.name, str(python))
+    if not python.exists():
+        result.missing = True
+        return result
+    with contextlib.ExitStack() as stack:
+        if out_dir is None:  # records are read back here; the files go with the folder
+            out_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="wire-"))
+        out = Path(out_dir) / line.name
+        out.mkdir(parents=True, exist_ok=True)
+        for command in commands:
+            result.runs[command] = _run_command(python, command, sizes, out, timeout, root)
+    return result
+
+
+def _run_command(
+    python: Path, command: str, sizes: WireSizes, out: Path, timeout: float, root: Path
+) -> CommandRun:
+    path = out / f"{command}.json"
+    path.unlink(missing_ok=True)
+    argv = [str(python), "-m", "helpers", *command_line(command, sizes, path)]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, cwd=root, env=child_env(), timeout=timeout
+        )
+        code, stderr = proc.returncode, proc.stderr
+    except subprocess.TimeoutExpired:  # subprocess.run killed the child
+        code, stderr = -1, f"error: timed out after {timeout:.0f} s."
+    seconds = time.perf_counter() - t0
+    text = path.read_text() if path.exists() else None
+    return parse_run(command, argv, code, seconds, stderr, text)
+
+
+def compare_lines(
+    sizes: WireSizes | None = None,
+    commands=COMMANDS,
+    out_dir: Path | None = None,
+    timeout: float = 900,
+) -> WireComparison:
+    """Every line of `LINES` (3.5 first), each in its own environment, at `sizes` (default: the
+    LAB_SCALE sizes)."""
+    sizes = sizes or wire_sizes()
+    runs = {n: run_line(line, sizes, commands, out_dir, timeout) for n, line in LINES.items()}
+    return WireComparison(runs, sizes)
+
+
+# ---- the comparison ----------------------------------------------------------------------------
+
+WIRE_FINDINGS = {
+    "missing": (
+        "The {label} line is not set up here (no `{python}`): `{make}` builds it, then run this "
+        "notebook again to see both lines side by side."
+    ),
+    "failed": "`{command}` did not run on {label}: {error}",
+    "versions": (
+        "Both lines ran the same commands at the same sizes, one after the other: Spark "
+        "{version_a} and Spark {version_b} (asked from each running Spark)."
+    ),
+    "one_line": "Only {label} (Spark {version}) ran, so nothing is compared yet.",
+    "alone": (
+        "The table above is {labels} alone: with one line there is no difference to name yet "
+        "(*What ran* says which `make` builds the other)."
+    ),
+    "limit": (
+        "The physical limit (the model in plain Python processes, no Spark) ran at "
+        "{a:,.0f} rows/s in the {label_a} venv and {b:,.0f} in the {label_b} venv: no Spark takes "
+        "part, so that gap is the venvs' numpy, pandas and pyarrow plus the machine's load at that "
+        "moment. Each path's ratio to its own line's limit below takes both out."
+    ),
+    "above_limit": (
+        "On {label}, `{path}` ran at {ratio:.2f}x that line's physical limit: faster than the "
+        "limit means the machine's load changed between the two measurements, so this line's "
+        "ratios are not trustworthy in this run; rerun on a quieter machine."
+    ),
+    "parity": (
+        "Every path agreed with the in-process reference on both lines: largest |difference| "
+        "{a:.1g} ({label_a}) and {b:.1g} ({label_b})."
+    ),
+    "parity_broken": (
+        "`{path}` did NOT agree with the in-process reference on {label}: largest |difference| "
+        "{diff:.3g} (the kit's bound is 1e-9)."
+    ),
+    "default_udf_arrow": (
+        "A plain `@udf` (no `useArrow`) ran at {ratio_a:.2f}x the limit on Spark {version_a} and "
+        "{ratio_b:.2f}x on Spark {version_b} ({change_rel:+.0%}; {rows:,} rows): from 4.2 a plain "
+        "`@udf` is Arrow-optimized by default ({change}, "
+        "`spark.sql.execution.pythonUDF.arrow.enabled`), while the explicit pickled `row_udf` "
+        "ran at {row_a:.2f}x and {row_b:.2f}x."
+    ),
+    "default_udf_same": (
+        "A plain `@udf` (no `useArrow`) ran at {ratio_a:.2f}x the limit on Spark {version_a} and "
+        "{ratio_b:.2f}x on Spark {version_b} ({rows:,} rows): both lines choose the same "
+        "serializer for it by default (Arrow from 4.2, {change})."
+    ),
+    "runner": (
+        "`{path}` ran at {ratio_a:.2f}x its limit on {label_a} and {ratio_b:.2f}x on {label_b} "
+        "({rows:,} rows). The JVM side of every Arrow path changed between them: from 4.0 the "
+        "task thread writes each batch to the worker itself instead of a separate writer thread "
+        "per worker ({change}; `BasePythonRunner` in `PythonRunner.scala`). One run on shared "
+        "cores cannot separate that from the other changes; the sweep below shows where the CPU "
+        "went."
+    ),
+    "sweep_cpu": (
+        "At {batch:,} rows per batch (`{scenario}`, {rows:,} rows) the JVM spent {jvm_a:.2f} s of "
+        "CPU per million rows on {label_a} and {jvm_b:.2f} s on {label_b}; the Python workers "
+        "{py_a:.2f} s and {py_b:.2f} s. Throughput {tput_a:,.0f} vs {tput_b:,.0f} rows/s."
+    ),
+    "sweep_best": (
+        "The best batch size of the sweep was {best_a:,} rows on {label_a} and {best_b:,} on "
+        "{label_b}."
+    ),
+    "bytes_cap": (
+        "{label_b} also caps every Arrow batch in bytes (`spark.sql.execution.arrow."
+        "maxBytesPerBatch`, from 4.0, {change}); the largest batch of this sweep carried "
+        "{mb:.2f} MB of input values, so here the row count set the batches on both lines. "
+        "Notebook 04 sweeps wide rows against the cap."
+    ),
+    "taskcost_lean": (
+        "Each extra Python task added {stock_a:.0f} ms of wall time on {label_a} and "
+        "{stock_b:.0f} ms on {label_b} (`{scenario}`, {rows:,} rows over {parts} partitions). The "
+        "lean daemon brought {label_a} to {lean_a:.0f} ms; {label_b} workers call "
+        "`importlib.invalidate_caches()` only when a task changed `sys.path` ({change}), so there "
+        "it has nothing to remove."
+    ),
+    "taskcost": (
+        "Each extra Python task added {stock_a:.0f} ms of wall time on {label_a} and "
+        "{stock_b:.0f} ms on {label_b} (`{scenario}`, {rows:,} rows over {parts} partitions)."
+    ),
+    "ledger_both": (
+        "Copy ledger, `{path}`, one batch of {rows:,} rows: {hops_a} hops writing {mb_a:.2f} MB "
+        "on {label_a}, {hops_b} hops writing {mb_b:.2f} MB on {label_b}."
+    ),
+    "ledger_one": (
+        "The copy ledger ran on {label} only (`{path}`, one batch of {rows:,} rows: {hops} hops "
+        "writing {mb:.2f} MB); on {other}: {error}"
+    ),
+}
+
+# which findings each section of notebook 08 shows
+SECTIONS = {
+    "overview": ("missing", "failed", "versions", "one_line", "parity_broken"),
+    "bench": ("limit", "above_limit", "parity", "default_udf_arrow", "default_udf_same", "runner"),
+    "sweep": ("sweep_cpu", "sweep_best", "bytes_cap"),
+    "taskcost": ("taskcost_lean", "taskcost"),
+    "ledger": ("ledger_both", "ledger_one"),
+}
+
+
+def _slope_ms(records: list[dict]) -> dict[str, float]:
+    """Per daemon: least-squares slope of wall seconds over partitions, in ms per extra task."""
+    t = pd.DataFrame(records)
+    out = {}
+    for daemon, g in t.groupby("daemon", sort=False):
+        x, y = g.partitions.astype(float), g.wall_s.astype(float)
+        out[daemon] = float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())
+        out[daemon] *= 1e3
+    return out
+
+
+@dataclass
+class WireComparison:
+    """Both lines' runs at the same sizes. Tables are tidy (a `line` column); findings compare."""
+
+    runs: dict[str, LineRun]
+    sizes: WireSizes
+
+    # ---- which lines ran -------------------------------------------------------------------
+    def present(self) -> list[LineRun]:
+        return [r for r in self.runs.values() if not r.missing]
+
+    def both(self) -> tuple[LineRun, LineRun] | None:
+        """(3.5, 4.x) when both environments exist, else None."""
+        p = self.present()
+        return (p[0], p[1]) if len(p) == 2 else None
+
+    def _tidy(self, command: str) -> pd.DataFrame:
+        frames = []
+        for r in self.present():
+            recs = r.records(command)
+            if recs:
+                frames.append(pd.DataFrame(recs).assign(line=r.label))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    # ---- tables ------------------------------------------------------------------------------
+    def bench_table(self) -> pd.DataFrame:
+        """One row per (line, path): rows, rows_per_s, ratio_to_limit, max_abs_diff; the
+        physical limit of each line first."""
+        t = self._tidy("bench")
+        cols = ["line", "name", "rows", "rows_per_s", "ratio_to_limit", "max_abs_diff"]
+        return t[cols] if not t.empty else pd.DataFrame(columns=cols)
+
+    def side_by_side(self) -> pd.DataFrame:
+        """Ratio to each line's own limit, one column per line, one row per path."""
+        t = self.bench_table()
+        if t.empty:
+            return t
+        wide = t.pivot(index="name", columns="line", values="ratio_to_limit")
+        order = list(dict.fromkeys(t["name"]))
+        return wide.reindex(order)[[r.label for r in self.present() if r.label in wide]]
+
+    def sweep_table(self) -> pd.DataFrame:
+        """One row per (line, batch size): throughput, CPU seconds per million rows in the JVM and
+        in the Python workers, peak JVM off-heap bytes, the batch's input bytes."""
+        t = self._tidy("sweep")
+        cols = [
+            "line",
+            "batch_size",
+            "throughput",
+            "jvm_cpu_s_per_m_rows",
+            "python_cpu_s_per_m_rows",
+            "peak_jvm_offheap_bytes",
+            "batch_bytes",
+        ]
+        if t.empty:
+            return pd.DataFrame(columns=cols)
+        t = t.assign(
+            jvm_cpu_s_per_m_rows=t.jvm_cpu_s / t.rows * 1e6,
+            python_cpu_s_per_m_rows=t.python_cpu_s / t.rows * 1e6,
+        )
+        return t[cols]
+
+    def taskcost_table(self) -> pd.DataFrame:
+        """One row per (line, daemon): ms of wall time each extra task added, wall seconds at the
+        most partitions."""
+        rows = []
+        for r in self.present():
+            recs = r.records("taskcost")
+            if not recs:
+                continue
+            t = pd.DataFrame(recs)
+            for daemon, ms in _slope_ms(recs).items():
+                g = t[t.daemon == daemon]
+                rows.append(
+                    {
+                        "line": r.label,
+                        "daemon": daemon,
+                        "per_task_wall_ms": ms,
+                        "wall_s_at_most_tasks": float(g.loc[g.partitions.idxmax(), "wall_s"]),
+                    }
+                )
+        return pd.DataFrame(
+            rows, columns=["line", "daemon", "per_task_wall_ms", "wall_s_at_most_tasks"]
+        )
+
+    def ledger_table(self) -> pd.DataFrame:
+        """One row per (line, path): hops, bytes written to new memory and seconds, per batch."""
+        t = self._tidy("ledger")
+        cols = ["line", "path", "hops", "bytes", "seconds"]
+        if t.empty:
+            return pd.DataFrame(columns=cols)
+        g = t.groupby(["line", "path"], sort=False)
+        out = g.agg(hops=("hop", "size"), bytes=("bytes", "sum"), seconds=("seconds", "sum"))
+        return out.reset_index()[cols]
+
+    def runs_table(self) -> pd.DataFrame:
+        """One row per (line, command): wall seconds of the child (JVM start included), whether
+        it produced records, its one-line error."""
+        rows = [
+            {
+                "line": r.label,
+                "command": c,
+                "seconds": run.seconds,
+                "ok": run.ok,
+                "error": run.error or "",
+            }  # fmt: skip
+            for r in self.present()
+            for c, run in r.runs.items()
+        ]
+        return pd.DataFrame(rows, columns=["line", "command", "seconds", "ok", "error"])
+
+    def errors(self) -> pd.DataFrame:
+        """Every command that did not run: line, command, error."""
+        rows = [
+            {"line": r.label, "command": c, "error": run.error}
+            for r in self.present()
+            for c, run in r.runs.items()
+            if not run.ok
+        ]
+        return pd.DataFrame(rows, columns=["line", "command", "error"])
+
+    # ---- findings -----------------------------------------------------------------------------
+    def findings(self, section: str | None = None) -> list[Finding]:
+        """`all_findings()`, or only those of one notebook section (a key of `SECTIONS`)."""
+        if section is None:
+            return self.all_findings()
+        if section not in SECTIONS:
+            raise LabError(f"Unknown section {section!r}: use one of {', '.join(SECTIONS)}.")
+        out = [f for f in self.all_findings() if f.key in SECTIONS[section]]
+        if section != "overview" and self.both() is None:
+            labels = " and ".join(r.label for r in self.present()) or "no line"
+            out.append(finding(WIRE_FINDINGS, "alone", labels=labels))
+        return out
+
+    def all_findings(self) -> list[Finding]:
+        """What this run found: a missing line and the `make` that builds it; commands that did
+        not run and why; with both lines: the versions, the physical limits, parity, the plain
+        `@udf` (SPARK-54555), the Arrow path and the runner (SPARK-44705), the sweep's CPU split
+        and best batch, the byte cap (SPARK-51316), the per-task cost (apache/spark#53518) and
+        the copy ledger, each with the size measured."""
+        out = [
+            finding(
+                WIRE_FINDINGS,
+                "missing",
+                label=r.label,
+                python=r.python,
+                make=setup_command(LINES[r.line]),
+            )
+            for r in self.runs.values()
+            if r.missing
+        ]
+        out += [
+            finding(WIRE_FINDINGS, "failed", command=e.command, label=e.line, error=e.error)
+            for e in self.errors().itertuples()
+            if not (e.command == "ledger" and self.both() and self._ledger_on_one())
+        ]
+        out += self._parity_broken()
+        pair = self.both()
+        if pair is None:
+            for r in self.present():
+                out.append(
+                    finding(
+                        WIRE_FINDINGS, "one_line", label=r.label, version=r.spark_version or "?"
+                    )
+                )
+            return out
+        a, b = pair
+        if a.spark_version and b.spark_version:
+            out.append(
+                finding(
+                    WIRE_FINDINGS, "versions", version_a=a.spark_version, version_b=b.spark_version
+                )
+            )
+        out += self._bench_findings(a, b)
+        out += self._sweep_findings(a, b)
+        out += self._taskcost_findings(a, b)
+        out += self._ledger_findings(a, b)
+        return out
+
+    def _parity_broken(self) -> list[Finding]:
+        t = self.bench_table()
+        bad = t[t.max_abs_diff.astype(float) > 1e-9] if not t.empty else t
+        return [
+            finding(
+                WIRE_FINDINGS,
+                "parity_broken",
+                path=r.name,
+                label=r.line,
+                diff=float(r.max_abs_diff),
+            )
+            for r in bad.itertuples()
+        ]
+
+    def _bench_findings(self, a: LineRun, b: LineRun) -> list[Finding]:
+        t = self.bench_table()
+        if t.empty or set(t.line) != {a.label, b.label}:
+            return []
+        ratio = t.pivot(index="name", columns="line", values="ratio_to_limit")
+        speed = t.pivot(index="name", columns="line", values="rows_per_s")
+        rows = int(t.rows.max())
+        labels = dict(label_a=a.label, label_b=b.label)
+        out = [
+            finding(
+                WIRE_FINDINGS,
+                "limit",
+                a=float(speed.loc["physical_limit", a.label]),
+                b=float(speed.loc["physical_limit", b.label]),
+                **labels,
+            )
+        ]
+        above = t[(t.name != "physical_limit") & (t.ratio_to_limit.astype(float) > 1.0)]
+        out += [
+            finding(
+                WIRE_FINDINGS,
+                "above_limit",
+                label=label,
+                path=g.name.iloc[0],
+                ratio=float(g.ratio_to_limit.max()),
+            )  # fmt: skip
+            for label, g in above.sort_values("ratio_to_limit", ascending=False).groupby(
+                "line", sort=False
+            )
+        ]
+        diffs = t.groupby("line").max_abs_diff.max()
+        if (diffs <= 1e-9).all():
+            out.append(
+                finding(
+                    WIRE_FINDINGS,
+                    "parity",
+                    a=float(diffs[a.label]),
+                    b=float(diffs[b.label]),
+                    **labels,
+                )
+            )
+        both = ratio.dropna().index
+        va, vb = a.spark_version, b.spark_version
+        if "default_udf" in both and va and vb:
+            arrow_a = has("arrow_udf_by_default", va)
+            arrow_b = has("arrow_udf_by_default", vb)
+            ra, rb = (
+                float(ratio.loc["default_udf", a.label]),
+                float(ratio.loc["default_udf", b.label]),
+            )
+            common = dict(
+                ratio_a=ra,
+                ratio_b=rb,
+                version_a=va,
+                version_b=vb,
+                rows=rows,
+                change=SINCE["arrow_udf_by_default"][1],
+            )
+            if arrow_a != arrow_b and "row_udf" in both:
+                out.append(
+                    finding(
+                        WIRE_FINDINGS,
+                        "default_udf_arrow",
+                        change_rel=rb / ra - 1,
+                        row_a=float(ratio.loc["row_udf", a.label]),
+                        row_b=float(ratio.loc["row_udf", b.label]),
+                        **common,
+                    )
+                )
+            elif arrow_a == arrow_b:
+                out.append(finding(WIRE_FINDINGS, "default_udf_same", **common))
+        arrow = [p for p in ("map_in_arrow", "pandas_udf", "map_in_pandas") if p in both]
+        if (
+            arrow
+            and va
+            and vb
+            and has("single_threaded_runner", vb) != has("single_threaded_runner", va)
+        ):
+            p = arrow[0]
+            out.append(
+                finding(
+                    WIRE_FINDINGS,
+                    "runner",
+                    path=p,
+                    rows=rows,
+                    ratio_a=float(ratio.loc[p, a.label]),
+                    ratio_b=float(ratio.loc[p, b.label]),
+                    change=SINCE["single_threaded_runner"][1],
+                    **labels,
+                )
+            )
+        return out
+
+    def _sweep_findings(self, a: LineRun, b: LineRun) -> list[Finding]:
+        t = self.sweep_table()
+        if t.empty or set(t.line) != {a.label, b.label}:
+            return []
+        labels = dict(label_a=a.label, label_b=b.label)
+        biggest = int(t.batch_size.max())
+        at = t[t.batch_size == biggest].set_index("line")
+        out = [
+            finding(
+                WIRE_FINDINGS,
+                "sweep_cpu",
+                batch=biggest,
+                scenario=self.sizes.sweep_scenario,
+                rows=self.sizes.sweep_rows,
+                jvm_a=float(at.loc[a.label, "jvm_cpu_s_per_m_rows"]),
+                jvm_b=float(at.loc[b.label, "jvm_cpu_s_per_m_rows"]),
+                py_a=float(at.loc[a.label, "python_cpu_s_per_m_rows"]),
+                py_b=float(at.loc[b.label, "python_cpu_s_per_m_rows"]),
+                tput_a=float(at.loc[a.label, "throughput"]),
+                tput_b=float(at.loc[b.label, "throughput"]),
+                **labels,
+            )
+        ]
+        best = t.loc[t.groupby("line").throughput.idxmax()].set_index("line").batch_size
+        out.append(
+            finding(
+                WIRE_FINDINGS,
+                "sweep_best",
+                best_a=int(best[a.label]),
+                best_b=int(best[b.label]),
+                **labels,
+            )
+        )
+        va, vb = a.spark_version, b.spark_version
+        if (
+            va
+            and vb
+            and has("arrow_max_bytes_per_batch", vb)
+            and not has("arrow_max_bytes_per_batch", va)
+        ):
+            out.append(
+                finding(
+                    WIRE_FINDINGS,
+                    "bytes_cap",
+                    label_b=b.label,
+                    change=SINCE["arrow_max_bytes_per_batch"][1],
+                    mb=float(t.batch_bytes.max()) / 1e6,
+                )
+            )
+        return out
+
+    def _taskcost_findings(self, a: LineRun, b: LineRun) -> list[Finding]:
+        t = self.taskcost_table()
+        if t.empty or set(t.line) != {a.label, b.label}:
+            return []
+        ms = t.set_index(["line", "daemon"]).per_task_wall_ms
+        common = dict(
+            label_a=a.label,
+            label_b=b.label,
+            stock_a=float(ms[(a.label, "stock")]),
+            stock_b=float(ms[(b.label, "stock")]),
+            scenario=self.sizes.taskcost_scenario,
+            rows=self.sizes.taskcost_rows,
+            parts=" and ".join(map(str, self.sizes.partitions)),
+        )
+        if (a.label, "lean") in ms.index and (b.label, "lean") not in ms.index:
+            return [
+                finding(
+                    WIRE_FINDINGS,
+                    "taskcost_lean",
+                    lean_a=float(ms[(a.label, "lean")]),
+                    change=SINCE["conditional_invalidate_caches"][1],
+                    **common,
+                )
+            ]
+        return [finding(WIRE_FINDINGS, "taskcost", **common)]
+
+    def _ledger_on_one(self) -> bool:
+        pair = self.both()
+        return bool(pair) and [r.records("ledger") is not None for r in pair].count(True) == 1
+
+    def _ledger_findings(self, a: LineRun, b: LineRun) -> list[Finding]:
+        t = self.ledger_table()
+        if t.empty:
+            return []
+        path = self.sizes.ledger_paths[-1]
+        per = t[t.path == path].set_index("line")
+        rows = self.sizes.ledger_rows
+        if self._ledger_on_one():
+            ran, other = (a, b) if a.records("ledger") is not None else (b, a)
+            if ran.label not in per.index:
+                return []
+            return [
+                finding(
+                    WIRE_FINDINGS,
+                    "ledger_one",
+                    label=ran.label,
+                    path=path,
+                    rows=rows,
+                    hops=int(per.loc[ran.label, "hops"]),
+                    mb=float(per.loc[ran.label, "bytes"]) / 1e6,
+                    other=other.label,
+                    error=other.runs["ledger"].error,
+                )
+            ]
+        if {a.label, b.label} <= set(per.index):
+            return [
+                finding(
+                    WIRE_FINDINGS,
+                    "ledger_both",
+                    path=path,
+                    rows=rows,
+                    hops_a=int(per.loc[a.label, "hops"]),
+                    hops_b=int(per.loc[b.label, "hops"]),
+                    mb_a=float(per.loc[a.label, "bytes"]) / 1e6,
+                    mb_b=float(per.loc[b.label, "bytes"]) / 1e6,
+                    label_a=a.label,
+                    label_b=b.label,
+                )
+            ]
+        return []
