@@ -10,7 +10,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from helpers.core.config import LabError, atomic_write_bytes
+from helpers.core.config import LINE, LabError, atomic_write_bytes
 
 
 def _read_notebook(path: Path) -> dict:
@@ -91,7 +91,7 @@ def run_stamp(scale: str) -> dict:
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.node()} ({platform.system()} {platform.machine()}, "
         f"{os.cpu_count()} CPUs)",
-        "spark_line": ".".join(spark.split(".")[:2]),
+        "spark_line": f"{LINE.label} (pyspark {spark})",
         "versions": {
             "python": platform.python_version(),
             **{p: v(p) for p in ("pyspark", "pyarrow", "pandas", "numpy", "lightgbm")},
@@ -105,7 +105,7 @@ def stamp_cell(stamp: dict) -> dict:
     versions = ", ".join(f"{k} {val}" for k, val in stamp["versions"].items())
     text = (
         f"> **Presented copy**, executed {stamp['date_utc']} on {stamp['machine']}; "
-        f"Spark line {stamp['spark_line']}; {versions}; LAB_SCALE={stamp['lab_scale']}. "
+        f"{stamp['spark_line']}; {versions}; LAB_SCALE={stamp['lab_scale']}. "
         "Every number below comes from that run; rerun the notebook for yours."
     )
     return {"cell_type": "markdown", "metadata": {}, "source": text}

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from helpers.cli import notebooks
+from helpers.core.config import LINE
 
 REPO = Path(__file__).resolve().parents[2]
 SERIES = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -68,7 +69,7 @@ def test_present_executes_converts_and_stamps(tmp_path):
     run = notebooks.present_notebook(src, tmp_path / "out", "ci", timeout=120)
     executed = json.loads(Path(run["files"]["ipynb"]).read_text())
     stamp = "".join(executed["cells"][0]["source"])
-    assert "Presented copy" in stamp and "Spark line 3.5" in stamp and "LAB_SCALE=ci" in stamp
+    assert "Presented copy" in stamp and f"{LINE.label} (pyspark" in stamp and "LAB_SCALE=ci" in stamp
     assert "".join(executed["cells"][2]["outputs"][0]["text"]).strip() == "42"
     html = Path(run["files"]["html"]).read_text()
     slides = Path(run["files"]["slides"]).read_text()
