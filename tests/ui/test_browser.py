@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from helpers.core.config import LINE
 from helpers.core.processes import is_running, reap, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -81,7 +81,10 @@ def _tree(pid: int) -> list[psutil.Process]:
 def jupyterlab(tmp_path):
     """JupyterLab on a random free port with a token, serving a copy of the notebook (so nothing
     it autosaves lands in the repository). Yields (base_url, token); stops everything it started."""
-    shutil.copy(NOTEBOOK, tmp_path / NOTEBOOK.name)
+    nb = json.loads(NOTEBOOK.read_text())
+    # this line's kernel (`make kernel` installs it into the venv JupyterLab runs from)
+    nb["metadata"]["kernelspec"].update(name=LINE.kernel, display_name=LINE.label)
+    (tmp_path / NOTEBOOK.name).write_text(json.dumps(nb))
     port, token = _free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
@@ -171,8 +174,11 @@ def test_run_all_then_move_the_slider(jupyterlab):
                     break
                 except Exception:  # the kernel was not connected yet: ask again
                     continue
+            else:
+                page.screenshot(path=str(base_dir / "run_all_never_started.png"))
+                pytest.fail(f"Run All never started: is the kernel {LINE.kernel!r} installed?")
             try:
-                page.wait_for_function(ALL_RAN, timeout=900_000, polling=2000)
+                page.wait_for_function(ALL_RAN, timeout=600_000, polling=2000)
             except Exception:
                 page.screenshot(path=str(base_dir / "run_all_timeout.png"))
                 raise
