@@ -98,7 +98,8 @@ def test_ptrace_check_says_why():
 
 
 def test_no_worker_to_attach(spark, tmp_path):
-    with pytest.raises(LabError, match="no Python worker"):
+    # synapseml runs in the JVM; on a line without SynapseML the path is not offered at all
+    with pytest.raises(LabError, match="no Python worker|not offered"):
         pp.py_spy_profile(spark, "synapseml", 1000, tmp_path)
 
 

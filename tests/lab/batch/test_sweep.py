@@ -4,7 +4,7 @@ hand-made tables (no Spark) and the CLI's input checks."""
 import pandas as pd
 import pytest
 
-from helpers.core import validate
+from helpers.core import lines, validate
 from helpers.core.config import LabError
 from helpers.lab.batch import sweep as S
 from helpers.measure import samplers
@@ -75,17 +75,24 @@ def test_sweep_table_is_ascending_and_tidy(spark):
     assert (table.peak_jvm_offheap_bytes > 0).all()
 
 
-def test_max_bytes_per_batch_does_not_exist_in_35(spark):
+def test_batch_knobs_match_the_line(spark):
+    """maxBytesPerBatch exists from Spark 4.0 (SPARK-51316): the registry, the knobs and their
+    findings say so on each line; 3.5 accepts the unknown key silently and ignores it."""
+    has_cap = lines.has("arrow_max_bytes_per_batch", spark.version)
     assert S.conf_defined(spark, "spark.sql.execution.arrow.maxRecordsPerBatch")
-    assert not S.conf_defined(spark, "spark.sql.execution.arrow.maxBytesPerBatch")
+    assert S.conf_defined(spark, "spark.sql.execution.arrow.maxBytesPerBatch") == has_cap
     keys = set(S.arrow_confs(spark).key)
     assert "spark.sql.execution.arrow.maxRecordsPerBatch" in keys
-    assert "spark.sql.execution.arrow.maxBytesPerBatch" not in keys
+    if not has_cap:  # (4.x registers it as an internal conf, outside the public list)
+        assert "spark.sql.execution.arrow.maxBytesPerBatch" not in keys
     knobs = S.batch_knobs(spark)
     assert knobs.version == spark.version and len(knobs.confs) == len(keys)
-    assert knobs.defined == {S.RECORDS_KEY: True, S.BYTES_KEY: False} and knobs.accepted == "1"
-    assert spark.conf.get(S.BYTES_KEY, None) is None  # unset again
-    assert [f.key for f in S.knob_findings(knobs)] == ["arrow_confs", "no_byte_cap"]
+    assert knobs.defined == {S.RECORDS_KEY: True, S.BYTES_KEY: has_cap}
+    if not has_cap:
+        assert knobs.accepted == "1"
+        assert spark.conf.get(S.BYTES_KEY, None) is None  # unset again
+    cap = "byte_cap" if has_cap else "no_byte_cap"
+    assert [f.key for f in S.knob_findings(knobs)] == ["arrow_confs", cap]
 
 
 def test_point_table_and_labelled_sweeps(spark):
