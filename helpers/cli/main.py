@@ -108,7 +108,18 @@ def _bench(args) -> int:
     table = bench_table(limit, records)
     print(
         table[
-            ["name", "rows", "batch_size", "wall_s", "rows_per_s", "ratio_to_limit", "max_abs_diff"]
+            [
+                "name",
+                "rows",
+                "batch_size",
+                "wall_s",
+                "rows_per_s",
+                "ratio_to_limit",
+                "max_abs_diff",
+                "jvm_cpu_s",
+                "python_cpu_s",
+                "cpu_ceiling",
+            ]
         ].to_string(index=False, float_format=lambda v: f"{v:.4g}")
     )
     # one record per scenario; the physical limit first, as the record everything is compared to

@@ -22,6 +22,7 @@ from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
+from helpers.measure.samplers import process_table
 from helpers.model.data import ensure_model, feature_matrix, load_booster, predict
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
 
@@ -39,6 +40,7 @@ class LimitResult:
     wall_s: float
     rows_per_s: float
     predictions: np.ndarray
+    cpu_s: float | None = None  # CPU seconds of all processes while predicting (process_time)
 
     def record(self) -> dict:
         return {
@@ -47,6 +49,7 @@ class LimitResult:
             "processes": self.processes,
             "wall_s": self.wall_s,
             "rows_per_s": self.rows_per_s,
+            "cpu_s": self.cpu_s,
         }
 
 
@@ -97,7 +100,7 @@ def physical_limit(rows: int, processes: int | None = None) -> LimitResult:
                     p.kill()
                     p.wait()
     wall = max(t[1] for t in times) - min(t[0] for t in times)
-    return LimitResult(rows, processes, wall, rows / wall, preds)
+    return LimitResult(rows, processes, wall, rows / wall, preds, sum(t[2] for t in times))
 
 
 def reference_predictions(rows: int) -> np.ndarray:
@@ -135,8 +138,9 @@ def time_noop(frame) -> float:
 
 def warm_up(spark, name: str, rows: int) -> float:
     """Run the scenario once on a ~2% sample of every partition: starts the Python workers,
-    imports, loads the model in each worker, JIT-compiles the JVM side. Returns seconds."""
-    df = input_frame(spark, rows)
+    imports, loads the model in each worker, JIT-compiles the JVM side, over the scenario's own
+    input layout (cached first). Returns seconds."""
+    df = input_frame(spark, rows, layout=get_scenario(name).layout)
     return time_noop(
         scenario_frame(spark, name, df=df.sample(fraction=min(1.0, 20_000 / rows), seed=1))
     )
@@ -159,6 +163,45 @@ class BenchRecord:
     max_abs_diff: float | None
     spark_version: str
     repeats: int = 1
+    jvm_cpu_s: float | None = None  # core-seconds in the median run, driver JVM (local mode only)
+    python_cpu_s: float | None = None  # core-seconds in the median run, daemon + Python workers
+    cpu_ceiling: float | None = None  # limit's prediction CPU / (jvm + python): see cpu_ceiling()
+
+
+# ---- where the CPU went: core-seconds per process role during the timed runs ------------------
+
+
+def cpu_snapshot(pid: int | None = None) -> dict[int, tuple[str, float]]:
+    """{pid: (role, CPU seconds so far)} for the session's JVM and its descendants (psutil)."""
+    t = process_table(pid)
+    return {int(r.pid): (str(r.role), float(r.cpu_s)) for r in t.itertuples()}
+
+
+def cpu_spent(before: dict, after: dict) -> dict[str, float]:
+    """Core-seconds per role between two `cpu_snapshot`s: {"jvm": s, "python": s}. A process alive
+    at both ends counts its difference, one born in between all of its CPU; one that ended in
+    between is not seen (Spark reuses its Python workers, so they outlive a job)."""
+    out = {"jvm": 0.0, "python": 0.0}
+    for pid, (role, cpu) in after.items():
+        spent = cpu - before[pid][1] if pid in before else cpu
+        if role == "jvm":
+            out["jvm"] += spent
+        elif role in ("daemon", "python_worker"):
+            out["python"] += spent
+    return out
+
+
+def cpu_ceiling(limit_cpu_s: float | None, jvm_s: float | None, python_s: float | None):
+    """The best ratio to the limit a path could reach on this machine if no core were ever idle:
+    the CPU prediction alone needs (the limit's) over all the CPU the path burned. None when a
+    part is unknown."""
+    if limit_cpu_s is None or jvm_s is None or python_s is None or jvm_s + python_s <= 0:
+        return None
+    return limit_cpu_s / (jvm_s + python_s)
+
+
+def _is_local(spark) -> bool:
+    return spark.sparkContext.master.startswith("local")
 
 
 def run_scenario(
@@ -170,17 +213,26 @@ def run_scenario(
     limit_rows_per_s: float | None = None,
     parity: bool = True,
     reference: np.ndarray | None = None,
+    limit_cpu_s: float | None = None,
 ) -> BenchRecord:
     """Warm up, then time `repeats` runs of scenario `name` over `rows` cached rows into a noop
-    sink; wall_s is the median. With `parity`, also collect all predictions and compare them
+    sink; wall_s is the median (the lower middle one for an even count). In local mode also the
+    CPU the driver JVM and the Python workers burned in that run (core-seconds, psutil) and, with
+    `limit_cpu_s`, the CPU ceiling. With `parity`, also collect all predictions and compare them
     with the in-process reference (max absolute difference)."""
     get_scenario(name)
     require_positive("repeats", repeats)
     set_batch_size(spark, batch_size)
-    input_frame(spark, rows)
     warm_up(spark, name, rows)
-    walls = [time_noop(scenario_frame(spark, name, rows=rows)) for _ in range(repeats)]
-    wall = statistics.median(walls)
+    local = _is_local(spark)
+    runs = []  # (wall, cpu by role) per timed run
+    for _ in range(repeats):
+        before = cpu_snapshot() if local else {}
+        wall = time_noop(scenario_frame(spark, name, rows=rows))
+        runs.append((wall, cpu_spent(before, cpu_snapshot()) if local else None))
+    wall, cpu = sorted(runs, key=lambda r: r[0])[(len(runs) - 1) // 2]  # the median run
+    jvm_s = cpu["jvm"] if cpu else None
+    python_s = cpu["python"] if cpu else None
     diff = None
     if parity:
         ref = reference if reference is not None else reference_predictions(rows)
@@ -196,6 +248,9 @@ def run_scenario(
         diff,
         spark.version,
         repeats,
+        jvm_s,
+        python_s,
+        cpu_ceiling(limit_cpu_s, jvm_s, python_s),
     )
 
 
@@ -221,7 +276,9 @@ def bench(
             p.step(name)
             reps = row_repeats if get_scenario(name).row_at_a_time else repeats
             records.append(
-                run_scenario(spark, name, rows, batch_size, reps, limit.rows_per_s, parity, ref)
+                run_scenario(
+                    spark, name, rows, batch_size, reps, limit.rows_per_s, parity, ref, limit.cpu_s
+                )
             )
     return limit, records
 
@@ -240,6 +297,9 @@ def bench_table(limit: LimitResult, records: list[BenchRecord]) -> pd.DataFrame:
         "max_abs_diff": 0.0,
         "spark_version": None,
         "repeats": 1,
+        "jvm_cpu_s": 0.0 if limit.cpu_s else None,
+        "python_cpu_s": limit.cpu_s,
+        "cpu_ceiling": 1.0 if limit.cpu_s else None,
     }
     return pd.DataFrame([top] + df.to_dict("records"))
 
@@ -285,6 +345,13 @@ BENCH_FINDINGS = {
         "The best, `{best}`, reached {best_ratio:.2f} of the physical limit; "
         "the worst, `{worst}`, {worst_ratio:.3f}."
     ),
+    "cpu": (
+        "Where its gap went: `{best}` burned {total:.2f} core-seconds per run ({jvm:.2f} in the "
+        "driver JVM, {python:.2f} in the Python daemon and workers; psutil, processes alive before "
+        "and after the runs) where the prediction alone took {limit_cpu:.2f} in the limit's "
+        "processes. Even with no core ever idle it could reach at most {ceiling:.2f} of the "
+        "limit; it reached {best_ratio:.2f}."
+    ),
 }
 
 
@@ -325,6 +392,21 @@ def bench_findings(table: pd.DataFrame, tol: float = PARITY_TOL) -> list[Finding
             worst_ratio=worst["ratio_to_limit"],
         )
     )
+    limit = table[table["name"] == "physical_limit"]
+    if "cpu_ceiling" in table and len(limit) and pd.notna(best.get("cpu_ceiling")):
+        out.append(
+            finding(
+                BENCH_FINDINGS,
+                "cpu",
+                best=best["name"],
+                total=best["jvm_cpu_s"] + best["python_cpu_s"],
+                jvm=best["jvm_cpu_s"],
+                python=best["python_cpu_s"],
+                limit_cpu=limit["python_cpu_s"].iloc[0],
+                ceiling=best["cpu_ceiling"],
+                best_ratio=best["ratio_to_limit"],
+            )
+        )
     return out
 
 

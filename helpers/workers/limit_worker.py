@@ -1,7 +1,8 @@
 """Child process of `measure.physical_limit`: predicts one slice of the rows, no Spark.
 
 Protocol (stdin/stdout, one line each): prints "ready" after loading data and model, waits for
-a line on stdin, predicts, saves the predictions to OUT (.npy), prints "<t0> <t1>" (monotonic s).
+a line on stdin, predicts, saves the predictions to OUT (.npy), prints "<t0> <t1> <cpu>"
+(monotonic s; cpu = this process's CPU seconds while predicting, `time.process_time`).
 """
 
 import sys
@@ -19,11 +20,11 @@ def main(lo: int, hi: int, rows: int, model_path: str, out: str) -> None:
     predict(booster, X[:10])  # warm the model's code paths
     print("ready", flush=True)
     sys.stdin.readline()
-    t0 = time.monotonic()
+    c0, t0 = time.process_time(), time.monotonic()
     pred = predict(booster, X)
-    t1 = time.monotonic()
+    t1, c1 = time.monotonic(), time.process_time()
     np.save(out, pred)
-    print(f"{t0} {t1}", flush=True)
+    print(f"{t0} {t1} {c1 - c0}", flush=True)
 
 
 if __name__ == "__main__":

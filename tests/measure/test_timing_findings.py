@@ -81,6 +81,25 @@ CASES = {
         ["unchecked", "best_worst"],
         ["The 2 paths' predictions were not compared with the reference (parity off).", None],
     ),
+    "bench_cpu": (
+        timing.bench_findings,
+        (
+            bench([0.0, 0.0], [0.86, 0.5]).assign(
+                jvm_cpu_s=[0.0, 0.37, 0.9],
+                python_cpu_s=[4.4, 4.62, 4.8],
+                cpu_ceiling=[1.0, 4.4 / 4.99, 4.4 / 5.7],
+            ),
+        ),
+        ["agree", "best_worst", "cpu"],
+        [
+            None,
+            None,
+            "Where its gap went: `p0` burned 4.99 core-seconds per run (0.37 in the driver JVM, "
+            "4.62 in the Python daemon and workers; psutil, processes alive before and after the "
+            "runs) where the prediction alone took 4.40 in the limit's processes. Even with no "
+            "core ever idle it could reach at most 0.88 of the limit; it reached 0.86.",
+        ],
+    ),
 }
 
 
@@ -105,3 +124,17 @@ def test_bench_findings_read_the_numbers_not_the_row_order():
     best_worst = timing.bench_findings(t)[-1]
     assert best_worst.values["best"] == "p1" and best_worst.values["worst"] == "p0"
     assert best_worst.values["best_ratio"] == 0.4
+
+
+def test_cpu_spent_counts_differences_newcomers_and_roles():
+    before = {1: ("jvm", 10.0), 2: ("daemon", 1.0), 3: ("python_worker", 5.0), 9: ("other", 1.0)}
+    after = {1: ("jvm", 10.5), 2: ("daemon", 1.0), 3: ("python_worker", 7.0),
+             4: ("python_worker", 0.25), 9: ("other", 3.0)}  # fmt: skip
+    assert timing.cpu_spent(before, after) == {"jvm": 0.5, "python": 2.25}
+
+
+def test_cpu_ceiling_is_prediction_cpu_over_all_cpu():
+    assert timing.cpu_ceiling(4.0, 1.0, 4.0) == pytest.approx(0.8)
+    assert timing.cpu_ceiling(None, 1.0, 4.0) is None
+    assert timing.cpu_ceiling(4.0, None, 4.0) is None
+    assert timing.cpu_ceiling(4.0, 0.0, 0.0) is None
