@@ -24,7 +24,7 @@ from helpers.core.env import environment_report
 from helpers.core.jars import fetch_synapseml_jars
 from helpers.core.progress import set_default_sink
 from helpers.core.session import on_cluster, start_session, stop_session
-from helpers.core.validate import parse_partitions, positive_int, row_count
+from helpers.core.validate import conf_pair, parse_partitions, positive_int, row_count
 from helpers.lab.taskcost import DAEMONS, per_task_seconds, task_overhead
 from helpers.lab.zerocopy.ledger import copy_ledger, require_ledger_paths
 from helpers.measure.timing import bench, bench_table
@@ -80,6 +80,15 @@ def _bench_args(p):
         help="Python worker daemon: Spark's, or helpers.workers.lean_daemon "
         "(pyspark from site-packages)",
     )
+    p.add_argument(
+        "--conf",
+        type=conf_pair,
+        action="append",
+        default=[],
+        metavar="spark.KEY=VALUE",
+        help="a Spark conf for the bench's session (repeatable), e.g. "
+        "spark.python.udf.pipelined.enabled=true; Spark ignores keys it does not know",
+    )
     p.add_argument("--json", default=None, help="write one record per scenario here")
     p.add_argument(
         "--cluster",
@@ -94,7 +103,7 @@ def _bench(args) -> int:
     names = parse_scenarios(args.scenarios)
     rows = args.rows or scale_rows()
 
-    conf = {"spark.python.daemon.module": DAEMONS[args.daemon]}
+    conf = {"spark.python.daemon.module": DAEMONS[args.daemon], **dict(args.conf)}
     with on_cluster(args.cluster, "bench", conf=conf) as (spark, _):
         limit, records = bench(
             spark,

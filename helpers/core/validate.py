@@ -107,6 +107,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def conf_pair(text: str) -> tuple[str, str]:
+    """argparse type for --conf: 'spark.some.key=value' -> ('spark.some.key', 'value')."""
+    key, sep, value = str(text).partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key.startswith("spark.") or not value:
+        raise argparse.ArgumentTypeError(
+            f"expected spark.KEY=VALUE (e.g. spark.python.udf.pipelined.enabled=true), got {text!r}"
+        )
+    return key, value
+
+
 _UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 
 

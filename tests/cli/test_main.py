@@ -11,6 +11,8 @@ from helpers.paths.scenarios import SCENARIOS
         (["bench", "--scenarios", "nope"], "Unknown scenario"),
         (["bench", "--rows", "0"], "--rows"),
         (["bench", "--batch-size", "-5"], "--batch-size"),
+        (["bench", "--conf", "pipelined=true"], "spark.KEY=VALUE"),
+        (["bench", "--conf", "spark.python.udf.pipelined.enabled"], "spark.KEY=VALUE"),
         (["profile", "--scenario", "nope", "--out", "{tmp}"], "Unknown scenario"),
         (["memory", "--scenario", "nope", "--out", "{tmp}"], "Unknown scenario"),
         (["taskcost", "--partitions", "4"], "partition"),
