@@ -288,7 +288,8 @@ def _memory_args(p):
         "--out",
         required=True,
         help="folder for timeline.csv/.json, captures.json, meters.csv, summary.json "
-        "(with --cluster: executor_memory.csv, summary.json)",
+        "(with --cluster: executor_memory.csv, summary.json; with --memray also "
+        "executors/<id>/memray-peak.json, memray_peaks.csv)",
     )
     p.add_argument(
         "--cluster",

@@ -589,3 +589,54 @@ def executor_findings(run: ClusterRun) -> list[Finding]:
             )
         )
     return out
+
+
+MEMRAY_FINDINGS = {
+    "memray_peak": (
+        "**Executor {executor}**: memray saw its Python workers' heap peak at {peak_mib:.1f} MiB "
+        "in one task ({tasks} tasks in {workers} worker process(es)); the widest allocation "
+        "site live at that peak was `{site}` ({site_mib:.1f} MiB)."
+    ),
+    "memray_at_once": (
+        "On executor {executor}, {at_once} tasks recorded at the same time: their peaks add up to "
+        "at most {bound_mib:.1f} MiB of Python heap at once."
+    ),
+    "memray_none": (
+        "Executor {executor} sent back no memray capture of this job: no Python task of it ran "
+        "there."
+    ),
+}
+
+
+def memray_findings(table: pd.DataFrame) -> list[Finding]:
+    """What `memray_peaks` found, per executor (keys of MEMRAY_FINDINGS, values in MiB): the
+    largest task's heap peak with the widest site at it, the bound when tasks overlapped on one
+    executor (several cores), or that an executor ran no Python task of the job."""
+    out = []
+    for r in table.itertuples():
+        if not r.tasks:
+            out.append(finding(MEMRAY_FINDINGS, "memray_none", executor=r.executor))
+            continue
+        out.append(
+            finding(
+                MEMRAY_FINDINGS,
+                "memray_peak",
+                executor=r.executor,
+                peak_mib=r.peak_bytes / 2**20,
+                tasks=int(r.tasks),
+                workers=int(r.workers),
+                site=r.top_site or "unknown",
+                site_mib=r.top_site_bytes / 2**20,
+            )
+        )
+        if r.concurrent_tasks > 1:
+            out.append(
+                finding(
+                    MEMRAY_FINDINGS,
+                    "memray_at_once",
+                    executor=r.executor,
+                    at_once=int(r.concurrent_tasks),
+                    bound_mib=r.concurrent_peak_bytes / 2**20,
+                )
+            )
+    return out
