@@ -88,6 +88,7 @@ def run_memory_cluster(
     processes still alive at the end (0)."""
     sc = get_scenario(scenario)
     require_positive("rows", rows)
+    require_positive("workers", workers)
     if memray and not sc.python_worker:
         raise LabError(
             f"{scenario} runs no Python worker, so memray has nothing to record: "
