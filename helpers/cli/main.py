@@ -15,7 +15,7 @@ from helpers.cli.batch import COMMANDS as BATCH_COMMANDS
 from helpers.cli.common import _Parser, add_batch_size, stderr_progress, write_json
 from helpers.cli.layers import layers_args, layers_run
 from helpers.cli.levers import COMMANDS as LEVER_COMMANDS
-from helpers.cli.memory import run_memory_cluster, run_memory_command
+from helpers.cli.memory import memray_table, run_memory_cluster, run_memory_command
 from helpers.cli.notebooks import present_notebook, strip_outputs, write_student_copies
 from helpers.cli.profile import run_profile_cli, run_profile_cluster
 from helpers.cli.scale import print_scale, run_scale, scale_args
@@ -308,7 +308,8 @@ def _memory_args(p):
         "--out",
         required=True,
         help="folder for timeline.csv/.json, captures.json, meters.csv, summary.json "
-        "(with --cluster: executor_memory.csv, summary.json)",
+        "(with --cluster: executor_memory.csv, summary.json; with --memray also "
+        "executors/<id>/memray-peak.json, memray_peaks.csv)",
     )
     p.add_argument(
         "--cluster",
@@ -316,6 +317,12 @@ def _memory_args(p):
         default=None,
         help="run on a fresh standalone cluster of N one-core workers: each executor's peaks "
         "from Spark's executor metrics",
+    )
+    p.add_argument(
+        "--memray",
+        action="store_true",
+        help="with --cluster: memray in every executor's Python workers, peaks brought back "
+        "through Spark (executors/<id>/memray-peak.json, memray_peaks.csv)",
     )
 
 
@@ -325,7 +332,12 @@ def _memory(args) -> int:
         if args.partitions:
             raise LabError("--partitions is for the local memray run: drop it with --cluster.")
         summary = run_memory_cluster(
-            args.scenario, args.rows or memory_rows(), args.batch_size, args.out, args.cluster
+            args.scenario,
+            args.rows or memory_rows(),
+            args.batch_size,
+            args.out,
+            args.cluster,
+            memray=args.memray,
         )
         for rec in summary["peaks_mib"]:
             print(
@@ -333,7 +345,15 @@ def _memory(args) -> int:
                 + ", ".join(f"{k} {v:.1f} MiB" for k, v in rec.items() if k != "executor")
             )
         print(f"{summary['scenario']}: {summary['wall_s']:.2f} s; meter: {summary['meter']}")
+        if args.memray:
+            print(memray_table(summary["memray"]))
+        print(f"cluster processes left running: {summary['left_running']}")
         return 0
+    if args.memray:
+        raise LabError(
+            "--memray is for --cluster N (the local `memory` command always records memray): "
+            "add --cluster."
+        )
     summary = run_memory_command(
         args.scenario,
         args.rows or memory_rows(),

@@ -1,13 +1,18 @@
 """`python -m helpers memory`: layer timelines and memray peaks of one scenario, in a folder; on a
-cluster (`--cluster N`), each executor's memory peaks from Spark's own executor metrics."""
+cluster (`--cluster N`), each executor's memory peaks from Spark's own executor metrics and, with
+`--memray`, the memray peaks of each executor's Python workers, brought back through Spark."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from helpers.core.config import atomic_write_bytes
+import pandas as pd
+
+from helpers.core.config import LabError, atomic_write_bytes
+from helpers.core.processes import running_pids
 from helpers.core.session import on_cluster, start_session, stop_session
+from helpers.core.ship import kit_missing_hint
 from helpers.core.validate import require_positive
 from helpers.measure.executors import (
     EXECUTOR_METRICS_CONF,
@@ -17,6 +22,7 @@ from helpers.measure.executors import (
 )
 from helpers.measure.timing import set_batch_size, time_noop, warm_up
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
+from helpers.profile.executors import cluster_memray_conf, profiled_job, write_memray_peaks
 from helpers.profile.memory import memory_run, meters_side_by_side, write_run
 
 GROUP = "lab-memory-job"
@@ -66,24 +72,52 @@ def run_memory_command(
 
 
 def run_memory_cluster(
-    scenario: str, rows: int, batch_size: int | None, out_dir, workers: int
+    scenario: str, rows: int, batch_size: int | None, out_dir, workers: int, memray: bool = False
 ) -> dict:
     """`memory --cluster N`: one run of `scenario` on a fresh N-worker standalone cluster, each
     executor's peaks during the job from Spark's executor metrics (REST; process-tree metrics on,
     polled every 100 ms): executor_memory.csv (tidy, bytes) and summary.json in `out_dir`. No
-    process table is read: this works for executors on other hosts too."""
-    get_scenario(scenario)
+    process table is read: this works for executors on other hosts too.
+
+    `memray`: memray records every Python task on the executors (`cluster_memray_conf`); after
+    the job a collecting Spark job reads each executor's captures where they lie and returns their
+    numbers (`profile.executors.collect_executor_files`): executors/<id>/memray-peak.json and
+    memray_peaks.csv (`write_memray_peaks`: peak bytes of the largest task, tasks, workers, the
+    allocation sites at the peak), and summary['memray'] (one record per executor). Spark's
+    metrics then include memray's own overhead. summary['left_running'] counts the cluster's
+    processes still alive at the end (0)."""
+    sc = get_scenario(scenario)
     require_positive("rows", rows)
+    require_positive("workers", workers)
+    if memray and not sc.python_worker:
+        raise LabError(
+            f"{scenario} runs no Python worker, so memray has nothing to record: "
+            "pick a Python scenario or drop --memray."
+        )
     out = Path(out_dir)
-    with on_cluster(workers, "memory-cluster", conf=EXECUTOR_METRICS_CONF) as (spark, _):
-        set_batch_size(spark, batch_size)
-        input_frame(spark, rows)
-        warm_up(spark, scenario, rows)
-        frame = scenario_frame(spark, scenario, rows=rows)
-        spark.sparkContext.setJobGroup(GROUP, "memory run")
-        wall = time_noop(frame)
-        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-        peaks = executor_memory(spark, GROUP, last=True)
+    conf = cluster_memray_conf() if memray else EXECUTOR_METRICS_CONF
+    table = None
+    with on_cluster(workers, "memory-cluster", conf=conf) as (spark, cluster):
+        try:
+            set_batch_size(spark, batch_size)
+            input_frame(spark, rows)
+            warm_up(spark, scenario, rows)
+            frame = scenario_frame(spark, scenario, rows=rows)
+            if memray:
+                run = profiled_job(spark, lambda: time_noop(frame), group=GROUP)
+                wall = run.result
+                table = write_memray_peaks(out, run.evidence, run.since, run.until)
+            else:
+                spark.sparkContext.setJobGroup(GROUP, "memory run")
+                wall = time_noop(frame)
+                spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+            peaks = executor_memory(spark, GROUP, last=True)
+            pids = cluster.pids()  # master, workers, executors, daemons, Python workers
+        except Exception as exc:
+            hint = kit_missing_hint(exc)
+            if hint is not None:
+                raise hint from None
+            raise
     atomic_write_bytes(out / "executor_memory.csv", peaks.to_csv(index=False).encode())
     summary = {
         "scenario": scenario,
@@ -94,6 +128,37 @@ def run_memory_cluster(
         "meter": "Spark executor metrics (REST stages/<id>/<attempt> executorSummary peaks)",
         "metrics": MEMORY_METRICS,
         "peaks_mib": wide_peaks(peaks).to_dict("records"),
+        "pids": pids,
+        "left_running": len(running_pids(pids)),
     }
+    if table is not None:
+        summary["memray_meter"] = (
+            "memray in each executor's Python workers (metadata.peak_memory per task), read on "
+            "the executors by a collecting Spark job"
+        )
+        summary["memray"] = json.loads(table.to_json(orient="records"))
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1, default=float).encode())
     return summary
+
+
+def memray_table(records: list[dict]) -> str:
+    """The per-executor memray table of `memory --cluster N --memray` as text (MiB)."""
+    if not records:
+        return "memray: no executor reported a capture"
+    rows = [
+        {
+            "executor": r["executor"],
+            "tasks": r["tasks"],
+            "workers": r["workers"],
+            "peak MiB": r["peak_bytes"] / 2**20,
+            "peak task": r["peak_task"] or "-",
+            "at once": r["concurrent_tasks"],
+            "widest site at the peak": (
+                f"{r['top_site']} {r['top_site_bytes'] / 2**20:.1f} MiB" if r["top_site"] else "-"
+            ),
+        }
+        for r in records
+    ]
+    return "memray peaks of the Python workers, per executor:\n" + pd.DataFrame(rows).to_string(
+        index=False, float_format=lambda v: f"{v:.1f}"
+    )

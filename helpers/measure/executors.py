@@ -12,12 +12,20 @@ executor's disk or process table: it works the same on a cluster of other hosts.
   `pyspark.daemon` and its workers); `spark.executor.metrics.pollingInterval` > 0 samples them while
   tasks run (otherwise only at heartbeats, every 10 s), and each task's end reports its peaks.
   `EXECUTOR_METRICS_CONF` sets both.
+- The event log carries the same per-stage peaks after the application ended (a history server or
+  a file is all that is needed): `spark.eventLog.enabled=true`, `spark.eventLog.dir=<folder or
+  object store>` and `spark.eventLog.logStageExecutorMetrics=true` write one
+  `SparkListenerStageExecutorMetrics` event per stage and executor; `event_log_peaks` reads them
+  from a plain or zstd-compressed log, or a rolling log's folder (the 4.x defaults).
 Units: seconds and bytes.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pandas as pd
 
@@ -205,3 +213,68 @@ def wide_peaks(peaks: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     table = peaks.pivot_table(index="executor", columns="metric", values="bytes", aggfunc="max")
     return (table / 2**20).reset_index()
+
+
+EVENT_LOG_CONF = {
+    "spark.eventLog.enabled": "true",
+    "spark.eventLog.logStageExecutorMetrics": "true",
+}
+_ROLLING_PART = re.compile(r"^events_(\d+)_")
+
+
+def event_log_events(path):
+    """The events (dicts) of a Spark event log: one file, plain or `.zstd` (Spark's default codec,
+    read with pyarrow), or a rolling log's folder (`eventlog_v2_<app>`: its `events_<n>_*` parts
+    in order). LabError when `path` is neither or the codec is not zstd."""
+    import pyarrow as pa
+
+    path = Path(path)
+    if path.is_dir():
+        parts = [p for p in path.iterdir() if _ROLLING_PART.match(p.name)]
+        if not parts:
+            raise LabError(f"{path} holds no event log parts (events_<n>_<app>): name the log.")
+        for part in sorted(parts, key=lambda p: int(_ROLLING_PART.match(p.name).group(1))):
+            yield from event_log_events(part)
+        return
+    if not path.is_file():
+        raise LabError(f"No event log at {path}: name a file or an eventlog_v2_* folder.")
+    codec = path.suffix.lstrip(".") if path.suffix in (".zstd", ".lz4", ".snappy", ".lzf") else ""
+    if codec and codec != "zstd":
+        raise LabError(
+            f"{path.name} is {codec}-compressed: this reader knows zstd (Spark's default codec) "
+            "and plain logs; set spark.eventLog.compression.codec=zstd."
+        )
+    if codec:
+        with pa.CompressedInputStream(pa.OSFile(str(path)), "zstd") as stream:
+            text = stream.read().decode()
+    else:
+        text = path.read_text()
+    for line in text.splitlines():
+        if line.strip():
+            yield json.loads(line)
+
+
+def event_log_peaks(path, group: str | None = None, metrics=tuple(MEMORY_METRICS)) -> pd.DataFrame:
+    """Each executor's memory peaks from an event log (`event_log_events`), bytes, tidy like
+    `executor_memory`: the largest `SparkListenerStageExecutorMetrics` value per executor and
+    metric, over the stages of the jobs of job group `group` (every stage without it). Needs
+    `spark.eventLog.logStageExecutorMetrics=true` (and process-tree metrics for ProcessTree*)."""
+    stages, peaks = set(), []
+    for e in event_log_events(path):
+        kind = e.get("Event")
+        if kind == "SparkListenerJobStart":
+            if group is None or (e.get("Properties") or {}).get("spark.jobGroup.id") == group:
+                stages.update(e.get("Stage IDs", []))
+        elif kind == "SparkListenerStageExecutorMetrics":
+            peaks.append(e)
+    rows = [
+        {"executor": str(e["Executor ID"]), "metric": k, "bytes": int(e["Executor Metrics"][k])}
+        for e in peaks
+        if e["Stage ID"] in stages
+        for k in metrics
+        if k in e["Executor Metrics"]
+    ]
+    table = pd.DataFrame(rows, columns=["executor", "metric", "bytes"])
+    if table.empty:
+        return table
+    return table.groupby(["executor", "metric"], as_index=False).bytes.max()

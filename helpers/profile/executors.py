@@ -13,11 +13,16 @@ How each piece reaches the driver (the same on hosts that share nothing with it)
   when it exits into a folder the user names (`shared_dir`: a folder here; on a real cluster a
   mounted shared or object-store path), one file per JVM named after its PID; the collecting job
   tells which PID is which executor.
+- **memray peaks of the Python workers** (the same daemon in memray mode, one capture per task
+  in the same relative folder): the collecting task reads each finished capture where it lies
+  with memray's own reader (`profile.memory.read_capture`: the task's heap high-water mark, the
+  allocation sites live at it) and returns those numbers, not the binary capture.
 - **Per-task times and memory peaks**: Spark's REST API (`helpers.measure.executors`).
 
 Layout written by `write_layout`: `<out>/executors/<id>/python.collapsed`, `jvm.collapsed`,
 `tasks/` (the per-task files), and at `<out>` the merged `python.collapsed`, `jvm.collapsed`,
-`tasks.csv` and `executors.json`. Weights in microseconds, times in seconds.
+`tasks.csv` and `executors.json`; `write_memray_peaks`: `<out>/executors/<id>/memray-peak.json`
+and `<out>/memray_peaks.csv`. Weights in microseconds, times in seconds, memory in bytes.
 """
 
 from __future__ import annotations
@@ -43,10 +48,13 @@ from helpers.measure.executors import (
     stragglers,
 )
 from helpers.profile.jvm import RECORDING, jfr_events, parse_jfr_events
+from helpers.profile.memory import read_capture
 from helpers.profile.stacks import merge, parse_collapsed, write_collapsed
 
 EXECUTOR_DIR = "lab-worker-profile"  # relative: resolved in each executor's working directory
 TASK_FILE = re.compile(r"^cpu-(\d+)-(\d+)\.collapsed$")
+MEMRAY_FILE = re.compile(r"^memray-(\d+)-(\d+)\.bin$")
+TOP_SITES = 5  # allocation sites at the peak reported per memray capture
 JFR_FILE = re.compile(r"^hotspot-pid-(\d+)-.*\.jfr$")  # HotSpot's name for a dump into a folder
 
 
@@ -63,6 +71,16 @@ def executor_jfr_option(folder, settings: str = "profile") -> str:
         f"-XX:StartFlightRecording=name={RECORDING},settings={settings},maxage=30m,"
         f"filename={folder},dumponexit=true"
     )
+
+
+def cluster_memray_conf(native: bool = False) -> dict:
+    """Confs of a memray-profiled session on a cluster: memray around every Python task, its
+    captures in each executor's `EXECUTOR_DIR` (read there by `collect_executor_files`), and
+    Spark's process-tree memory metrics polled every 100 ms."""
+    return {
+        **worker_profiler_conf("memray", None, native=native, executor_dir=EXECUTOR_DIR),
+        **EXECUTOR_METRICS_CONF,
+    }
 
 
 def cluster_profile_conf(shared_dir, interval_ms: float = 5.0) -> dict:
@@ -98,10 +116,31 @@ def _jvm_pid() -> int | None:
     return None
 
 
+def read_memray_captures(folder, top: int = TOP_SITES) -> dict[str, dict]:
+    """The finished memray captures in `folder` (no `.running` marker beside them: a task still
+    recording, e.g. this collecting task's own), each read where it lies (`read_capture`, with its
+    `top` allocation sites at the peak): file name -> plain numbers. A capture memray cannot read
+    is returned as {'error': ...}."""
+    out: dict[str, dict] = {}
+    names = set(os.listdir(folder)) if os.path.isdir(folder) else set()
+    for name in sorted(names):
+        m = MEMRAY_FILE.match(name)
+        if not m or f"{name[: -len('.bin')]}.running" in names:
+            continue
+        rec = {"pid": int(m.group(1)), "seq": int(m.group(2))}
+        try:
+            rec.update(read_capture(os.path.join(folder, name), top))
+        except Exception as exc:  # a truncated capture must not fail the collecting job
+            rec["error"] = f"{type(exc).__name__}: {exc}"[:200]
+        out[name] = rec
+    return out
+
+
 def read_executor_folder(index, _rows, pause_s: float = 0.3):
-    """Runs on an executor (one task): the finished per-task files of its `EXECUTOR_DIR` with the
-    host, the folder and the executor JVM's PID. It lingers `pause_s` so that the job's tasks spread
-    over every executor."""
+    """Runs on an executor (one task): the finished per-task files of its `EXECUTOR_DIR` (CPU
+    stacks as text, memray captures as `read_memray_captures` numbers) with the host, the folder
+    and the executor JVM's PID. It lingers `pause_s` so that the job's tasks spread over every
+    executor."""
     folder = os.path.abspath(os.environ.get("LAB_PROFILE_DIR") or EXECUTOR_DIR)
     files = {}
     if os.path.isdir(folder):
@@ -109,6 +148,7 @@ def read_executor_folder(index, _rows, pause_s: float = 0.3):
             if TASK_FILE.match(name):
                 with open(os.path.join(folder, name)) as fh:
                     files[name] = fh.read()
+    memray = read_memray_captures(folder)
     time.sleep(pause_s)
     yield {
         "index": index,
@@ -116,6 +156,7 @@ def read_executor_folder(index, _rows, pause_s: float = 0.3):
         "folder": folder,
         "jvm_pid": _jvm_pid(),
         "files": files,
+        "memray": memray,
     }
 
 
@@ -124,14 +165,16 @@ def read_executor_folder(index, _rows, pause_s: float = 0.3):
 
 @dataclass
 class ExecutorEvidence:
-    """What one executor sent back: its per-task Python files (name -> collapsed text) and where
-    they came from. `jvm` is filled from its JFR dump after the executor exits."""
+    """What one executor sent back: its per-task Python files (name -> collapsed text), its
+    memray captures (name -> `read_capture` numbers) and where they came from. `jvm` is filled
+    from its JFR dump after the executor exits."""
 
     executor: str
     host: str
     folder: str
     jvm_pid: int | None
     files: dict = field(default_factory=dict, repr=False)
+    memray: dict = field(default_factory=dict, repr=False)
     jvm: dict = field(default_factory=dict, repr=False)
     jfr_path: str | None = None
 
@@ -167,6 +210,7 @@ def file_by_executor(records: list[dict], tasks: pd.DataFrame) -> dict[str, Exec
             continue
         ev = out.setdefault(eid, ExecutorEvidence(eid, rec["host"], rec["folder"], rec["jvm_pid"]))
         ev.files.update(rec["files"])
+        ev.memray.update(rec.get("memray", {}))
     return out
 
 
@@ -182,9 +226,10 @@ def _wait_tasks(spark, group: str, n: int, timeout: float = 15.0) -> pd.DataFram
 
 
 def collect_executor_files(spark, tries: int = 4) -> dict[str, ExecutorEvidence]:
-    """Bring every executor's per-task Python files to the driver through Spark (a job of 4 tasks
-    per executor, repeated until every registered executor answered). Returns executor id ->
-    evidence; LabError when some executor never ran a collecting task."""
+    """Bring every executor's per-task Python files (CPU stacks, memray numbers) to the driver
+    through Spark (a job of 4 tasks per executor, repeated until every registered executor
+    answered). Returns executor id -> evidence; LabError when some executor never ran a
+    collecting task."""
     expected = set(executor_hosts(spark))
     sc = spark.sparkContext
     got: dict[str, ExecutorEvidence] = {}
@@ -199,7 +244,9 @@ def collect_executor_files(spark, tries: int = 4) -> dict[str, ExecutorEvidence]
         finally:
             sc.setLocalProperty("spark.jobGroup.id", None)
         for eid, ev in file_by_executor(records, _wait_tasks(spark, group, n)).items():
-            got.setdefault(eid, ev).files.update(ev.files)
+            mine = got.setdefault(eid, ev)
+            mine.files.update(ev.files)
+            mine.memray.update(ev.memray)
         if expected <= set(got):
             break
     missing = expected - set(got)
@@ -271,7 +318,7 @@ def write_layout(
         kept = {n: t for n, t in ev.files.items() if in_window(t, since, until)}
         for name, text in kept.items():
             atomic_write_bytes(d / "tasks" / name, text.encode())
-        rec = {k: v for k, v in asdict(ev).items() if k not in ("files", "jvm")}
+        rec = {k: v for k, v in asdict(ev).items() if k not in ("files", "memray", "jvm")}
         rec.update(
             python_tasks=len(kept),
             python_processes=len({TASK_FILE.match(n).group(1) for n in kept}),
@@ -286,6 +333,96 @@ def write_layout(
     payload = {"since": since, "until": until, "executors": summary}
     atomic_write_bytes(out / "executors.json", json.dumps(payload, indent=1).encode())
     return payload
+
+
+def memray_in_window(captures: dict, since=None, until=None) -> dict:
+    """The readable memray captures (name -> `read_capture` numbers) whose task started in
+    [since, until] (epoch s; no bound: all)."""
+    return {
+        n: c
+        for n, c in captures.items()
+        if "error" not in c
+        and (since is None or c["start"] >= since)
+        and (until is None or c["start"] <= until)
+    }
+
+
+def concurrent_peak(captures: list[dict]) -> tuple[int, int]:
+    """(most captures recording at one instant, the largest sum of their peaks, bytes): an
+    upper bound of the heap an executor's Python workers held together (each task's peak may
+    fall at a different moment). With one core per executor, tasks run one after another."""
+    best = (0, 0)
+    for c in captures:
+        t = c["start"]
+        live = [o for o in captures if o["start"] <= t <= o["end"]]
+        best = max(best, (len(live), sum(o["peak_bytes"] for o in live)), key=lambda x: x[1])
+    return best
+
+
+MEMRAY_COLUMNS = [
+    "executor",
+    "host",
+    "jvm_pid",
+    "tasks",
+    "workers",
+    "peak_bytes",
+    "peak_task",
+    "concurrent_tasks",
+    "concurrent_peak_bytes",
+    "allocations",
+    "unreadable",
+    "top_site",
+    "top_site_bytes",
+]
+
+
+def memray_record(ev: ExecutorEvidence, since=None, until=None) -> dict:
+    """One executor's memray evidence of a job (captures whose task started in [since, until]):
+    tasks, Python worker processes, peak_bytes (the largest task's heap high-water mark, memray's
+    `metadata.peak_memory`) and that task ('pid-seq') with its `top_sites` at the peak (the widest
+    as `top_site`), the `concurrent_peak` bound, allocations summed, unreadable captures, and each
+    capture."""
+    caps = memray_in_window(ev.memray, since, until)
+    ordered = sorted(caps.values(), key=lambda c: (c["pid"], c["seq"]))
+    top = max(ordered, key=lambda c: c["peak_bytes"], default=None)
+    at_once, bound = concurrent_peak(ordered)
+    sites = top.get("top_sites", []) if top else []
+    return {
+        "executor": ev.executor,
+        "host": ev.host,
+        "jvm_pid": ev.jvm_pid,
+        "tasks": len(ordered),
+        "workers": len({c["pid"] for c in ordered}),
+        "peak_bytes": top["peak_bytes"] if top else 0,
+        "peak_task": f"{top['pid']}-{top['seq']}" if top else None,
+        "concurrent_tasks": at_once,
+        "concurrent_peak_bytes": bound,
+        "allocations": sum(c["allocations"] for c in ordered),
+        "unreadable": sum(1 for c in ev.memray.values() if "error" in c),
+        "top_sites": sites,
+        "top_site": sites[0]["site"] if sites else None,
+        "top_site_bytes": sites[0]["bytes"] if sites else 0,
+        "captures": ordered,
+    }
+
+
+def memray_peaks(evidence: dict[str, ExecutorEvidence], since=None, until=None) -> pd.DataFrame:
+    """One row per executor (`memray_record` without its lists; columns MEMRAY_COLUMNS), bytes."""
+    rows = [memray_record(ev, since, until) for _, ev in sorted(evidence.items())]
+    return pd.DataFrame([{k: r[k] for k in MEMRAY_COLUMNS} for r in rows], columns=MEMRAY_COLUMNS)
+
+
+def write_memray_peaks(out_dir, evidence: dict[str, ExecutorEvidence], since=None, until=None):
+    """`executors/<id>/memray-peak.json` (`memray_record`) per executor and the per-executor
+    table `memray_peaks.csv` at `out_dir`, written atomically. Returns the table."""
+    out = Path(out_dir)
+    for eid, ev in sorted(evidence.items()):
+        rec = memray_record(ev, since, until)
+        path = out / "executors" / eid / "memray-peak.json"
+        atomic_write_bytes(path, json.dumps(rec, indent=1).encode())
+    table = memray_peaks(evidence, since, until)
+    atomic_write_bytes(out / "memray_peaks.csv", table.to_csv(index=False).encode())
+    return table
 
 
 # ---- one profiled job on a cluster --------------------------------------------------------------
@@ -451,4 +588,55 @@ def executor_findings(run: ClusterRun) -> list[Finding]:
                 jvm_mib=float(jvm.max()) / 2**20 if len(jvm) else 0.0,
             )
         )
+    return out
+
+
+MEMRAY_FINDINGS = {
+    "memray_peak": (
+        "**Executor {executor}**: memray saw its Python workers' heap peak at {peak_mib:.1f} MiB "
+        "in one task ({tasks} tasks in {workers} worker process(es)); the widest allocation "
+        "site live at that peak was `{site}` ({site_mib:.1f} MiB)."
+    ),
+    "memray_at_once": (
+        "On executor {executor}, {at_once} tasks recorded at the same time: their peaks add up to "
+        "at most {bound_mib:.1f} MiB of Python heap at once."
+    ),
+    "memray_none": (
+        "Executor {executor} sent back no memray capture of this job: no Python task of it ran "
+        "there."
+    ),
+}
+
+
+def memray_findings(table: pd.DataFrame) -> list[Finding]:
+    """What `memray_peaks` found, per executor (keys of MEMRAY_FINDINGS, values in MiB): the
+    largest task's heap peak with the widest site at it, the bound when tasks overlapped on one
+    executor (several cores), or that an executor ran no Python task of the job."""
+    out = []
+    for r in table.itertuples():
+        if not r.tasks:
+            out.append(finding(MEMRAY_FINDINGS, "memray_none", executor=r.executor))
+            continue
+        out.append(
+            finding(
+                MEMRAY_FINDINGS,
+                "memray_peak",
+                executor=r.executor,
+                peak_mib=r.peak_bytes / 2**20,
+                tasks=int(r.tasks),
+                workers=int(r.workers),
+                site=r.top_site or "unknown",
+                site_mib=r.top_site_bytes / 2**20,
+            )
+        )
+        if r.concurrent_tasks > 1:
+            out.append(
+                finding(
+                    MEMRAY_FINDINGS,
+                    "memray_at_once",
+                    executor=r.executor,
+                    at_once=int(r.concurrent_tasks),
+                    bound_mib=r.concurrent_peak_bytes / 2**20,
+                )
+            )
     return out

@@ -37,6 +37,7 @@ from helpers.measure.samplers import LayerSampler, jvm_memory
 from helpers.measure.timing import effective_batch_size, set_batch_size, time_noop
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
 from helpers.profile.workers import start_recording, take_worker_profiles
+from helpers.workers.profiled_daemon import short_path
 
 # Rows for the memory runs: batches up to 50k rows (6.8 MB of raw data each) at ci scale.
 MEMORY_ROWS = {"ci": 100_000, "workshop": 400_000, "full": 1_000_000}
@@ -64,29 +65,62 @@ def versions(spark) -> str:
 # ---- 1. memray captures of the Python workers ----------------------------------------------------
 
 
-def capture_summary(files) -> pd.DataFrame:
-    """One row per memray capture (one per task): pid, seq, peak_bytes (memray's high-water mark
-    of the heap), allocations, start / end (epoch s), duration_s, path."""
+NO_PYTHON_FRAME = "[no Python frame]"
+
+
+def allocation_sites(records, top: int = 5) -> list[dict]:
+    """The `top` allocation sites of memray allocation records (e.g. the ones live at the peak),
+    widest first: each record's innermost Python frame ('function (file:line)', file as
+    `short_path` shows it), with the bytes and allocations of its records summed."""
+    sites: dict = {}
+    for rec in records:
+        frames = rec.stack_trace(1)
+        if frames:
+            function, file, line = frames[0]
+            site = f"{function} ({short_path(file)}:{line})"
+        else:
+            site = NO_PYTHON_FRAME
+        b, n = sites.get(site, (0, 0))
+        sites[site] = (b + int(rec.size), n + int(rec.n_allocations))
+    widest = sorted(sites.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top]
+    return [{"site": k, "bytes": b, "allocations": n} for k, (b, n) in widest]
+
+
+def read_capture(path, top: int = 0) -> dict:
+    """One memray capture (one task of one Python worker), read with memray's own reader:
+    peak_bytes (memray's high-water mark of the heap), allocations, start / end (epoch s),
+    duration_s and, with `top` > 0, the `top` allocation sites live at the peak
+    (`allocation_sites` over `get_high_watermark_allocation_records`) and the seconds reading
+    them took (read_s)."""
     import memray
 
+    t = time.perf_counter()
+    with memray.FileReader(str(path)) as reader:
+        m = reader.metadata
+        out = {
+            "peak_bytes": int(m.peak_memory),
+            "allocations": int(m.total_allocations),
+            "start": m.start_time.timestamp(),
+            "end": m.end_time.timestamp(),
+            "duration_s": (m.end_time - m.start_time).total_seconds(),
+        }
+        if top > 0:
+            records = reader.get_high_watermark_allocation_records(merge_threads=True)
+            out["top_sites"] = allocation_sites(records, top)
+    out["read_s"] = time.perf_counter() - t
+    return out
+
+
+def capture_summary(files) -> pd.DataFrame:
+    """One row per memray capture (one per task, `read_capture`): pid, seq, peak_bytes (memray's
+    high-water mark of the heap), allocations, start / end (epoch s), duration_s, path."""
     rows = []
     for wf in files:
         if wf.mode != "memray":
             continue
-        with memray.FileReader(str(wf.path)) as reader:
-            m = reader.metadata
-            rows.append(
-                {
-                    "pid": wf.pid,
-                    "seq": wf.seq,
-                    "peak_bytes": int(m.peak_memory),
-                    "allocations": int(m.total_allocations),
-                    "start": m.start_time.timestamp(),
-                    "end": m.end_time.timestamp(),
-                    "duration_s": (m.end_time - m.start_time).total_seconds(),
-                    "path": str(wf.path),
-                }
-            )
+        cap = read_capture(wf.path)
+        cap.pop("read_s")
+        rows.append({"pid": wf.pid, "seq": wf.seq, **cap, "path": str(wf.path)})
     return pd.DataFrame(
         rows,
         columns=["pid", "seq", "peak_bytes", "allocations", "start", "end", "duration_s", "path"],

@@ -8,7 +8,8 @@ imports it once, as the module-level `worker_main`, which this module swaps for 
 before the forks; Spark 4.x's looks `pyspark.worker.main` up in each forked worker (after the
 fork, so no pandas/pyarrow thread exists before it), so this module wraps the daemon's
 `worker(sock, ...)` function, which replaces `pyspark.worker.main` in the child before running.
-Then the stock `pyspark.daemon.manager()` runs: every forked worker gets the wrapper.
+Then the stock `pyspark.daemon.manager()` runs: every forked worker gets the wrapper. The swap
+happens only when the module runs as the daemon (`install()` under `__main__`).
 
 Configured by environment variables (set through `spark.executorEnv.*`, see
 `helpers.core.session.worker_profiler_conf`):
@@ -56,26 +57,30 @@ _LABELS: dict = {}
 _SEQ = [0]
 
 
-def frame_label(code) -> str:
-    """'function (package/file.py)': the file relative to site-packages or the stdlib folder,
+def short_path(path: str) -> str:
+    """A source file's path as stacks show it: relative to site-packages or the stdlib folder,
     the kit's own files from their `helpers/` folder on (e.g. 'helpers/paths/scenarios.py'), else
-    the file's last two path parts."""
+    its last two path parts; inside a zip (pyspark.zip, the kit's zip), relative to the zip."""
+    for marker in ("site-packages/", "dist-packages/", "/lib/python3."):
+        i = path.rfind(marker)
+        if i >= 0:
+            path = path[i + len(marker) :]
+            if marker.startswith("/lib/python3."):
+                path = path.split("/", 1)[-1]
+            break
+    else:
+        i = path.rfind("/helpers/")
+        path = path[i + 1 :] if i >= 0 else "/".join(path.split("/")[-2:])
+    if ".zip/" in path:  # workers import pyspark from pyspark/python/lib/pyspark.zip
+        path = path.split(".zip/", 1)[1]
+    return path
+
+
+def frame_label(code) -> str:
+    """'function (package/file.py)', the file as `short_path` shows it."""
     label = _LABELS.get(code)
     if label is None:
-        path = code.co_filename
-        for marker in ("site-packages/", "dist-packages/", "/lib/python3."):
-            i = path.rfind(marker)
-            if i >= 0:
-                path = path[i + len(marker) :]
-                if marker.startswith("/lib/python3."):
-                    path = path.split("/", 1)[-1]
-                break
-        else:
-            i = path.rfind("/helpers/")
-            path = path[i + 1 :] if i >= 0 else "/".join(path.split("/")[-2:])
-        if ".zip/" in path:  # workers import pyspark from pyspark/python/lib/pyspark.zip
-            path = path.split(".zip/", 1)[1]
-        label = _LABELS[code] = f"{code.co_name} ({path})"
+        label = _LABELS[code] = f"{code.co_name} ({short_path(code.co_filename)})"
     return label
 
 
@@ -216,14 +221,21 @@ def _forked_worker(sock, authenticated):
 
 
 _WRAPPER_CODE = _profiled_main.__code__  # stacks start below it, at pyspark.worker.main
-if _ORIGINAL_MAIN is not None:
-    _daemon.worker_main = _profiled_main
-else:
-    _daemon.worker = _forked_worker
+
+
+def install() -> None:
+    """Put the wrapper into the stock daemon (before its forks). Only the daemon process calls
+    it: importing this module elsewhere (e.g. for `short_path`) changes nothing."""
+    if _ORIGINAL_MAIN is not None:
+        _daemon.worker_main = _profiled_main
+    else:
+        _daemon.worker = _forked_worker
+
 
 if __name__ == "__main__":
     if _MODE not in ("cpu", "memray"):
         raise SystemExit(f"LAB_PROFILE_MODE={_MODE!r}: use cpu or memray")
     if _DIR:
         os.makedirs(_DIR, exist_ok=True)
+    install()
     _daemon.manager()

@@ -39,6 +39,11 @@ CASES = [
       "--shared-dir", "/tmp/a,b"], "space or comma"),
     (["memory", "--scenario", "map_in_pandas", "--out", "x", "--cluster", "2", "--partitions", "2"],
      "--partitions"),
+    (["memory", "--scenario", "map_in_pandas", "--out", "x", "--memray"], "--memray"),
+    (
+        ["memory", "--scenario", "synapseml", "--out", "x", "--cluster", "2", "--memray"],
+        "no Python worker" if "synapseml" in SCENARIOS else "not offered",
+    ),
     (["ledger", "--paths", "nope"], "ledger covers" if LEDGER_HERE else "ledger is skipped"),
     (["ledger", "--rows", "40000000", "--batches", "4"], "--batches"),
     (["sweep", "--scenario", "row_udf"], "Arrow batches"),

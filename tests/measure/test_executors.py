@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from helpers.core.config import LabError
 from helpers.measure import executors
 
 REST = Path(__file__).resolve().parents[1] / "fixtures" / "rest"
@@ -79,3 +80,70 @@ def test_executors_without_peaks_are_left_out():
     assert executors.memory_peaks([{"id": "driver"}]).empty
     assert executors.stage_memory_peaks({}).empty
     assert executors.wide_peaks(executors.memory_peaks([])).empty
+
+
+def _event_log():
+    """A few events of a real log's shapes (Spark 3.5.9 / 4.3.0 write the same keys)."""
+    metrics = {"ProcessTreePythonRSSMemory": 0, "JVMHeapMemory": 0}
+    events = [
+        {"Event": "SparkListenerLogStart", "Spark Version": "3.5.9"},
+        {"Event": "SparkListenerJobStart", "Job ID": 0, "Stage IDs": [0], "Properties": {}},
+        {
+            "Event": "SparkListenerJobStart",
+            "Job ID": 1,
+            "Stage IDs": [5, 6],
+            "Properties": {"spark.jobGroup.id": "lab-memory-job"},
+        },
+    ]
+    for stage, eid, py, heap in [
+        (0, "0", 900, 1),  # another job's stage: out of the group
+        (5, "0", 200, 10),
+        (6, "0", 300, 5),
+        (5, "1", 250, 7),
+        (6, "driver", 0, 99),
+    ]:
+        m = {**metrics, "ProcessTreePythonRSSMemory": py, "JVMHeapMemory": heap}
+        events.append(
+            {
+                "Event": "SparkListenerStageExecutorMetrics",
+                "Executor ID": eid,
+                "Stage ID": stage,
+                "Stage Attempt ID": 0,
+                "Executor Metrics": m,
+            }
+        )
+    return "".join(json.dumps(e) + "\n" for e in events)
+
+
+def test_event_log_peaks_plain_zstd_and_rolling(tmp_path):
+    import pyarrow as pa
+
+    plain = tmp_path / "app-1"
+    plain.write_text(_event_log())
+    t = executors.event_log_peaks(plain, "lab-memory-job")
+    got = {(r.executor, r.metric): r.bytes for r in t.itertuples()}
+    assert got[("0", "ProcessTreePythonRSSMemory")] == 300 and got[("0", "JVMHeapMemory")] == 10
+    assert (
+        got[("1", "ProcessTreePythonRSSMemory")] == 250 and got[("driver", "JVMHeapMemory")] == 99
+    )
+    assert executors.event_log_peaks(plain).bytes.max() == 900  # no group: every stage
+    assert executors.event_log_peaks(plain, "nope").empty
+    rolling = tmp_path / "eventlog_v2_app-2"
+    rolling.mkdir()
+    text = _event_log().splitlines(keepends=True)
+    (rolling / "events_2_app-2").write_text("".join(text[4:]))
+    with pa.CompressedOutputStream(str(rolling / "events_1_app-2.zstd"), "zstd") as out:
+        out.write("".join(text[:4]).encode())
+    (rolling / "appstatus_app-2").write_text("")
+    assert executors.event_log_peaks(rolling, "lab-memory-job").equals(t)
+    assert list(executors.event_log_events(rolling))[0]["Event"] == "SparkListenerLogStart"
+
+
+def test_event_log_errors_name_the_fix(tmp_path):
+    with pytest.raises(LabError, match="No event log"):
+        list(executors.event_log_events(tmp_path / "none"))
+    with pytest.raises(LabError, match="no event log parts"):
+        list(executors.event_log_events(tmp_path))
+    (tmp_path / "app.lz4").write_bytes(b"x")
+    with pytest.raises(LabError, match="compression.codec=zstd"):
+        list(executors.event_log_events(tmp_path / "app.lz4"))
