@@ -26,25 +26,108 @@ from helpers.measure.timing import BATCH_CONF, time_noop
 from helpers.model.data import N_FEATURES, feature_frame, feature_names
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
 
+# ---- the worker's own Arrow <-> pandas calls, asked from the installed pyspark ------------------
+# pyspark 3.5 (to 4.2) converts inside its serializers (pyspark/sql/pandas/serializers.py:
+# ArrowStreamPandasUDFSerializer); 4.3 moved the conversions out of them into
+# pyspark/sql/conversion.py (ArrowBatchTransformer, PandasToArrowConversion), called from worker.py.
+_SERIALIZER_CALLS = ("ArrowStreamPandasUDFSerializer", "ArrowStreamUDFSerializer")
+_CONVERSION_CALLS = {
+    "ArrowBatchTransformer": ("to_pandas", "flatten_struct", "wrap_struct"),
+    "PandasToArrowConversion": ("convert",),
+}
 
-def worker_arrow_to_pandas(table: pa.Table) -> tuple[list[pd.Series], str]:
-    """Arrow -> pandas, one Series per column, through the call this pyspark's worker makes for a
-    pandas UDF; returns the Series and that call's name. Spark 3.5 (to 4.2):
-    `ArrowStreamPandasSerializer.arrow_to_pandas` in pyspark/sql/pandas/serializers.py; later 4.x:
-    `ArrowBatchTransformer.to_pandas` in pyspark/sql/conversion.py."""
+
+def _worker_calls() -> str | None:
+    """Which calls this pyspark's worker makes for pandas/Arrow UDFs: 'serializers' (the UDF
+    serializers of pyspark/sql/pandas/serializers.py), 'conversion' (pyspark/sql/conversion.py)
+    or None (neither: a pyspark the kit does not know)."""
+    import pyspark.sql.pandas.serializers as serializers
+
+    if all(hasattr(serializers, name) for name in _SERIALIZER_CALLS):
+        return "serializers"
     try:
-        from pyspark.sql.pandas.serializers import ArrowStreamPandasSerializer
+        import pyspark.sql.conversion as conversion
     except ImportError:
+        return None
+    if all(
+        all(hasattr(getattr(conversion, cls, None), fn) for fn in fns)
+        for cls, fns in _CONVERSION_CALLS.items()
+    ):
+        return "conversion"
+    return None
+
+
+WORKER_CALLS = _worker_calls()
+
+
+def _udf_serializer(timezone: str, safecheck: bool):
+    """pyspark 3.5's serializer as worker.py read_udfs builds it for SQL_SCALAR_PANDAS_UDF and
+    SQL_MAP_PANDAS_ITER_UDF (assign_cols_by_name true, df_for_struct true, struct as dict)."""
+    from pyspark.sql.pandas.serializers import ArrowStreamPandasUDFSerializer
+
+    return ArrowStreamPandasUDFSerializer(timezone, safecheck, True, True, "dict", False, False)
+
+
+def worker_arrow_to_pandas(
+    batch: pa.RecordBatch | pa.Table, timezone: str = "UTC"
+) -> tuple[list[pd.Series | pd.DataFrame], str]:
+    """Arrow -> pandas through the call this pyspark's worker makes for a pandas UDF or
+    mapInPandas (a struct column becomes a DataFrame): one pandas object per column, and that
+    call's name (source file and function). 3.5: `ArrowStreamPandasUDFSerializer.arrow_to_pandas`
+    per column (pyspark/sql/pandas/serializers.py, its load_stream); 4.3:
+    `ArrowBatchTransformer.to_pandas` (pyspark/sql/conversion.py, called by worker.py)."""
+    if WORKER_CALLS == "conversion":
         from pyspark.sql.conversion import ArrowBatchTransformer
 
-        return (
-            list(ArrowBatchTransformer.to_pandas(table, "UTC")),
-            "ArrowBatchTransformer.to_pandas (pyspark/sql/conversion.py), by column",
+        cols = ArrowBatchTransformer.to_pandas(
+            batch,
+            timezone=timezone,
+            struct_in_pandas="dict",
+            ndarray_as_list=False,
+            prefer_int_ext_dtype=False,
+            df_for_struct=True,
         )
-    ser = ArrowStreamPandasSerializer("UTC", False)
+        return list(cols), "ArrowBatchTransformer.to_pandas (pyspark/sql/conversion.py)"
+    ser = _udf_serializer(timezone, False)
+    table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
     return (
         [ser.arrow_to_pandas(c) for c in table.itercolumns()],
-        "ArrowStreamPandasSerializer.arrow_to_pandas (pyspark/sql/pandas/serializers.py) by column",
+        "ArrowStreamPandasUDFSerializer.arrow_to_pandas by column "
+        "(pyspark/sql/pandas/serializers.py, load_stream)",
+    )
+
+
+def worker_pandas_to_arrow(
+    results: list, schema, timezone: str = "UTC", safecheck: bool = False
+) -> tuple[pa.RecordBatch, str]:
+    """pandas -> Arrow through the call this pyspark's worker makes for the results of a pandas
+    UDF or mapInPandas: `results` one pandas Series (or DataFrame, for a struct) per field of the
+    Spark StructType `schema` (`_0`, ...). Returns the batch the worker writes and the call's name.
+    3.5: `ArrowStreamPandasUDFSerializer._create_batch` (pyspark/sql/pandas/serializers.py, its
+    dump_stream); 4.3: `PandasToArrowConversion.convert` (pyspark/sql/conversion.py), with the
+    arguments worker.py passes."""
+    if WORKER_CALLS == "conversion":
+        from pyspark.sql.conversion import PandasToArrowConversion
+
+        batch = PandasToArrowConversion.convert(
+            results,
+            schema,
+            timezone=timezone,
+            safecheck=safecheck,
+            arrow_cast=True,
+            prefers_large_types=False,
+            assign_cols_by_name=True,
+            int_to_decimal_coercion_enabled=False,
+        )
+        return batch, "PandasToArrowConversion.convert (pyspark/sql/conversion.py)"
+    from pyspark.sql.pandas.types import to_arrow_type
+
+    ser = _udf_serializer(timezone, safecheck)
+    pairs = [(r, to_arrow_type(f.dataType)) for r, f in zip(results, schema.fields)]
+    return (
+        ser._create_batch(pairs),
+        "ArrowStreamPandasUDFSerializer._create_batch (pyspark/sql/pandas/serializers.py, "
+        "dump_stream)",
     )
 
 

@@ -372,11 +372,19 @@ WIRE_FINDINGS = {
         "Copy ledger, `{path}`, one batch of {rows:,} rows: {hops_a} hops writing {mb_a:.2f} MB "
         "on {label_a}, {hops_b} hops writing {mb_b:.2f} MB on {label_b}."
     ),
+    "ledger_hop": (
+        "`{path}`, *{hop}*: {mb_a:.2f} MB written to new memory per batch on {label_a}, "
+        "{mb_b:.2f} MB on {label_b}. Each line's ledger replays its own worker's call there "
+        "(notebook 03 §4 names it on each kernel's table)."
+    ),
     "ledger_one": (
         "The copy ledger ran on {label} only (`{path}`, one batch of {rows:,} rows: {hops} hops "
         "writing {mb:.2f} MB); on {other}: {error}"
     ),
 }
+
+# a ledger hop whose bytes differ between the lines by less than this is noise
+LEDGER_HOP_MIN_BYTES = 1024
 
 # which findings each section of notebook 08 shows
 SECTIONS = {
@@ -384,7 +392,7 @@ SECTIONS = {
     "bench": ("limit", "above_limit", "parity", "default_udf_arrow", "default_udf_same", "runner"),
     "sweep": ("sweep_cpu", "sweep_best", "bytes_cap"),
     "taskcost": ("taskcost_lean", "taskcost"),
-    "ledger": ("ledger_both", "ledger_one"),
+    "ledger": ("ledger_both", "ledger_hop", "ledger_one"),
 }
 
 
@@ -804,5 +812,32 @@ class WireComparison:
                     label_a=a.label,
                     label_b=b.label,
                 )
-            ]
+            ] + self._ledger_hop_findings(a, b)
         return []
+
+    def _ledger_hop_findings(self, a: LineRun, b: LineRun) -> list[Finding]:
+        """The hops, present on both lines, whose bytes written differ by half or more (and by at
+        least LEDGER_HOP_MIN_BYTES): where the lines' workers or JVMs copy differently."""
+        t = self._tidy("ledger")
+        wide = t.pivot_table(
+            index=["path", "hop"], columns="line", values="bytes", aggfunc="sum", sort=False
+        )
+        if not {a.label, b.label} <= set(wide.columns):
+            return []
+        out = []
+        for (path, hop), r in wide.dropna().iterrows():
+            x, y = float(r[a.label]), float(r[b.label])
+            if abs(x - y) >= max(LEDGER_HOP_MIN_BYTES, 0.5 * max(x, y)):
+                out.append(
+                    finding(
+                        WIRE_FINDINGS,
+                        "ledger_hop",
+                        path=path,
+                        hop=hop,
+                        mb_a=x / 1e6,
+                        mb_b=y / 1e6,
+                        label_a=a.label,
+                        label_b=b.label,
+                    )
+                )
+        return out

@@ -279,6 +279,21 @@ def test_findings_other_branches():
     assert "default_udf_same" in found and "runner" not in found and "bytes_cap" not in found
     assert "taskcost" in found and "taskcost_lean" not in found
     assert "5 hops writing 5.00 MB on Spark 3.5, 6 hops writing 6.00 MB" in found["ledger_both"]
+    assert "ledger_hop" not in found  # the five common hops wrote the same bytes
+
+
+def test_ledger_hop_that_differs_between_lines():
+    recs = _ledger(5)
+    recs[1] = dict(recs[1], bytes=0)  # 4.x: pandas_udf's hop h1 hands views, 3.5 copies 1 MB
+    recs[2] = dict(recs[2], bytes=999_500)  # a difference below the noise floor
+    cmp = _both(ledger=5)
+    cmp.runs["4"].runs["ledger"] = wire.CommandRun("ledger", [], 0, 1.0, recs)
+    found = [f for f in cmp.findings("ledger") if f.key == "ledger_hop"]
+    assert [(f.values["path"], f.values["hop"]) for f in found] == [("pandas_udf", "h1")]
+    assert found[0].text().startswith(
+        "`pandas_udf`, *h1*: 1.00 MB written to new memory per batch on Spark 3.5, 0.00 MB on "
+        "Spark 4.x."
+    )
 
 
 def test_parity_broken_and_failed_commands():

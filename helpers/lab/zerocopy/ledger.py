@@ -4,8 +4,10 @@ is a proxy: it adds a byte-array copy the runner does not make).
 
 JVM hops run the JVM's own classes through py4j (ArrowConverters: ArrowWriter + MessageSerializer;
 ArrowColumnVector + UnsafeProjection; for pandas_udf the HybridRowQueue that keeps each input row,
-in a Janino-compiled loop); Python hops repeat the worker's calls
-(pyspark/sql/pandas/serializers.py) on the same batch; the end-to-end time per batch is measured
+in a Janino-compiled loop); Python hops repeat the calls this pyspark's worker makes on the same
+batch (3.5: the UDF serializers of pyspark/sql/pandas/serializers.py; 4.3: worker.py's calls into
+pyspark/sql/conversion.py, asked from the installed pyspark in `helpers.lab.journey`, which holds
+the Arrow <-> pandas calls); the end-to-end time per batch is measured
 on a real Spark job, with Spark's SQL metrics for the bytes on the wire. `ledger_findings` says
 what a ledger found (templates in LEDGER_FINDINGS).
 """
@@ -22,11 +24,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyspark
-import pyspark.sql.pandas.serializers as _serializers
+from pyspark.sql.types import DoubleType, LongType, StructField, StructType
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
 from helpers.core.validate import require_positive
+from helpers.lab.journey import WORKER_CALLS, worker_arrow_to_pandas, worker_pandas_to_arrow
 from helpers.lab.zerocopy.buffers import (
     _overlaps,
     arrow_ranges,
@@ -46,35 +49,30 @@ ROW_QUEUE_HOP = "JVM input rows -> HybridRowQueue (kept for the join)"
 EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # Arrow IPC end-of-stream marker
 
 
-# The Python hops replay the worker's own serializer calls; they exist in this form in pyspark 3.5.
-# Asked from the installed pyspark: 4.x moved the Arrow <-> pandas conversions elsewhere.
-_REPLAYED = ("ArrowStreamPandasUDFSerializer", "ArrowStreamUDFSerializer")
-LEDGER_HERE = all(hasattr(_serializers, name) for name in _REPLAYED)
+# The Python hops replay the calls this pyspark's worker makes (helpers.lab.journey.WORKER_CALLS):
+# the UDF serializers of pyspark/sql/pandas/serializers.py (3.5) or worker.py's calls into
+# pyspark/sql/conversion.py (4.3). A pyspark with neither has no ledger.
+LEDGER_HERE = WORKER_CALLS is not None
 
 NOT_HERE_FINDINGS = {
     "not_ported": (
-        "The copy ledger replays the Python worker's own serializer calls "
-        "(`{classes}` in `pyspark/sql/pandas/serializers.py`); pyspark {version} does not have "
-        "them, so the ledger is skipped on this kernel. The Spark 3.5 kernel runs it."
+        "The copy ledger replays the Python worker's own calls: the UDF serializers of "
+        "`pyspark/sql/pandas/serializers.py` (`ArrowStreamPandasUDFSerializer`, "
+        "`ArrowStreamUDFSerializer`, as in 3.5) or the conversions of `pyspark/sql/conversion.py` "
+        "(`ArrowBatchTransformer`, `PandasToArrowConversion`, as in 4.3); pyspark {version} has "
+        "neither, so the ledger is skipped on this kernel."
     ),
 }
 
 
 def not_here_findings() -> list[Finding]:
     """Why the ledger does not run with the installed pyspark."""
-    return [
-        finding(
-            NOT_HERE_FINDINGS,
-            "not_ported",
-            classes="`, `".join(_REPLAYED),
-            version=pyspark.__version__,
-        )
-    ]
+    return [finding(NOT_HERE_FINDINGS, "not_ported", version=pyspark.__version__)]
 
 
 def require_ledger_paths(paths) -> tuple[str, ...]:
     """The ledger's paths, checked: a comma-separated string or a sequence of names; a one-line
-    LabError where the installed pyspark lacks the serializers the ledger replays."""
+    LabError where the installed pyspark has none of the worker calls the ledger replays."""
     if not LEDGER_HERE:
         raise LabError(not_here_findings()[0].text())
     if isinstance(paths, str):
@@ -120,6 +118,8 @@ class Ledger:
     hops: list[Hop] = field(default_factory=list)
     end_to_end: dict = field(default_factory=dict)  # path -> measured seconds per batch
     wire: dict = field(default_factory=dict)  # path -> Spark SQL metrics per batch (bytes)
+    worker_calls: str | None = None  # helpers.lab.journey.WORKER_CALLS of the run
+    rename_copies: bool = False  # this pandas copies a Series on rename (`rename_copies()`)
 
     def table(self) -> pd.DataFrame:
         """Tidy: path, hop, side, bytes, seconds, copy, how."""
@@ -162,26 +162,108 @@ def _median_time(fn, repeats: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def _pandas_ser(df_for_struct: bool):
-    from pyspark.sql.pandas.serializers import ArrowStreamPandasUDFSerializer
-
-    # the arguments worker.read_udfs passes for SQL_SCALAR_PANDAS_UDF / SQL_MAP_PANDAS_ITER_UDF
-    return ArrowStreamPandasUDFSerializer("UTC", False, True, df_for_struct, "dict", False, False)
-
-
 def _stream_of(schema: pa.Schema, batch_message: bytes) -> bytes:
     """An IPC stream (schema + one batch + end) around a record-batch message made by the JVM."""
     return schema.serialize().to_pybytes() + batch_message + EOS
 
 
-def python_hops(path: str, stream: bytes, booster, repeats: int = 5) -> tuple[list[Hop], bytes]:
-    """The Python worker's hops for one batch of `path`, repeating the worker's own calls on the
-    IPC stream the JVM produced. Returns the hops and the result batch's IPC message bytes
-    (what the JVM reads back)."""
-    from pyspark.sql.pandas.serializers import ArrowStreamSerializer, ArrowStreamUDFSerializer
-    from pyspark.sql.pandas.types import to_arrow_type
-    from pyspark.sql.types import DoubleType, LongType, StructField, StructType
+# mapInPandas / mapInArrow return (id, prediction): helpers.paths.scenarios.OUTPUT_SCHEMA
+OUT_STRUCT = StructType([StructField("id", LongType()), StructField("prediction", DoubleType())])
 
+
+def _result_schema(path: str) -> StructType:
+    """The Spark schema of what the worker returns for `path`, one field `_0`: a double for the
+    pandas UDF, the (id, prediction) struct of mapInPandas / mapInArrow."""
+    if path == "pandas_udf":
+        return StructType([StructField("_0", DoubleType())])
+    return StructType([StructField("_0", OUT_STRUCT, nullable=False)])
+
+
+def worker_read(path: str, stream: bytes) -> tuple[pa.RecordBatch, str]:
+    """One batch read from the IPC stream the way this pyspark's worker reads its socket (a file
+    object), with the struct of mapInArrow flattened; and the calls' names (file, function)."""
+    from pyspark.sql.pandas.serializers import ArrowStreamSerializer
+
+    if WORKER_CALLS == "serializers":
+        if path == "map_in_arrow":
+            from pyspark.sql.pandas.serializers import ArrowStreamUDFSerializer
+
+            batch = next(iter(ArrowStreamUDFSerializer().load_stream(io.BytesIO(stream))))[0]
+            return batch, (
+                "ArrowStreamUDFSerializer.load_stream (pyspark/sql/pandas/serializers.py): "
+                "pa.ipc.open_stream, struct flattened"
+            )
+        batch = next(iter(ArrowStreamSerializer().load_stream(io.BytesIO(stream))))
+        return batch, (
+            "ArrowStreamSerializer.load_stream (pyspark/sql/pandas/serializers.py, from "
+            "ArrowStreamPandasUDFSerializer.load_stream): pa.ipc.open_stream"
+        )
+    ser = ArrowStreamSerializer(write_start_stream=True)  # worker.py read_udfs
+    batch = next(iter(ser.load_stream(io.BytesIO(stream))))
+    how = (
+        "ArrowStreamSerializer.load_stream (pyspark/sql/pandas/serializers.py): pa.ipc.open_stream"
+    )
+    if path == "map_in_arrow":
+        from pyspark.sql.conversion import ArrowBatchTransformer
+
+        batch = ArrowBatchTransformer.flatten_struct(batch)
+        how += " + ArrowBatchTransformer.flatten_struct (pyspark/sql/conversion.py, worker.py)"
+    return batch, how
+
+
+def worker_wrap_struct(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, str]:
+    """mapInArrow's result batch wrapped into one struct column `_0`, as this pyspark's worker
+    does before writing it; and the call's name."""
+    if WORKER_CALLS == "conversion":
+        from pyspark.sql.conversion import ArrowBatchTransformer
+
+        return (
+            ArrowBatchTransformer.wrap_struct(batch),
+            "ArrowBatchTransformer.wrap_struct (pyspark/sql/conversion.py, worker.py)",
+        )
+    # 3.5 wraps inline in ArrowStreamUDFSerializer.dump_stream: the same two pyarrow calls
+    struct = pa.StructArray.from_arrays(batch.columns, fields=pa.struct(list(batch.schema)))
+    return (
+        pa.RecordBatch.from_arrays([struct], ["_0"]),
+        "the struct wrap in ArrowStreamUDFSerializer.dump_stream "
+        "(pyspark/sql/pandas/serializers.py)",
+    )
+
+
+def worker_write(batch: pa.RecordBatch) -> tuple[bytes, str]:
+    """What this pyspark's worker writes to its socket for one result batch (START_ARROW_STREAM,
+    then the IPC stream: schema, batch, end), and the call's name."""
+    from pyspark.sql.pandas.serializers import ArrowStreamSerializer
+
+    sink = io.BytesIO()
+    if WORKER_CALLS == "conversion":
+        ArrowStreamSerializer(write_start_stream=True).dump_stream(iter([batch]), sink)
+        return sink.getvalue(), (
+            "ArrowStreamSerializer(write_start_stream=True).dump_stream "
+            "(pyspark/sql/pandas/serializers.py): RecordBatchStreamWriter"
+        )
+    from pyspark.serializers import SpecialLengths, write_int
+
+    write_int(SpecialLengths.START_ARROW_STREAM, sink)  # as the 3.5 UDF serializers do first
+    ArrowStreamSerializer().dump_stream(iter([batch]), sink)
+    return sink.getvalue(), (
+        "ArrowStreamSerializer.dump_stream (pyspark/sql/pandas/serializers.py, from the UDF "
+        "serializer's dump_stream): RecordBatchStreamWriter"
+    )
+
+
+def python_hops(
+    path: str,
+    stream: bytes,
+    booster,
+    repeats: int = 5,
+    timezone: str = "UTC",
+    safecheck: bool = False,
+) -> tuple[list[Hop], bytes]:
+    """The Python worker's hops for one batch of `path`, repeating the calls this pyspark's worker
+    makes (`WORKER_CALLS`) on the IPC stream the JVM produced, with the session's `timezone` and
+    `safecheck` (spark.sql.execution.pandas.convertToArrowArraySafely). Returns the hops and the
+    result batch's IPC message bytes (what the JVM reads back)."""
     hops = []
     src = pa.py_buffer(stream)
 
@@ -198,12 +280,7 @@ def python_hops(path: str, stream: bytes, booster, repeats: int = 5) -> tuple[li
         )
     )
 
-    def read():
-        if path == "map_in_arrow":
-            return next(iter(ArrowStreamUDFSerializer().load_stream(io.BytesIO(stream))))[0]
-        return next(iter(ArrowStreamSerializer().load_stream(io.BytesIO(stream))))
-
-    secs, batch = _median_time(read, repeats)
+    secs, (batch, how) = _median_time(lambda: worker_read(path, stream), repeats)
     hops.append(
         Hop(
             path,
@@ -212,7 +289,7 @@ def python_hops(path: str, stream: bytes, booster, repeats: int = 5) -> tuple[li
             copied_bytes(batch, src),
             secs,
             not shares_with(batch, src),
-            "ArrowStream(UDF)Serializer.load_stream on a file object",
+            how,
         )
     )
 
@@ -235,12 +312,7 @@ def python_hops(path: str, stream: bytes, booster, repeats: int = 5) -> tuple[li
             )
         )
     else:
-        ser = _pandas_ser(df_for_struct=True)
-
-        def to_pandas():
-            return [ser.arrow_to_pandas(c) for c in pa.Table.from_batches([batch]).itercolumns()]
-
-        secs, cols = _median_time(to_pandas, repeats)
+        secs, (cols, how) = _median_time(lambda: worker_arrow_to_pandas(batch, timezone), repeats)
         hops.append(
             Hop(
                 path,
@@ -249,7 +321,7 @@ def python_hops(path: str, stream: bytes, booster, repeats: int = 5) -> tuple[li
                 copied_bytes(cols, batch),
                 secs,
                 copied_bytes(cols, batch) > 0,
-                "ArrowStreamPandasUDFSerializer.arrow_to_pandas",
+                how,
             )
         )
         if path == "map_in_pandas":
@@ -285,33 +357,31 @@ def python_hops(path: str, stream: bytes, booster, repeats: int = 5) -> tuple[li
         )
     )
 
+    schema = _result_schema(path)
     if path == "map_in_arrow":
 
         def to_arrow():
             rb = pa.RecordBatch.from_arrays(
                 [batch.column("id"), pa.array(pred)], names=["id", "prediction"]
             )
-            struct = pa.StructArray.from_arrays(rb.columns, fields=pa.struct(list(rb.schema)))
-            return pa.RecordBatch.from_arrays([struct], ["_0"])
+            return worker_wrap_struct(rb)
 
-        how = "RecordBatch.from_arrays + struct wrap (ArrowStreamUDFSerializer.dump_stream)"
+        prefix = "RecordBatch.from_arrays (scenario code) + "
     elif path == "map_in_pandas":
-        out_type = to_arrow_type(
-            StructType([StructField("id", LongType()), StructField("prediction", DoubleType())])
-        )
         ids = pdf["id"]
 
         def to_arrow():
-            return ser._create_batch([(pd.DataFrame({"id": ids, "prediction": pred}), out_type)])
+            result = pd.DataFrame({"id": ids, "prediction": pred})  # the scenario's frame
+            return worker_pandas_to_arrow([result], schema, timezone, safecheck)
 
-        how = "ArrowStreamPandasUDFSerializer._create_batch (struct)"
+        prefix = "pd.DataFrame (scenario code) + "
     else:
 
         def to_arrow():
-            return ser._create_batch([(pd.Series(pred), pa.float64())])
+            return worker_pandas_to_arrow([pd.Series(pred)], schema, timezone, safecheck)
 
-        how = "ArrowStreamPandasUDFSerializer._create_batch"
-    secs, out = _median_time(to_arrow, repeats)
+        prefix = ""
+    secs, (out, how) = _median_time(to_arrow, repeats)
     # bytes new in the result = result bytes outside the prediction array and the input batch
     outside = [
         r
@@ -319,25 +389,10 @@ def python_hops(path: str, stream: bytes, booster, repeats: int = 5) -> tuple[li
         if not _overlaps(r, [numpy_range(pred)]) and not _overlaps(r, arrow_ranges(batch))
     ]
     new = int(sum(n for _, n in outside))
-    hops.append(Hop(path, "result -> Arrow", "python", new, secs, new > 0, how))
+    hops.append(Hop(path, "result -> Arrow", "python", new, secs, new > 0, prefix + how))
 
-    def write():
-        sink = io.BytesIO()
-        ArrowStreamSerializer().dump_stream(iter([out]), sink)
-        return sink.getvalue()
-
-    secs, result_stream = _median_time(write, repeats)
-    hops.append(
-        Hop(
-            path,
-            "Python IPC write",
-            "python",
-            len(result_stream),
-            secs,
-            True,
-            "ArrowStreamSerializer.dump_stream (RecordBatchStreamWriter)",
-        )
-    )
+    secs, (result_stream, how) = _median_time(lambda: worker_write(out), repeats)
+    hops.append(Hop(path, "Python IPC write", "python", len(result_stream), secs, True, how))
 
     secs = socket_transfer_seconds(result_stream, repeats)
     hops.append(
@@ -355,8 +410,9 @@ def python_hops(path: str, stream: bytes, booster, repeats: int = 5) -> tuple[li
 
 
 class _JvmArrow:
-    """The JVM's own Arrow code driven through py4j (Spark 3.5 ArrowConverters / UnsafeProjection).
-    Each timed call processes all batches in one py4j call; the py4j round trip is subtracted."""
+    """The JVM's own Arrow code driven through py4j (ArrowConverters / UnsafeProjection, the
+    line's signatures asked from the classes). Each timed call processes all batches in one py4j
+    call; the py4j round trip is subtracted."""
 
     def __init__(self, spark):
         self.jvm = spark._jvm
@@ -368,9 +424,23 @@ class _JvmArrow:
         arity = {m.getName(): m.getParameterCount() for m in self.conv.getClass().getMethods()}
         self.to_extra = (False,) * (arity["toBatchIterator"] - 6)
         self.from_extra = (False,) * (arity["fromBatchIterator"] - 5)
+        # where EvalPythonExec's row queue and join live: 4.x moved them into an evaluator factory
+        self.eval_source = (
+            "EvalPythonEvaluatorFactory.scala"
+            if self._has_class("org.apache.spark.sql.execution.python.EvalPythonEvaluatorFactory")
+            else "EvalPythonExec.scala"
+        )
         self.rtt = statistics.median(
             self._timed(self.jvm.java.lang.System.nanoTime)[0] for _ in range(15)
         )
+
+    def _has_class(self, name: str) -> bool:
+        """Whether the JVM's classpath has class `name`."""
+        try:
+            self.jvm.java.lang.Class.forName(name)
+        except Exception:  # py4j wraps ClassNotFoundException
+            return False
+        return True
 
     @staticmethod
     def _timed(fn, *args):
@@ -494,12 +564,6 @@ class _JvmArrow:
         return nanos / 1e9, int(nbytes)
 
 
-FLAT_RESULT_SCHEMA = (
-    '{"type":"struct","fields":[{"name":"id","type":"long","nullable":true,"metadata":{}},'
-    '{"name":"prediction","type":"double","nullable":true,"metadata":{}}]}'
-)
-
-
 def _spark_schema(spark, ddl_json: str):
     return spark._jvm.org.apache.spark.sql.types.DataType.fromJson(ddl_json)
 
@@ -546,8 +610,9 @@ def copy_ledger(
 
     JVM hops: the JVM's ArrowConverters (ArrowWriter + MessageSerializer) on the same rows as
     UnsafeRows, and its reader + UnsafeProjection on the worker's result (py4j, timed around one
-    call over all batches, round trip subtracted). Python hops: the worker's serializer calls on
-    the JVM's bytes. End-to-end: the scenario on Spark, per batch. All in seconds and bytes."""
+    call over all batches, round trip subtracted). Python hops: this pyspark's worker calls
+    (`python_hops`) on the JVM's bytes. End-to-end: the scenario on Spark, per batch. All in
+    seconds and bytes."""
     from pyspark.sql import functions as F
 
     require_positive("rows", rows)
@@ -556,7 +621,10 @@ def copy_ledger(
     paths = require_ledger_paths(paths)
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    ledger = Ledger(rows, n_features, batches)
+    ledger = Ledger(rows, n_features, batches, worker_calls=WORKER_CALLS)
+    ledger.rename_copies = rename_copies()
+    # what the JVM sends the worker as spark.sql.execution.pandas.convertToArrowArraySafely
+    safecheck = spark.conf.get("spark.sql.execution.pandas.convertToArrowArraySafely") == "true"
     previous_batch = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
     df = ledger_input(spark, rows, batches, n_features)
     feats = feature_names(n_features)
@@ -566,18 +634,9 @@ def copy_ledger(
         for path in paths:
             if path == "pandas_udf":
                 sent = df.select(*feats)
-                result_schema = (
-                    '{"type":"struct","fields":[{"name":"_0","type":"double","nullable":true,'
-                    '"metadata":{}}]}'
-                )
             else:
                 sent = df.select(F.struct(*df.columns).alias("struct"))
-                result_schema = (
-                    '{"type":"struct","fields":[{"name":"_0","type":{"type":"struct","fields":['
-                    '{"name":"id","type":"long","nullable":true,"metadata":{}},'
-                    '{"name":"prediction","type":"double","nullable":true,"metadata":{}}]},'
-                    '"nullable":false,"metadata":{}}]}'
-                )
+            result_schema = _result_schema(path).json()
             if path == "pandas_udf":  # EvalPythonExec keeps every input row (all columns) to join
                 secs, nbytes = jvm.row_queue(jvm.rows_of(df), len(df.columns), repeats)
                 ledger.hops.append(
@@ -588,7 +647,7 @@ def copy_ledger(
                         nbytes // batches,
                         secs / batches,
                         True,
-                        "HybridRowQueue.add + remove (EvalPythonExec.scala, RowQueue.scala) in a "
+                        f"HybridRowQueue.add + remove ({jvm.eval_source}, RowQueue.scala) in a "
                         "Janino-compiled JVM loop",
                     )
                 )
@@ -608,9 +667,11 @@ def copy_ledger(
                 )
             )
             stream = _stream_of(to_arrow_schema(sent.schema), message)
-            hops, result_message = python_hops(path, stream, booster, repeats)
+            hops, result_message = python_hops(
+                path, stream, booster, repeats, timezone=jvm.tz, safecheck=safecheck
+            )
             ledger.hops.extend(hops)
-            flat = None if path == "pandas_udf" else _spark_schema(spark, FLAT_RESULT_SCHEMA)
+            flat = None if path == "pandas_udf" else _spark_schema(spark, OUT_STRUCT.json())
             read, proj, row_bytes = jvm.from_arrow(
                 result_message, _spark_schema(spark, result_schema), batches, repeats, flat=flat
             )
@@ -632,13 +693,13 @@ def copy_ledger(
                     for v in jvm.join_project(jvm.rows_of(df), df._jdf.schema(), repeats)
                 )
                 how = (
-                    "JoinedRow(input row, result) + UnsafeProjection, as EvalPythonExec.scala "
+                    f"JoinedRow(input row, result) + UnsafeProjection, as {jvm.eval_source} "
                     "does, in a Janino-compiled JVM loop"
                 )
             else:
                 how = (
-                    "the result struct's fields projected to UnsafeRows, as MapInBatchExec.scala "
-                    "does, in a Janino-compiled JVM loop"
+                    "the result struct's fields projected to UnsafeRows, as "
+                    "MapInBatchEvaluatorFactory.scala does, in a Janino-compiled JVM loop"
                 )
             ledger.hops.append(
                 Hop(path, "JVM projection -> UnsafeRows", "jvm", int(row_bytes), proj, True, how)
@@ -652,6 +713,14 @@ def copy_ledger(
             "spark.sql.execution.arrow.maxRecordsPerBatch", previous_batch
         )  # leave the session as found
     return ledger
+
+
+def rename_copies() -> bool:
+    """Whether this pandas copies a Series' values on `Series.rename` while pyarrow's
+    `Array.to_pandas()` of non-null doubles is a view (measured by address on 8 doubles)."""
+    arr = pa.array(np.arange(8, dtype="float64"))
+    view = arr.to_pandas()
+    return shares_with(view, arr) and not shares_with(view.rename("x"), view)
 
 
 def data_bytes(rows: int, double_cols: int) -> int:
@@ -672,11 +741,19 @@ LEDGER_FINDINGS = {
     "batch's {data_mb:.2f} MB of features; the slowest hop is *{slowest}* ({slowest_ms:.2f} ms). "
     "Sum of hops {sum_ms:.1f} ms vs measured end to end {e2e_ms:.1f} ms per batch: gap "
     "{gap_ms:+.1f} ms. Spark reported no bytes sent.",
+    "to_pandas_views": "`{path}`: the worker's Arrow -> pandas call ({call}) hands the UDF views "
+    "of Arrow's buffers: 0 bytes copied for its {columns} double columns.",
+    "to_pandas_copies": "`{path}`: the worker's Arrow -> pandas call ({call}) copied {mb:.2f} MB "
+    "per batch, {share:.0%} of its {columns} double columns, before the UDF saw a value.",
+    "rename_copies": "That call ends in `series.rename(name)` (`ArrowArrayToPandasConversion."
+    "convert_numpy`, `pyspark/sql/conversion.py`), and pandas {pandas} copies a Series on rename "
+    "unless copy-on-write is on, while pyarrow's own `to_pandas()` of the column is a view.",
 }
 
 
 def ledger_findings(ledger: Ledger) -> list[Finding]:
-    """What a copy ledger found: the row queue's copy (MB, ms per batch) where there is one; per
+    """What a copy ledger found: the row queue's copy (MB, ms per batch) where there is one; the
+    pandas UDF's Arrow -> pandas hop, views or copies (MB, share of the batch) and why; per
     path the hops that write new memory (as a multiple of the batch's feature bytes), the slowest
     hop, the sum of hops against the measured end-to-end time per batch (ms) and Spark's count of
     bytes sent per batch (MB)."""
@@ -686,6 +763,7 @@ def ledger_findings(ledger: Ledger) -> list[Finding]:
         finding(LEDGER_FINDINGS, "row_queue", path=q.path, mb=q.bytes / 1e6, ms=q.seconds * 1e3)
         for q in hops[hops["hop"] == ROW_QUEUE_HOP].itertuples()
     ]
+    out += _to_pandas_findings(ledger, hops)
     for path, g in hops.groupby("path", sort=False):
         top = g.loc[g["seconds"].idxmax()]
         copies = g[g["copy"]]
@@ -708,4 +786,29 @@ def ledger_findings(ledger: Ledger) -> list[Finding]:
                 sent_mb=sent / 1e6 if metered else None,
             )
         )
+    return out
+
+
+def _to_pandas_findings(ledger: Ledger, hops: pd.DataFrame) -> list[Finding]:
+    """The pandas UDF's Arrow -> pandas hop: views or copies (MB, share of the feature bytes), and
+    why it copies where the conversion ends in a copying `Series.rename`."""
+    rows = hops[(hops["path"] == "pandas_udf") & (hops["hop"] == "Arrow -> pandas")]
+    if rows.empty:
+        return []
+    hop = rows.iloc[0]
+    common = dict(path="pandas_udf", call=hop["how"], columns=ledger.features)
+    if hop["bytes"] == 0:
+        return [finding(LEDGER_FINDINGS, "to_pandas_views", **common)]
+    data = data_bytes(ledger.rows, ledger.features)
+    out = [
+        finding(
+            LEDGER_FINDINGS,
+            "to_pandas_copies",
+            mb=hop["bytes"] / 1e6,
+            share=hop["bytes"] / data,
+            **common,
+        )
+    ]
+    if ledger.worker_calls == "conversion" and ledger.rename_copies:
+        out.append(finding(LEDGER_FINDINGS, "rename_copies", pandas=pd.__version__))
     return out

@@ -41,3 +41,44 @@ def test_ledger_findings_without_queue():
     led = _ledger(sent=131_000)
     led.hops = [h for h in led.hops if h.hop != zl.ROW_QUEUE_HOP]
     assert [f.key for f in zl.ledger_findings(led)] == ["path", "path_unmetered"]
+
+
+def _with_to_pandas(nbytes: int, worker_calls: str, rename_copies: bool) -> zl.Ledger:
+    led = _ledger(sent=131_000)
+    led.worker_calls, led.rename_copies = worker_calls, rename_copies
+    led.hops.append(
+        zl.Hop("pandas_udf", "Arrow -> pandas", "python", nbytes, 0.001, nbytes > 0, "CALL (f.py)")
+    )
+    return led
+
+
+def test_ledger_findings_to_pandas_views():
+    got = zl.ledger_findings(_with_to_pandas(0, "serializers", False))
+    assert [f.key for f in got] == ["row_queue", "to_pandas_views", "path", "path_unmetered"]
+    assert got[1].text() == (
+        "`pandas_udf`: the worker's Arrow -> pandas call (CALL (f.py)) hands the UDF views of "
+        "Arrow's buffers: 0 bytes copied for its 16 double columns."
+    )
+
+
+def test_ledger_findings_to_pandas_copies_and_why():
+    got = zl.ledger_findings(_with_to_pandas(128_000, "conversion", True))
+    keys = [f.key for f in got]
+    assert keys == ["row_queue", "to_pandas_copies", "rename_copies", "path", "path_unmetered"]
+    assert got[1].values["mb"] == 0.128 and got[1].values["share"] == 1.0
+    assert "copied 0.13 MB per batch, 100% of its 16 double columns" in got[1].text()
+    assert "`series.rename(name)`" in got[2].text() and "conversion.py" in got[2].text()
+
+
+def test_ledger_findings_to_pandas_copies_without_rename():
+    for calls, rename in (("serializers", True), ("conversion", False)):
+        keys = [f.key for f in zl.ledger_findings(_with_to_pandas(64_000, calls, rename))]
+        assert "to_pandas_copies" in keys and "rename_copies" not in keys
+
+
+def test_rename_copies_is_measured():
+    import numpy as np
+    import pandas as pd
+
+    s = pd.Series(np.zeros(4))
+    assert zl.rename_copies() == (not np.shares_memory(s.rename("x").to_numpy(), s.to_numpy()))

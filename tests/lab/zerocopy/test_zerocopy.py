@@ -112,29 +112,77 @@ def test_stacking_vs_view():
 
 
 needs_ledger = pytest.mark.skipif(
-    not zl.LEDGER_HERE, reason="the ledger is 3.5-only (zl.LEDGER_HERE)"
+    not zl.LEDGER_HERE, reason="this pyspark has none of the worker calls the ledger replays"
 )
 
 
+def _pandas_udf_to_pandas_bytes(n: int, f: int) -> int:
+    """What the worker's Arrow -> pandas call copies for n x f non-null doubles on this line:
+    nothing where it hands pyarrow's views over (3.5's serializer); everything where it ends in a
+    `Series.rename` that copies (4.3's conversion.py under pandas without copy-on-write)."""
+    copies = zl.WORKER_CALLS == "conversion" and zl.rename_copies()
+    return zl.data_bytes(n, f) if copies else 0
+
+
 @needs_ledger
-def test_python_hops_bytes_match_the_batch():
+@pytest.mark.parametrize("path", zl.LEDGER_PATHS)
+def test_python_hops_bytes_match_the_batch(path):
     n, f = 1000, N_FEATURES
     table = z.numeric_table(n, f)
+    if path != "pandas_udf":  # the map APIs send the row as one struct (id + features)
+        ids = pa.array(np.arange(n, dtype="int64"))
+        cols = [c.combine_chunks() for c in table.columns]
+        struct = pa.StructArray.from_arrays([ids, *cols], ["id", *table.column_names])
+        table = pa.table({"struct": struct})
     stream = z.ipc_stream_bytes(table)
-    hops, result = zl.python_hops("pandas_udf", stream, load_booster(), repeats=1)
+    hops, result = zl.python_hops(path, stream, load_booster(), repeats=1)
     by = {h.hop: h for h in hops}
+    sent = zl.data_bytes(n, f if path == "pandas_udf" else f + 1)
     assert by["socket JVM -> worker"].bytes == len(stream)
-    assert by["Python IPC read"].bytes == zl.data_bytes(n, f)  # read into new buffers
-    assert by["Arrow -> pandas"].bytes == 0  # one Series per double column: views
-    assert by["model input matrix"].bytes == zl.data_bytes(n, f)  # column_stack copies
-    assert pa.ipc.read_message(pa.py_buffer(result)).body.size == zl.data_bytes(n, 1)
+    assert by["Python IPC read"].bytes == sent  # read into new buffers
+    if path == "pandas_udf":  # one Series per double column
+        assert by["Arrow -> pandas"].bytes == _pandas_udf_to_pandas_bytes(n, f)
+    elif path == "map_in_pandas":  # the columns concatenated into one DataFrame: a copy
+        assert by["Arrow -> pandas"].bytes == sent
+    else:
+        assert "Arrow -> pandas" not in by
+    assert by["model input matrix"].bytes == zl.data_bytes(n, f)  # a row-major copy
+    out_cols = 1 if path == "pandas_udf" else 2
+    assert pa.ipc.read_message(pa.py_buffer(result)).body.size == zl.data_bytes(n, out_cols)
+    # each Python hop names the call this pyspark's worker makes, with its source file
+    for hop in ("Python IPC read", "result -> Arrow", "Python IPC write"):
+        assert "pyspark/sql/" in by[hop].how
+    if path != "map_in_arrow":
+        assert "pyspark/sql/" in by["Arrow -> pandas"].how
+
+
+@needs_ledger
+def test_python_hops_name_this_lines_calls():
+    stream = z.ipc_stream_bytes(z.numeric_table(100, N_FEATURES))
+    hops, _ = zl.python_hops("pandas_udf", stream, load_booster(), repeats=1)
+    how = " ".join(h.how for h in hops)
+    if zl.WORKER_CALLS == "conversion":
+        assert "ArrowBatchTransformer.to_pandas (pyspark/sql/conversion.py)" in how
+        assert "PandasToArrowConversion.convert (pyspark/sql/conversion.py)" in how
+        assert "ArrowStreamPandasUDFSerializer" not in how
+    else:
+        assert "ArrowStreamPandasUDFSerializer.arrow_to_pandas" in how
+        assert "ArrowStreamPandasUDFSerializer._create_batch" in how
+        assert "conversion.py" not in how
+
+
+def test_ledger_not_here(monkeypatch):
+    monkeypatch.setattr(zl, "LEDGER_HERE", False)
+    with pytest.raises(LabError, match="skipped on this kernel"):
+        zl.require_ledger_paths("pandas_udf")
+    text = zl.not_here_findings()[0].text()
+    assert "serializers.py" in text and "conversion.py" in text
 
 
 def test_ledger_paths_checked():
     if not zl.LEDGER_HERE:
         with pytest.raises(LabError, match="skipped on this kernel"):
             zl.require_ledger_paths("pandas_udf")
-        assert "3.5" in zl.not_here_findings()[0].text()
         return
     with pytest.raises(LabError, match="ledger covers"):
         zl.require_ledger_paths("row_udf")
@@ -160,6 +208,10 @@ def test_copy_ledger_bytes_match_the_batch(spark):
             <= data + sent_cols * (n // 8 + 64) + 4096
         )
         assert hop["Python IPC read"] == data
+        if path == "pandas_udf":
+            assert hop["Arrow -> pandas"] == _pandas_udf_to_pandas_bytes(n, N_FEATURES)
+        elif path == "map_in_pandas":  # a DataFrame of id + features
+            assert hop["Arrow -> pandas"] == data
         assert hop["model input matrix"] == zl.data_bytes(n, N_FEATURES)
         out_cols = 1 if path == "pandas_udf" else 2
         assert hop["JVM IPC read -> Arrow vectors"] == zl.data_bytes(n, out_cols)
@@ -195,7 +247,7 @@ def test_cli_ledger_bad_path_exits_2():
 
 
 @pytest.mark.spark  # starts Spark in a child process
-@pytest.mark.skipif(not zl.LEDGER_HERE, reason="the ledger replays 3.5's worker serializers")
+@needs_ledger
 def test_cli_ledger_writes_json(cli, tmp_path):
     out = tmp_path / "ledger.json"
     env = dict(os.environ, LAB_SCALE="ci")

@@ -4,19 +4,23 @@
 // What it measures: the copy EvalPythonExec makes of every input row of a @udf / @pandas_udf
 // (BatchEvalPython, ArrowEvalPython): each child row is added to a HybridRowQueue before it is sent
 // to Python, and removed again to be joined with the UDF's result (Spark 3.5,
-// sql/core/src/main/scala/org/apache/spark/sql/execution/python/EvalPythonExec.scala and RowQueue.scala).
+// sql/core/src/main/scala/org/apache/spark/sql/execution/python/EvalPythonExec.scala and RowQueue.scala;
+// 4.x: EvalPythonEvaluatorFactory.scala).
 // mapInPandas / mapInArrow (MapInBatchExec) keep no such queue.
 public class RowQueueProbe {
   // Returns {best nanoseconds over `repeats` for add + remove of all rows, bytes written to the queue}.
-  public long[] run(org.apache.spark.sql.catalyst.InternalRow[] rows, int numFields, int repeats) throws Exception {
-    org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+  public long[] run(org.apache.spark.sql.catalyst.InternalRow[] rows, int numFields, int repeats) throws Throwable {
+    org.apache.spark.memory.MemoryManager memory = envMemoryManager();
     long best = Long.MAX_VALUE;
     for (int r = 0; r < repeats; r++) {
       org.apache.spark.memory.TaskMemoryManager tmm =
-          new org.apache.spark.memory.TaskMemoryManager(env.memoryManager(), 0L);
+          new org.apache.spark.memory.TaskMemoryManager(memory, 0L);
       java.io.File dir = org.apache.spark.util.Utils.createTempDir(System.getProperty("java.io.tmpdir"), "lab-row-queue");
+      // the companion's apply(memory manager, dir, fields), as EvalPythonExec calls it in 3.5; 4.x
+      // passes a fourth argument, lockFree = spark.python.udf.pipelined.enabled (default false),
+      // which this apply leaves at its default (false)
       org.apache.spark.sql.execution.python.HybridRowQueue queue =
-          new org.apache.spark.sql.execution.python.HybridRowQueue(tmm, dir, numFields, env.serializerManager());
+          org.apache.spark.sql.execution.python.HybridRowQueue$.MODULE$.apply(tmm, dir, numFields);
       try {
         long t0 = System.nanoTime();
         for (int i = 0; i < rows.length; i++) {
@@ -38,6 +42,20 @@ public class RowQueueProbe {
       bytes += 4 + ((org.apache.spark.sql.catalyst.expressions.UnsafeRow) rows[i]).getSizeInBytes();
     }
     return new long[] {best, bytes};
+  }
+
+  // SparkEnv.get().memoryManager(), looked up by method handle: naming SparkEnv in this source (or
+  // calling it through py4j) reflects over all of its methods, which on Spark 4.3 fails with
+  // NoClassDefFoundError: com/google/protobuf/MessageOrBuilder; a method handle resolves one method.
+  private static org.apache.spark.memory.MemoryManager envMemoryManager() throws Throwable {
+    Class envClass = Class.forName(
+        "org.apache.spark.SparkEnv", true, Thread.currentThread().getContextClassLoader());
+    java.lang.invoke.MethodHandles.Lookup lookup = java.lang.invoke.MethodHandles.publicLookup();
+    Object env = lookup.findStatic(envClass, "get", java.lang.invoke.MethodType.methodType(envClass))
+        .invokeWithArguments(new Object[0]);
+    return (org.apache.spark.memory.MemoryManager) lookup.findVirtual(envClass, "memoryManager",
+        java.lang.invoke.MethodType.methodType(org.apache.spark.memory.MemoryManager.class))
+        .invokeWithArguments(new Object[] {env});
   }
 
   // The join back after Python (EvalPythonExec: resultProj(joined(queue.remove(), outputRow))): each
