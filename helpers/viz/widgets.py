@@ -187,7 +187,10 @@ def move_every_control() -> pd.DataFrame:
     so a LabError there means the view broke (e.g. the session it needs is gone). The one exception
     is a free text box (`is_free_text`): the kit checks what is typed into it and a LabError line is
     its documented input-error path, reported as 'input error'. A control with no rule fails too.
-    Raises LabError naming the failed controls; else returns the table."""
+    Raises LabError naming the failed controls, or when no view is registered (then this check
+    would check nothing); else returns the table."""
+    if not _VIEWS:
+        raise LabError("no live view in this kernel: run the cells that draw the controls first.")
     rows = []
     for view in views():
         for leaf in [leaf for c in view.controls for leaf in leaf_controls(c)]:

@@ -176,6 +176,11 @@ def test_a_control_without_a_rule_fails(fresh):
         w.move_every_control()
 
 
+def test_no_view_is_an_error_not_an_empty_check(fresh):
+    with pytest.raises(LabError, match="no live view"):
+        w.move_every_control()
+
+
 def test_a_cell_run_twice_registers_its_view_once(fresh):
     for _ in range(2):
         w.live(widgets.IntSlider(value=2, min=1, max=3, description="knob"), _table)
