@@ -55,12 +55,21 @@ class View:
 
 @dataclass
 class RedrawError:
-    """An error `redraw` met while drawing into `out`; `lab` is True for a LabError (shown as one
-    line), False for any other exception (shown as a traceback, or raised outside a kernel)."""
+    """An error `redraw` met while drawing into `out`: its type name and message (not the
+    exception: its traceback would keep the render's data alive); `lab` is True for a LabError
+    (shown as one line), False for any other (shown as a traceback, raised outside a kernel)."""
 
-    out: widgets.Output
-    error: Exception
+    out: widgets.Output | None  # None: raised outside redraw
+    kind: str
+    message: str
     lab: bool
+
+    @classmethod
+    def of(cls, out: widgets.Output | None, exc: Exception) -> RedrawError:
+        return cls(out, type(exc).__name__, str(exc), isinstance(exc, LabError))
+
+    def line(self) -> str:
+        return self.message if self.lab else f"{self.kind}: {self.message}"
 
 
 _VIEWS: dict[tuple, View] = {}
@@ -100,10 +109,10 @@ def redraw(out: widgets.Output, render: Callable[[Any], Any], value: Any) -> Non
         try:
             _show(render(value))
         except LabError as exc:
-            _ERRORS.append(RedrawError(out, exc, lab=True))
+            _ERRORS.append(RedrawError.of(out, exc))
             print(f"error: {exc}")
         except Exception as exc:
-            _ERRORS.append(RedrawError(out, exc, lab=False))
+            _ERRORS.append(RedrawError.of(out, exc))
             raise
 
 
@@ -219,15 +228,15 @@ def _move(control: widgets.Widget) -> dict:
         raised = exc
     row.update(to=new, seconds=round(time.perf_counter() - t0, 3))
     errors = _ERRORS[seen:]
-    if raised is not None and not any(e.error is raised for e in errors):
-        errors.append(RedrawError(widgets.Output(), raised, lab=isinstance(raised, LabError)))
+    if raised is not None:  # recorded by redraw, unless it came from elsewhere (a composite's sync)
+        error = RedrawError.of(None, raised)
+        if not any((e.kind, e.message) == (error.kind, error.message) for e in errors):
+            errors.append(error)
     if not errors:
         return {**row, "outcome": "ok"}
-    first = errors[0]
     if all(e.lab for e in errors) and is_free_text(control):
-        return {**row, "outcome": f"input error: {first.error}"}
-    kind = "" if first.lab else f"{type(first.error).__name__}: "
-    return {**row, "outcome": f"failed: {kind}{first.error}"}
+        return {**row, "outcome": f"input error: {errors[0].line()}"}
+    return {**row, "outcome": f"failed: {errors[0].line()}"}
 
 
 def _option_values(control: widgets.Widget) -> list:
