@@ -19,7 +19,7 @@ from helpers.lab.scale import (
     size_job,
 )
 from helpers.viz.findings import show
-from helpers.viz.widgets import redraw
+from helpers.viz.widgets import redraw, register_view
 
 
 def plot_fit(study: ScaleStudy, extra_checks: list[dict] = ()):
@@ -137,7 +137,8 @@ def sizing_panel(
     memory: str = "8g",
 ) -> widgets.VBox:
     """Widgets for rows, executors, cores, executor memory and batch size ("recommended" or a
-    fixed value); the view below is drawn now (the headless default) and on every change."""
+    fixed value); the view below is drawn now (the headless default) and on every change. The
+    panel is one registered view, "sizing_panel" (`helpers.viz.widgets.move_every_control`)."""
     style = {"description_width": "110px"}
     controls = {
         "rows": widgets.IntText(rows, description="rows", style=style),
@@ -150,8 +151,9 @@ def sizing_panel(
             style=style,
         ),
         "batch_size": widgets.Dropdown(
-            options=[("recommended", None)] + [(f"{b:,}", b) for b in BATCH_CANDIDATES],
-            value=None,
+            # 0 stands for "recommended": ipywidgets shows a None value as no selection at all
+            options=[("recommended", 0)] + [(f"{b:,}", b) for b in BATCH_CANDIDATES],
+            value=0,
             description="batch size",
             style=style,
         ),
@@ -166,11 +168,12 @@ def sizing_panel(
             v["executors"],
             v["cores"],
             v["memory"],
-            v["batch_size"],
+            v["batch_size"] or None,
             spark_version,
         )
 
     redraw(out, render, None)
     for c in controls.values():
         c.observe(lambda change: redraw(out, render, None), names="value")
+    register_view(list(controls.values()), out, "sizing_panel")
     return widgets.VBox([*controls.values(), out])
