@@ -108,7 +108,9 @@ def stamp_cell(stamp: dict) -> dict:
         f"{stamp['spark_line']}; {versions}; LAB_SCALE={stamp['lab_scale']}. "
         "Every number below comes from that run; rerun the notebook for yours."
     )
-    return {"cell_type": "markdown", "metadata": {}, "source": text}
+    import nbformat
+
+    return nbformat.v4.new_markdown_cell(text)  # with a cell id (nbformat 4.5)
 
 
 def _slide_metadata(nb: dict) -> None:
