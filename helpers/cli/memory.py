@@ -12,7 +12,7 @@ import pandas as pd
 from helpers.core.config import LabError, atomic_write_bytes
 from helpers.core.processes import running_pids
 from helpers.core.session import on_cluster, start_session, stop_session
-from helpers.core.ship import kit_missing_hint
+from helpers.core.ship import kit_hints
 from helpers.core.validate import require_positive
 from helpers.measure.executors import (
     EXECUTOR_METRICS_CONF,
@@ -98,7 +98,7 @@ def run_memory_cluster(
     conf = cluster_memray_conf() if memray else EXECUTOR_METRICS_CONF
     table = None
     with on_cluster(workers, "memory-cluster", conf=conf) as (spark, cluster):
-        try:
+        with kit_hints():
             set_batch_size(spark, batch_size)
             input_frame(spark, rows)
             warm_up(spark, scenario, rows)
@@ -113,11 +113,6 @@ def run_memory_cluster(
                 spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
             peaks = executor_memory(spark, GROUP, last=True)
             pids = cluster.pids()  # master, workers, executors, daemons, Python workers
-        except Exception as exc:
-            hint = kit_missing_hint(exc)
-            if hint is not None:
-                raise hint from None
-            raise
     atomic_write_bytes(out / "executor_memory.csv", peaks.to_csv(index=False).encode())
     summary = {
         "scenario": scenario,

@@ -12,7 +12,7 @@ from helpers.core.config import atomic_write_bytes, scale_rows
 from helpers.core.processes import running_pids
 from helpers.core.progress import as_progress
 from helpers.core.session import start_session, stop_session, wait_for_executors
-from helpers.core.ship import kit_missing_hint
+from helpers.core.ship import kit_hints
 from helpers.core.validate import require_positive
 from helpers.measure.timing import set_batch_size, time_noop, warm_up
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
@@ -113,18 +113,14 @@ def run_profile_cluster(
     with LocalStandalone(workers=workers) as cluster:
         spark = start_session("profile-cluster", conf=conf, master=cluster.master_url)
         try:
-            wait_for_executors(spark, workers)
-            set_batch_size(spark, batch_size)
-            input_frame(spark, rows)
-            warm_up(spark, scenario, rows)
-            frame = scenario_frame(spark, scenario, rows=rows)
-            run = profiled_job(spark, lambda: time_noop(frame))
-            pids = cluster.pids()  # master, workers, executors, daemons, Python workers
-        except Exception as exc:
-            hint = kit_missing_hint(exc)
-            if hint is not None:
-                raise hint from None
-            raise
+            with kit_hints():
+                wait_for_executors(spark, workers)
+                set_batch_size(spark, batch_size)
+                input_frame(spark, rows)
+                warm_up(spark, scenario, rows)
+                frame = scenario_frame(spark, scenario, rows=rows)
+                run = profiled_job(spark, lambda: time_noop(frame))
+                pids = cluster.pids()  # master, workers, executors, daemons, Python workers
         finally:
             stop_session()
             cluster.wait_executors_exit()

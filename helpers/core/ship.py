@@ -14,6 +14,7 @@ import importlib
 import io
 import sys
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from helpers.core.config import CACHE_DIR, ROOT, LabError, atomic_write_bytes
@@ -86,3 +87,16 @@ def kit_missing_hint(exc: BaseException) -> LabError | None:
         f"spark.submit.pyFiles={kit_archive()} (or `--py-files`, or "
         "helpers.core.ship.ship_kit(spark))."
     )
+
+
+@contextmanager
+def kit_hints():
+    """Inside this block, a failed job that says an executor could not import the kit is re-raised
+    as `kit_missing_hint`'s one-line LabError; any other exception passes unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        hint = kit_missing_hint(exc)
+        if hint is not None:
+            raise hint from None
+        raise

@@ -35,7 +35,7 @@ from helpers.core.config import LabError, atomic_write_bytes, scale
 from helpers.core.findings import Finding, finding
 from helpers.core.processes import process_command
 from helpers.core.session import jvm_pid
-from helpers.core.ship import kit_missing_hint
+from helpers.core.ship import kit_hints
 from helpers.core.validate import parse_mem, require_positive
 from helpers.measure.timing import BATCH_CONF
 from helpers.model.data import N_FEATURES, ensure_features
@@ -362,13 +362,8 @@ def measure_run(
     frame = scenario_frame(spark, scenario, df=df)
     with PeakWorkerRss(roots) as mem:
         t0 = time.perf_counter()
-        try:
+        with kit_hints():
             frame.write.mode("overwrite").parquet(str(out_dir))
-        except Exception as exc:
-            hint = kit_missing_hint(exc)
-            if hint is not None:
-                raise hint from None
-            raise
         wall = time.perf_counter() - t0
     written = spark.read.parquet(str(out_dir)).count()
     if written != rows:

@@ -73,3 +73,12 @@ def test_executors_without_the_kit_get_it_shipped(tmp_path, monkeypatch):
     assert run["rows"] == rows and run["slots"] == 2
     assert np.max(np.abs(pred - reference_predictions(rows))) <= 1e-9
     assert not [p for p in pids if psutil.pid_exists(p) and is_running(psutil.Process(p))]
+
+
+def test_kit_hints_turns_only_a_missing_kit_into_its_one_line_error():
+    with pytest.raises(LabError, match="spark.submit.pyFiles"):
+        with ship.kit_hints():
+            raise RuntimeError("ModuleNotFoundError: No module named 'helpers'")
+    with pytest.raises(RuntimeError, match="pandas"):
+        with ship.kit_hints():
+            raise RuntimeError("No module named 'pandas'")
