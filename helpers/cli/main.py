@@ -27,7 +27,7 @@ from helpers.core.session import on_cluster, start_session, stop_session
 from helpers.core.validate import conf_pair, parse_partitions, positive_int, row_count
 from helpers.lab.taskcost import DAEMONS, per_task_seconds, task_overhead
 from helpers.lab.zerocopy.ledger import copy_ledger, require_ledger_paths
-from helpers.measure.timing import bench, bench_table
+from helpers.measure.timing import bench, bench_table, limit_row
 from helpers.model.data import ensure_features, ensure_model
 from helpers.paths.scenarios import parse_scenarios
 from helpers.profile.memory import memory_rows
@@ -134,16 +134,7 @@ def _bench(args) -> int:
     # one record per scenario; the physical limit first, as the record everything is compared to
     write_json(
         args.json,
-        [
-            {
-                **limit.record(),
-                "batch_size": None,
-                "ratio_to_limit": 1.0,
-                "max_abs_diff": 0.0,
-                "spark_version": None,
-            }
-        ]
-        + [asdict(r) for r in records],
+        [{**limit.record(), **limit_row(limit)}] + [asdict(r) for r in records],
     )
     return 0
 

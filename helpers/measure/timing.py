@@ -283,11 +283,10 @@ def bench(
     return limit, records
 
 
-def bench_table(limit: LimitResult, records: list[BenchRecord]) -> pd.DataFrame:
-    """Tidy table: one row per scenario plus the limit, sorted by throughput."""
-    rows = [asdict(r) for r in records]
-    df = pd.DataFrame(rows).sort_values("rows_per_s", ascending=False)
-    top = {
+def limit_row(limit: LimitResult) -> dict:
+    """The physical limit as a row of the bench table (the record every path is compared to): its
+    prediction CPU is the Python CPU, its ratio and ceiling 1."""
+    return {
         "name": "physical_limit",
         "rows": limit.rows,
         "batch_size": None,
@@ -301,7 +300,13 @@ def bench_table(limit: LimitResult, records: list[BenchRecord]) -> pd.DataFrame:
         "python_cpu_s": limit.cpu_s,
         "cpu_ceiling": 1.0 if limit.cpu_s else None,
     }
-    return pd.DataFrame([top] + df.to_dict("records"))
+
+
+def bench_table(limit: LimitResult, records: list[BenchRecord]) -> pd.DataFrame:
+    """Tidy table: one row per scenario plus the limit, sorted by throughput."""
+    rows = [asdict(r) for r in records]
+    df = pd.DataFrame(rows).sort_values("rows_per_s", ascending=False)
+    return pd.DataFrame([limit_row(limit)] + df.to_dict("records"))
 
 
 # ---- what notebook 00 saw: the limit, the bench --------------------------------

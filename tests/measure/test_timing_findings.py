@@ -138,3 +138,14 @@ def test_cpu_ceiling_is_prediction_cpu_over_all_cpu():
     assert timing.cpu_ceiling(None, 1.0, 4.0) is None
     assert timing.cpu_ceiling(4.0, None, 4.0) is None
     assert timing.cpu_ceiling(4.0, 0.0, 0.0) is None
+
+
+def test_the_limit_row_heads_the_bench_table_with_its_prediction_cpu():
+    lim = timing.LimitResult(100, 2, 0.5, 200.0, np.zeros(100), cpu_s=0.98)
+    row = timing.limit_row(lim)
+    assert row["python_cpu_s"] == 0.98 and row["jvm_cpu_s"] == 0.0 and row["cpu_ceiling"] == 1.0
+    rec = timing.BenchRecord("p", 100, 10, 1.0, 100.0, 0.5, 0.0, "3.5.9")
+    top = timing.bench_table(lim, [rec]).iloc[0].to_dict()
+    assert top.keys() == row.keys() and pd.isna(top.pop("batch_size"))  # None -> NaN in pandas
+    assert top == {k: v for k, v in row.items() if k != "batch_size"}
+    assert timing.limit_row(limit([0.5]))["cpu_ceiling"] is None  # no CPU measured: no ceiling
