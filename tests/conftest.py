@@ -59,3 +59,21 @@ def child():
 def cli(child):
     """Runs `python -m helpers ARGS...` in a child process; returns the CompletedProcess."""
     return lambda *args, env=None: child("-m", "helpers", *args, env=env)
+
+
+KITLESS = """#!/bin/sh
+# this venv's Python without its site hooks: no editable install of the kit, packages via the path
+PYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}{site}" exec {python} -S "$@"
+"""
+
+
+@pytest.fixture
+def kitless_executors(tmp_path, monkeypatch):
+    """Executors of the kit's standalone clusters run a Python that cannot import the kit except
+    from the shipped zip (this venv's Python with `-S`: no editable install), as on other hosts."""
+    site = next(p for p in sys.path if p.endswith("site-packages"))
+    wrapper = tmp_path / "python-kitless"
+    wrapper.write_text(KITLESS.format(site=site, python=sys.executable))
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("LAB_EXECUTOR_PYTHON", str(wrapper))
+    return wrapper

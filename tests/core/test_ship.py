@@ -1,7 +1,6 @@
 """The kit's zip for executors: what goes in, a stable name, and the hint when it is missing."""
 
 import subprocess
-import sys
 import zipfile
 
 import numpy as np
@@ -38,25 +37,17 @@ def test_missing_kit_names_the_setting():
     assert ship.kit_missing_hint(RuntimeError("No module named 'pandas'")) is None
 
 
-KITLESS = """#!/bin/sh
-# this venv's Python without its site hooks: no editable install of the kit, packages via the path
-PYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}{site}" exec {python} -S "$@"
-"""
-
-
 @pytest.mark.spark
-def test_executors_without_the_kit_get_it_shipped(tmp_path, monkeypatch):
+def test_executors_without_the_kit_get_it_shipped(tmp_path, monkeypatch, kitless_executors):
     """Executors on a standalone cluster whose Python cannot import the kit (no PYTHONPATH, no
     editable install): a job fails naming the setting to add; shipped, it runs with parity."""
-    site = next(p for p in sys.path if p.endswith("site-packages"))
-    wrapper = tmp_path / "python-kitless"
-    wrapper.write_text(KITLESS.format(site=site, python=sys.executable))
-    wrapper.chmod(0o755)
     check = subprocess.run(
-        [str(wrapper), "-c", "import helpers"], capture_output=True, text=True, cwd=tmp_path
+        [str(kitless_executors), "-c", "import helpers"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert "No module named 'helpers'" in check.stderr
-    monkeypatch.setenv("LAB_EXECUTOR_PYTHON", str(wrapper))
     monkeypatch.setenv("LAB_SHIP_KIT", "0")
     rows = 4000
     with LocalStandalone(workers=2) as cluster:

@@ -3,7 +3,6 @@ import the kit except from the shipped zip; each executor's Python and JVM stack
 through Spark and the shared JFR folder; nothing of the cluster survives."""
 
 import json
-import sys
 
 import psutil
 import pytest
@@ -12,19 +11,9 @@ from helpers.cli.profile import run_profile_cluster
 from helpers.core.processes import is_running
 from helpers.profile.stacks import merge, read_collapsed
 
-KITLESS = """#!/bin/sh
-# this venv's Python without its site hooks: no editable install of the kit, packages via the path
-PYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}{site}" exec {python} -S "$@"
-"""
-
 
 @pytest.mark.spark
-def test_profile_on_two_executors(tmp_path, monkeypatch):
-    site = next(p for p in sys.path if p.endswith("site-packages"))
-    wrapper = tmp_path / "python-kitless"
-    wrapper.write_text(KITLESS.format(site=site, python=sys.executable))
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("LAB_EXECUTOR_PYTHON", str(wrapper))
+def test_profile_on_two_executors(tmp_path, kitless_executors):
     out = tmp_path / "out"
     summary = run_profile_cluster("map_in_pandas", 8000, out, 2, batch_size=1000)
 

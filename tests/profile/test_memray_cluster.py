@@ -3,7 +3,6 @@ Python cannot import the kit except from the shipped zip; each executor's peak c
 a collecting Spark job (no executor disk read by the driver); nothing of the cluster survives."""
 
 import json
-import sys
 
 import psutil
 import pytest
@@ -11,19 +10,9 @@ import pytest
 from helpers.cli.memory import run_memory_cluster
 from helpers.core.processes import is_running
 
-KITLESS = """#!/bin/sh
-# this venv's Python without its site hooks: no editable install of the kit, packages via the path
-PYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}{site}" exec {python} -S "$@"
-"""
-
 
 @pytest.mark.spark
-def test_memray_peaks_of_two_executors(tmp_path, monkeypatch):
-    site = next(p for p in sys.path if p.endswith("site-packages"))
-    wrapper = tmp_path / "python-kitless"
-    wrapper.write_text(KITLESS.format(site=site, python=sys.executable))
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("LAB_EXECUTOR_PYTHON", str(wrapper))
+def test_memray_peaks_of_two_executors(tmp_path, kitless_executors):
     out = tmp_path / "out"
     summary = run_memory_cluster("map_in_pandas", 8000, 1000, out, 2, memray=True)
 
