@@ -175,5 +175,5 @@ def sizing_panel(
     redraw(out, render, None)
     for c in controls.values():
         c.observe(lambda change: redraw(out, render, None), names="value")
-    register_view(list(controls.values()), out, "sizing_panel")
+    register_view(list(controls.values()), "sizing_panel")
     return widgets.VBox([*controls.values(), out])

@@ -45,28 +45,26 @@ def _show(item: Any) -> None:
 
 @dataclass
 class View:
-    """A live view drawn in this kernel: its controls (as passed: a composite control such as
-    `helpers.viz.pickling.ExplorerChoice` stays one entry) and the output they redraw."""
+    """A live view drawn in this kernel: its name and its controls (as passed: a composite control
+    such as `helpers.viz.pickling.ExplorerChoice` stays one entry)."""
 
     name: str
     controls: list[widgets.Widget]
-    out: widgets.Output
 
 
 @dataclass
 class RedrawError:
-    """An error `redraw` met while drawing into `out`: its type name and message (not the
-    exception: its traceback would keep the render's data alive); `lab` is True for a LabError
-    (shown as one line), False for any other (shown as a traceback, raised outside a kernel)."""
+    """An error met while drawing a view: its type name and message (not the exception: its
+    traceback would keep the render's data alive); `lab` is True for a LabError (shown as one
+    line), False for any other (shown as a traceback, raised outside a kernel)."""
 
-    out: widgets.Output | None  # None: raised outside redraw
     kind: str
     message: str
     lab: bool
 
     @classmethod
-    def of(cls, out: widgets.Output | None, exc: Exception) -> RedrawError:
-        return cls(out, type(exc).__name__, str(exc), isinstance(exc, LabError))
+    def of(cls, exc: Exception) -> RedrawError:
+        return cls(type(exc).__name__, str(exc), isinstance(exc, LabError))
 
     def line(self) -> str:
         return self.message if self.lab else f"{self.kind}: {self.message}"
@@ -76,16 +74,14 @@ _VIEWS: dict[tuple, View] = {}
 _ERRORS: list[RedrawError] = []
 
 
-def register_view(
-    controls: list[widgets.Widget], out: widgets.Output, name: str | None = None
-) -> View:
+def register_view(controls: list[widgets.Widget], name: str | None = None) -> View:
     """Remember a live view of this kernel for `move_every_control`. A view registered again
     under the same name and control descriptions (a cell run twice) replaces the earlier one."""
     leaves = [leaf for c in controls for leaf in leaf_controls(c)]
     name = name or " / ".join(_describe(c) for c in leaves) or "view"
     key = (name, *(_describe(c) for c in leaves))
     _VIEWS.pop(key, None)
-    _VIEWS[key] = view = View(name, list(controls), out)
+    _VIEWS[key] = view = View(name, list(controls))
     return view
 
 
@@ -109,10 +105,10 @@ def redraw(out: widgets.Output, render: Callable[[Any], Any], value: Any) -> Non
         try:
             _show(render(value))
         except LabError as exc:
-            _ERRORS.append(RedrawError.of(out, exc))
+            _ERRORS.append(RedrawError.of(exc))
             print(f"error: {exc}")
         except Exception as exc:
-            _ERRORS.append(RedrawError.of(out, exc))
+            _ERRORS.append(RedrawError.of(exc))
             raise
 
 
@@ -125,7 +121,7 @@ def live(
     out = widgets.Output()
     redraw(out, render, control.value)
     control.observe(lambda change: redraw(out, render, change["new"]), names="value")
-    register_view([control], out, name or _render_name(render))
+    register_view([control], name or _render_name(render))
     return widgets.VBox([control, out])
 
 
@@ -229,7 +225,7 @@ def _move(control: widgets.Widget) -> dict:
     row.update(to=new, seconds=round(time.perf_counter() - t0, 3))
     errors = _ERRORS[seen:]
     if raised is not None:  # recorded by redraw, unless it came from elsewhere (a composite's sync)
-        error = RedrawError.of(None, raised)
+        error = RedrawError.of(raised)
         if not any((e.kind, e.message) == (error.kind, error.message) for e in errors):
             errors.append(error)
     if not errors:
