@@ -406,21 +406,26 @@ def memray_record(ev: ExecutorEvidence, since=None, until=None) -> dict:
     }
 
 
+def _memray_table(records) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{k: r[k] for k in MEMRAY_COLUMNS} for r in records], columns=MEMRAY_COLUMNS
+    )
+
+
 def memray_peaks(evidence: dict[str, ExecutorEvidence], since=None, until=None) -> pd.DataFrame:
     """One row per executor (`memray_record` without its lists; columns MEMRAY_COLUMNS), bytes."""
-    rows = [memray_record(ev, since, until) for _, ev in sorted(evidence.items())]
-    return pd.DataFrame([{k: r[k] for k in MEMRAY_COLUMNS} for r in rows], columns=MEMRAY_COLUMNS)
+    return _memray_table(memray_record(ev, since, until) for _, ev in sorted(evidence.items()))
 
 
 def write_memray_peaks(out_dir, evidence: dict[str, ExecutorEvidence], since=None, until=None):
     """`executors/<id>/memray-peak.json` (`memray_record`) per executor and the per-executor
     table `memray_peaks.csv` at `out_dir`, written atomically. Returns the table."""
     out = Path(out_dir)
-    for eid, ev in sorted(evidence.items()):
-        rec = memray_record(ev, since, until)
+    records = {eid: memray_record(ev, since, until) for eid, ev in sorted(evidence.items())}
+    for eid, rec in records.items():
         path = out / "executors" / eid / "memray-peak.json"
         atomic_write_bytes(path, json.dumps(rec, indent=1).encode())
-    table = memray_peaks(evidence, since, until)
+    table = _memray_table(records.values())
     atomic_write_bytes(out / "memray_peaks.csv", table.to_csv(index=False).encode())
     return table
 
