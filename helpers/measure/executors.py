@@ -188,10 +188,15 @@ def executor_memory(spark, group: str | None = None, last: bool = False) -> pd.D
     base = app_url(spark)
     if group is None:
         return memory_peaks(_get_json(f"{base}/allexecutors"))
-    frames = [
+    return largest_peaks(
         stage_memory_peaks(_get_json(f"{base}/stages/{s}/{a}"))
         for s, a in group_stages(_get_json(f"{base}/jobs"), group, last)
-    ]
+    )
+
+
+def largest_peaks(frames) -> pd.DataFrame:
+    """Tidy peaks (executor, metric, bytes): the largest value per executor and metric over the
+    tidy tables `frames` (per stage, per event); empty, with those columns, when there is none."""
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=["executor", "metric", "bytes"])
@@ -274,7 +279,4 @@ def event_log_peaks(path, group: str | None = None, metrics=tuple(MEMORY_METRICS
         for k in metrics
         if k in e["Executor Metrics"]
     ]
-    table = pd.DataFrame(rows, columns=["executor", "metric", "bytes"])
-    if table.empty:
-        return table
-    return table.groupby(["executor", "metric"], as_index=False).bytes.max()
+    return largest_peaks([pd.DataFrame(rows, columns=["executor", "metric", "bytes"])])
