@@ -21,7 +21,7 @@ from helpers.measure.executors import (
     wide_peaks,
 )
 from helpers.measure.timing import set_batch_size, time_noop, warm_up
-from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
+from helpers.paths.scenarios import get_scenario, scenario_frame
 from helpers.profile.executors import cluster_memray_conf, profiled_job, write_memray_peaks
 from helpers.profile.memory import memory_run, meters_side_by_side, write_run
 
@@ -100,7 +100,6 @@ def run_memory_cluster(
     with on_cluster(workers, "memory-cluster", conf=conf) as (spark, cluster):
         with kit_hints():
             set_batch_size(spark, batch_size)
-            input_frame(spark, rows)
             warm_up(spark, scenario, rows)
             frame = scenario_frame(spark, scenario, rows=rows)
             if memray:

@@ -15,7 +15,7 @@ from helpers.core.session import start_session, stop_session, wait_for_executors
 from helpers.core.ship import kit_hints
 from helpers.core.validate import require_positive
 from helpers.measure.timing import set_batch_size, time_noop, warm_up
-from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
+from helpers.paths.scenarios import get_scenario, scenario_frame
 from helpers.profile.executors import cluster_profile_conf, finish, profiled_job, write_layout
 from helpers.profile.jvm import jfr_java_options
 from helpers.profile.pyspy import py_spy_profile
@@ -116,7 +116,6 @@ def run_profile_cluster(
             with kit_hints():
                 wait_for_executors(spark, workers)
                 set_batch_size(spark, batch_size)
-                input_frame(spark, rows)
                 warm_up(spark, scenario, rows)
                 frame = scenario_frame(spark, scenario, rows=rows)
                 run = profiled_job(spark, lambda: time_noop(frame))

@@ -198,7 +198,6 @@ def pipelined_compare(
     out = []
     for runner, flag in (("default", "false"), ("pipelined", "true")):
         spark = start_session(app, conf={PIPELINED_KEY: flag})
-        input_frame(spark, rows)
         warm_up(spark, scenario, rows)
         frame = scenario_frame(spark, scenario, rows=rows)
         wall = _timed(frame, repeats)
@@ -253,7 +252,6 @@ def compression_sweep(
     if bad:
         raise LabError(f"Unknown codec(s) {bad}: use some of {', '.join(CODECS)}.")
     ref = reference_predictions(rows)
-    input_frame(spark, rows)
     warm_up(spark, scenario, rows)
     out = []
     try:
@@ -598,7 +596,6 @@ def profiler_compare(
     profiler accounted."""
     get_scenario(scenario)
     spark = start_session(app, conf={PROFILER_KEY: "perf"}, profile="cpu", profile_dir=worker_dir)
-    input_frame(spark, rows)
     warm_up(spark, scenario, rows)
     spark.profile.clear()
     before, py = _cpu_by_role(), _role_pids("python_worker")

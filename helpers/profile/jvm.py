@@ -38,7 +38,7 @@ from helpers.measure.timing import (
     time_noop,
     warm_up,
 )
-from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
+from helpers.paths.scenarios import get_scenario, scenario_frame
 from helpers.profile.classify import TASK_THREADS
 
 RECORDING = "lab"
@@ -145,7 +145,6 @@ def jfr_overhead(
         )
     was_running = recording_running(pid)
     set_batch_size(spark, batch_size)
-    input_frame(spark, rows)
     warm_up(spark, name, rows)
 
     def run(recording: bool) -> float:

@@ -49,7 +49,7 @@ from helpers.measure.timing import (
     time_noop,
     warm_up,
 )
-from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
+from helpers.paths.scenarios import get_scenario, scenario_frame
 from helpers.profile.classify import categorize
 from helpers.profile.stacks import write_collapsed
 
@@ -279,7 +279,6 @@ def py_spy_profile(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     set_batch_size(spark, batch_size)
-    input_frame(spark, rows)
     warm_up(spark, name, rows)  # the daemon and the reused workers exist from here on
     frame = scenario_frame(spark, name, rows=rows)
     with PySpy(_daemon_pid(), out / "pyspy.raw", rate=rate, native=native) as spy:
@@ -335,7 +334,6 @@ def py_spy_overhead(
     require_positive("pairs", pairs)
     require_py_spy()
     set_batch_size(spark, batch_size)
-    input_frame(spark, rows)
     warm_up(spark, name, rows)
     pid = _daemon_pid()
     with tempfile.TemporaryDirectory(prefix="pyspy-overhead-") as tmp:
