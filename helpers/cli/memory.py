@@ -15,9 +15,9 @@ from helpers.core.session import on_cluster, start_session, stop_session
 from helpers.core.ship import kit_hints
 from helpers.core.validate import require_positive
 from helpers.measure.executors import (
-    EXECUTOR_METRICS_CONF,
     MEMORY_METRICS,
     executor_memory,
+    executor_metrics_conf,
     wide_peaks,
 )
 from helpers.measure.timing import set_batch_size, time_noop, warm_up
@@ -46,7 +46,7 @@ def run_memory_command(
     out = Path(out_dir)
     worker_dir = out / "worker-tmp"
     spark = start_session(
-        "memory-cli", conf=EXECUTOR_METRICS_CONF, profile="memray", profile_dir=worker_dir
+        "memory-cli", conf=executor_metrics_conf(), profile="memray", profile_dir=worker_dir
     )
     try:
         spark.sparkContext.setJobGroup(GROUP, "memory run")
@@ -76,8 +76,8 @@ def run_memory_cluster(
 ) -> dict:
     """`memory --cluster N`: one run of `scenario` on a fresh N-worker standalone cluster, each
     executor's peaks during the job from Spark's executor metrics (REST; process-tree metrics on,
-    polled every 100 ms): executor_memory.csv (tidy, bytes) and summary.json in `out_dir`. No
-    process table is read: this works for executors on other hosts too.
+    polled, `executor_metrics_conf`): executor_memory.csv (tidy, bytes) and summary.json in
+    `out_dir`. No process table is read: this works for executors on other hosts too.
 
     `memray`: memray records every Python task on the executors (`cluster_memray_conf`); after
     the job a collecting Spark job reads each executor's captures where they lie and returns their
@@ -95,7 +95,7 @@ def run_memory_cluster(
             "pick a Python scenario or drop --memray."
         )
     out = Path(out_dir)
-    conf = cluster_memray_conf() if memray else EXECUTOR_METRICS_CONF
+    conf = cluster_memray_conf() if memray else executor_metrics_conf()
     table = None
     with on_cluster(workers, "memory-cluster", conf=conf) as (spark, cluster):
         with kit_hints():

@@ -13,7 +13,14 @@ from helpers.core.validate import (
     positive_int,
     row_count,
 )
-from helpers.lab.scale import conf_block, process_roots, require_sizes, scale_study, size_job
+from helpers.lab.scale import (
+    GRID_REPEATS,
+    conf_block,
+    process_roots,
+    require_sizes,
+    scale_study,
+    size_job,
+)
 from helpers.paths.scenarios import get_scenario
 
 
@@ -37,7 +44,12 @@ def scale_args(p):
     )
     p.add_argument("--batch-sizes", default="1000,10000", help="at least 2 maxRecordsPerBatch")
     p.add_argument("--partitions", default="2,4", help="at least 2 partition counts")
-    p.add_argument("--repeats", type=positive_int, default=1, help="timed runs per grid point")
+    p.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=GRID_REPEATS,
+        help="timed runs per grid point and check; the fastest counts",
+    )
     p.add_argument("--json", default=None, help="write the study (and the sizing) here")
     p.add_argument("--target-rows", type=positive_int, default=None, help="rows of the big job")
     p.add_argument("--executors", type=positive_int, default=50, help="executors of the big job")
@@ -94,13 +106,24 @@ def run_scale(args) -> dict:
     return payload
 
 
+def row_split(fit: dict) -> str:
+    """ " (CPU per row: JVM a, Python b)" when the CPU was measured, else ""."""
+    if fit.get("cpu_row_jvm_s") is None:
+        return ""
+    return (
+        f" (CPU per row: JVM {fit['cpu_row_jvm_s'] * 1e6:.2f}, "
+        f"Python {fit['cpu_row_python_s'] * 1e6:.2f})"
+    )
+
+
 def print_scale(payload: dict) -> None:
     """A few lines for the terminal: coefficients, checks, the sizing."""
     fit = payload["fit"]
     print(
         f"fit on {fit['runs']} runs: fixed {fit['fixed_s'] * 1e3:.0f} ms, "
         f"per task {fit['per_task_s'] * 1e3:.1f} ms, per batch {fit['per_batch_s'] * 1e3:.2f} ms, "
-        f"per row {fit['per_row_s'] * 1e6:.2f} us; RMS residual {fit['rms_rel_error']:.1%}"
+        f"per row {fit['per_row_s'] * 1e6:.2f} us{row_split(fit)}; "
+        f"RMS residual {fit['rms_rel_error']:.1%}"
     )
     for c in payload["checks"]:
         print(

@@ -92,6 +92,11 @@ SINCE = {
     # spark.sql.execution.arrow.maxBytesPerBatch (ArrowWriter stops a batch at a byte size) exists
     # from 4.0; 3.5 cuts batches by row count only (maxRecordsPerBatch).
     "arrow_max_bytes_per_batch": ((4, 0), "SPARK-51316"),
+    # With spark.executor.processTreeMetrics.enabled, ProcfsMetricsGetter (spark-core) lists the
+    # executor's child processes on every metrics poll: in 3.5.9 by starting `pgrep -P <pid>`
+    # (ProcessBuilder, one process per level of the tree), in 4.3.0 through java.lang.ProcessHandle
+    # (javap on both jars). 4.0-4.2 were not checked, so they are treated like 3.5.
+    "procfs_tree_without_pgrep": ((4, 3), "spark-core ProcfsMetricsGetter (javap, 3.5.9 vs 4.3.0)"),
 }
 
 

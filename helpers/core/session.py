@@ -261,6 +261,23 @@ def _stop_at_exit() -> None:
 
 
 @contextlib.contextmanager
+def conf_scope(spark, confs: dict):
+    """Set runtime SQL confs for the block, then put back what was there (unset when nothing
+    was)."""
+    before = {k: spark.conf.get(k, None) for k in confs}
+    try:
+        for k, v in confs.items():
+            spark.conf.set(k, str(v))
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)
+
+
+@contextlib.contextmanager
 def on_cluster(
     workers: int | None,
     app: str = "zero-copy",

@@ -9,10 +9,16 @@ tasks of `rows / partitions` rows each, cut into `ceil(task_rows / batch_size)` 
     wall = fixed + waves * (per_task + per_batch * batches_per_task + per_row * task_rows)
 
 The four coefficients (seconds per job, per task, per batch, per row on one core) are fitted by
-non-negative least squares on relative errors (`fit_cost`). Memory: the peak RSS of one Python
-worker against the bytes of one Arrow batch, `rss = base + per_batch_byte * batch_bytes`
-(`fit_memory`), sampled with psutil over the processes of this machine (the driver JVM's tree in
-local mode, the workers' trees on the local standalone cluster).
+non-negative least squares to the wall times (`fit_cost`): the fastest of the repeats of each
+grid point (interference from the rest of the machine only adds time), errors in seconds (so the
+larger runs, whose time is mostly rows, weigh most: the model exists to extrapolate). Beside it,
+the CPU a row costs in the JVM and in the Python workers (psutil over the job's processes, the
+slope of CPU against rows), where the processes are on this machine.
+
+Memory: the peak RSS of one Python worker against the bytes of one Arrow batch,
+`rss = base + per_batch_byte * batch_bytes` (`fit_memory`), sampled with psutil over the
+processes of this machine (the driver JVM's tree in local mode, the workers' trees on the local
+standalone cluster).
 
 Measuring (`measure_grid`, `measure_run`) needs a session; fitting, predicting and sizing are pure.
 """
@@ -34,10 +40,10 @@ import psutil
 from helpers.core.config import LabError, atomic_write_bytes, scale
 from helpers.core.findings import Finding, finding
 from helpers.core.processes import process_command
-from helpers.core.session import jvm_pid
+from helpers.core.session import conf_scope, jvm_pid
 from helpers.core.ship import kit_hints
 from helpers.core.validate import parse_mem, require_positive
-from helpers.measure.timing import BATCH_CONF
+from helpers.measure.timing import BATCH_CONF, cpu_spent, tree_cpu_snapshot
 from helpers.model.data import N_FEATURES, ensure_features
 from helpers.paths.scenarios import get_scenario, scenario_frame
 
@@ -47,6 +53,7 @@ SPLIT_BYTES = 128 * 2**20  # spark.sql.files.maxPartitionBytes: input bytes per 
 BATCH_CANDIDATES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000)
 BATCH_OVERHEAD_SHARE = 0.02  # per-batch cost allowed, as a share of a batch's per-row work
 HEADROOM = 1.5  # memory settings: measured peak x this
+INPUT_ROW_GROUPS = 64  # row groups per job input file: Spark splits a file only between them
 # The fitted sizes per LAB_SCALE; the check run is 10x the largest. Grid: 2 batch sizes x 2 tasks.
 SCALE_SIZES = {
     "ci": (40_000, 80_000, 160_000),
@@ -54,6 +61,7 @@ SCALE_SIZES = {
     "full": (250_000, 500_000, 1_000_000),
 }
 GRID_BATCH_SIZES = (1_000, 10_000)
+GRID_REPEATS = 2  # timed runs per grid point and per check; the fastest one counts
 GRID_PARTITIONS = (2, 4)
 
 
@@ -97,6 +105,8 @@ class CostFit:
     per_row_s: float
     rel_residuals: tuple[float, ...] = ()
     runs: int = 0
+    cpu_row_jvm_s: float | None = None  # measured CPU per row in the JVM(s)
+    cpu_row_python_s: float | None = None  # measured CPU per row in the Python workers
 
     @property
     def coefficients(self) -> np.ndarray:
@@ -117,6 +127,8 @@ class CostFit:
             **{c: getattr(self, c) for c in COEFFICIENTS},
             "rms_rel_error": self.rms_rel_error,
             "runs": self.runs,
+            "cpu_row_jvm_s": self.cpu_row_jvm_s,
+            "cpu_row_python_s": self.cpu_row_python_s,
         }
 
 
@@ -127,23 +139,59 @@ def cost_components(fit: CostFit, rows, partitions, batch_size, slots) -> dict[s
     return {n: float(v) for n, v in zip(names, x * fit.coefficients)}
 
 
-def fit_cost(points: pd.DataFrame) -> CostFit:
-    """Fit the four non-negative coefficients to measured runs (columns rows, partitions,
-    batch_size, slots, wall_s), minimising squared relative errors (scipy's NNLS)."""
+CPU_COLUMNS = ("jvm_cpu_s", "python_cpu_s")
+
+
+def cpu_per_row(points: pd.DataFrame, column: str) -> float:
+    """Core-seconds per row of one CPU column: the non-negative slope of CPU against rows, next
+    to a per-job, a per-task and a per-batch term (NNLS over all runs)."""
     from scipy.optimize import nnls
 
-    need = {"rows", "partitions", "batch_size", "slots", "wall_s"}
+    tasks = points.partitions.to_numpy(dtype=float)
+    batches = tasks * np.ceil(points.rows / tasks / points.batch_size)
+    X = np.column_stack([np.ones(len(points)), tasks, batches, points.rows.to_numpy(dtype=float)])
+    coef, _ = nnls(X, points[column].to_numpy(dtype=float))
+    return float(coef[3])
+
+
+def has_cpu(points: pd.DataFrame) -> bool:
+    """True when every run has its CPU measured (local mode or the local cluster)."""
+    return set(CPU_COLUMNS).issubset(points.columns) and bool(
+        points[list(CPU_COLUMNS)].notna().all().all()
+    )
+
+
+GRID_KEYS = ["rows", "partitions", "batch_size", "slots"]
+
+
+def fastest_runs(points: pd.DataFrame) -> pd.DataFrame:
+    """One run per grid point: the fastest of its repeats."""
+    return points.loc[points.groupby(GRID_KEYS).wall_s.idxmin()].reset_index(drop=True)
+
+
+def fit_cost(points: pd.DataFrame) -> CostFit:
+    """Fit the four non-negative coefficients to measured runs (columns rows, partitions,
+    batch_size, slots, wall_s; repeats of a grid point: the fastest one), minimising squared
+    errors in seconds (scipy's NNLS). With jvm_cpu_s and python_cpu_s, also the CPU per row of
+    each (`cpu_per_row`). Residuals are relative."""
+    from scipy.optimize import nnls
+
+    need = set(GRID_KEYS) | {"wall_s"}
     if not need.issubset(points.columns):
         raise LabError(f"Runs need the columns {sorted(need)}; got {list(points.columns)}.")
-    if len(points) < len(COEFFICIENTS):
-        raise LabError(f"Fitting 4 coefficients needs at least 4 runs, got {len(points)}.")
-    X = design(points.rows, points.partitions, points.batch_size, points.slots)
-    y = points.wall_s.to_numpy(dtype=float)
-    if np.any(y <= 0):
+    if np.any(points.wall_s.to_numpy(dtype=float) <= 0):
         raise LabError("Every run needs a positive wall time.")
-    coef, _ = nnls(X / y[:, None], np.ones_like(y))
+    runs = fastest_runs(points)
+    if len(runs) < len(COEFFICIENTS):
+        raise LabError(f"Fitting 4 coefficients needs at least 4 grid points, got {len(runs)}.")
+    X = design(runs.rows, runs.partitions, runs.batch_size, runs.slots)
+    y = runs.wall_s.to_numpy(dtype=float)
+    coef, _ = nnls(X, y)
     rel = (X @ coef - y) / y
-    return CostFit(*map(float, coef), rel_residuals=tuple(map(float, rel)), runs=len(y))
+    cpu = {}
+    if has_cpu(points):
+        cpu = {f"cpu_row_{c.split('_')[0]}_s": cpu_per_row(points, c) for c in CPU_COLUMNS}
+    return CostFit(*map(float, coef), rel_residuals=tuple(map(float, rel)), runs=len(y), **cpu)
 
 
 @dataclass(frozen=True)
@@ -341,6 +389,19 @@ def process_roots(spark, cluster=None) -> list[int]:
     return [pid] if pid else []
 
 
+def input_splits(rows: int, partitions: int) -> tuple[Path, dict]:
+    """The job's input file for `rows` rows and the file confs that make Spark read it in exactly
+    `partitions` tasks with no shuffle: byte ranges of 1/partitions of the file
+    (spark.sql.files.maxPartitionBytes; minPartitionNum so small files are not packed into fewer
+    splits), each holding about rows/partitions rows because the file has 64 row groups."""
+    path = ensure_features(rows, row_group_rows=max(1, -(-rows // INPUT_ROW_GROUPS)))
+    split = max(1, -(-path.stat().st_size // partitions))
+    return path, {
+        "spark.sql.files.maxPartitionBytes": split,
+        "spark.sql.files.minPartitionNum": partitions,
+    }
+
+
 def measure_run(
     spark,
     scenario: str,
@@ -351,20 +412,32 @@ def measure_run(
     roots: list[int] = (),
     where: str = "",
 ) -> dict:
-    """Run the job once: read `rows` rows of Parquet, repartition into `partitions` tasks,
-    predict with `scenario` at `batch_size` rows per Arrow batch, write Parquet to `out_dir`.
-    Returns the run's record (wall_s in seconds, peak_worker_rss in bytes or None)."""
+    """Run the job once: read `rows` rows of Parquet in `partitions` tasks (`input_splits`: no
+    shuffle, so every row costs what it costs in production), predict with `scenario` at
+    `batch_size` rows per Arrow batch, write Parquet to `out_dir`.
+    Returns the run's record (wall_s and the core-seconds jvm_cpu_s, python_cpu_s of the processes
+    under `roots`; peak_worker_rss in bytes; None where there are no roots)."""
     get_scenario(scenario)
     for name, v in (("rows", rows), ("partitions", partitions), ("batch size", batch_size)):
         require_positive(name, v)
     spark.conf.set(BATCH_CONF, str(batch_size))
-    df = spark.read.parquet(str(ensure_features(rows))).repartition(partitions)
-    frame = scenario_frame(spark, scenario, df=df)
-    with PeakWorkerRss(roots) as mem:
-        t0 = time.perf_counter()
-        with kit_hints():
-            frame.write.mode("overwrite").parquet(str(out_dir))
-        wall = time.perf_counter() - t0
+    path, confs = input_splits(rows, partitions)
+    with conf_scope(spark, confs):
+        df = spark.read.parquet(str(path))
+        tasks = df.rdd.getNumPartitions()
+        if tasks != partitions:
+            raise LabError(
+                f"Spark split the {rows:,}-row input into {tasks} tasks, not {partitions}: "
+                "use fewer partitions or more rows."
+            )
+        frame = scenario_frame(spark, scenario, df=df)
+        before = tree_cpu_snapshot(roots)
+        with PeakWorkerRss(roots) as mem:
+            t0 = time.perf_counter()
+            with kit_hints():
+                frame.write.mode("overwrite").parquet(str(out_dir))
+            wall = time.perf_counter() - t0
+        cpu = cpu_spent(before, tree_cpu_snapshot(roots))
     written = spark.read.parquet(str(out_dir)).count()
     if written != rows:
         raise LabError(f"The job wrote {written} predictions for {rows} rows.")
@@ -377,6 +450,8 @@ def measure_run(
         "slots": spark.sparkContext.defaultParallelism,
         "wall_s": wall,
         "peak_worker_rss": float(mem.peak) if roots else None,
+        "jvm_cpu_s": cpu["jvm"] if roots else None,
+        "python_cpu_s": cpu["python"] if roots else None,
     }
 
 
@@ -421,12 +496,20 @@ def measure_grid(
     return pd.DataFrame(out)
 
 
-def measure_one(spark, scenario, rows, partitions, batch_size, roots=(), where="") -> dict:
-    """One `measure_run` into a temporary folder that is removed afterwards."""
+def measure_one(
+    spark, scenario, rows, partitions, batch_size, roots=(), where="", repeats: int = 1
+) -> dict:
+    """`measure_run` `repeats` times into a temporary folder that is removed afterwards; the
+    fastest run's record (with `repeats`), the same estimator as the fitted grid points."""
+    require_positive("repeats", repeats)
     with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
-        return measure_run(
-            spark, scenario, rows, partitions, batch_size, Path(tmp) / "out", roots, where
-        )
+        runs = [
+            measure_run(
+                spark, scenario, rows, partitions, batch_size, Path(tmp) / "out", roots, where
+            )
+            for _ in range(repeats)
+        ]
+    return {**min(runs, key=lambda r: r["wall_s"]), "repeats": repeats}
 
 
 def validation_record(fit: CostFit, run: dict, label: str) -> dict:
@@ -441,6 +524,7 @@ def validation_record(fit: CostFit, run: dict, label: str) -> dict:
         "slots": run["slots"],
         "predicted_s": pred,
         "measured_s": run["wall_s"],
+        "repeats": run.get("repeats", 1),
         "error": relative_error(pred, run["wall_s"]),
     }
 
@@ -488,19 +572,19 @@ def scale_study(
     partitions,
     validate: int | None,
     roots: list[int] = (),
-    repeats: int = 1,
+    repeats: int = GRID_REPEATS,
     where: str = "",
 ) -> ScaleStudy:
-    """Measure the grid, fit cost and memory, then (with `validate`) run the job once at
-    `validate` rows (largest partition count and batch size of the grid) and compare it with the
-    model's prediction."""
+    """Measure the grid `repeats` times, fit cost and memory, then (with `validate`) run the job
+    at `validate` rows (largest partition count and batch size of the grid; the fastest of
+    `repeats` runs) and compare it with the model's prediction."""
     require_sizes(list(sizes), validate)
     points = measure_grid(spark, scenario, sizes, batch_sizes, partitions, repeats, roots, where)
     fit = fit_cost(points)
     checks = []
     if validate is not None:
         run = measure_one(
-            spark, scenario, validate, max(partitions), max(batch_sizes), roots, where
+            spark, scenario, validate, max(partitions), max(batch_sizes), roots, where, repeats
         )
         ratio = validate / max(sizes)
         checks.append(validation_record(fit, run, f"{ratio:.0f}x larger run"))
@@ -519,11 +603,13 @@ def check_run(
     label: str,
     roots: list[int] = (),
     where: str = "",
+    repeats: int = 1,
 ) -> dict:
-    """A warm-up run (worker start, imports, model load), then the job at `rows` rows, compared
-    with `fit`'s prediction for this session's slots (`validation_record`)."""
+    """A warm-up run (worker start, imports, model load), then the job at `rows` rows (the
+    fastest of `repeats`), compared with `fit`'s prediction for this session's slots
+    (`validation_record`)."""
     measure_one(spark, scenario, min(rows, 20_000), partitions, batch_size, roots, where)
-    run = measure_one(spark, scenario, rows, partitions, batch_size, roots, where)
+    run = measure_one(spark, scenario, rows, partitions, batch_size, roots, where, repeats)
     return validation_record(fit, run, label)
 
 

@@ -20,6 +20,7 @@ import psutil
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
+from helpers.core.processes import process_command
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
 from helpers.measure.samplers import process_table
@@ -177,6 +178,27 @@ def cpu_snapshot(pid: int | None = None) -> dict[int, tuple[str, float]]:
     return {int(r.pid): (str(r.role), float(r.cpu_s)) for r in t.itertuples()}
 
 
+def tree_cpu_snapshot(roots) -> dict[int, tuple[str, float]]:
+    """{pid: (role, CPU seconds so far)} for the processes `roots` and all their descendants:
+    role "jvm" for Java processes, "python" for Python ones, "other" otherwise (psutil)."""
+    out = {}
+    for root in roots:
+        try:
+            top = psutil.Process(root)
+            procs = [top, *top.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for p in procs:
+            try:
+                cmd = process_command(p)
+                ct = p.cpu_times()
+            except psutil.Error:
+                continue
+            role = "jvm" if "java" in cmd else "python" if "python" in cmd else "other"
+            out[p.pid] = (role, ct.user + ct.system)
+    return out
+
+
 def cpu_spent(before: dict, after: dict) -> dict[str, float]:
     """Core-seconds per role between two `cpu_snapshot`s: {"jvm": s, "python": s}. A process alive
     at both ends counts its difference, one born in between all of its CPU; one that ended in
@@ -186,7 +208,7 @@ def cpu_spent(before: dict, after: dict) -> dict[str, float]:
         spent = cpu - before[pid][1] if pid in before else cpu
         if role == "jvm":
             out["jvm"] += spent
-        elif role in ("daemon", "python_worker"):
+        elif role in ("daemon", "python_worker", "python"):
             out["python"] += spent
     return out
 

@@ -61,19 +61,29 @@ def feature_frame(rows: int, n_features: int = N_FEATURES, seed: int = SEED) -> 
     return df
 
 
-def features_path(rows: int, n_features: int = N_FEATURES, seed: int = SEED) -> Path:
-    return DATA_DIR / f"features_{rows}x{n_features}_s{seed}.parquet"
+ROW_GROUP_ROWS = 256_000  # Parquet row group of the feature files, unless asked otherwise
 
 
-def ensure_features(rows: int, n_features: int = N_FEATURES, seed: int = SEED) -> Path:
-    """Write the feature table to data/ as Parquet (atomically) unless it is already there."""
-    path = features_path(rows, n_features, seed)
+def features_path(
+    rows: int, n_features: int = N_FEATURES, seed: int = SEED, row_group_rows: int | None = None
+) -> Path:
+    group = "" if row_group_rows in (None, ROW_GROUP_ROWS) else f"_rg{row_group_rows}"
+    return DATA_DIR / f"features_{rows}x{n_features}_s{seed}{group}.parquet"
+
+
+def ensure_features(
+    rows: int, n_features: int = N_FEATURES, seed: int = SEED, row_group_rows: int | None = None
+) -> Path:
+    """Write the feature table to data/ as Parquet (atomically) unless it is already there.
+    `row_group_rows`: rows per Parquet row group (default 256,000); Spark can split a file into
+    input partitions only at row-group boundaries."""
+    path = features_path(rows, n_features, seed, row_group_rows)
     if path.exists():
         return path
     table = pa.Table.from_pandas(feature_frame(rows, n_features, seed), preserve_index=False)
     tmp = atomic_path(path)
     try:
-        pq.write_table(table, tmp, row_group_size=min(rows, 256_000))
+        pq.write_table(table, tmp, row_group_size=min(rows, row_group_rows or ROW_GROUP_ROWS))
         os.replace(tmp, path)
     finally:
         if tmp.exists():

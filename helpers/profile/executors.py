@@ -41,9 +41,9 @@ from helpers.core.config import LabError, atomic_write_bytes
 from helpers.core.findings import Finding, finding
 from helpers.core.session import ARROW_JAVA_FLAGS, worker_profiler_conf
 from helpers.measure.executors import (
-    EXECUTOR_METRICS_CONF,
     executor_hosts,
     executor_memory,
+    executor_metrics_conf,
     group_tasks,
     stragglers,
 )
@@ -76,24 +76,24 @@ def executor_jfr_option(folder, settings: str = "profile") -> str:
 def cluster_memray_conf(native: bool = False) -> dict:
     """Confs of a memray-profiled session on a cluster: memray around every Python task, its
     captures in each executor's `EXECUTOR_DIR` (read there by `collect_executor_files`), and
-    Spark's process-tree memory metrics polled every 100 ms."""
+    Spark's process-tree memory metrics polled (`executor_metrics_conf`)."""
     return {
         **worker_profiler_conf("memray", None, native=native, executor_dir=EXECUTOR_DIR),
-        **EXECUTOR_METRICS_CONF,
+        **executor_metrics_conf(),
     }
 
 
 def cluster_profile_conf(shared_dir, interval_ms: float = 5.0) -> dict:
     """Confs of a profiled session on a cluster: the worker sampler writing into each executor's
     `EXECUTOR_DIR`, JFR in each executor JVM dumped at exit into `shared_dir/jfr` (created),
-    and Spark's process-tree memory metrics polled every 100 ms."""
+    and Spark's process-tree memory metrics polled (`executor_metrics_conf`)."""
     jfr = Path(shared_dir).resolve() / "jfr"
     option = executor_jfr_option(jfr)  # a folder name the option cannot carry fails first
     jfr.mkdir(parents=True, exist_ok=True)
     return {
         **worker_profiler_conf("cpu", None, interval_ms, executor_dir=EXECUTOR_DIR),
         "spark.executor.extraJavaOptions": " ".join([*ARROW_JAVA_FLAGS, option]),
-        **EXECUTOR_METRICS_CONF,
+        **executor_metrics_conf(),
     }
 
 

@@ -623,7 +623,8 @@ def scenario_findings(
 # ---- 3b. Spark's own meter next to the kit's (local mode) ---------------------------------------
 
 # quantity -> (the kit's layers, summed over processes at each instant; the kit's meter; Spark's
-# executor metric). Spark's meter: `helpers.measure.executors` (REST peaks, polled every 100 ms).
+# executor metric). Spark's meter: `helpers.measure.executors` (REST peaks,
+# polled every 100 ms or 1 s: `metrics_poll`).
 METER_PAIRS = {
     "Python RSS (daemon + workers)": (
         ("daemon RSS", "python_worker RSS"),

@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helpers.measure.executors import MEMORY_METRICS
+from helpers.measure.executors import MEMORY_METRICS, metrics_poll
 from helpers.profile.memory import memory_run
 
 MiB = 2**20
@@ -109,8 +109,13 @@ def timeline_view(batch_size: int, spark, scenario: str, rows: int, worker_dir, 
     (memory.memory_run, captures into dest/batch<N>) and draw its layer timeline: the render
     function of notebook 07's batch-size control. Returns the Figure."""
     run = memory_run(
-        spark, scenario, rows, worker_dir, Path(dest) / f"batch{batch_size}",
-        batch_size=batch_size, warm=False,
+        spark,
+        scenario,
+        rows,
+        worker_dir,
+        Path(dest) / f"batch{batch_size}",
+        batch_size=batch_size,
+        warm=False,
     )
     return layers_timeline(run)
 
@@ -127,7 +132,9 @@ def executor_peaks_bars(peaks: pd.DataFrame, title: str = ""):
     ax.invert_yaxis()
     ax.legend(title="executor")
     ax.set_title(
-        title or "Executor memory peaks — meter: Spark executor metrics (REST, polled every 100 ms)"
+        title
+        or "Executor memory peaks — meter: Spark executor metrics "
+        f"(REST, polled every {metrics_poll()})"
     )
     fig.tight_layout()
     return fig

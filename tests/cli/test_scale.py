@@ -96,10 +96,15 @@ def test_small_study_writes_fit_check_and_sizing(tmp_path):
     )
     assert r.returncode == 0, r.stderr[-2000:]
     p = json.loads(out.read_text())
-    assert len(p["runs"]) == 12 and p["fit"]["runs"] == 12
+    # every grid point twice (the default repeats), fitted on the fastest of each
+    assert len(p["runs"]) == 24 and p["fit"]["runs"] == 12
     assert min(p["fit"][k] for k in ("fixed_s", "per_task_s", "per_batch_s", "per_row_s")) >= 0
+    # CPU measured per run over the job's processes (local mode: the driver JVM's tree)
+    assert all(r["jvm_cpu_s"] > 0 and r["python_cpu_s"] > 0 for r in p["runs"])
+    assert p["fit"]["cpu_row_python_s"] is not None
     (check,) = p["checks"]
-    assert check["rows"] == 12000 and check["error"] == pytest.approx(
+    assert check["rows"] == 12000 and check["repeats"] == 2
+    assert check["error"] == pytest.approx(
         (check["predicted_s"] - check["measured_s"]) / check["measured_s"]
     )
     s = p["sizing"]

@@ -53,12 +53,47 @@ def test_coefficients_are_never_negative():
 
 
 def test_fit_refuses_too_few_runs_or_bad_times():
-    with pytest.raises(LabError, match="at least 4 runs"):
+    with pytest.raises(LabError, match="at least 4 grid points"):
         scale.fit_cost(synthetic().head(3))
     bad = synthetic()
     bad.loc[0, "wall_s"] = 0
     with pytest.raises(LabError, match="positive wall time"):
         scale.fit_cost(bad)
+
+
+def test_repeats_fit_their_fastest_run():
+    clean = synthetic()
+    slow = clean.assign(wall_s=clean.wall_s * 1.5)  # a repeat disturbed by the machine
+    fit = scale.fit_cost(pd.concat([slow, clean, slow], ignore_index=True))
+    for c in scale.COEFFICIENTS:
+        assert getattr(fit, c) == pytest.approx(TRUE[c], rel=1e-6)
+    assert fit.runs == 12
+
+
+def test_cpu_per_row_is_the_slope_of_each_process_kind():
+    df = synthetic()
+    df["jvm_cpu_s"] = 1.5 + 1.2e-6 * df.rows
+    df["python_cpu_s"] = 0.3 + 0.01 * df.partitions + 4.7e-6 * df.rows
+    fit = scale.fit_cost(df)
+    assert fit.cpu_row_jvm_s == pytest.approx(1.2e-6, rel=1e-6)
+    assert fit.cpu_row_python_s == pytest.approx(4.7e-6, rel=1e-6)
+    assert scale.fit_cost(synthetic()).cpu_row_jvm_s is None  # not measured: not invented
+    df.loc[0, "jvm_cpu_s"] = None
+    assert scale.fit_cost(df).record()["cpu_row_python_s"] is None
+
+
+def test_input_splits_one_task_per_partition(tmp_path, monkeypatch):
+    from helpers.model import data
+
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path)
+    path, confs = scale.input_splits(6_400, 4)
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(path).num_row_groups == scale.INPUT_ROW_GROUPS
+    assert confs["spark.sql.files.minPartitionNum"] == 4
+    size = path.stat().st_size
+    assert 4 * confs["spark.sql.files.maxPartitionBytes"] >= size
+    assert 3 * confs["spark.sql.files.maxPartitionBytes"] < size
 
 
 def test_memory_fit_recovers_slope():

@@ -29,6 +29,18 @@ def test_parquet_written_once(tmp_path, monkeypatch):
     assert not [x for x in tmp_path.iterdir() if x.name.startswith(".")]
 
 
+def test_row_groups_named_and_written(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path)
+    default = data.ensure_features(1000)
+    fine = data.ensure_features(1000, row_group_rows=100)
+    assert default != fine and fine.name.endswith("_rg100.parquet")
+    assert pq.ParquetFile(default).num_row_groups == 1
+    assert pq.ParquetFile(fine).num_row_groups == 10
+    assert data.features_path(1000, row_group_rows=data.ROW_GROUP_ROWS) == default
+
+
 def test_model_training_is_deterministic():
     spec = data.ModelSpec(train_rows=2000, num_trees=5)
     assert data.train_model(spec) == data.train_model(spec)
