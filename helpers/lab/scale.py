@@ -624,9 +624,15 @@ def write_report(path, payload: dict) -> Path:
 
 TEMPLATES = {
     "fit": (
-        "Fitted on {runs} runs: a job costs {fixed_ms:.0f} ms fixed, {task_ms:.1f} ms per task, "
+        "Fitted on {runs} grid points (the fastest run of each): a job costs {fixed_ms:.0f} ms "
+        "fixed, {task_ms:.1f} ms per task, "
         "{batch_ms:.2f} ms per Arrow batch and {row_us:.2f} µs per row on one core; the fitted "
         "runs differ from the model by {rms:.0%} (RMS)."
+    ),
+    "fit_cpu": (
+        "The CPU the runs burned per row (slope against rows, psutil): {jvm_us:.2f} µs in the JVM "
+        "and {py_us:.2f} µs in the Python workers, {cpu_us:.2f} µs in all, beside the fit's "
+        "{row_us:.2f} µs of one core's wall time per row."
     ),
     "validate_ok": (
         "The {check} check: predicted {predicted_s:.2f} s, measured {measured_s:.2f} s "
@@ -653,22 +659,9 @@ TEMPLATES = {
 }
 
 
-def scale_findings(
-    fit: CostFit, checks: list[dict], sizing: Sizing | None = None, memory: MemoryFit | None = None
-) -> list[Finding]:
-    """What the fit, its validation checks and the sizing say, as findings."""
-    out = [
-        finding(
-            TEMPLATES,
-            "fit",
-            runs=fit.runs,
-            fixed_ms=fit.fixed_s * 1e3,
-            task_ms=fit.per_task_s * 1e3,
-            batch_ms=fit.per_batch_s * 1e3,
-            row_us=fit.per_row_s * 1e6,
-            rms=fit.rms_rel_error,
-        )
-    ]
+def check_findings(checks: list[dict]) -> list[Finding]:
+    """One finding per validation check: predicted, measured, error against the 15% target."""
+    out = []
     for c in checks:
         key = "validate_ok" if abs(c["error"]) <= 0.15 else "validate_bad"
         out.append(
@@ -681,34 +674,74 @@ def scale_findings(
                 error=c["error"],
             )
         )
-    if sizing is not None:
+    return out
+
+
+def fit_findings(fit: CostFit) -> list[Finding]:
+    """The fitted coefficients and, where measured, the CPU per row beside them."""
+    out = [
+        finding(
+            TEMPLATES,
+            "fit",
+            runs=fit.runs,
+            fixed_ms=fit.fixed_s * 1e3,
+            task_ms=fit.per_task_s * 1e3,
+            batch_ms=fit.per_batch_s * 1e3,
+            row_us=fit.per_row_s * 1e6,
+            rms=fit.rms_rel_error,
+        )
+    ]
+    if fit.cpu_row_jvm_s is not None:
         out.append(
             finding(
                 TEMPLATES,
-                "sizing",
-                rows=sizing.rows,
-                executors=sizing.executors,
-                cores=sizing.cores,
-                hours=sizing.wall_s / 3600,
-                low=sizing.wall_low_s / 3600,
-                high=sizing.wall_high_s / 3600,
-                u=sizing.uncertainty,
-                core_hours=sizing.core_hours,
-                batch=sizing.batch_size,
+                "fit_cpu",
+                jvm_us=fit.cpu_row_jvm_s * 1e6,
+                py_us=fit.cpu_row_python_s * 1e6,
+                cpu_us=(fit.cpu_row_jvm_s + fit.cpu_row_python_s) * 1e6,
+                row_us=fit.per_row_s * 1e6,
             )
         )
-        if memory is not None and sizing.pyspark_memory_mib is not None:
-            out.append(
-                finding(
-                    TEMPLATES,
-                    "memory",
-                    base_mib=memory.base_bytes / 2**20,
-                    slope=memory.per_batch_byte,
-                    batch=sizing.batch_size,
-                    pyspark_mib=sizing.pyspark_memory_mib,
-                    cores=sizing.cores,
-                )
-            )
-        else:
-            out.append(finding(TEMPLATES, "no_memory"))
     return out
+
+
+def sizing_findings(sizing: Sizing, memory: MemoryFit | None = None) -> list[Finding]:
+    """The sized job: wall time with its range, core-hours, batch size, memory settings."""
+    out = [
+        finding(
+            TEMPLATES,
+            "sizing",
+            rows=sizing.rows,
+            executors=sizing.executors,
+            cores=sizing.cores,
+            hours=sizing.wall_s / 3600,
+            low=sizing.wall_low_s / 3600,
+            high=sizing.wall_high_s / 3600,
+            u=sizing.uncertainty,
+            core_hours=sizing.core_hours,
+            batch=sizing.batch_size,
+        )
+    ]
+    if memory is not None and sizing.pyspark_memory_mib is not None:
+        out.append(
+            finding(
+                TEMPLATES,
+                "memory",
+                base_mib=memory.base_bytes / 2**20,
+                slope=memory.per_batch_byte,
+                batch=sizing.batch_size,
+                pyspark_mib=sizing.pyspark_memory_mib,
+                cores=sizing.cores,
+            )
+        )
+    else:
+        out.append(finding(TEMPLATES, "no_memory"))
+    return out
+
+
+def scale_findings(
+    fit: CostFit, checks: list[dict], sizing: Sizing | None = None, memory: MemoryFit | None = None
+) -> list[Finding]:
+    """What the fit, its validation checks and the sizing say, as findings."""
+    out = fit_findings(fit) + check_findings(checks)
+    return out + sizing_findings(sizing, memory) if sizing is not None else out

@@ -15,8 +15,8 @@ from helpers.lab.scale import (
     Sizing,
     conf_block,
     cost_components,
-    scale_findings,
     size_job,
+    sizing_findings,
 )
 from helpers.viz.findings import show
 from helpers.viz.widgets import redraw, register_view
@@ -122,7 +122,7 @@ def sizing_view(
     )
     block = conf_block(s, spark_version)
     return [
-        show(scale_findings(study.fit, [], s, study.memory)[1:], "The sized job"),
+        show(sizing_findings(s, study.memory), "The sized job"),
         plot_components(study.fit, s),
         Markdown(f"```\nspark-submit \\\n{block}\n```"),
     ]

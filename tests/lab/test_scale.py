@@ -82,6 +82,20 @@ def test_cpu_per_row_is_the_slope_of_each_process_kind():
     assert scale.fit_cost(df).record()["cpu_row_python_s"] is None
 
 
+def test_findings_state_the_cpu_beside_the_fit_and_each_check():
+    df = synthetic()
+    df["jvm_cpu_s"] = 1.0 + 1e-6 * df.rows
+    df["python_cpu_s"] = 0.5 + 4e-6 * df.rows
+    fit = scale.fit_cost(df)
+    check = {"check": "10x", "predicted_s": 9.0, "measured_s": 10.0, "error": -0.1}
+    found = scale.scale_findings(fit, [check])
+    assert [f.key for f in found] == ["fit", "fit_cpu", "validate_ok"]
+    assert "1.00 µs in the JVM" in found[1].text() and "5.00 µs in all" in found[1].text()
+    assert [f.key for f in scale.fit_findings(scale.fit_cost(synthetic()))] == ["fit"]
+    bad = scale.check_findings([{**check, "measured_s": 12.0, "error": -0.25}])
+    assert [f.key for f in bad] == ["validate_bad"]
+
+
 def test_input_splits_one_task_per_partition(tmp_path, monkeypatch):
     from helpers.model import data
 
