@@ -526,6 +526,8 @@ def validation_record(fit: CostFit, run: dict, label: str) -> dict:
         "measured_s": run["wall_s"],
         "repeats": run.get("repeats", 1),
         "error": relative_error(pred, run["wall_s"]),
+        "jvm_cpu_s": run.get("jvm_cpu_s"),
+        "python_cpu_s": run.get("python_cpu_s"),
     }
 
 
@@ -634,6 +636,12 @@ TEMPLATES = {
         "and {py_us:.2f} µs in the Python workers, {cpu_us:.2f} µs in all, beside the fit's "
         "{row_us:.2f} µs of one core's wall time per row."
     ),
+    "check_cpu": (
+        "The {check} run's processes burned {cpu:.1f} core-s (JVMs {jvm:.1f}, Python {py:.1f}), "
+        "{ratio:.2f}x the {base}'s {base_cpu:.1f} core-s for the same rows: on one machine its "
+        "executor JVMs, the driver's JVM (not counted) and the cluster's daemons share the same "
+        "cores, so more CPU is more wall time here."
+    ),
     "validate_ok": (
         "The {check} check: predicted {predicted_s:.2f} s, measured {measured_s:.2f} s "
         "({error:+.0%}), within the 15% target."
@@ -737,6 +745,30 @@ def sizing_findings(sizing: Sizing, memory: MemoryFit | None = None) -> list[Fin
     else:
         out.append(finding(TEMPLATES, "no_memory"))
     return out
+
+
+def cpu_comparison(base: dict, other: dict) -> list[Finding]:
+    """The CPU of check run `other` against check run `base` (same rows), when both were
+    measured; else nothing."""
+    keys = ("jvm_cpu_s", "python_cpu_s")
+    if any(c.get(k) is None for c in (base, other) for k in keys):
+        return []
+    cpu, base_cpu = (c["jvm_cpu_s"] + c["python_cpu_s"] for c in (other, base))
+    if base_cpu <= 0:
+        return []
+    return [
+        finding(
+            TEMPLATES,
+            "check_cpu",
+            check=other["check"],
+            base=base["check"],
+            cpu=cpu,
+            jvm=other["jvm_cpu_s"],
+            py=other["python_cpu_s"],
+            ratio=cpu / base_cpu,
+            base_cpu=base_cpu,
+        )
+    ]
 
 
 def scale_findings(

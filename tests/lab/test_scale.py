@@ -96,6 +96,14 @@ def test_findings_state_the_cpu_beside_the_fit_and_each_check():
     assert [f.key for f in bad] == ["validate_bad"]
 
 
+def test_cpu_comparison_of_two_checks():
+    base = {"check": "10x", "jvm_cpu_s": 6.0, "python_cpu_s": 20.0}
+    other = {"check": "cluster", "jvm_cpu_s": 8.0, "python_cpu_s": 20.6}
+    (f,) = scale.cpu_comparison(base, other)
+    assert f.key == "check_cpu" and f.values["ratio"] == pytest.approx(28.6 / 26.0)
+    assert scale.cpu_comparison(base, {**other, "jvm_cpu_s": None}) == []
+
+
 def test_input_splits_one_task_per_partition(tmp_path, monkeypatch):
     from helpers.model import data
 
