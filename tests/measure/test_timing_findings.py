@@ -133,6 +133,23 @@ def test_cpu_spent_counts_differences_newcomers_and_roles():
     assert timing.cpu_spent(before, after) == {"jvm": 0.5, "python": 2.25}
 
 
+def test_tree_cpu_snapshot_sees_a_root_and_its_children():
+    import os
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        snap = timing.tree_cpu_snapshot([os.getpid(), 2**22 + 7])  # the second PID: no such process
+        assert snap[os.getpid()][0] == "python" and snap[child.pid][0] == "python"
+        assert all(cpu >= 0 for _, cpu in snap.values())
+        spent = timing.cpu_spent(snap, {**snap, os.getpid(): ("python", snap[os.getpid()][1] + 1)})
+        assert spent == {"jvm": 0.0, "python": pytest.approx(1.0)}
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_cpu_ceiling_is_prediction_cpu_over_all_cpu():
     assert timing.cpu_ceiling(4.0, 1.0, 4.0) == pytest.approx(0.8)
     assert timing.cpu_ceiling(None, 1.0, 4.0) is None
