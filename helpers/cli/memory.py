@@ -15,6 +15,7 @@ from helpers.core.session import on_cluster, start_session, stop_session
 from helpers.core.ship import kit_hints
 from helpers.core.validate import require_positive
 from helpers.measure.executors import (
+    FAST_POLL,
     MEMORY_METRICS,
     executor_memory,
     executor_metrics_conf,
@@ -46,7 +47,10 @@ def run_memory_command(
     out = Path(out_dir)
     worker_dir = out / "worker-tmp"
     spark = start_session(
-        "memory-cli", conf=executor_metrics_conf(), profile="memray", profile_dir=worker_dir
+        "memory-cli",
+        conf=executor_metrics_conf(poll=FAST_POLL),
+        profile="memray",
+        profile_dir=worker_dir,
     )
     try:
         spark.sparkContext.setJobGroup(GROUP, "memory run")
@@ -95,7 +99,7 @@ def run_memory_cluster(
             "pick a Python scenario or drop --memray."
         )
     out = Path(out_dir)
-    conf = cluster_memray_conf() if memray else executor_metrics_conf()
+    conf = cluster_memray_conf() if memray else executor_metrics_conf(poll=FAST_POLL)
     table = None
     with on_cluster(workers, "memory-cluster", conf=conf) as (spark, cluster):
         with kit_hints():

@@ -46,11 +46,13 @@ def metrics_poll(spark_version: str | None = None) -> str:
     return FAST_POLL if has("procfs_tree_without_pgrep", version) else SLOW_POLL
 
 
-def executor_metrics_conf(spark_version: str | None = None) -> dict:
-    """Confs that make executors report process-tree memory peaks while tasks run."""
+def executor_metrics_conf(spark_version: str | None = None, poll: str | None = None) -> dict:
+    """Confs that make executors report process-tree memory peaks while tasks run, polled every
+    `poll` (default `metrics_poll`: cheap enough for a timed or profiled job). A memory measurement
+    of a short job passes FAST_POLL: a 1 s poll can miss a sub-second task's peak entirely."""
     return {
         "spark.executor.processTreeMetrics.enabled": "true",
-        "spark.executor.metrics.pollingInterval": metrics_poll(spark_version),
+        "spark.executor.metrics.pollingInterval": poll or metrics_poll(spark_version),
     }
 
 

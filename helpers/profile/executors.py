@@ -41,6 +41,7 @@ from helpers.core.config import LabError, atomic_write_bytes
 from helpers.core.findings import Finding, finding
 from helpers.core.session import ARROW_JAVA_FLAGS, worker_profiler_conf
 from helpers.measure.executors import (
+    FAST_POLL,
     executor_hosts,
     executor_memory,
     executor_metrics_conf,
@@ -79,7 +80,7 @@ def cluster_memray_conf(native: bool = False) -> dict:
     Spark's process-tree memory metrics polled (`executor_metrics_conf`)."""
     return {
         **worker_profiler_conf("memray", None, native=native, executor_dir=EXECUTOR_DIR),
-        **executor_metrics_conf(),
+        **executor_metrics_conf(poll=FAST_POLL),  # a memory run: catch short peaks
     }
 
 

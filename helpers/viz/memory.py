@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helpers.measure.executors import MEMORY_METRICS, metrics_poll
+from helpers.measure.executors import MEMORY_METRICS
 from helpers.profile.memory import memory_run
 
 MiB = 2**20
@@ -132,9 +132,7 @@ def executor_peaks_bars(peaks: pd.DataFrame, title: str = ""):
     ax.invert_yaxis()
     ax.legend(title="executor")
     ax.set_title(
-        title
-        or "Executor memory peaks — meter: Spark executor metrics "
-        f"(REST, polled every {metrics_poll()})"
+        title or "Executor memory peaks — meter: Spark executor metrics (REST, process tree)"
     )
     fig.tight_layout()
     return fig
