@@ -1,13 +1,13 @@
 """The fixed cost every Python task pays, and one part of it you can remove.
 
 The flame graphs of notebook 05 show `importlib.invalidate_caches()` at the start of each task
-(`pyspark/worker.py`, Spark 3.5). With Spark's `pyspark.zip` / `py4j-*-src.zip` on the workers'
-`sys.path`, Python 3.10-3.11 re-read both archives' directories right there (CPython #103200).
-`helpers.workers.lean_daemon` takes the zips off the path when the same pyspark is installed as a
-package.
+(`pyspark/worker.py`, Spark 3.5). With Spark's `pyspark.zip`, `py4j-*-src.zip` and spark-core jar
+on the workers' `sys.path`, Python 3.10-3.11 re-read the archives' directories right there (CPython
+#103200). `helpers.workers.lean_daemon` takes the zips off the path when the same pyspark is
+installed as a package, and the jars that hold no Python.
 
-- `invalidate_cost`: the call itself, timed in two fresh interpreters (with and without the zips
-  on PYTHONPATH, pyspark imported): milliseconds per call.
+- `invalidate_cost`: the call itself, timed in two fresh interpreters (with and without Spark's
+  archives on PYTHONPATH, pyspark imported): milliseconds per call.
 - `task_overhead`: one inference path over the same rows cut into few and many partitions, with
   the stock daemon and with the lean one, each in its own session; the extra time per task is
   the slope of wall time over the number of tasks. Runs sessions of its own, so call it from a
@@ -65,15 +65,17 @@ print(json.dumps({{"pyspark": pyspark.__file__, "times": times, "zip_importers":
 
 
 def spark_python_path() -> str:
-    """The PYTHONPATH Spark gives its workers: pyspark.zip and the py4j source zip of this
-    install."""
+    """The PYTHONPATH Spark gives its workers (`PythonUtils.sparkPythonPath`, both lines):
+    pyspark.zip, the py4j source zip, and the jar that holds Spark's own classes
+    (`SparkContext.jarOfObject`, there for a pyspark packaged inside that jar)."""
     import pyspark
 
-    lib = Path(pyspark.__file__).parent / "python" / "lib"
+    home = Path(pyspark.__file__).parent
+    lib = home / "python" / "lib"
     zips = sorted(str(p) for p in lib.glob("*.zip"))
     if not zips:
         raise LabError(f"No pyspark.zip / py4j zip under {lib}: is pyspark installed from pip?")
-    return os.pathsep.join(zips)
+    return os.pathsep.join(zips + sorted(str(p) for p in (home / "jars").glob("spark-core_*.jar")))
 
 
 def invalidate_cost(repeats: int = 20) -> pd.DataFrame:
@@ -238,8 +240,9 @@ def task_overhead_in_child(
 
 TASKCOST_FINDINGS = {
     "invalidate": (
-        "One `invalidate_caches()` took **{zip_ms:.1f} ms** with pyspark imported from the zip "
-        "({zip_importers} zip importers to refresh) and {plain_ms:.3f} ms from site-packages."
+        "One `invalidate_caches()` took **{zip_ms:.1f} ms** on the path Spark gives its workers "
+        "(pyspark imported from the zip; {zip_importers} zip importers to refresh, Spark's "
+        "spark-core jar among them) and {plain_ms:.3f} ms with the lean daemon's path."
     ),
     "per_task_faster": (
         "In Spark, each extra task added **{stock_ms:.0f} ms** of wall time with the stock daemon "

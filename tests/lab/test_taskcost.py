@@ -31,10 +31,31 @@ def _probe(pythonpath: str) -> dict:
 
 
 def test_lean_daemon_imports_pyspark_from_site_packages():
-    zips = taskcost.spark_python_path().split(os.pathsep)
-    r = _probe(os.pathsep.join(zips))
+    entries = taskcost.spark_python_path().split(os.pathsep)
+    zips = [e for e in entries if e.endswith(".zip")]
+    assert len(zips) == 2 and any("spark-core_" in e for e in entries)  # Spark's own path
+    r = _probe(os.pathsep.join(entries))
     assert sorted(r["removed"]) == sorted(zips) and r["zips_on_path"] == []
     assert ".zip" not in r["file"] and r["file"].endswith("pyspark/__init__.py")
+
+
+def test_lean_daemon_drops_jars_without_python(tmp_path, monkeypatch):
+    from helpers.workers import lean_daemon
+
+    classes, mixed = tmp_path / "classes.jar", tmp_path / "mixed.jar"
+    with zipfile.ZipFile(classes, "w") as z:
+        z.writestr("org/example/A.class", b"\xca\xfe")
+    with zipfile.ZipFile(mixed, "w") as z:
+        z.writestr("org/example/B.class", b"\xca\xfe")
+        z.writestr("kit/mod.py", "")
+    missing = str(tmp_path / "gone.jar")
+    path = [str(tmp_path), str(classes), str(mixed), missing]
+    assert lean_daemon.python_free_jars(path) == [str(classes)]
+    monkeypatch.setattr(sys, "path", list(path))
+    sys.path_importer_cache[str(classes) + "/org"] = object()
+    assert lean_daemon.drop_python_free_jars() == [str(classes)]
+    assert sys.path == [str(tmp_path), str(mixed), missing]
+    assert not any(k.startswith(str(classes)) for k in sys.path_importer_cache)
 
 
 def test_lean_daemon_keeps_a_zip_of_another_version(tmp_path):
