@@ -38,10 +38,11 @@ ROW_UDF_BATCH = 100  # BatchEvalPythonExec groups rows by 100, hard-coded in Spa
 class LimitResult:
     rows: int
     processes: int
-    wall_s: float
+    wall_s: float  # the median round (the lower middle one for an even count)
     rows_per_s: float
     predictions: np.ndarray
     cpu_s: float | None = None  # CPU seconds of all processes while predicting (process_time)
+    walls: tuple = ()  # every round's wall time, in order
 
     def record(self) -> dict:
         return {
@@ -54,11 +55,23 @@ class LimitResult:
         }
 
 
-def physical_limit(rows: int, processes: int | None = None) -> LimitResult:
+def _limit_round(procs) -> tuple[float, float]:
+    """One round: every worker told to go at once; (wall from first start to last finish, CPU)."""
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    times = [tuple(map(float, p.stdout.readline().split())) for p in procs]
+    return max(t[1] for t in times) - min(t[0] for t in times), sum(t[2] for t in times)
+
+
+def physical_limit(rows: int, processes: int | None = None, repeats: int = 1) -> LimitResult:
     """Predict `rows` rows with the model in `processes` plain Python processes (default: one per
-    core), no Spark. Wall time runs from the common start (a barrier) to the last finish; data
-    generation and model loading are excluded. This is the number every Spark path is held to."""
+    core), no Spark, `repeats` times in the same processes; the median round counts (the way
+    `run_scenario` counts a path's runs). A round's wall time runs from the common start (a
+    barrier) to the last finish; data generation and model loading are excluded. This is the
+    number every Spark path is held to."""
     require_positive("rows", rows)
+    require_positive("repeats", repeats)
     processes = processes or psutil.cpu_count(logical=True) or 1
     model = ensure_model()
     bounds = np.linspace(0, rows, processes + 1).astype(int)
@@ -88,11 +101,11 @@ def physical_limit(rows: int, processes: int | None = None) -> LimitResult:
                     raise LabError(
                         "A physical-limit worker failed while loading; see its traceback above."
                     )
-            for p in procs:  # go
-                p.stdin.write("go\n")
-                p.stdin.flush()
-            times = [tuple(map(float, p.stdout.readline().split())) for p in procs]
+            rounds = [_limit_round(procs) for _ in range(repeats)]
             for p in procs:
+                p.stdin.close()
+            for p in procs:
+                p.stdout.readline()  # "saved"
                 p.wait(timeout=60)
             preds = np.concatenate([np.load(out) for out in outs])
         finally:
@@ -100,8 +113,10 @@ def physical_limit(rows: int, processes: int | None = None) -> LimitResult:
                 if p.poll() is None:
                     p.kill()
                     p.wait()
-    wall = max(t[1] for t in times) - min(t[0] for t in times)
-    return LimitResult(rows, processes, wall, rows / wall, preds, sum(t[2] for t in times))
+    wall, cpu = sorted(rounds)[(len(rounds) - 1) // 2]
+    return LimitResult(
+        rows, processes, wall, rows / wall, preds, cpu, tuple(r[0] for r in rounds)
+    )
 
 
 def reference_predictions(rows: int) -> np.ndarray:
@@ -286,13 +301,14 @@ def bench(
     parity: bool = True,
     progress: Progress | Sink | None = None,
 ) -> tuple[LimitResult, list[BenchRecord]]:
-    """The physical limit, then every scenario, all measured in this run. `progress` reports the
-    limit and each scenario."""
+    """The physical limit, then every scenario, all measured in this run, each the median of
+    `repeats` timed runs (row-at-a-time paths: `row_repeats`). `progress` reports the limit and
+    each scenario."""
     p = as_progress(progress)
     records = []
     with p.task(f"bench {rows:,} rows", 1 + len(scenarios)):
         p.step("physical limit")
-        limit = physical_limit(rows)
+        limit = physical_limit(rows, repeats=repeats)
         ref = limit.predictions
         for name in scenarios:
             p.step(name)

@@ -1,8 +1,9 @@
 """Child process of `measure.physical_limit`: predicts one slice of the rows, no Spark.
 
-Protocol (stdin/stdout, one line each): prints "ready" after loading data and model, waits for
-a line on stdin, predicts, saves the predictions to OUT (.npy), prints "<t0> <t1> <cpu>"
-(monotonic s; cpu = this process's CPU seconds while predicting, `time.process_time`).
+Protocol (stdin/stdout, one line each): prints "ready" after loading data and model; then, for
+each line "go" on stdin, predicts and prints "<t0> <t1> <cpu>" (monotonic s; cpu = this process's
+CPU seconds while predicting, `time.process_time`); on end of input saves the last predictions to
+OUT (.npy) and prints "saved".
 """
 
 import sys
@@ -19,12 +20,17 @@ def main(lo: int, hi: int, rows: int, model_path: str, out: str) -> None:
     X = np.ascontiguousarray(feature_matrix(rows)[lo:hi])
     predict(booster, X[:10])  # warm the model's code paths
     print("ready", flush=True)
-    sys.stdin.readline()
-    c0, t0 = time.process_time(), time.monotonic()
-    pred = predict(booster, X)
-    t1, c1 = time.monotonic(), time.process_time()
-    np.save(out, pred)
-    print(f"{t0} {t1} {c1 - c0}", flush=True)
+    pred = None
+    for line in sys.stdin:
+        if line.strip() != "go":
+            break
+        c0, t0 = time.process_time(), time.monotonic()
+        pred = predict(booster, X)
+        t1, c1 = time.monotonic(), time.process_time()
+        print(f"{t0} {t1} {c1 - c0}", flush=True)
+    if pred is not None:
+        np.save(out, pred)
+    print("saved", flush=True)
 
 
 if __name__ == "__main__":

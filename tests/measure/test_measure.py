@@ -24,6 +24,15 @@ def test_physical_limit_predicts_the_reference():
     assert np.array_equal(limit.predictions, measure.reference_predictions(3000))
 
 
+def test_physical_limit_repeats_in_the_same_processes():
+    limit = measure.physical_limit(3000, processes=2, repeats=3)
+    assert len(limit.walls) == 3 and limit.wall_s == sorted(limit.walls)[1]
+    assert limit.rows_per_s == 3000 / limit.wall_s and limit.cpu_s > 0
+    assert np.array_equal(limit.predictions, measure.reference_predictions(3000))
+    with pytest.raises(LabError, match="repeats"):
+        measure.physical_limit(3000, repeats=0)
+
+
 def test_run_scenario_record(spark):
     rec = measure.run_scenario(spark, "map_in_arrow", 4000, batch_size=500, limit_rows_per_s=1e6)
     assert rec.batch_size == 500 and rec.rows == 4000
