@@ -124,6 +124,7 @@ def _bench(args) -> int:
                 "wall_s",
                 "rows_per_s",
                 "ratio_to_limit",
+                "limit_wall_s",
                 "max_abs_diff",
                 "jvm_cpu_s",
                 "python_cpu_s",

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -25,9 +26,14 @@ from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
 from helpers.measure.samplers import process_table
 from helpers.model.data import ensure_model, feature_matrix, load_booster, predict
-from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
+from helpers.paths.scenarios import (
+    BATCH_CONF,
+    file_splits,
+    get_scenario,
+    input_frame,
+    scenario_frame,
+)
 
-BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 ROW_UDF_BATCH = 100  # BatchEvalPythonExec groups rows by 100, hard-coded in Spark 3.5
 
 
@@ -55,13 +61,94 @@ class LimitResult:
         }
 
 
-def _limit_round(procs) -> tuple[float, float]:
-    """One round: every worker told to go at once; (wall from first start to last finish, CPU)."""
-    for p in procs:
-        p.stdin.write("go\n")
-        p.stdin.flush()
-    times = [tuple(map(float, p.stdout.readline().split())) for p in procs]
-    return max(t[1] for t in times) - min(t[0] for t in times), sum(t[2] for t in times)
+class LimitRunner:
+    """The physical limit's worker processes (one per core by default), each holding its slice
+    of the rows and the model, kept alive between rounds, so the limit can be timed in turns with
+    a Spark path on a noisy machine. `round()` tells every worker to go at once and returns (wall
+    from the first start to the last finish, CPU of all workers); `result()` the median round.
+    Use as a context manager: the workers are stopped (and their predictions saved) on exit."""
+
+    def __init__(self, rows: int, processes: int | None = None):
+        require_positive("rows", rows)
+        self.rows = rows
+        self.processes = processes or psutil.cpu_count(logical=True) or 1
+        self.rounds: list[tuple[float, float]] = []
+        self.predictions: np.ndarray | None = None
+        self._procs: list = []
+        self._tmp = None
+
+    def __enter__(self):
+        model = ensure_model()
+        bounds = np.linspace(0, self.rows, self.processes + 1).astype(int)
+        self._tmp = tempfile.TemporaryDirectory(prefix="limit-")
+        self._outs = [os.path.join(self._tmp.name, f"part{i}.npy") for i in range(self.processes)]
+        try:
+            for lo, hi, out in zip(bounds[:-1], bounds[1:], self._outs):
+                args = [str(lo), str(hi), str(self.rows), str(model), out]
+                self._procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "helpers.workers.limit_worker", *args],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        text=True,
+                    )
+                )
+            for p in self._procs:  # every child has loaded its data and model
+                if p.stdout.readline().strip() != "ready":
+                    raise LabError(
+                        "A physical-limit worker failed while loading; see its traceback above."
+                    )
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def round(self) -> tuple[float, float]:
+        for p in self._procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        times = [tuple(map(float, p.stdout.readline().split())) for p in self._procs]
+        r = (max(t[1] for t in times) - min(t[0] for t in times), sum(t[2] for t in times))
+        self.rounds.append(r)
+        return r
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None and self.rounds:
+                for p in self._procs:
+                    p.stdin.close()
+                for p in self._procs:
+                    p.stdout.readline()  # "saved"
+                    p.wait(timeout=60)
+                self.predictions = np.concatenate([np.load(out) for out in self._outs])
+        finally:
+            self._stop()
+        return False
+
+    def _stop(self):
+        for p in self._procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def result(self, rounds: list | None = None) -> LimitResult:
+        """The median of `rounds` (default: every round so far) as a LimitResult."""
+        rounds = rounds if rounds is not None else self.rounds
+        if not rounds:
+            raise LabError("The physical limit has not been timed yet: call round() first.")
+        wall, cpu = sorted(rounds)[(len(rounds) - 1) // 2]
+        return LimitResult(
+            self.rows,
+            self.processes,
+            wall,
+            self.rows / wall,
+            self.predictions,
+            cpu,
+            tuple(r[0] for r in rounds),
+        )
 
 
 def physical_limit(rows: int, processes: int | None = None, repeats: int = 1) -> LimitResult:
@@ -70,53 +157,11 @@ def physical_limit(rows: int, processes: int | None = None, repeats: int = 1) ->
     `run_scenario` counts a path's runs). A round's wall time runs from the common start (a
     barrier) to the last finish; data generation and model loading are excluded. This is the
     number every Spark path is held to."""
-    require_positive("rows", rows)
     require_positive("repeats", repeats)
-    processes = processes or psutil.cpu_count(logical=True) or 1
-    model = ensure_model()
-    bounds = np.linspace(0, rows, processes + 1).astype(int)
-    with tempfile.TemporaryDirectory(prefix="limit-") as tmp:
-        outs = [os.path.join(tmp, f"part{i}.npy") for i in range(processes)]
-        procs = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "helpers.workers.limit_worker",
-                    str(lo),
-                    str(hi),
-                    str(rows),
-                    str(model),
-                    out,
-                ],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            for lo, hi, out in zip(bounds[:-1], bounds[1:], outs)
-        ]
-        try:
-            for p in procs:  # every child has loaded its data and model
-                if p.stdout.readline().strip() != "ready":
-                    raise LabError(
-                        "A physical-limit worker failed while loading; see its traceback above."
-                    )
-            rounds = [_limit_round(procs) for _ in range(repeats)]
-            for p in procs:
-                p.stdin.close()
-            for p in procs:
-                p.stdout.readline()  # "saved"
-                p.wait(timeout=60)
-            preds = np.concatenate([np.load(out) for out in outs])
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-    wall, cpu = sorted(rounds)[(len(rounds) - 1) // 2]
-    return LimitResult(
-        rows, processes, wall, rows / wall, preds, cpu, tuple(r[0] for r in rounds)
-    )
+    with LimitRunner(rows, processes) as runner:
+        for _ in range(repeats):
+            runner.round()
+    return runner.result()
 
 
 def reference_predictions(rows: int) -> np.ndarray:
@@ -156,7 +201,10 @@ def warm_up(spark, name: str, rows: int) -> float:
     """Run the scenario once on a ~2% sample of every partition: starts the Python workers,
     imports, loads the model in each worker, JIT-compiles the JVM side, over the scenario's own
     input layout (cached first). Returns seconds."""
-    df = input_frame(spark, rows, layout=get_scenario(name).layout)
+    layout = get_scenario(name).layout
+    if layout == "files":  # the first 20,000 rows of the same file, over every partition
+        return time_noop(scenario_frame(spark, name, df=file_splits(spark, rows, first=20_000)))
+    df = input_frame(spark, rows, layout=layout)
     return time_noop(
         scenario_frame(spark, name, df=df.sample(fraction=min(1.0, 20_000 / rows), seed=1))
     )
@@ -182,6 +230,7 @@ class BenchRecord:
     jvm_cpu_s: float | None = None  # core-seconds in the median run, driver JVM (local mode only)
     python_cpu_s: float | None = None  # core-seconds in the median run, daemon + Python workers
     cpu_ceiling: float | None = None  # limit's prediction CPU / (jvm + python): see cpu_ceiling()
+    limit_wall_s: float | None = None  # bench: the limit's median round timed between these runs
 
 
 # ---- where the CPU went: core-seconds per process role during the timed runs ------------------
@@ -251,9 +300,11 @@ def run_scenario(
     parity: bool = True,
     reference: np.ndarray | None = None,
     limit_cpu_s: float | None = None,
+    between: Callable | None = None,
 ) -> BenchRecord:
     """Warm up, then time `repeats` runs of scenario `name` over `rows` cached rows into a noop
-    sink; wall_s is the median (the lower middle one for an even count). In local mode also the
+    sink; wall_s is the median (the lower middle one for an even count). `between()` is called
+    before each timed run (bench times a round of the physical limit there). In local mode also the
     CPU the driver JVM and the Python workers burned in that run (core-seconds, psutil) and, with
     `limit_cpu_s`, the CPU ceiling. With `parity`, also collect all predictions and compare them
     with the in-process reference (max absolute difference)."""
@@ -264,6 +315,8 @@ def run_scenario(
     local = _is_local(spark)
     runs = []  # (wall, cpu by role) per timed run
     for _ in range(repeats):
+        if between is not None:
+            between()
         before = cpu_snapshot() if local else {}
         wall = time_noop(scenario_frame(spark, name, rows=rows))
         runs.append((wall, cpu_spent(before, cpu_snapshot()) if local else None))
@@ -301,24 +354,37 @@ def bench(
     parity: bool = True,
     progress: Progress | Sink | None = None,
 ) -> tuple[LimitResult, list[BenchRecord]]:
-    """The physical limit, then every scenario, all measured in this run, each the median of
-    `repeats` timed runs (row-at-a-time paths: `row_repeats`). `progress` reports the limit and
-    each scenario."""
+    """Every scenario against the physical limit, measured in turns: before each timed run of a
+    path, one round of the limit's processes (kept alive, `LimitRunner`), so on a noisy machine a
+    path and its limit see the same conditions. Each record's ratio and CPU ceiling come from the
+    limit rounds timed between its own runs (`limit_wall_s`); the returned limit is the median of
+    all rounds. Medians of `repeats` timed runs (row-at-a-time paths: `row_repeats`). Parity
+    against the limit's own predictions. `progress` reports the limit and each scenario."""
     p = as_progress(progress)
-    records = []
+    timed = []  # (record, the limit rounds timed between its runs)
     with p.task(f"bench {rows:,} rows", 1 + len(scenarios)):
         p.step("physical limit")
-        limit = physical_limit(rows, repeats=repeats)
-        ref = limit.predictions
-        for name in scenarios:
-            p.step(name)
-            reps = row_repeats if get_scenario(name).row_at_a_time else repeats
-            records.append(
-                run_scenario(
-                    spark, name, rows, batch_size, reps, limit.rows_per_s, parity, ref, limit.cpu_s
+        with LimitRunner(rows) as runner:
+            for name in scenarios:
+                p.step(name)
+                reps = row_repeats if get_scenario(name).row_at_a_time else repeats
+                mark = len(runner.rounds)
+                rec = run_scenario(
+                    spark, name, rows, batch_size, reps, parity=False, between=runner.round
                 )
-            )
-    return limit, records
+                timed.append((rec, runner.rounds[mark:]))
+            if not runner.rounds:
+                runner.round()
+        limit = runner.result()
+        for rec, rounds in timed:
+            own = runner.result(rounds)
+            rec.limit_wall_s = own.wall_s
+            rec.ratio_to_limit = rec.rows_per_s / own.rows_per_s
+            rec.cpu_ceiling = cpu_ceiling(own.cpu_s, rec.jvm_cpu_s, rec.python_cpu_s)
+            if parity:
+                got = collect_predictions(spark, rec.name, rows)
+                rec.max_abs_diff = float(np.max(np.abs(got - limit.predictions)))
+    return limit, [rec for rec, _ in timed]
 
 
 def limit_row(limit: LimitResult) -> dict:
@@ -333,10 +399,11 @@ def limit_row(limit: LimitResult) -> dict:
         "ratio_to_limit": 1.0,
         "max_abs_diff": 0.0,
         "spark_version": None,
-        "repeats": 1,
+        "repeats": len(limit.walls) or 1,
         "jvm_cpu_s": 0.0 if limit.cpu_s else None,
         "python_cpu_s": limit.cpu_s,
         "cpu_ceiling": 1.0 if limit.cpu_s else None,
+        "limit_wall_s": limit.wall_s,
     }
 
 

@@ -91,6 +91,34 @@ def ensure_features(
     return path
 
 
+def rowmajor_features_path(rows: int, n_features: int = N_FEATURES, seed: int = SEED) -> Path:
+    return DATA_DIR / f"features_{rows}x{n_features}_s{seed}_rowmajor.arrow"
+
+
+def ensure_features_arrow(rows: int, n_features: int = N_FEATURES, seed: int = SEED) -> Path:
+    """The same feature table as an Arrow IPC file of ONE record batch: `id` and `features`, a
+    fixed_size_list<double>[n_features] whose values buffer is the row-major (rows x n_features)
+    matrix, so any row range of a memory-mapped file is a (rows x n) view without a copy.
+    Written to data/ atomically unless it is already there."""
+    path = rowmajor_features_path(rows, n_features, seed)
+    if path.exists():
+        return path
+    X = np.ascontiguousarray(feature_matrix(rows, n_features, seed))
+    features = pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), n_features)
+    batch = pa.RecordBatch.from_arrays(
+        [pa.array(np.arange(rows, dtype=np.int64)), features], names=["id", "features"]
+    )
+    tmp = atomic_path(path)
+    try:
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
 # ---- extra column kinds (notebook 02: pickling vs Arrow across types) ---------------------
 
 COLUMN_KINDS = (

@@ -26,9 +26,18 @@ from helpers.core.jars import require_synapseml_jars
 from helpers.core.session import session_key
 from helpers.core.validate import require_positive
 from helpers.model.cache import worker_booster
-from helpers.model.data import N_FEATURES, ensure_features, feature_names, model_text, predict
+from helpers.model.data import (
+    N_FEATURES,
+    ensure_features,
+    ensure_features_arrow,
+    feature_names,
+    model_text,
+    predict,
+)
 
 OUTPUT_SCHEMA = "id long, prediction double"
+BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
+SPLITS_SCHEMA = "path string, lo long, hi long"
 
 # ---- worker side: one Booster per Python worker process -------------------------------------
 
@@ -181,6 +190,38 @@ def build_map_in_arrow_rowmajor(df, model):
     return df.mapInArrow(predict_batches, OUTPUT_SCHEMA)
 
 
+def build_map_in_arrow_files(df, model):
+    """mapInArrow over file splits: each input row is (path, lo, hi), rows [lo, hi) of a row-major
+    Arrow IPC file (`ensure_features_arrow`); the task memory-maps the file and predicts on views
+    of maxRecordsPerBatch rows. The JVM carries one descriptor per split in and the predictions
+    out: no feature value passes through it (the data must sit where every executor can read
+    it)."""
+    if "path" not in df.columns:
+        raise LabError(
+            "map_in_arrow_files reads its rows from its own Arrow file: call it with rows=, not a "
+            "DataFrame of features (scenarios.file_splits makes its input)."
+        )
+    batch = int(df.sparkSession.conf.get(BATCH_CONF))
+
+    def predict_splits(splits):
+        import pyarrow as pa
+
+        booster = worker_booster(_model_value(model))
+        for s in splits:
+            for path, lo, hi in zip(*(s.column(c).to_pylist() for c in ("path", "lo", "hi"))):
+                with pa.memory_map(path) as source:
+                    table = pa.ipc.open_file(source).get_batch(0)
+                    for start in range(lo, hi, batch):
+                        part = table.slice(start, min(batch, hi - start))
+                        X = rowmajor_view(part.column("features"), N_FEATURES)
+                        yield pa.RecordBatch.from_arrays(
+                            [part.column("id"), pa.array(predict(booster, X))],
+                            names=["id", "prediction"],
+                        )
+
+    return df.mapInArrow(predict_splits, OUTPUT_SCHEMA)
+
+
 def as_array_layout(df):
     """(id, f0..f15) -> (id, features array<double>), features in column order."""
     from pyspark.sql import functions as F
@@ -214,7 +255,8 @@ class Scenario:
     python_worker: bool
     row_at_a_time: bool
     build: Callable
-    layout: str = "columns"  # "columns": f0..f15 doubles; "array": one array<double> column
+    layout: str = "columns"  # "columns": f0..f15 doubles; "array": one array<double> column;
+    # "files": (path, lo, hi) splits of a row-major Arrow file the Python task reads itself
     offered: bool = True  # False where the installed Spark line lacks it (see `why_not`)
     why_not: str = ""
 
@@ -260,6 +302,15 @@ ALL_SCENARIOS: list[Scenario] = [
             False,
             build_map_in_arrow_rowmajor,
             layout="array",
+        ),
+        Scenario(
+            "map_in_arrow_files",
+            "mapInArrow over file splits (Python memory-maps the rows; no features via the JVM)",
+            "MapInArrow",
+            True,
+            False,
+            build_map_in_arrow_files,
+            layout="files",
         ),
         Scenario(
             "synapseml", "SynapseML LightGBM (JVM, JNI)", "Project", False, False, build_synapseml,
@@ -315,10 +366,13 @@ _MODELS: dict = {}
 
 def input_frame(spark, rows: int, n_features: int = N_FEATURES, layout: str = "columns"):
     """The cached input DataFrame of `rows` rows, split evenly over the default parallelism.
-    layout="columns": id, f0..f15 (doubles); layout="array": id, features (array<double>)."""
+    layout="columns": id, f0..f15 (doubles); layout="array": id, features (array<double>);
+    layout="files": `file_splits` (nothing cached: the rows stay in their Arrow file)."""
     require_positive("rows", rows)
-    if layout not in ("columns", "array"):
-        raise LabError(f"Unknown layout {layout!r}: use 'columns' or 'array'.")
+    if layout not in ("columns", "array", "files"):
+        raise LabError(f"Unknown layout {layout!r}: use 'columns', 'array' or 'files'.")
+    if layout == "files":
+        return file_splits(spark, rows)
 
     key = (session_key(spark), rows, n_features, layout)
     df = _INPUTS.get(key)
@@ -336,6 +390,18 @@ def input_frame(spark, rows: int, n_features: int = N_FEATURES, layout: str = "c
         df.count()
         _INPUTS[key] = df
     return df
+
+
+def file_splits(spark, rows: int, first: int | None = None):
+    """The input of `map_in_arrow_files`: one row (path, lo, hi) per partition (the default
+    parallelism), together covering rows [0, first or rows) of the row-major Arrow file of `rows`
+    rows, written once by `ensure_features_arrow`."""
+    require_positive("rows", rows)
+    path = str(ensure_features_arrow(rows))
+    n = max(1, spark.sparkContext.defaultParallelism)
+    bounds = np.linspace(0, min(first or rows, rows), n + 1).astype(int)
+    splits = [(path, int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    return spark.sparkContext.parallelize(splits, n).toDF(SPLITS_SCHEMA)
 
 
 def model_broadcast(spark):

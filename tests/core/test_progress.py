@@ -135,17 +135,35 @@ def test_tuner_reports_each_trial_within_its_upper_bound(monkeypatch):
 
 
 def test_bench_reports_the_limit_then_each_scenario(monkeypatch):
-    limit = timing.LimitResult(10, 1, 1.0, 10.0, np.zeros(10))
-    monkeypatch.setattr(timing, "physical_limit", lambda rows: limit)
-    monkeypatch.setattr(
-        timing,
-        "run_scenario",
-        lambda spark, name, rows, *a: timing.BenchRecord(
-            name, rows, None, 1.0, 10.0, 1.0, 0.0, "x"
-        ),
-    )
+    class FakeRunner:  # the limit's processes, without processes: every round takes 1 s
+        def __init__(self, rows):
+            self.rounds, self.predictions = [], np.zeros(rows)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def round(self):
+            self.rounds.append((1.0, 1.0))
+
+        def result(self, rounds=None):
+            rounds = self.rounds if rounds is None else rounds
+            return timing.LimitResult(10, 1, 1.0, 10.0, self.predictions, 1.0, (1.0,) * len(rounds))
+
+    def fake_run(spark, name, rows, *a, between=None, **kw):
+        between()  # one timed run, one limit round before it
+        return timing.BenchRecord(name, rows, None, 2.0, 5.0, None, None, "x")
+
+    monkeypatch.setattr(timing, "LimitRunner", FakeRunner)
+    monkeypatch.setattr(timing, "run_scenario", fake_run)
+    monkeypatch.setattr(timing, "collect_predictions", lambda spark, name, rows: np.zeros(rows))
     events = []
     got_limit, records = timing.bench(None, 10, ["pandas_udf", "row_udf"], progress=events.append)
-    assert got_limit is limit and [r.name for r in records] == ["pandas_udf", "row_udf"]
+    assert got_limit.walls == (1.0, 1.0) and [r.name for r in records] == ["pandas_udf", "row_udf"]
+    assert [(r.ratio_to_limit, r.limit_wall_s, r.max_abs_diff) for r in records] == [
+        (0.5, 1.0, 0.0)
+    ] * 2
     assert [e.label for e in events] == ["physical limit", "pandas_udf", "row_udf", ""]
     assert events[0].total == 3 and events[-1].finished
