@@ -455,6 +455,11 @@ BENCH_FINDINGS = {
         "The best, `{best}`, reached {best_ratio:.2f} of the physical limit; "
         "the worst, `{worst}`, {worst_ratio:.3f}."
     ),
+    "best_via_jvm": (
+        "`{best}` sends no feature through the JVM (Python reads its own rows; Spark only "
+        "schedules). Of the paths whose rows Spark sends to Python, the best, `{jvm_best}`, "
+        "reached {jvm_ratio:.2f}."
+    ),
     "cpu": (
         "Where its gap went: `{best}` burned {total:.2f} core-seconds per run ({jvm:.2f} in the "
         "driver JVM, {python:.2f} in the Python daemon and workers; psutil, processes alive before "
@@ -463,6 +468,15 @@ BENCH_FINDINGS = {
         "limit; it reached {best_ratio:.2f}."
     ),
 }
+
+
+def _via_jvm(name: str) -> bool:
+    """Whether the path's feature rows travel from the JVM to Python (all but the file-split
+    path, which reads its rows itself). Names outside the registry count as JVM paths."""
+    try:
+        return get_scenario(name).layout != "files"
+    except LabError:
+        return True
 
 
 def bench_findings(table: pd.DataFrame, tol: float = PARITY_TOL) -> list[Finding]:
@@ -502,6 +516,17 @@ def bench_findings(table: pd.DataFrame, tol: float = PARITY_TOL) -> list[Finding
             worst_ratio=worst["ratio_to_limit"],
         )
     )
+    via_jvm = ranked[[_via_jvm(n) for n in ranked["name"]]]
+    if not _via_jvm(best["name"]) and len(via_jvm):
+        out.append(
+            finding(
+                BENCH_FINDINGS,
+                "best_via_jvm",
+                best=best["name"],
+                jvm_best=via_jvm.iloc[-1]["name"],
+                jvm_ratio=via_jvm.iloc[-1]["ratio_to_limit"],
+            )
+        )
     limit = table[table["name"] == "physical_limit"]
     if "cpu_ceiling" in table and len(limit) and pd.notna(best.get("cpu_ceiling")):
         out.append(

@@ -81,6 +81,23 @@ CASES = {
         ["unchecked", "best_worst"],
         ["The 2 paths' predictions were not compared with the reference (parity off).", None],
     ),
+    "bench_best_reads_its_own_rows": (
+        timing.bench_findings,
+        (
+            bench([0.0, 0.0, 0.0], [0.91, 0.86, 0.5]).assign(
+                name=["physical_limit", "map_in_arrow_files", "map_in_arrow_rowmajor", "x"]
+            ),
+        ),
+        ["agree", "best_worst", "best_via_jvm"],
+        [
+            None,
+            "The best, `map_in_arrow_files`, reached 0.91 of the physical limit; the worst, `x`, "
+            "0.500.",
+            "`map_in_arrow_files` sends no feature through the JVM (Python reads its own rows; "
+            "Spark only schedules). Of the paths whose rows Spark sends to Python, the best, "
+            "`map_in_arrow_rowmajor`, reached 0.86.",
+        ],
+    ),
     "bench_cpu": (
         timing.bench_findings,
         (
