@@ -63,3 +63,16 @@ def running_pids(pids) -> list[int]:
         except psutil.Error:
             pass
     return out
+
+
+def processes_under(roots, include_roots: bool = True) -> list[psutil.Process]:
+    """The processes `roots` (PIDs) and all their descendants, roots first unless
+    `include_roots` is False; a root that is gone is skipped."""
+    out = []
+    for root in roots:
+        try:
+            top = psutil.Process(root)
+            out.extend(([top] if include_roots else []) + top.children(recursive=True))
+        except psutil.Error:
+            continue
+    return out

@@ -33,7 +33,7 @@ import pandas as pd
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
-from helpers.core.session import start_session, stop_session
+from helpers.core.session import conf_scope, start_session, stop_session
 from helpers.core.validate import require_positive
 from helpers.measure.metrics import metric_bytes, run_with_python_metrics
 from helpers.measure.samplers import process_table
@@ -254,9 +254,8 @@ def compression_sweep(
     ref = reference_predictions(rows)
     warm_up(spark, scenario, rows)
     out = []
-    try:
-        for codec in codecs:
-            spark.conf.set(CODEC_KEY, codec)
+    for codec in codecs:
+        with conf_scope(spark, {CODEC_KEY: codec}):
             frame = scenario_frame(spark, scenario, rows=rows)
             time_noop(frame)  # this codec's first run
             before, jvm_pids, py_pids = (
@@ -284,8 +283,6 @@ def compression_sweep(
                     "max_abs_diff": _parity(frame, ref),
                 }
             )
-    finally:
-        spark.conf.unset(CODEC_KEY)
     return pd.DataFrame(out)
 
 
@@ -432,13 +429,12 @@ def columnar_sources(
     require_positive("repeats", repeats)
     ref = reference_predictions(rows)
     out = []
-    try:
-        for source in sources:
-            df = source_frame(spark, source, rows)
-            for name in scenarios:
-                get_scenario(name)
-                for on in (True, False):
-                    spark.conf.set(COLUMNAR_KEY, "true" if on else "false")
+    for source in sources:
+        df = source_frame(spark, source, rows)
+        for name in scenarios:
+            get_scenario(name)
+            for on in (True, False):
+                with conf_scope(spark, {COLUMNAR_KEY: "true" if on else "false"}):
                     frame = scenario_frame(spark, name, df=df)
                     rec = {"source": source, "scenario": name, "columnar_input": on}
                     rec.update(python_input(frame))
@@ -451,8 +447,6 @@ def columnar_sources(
                         rec.update(wall_s=None, rows_per_s=None, max_abs_diff=None)
                         rec["error"] = _error(exc)
                     out.append(rec)
-    finally:
-        spark.conf.unset(COLUMNAR_KEY)
     return pd.DataFrame(out)
 
 

@@ -39,7 +39,7 @@ import psutil
 
 from helpers.core.config import LabError, atomic_write_bytes, scale
 from helpers.core.findings import Finding, finding
-from helpers.core.processes import process_command
+from helpers.core.processes import process_command, processes_under
 from helpers.core.session import conf_scope, jvm_pid
 from helpers.core.ship import kit_hints
 from helpers.core.validate import parse_mem, require_positive
@@ -354,17 +354,13 @@ class PeakWorkerRss:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def sample_once(self) -> None:
-        for pid in self.roots:
-            try:
-                procs = psutil.Process(pid).children(recursive=True)
-            except psutil.Error:
-                continue
-            for p in procs:
-                if "pyspark" in process_command(p) and "java" not in process_command(p):
-                    try:
-                        self.peak = max(self.peak, p.memory_info().rss)
-                    except psutil.Error:
-                        pass
+        for p in processes_under(self.roots, include_roots=False):
+            cmd = process_command(p)
+            if "pyspark" in cmd and "java" not in cmd:
+                try:
+                    self.peak = max(self.peak, p.memory_info().rss)
+                except psutil.Error:
+                    pass
 
     def _run(self):
         while not self._stop.is_set():

@@ -21,7 +21,7 @@ import psutil
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
-from helpers.core.processes import process_command
+from helpers.core.processes import process_command, processes_under
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
 from helpers.measure.samplers import process_table
@@ -246,20 +246,14 @@ def tree_cpu_snapshot(roots) -> dict[int, tuple[str, float]]:
     """{pid: (role, CPU seconds so far)} for the processes `roots` and all their descendants:
     role "jvm" for Java processes, "python" for Python ones, "other" otherwise (psutil)."""
     out = {}
-    for root in roots:
+    for p in processes_under(roots):
         try:
-            top = psutil.Process(root)
-            procs = [top, *top.children(recursive=True)]
+            cmd = process_command(p)
+            ct = p.cpu_times()
         except psutil.Error:
             continue
-        for p in procs:
-            try:
-                cmd = process_command(p)
-                ct = p.cpu_times()
-            except psutil.Error:
-                continue
-            role = "jvm" if "java" in cmd else "python" if "python" in cmd else "other"
-            out[p.pid] = (role, ct.user + ct.system)
+        role = "jvm" if "java" in cmd else "python" if "python" in cmd else "other"
+        out[p.pid] = (role, ct.user + ct.system)
     return out
 
 

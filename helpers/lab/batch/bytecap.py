@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from helpers.core.findings import Finding, finding
+from helpers.core.session import conf_scope
 from helpers.core.validate import parse_mem
 from helpers.lab.batch.sweep import BYTES_KEY, MiB, conf_defined, scenario_sweeps
 
@@ -20,16 +21,13 @@ CAP_OFF = "1g"
 
 def byte_cap_sweeps(spark, names, batch_sizes, rows: int, df, cap: str = "2m") -> pd.DataFrame:
     """`scenario_sweeps` of `df` (the wide rows) twice: the byte cap at `cap` (labels end in
-    "(wide, cap on)") and at CAP_OFF ("(wide, cap off)"); the conf is unset afterwards."""
+    "(wide, cap on)") and at CAP_OFF ("(wide, cap off)"); the conf is put back afterwards."""
     parse_mem(cap)
     tables = []
-    try:
-        for state, value in (("off", CAP_OFF), ("on", cap)):
-            spark.conf.set(BYTES_KEY, value)
+    for state, value in (("off", CAP_OFF), ("on", cap)):
+        with conf_scope(spark, {BYTES_KEY: value}):
             suffix = f" (wide, cap {state})"
             tables.append(scenario_sweeps(spark, names, batch_sizes, rows, df=df, suffix=suffix))
-    finally:
-        spark.conf.unset(BYTES_KEY)
     return pd.concat(tables, ignore_index=True)
 
 

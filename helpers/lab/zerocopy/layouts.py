@@ -13,11 +13,13 @@ import pyarrow as pa
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
+from helpers.core.session import conf_scope
+from helpers.core.validate import require_positive
 from helpers.lab.zerocopy.buffers import copied_bytes, feature_matrix_cols, shares_with
 from helpers.lab.zerocopy.ledger import _JvmArrow, _median_time
-from helpers.measure.timing import reference_predictions, set_batch_size, time_noop
+from helpers.measure.timing import reference_predictions, time_noop
 from helpers.model.data import N_FEATURES, feature_names
-from helpers.paths.scenarios import input_frame, rowmajor_view, scenario_frame
+from helpers.paths.scenarios import BATCH_CONF, input_frame, rowmajor_view, scenario_frame
 
 STACK_LAYOUT = "16 double columns -> np.column_stack"
 VIEW_LAYOUT = "array<double> column -> values.reshape"
@@ -109,12 +111,10 @@ def array_vs_columns(spark, rows: int, repeats: int = 3, batch_size: int = 10_00
     the JVM's own cost of writing one batch (batch_rows rows) of each layout to Arrow (seconds,
     bytes)."""
 
-    previous_batch = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
-    set_batch_size(spark, batch_size)
     ref = reference_predictions(rows)
     arr_df = input_frame(spark, rows, layout="array")
     out = []
-    try:
+    with conf_scope(spark, {BATCH_CONF: require_positive("batch size", batch_size)}):
         for label, src, make in (
             (
                 COLUMNS_RUN,
@@ -144,8 +144,6 @@ def array_vs_columns(spark, rows: int, repeats: int = 3, batch_size: int = 10_00
                     "jvm_batch_bytes": jvm_bytes,
                 }
             )
-    finally:
-        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous_batch)
     return pd.DataFrame(out)
 
 
