@@ -41,6 +41,23 @@ def test_row_groups_named_and_written(tmp_path, monkeypatch):
     assert data.features_path(1000, row_group_rows=data.ROW_GROUP_ROWS) == default
 
 
+def test_rowmajor_arrow_file_is_one_batch_viewed_without_a_copy(tmp_path, monkeypatch):
+    import pyarrow as pa
+
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path)
+    p = data.ensure_features_arrow(500)
+    mtime = p.stat().st_mtime_ns
+    assert data.ensure_features_arrow(500).stat().st_mtime_ns == mtime  # written once
+    assert not [x for x in tmp_path.iterdir() if x.name.startswith(".")]
+    with pa.memory_map(str(p)) as source:
+        reader = pa.ipc.open_file(source)
+        assert reader.num_record_batches == 1
+        batch = reader.get_batch(0).slice(100, 50)
+        X = batch.column("features").flatten().to_numpy(zero_copy_only=True).reshape(50, 16)
+        assert np.array_equal(X, data.feature_matrix(500)[100:150])
+        assert batch.column("id").to_pylist() == list(range(100, 150))
+
+
 def test_model_training_is_deterministic():
     spec = data.ModelSpec(train_rows=2000, num_trees=5)
     assert data.train_model(spec) == data.train_model(spec)

@@ -42,3 +42,20 @@ def test_unknown_scenario():
 def test_parse_scenarios_all():
     assert scenarios.parse_scenarios("all") == list(scenarios.SCENARIOS)
     assert scenarios.parse_scenarios("map_in_arrow, pandas_udf") == ["map_in_arrow", "pandas_udf"]
+
+
+def test_file_split_path_refuses_a_feature_frame():
+    class Frame:  # only the columns are looked at before the refusal
+        columns = ["id", "f0"]
+
+    with pytest.raises(LabError, match="rows="):
+        scenarios.build_map_in_arrow_files(Frame(), model=None)
+
+
+def test_file_splits_cover_the_rows_once(spark):
+    rows = scenarios.file_splits(spark, 1001).collect()
+    assert len(rows) == spark.sparkContext.defaultParallelism
+    assert rows[0].lo == 0 and rows[-1].hi == 1001
+    assert all(a.hi == b.lo for a, b in zip(rows, rows[1:]))
+    first = scenarios.file_splits(spark, 1001, first=100).collect()
+    assert first[-1].hi == 100 and first[0].path == rows[0].path
