@@ -145,15 +145,18 @@ def test_bench_reports_the_limit_then_each_scenario(monkeypatch):
         def __exit__(self, *exc):
             return False
 
-        def round(self):
-            self.rounds.append((1.0, 1.0))
+        def round(self):  # 1 s, 2 s, 3 s, ...
+            self.rounds.append((float(len(self.rounds) + 1), 1.0))
 
         def result(self, rounds=None):
             rounds = self.rounds if rounds is None else rounds
-            return timing.LimitResult(10, 1, 1.0, 10.0, self.predictions, 1.0, (1.0,) * len(rounds))
+            wall = sorted(r[0] for r in rounds)[(len(rounds) - 1) // 2]
+            walls = tuple(r[0] for r in rounds)
+            return timing.LimitResult(10, 1, wall, 10 / wall, self.predictions, 1.0, walls)
 
     def fake_run(spark, name, rows, *a, between=None, **kw):
-        between()  # one timed run, one limit round before it
+        for _ in range(3 if name == "pandas_udf" else 1):  # a limit round before each timed run
+            between()
         return timing.BenchRecord(name, rows, None, 2.0, 5.0, None, None, "x")
 
     monkeypatch.setattr(timing, "LimitRunner", FakeRunner)
@@ -161,9 +164,12 @@ def test_bench_reports_the_limit_then_each_scenario(monkeypatch):
     monkeypatch.setattr(timing, "collect_predictions", lambda spark, name, rows: np.zeros(rows))
     events = []
     got_limit, records = timing.bench(None, 10, ["pandas_udf", "row_udf"], progress=events.append)
-    assert got_limit.walls == (1.0, 1.0) and [r.name for r in records] == ["pandas_udf", "row_udf"]
+    assert got_limit.walls == (1.0, 2.0, 3.0, 4.0) and got_limit.wall_s == 2.0
+    assert [r.name for r in records] == ["pandas_udf", "row_udf"]
+    # three rounds of its own: their median (2 s); one round (4 s): the median of all rounds (2 s)
     assert [(r.ratio_to_limit, r.limit_wall_s, r.max_abs_diff) for r in records] == [
-        (0.5, 1.0, 0.0)
-    ] * 2
+        (1.0, 2.0, 0.0),
+        (1.0, 2.0, 0.0),
+    ]
     assert [e.label for e in events] == ["physical limit", "pandas_udf", "row_udf", ""]
     assert events[0].total == 3 and events[-1].finished
