@@ -8,7 +8,11 @@ per row. SynapseML loads the same text into the JVM and scores there (no Python 
 Physical operators (`explain()`; `Scenario.operator`, matched by `metrics.operator_matches`):
   row_udf -> BatchEvalPython; arrow_udf, pandas_udf, iter_pandas_udf, pyarrow_udf ->
   ArrowEvalPython; default_udf -> either, as its Spark's conf decides; map_in_pandas ->
-  MapInPandas; map_in_arrow -> MapInArrow (printed PythonMapInArrow by 3.5); synapseml -> Project.
+  MapInPandas; map_in_arrow, map_in_arrow_rowmajor, map_in_arrow_files -> MapInArrow (printed
+  PythonMapInArrow by 3.5); synapseml -> Project.
+
+`map_in_arrow_files` is the counter-experiment: its input is one (file, row range) per task and
+the Python task memory-maps its rows from a row-major Arrow file, so no feature crosses the JVM.
 """
 
 from __future__ import annotations
