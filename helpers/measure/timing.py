@@ -61,6 +61,11 @@ class LimitResult:
         }
 
 
+def lower_median(items: list, key=None):
+    """The median item by `key` (the lower middle one for an even count): the run that counts."""
+    return sorted(items, key=key)[(len(items) - 1) // 2]
+
+
 MIN_OWN_ROUNDS = 3  # fewer limit rounds than this beside a path: its ratio uses all rounds' median
 
 
@@ -142,7 +147,7 @@ class LimitRunner:
         rounds = rounds if rounds is not None else self.rounds
         if not rounds:
             raise LabError("The physical limit has not been timed yet: call round() first.")
-        wall, cpu = sorted(rounds)[(len(rounds) - 1) // 2]
+        wall, cpu = lower_median(rounds)
         return LimitResult(
             self.rows,
             self.processes,
@@ -317,7 +322,7 @@ def run_scenario(
         before = cpu_snapshot() if local else {}
         wall = time_noop(scenario_frame(spark, name, rows=rows))
         runs.append((wall, cpu_spent(before, cpu_snapshot()) if local else None))
-    wall, cpu = sorted(runs, key=lambda r: r[0])[(len(runs) - 1) // 2]  # the median run
+    wall, cpu = lower_median(runs, key=lambda r: r[0])
     jvm_s = cpu["jvm"] if cpu else None
     python_s = cpu["python"] if cpu else None
     diff = None
