@@ -1,6 +1,7 @@
 """The committed notebooks follow the kit's anatomy and carry no outputs."""
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -78,3 +79,81 @@ def test_solution_headings_are_tagged(path):
     for c in nb["cells"]:
         if c["cell_type"] == "markdown" and "".join(c["source"]).startswith("**Solution**"):
             assert "solution" in c["metadata"].get("tags", []), f"{path.name}: {c.get('id')}"
+
+
+# ---- nothing blank: every findings cell of an executed notebook shows its findings ---------------
+
+
+def _output_text(output: dict) -> str:
+    if output.get("output_type") == "stream":
+        return output.get("text", "")
+    data = output.get("data", {})
+    return str(data.get("text/markdown") or data.get("text/plain") or data.get("text/html") or "")
+
+
+def blank_findings_cells(nb: dict) -> list[str]:
+    """Ids of the executed code cells that call `findings.show(` but show no finding: no output at
+    all (a `show` whose Markdown was returned unseen) or a bold title with no bullet under it."""
+    blank = []
+    for c in nb["cells"]:
+        if c["cell_type"] != "code" or "findings.show(" not in "".join(c["source"]):
+            continue
+        text = "\n".join(_output_text(o) for o in c.get("outputs", []))
+        if "Error" in text or not any(line.startswith("- ") for line in text.splitlines()):
+            blank.append(c.get("id", "?"))
+    return blank
+
+
+def _cell(source: str, i: int) -> dict:
+    return {
+        "cell_type": "code",
+        "id": f"c{i}",
+        "metadata": {},
+        "source": source,
+        "outputs": [],
+        "execution_count": None,
+    }
+
+
+def test_a_findings_cell_with_no_output_fails():
+    """Execute a small notebook in a real kernel: `findings.show` inside an `if`, on the last line,
+    and with no finding. The first two show their bullets (once each); the empty one is blank and
+    the check names it, as it would in any executed notebook of the series."""
+    nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    setup = (
+        "from helpers.core.findings import Finding\n"
+        "from helpers.viz import findings\n"
+        "seen = [Finding('k', 'one {n}', {'n': 1})]"
+    )
+    cells = [
+        setup,
+        "if True:\n    findings.show(seen, 'What you saw')",
+        "findings.show(seen, 'What you saw')",
+        "findings.show([], 'What you saw')",
+    ]
+    nb = nbformat.from_dict(
+        {
+            "nbformat": 4,
+            "nbformat_minor": 5,
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "python3"}},
+            "cells": [_cell(src, i) for i, src in enumerate(cells)],
+        }
+    )
+    root = str(Path(__file__).parent.parent)
+    nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": root}}
+    ).execute()
+    assert blank_findings_cells(nb) == ["c3"]
+    shown = [[o for o in c.outputs if "text/markdown" in o.get("data", {})] for c in nb.cells[1:3]]
+    assert [len(s) for s in shown] == [1, 1]  # displayed once, not again as the cell's result
+    assert shown[0][0]["data"]["text/markdown"] == "**What you saw**\n\n- one 1"
+
+
+EXECUTED = [Path(p) for p in os.environ.get("LAB_EXECUTED_NOTEBOOKS", "").split(os.pathsep) if p]
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=lambda p: p.name)
+def test_executed_notebook_has_no_blank_findings_cell(path):
+    """`LAB_EXECUTED_NOTEBOOKS=a.ipynb:b.ipynb` checks notebooks run with `nbconvert --execute`."""
+    assert blank_findings_cells(json.loads(path.read_text())) == [], path.name

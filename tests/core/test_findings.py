@@ -1,6 +1,8 @@
 import pytest
+from IPython.display import Markdown
 
 from helpers.core.findings import Finding, finding
+from helpers.viz import findings as viz_findings
 from helpers.viz.findings import show, to_markdown
 
 T = {"faster": "{name} ran {ratio:.2f}x faster.", "slower": "{name} was slower."}
@@ -26,4 +28,14 @@ def test_markdown_has_one_bullet_per_finding_under_the_title():
     fs = [Finding("a", "one {n}", {"n": 1}), Finding("b", "two")]
     assert to_markdown(fs) == "- one 1\n- two"
     assert to_markdown(fs, "Seen") == "**Seen**\n\n- one 1\n- two"
-    assert show(fs).data == "- one 1\n- two"
+
+
+def test_show_displays_at_once_and_its_result_does_not_display_again(monkeypatch):
+    """`show` inside an `if` block used to return its Markdown unseen (06's blank cells): it now
+    displays when called, and the returned value adds nothing when a cell's last line shows it."""
+    shown = []
+    monkeypatch.setattr(viz_findings, "display", lambda obj: shown.append(obj))
+    out = show([Finding("a", "one {n}", {"n": 1})], "Seen")
+    assert [m.data for m in shown] == ["**Seen**\n\n- one 1"]
+    assert isinstance(out, Markdown) and out.data == "**Seen**\n\n- one 1"
+    assert out._ipython_display_() is None  # IPython calls this instead of rendering it again
