@@ -147,11 +147,14 @@ def check_zone_answer(
     memory_col: str = MEMORY_METRIC,
 ) -> str:
     """Exercise checker: compare a list of batch sizes with the zone `goldilocks_zone` computes
-    from the same table. Returns one sentence (it never raises on a wrong answer)."""
+    from the same table. `None` is the placeholder; `[]` is an answer (right only when no batch
+    size qualifies). Returns one sentence (it never raises on a wrong answer)."""
     try:
         mine = sorted({int(b) for b in answer})
     except (TypeError, ValueError):
-        return "Not yet: answer with a list of batch sizes, e.g. [1000, 10000]."
+        return (
+            "Not yet: answer with a list of batch sizes, e.g. [1000, 10000] ([] if none qualifies)."
+        )
     zone = goldilocks_zone(points, budget_bytes, tolerance, memory_col)
     missing = sorted(set(zone.batches) - set(mine))
     extra = sorted(set(mine) - set(zone.batches))
@@ -428,9 +431,12 @@ def check_pyspark_memory(answer_mib: float, sizing: Sizing, rel: float = 0.02) -
 
 def check_lever_count(answer: int, table: pd.DataFrame) -> str:
     """Exercise 10a: how many of notebook 10's levers this Spark's conf registry defines (from this
-    run's `levers.lever_table`)."""
+    run's `levers.lever_table`). `None` is the placeholder (a count can be 0)."""
     truth = int(table["defined"].sum())
-    if int(answer) == truth:
+    answer = _number(answer)
+    if answer is None:
+        return NOT_A_NUMBER
+    if answer == truth:
         return f"Correct: this Spark defines {truth} of the {len(table)} levers."
     return "Not quite: count the rows whose 'defined' column is True."
 
