@@ -121,8 +121,9 @@ def task_overhead(
 ) -> pd.DataFrame:
     """Wall time (best of `repeats` after a warm-up) of scenario `name` over `rows` rows in each
     partition count, with each daemon in its own fresh session. Columns: daemon, partitions, wall_s,
-    rows_per_s, pyspark_file (where the workers imported pyspark from), max_abs_diff (parity against
-    the in-process reference, checked at the largest partition count; None elsewhere)."""
+    wall_max_s (slowest repeat), rows_per_s, pyspark_file (where the workers imported pyspark
+    from), max_abs_diff (parity against the in-process reference, checked at the largest
+    partition count; None elsewhere)."""
 
     if active_session() is not None:
         raise LabError(
@@ -160,7 +161,8 @@ def task_overhead(
                 df.count()
                 frame = scenario_frame(spark, name, df=df)
                 time_noop(frame)  # warm-up: workers, imports, model
-                wall = min(time_noop(scenario_frame(spark, name, df=df)) for _ in range(repeats))
+                walls = [time_noop(scenario_frame(spark, name, df=df)) for _ in range(repeats)]
+                wall = min(walls)
                 diff = None
                 if n == parts[-1]:  # parity once per daemon, where the most tasks ran
                     diff = float(
@@ -171,6 +173,7 @@ def task_overhead(
                         "daemon": daemon,
                         "partitions": n,
                         "wall_s": wall,
+                        "wall_max_s": max(walls),
                         "rows_per_s": rows / wall,
                         "pyspark_file": origin,
                         "max_abs_diff": diff,
@@ -184,16 +187,24 @@ def task_overhead(
 
 def per_task_seconds(table: pd.DataFrame) -> pd.DataFrame:
     """Per daemon: the least-squares slope of wall time over the number of tasks (seconds of wall
-    time each extra task adds; on k slots a task's own cost is about k times that), and the wall
-    time at the most partitions. Columns: daemon, per_task_wall_ms, wall_s_at_most_tasks."""
+    time each extra task adds; on k slots a task's own cost is about k times that), its noise band
+    (ms: the repeats' spread, slowest minus fastest, at the fewest and the most partitions, over
+    the partitions between them; NaN without `wall_max_s`), and the wall time at the most
+    partitions. Columns: daemon, per_task_wall_ms, noise_ms, wall_s_at_most_tasks."""
     rows = []
     for daemon, g in table.groupby("daemon", sort=False):
         x, y = g.partitions.astype(float), g.wall_s.astype(float)
         slope = float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())
+        if "wall_max_s" in g:
+            spread = g.wall_max_s.astype(float) - y
+            noise = float(spread[x.idxmin()] + spread[x.idxmax()]) / float(x.max() - x.min())
+        else:
+            noise = float("nan")
         rows.append(
             {
                 "daemon": daemon,
                 "per_task_wall_ms": slope * 1e3,
+                "noise_ms": noise * 1e3,
                 "wall_s_at_most_tasks": float(g.loc[x.idxmax(), "wall_s"]),
             }
         )
@@ -239,32 +250,32 @@ def task_overhead_in_child(
 
 
 TASKCOST_FINDINGS = {
+    "in_stacks": (
+        "**`invalidate_caches()` took {share:.1%} of section 2's sampled worker time.** Spark "
+        "{version} calls it {when}."
+    ),
     "invalidate": (
-        "One `invalidate_caches()` took **{zip_ms:.1f} ms** on the path Spark gives its workers "
-        "(pyspark imported from the zip; {zip_importers} zip importers to refresh, Spark's "
-        "spark-core jar among them) and {plain_ms:.3f} ms with the lean daemon's path."
+        "One call took **{zip_ms:.1f} ms** with pyspark imported from Spark's zip "
+        "({zip_importers} zip importers) and {plain_ms:.3f} ms from site-packages."
     ),
-    "per_task_faster": (
-        "In Spark, each extra task added **{stock_ms:.0f} ms** of wall time with the stock daemon "
-        "and {lean_ms:.0f} ms with the lean one; at {partitions} partitions the lean daemon's job "
-        "was {gain:.0%} faster, with identical predictions (max |diff| {max_diff:.1g})."
+    "lean_faster": (
+        "Each extra task cost **{stock_ms:.0f} ms** (stock) vs {lean_ms:.0f} ms (lean), noise "
+        "±{noise_ms:.0f} ms: the lean daemon saves time per task; predictions equal "
+        "(max |diff| {max_diff:.1g})."
     ),
-    "per_task_not_faster": (
-        "In Spark, each extra task added **{stock_ms:.0f} ms** of wall time with the stock daemon "
-        "and {lean_ms:.0f} ms with the lean one; at {partitions} partitions the lean daemon's job "
-        "was not faster in this run ({gain:+.0%}), with identical predictions (max |diff| "
-        "{max_diff:.1g})."
+    "lean_slower": (
+        "Each extra task cost **{stock_ms:.0f} ms** (stock) vs {lean_ms:.0f} ms (lean), noise "
+        "±{noise_ms:.0f} ms: the lean daemon was slower in this run; predictions equal "
+        "(max |diff| {max_diff:.1g})."
+    ),
+    "lean_noise": (
+        "Each extra task cost **{stock_ms:.0f} ms** (stock) vs {lean_ms:.0f} ms (lean): the gap is "
+        "inside the noise (±{noise_ms:.0f} ms), so no verdict; rerun with more repeats."
     ),
     "per_task_stock_only": (
-        "In Spark, each extra task added **{stock_ms:.0f} ms** of wall time with the stock daemon "
-        "(max |diff| {max_diff:.1g}). Spark {version} calls `invalidate_caches()` only when a task "
-        "changed `sys.path` ({change}), so the lean daemon has nothing to remove here and is not "
-        "offered."
-    ),
-    "origin": (
-        "The workers imported pyspark from `{stock_file}` vs `{lean_file}`. What remains per task "
-        "(scheduling, the broadcast, opening the Arrow stream) is why few large tasks beat many "
-        "small ones for inference."
+        "Each extra task cost **{stock_ms:.0f} ms** with the stock daemon (noise ±{noise_ms:.0f} "
+        "ms; max |diff| {max_diff:.1g}); with nothing to remove on this Spark, the lean daemon was "
+        "not run ({change})."
     ),
 }
 
@@ -273,58 +284,68 @@ def _site_relative(path: str) -> str:
     return path.split("site-packages/")[-1]
 
 
+def invalidate_when(spark_version: str | None = None) -> str:
+    """When this Spark's workers call `importlib.invalidate_caches()` (helpers.core.lines.SINCE)."""
+    if lean_daemon_offered(spark_version):
+        return "at the start of every task"
+    return "only when a task changed `sys.path`"
+
+
 def taskcost_findings(
-    calls: pd.DataFrame, tasks: pd.DataFrame, spark_version: str | None = None
+    calls: pd.DataFrame,
+    tasks: pd.DataFrame,
+    spark_version: str | None = None,
+    stacks_share: float | None = None,
 ) -> list[Finding]:
-    """What the two experiments found: one `invalidate_caches()` in ms with pyspark from the zip
-    and from site-packages (`invalidate_cost`, zip row first); the wall time each extra task adds
-    (ms) per daemon, the lean daemon's gain at the most partitions, the predictions' largest
-    difference and where the workers imported pyspark from (`task_overhead`). Without a lean run
-    (a Spark that calls `invalidate_caches()` only when needed) says why it was not offered."""
+    """What the two experiments found: the share of sampled worker time `invalidate_caches()`
+    took in a flame graph of this run (`stacks_share`, if given) and when this Spark calls it;
+    one call in ms with pyspark from the zip and from site-packages (`invalidate_cost`, zip row
+    first); the wall time each extra task adds (ms) per daemon and the verdict against the noise
+    band (`per_task_seconds`: the lean daemon is faster, slower, or within noise). Without a lean
+    run (a Spark that calls `invalidate_caches()` only when needed) says why it was not run."""
+    version = spark_version or installed_pyspark()
     zipped, plain = calls.iloc[0], calls.iloc[1]
     slopes = per_task_seconds(tasks).set_index("daemon")
-    stock, lean = tasks[tasks.daemon == "stock"], tasks[tasks.daemon == "lean"]
-    most = int(stock.partitions.max())
-    invalidate = finding(
-        TASKCOST_FINDINGS,
-        "invalidate",
-        zip_ms=float(zipped.median_ms),
-        zip_importers=int(zipped.zip_importers),
-        plain_ms=float(plain.median_ms),
+    out = []
+    if stacks_share is not None:
+        when = invalidate_when(version)
+        out.append(
+            finding(TASKCOST_FINDINGS, "in_stacks", share=stacks_share, version=version, when=when)
+        )
+    out.append(
+        finding(
+            TASKCOST_FINDINGS,
+            "invalidate",
+            zip_ms=float(zipped.median_ms),
+            zip_importers=int(zipped.zip_importers),
+            plain_ms=float(plain.median_ms),
+        )
     )
-    if lean.empty:
-        return [
-            invalidate,
+    stock = slopes.loc["stock"]
+    max_diff = float(tasks.max_abs_diff.max())
+    if "lean" not in slopes.index:
+        out.append(
             finding(
                 TASKCOST_FINDINGS,
                 "per_task_stock_only",
-                stock_ms=float(slopes.loc["stock", "per_task_wall_ms"]),
-                max_diff=float(tasks.max_abs_diff.max()),
-                version=spark_version or installed_pyspark(),
+                stock_ms=float(stock.per_task_wall_ms),
+                noise_ms=float(stock.noise_ms),
+                max_diff=max_diff,
                 change=SINCE["conditional_invalidate_caches"][1],
-            ),
-        ]
-    gain = (
-        float(slopes.loc["stock", "wall_s_at_most_tasks"])
-        / float(lean.set_index("partitions").wall_s[most])
-        - 1
+            )
+        )
+        return out
+    lean = slopes.loc["lean"]
+    noise = float(stock.noise_ms + lean.noise_ms)
+    saved = float(stock.per_task_wall_ms - lean.per_task_wall_ms)
+    # NaN noise (a table without wall_max_s) compares False both ways: no verdict
+    key = "lean_faster" if saved > noise else "lean_slower" if -saved > noise else "lean_noise"
+    values = dict(
+        stock_ms=float(stock.per_task_wall_ms),
+        lean_ms=float(lean.per_task_wall_ms),
+        noise_ms=noise,
     )
-    per_task = dict(
-        stock_ms=float(slopes.loc["stock", "per_task_wall_ms"]),
-        lean_ms=float(slopes.loc["lean", "per_task_wall_ms"]),
-        partitions=most,
-        gain=gain,
-        max_diff=float(tasks.max_abs_diff.max()),
-    )
-    return [
-        invalidate,
-        finding(
-            TASKCOST_FINDINGS, "per_task_faster" if gain > 0 else "per_task_not_faster", **per_task
-        ),
-        finding(
-            TASKCOST_FINDINGS,
-            "origin",
-            stock_file=_site_relative(stock.pyspark_file.iloc[0]),
-            lean_file=_site_relative(lean.pyspark_file.iloc[0]),
-        ),
-    ]
+    if key != "lean_noise":
+        values["max_diff"] = max_diff
+    out.append(finding(TASKCOST_FINDINGS, key, **values))
+    return out

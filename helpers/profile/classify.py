@@ -291,16 +291,53 @@ def io_seconds(stacks: dict, side: str = "python") -> dict[tuple[str, str | None
     return dict(out)
 
 
-def category_tree(stacks: dict, side: str = "python", hide: str | None = None) -> Node:
+# Where a JVM socket wait or copy enters the JDK's I/O layers: `fold_io` cuts a waiting or
+# socket I/O stack here and puts one labelled frame in place of the 10-20 frames below it.
+_JVM_IO_LAYER = re.compile(
+    r"^(java\.io\.|java\.net\.|java\.nio\.|sun\.nio\.ch\.|jdk\.internal\.misc\.Unsafe\.park"
+    r"|sun\.misc\.Unsafe\.park|java\.util\.concurrent\.locks\.)"
+)
+_JVM_POLL = re.compile(r"EPoll|Net\.poll|SelectorImpl")
+FOLDED = {
+    ("waiting", "read"): "[waiting: socket read, Python still computing]",
+    ("waiting", "write"): "[waiting: socket write, Python not reading yet]",
+    ("waiting", "poll"): "[waiting: epoll on the worker's socket]",
+    ("waiting", None): "[waiting: parked]",
+    ("socket I/O", "read"): "[socket read: copying bytes]",
+    ("socket I/O", "write"): "[socket write: copying bytes]",
+    ("socket I/O", None): "[socket I/O]",
+}
+
+
+def fold_io(stack: str) -> list[str]:
+    """The frames of one JVM sample as drawn: a waiting or socket I/O sample loses every frame
+    from its first JDK I/O frame (java.io, java.net, sun.nio.ch, park, ...) down, replaced by one
+    `FOLDED` label that says what the thread waited for; other samples are unchanged."""
+    fs = stack.split(";")
+    cat, way = classify_sample(stack, "jvm")
+    if cat not in ("waiting", "socket I/O"):
+        return fs
+    cut = next((i for i, f in enumerate(fs) if _JVM_IO_LAYER.search(f)), None)
+    if cut is None:
+        return fs
+    if cat == "waiting" and way is None and _JVM_POLL.search(fs[-1]):
+        way = "poll"
+    return fs[:cut] + [FOLDED[(cat, way)]]
+
+
+def category_tree(
+    stacks: dict, side: str = "python", hide: str | None = None, fold: bool = False
+) -> Node:
     """The call tree of `stacks` (`stacks.build_tree`) whose nodes also carry `cats`: the weight
     beneath them per category. Each stack is classified in full before the frames matching the
-    regex `hide` (e.g. JVM_SCAFFOLDING) are dropped from the tree, so hiding changes the drawing,
-    never the shares."""
+    regex `hide` (e.g. JVM_SCAFFOLDING) are dropped from the tree and, with `fold` (JVM side),
+    its socket and waiting frames become one labelled frame (`fold_io`), so hiding and folding
+    change the drawing, never the shares."""
     root = Node("all")
     rx = re.compile(hide) if hide else None
     for s, w in stacks.items():
         cat = classify_stack(s, side)
-        fs = s.split(";")
+        fs = fold_io(s) if fold and side == "jvm" else s.split(";")
         if rx is not None:
             fs = [f for f in fs if not rx.search(f)] or fs[-1:]
         for node in _descend(root, fs):

@@ -35,8 +35,8 @@ from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
 from helpers.measure.samplers import LayerSampler, jvm_memory
 from helpers.measure.timing import effective_batch_size, set_batch_size, time_noop
-from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
-from helpers.profile.workers import start_recording, take_worker_profiles
+from helpers.paths.scenarios import get_scenario, input_frame
+from helpers.profile.workers import job_frame, start_recording, take_worker_profiles
 from helpers.workers.profiled_daemon import short_path
 
 # Rows for the memory runs: batches up to 50k rows (6.8 MB of raw data each) at ci scale.
@@ -270,14 +270,18 @@ def memory_run(
     interval: float = 0.05,
     warm: bool = True,
     progress: Progress | Sink | None = None,
+    build=None,
 ) -> MemoryRun:
     """Run scenario `name` over `rows` cached rows into the noop sink once, in a session started
     by `start_session(app, profile="memray", profile_dir=worker_dir)`, sampling every layer
     (LayerSampler) while memray records each Python task. The captures move to `dest`.
     partitions: coalesce the input to this many partitions (1 = one task, one worker).
-    `progress` reports the warm-up, the recorded run and the reading of the captures."""
+    `progress` reports the warm-up, the recorded run and the reading of the captures.
+    `build`: the learner's job, a function DataFrame -> DataFrame (`workers.job_frame`); `name`
+    then only labels the run."""
 
-    get_scenario(name)
+    if build is None:
+        get_scenario(name)
     require_positive("rows", rows)
     if partitions is not None:
         require_positive("partitions", partitions)
@@ -289,8 +293,8 @@ def memory_run(
         df = input_frame(spark, rows)
         if partitions is not None:
             df = df.coalesce(partitions)
-        start_recording(spark, name, rows, worker_dir, warm)
-        frame = scenario_frame(spark, name, df=df)
+        start_recording(spark, name, rows, worker_dir, warm, build)
+        frame = job_frame(spark, name, rows, build, df=df)
         before = jvm_memory(spark)["arrow_peak"]
         p.step(f"{name}: recorded run" + (f", batch {batch_size:,}" if batch_size else ""))
         with LayerSampler(spark, interval) as sampler:
@@ -305,7 +309,7 @@ def memory_run(
     return MemoryRun(
         name,
         rows,
-        effective_batch_size(spark, name),
+        effective_batch_size(spark, "map_in_pandas" if build else name),  # a learner's job: Arrow
         df.rdd.getNumPartitions(),
         wall,
         t0,
@@ -359,30 +363,22 @@ PY_HEAP_ROW = "Python heap peak (memray, largest task)"
 RSS_RISE_ROW = "Python worker RSS rise"
 
 HIERARCHY_FINDINGS = {
-    "raw_batch": (
-        "One batch of {batch_rows:,} rows is {raw_mib:.1f} MiB of raw data (id + 16 doubles)."
-    ),
     "python_heap": (
-        "At its peak the Python worker's heap held {heap_mib:.1f} MiB, **{heap_factor:.1f}×** "
-        "the raw batch (Arrow buffers read from the socket, the pandas frame, the model's input "
-        "matrix, predictions and the outgoing batch live at the same time); its RSS rose "
-        "{rss_mib:.1f} MiB ({rss_factor:.1f}×, allocator pools included)."
+        "**The Python worker's heap peaked at {heap_mib:.1f} MiB, {heap_factor:.1f}× one raw "
+        "batch** ({raw_mib:.1f} MiB for {batch_rows:,} rows); its RSS rose {rss_mib:.1f} MiB."
     ),
     "no_capture": (
-        "memray captured no task in this job, so the Python heap's peak is unknown; the worker's "
-        "RSS rose {rss_mib:.1f} MiB ({rss_factor:.1f}× the raw batch, allocator pools included)."
+        "**memray captured no task**, so the heap peak is unknown; the worker's RSS rose "
+        "{rss_mib:.1f} MiB ({rss_factor:.1f}× one raw batch of {raw_mib:.1f} MiB)."
     ),
     "arrow_this_job": (
-        "In the JVM, the Arrow allocator peaked at {arrow_mib:.1f} MiB ({arrow_factor:.1f}×; "
-        "this job's peak)."
+        "In the JVM, the Arrow allocator peaked at {arrow_mib:.1f} MiB ({arrow_factor:.1f}× the "
+        "raw batch) during this job."
     ),
     "arrow_earlier_job": (
-        "In the JVM, the Arrow allocator's high-water mark stayed at {arrow_mib:.1f} MiB "
-        "({arrow_factor:.1f}×): it did not rise during this job, so it is an earlier job's peak "
-        "and this job's own peak was at most that."
+        "The JVM Arrow allocator's high-water mark ({arrow_mib:.1f} MiB) did not rise during this "
+        "job: it belongs to an earlier job."
     ),
-    "one_task": "The single task scored {rows:,} rows in {wall_s:.2f} s with memray on.",
-    "tasks": "The {partitions} tasks scored {rows:,} rows in {wall_s:.2f} s with memray on.",
 }
 
 
@@ -428,28 +424,25 @@ def memory_hierarchy(run: MemoryRun) -> pd.DataFrame:
 
 def hierarchy_findings(run: MemoryRun) -> list[Finding]:
     """What `memory_hierarchy(run)` found, in MiB and factors over the raw batch (keys of
-    HIERARCHY_FINDINGS): the raw batch, the Python heap peak and RSS rise (or no capture), the
-    Arrow allocator's peak (this job's or an earlier one's), the job's wall time (s)."""
+    HIERARCHY_FINDINGS): the Python heap peak and RSS rise (or no capture), then the Arrow
+    allocator's peak (this job's, or an earlier job's high-water mark)."""
     h = memory_hierarchy(run)
     by_layer = h.set_index("layer")
     heap, rss = by_layer.loc[PY_HEAP_ROW], by_layer.loc[RSS_RISE_ROW]
     arrow = h[h.layer.str.startswith(ARROW_PEAK_ROW)].iloc[0]
     t = HIERARCHY_FINDINGS
-    rss_values = {"rss_mib": float(rss.bytes) / MiB, "rss_factor": float(rss.factor_vs_raw)}
-    raw_mib = float(h.bytes.iloc[0]) / MiB
-    out = [finding(t, "raw_batch", batch_rows=h.attrs["batch_rows"], raw_mib=raw_mib)]
+    values = {"rss_mib": float(rss.bytes) / MiB, "raw_mib": float(h.bytes.iloc[0]) / MiB}
     if run.captures.empty:
-        out.append(finding(t, "no_capture", **rss_values))
+        out = [finding(t, "no_capture", rss_factor=float(rss.factor_vs_raw), **values)]
     else:
         heap_values = {"heap_mib": heap.bytes / MiB, "heap_factor": heap.factor_vs_raw}
-        out.append(finding(t, "python_heap", **_floats(heap_values), **rss_values))
+        batch = h.attrs["batch_rows"]
+        out = [finding(t, "python_heap", batch_rows=batch, **_floats(heap_values), **values)]
     arrow_key = "arrow_this_job" if run.arrow_peak_is_this_job else "arrow_earlier_job"
     arrow_values = {"arrow_mib": arrow.bytes / MiB, "arrow_factor": arrow.factor_vs_raw}
+    if arrow_key == "arrow_earlier_job":
+        arrow_values.pop("arrow_factor")
     out.append(finding(t, arrow_key, **_floats(arrow_values)))
-    wall_key = "one_task" if run.partitions == 1 else "tasks"
-    out.append(
-        finding(t, wall_key, partitions=run.partitions, rows=run.rows, wall_s=float(run.wall_s))
-    )
     return out
 
 
@@ -497,30 +490,40 @@ def peaks_by_batch_size(runs: list[MemoryRun]) -> pd.DataFrame:
 
 BATCH_FINDINGS = {
     "peak_range": (
-        "Going from {lo:,} to {hi:,} rows per batch, the Python task's heap peak went from "
-        "{lo_mib:.1f} to {hi_mib:.1f} MiB: {lo_factor:.1f}× one raw batch at {lo:,} rows and "
-        "{hi_factor:.1f}× at {hi:,}."
+        "**From {lo:,} to {hi:,} rows per batch the Python task's heap peak went from "
+        "{lo_mib:.1f} to {hi_mib:.1f} MiB** ({lo_factor:.1f}× and {hi_factor:.1f}× one raw batch)."
     ),
-    "factor_falls": (
-        "The factor fell as batches grew: fixed memory dominates small batches (interpreter "
-        "objects, the model, buffers) and the batch's own copies dominate large ones."
+    "fixed_part": (
+        "A line through the peaks puts {fixed_mib:.1f} MiB at zero rows: {lo_fixed:.0%} of the "
+        "peak at {lo:,} rows, {hi_fixed:.0%} at {hi:,}."
     ),
-    "factor_flat": "The factor did not fall with batch size in this run.",
-    "captures": (
-        "Each job captured {tasks} tasks in {workers} worker processes (one memray capture per "
-        "task)."
+    "no_fixed_part": (
+        "A line through the peaks puts {fixed_mib:.1f} MiB at zero rows: no fixed part "
+        "measurable in this run."
     ),
+    "captures": "Each job: {tasks} tasks in {workers} worker processes (one capture per task).",
     "captures_varied": (
-        "The jobs captured {tasks_min} to {tasks_max} tasks in {workers_min} to {workers_max} "
-        "worker processes (one memray capture per task)."
+        "The jobs ran {tasks_min} to {tasks_max} tasks in {workers_min} to {workers_max} "
+        "worker processes (one capture per task)."
     ),
 }
 
 
+def fixed_memory(table: pd.DataFrame) -> float:
+    """Bytes of the Python task's heap peak that do not grow with the batch: the intercept of a
+    least-squares line of python_peak_bytes over raw_batch_bytes (`peaks_by_batch_size`)."""
+    t = table.dropna(subset=["python_peak_bytes"])
+    if len(t) < 2:
+        return float("nan")
+    slope, intercept = np.polyfit(t.raw_batch_bytes.astype(float), t.python_peak_bytes, 1)
+    return float(intercept)
+
+
 def batch_size_findings(table: pd.DataFrame) -> list[Finding]:
     """What `peaks_by_batch_size` found (keys of BATCH_FINDINGS): the Python task's heap peak
-    (MiB, and its factor over one raw batch) at the smallest and largest batch, whether the
-    factor fell, and the tasks and worker processes memray captured per job."""
+    (MiB, and its factor over one raw batch) at the smallest and largest batch; the fixed part
+    (`fixed_memory`, MiB) and its share of both peaks, or that none is measurable (intercept
+    <= 0); the tasks and worker processes memray captured per job."""
     if table.empty:
         raise LabError("No runs in the table: run memory_run for a few batch sizes first.")
     p = table.set_index("batch_size")
@@ -532,8 +535,19 @@ def batch_size_findings(table: pd.DataFrame) -> list[Finding]:
         "hi_factor": p.loc[hi, "python_peak_over_raw"],
     }
     out = [finding(BATCH_FINDINGS, "peak_range", lo=lo, hi=hi, **_floats(numbers))]
-    falls = numbers["lo_factor"] > numbers["hi_factor"]
-    out.append(finding(BATCH_FINDINGS, "factor_falls" if falls else "factor_flat"))
+    fixed = fixed_memory(table)
+    if fixed > 0:
+        shares = {
+            "lo_fixed": min(fixed / p.loc[lo, "python_peak_bytes"], 1.0),
+            "hi_fixed": min(fixed / p.loc[hi, "python_peak_bytes"], 1.0),
+        }
+        out.append(
+            finding(
+                BATCH_FINDINGS, "fixed_part", fixed_mib=fixed / MiB, lo=lo, hi=hi, **_floats(shares)
+            )
+        )
+    elif fixed == fixed:
+        out.append(finding(BATCH_FINDINGS, "no_fixed_part", fixed_mib=fixed / MiB))
     tasks, workers = p.tasks.astype(int), p.python_workers.astype(int)
     if tasks.nunique() == 1 and workers.nunique() == 1:
         counts = {"tasks": tasks.iloc[0], "workers": workers.iloc[0]}
@@ -545,9 +559,11 @@ def batch_size_findings(table: pd.DataFrame) -> list[Finding]:
     return out
 
 
-# Layers compared between scenarios (peaks_by_scenario), in this order.
+# Layers compared between scenarios (peaks_by_scenario), in this order. The Python heap row is the
+# largest task's memray peak (the same meter as memory_hierarchy's PY_HEAP_ROW); the others are the
+# sampled peaks of the timeline, summed over processes at each instant.
 SCENARIO_LAYERS = (
-    "Python heap (memray)",
+    PY_HEAP_ROW,
     "python_worker RSS",
     "JVM Arrow allocator",
     "JVM direct pool (NIO)",
@@ -557,37 +573,46 @@ SCENARIO_LAYERS = (
 
 
 def peaks_by_scenario(runs: list[MemoryRun], layers=SCENARIO_LAYERS) -> pd.DataFrame:
-    """Each layer's peak during each run (MiB; layer_peaks: per-process layers summed at each
-    sampling instant): one row per layer, one column per scenario; NaN where a layer was not
-    sampled."""
+    """Each layer's peak during each run (MiB): the largest task's memray peak for PY_HEAP_ROW,
+    else `layer_peaks` (per-process layers summed at each sampling instant); one row per layer,
+    one column per scenario; NaN where a layer was not sampled. attrs['raw_batch_mib']: one raw
+    batch of the first run (MiB)."""
     cols: dict[str, dict[str, float]] = {}
     for r in runs:
         if r.scenario in cols:
             raise LabError(f"Two runs of {r.scenario}: pass one run per scenario.")
-        p = layer_peaks(r).set_index("layer")["peak_bytes"]
+        p = layer_peaks(r).set_index("layer")["peak_bytes"].to_dict()
+        p[PY_HEAP_ROW] = float(r.captures.peak_bytes.max()) if not r.captures.empty else np.nan
         cols[r.scenario] = {layer: float(p.get(layer, np.nan)) / MiB for layer in layers}
-    return pd.DataFrame(cols, index=list(layers)).rename_axis("peak MiB")
+    t = pd.DataFrame(cols, index=list(layers)).rename_axis("peak MiB")
+    first = runs[0]
+    per_task = first.rows / max(first.partitions, 1)
+    t.attrs["raw_batch_mib"] = min(first.batch_size or per_task, per_task) * BYTES_PER_ROW / MiB
+    return t
 
 
 SCENARIO_FINDINGS = {
     "heap_less": (
-        "With the same batches, the workers' memray heap (summed over workers) peaked at "
-        "{pandas_heap:.1f} MiB for mapInPandas and {arrow_heap:.1f} MiB for mapInArrow: less, "
-        "because mapInArrow skips the Arrow -> pandas copy."
+        "**mapInArrow's heap peak was {saved_mib:.1f} MiB below mapInPandas's** ({arrow_heap:.1f} "
+        "vs {pandas_heap:.1f} MiB): {batches:.1f}× one raw batch ({raw_mib:.1f} MiB), about the "
+        "Arrow -> pandas copy mapInArrow skips."
+    ),
+    "heap_less_partly": (
+        "**mapInArrow's heap peak was {saved_mib:.1f} MiB below mapInPandas's** ({arrow_heap:.1f} "
+        "vs {pandas_heap:.1f} MiB): only {batches:.1f}× one raw batch ({raw_mib:.1f} MiB), less "
+        "than the whole copy it skips, so the peak is set by another moment of the task."
     ),
     "heap_not_less": (
-        "With the same batches, the workers' memray heap (summed over workers) peaked at "
-        "{pandas_heap:.1f} MiB for mapInPandas and {arrow_heap:.1f} MiB for mapInArrow: not less "
-        "for mapInArrow in this run."
+        "**mapInArrow's heap peak was not lower** ({arrow_heap:.1f} vs {pandas_heap:.1f} MiB for "
+        "mapInPandas, one raw batch {raw_mib:.1f} MiB)."
     ),
     "meters_differ": (
-        "The JVM's Arrow allocator peaked at {pandas_alloc:.1f} / {arrow_alloc:.1f} MiB while the "
-        "NIO direct pool reached {pandas_direct:.1f} MiB: Arrow's buffers are not NIO buffers, so "
-        "a direct-pool chart would miss them."
+        "The JVM's Arrow allocator peaked at {pandas_alloc:.1f} MiB while the NIO direct pool "
+        "reached {pandas_direct:.1f}: Arrow's buffers are not NIO buffers."
     ),
     "meters_close": (
-        "The JVM's Arrow allocator peaked at {pandas_alloc:.1f} / {arrow_alloc:.1f} MiB while the "
-        "NIO direct pool reached {pandas_direct:.1f} MiB: in this run the two meters were close."
+        "The JVM's Arrow allocator peaked at {pandas_alloc:.1f} MiB and the NIO direct pool at "
+        "{pandas_direct:.1f}: close in this run."
     ),
 }
 
@@ -596,21 +621,25 @@ def scenario_findings(
     table: pd.DataFrame, pandas: str = "map_in_pandas", arrow: str = "map_in_arrow"
 ) -> list[Finding]:
     """What `peaks_by_scenario` found for a mapInPandas and a mapInArrow run (keys of
-    SCENARIO_FINDINGS, values in MiB): whether the workers' memray heap peaked lower with
-    mapInArrow, and the Arrow allocator's peak against the NIO direct pool's (mapInPandas run)."""
+    SCENARIO_FINDINGS, values in MiB): how far mapInArrow's heap peak was below mapInPandas's, in
+    raw batches (>= 0.5: about the skipped Arrow -> pandas copy; below: only part of it; none);
+    the Arrow allocator's peak against the NIO direct pool's (mapInPandas run)."""
     missing = [c for c in (pandas, arrow) if c not in table.columns]
     if missing:
         raise LabError(f"No run of {', '.join(missing)} in the table (columns: {list(table)}).")
-    heap, alloc = table.loc["Python heap (memray)"], table.loc["JVM Arrow allocator"]
-    heaps = _floats({"pandas_heap": heap[pandas], "arrow_heap": heap[arrow]})
+    heap, alloc = table.loc[PY_HEAP_ROW], table.loc["JVM Arrow allocator"]
+    raw = float(table.attrs.get("raw_batch_mib", np.nan))
+    heaps = _floats({"pandas_heap": heap[pandas], "arrow_heap": heap[arrow], "raw_mib": raw})
+    saved = heaps["pandas_heap"] - heaps["arrow_heap"]
     meters = _floats(
-        {
-            "pandas_alloc": alloc[pandas],
-            "arrow_alloc": alloc[arrow],
-            "pandas_direct": table.loc["JVM direct pool (NIO)", pandas],
-        }
+        {"pandas_alloc": alloc[pandas], "pandas_direct": table.loc["JVM direct pool (NIO)", pandas]}
     )
-    heap_key = "heap_less" if heaps["arrow_heap"] < heaps["pandas_heap"] else "heap_not_less"
+    if saved > 0:
+        batches = saved / raw
+        heap_key = "heap_less" if batches >= 0.5 else "heap_less_partly"
+        heaps |= {"saved_mib": saved, "batches": batches}
+    else:
+        heap_key = "heap_not_less"
     meter_key = (
         "meters_differ" if meters["pandas_direct"] < meters["pandas_alloc"] else "meters_close"
     )

@@ -50,7 +50,6 @@ from helpers.measure.timing import (
     warm_up,
 )
 from helpers.paths.scenarios import get_scenario, scenario_frame
-from helpers.profile.classify import categorize
 from helpers.profile.stacks import write_collapsed
 
 PYSPY_RATE = 100  # samples per second per process (py-spy's default)
@@ -355,37 +354,36 @@ def py_spy_overhead(
 
 PREDICT_FRAME = "predict (lightgbm/basic.py)"
 
+
+def spread(seconds) -> float:
+    """Run-to-run noise of repeated timings: (slowest - fastest) / fastest (0 for one run)."""
+    return (max(seconds) - min(seconds)) / min(seconds) if seconds else 0.0
+
+
 PYSPY_FINDINGS = {
     "skipped": (
-        "Nothing: py-spy cannot run here ({why}). The sampler of sections 2–6 needs no ptrace and "
-        "gives the Python view."
+        "py-spy did not run here ({why}); the in-process sampler above needs no ptrace and gives "
+        "the Python view."
     ),
     "native": (
-        "{native_share:.0%} of py-spy's on-CPU samples ended in native code and "
+        "**{native_share:.0%} of py-spy's on-CPU samples ended in native code** and "
         "{python_share:.0%} in Python bytecode."
     ),
     "predict": (
         "Inside `predict`, {lightgbm_share:.0%} of the time is LightGBM's own C++ "
         "(`lib_lightgbm.so`: tree traversal), the rest is the glue around it."
     ),
-    "categories": (
-        "By category: prediction {prediction:.0%}, conversion {conversion:.0%}, serialization "
-        "{serialization:.0%} (Arrow's C++ IPC reader and writer, `arrow::ipc::…`), other "
-        "{other:.0%}."
-    ),
     "cost": (
-        "The price: py-spy (without `--nonblocking`) pauses each process on every sample, longer "
-        "with native unwinding — best run with py-spy / without = **{ratio:.2f}** here, "
-        "against **{sampler_ratio:.3f}** for the in-process "
-        "sampler in section 6. That is why the kit's default profiler is the sampler, and py-spy "
-        "is the magnifying glass for one run."
+        "Its price: best run with py-spy / without = **{ratio:.2f}** against {sampler_ratio:.3f} "
+        "for the in-process sampler, beyond the noise (±{noise:.0%}): use it for one run."
     ),
     "cost_not_higher": (
-        "The price: py-spy (without `--nonblocking`) pauses each process on every sample, yet "
-        "best run with py-spy / without = **{ratio:.2f}** here, against "
-        "**{sampler_ratio:.3f}** for the in-process "
-        "sampler in section 6: in this run it did not cost more than the sampler (single runs on "
-        "a shared machine are noisy; repeat the two measurements before drawing a conclusion)."
+        "Its price: best run with py-spy / without = **{ratio:.2f}** against {sampler_ratio:.3f} "
+        "for the in-process sampler: not more than the sampler, beyond the noise (±{noise:.0%})."
+    ),
+    "cost_noise": (
+        "Its price: best run with py-spy / without = {ratio:.2f} against {sampler_ratio:.3f} for "
+        "the in-process sampler, a gap inside the noise (±{noise:.0%}): rerun to compare."
     ),
 }
 
@@ -397,15 +395,17 @@ def pyspy_findings(
     why: str = "",
 ) -> list[Finding]:
     """What one py-spy recording found: the native and Python shares of its samples, LightGBM's
-    library share inside `predict`, the category shares, and its wall-time ratio (with / without
-    py-spy) next to the in-process sampler's `sampler_ratio` (whether it cost more). Without a
+    library share inside `predict`, and its wall-time ratio (with / without
+    py-spy) next to the in-process sampler's `sampler_ratio` (more, not more, or within the noise
+    of the repeated runs). Without a
     recording (`spy` None), one finding saying why py-spy could not run (`why`)."""
     if spy is None or cost is None:
         return [finding(PYSPY_FINDINGS, "skipped", why=why or "not run")]
+    noise = max(spread(cost.unprofiled_s), spread(cost.profiled_s))
+    gap = cost.ratio - sampler_ratio
+    cost_key = "cost" if gap > noise else "cost_not_higher" if -gap > noise else "cost_noise"
     inside = library_table(spy.stacks, under=PREDICT_FRAME)
     libs = library_table(spy.stacks)
-    cats = categorize(spy.stacks)
-    tot = sum(cats.values()) or 1
     return [
         finding(
             PYSPY_FINDINGS,
@@ -419,14 +419,6 @@ def pyspy_findings(
             lightgbm_share=float(inside[inside.library.str.contains("lightgbm")].share.sum()),
         ),
         finding(
-            PYSPY_FINDINGS,
-            "categories",
-            **{c: cats[c] / tot for c in ("prediction", "conversion", "serialization", "other")},
-        ),
-        finding(
-            PYSPY_FINDINGS,
-            "cost" if cost.ratio > sampler_ratio else "cost_not_higher",
-            ratio=cost.ratio,
-            sampler_ratio=sampler_ratio,
+            PYSPY_FINDINGS, cost_key, ratio=cost.ratio, sampler_ratio=sampler_ratio, noise=noise
         ),
     ]

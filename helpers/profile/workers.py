@@ -27,15 +27,17 @@ py-spy, the higher-fidelity view with native frames (needs ptrace), is `helpers.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from helpers.core.config import LabError, atomic_write_bytes
 from helpers.core.findings import Finding, finding
+from helpers.core.lines import has, installed_pyspark
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import PROFILER_DAEMON, jvm_pid
 from helpers.core.validate import require_positive
@@ -48,9 +50,9 @@ from helpers.measure.timing import (
     warm_up,
 )
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
-from helpers.profile.classify import breakdown, categorize, leaf_table, shares
+from helpers.profile.classify import FOLDED, breakdown, categorize, fold_io, leaf_table, shares
 from helpers.profile.jvm import jvm_stacks, rotate_jfr
-from helpers.profile.pyspy import native_share
+from helpers.profile.pyspy import native_share, spread
 from helpers.profile.stacks import (
     merge,
     read_collapsed,
@@ -104,14 +106,30 @@ class WorkerFile:
     sampler_cpu_s: float | None = None  # CPU seconds the sampling thread itself used in this task
 
 
-def start_recording(spark, name: str, rows: int, worker_dir, warm: bool = True) -> None:
-    """Before a profiled run: optionally warm scenario `name` up with the workers' profiler paused
-    (worker start, imports, model load stay out of the profile), then resume profiling and drop
-    whatever the warm-up left in `worker_dir`."""
+def job_frame(spark, name: str, rows: int, build=None, df=None):
+    """The DataFrame a profiled run executes: `build(df)` when the learner passes a job builder
+    (a function DataFrame -> DataFrame, e.g. `lambda df: df.mapInPandas(fn, schema)`), else
+    scenario `name`'s. `df` defaults to the cached input of `rows` rows."""
+    if build is None:
+        return scenario_frame(spark, name, df=df, rows=rows)
+    if not callable(build):
+        raise LabError(f"build must be a function DataFrame -> DataFrame, got {build!r}.")
+    return build(input_frame(spark, rows) if df is None else df)
+
+
+def start_recording(spark, name: str, rows: int, worker_dir, warm: bool = True, build=None) -> None:
+    """Before a profiled run: optionally warm the job up (scenario `name`, or `build` applied to
+    a ~2% sample of the input) with the workers' profiler paused (worker start, imports, model
+    load stay out of the profile), then resume profiling and drop whatever the warm-up left in
+    `worker_dir`."""
 
     if warm:
         pause_workers(worker_dir, True)
-        warm_up(spark, name, rows)
+        if build is None:
+            warm_up(spark, name, rows)
+        else:
+            sample = input_frame(spark, rows).sample(fraction=min(1.0, 20_000 / rows), seed=1)
+            time_noop(job_frame(spark, name, rows, build, df=sample))
     pause_workers(worker_dir, False)
     clear_worker_profiles(worker_dir)
 
@@ -233,15 +251,18 @@ def profile_scenario(
     jvm: bool = True,
     warm: bool = True,
     progress: Progress | Sink | None = None,
+    build=None,
 ) -> ProfileResult:
     """Run scenario `name` over `rows` cached rows into the noop sink once, with the worker sampler
     on (the session must come from `start_session(..., profile="cpu", profile_dir=worker_dir)`)
     and the JVM's JFR recording dumped for exactly that run (session started with
     `jvm.jfr_java_options()`). Writes python.collapsed, jvm.collapsed and per-task files under
     `out_dir`; weights in microseconds, wall time in seconds. `progress` reports the warm-up, the
-    profiled run and the reading of the samples."""
+    profiled run and the reading of the samples. `build`: the learner's job, a function
+    DataFrame -> DataFrame (`job_frame`); `name` then only labels the result."""
 
-    get_scenario(name)
+    if build is None:
+        get_scenario(name)
     require_positive("rows", rows)
     require_profiled(spark, "cpu")
     out = Path(out_dir)
@@ -254,8 +275,8 @@ def profile_scenario(
             p.step(f"{name}: input rows and warm-up")
         set_batch_size(spark, batch_size)
         input_frame(spark, rows)
-        start_recording(spark, name, rows, worker_dir, warm)
-        frame = scenario_frame(spark, name, rows=rows)
+        start_recording(spark, name, rows, worker_dir, warm, build)
+        frame = job_frame(spark, name, rows, build)
         if jvm:
             rotate_jfr(jvm_pid(spark))
         p.step(f"{name}: profiled run")
@@ -272,7 +293,7 @@ def profile_scenario(
     return ProfileResult(
         name,
         rows,
-        effective_batch_size(spark, name),
+        effective_batch_size(spark, "map_in_pandas" if build else name),  # a learner's job: Arrow
         wall,
         spark.sparkContext.defaultParallelism,
         py,
@@ -347,68 +368,55 @@ INVALIDATE_FRAME = "invalidate_caches (importlib/__init__.py)"
 INVALIDATE_NOTABLE = 0.05  # a share of sampled worker time worth a sentence
 
 PROFILE_FINDINGS = {
-    "off_cpu": (
-        "The grey `[off-cpu]` tips are time the worker's thread was not running, drawn and "
-        "counted as *waiting*: for the JVM (the frame above reads or writes the socket) or for a "
-        "core, the disk or a lock (this machine has {cores} cores shared by the JVM and the "
-        "workers). White frames only pass calls through; colour is where samples end."
+    "prediction_range": (
+        "**Prediction was {hi:.0%} of sampled worker time in {hi_path}** and {lo:.0%} in "
+        "{lo_path}; the rest is moving and converting data, or waiting (table above)."
     ),
-    "python_path": (
-        "**{scenario}**: {tasks} tasks in {processes} worker processes, {sampled_s:.2f} s "
-        "sampled: **prediction {prediction:.0%}**, serialization {serialization:.0%}, "
-        "conversion {conversion:.0%}, socket I/O {socket:.0%}, other {other:.0%}, **waiting "
-        "{waiting:.0%}** (reading from the JVM {wait_read:.0%}, writing to it {wait_write:.0%}, "
-        "for a core, the disk or a lock {wait_other:.0%}). Widest on-CPU leaves: {leaves}."
+    "prediction_one": (
+        "**Prediction was {hi:.0%} of sampled worker time in {hi_path}**; the rest is moving and "
+        "converting data, or waiting (table above)."
     ),
+    "leaves": "Widest on-CPU leaves of {scenario}: {leaves}.",
     "no_python": (
-        "**{scenario}**: {tasks} Python tasks ran and {files} worker files were written: this path "
-        "scores inside the JVM (SynapseML), so there is no Python flame graph at all."
+        "{scenario}: {tasks} Python tasks, so no Python flame graph: it scores inside the JVM."
     ),
     "invalidate_caches": (
-        "A surprise: `importlib.invalidate_caches()`, which `pyspark/worker.py` calls at the start "
-        "of every task, took {share:.0%} of the sampled worker time in `{scenario}` (it makes "
-        "`zipimport` re-read the directory of `pyspark.zip`, which is on the workers' `sys.path`). "
-        "A fixed per-task cost: its share shrinks as tasks get larger."
+        "`importlib.invalidate_caches()` took **{share:.0%}** of sampled worker time in "
+        "{scenario}: a fixed per-task cost (Spark {version} calls it {when})."
     ),
-    "jvm_path": (
-        "**{scenario}**: {jvm_s:.2f} s of task-thread samples. **Waiting {waiting:.0%}**: blocked "
-        "reading the Python worker's results {wait_read:.0%}, blocked writing batches to it "
-        "{wait_write:.0%}, parked or polling {wait_other:.0%}. Working: prediction (JNI) "
-        "{prediction:.0%}, row↔Arrow {row_arrow:.0%}, serialization {serialization:.0%}, "
-        "conversion {conversion:.0%}, socket I/O {socket:.0%}, other {other:.0%}. Widest leaf "
-        "`{leaf}` ({leaf_share:.0%}, {leaf_kind})."
+    "invalidate_small": (
+        "`importlib.invalidate_caches()` took at most {share:.1%} of sampled worker time (Spark "
+        "{version} calls it {when})."
     ),
-    "jvm_only": (
-        "**{scenario}** (no Python worker): {jvm_s:.2f} s of task-thread samples: prediction (JNI) "
-        "**{prediction:.0%}**, row↔Arrow {row_arrow:.0%}, serialization {serialization:.0%}, "
-        "conversion {conversion:.0%}, socket I/O {socket:.0%}, other {other:.0%}, waiting "
-        "{waiting:.0%}. Widest leaf `{leaf}` ({leaf_share:.0%}, {leaf_kind})."
+    "jvm_wait_range": (
+        "**JVM task threads waited for the Python worker in {lo:.0%} to {hi:.0%} of their "
+        "samples** ({paths})."
     ),
-    "no_jvm": "**{scenario}**: no JFR samples of the task threads in this run's window.",
     "writer_thread": (
-        "**{scenario}**: the samples come from {threads}: a separate writer thread feeds the "
-        "Python worker while the task thread reads its results (this Spark's runner has two "
-        "threads)."
+        "This Spark ({version}) runs two threads per Python runner ({threads}): a writer thread "
+        "blocks in socket writes, the task thread in socket reads ({read:.0%} of samples)."
     ),
     "single_thread": (
-        "**{scenario}**: the samples come from {threads}: no separate writer thread, so the task "
-        "thread itself writes to the Python worker and reads back (a single-threaded runner)."
+        "This Spark ({version}) runs one task thread per Python runner: it writes batches ahead "
+        "and waits on a non-blocking channel, in epoll {poll:.0%} and socket reads {read:.0%}."
     ),
+    "jvm_only": (
+        "{scenario} (no Python worker): prediction (JNI) **{prediction:.0%}** of task-thread "
+        "samples; widest leaf `{leaf}` ({leaf_share:.0%})."
+    ),
+    "no_jvm": "{scenario}: no JFR samples of the task threads in this run's window.",
     "sampler_cost": (
-        "Best profiled run / best unprofiled run = **{ratio:.3f}** ({change:+.1%}; medians: "
-        "{median_ratio:.3f}). The sampling threads used {sampler_ms:.0f} ms of CPU during "
-        "{busy_s:.2f} s of profiled tasks: **{sampler_share:.1%}**."
+        "**The worker sampler used {sampler_share:.1%} of the profiled tasks' time** "
+        "({sampler_ms:.0f} ms of CPU in {busy_s:.2f} s)."
     ),
-    "load": "The machine's 1-minute load average was {load:.1f} on {cores} cores.",
-    "load_high": (
-        "The machine's 1-minute load average was {load:.1f} on {cores} cores: other processes "
-        "were competing, so the wall-time ratio is noisy."
+    "wall_cost": (
+        "Wall time with / without it: **{ratio:.3f}**, outside the run-to-run noise (±{noise:.1%})."
     ),
-    "jfr_cost": (
-        "JFR in the JVM: best run with / without the recording = **{ratio:.3f}** (medians "
-        "{median_ratio:.3f}), so both profilers together cost about {both_change:+.1%} of wall "
-        "time here."
+    "wall_noise": (
+        "Wall time with / without it: {ratio:.3f}, inside the run-to-run noise (±{noise:.1%}): "
+        "no measurable cost in this run."
     ),
+    "jfr_cost": "JFR on / off: {ratio:.3f} (noise ±{noise:.1%}).",
 }
 
 
@@ -421,118 +429,160 @@ def top_leaves(stacks: dict, n: int = 3) -> str:
 
 
 def _side_shares(stacks: dict, side: str) -> dict:
-    """The shares a findings sentence prints (of all samples of one side; `classify.shares`):
-    the busy categories it names, 'other' for the rest, waiting and its three directions."""
+    """The shares a table row prints (of all samples of one side; `classify.shares`): the busy
+    categories, 'other' for the rest, waiting and its three directions."""
     sh = shares(stacks, side)
     named = ["prediction", "serialization", "conversion", "socket I/O", "JVM row<->Arrow"]
     out = {k: sh[k] for k in named + ["waiting", "wait_read", "wait_write", "wait_other"]}
     out["other"] = sh["other"] + sh["native/JNI"]
-    out["row_arrow"], out["socket"] = out.pop("JVM row<->Arrow"), out.pop("socket I/O")
     return out
 
 
-def python_findings(results, cores: int | None = None) -> list[Finding]:
-    """Per ProfileResult: tasks, worker processes, sampled seconds, the category shares of the
-    Python workers' samples (the flame graph's coloured areas), waiting split into reading from
-    the JVM, writing to it and the rest, and the widest on-CPU leaves with their categories; then
-    the path where `invalidate_caches()` took the largest share of sampled worker time, if above
-    5 %. `cores`: this machine's (default os.cpu_count())."""
-    results = list(results)
-    out = [finding(PROFILE_FINDINGS, "off_cpu", cores=cores or os.cpu_count())]
-    found = {}
+def shares_table(results, side: str = "python"):
+    """One row per ProfileResult with samples on `side`: sampled seconds and the category shares
+    of that side's samples (the flame graph's coloured areas; waiting split into reading from the
+    other side, writing to it, and the rest)."""
+    rows = []
     for r in results:
-        if r.tasks == 0:
-            out.append(
-                finding(
-                    PROFILE_FINDINGS,
-                    "no_python",
-                    scenario=r.scenario,
-                    tasks=r.tasks,
-                    files=len(r.worker_files),
-                )
+        stacks = r.python if side == "python" else r.jvm
+        if stacks:
+            rows.append({"scenario": r.scenario, "sampled_s": sum(stacks.values()) / 1e6,
+                         **_side_shares(stacks, side)})  # fmt: skip
+    return pd.DataFrame(rows).set_index("scenario") if rows else pd.DataFrame()
+
+
+def _version(spark_version: str | None) -> str:
+    return spark_version or installed_pyspark()
+
+
+def _invalidate_when(version: str) -> str:
+    if has("conditional_invalidate_caches", version):
+        return "only when a task changed `sys.path`"
+    return "at the start of every task"
+
+
+def python_findings(results, spark_version: str | None = None) -> list[Finding]:
+    """The Python workers' side of a set of ProfileResults: the highest and lowest prediction share
+    of sampled worker time, the widest on-CPU leaves of the first path, a path without Python
+    tasks, and the largest share `invalidate_caches()` took (named a per-task cost above 5 %),
+    with when this Spark calls it (`spark_version`, default the installed pyspark)."""
+    results = list(results)
+    with_py = [r for r in results if r.tasks]
+    version = _version(spark_version)
+    out = []
+    if with_py:
+        pred = {r.scenario: shares(r.python, "python")["prediction"] for r in with_py}
+        hi, lo = max(pred, key=pred.get), min(pred, key=pred.get)
+        key = "prediction_one" if len(pred) == 1 else "prediction_range"
+        values = {"hi": pred[hi], "hi_path": hi}
+        if len(pred) > 1:
+            values |= {"lo": pred[lo], "lo_path": lo}
+        out.append(finding(PROFILE_FINDINGS, key, **values))
+        first = with_py[0]
+        out.append(
+            finding(
+                PROFILE_FINDINGS, "leaves", scenario=first.scenario, leaves=top_leaves(first.python)
             )
-            continue
+        )
+    for r in results:
+        if not r.tasks:
+            out.append(finding(PROFILE_FINDINGS, "no_python", scenario=r.scenario, tasks=r.tasks))
+    found = {r.scenario: total_share(r.python, INVALIDATE_FRAME) for r in with_py}
+    if found:
+        worst = max(found, key=found.get)
+        key = "invalidate_caches" if found[worst] > INVALIDATE_NOTABLE else "invalidate_small"
         out.append(
             finding(
                 PROFILE_FINDINGS,
-                "python_path",
-                scenario=r.scenario,
-                tasks=r.tasks,
-                processes=r.python_processes,
-                sampled_s=r.python_s,
-                leaves=top_leaves(r.python),
-                **_side_shares(r.python, "python"),
+                key,
+                scenario=worst,
+                share=found[worst],
+                version=version,
+                when=_invalidate_when(version),
             )
-        )
-        found[r.scenario] = total_share(r.python, INVALIDATE_FRAME)
-    worst = max(found, key=found.get) if found else None
-    if worst is not None and found[worst] > INVALIDATE_NOTABLE:
-        out.append(
-            finding(PROFILE_FINDINGS, "invalidate_caches", scenario=worst, share=found[worst])
         )
     return out
 
 
-def jvm_findings(results) -> list[Finding]:
-    """Per ProfileResult: seconds of JFR task-thread samples; the shares (of all of them, the
-    flame graph's coloured areas) of waiting, split into blocked reading the worker's results,
-    blocked writing batches to it, parked or polling, and of the working categories; the widest
-    leaf, its share and what the classifier counts it as (`classify.leaf_table`); and, for paths
-    with a Python worker, the threads the samples came from (a separate writer thread or not).
-    A path without a Python worker (SynapseML) gets one sentence without the socket waits."""
+def jvm_findings(results, spark_version: str | None = None) -> list[Finding]:
+    """The JVM side of a set of ProfileResults (JFR task-thread samples): the range of the share
+    spent waiting for the Python worker over the paths that have one; the runner's threads as
+    this run's samples show them (a separate writer thread, or one task thread writing ahead and
+    waiting in epoll), with the shares of epoll and socket-read samples; a path without a Python
+    worker (SynapseML) by its prediction share and widest leaf."""
+    results = list(results)
+    version = _version(spark_version)
     out = []
+    with_py = [r for r in results if r.jvm and r.python_processes]
+    if with_py:
+        wait = {r.scenario: shares(r.jvm, "jvm")["waiting"] for r in with_py}
+        out.append(
+            finding(
+                PROFILE_FINDINGS,
+                "jvm_wait_range",
+                lo=min(wait.values()),
+                hi=max(wait.values()),
+                paths=", ".join(wait),
+            )
+        )
+        stacks = merge(*(r.jvm for r in with_py))
+        threads = sorted({s.split(";", 1)[0].removeprefix("thread:") for s in stacks})
+        total = sum(stacks.values()) or 1
+        folded = [(fold_io(s)[-1], w) for s, w in stacks.items()]
+        read = sum(w for f, w in folded if f == FOLDED[("waiting", "read")]) / total
+        poll = sum(w for f, w in folded if f == FOLDED[("waiting", "poll")]) / total
+        if any("writer" in t for t in threads):
+            names = ", ".join(f"`{t}`" for t in threads if "writer" in t)
+            out.append(
+                finding(
+                    PROFILE_FINDINGS, "writer_thread", version=version, threads=names, read=read
+                )
+            )
+        else:
+            out.append(
+                finding(PROFILE_FINDINGS, "single_thread", version=version, poll=poll, read=read)
+            )
     for r in results:
         if not r.jvm:
             out.append(finding(PROFILE_FINDINGS, "no_jvm", scenario=r.scenario))
-            continue
-        top = leaf_table(r.jvm, "jvm", top=1)
-        out.append(
-            finding(
-                PROFILE_FINDINGS,
-                "jvm_path" if r.python_processes else "jvm_only",
-                scenario=r.scenario,
-                jvm_s=r.jvm_s,
-                leaf=top.frame.iloc[0],
-                leaf_share=top.share.iloc[0],
-                leaf_kind=top.kind.iloc[0],
-                **_side_shares(r.jvm, "jvm"),
+        elif not r.python_processes:
+            top = leaf_table(r.jvm, "jvm", top=1)
+            out.append(
+                finding(
+                    PROFILE_FINDINGS,
+                    "jvm_only",
+                    scenario=r.scenario,
+                    prediction=shares(r.jvm, "jvm")["prediction"],
+                    leaf=top.frame.iloc[0],
+                    leaf_share=top.share.iloc[0],
+                )
             )
-        )
-        threads = sorted({s.split(";", 1)[0].removeprefix("thread:") for s in r.jvm})
-        if r.python_processes:
-            key = "writer_thread" if any("writer" in t for t in threads) else "single_thread"
-            names = ", ".join(f"`{t}`" for t in threads)
-            out.append(finding(PROFILE_FINDINGS, key, scenario=r.scenario, threads=names))
     return out
 
 
-def overhead_findings(
-    sampler: OverheadResult,
-    jfr: OverheadResult,
-    load: float | None = None,
-    cores: int | None = None,
-) -> list[Finding]:
-    """The worker sampler's cost (best and median wall-time ratios, its own CPU share), the
-    machine's load (default: the 1-minute load average now), and JFR's wall-time ratio."""
-    load = os.getloadavg()[0] if load is None else load
-    cores = cores or os.cpu_count()
+def overhead_findings(sampler: OverheadResult, jfr: OverheadResult) -> list[Finding]:
+    """The worker sampler's own CPU share of the profiled tasks; its wall-time ratio (best on /
+    best off) against the run-to-run noise of the unprofiled runs (`spread`); JFR's ratio and
+    noise."""
+    noise = max(spread(sampler.unprofiled_s), spread(sampler.profiled_s))
     return [
         finding(
             PROFILE_FINDINGS,
             "sampler_cost",
-            ratio=sampler.ratio,
-            change=sampler.ratio - 1,
-            median_ratio=sampler.median_ratio,
+            sampler_share=sampler.sampler_share,
             sampler_ms=sampler.sampler_cpu_s * 1000,
             busy_s=sampler.task_busy_s,
-            sampler_share=sampler.sampler_share,
         ),
-        finding(PROFILE_FINDINGS, "load_high" if load > cores else "load", load=load, cores=cores),
+        finding(
+            PROFILE_FINDINGS,
+            "wall_cost" if abs(sampler.ratio - 1) > noise else "wall_noise",
+            ratio=sampler.ratio,
+            noise=noise,
+        ),
         finding(
             PROFILE_FINDINGS,
             "jfr_cost",
             ratio=jfr.ratio,
-            median_ratio=jfr.median_ratio,
-            both_change=sampler.ratio * jfr.ratio - 1,
+            noise=max(spread(jfr.unprofiled_s), spread(jfr.profiled_s)),
         ),
     ]

@@ -29,6 +29,8 @@ def plot_flame(
     min_share: float = 0.003,
     max_depth: int = 40,
     hide: str | None = None,
+    fold: bool = False,
+    xmax_s: float | None = None,
 ):
     """Draw an icicle flame graph (root "all" at the top, callees below; width = share of sampled
     time; siblings sorted widest first; the x-axis is not time order). Frames are white outlines;
@@ -36,7 +38,9 @@ def plot_flame(
     narrow or deep to draw), in the category of those samples (`classify.classify_sample`). So
     the coloured area per category is the breakdown's share (`classify.categorize`), and a wide
     frame that only passes calls through stays white. `hide`: a regex of frames left out of the
-    drawing (classified before). Returns the matplotlib Figure."""
+    drawing (classified before); `fold` (JVM side) draws each socket or waiting chain as one
+    labelled frame (`classify.fold_io`). `xmax_s`: an absolute x-axis in sampled seconds from 0 to
+    `xmax_s` (the same for graphs to compare) instead of shares. Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
@@ -44,7 +48,7 @@ def plot_flame(
         fig, ax = plt.subplots(figsize=(12, 5))
     else:
         fig = ax.figure
-    root = category_tree(stacks, side, hide)
+    root = category_tree(stacks, side, hide, fold)
     total = root.weight
     if total == 0:
         ax.text(0.5, 0.5, "no samples: no Python worker ran", ha="center", va="center", fontsize=12)
@@ -52,31 +56,32 @@ def plot_flame(
         ax.set_title(title)
         return fig
     boxes = flame_boxes(root, min_share, max_depth)
+    scale = total if xmax_s is None else max(xmax_s * 1e6, total)  # x = weight / scale
     used = set()
     for b in boxes:
-        x, width, y = b.offset / total, b.weight / total, -b.depth - 1
+        x, width, y = b.offset / scale, b.weight / scale, -b.depth - 1
         ax.add_patch(plt.Rectangle((x, y), width, ROW_HEIGHT, linewidth=0.4, **PASS_THROUGH))
         for cat, offset, weight in b.segments:
             used.add(cat)
             ax.add_patch(
                 plt.Rectangle(
-                    (offset / total, y),
-                    weight / total,
+                    (offset / scale, y),
+                    weight / scale,
                     ROW_HEIGHT,
                     facecolor=CATEGORY_COLORS[cat],
                     edgecolor="none",
                     gid=cat,
                 )
             )
-        if width > 0.06:
+        if width > 0.05:
             text = _short(b.name) if b.depth else f"all: {total / 1e6:.2f} s"
-            chars = int(width * 160)
+            chars = int(width * 125)
             text = text if len(text) <= chars else text[: max(chars - 1, 1)] + "…"
             ax.text(
                 x + 0.003,
                 y + 0.46,
                 text.replace("$", r"\$"),  # '$' would start mathtext
-                fontsize=7,
+                fontsize=9,
                 va="center",
                 clip_on=True,
             )
@@ -84,21 +89,41 @@ def plot_flame(
     ax.set_xlim(0, 1)
     ax.set_ylim(-deepest - 1.2, 0.2)
     ax.set_yticks([])
-    ax.set_xlabel(
-        f"share of {total / 1e6:.2f} s sampled thread time (root at top, callees below; "
-        "colour = where samples end)"
-    )
-    ax.set_title(title)
+    if xmax_s is None:
+        ax.set_xlabel(
+            f"share of {total / 1e6:.2f} s sampled thread time (root at top, callees below; "
+            "colour = where samples end)"
+        )
+    else:
+        ticks = [t for t in _nice_ticks(scale / 1e6)]
+        ax.set_xticks([t * 1e6 / scale for t in ticks], [f"{t:g}" for t in ticks])
+        ax.set_xlabel("sampled thread time (s), the same axis for every graph of this figure")
+    ax.set_title(title, fontsize=11)
     ax.legend(
         handles=[Patch(label="calls only (no self time)", linewidth=0.4, **PASS_THROUGH)]
         + [Patch(color=CATEGORY_COLORS[c], label=c) for c in CATEGORIES if c in used],
         loc="upper left",
         bbox_to_anchor=(1.0, 1.0),
-        fontsize=7,
+        fontsize=9,
     )
     for spine in ("left", "right", "top"):
         ax.spines[spine].set_visible(False)
     return fig
+
+
+def _nice_ticks(top: float, n: int = 6) -> list[float]:
+    """About `n` round tick values from 0 to `top` (seconds)."""
+    import numpy as np
+
+    step = 10 ** np.floor(np.log10(max(top, 1e-9) / n))
+    step *= next(m for m in (1, 2, 5, 10) if top / (step * m) <= n)
+    return [round(float(t), 6) for t in np.arange(0, top + step / 2, step) if t <= top]
+
+
+def drawn_depth(stacks: Stacks, side: str, hide=None, fold=False, max_depth=40) -> int:
+    """Rows `plot_flame` draws for these stacks (after hiding and folding), at most `max_depth`."""
+    boxes = flame_boxes(category_tree(stacks, side, hide, fold), 0.003, max_depth)
+    return max((b.depth for b in boxes), default=1)
 
 
 def coloured_area(ax) -> dict[str, float]:
@@ -181,41 +206,66 @@ def plot_profile(result):
     return fig
 
 
-def plot_flames(results, side: str = "python", height: float | None = None):
+def plot_flames(results, side: str = "python", shared_axis: bool = False):
     """One flame graph per ProfileResult (Python workers or JVM task threads), stacked vertically,
-    `height` inches each (default 3.2 Python, 4.2 JVM: deeper stacks); JVM graphs hide the
-    executor's scaffolding frames (classify.JVM_SCAFFOLDING). Returns the Figure."""
+    each as tall as the rows it draws. JVM graphs hide the executor's scaffolding frames
+    (classify.JVM_SCAFFOLDING) and fold each socket or waiting chain into one labelled frame.
+    `shared_axis`: every graph on one x-axis in sampled seconds, so a graph that sampled less
+    time is narrower. Returns the Figure."""
     import matplotlib.pyplot as plt
 
     results = list(results)
-    height = height or (3.2 if side == "python" else 4.2)
-    fig, axes = plt.subplots(len(results), 1, figsize=(13, height * len(results)), squeeze=False)
-    for ax, r in zip(axes[:, 0], results):
-        stacks = r.python if side == "python" else r.jvm
+    jvm = side != "python"
+    hide, depth = (JVM_SCAFFOLDING, 32) if jvm else (None, 40)
+    panels = [r.jvm if jvm else r.python for r in results]
+    rows = [drawn_depth(s, side, hide, jvm, depth) if s else 2 for s in panels]
+    xmax = max(sum(s.values()) for s in panels) / 1e6 if shared_axis and any(panels) else None
+    fig, axes = plt.subplots(
+        len(results),
+        1,
+        figsize=(14, sum(0.3 * n + 1.3 for n in rows)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [0.3 * n + 1.3 for n in rows]},
+    )
+    for ax, r, stacks in zip(axes[:, 0], results, panels):
         who = (
             f"Python workers, {r.tasks} tasks"
-            if side == "python"
-            else "JVM task threads (JFR; executor plumbing hidden)"
+            if not jvm
+            else "JVM task threads (JFR; executor plumbing hidden, socket waits folded)"
         )
         batch = f"batch {r.batch_size:,}" if r.batch_size else "no Arrow batches"
+        sampled = sum(stacks.values()) / 1e6
         plot_flame(
             stacks,
-            f"{r.scenario} ({batch}): {who}, wall {r.wall_s:.2f} s",
+            f"{r.scenario} ({batch}): {who}, {sampled:.2f} s sampled, wall {r.wall_s:.2f} s",
             side,
             ax,
-            max_depth=40 if side == "python" else 32,
-            hide=None if side == "python" else JVM_SCAFFOLDING,
+            max_depth=depth,
+            hide=hide,
+            fold=jvm,
+            xmax_s=xmax,
         )
     fig.tight_layout()
     return fig
 
 
-def batch_flame_view(batch_size: int, spark, scenario: str, rows: int, out_dir, worker_dir):
-    """Profile `scenario` over `rows` rows at `batch_size` rows per Arrow batch (Python workers
-    only, `profile_scenario(..., jvm=False)`) and draw its flame graph: the render function of
-    notebook 05's batch-size control. Returns the Figure."""
+def batch_flame_view(
+    batch_size: int, spark, scenario: str, rows: int, out_dir, worker_dir, build=None
+):
+    """Profile `scenario` (or the learner's job `build`, a function DataFrame -> DataFrame) over
+    `rows` rows at `batch_size` rows per Arrow batch (Python workers only,
+    `profile_scenario(..., jvm=False)`) and draw its flame graph: the render function of notebook
+    05's batch-size control. Returns the Figure."""
     result = profile_scenario(
-        spark, scenario, rows, out_dir, worker_dir, batch_size=batch_size, jvm=False, warm=False
+        spark,
+        scenario,
+        rows,
+        out_dir,
+        worker_dir,
+        batch_size=batch_size,
+        jvm=False,
+        warm=False,
+        build=build,
     )
     return plot_flames([result], side="python")
 

@@ -25,28 +25,49 @@ def _step(ax, g, color: str, label: str) -> None:
     ax.step(g.t, g.bytes / MiB, where="post", color=color, lw=1.2, label=label)
 
 
+# The panels of `layers_timeline`, top to bottom: (title, layers, log y-axis). Each panel has its
+# own y-axis, so a 7 MiB meter is not drawn under a 1 GiB one.
+TIMELINE_PANELS = (
+    ("JVM process RSS", ("jvm RSS",), False),
+    ("Python processes RSS (daemon, each worker)", ("daemon RSS", "python_worker RSS"), False),
+    (
+        "Inside the JVM (log axis): heap, NIO direct pool, Arrow allocator",
+        ("JVM heap used", "JVM direct pool (NIO)", "JVM Arrow allocator"),
+        True,
+    ),
+    ("Inside each Python worker: heap (memray)", ("Python heap (memray)",), False),
+)
+
+
 def layers_timeline(run, title: str | None = None):
-    """All layers of one job on one time axis (seconds since the job started): process RSS on top
-    (JVM, daemon, each Python worker), the in-process meters below (JVM heap, NIO direct pool,
-    Arrow allocator, each worker's memray heap). Dashed lines: job start and end."""
+    """All layers of one job on one time axis (seconds since the job started), one panel per group
+    of meters with its own y-axis in MiB (`TIMELINE_PANELS`): JVM RSS, the Python processes' RSS,
+    the JVM's in-process meters (log axis), each worker's memray heap. Dashed lines: job start
+    and end. Returns the Figure."""
     tl = run.timeline
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
-    for (layer, pid), g in tl[tl.source == "process"].groupby(["layer", "pid"]):
-        _step(top, g, _RSS_COLORS.get(layer, "k"), f"{layer.replace(' RSS', '')} {pid}")
-    meters = tl[tl.source != "process"]
-    meters = meters[meters.layer != "JVM Arrow allocator peak (since JVM start)"]
-    for (layer, pid), g in meters.groupby(["layer", meters.pid.fillna(-1)]):
-        label = layer if pid == -1 else f"{layer} {int(pid)}"
-        _step(bottom, g, _METER_COLORS.get(layer, "k"), label)
-    for ax in (top, bottom):
+    tl = tl[tl.layer != "JVM Arrow allocator peak (since JVM start)"]
+    colors = {**_RSS_COLORS, **_METER_COLORS}
+    fig, axes = plt.subplots(len(TIMELINE_PANELS), 1, figsize=(12, 9), sharex=True)
+    for ax, (name, layers, log) in zip(axes, TIMELINE_PANELS):
+        part = tl[tl.layer.isin(layers)]
+        for (layer, pid), g in part.groupby(["layer", part.pid.fillna(-1)], sort=False):
+            who = layer.replace(" RSS", "") if layer.endswith("RSS") else layer
+            label = who if pid == -1 or layer == "jvm RSS" else f"{who} {int(pid)}"
+            _step(ax, g, colors.get(layer, "k"), label)
+        if part.empty:
+            ax.text(0.5, 0.5, "not sampled in this run", transform=ax.transAxes, ha="center")
+        elif log and (part.bytes > 0).all():
+            ax.set_yscale("log")
         ax.axvline(0, color="k", ls="--", lw=0.8)
         ax.axvline(run.wall_s, color="k", ls="--", lw=0.8)
-        ax.legend(fontsize=7, ncol=2, loc="upper left")
-    top.set_ylabel("RSS (MiB)")
-    bottom.set_ylabel("MiB")
-    bottom.set_xlabel("seconds since the job started (dashed: start, end)")
-    top.set_title(
-        title or f"{run.scenario}, batch {run.batch_size:,}: every layer on one time axis"
+        ax.set_title(name, fontsize=11, loc="left")
+        ax.set_ylabel("MiB")
+        if not part.empty:
+            ax.legend(fontsize=9, ncol=3, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes[-1].set_xlabel("seconds since the job started (dashed: start, end)")
+    fig.suptitle(
+        title or f"{run.scenario}, batch {run.batch_size:,}: every layer on one time axis",
+        fontsize=12,
     )
     fig.tight_layout()
     return fig
@@ -104,10 +125,13 @@ def hierarchy_bars(hierarchy: pd.DataFrame):
     return fig
 
 
-def timeline_view(batch_size: int, spark, scenario: str, rows: int, worker_dir, dest):
-    """Run `scenario` over `rows` rows at `batch_size` rows per Arrow batch under memray
-    (memory.memory_run, captures into dest/batch<N>) and draw its layer timeline: the render
-    function of notebook 07's batch-size control. Returns the Figure."""
+def timeline_view(
+    batch_size: int, spark, scenario: str, rows: int, worker_dir, dest, build=None, partitions=None
+):
+    """Run `scenario` (or the learner's job `build`, a function DataFrame -> DataFrame) over `rows`
+    rows at `batch_size` rows per Arrow batch under memray (memory.memory_run, captures into
+    dest/batch<N>) and draw its layer timeline: the render function of notebook 07's batch-size
+    control. Returns the Figure."""
     run = memory_run(
         spark,
         scenario,
@@ -115,7 +139,9 @@ def timeline_view(batch_size: int, spark, scenario: str, rows: int, worker_dir, 
         worker_dir,
         Path(dest) / f"batch{batch_size}",
         batch_size=batch_size,
+        partitions=partitions,
         warm=False,
+        build=build,
     )
     return layers_timeline(run)
 

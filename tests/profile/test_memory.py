@@ -118,79 +118,85 @@ def test_hierarchy_findings_one_task_this_jobs_arrow_peak():
     caps = pd.DataFrame({"pid": [5], "seq": [0], "peak_bytes": [3 * 136_000]})
     run = _run(_hierarchy_timeline(), caps, before=0, after=2 * 136_000)
     found = mp.hierarchy_findings(run)
-    assert _keys(found) == ["raw_batch", "python_heap", "arrow_this_job", "one_task"]
-    raw, heap, arrow, wall = found
-    assert raw.values == {"batch_rows": 1000, "raw_mib": pytest.approx(136_000 / MiB)}
+    assert _keys(found) == ["python_heap", "arrow_this_job"]
+    heap, arrow = found
+    assert heap.values["batch_rows"] == 1000
+    assert heap.values["raw_mib"] == pytest.approx(136_000 / MiB)
     assert heap.values["heap_factor"] == pytest.approx(3.0)
     assert heap.values["rss_mib"] == pytest.approx(4.0)  # 5 MiB at its peak - 1 MiB before
-    assert heap.values["rss_factor"] == pytest.approx(4 * MiB / 136_000)
     assert arrow.values == {
         "arrow_mib": pytest.approx(2 * 136_000 / MiB),
         "arrow_factor": pytest.approx(2.0),
     }
-    assert wall.values["rows"] == 4000 and wall.values["wall_s"] == 1.0
-    assert "1,000 rows is 0.1 MiB" in raw.text() and "**3.0×**" in heap.text()
-    assert "this job's peak" in arrow.text() and "single task scored 4,000 rows" in wall.text()
+    assert "3.0× one raw batch" in heap.text() and "1,000 rows" in heap.text()
+    assert "during this job" in arrow.text()
 
 
 def test_hierarchy_findings_no_capture_earlier_arrow_peak_several_tasks():
     caps = pd.DataFrame(columns=["pid", "seq", "peak_bytes"])
     run = _run(_hierarchy_timeline(), caps, partitions=2, before=900_000, after=900_000)
     found = mp.hierarchy_findings(run)
-    assert _keys(found) == ["raw_batch", "no_capture", "arrow_earlier_job", "tasks"]
-    assert found[1].values["rss_mib"] == pytest.approx(4.0)
-    assert "earlier job's peak" in found[2].text()
-    assert found[3].text().startswith("The 2 tasks scored 4,000 rows in 1.00 s")
+    assert _keys(found) == ["no_capture", "arrow_earlier_job"]
+    assert found[0].values["rss_mib"] == pytest.approx(4.0)
+    assert "earlier job" in found[1].text()
 
 
-def _batch_table(factors, tasks=(2, 2), workers=(2, 2)):
+def _batch_table(peaks_mib, tasks=(2, 2, 2), workers=(2, 2, 2)):
+    raw = [b * 136 for b in (50_000, 1_000, 10_000)]  # unsorted on purpose
+    peak = [m * MiB for m in peaks_mib]
     return pd.DataFrame(
         {
-            "batch_size": [50_000, 1_000],  # unsorted on purpose
-            "python_peak_bytes": [20 * MiB, 5 * MiB],
-            "python_peak_over_raw": list(factors),
+            "batch_size": [50_000, 1_000, 10_000],
+            "raw_batch_bytes": raw,
+            "python_peak_bytes": peak,
+            "python_peak_over_raw": [p / r for p, r in zip(peak, raw)],
             "tasks": list(tasks),
             "python_workers": list(workers),
         }
     )
 
 
-def test_batch_size_findings_factor_falls_same_captures():
-    found = mp.batch_size_findings(_batch_table((3.1, 39.0)))
-    assert _keys(found) == ["peak_range", "factor_falls", "captures"]
-    assert found[0].values == {
-        "lo": 1000,
-        "hi": 50_000,
-        "lo_mib": 5.0,
-        "hi_mib": 20.0,
-        "lo_factor": 39.0,
-        "hi_factor": 3.1,
-    }
-    assert "from 1,000 to 50,000 rows per batch" in found[0].text()
+def test_batch_size_findings_fixed_part_same_captures():
+    # peak = 4 MiB + 2 x raw: the intercept is the fixed part
+    peaks = [4 + 2 * b * 136 / MiB for b in (50_000, 1_000, 10_000)]
+    found = mp.batch_size_findings(_batch_table(peaks))
+    assert _keys(found) == ["peak_range", "fixed_part", "captures"]
+    v = found[0].values
+    assert (v["lo"], v["hi"]) == (1000, 50_000) and v["lo_mib"] == pytest.approx(peaks[1])
+    assert "From 1,000 to 50,000 rows per batch" in found[0].text()
+    assert found[1].values["fixed_mib"] == pytest.approx(4.0)
+    assert found[1].values["lo_fixed"] == pytest.approx(4 / peaks[1])
+    assert found[1].values["hi_fixed"] == pytest.approx(4 / peaks[0])
     assert found[2].values == {"tasks": 2, "workers": 2}
 
 
-def test_batch_size_findings_factor_flat_varied_captures():
-    found = mp.batch_size_findings(_batch_table((5.0, 4.0), tasks=(2, 3), workers=(1, 2)))
-    assert _keys(found) == ["peak_range", "factor_flat", "captures_varied"]
+def test_batch_size_findings_no_fixed_part_varied_captures():
+    peaks = [2 * b * 136 / MiB - 1 for b in (50_000, 1_000, 10_000)]  # intercept -1 MiB
+    found = mp.batch_size_findings(_batch_table(peaks, tasks=(2, 3, 2), workers=(1, 2, 2)))
+    assert _keys(found) == ["peak_range", "no_fixed_part", "captures_varied"]
+    assert found[1].values["fixed_mib"] == pytest.approx(-1.0)
     assert found[2].values == {"tasks_min": 2, "tasks_max": 3, "workers_min": 1, "workers_max": 2}
     with pytest.raises(LabError):
-        mp.batch_size_findings(_batch_table((1, 1)).iloc[:0])
+        mp.batch_size_findings(_batch_table(peaks).iloc[:0])
 
 
-def _scenario_table(pandas_heap, arrow_heap, direct, alloc=17.0):
-    return pd.DataFrame(
+def _scenario_table(pandas_heap, arrow_heap, direct, alloc=17.0, raw=6.5):
+    t = pd.DataFrame(
         {"map_in_pandas": [pandas_heap, alloc, direct], "map_in_arrow": [arrow_heap, 16.0, 1.0]},
-        index=["Python heap (memray)", "JVM Arrow allocator", "JVM direct pool (NIO)"],
+        index=[mp.PY_HEAP_ROW, "JVM Arrow allocator", "JVM direct pool (NIO)"],
     )
+    t.attrs["raw_batch_mib"] = raw
+    return t
 
 
 def test_scenario_findings_every_branch():
     less = mp.scenario_findings(_scenario_table(27.0, 20.0, 1.8))
     assert _keys(less) == ["heap_less", "meters_differ"]
-    assert less[0].values == {"pandas_heap": 27.0, "arrow_heap": 20.0}
-    assert less[1].values == {"pandas_alloc": 17.0, "arrow_alloc": 16.0, "pandas_direct": 1.8}
-    assert "17.0 / 16.0 MiB" in less[1].text()
+    assert less[0].values["saved_mib"] == pytest.approx(7.0)
+    assert less[0].values["batches"] == pytest.approx(7.0 / 6.5)
+    assert less[1].values == {"pandas_alloc": 17.0, "pandas_direct": 1.8}
+    partly = mp.scenario_findings(_scenario_table(27.0, 25.7, 1.8))
+    assert _keys(partly)[0] == "heap_less_partly" and "only 0.2×" in partly[0].text()
     more = mp.scenario_findings(_scenario_table(20.0, 27.0, 17.0))
     assert _keys(more) == ["heap_not_less", "meters_close"]
     with pytest.raises(LabError, match="map_in_arrow"):
@@ -214,6 +220,9 @@ def test_peaks_by_scenario_in_mib_with_missing_layers():
     assert t.loc["python_worker RSS", "map_in_pandas"] == 5.0  # two workers at one instant
     assert t.loc["JVM heap used", "map_in_pandas"] == 8.0
     assert np.isnan(t.loc["JVM heap used", "map_in_arrow"])
+    # the Python heap row is the largest task's memray peak, the meter of memory_hierarchy
+    assert t.loc[mp.PY_HEAP_ROW, "map_in_pandas"] == 1 / MiB
+    assert t.attrs["raw_batch_mib"] == pytest.approx(1000 * 136 / MiB)
     with pytest.raises(LabError):
         mp.peaks_by_scenario([pandas_run, pandas_run])
 

@@ -141,16 +141,16 @@ def test_pyspy_findings_every_branch():
     spy = pp.PySpyProfile("map_in_pandas", 1000, 100, 1.0, 100, True, 10, [1, 2], SPY_STACKS)
     cost = OverheadResult("map_in_pandas", 1000, [1.5, 1.6], [1.0, 1.1])
     fs = pp.pyspy_findings(spy, cost, sampler_ratio=1.02)
-    assert [f.key for f in fs] == ["native", "predict", "categories", "cost"]
+    assert [f.key for f in fs] == ["native", "predict", "cost"]
     assert fs[0].values["native_share"] == pytest.approx(0.7)
     assert fs[0].values["python_share"] == pytest.approx(0.3)
     assert fs[1].values["lightgbm_share"] == pytest.approx(0.75) and "75%" in fs[1].text()
-    assert fs[2].values == pytest.approx(
-        {"prediction": 0.8, "conversion": 0.0, "serialization": 0.1, "other": 0.1}
-    )
-    assert fs[3].values == {"ratio": 1.5, "sampler_ratio": 1.02}
-    assert "**1.50**" in fs[3].text() and "**1.020**" in fs[3].text()
-    cheap = pp.pyspy_findings(spy, cost, sampler_ratio=1.6)[-1]
-    assert cheap.key == "cost_not_higher" and "did not cost more" in cheap.text()
+    assert fs[2].values == pytest.approx({"ratio": 1.5, "sampler_ratio": 1.02, "noise": 0.1})
+    assert "**1.50**" in fs[2].text() and "1.020" in fs[2].text()
+    cheap = pp.pyspy_findings(spy, cost, sampler_ratio=1.7)[-1]
+    assert cheap.key == "cost_not_higher" and "not more than the sampler" in cheap.text()
+    close = pp.pyspy_findings(spy, cost, sampler_ratio=1.45)[-1]
+    assert close.key == "cost_noise" and "inside the noise" in close.text()
+    assert pp.spread([1.0, 1.1]) == pytest.approx(0.1) and pp.spread([]) == 0.0
     (skipped,) = pp.pyspy_findings(None, None, 1.02, "ptrace_scope is 3")
     assert skipped.key == "skipped" and "(ptrace_scope is 3)" in skipped.text()

@@ -48,20 +48,26 @@ def test_batch_flame_view_profiles_python_only_at_the_chosen_batch(monkeypatch):
     size (no JFR), drawn as one Python flame graph."""
     seen = {}
 
-    def fake_profile(spark, name, rows, out_dir, worker_dir, batch_size=None, jvm=True, warm=True):
-        seen.update(name=name, rows=rows, batch_size=batch_size, jvm=jvm, warm=warm)
+    def fake_profile(
+        spark, name, rows, out_dir, worker_dir, batch_size=None, jvm=True, warm=True, build=None
+    ):
+        seen.update(name=name, rows=rows, batch_size=batch_size, jvm=jvm, warm=warm, build=build)
         return "result"
+
+    def job(df):
+        return df
 
     monkeypatch.setattr(flamegraph, "profile_scenario", fake_profile)
     monkeypatch.setattr(flamegraph, "plot_flames", lambda results, side: (list(results), side))
-    drawn = flamegraph.batch_flame_view(100, None, "map_in_pandas", 2000, "out", "workers")
+    drawn = flamegraph.batch_flame_view(100, None, "mine", 2000, "out", "workers", build=job)
     assert drawn == (["result"], "python")
     assert seen == {
-        "name": "map_in_pandas",
+        "name": "mine",
         "rows": 2000,
         "batch_size": 100,
         "jvm": False,
         "warm": False,
+        "build": job,
     }
 
 
@@ -113,3 +119,54 @@ def test_pass_through_frames_stay_white():
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend[0] == "calls only (no self time)" and "waiting" in legend
     plt.close(fig)
+
+
+# ---- JVM socket waits folded, comparable pairs on one axis --------------------------------------
+
+READ_35 = (
+    "thread:Executor task launch worker-0;org.apache.spark.api.python.PythonRunner$$anon$3.read;"
+    "java.io.DataInputStream.readInt;java.io.BufferedInputStream.fill;"
+    "sun.nio.ch.NioSocketImpl$1.read;sun.nio.ch.NioSocketImpl.read;"
+    "sun.nio.ch.NioSocketImpl.implRead;sun.nio.ch.NioSocketImpl.tryRead;"
+    "sun.nio.ch.SocketDispatcher.read;sun.nio.ch.SocketDispatcher.read0 [native]"
+)
+EPOLL_4X = (
+    "thread:Executor task launch worker-0;"
+    "org.apache.spark.api.python.BasePythonRunner$ReaderInputStream.read;"
+    "sun.nio.ch.SelectorImpl.select;sun.nio.ch.SelectorImpl.lockAndDoSelect;"
+    "sun.nio.ch.EPollSelectorImpl.doSelect;sun.nio.ch.EPoll.wait [native]"
+)
+
+
+@pytest.mark.parametrize(
+    "stack, label",
+    [
+        (READ_35, "[waiting: socket read, Python still computing]"),
+        (EPOLL_4X, "[waiting: epoll on the worker's socket]"),
+    ],
+)
+def test_jvm_socket_waits_fold_into_one_labelled_frame(stack, label):
+    from helpers.profile.classify import fold_io
+
+    folded = fold_io(stack)
+    assert folded[-1] == label and len(folded) == 3
+    assert fold_io("thread:t;a.B.c;d.E.f") == ["thread:t", "a.B.c", "d.E.f"]  # busy: untouched
+
+
+def test_folding_changes_the_drawing_not_the_coloured_area():
+    stacks = {READ_35: 600, EPOLL_4X: 300, "thread:t;org.apache.spark.X.convert": 100}
+    plain = flamegraph.coloured_area(flamegraph.plot_flame(stacks, side="jvm").axes[0])
+    folded_fig = flamegraph.plot_flame(stacks, side="jvm", fold=True)
+    assert flamegraph.coloured_area(folded_fig.axes[0]) == pytest.approx(plain)
+    labels = {t.get_text() for t in folded_fig.axes[0].texts}
+    assert any(t.startswith("[waiting: socket read") for t in labels)
+    assert not any("NioSocketImpl" in t for t in labels)
+
+
+def test_shared_axis_draws_the_smaller_profile_narrower():
+    small, large = {"m;f": 1_000_000}, {"m;f": 3_000_000}
+    fig = flamegraph.plot_flame(small, side="python", xmax_s=3.0)
+    root = fig.axes[0].patches[0]
+    assert root.get_width() == pytest.approx(1 / 3)
+    wide = flamegraph.plot_flame(large, side="python", xmax_s=3.0).axes[0].patches[0]
+    assert wide.get_width() == pytest.approx(1.0)

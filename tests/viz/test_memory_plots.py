@@ -25,13 +25,15 @@ def _run():
     return mp.MemoryRun("map_in_pandas", 4000, 1000, 1, 0.5, 0.0, tl, caps, 0, 9 * MiB)
 
 
-def test_layers_timeline_draws_rss_and_meters():
+def test_layers_timeline_draws_each_group_on_its_own_axis():
     fig = memory_plots.layers_timeline(_run())
-    top, bottom = fig.axes
-    assert len(top.lines) == 2 + 2  # jvm and worker RSS, then the start/end markers
-    # the Arrow high-water mark is not a timeline: JVM heap and memray heap only
-    assert len(bottom.lines) == 2 + 2
-    assert "batch 1,000" in top.get_title()
+    jvm_rss, py_rss, jvm_meters, py_heap = fig.axes
+    # one line per process or meter, then the start/end markers
+    assert len(jvm_rss.lines) == 1 + 2 and len(py_rss.lines) == 1 + 2
+    # the Arrow high-water mark is not a timeline: the JVM panel draws the heap only, on a log axis
+    assert len(jvm_meters.lines) == 1 + 2 and jvm_meters.get_yscale() == "log"
+    assert len(py_heap.lines) == 1 + 2 and py_heap.get_ylim()[1] < 100  # MiB, not under 300
+    assert "batch 1,000" in fig._suptitle.get_text()
     plt.close(fig)
 
 
@@ -51,8 +53,11 @@ def test_timeline_view_runs_at_the_chosen_batch_size(monkeypatch, tmp_path):
     captures in their own folder, drawn as a layer timeline."""
     seen = {}
 
-    def fake_run(spark, name, rows, worker_dir, dest, batch_size=None, warm=True):
+    def fake_run(
+        spark, name, rows, worker_dir, dest, batch_size=None, partitions=None, warm=True, build=None
+    ):
         seen.update(name=name, rows=rows, dest=dest, batch_size=batch_size, warm=warm)
+        seen.update(partitions=partitions, build=build)
         return _run()
 
     monkeypatch.setattr(memory_plots, "memory_run", fake_run)
@@ -64,5 +69,7 @@ def test_timeline_view_runs_at_the_chosen_batch_size(monkeypatch, tmp_path):
         "dest": tmp_path / "batch1000",
         "batch_size": 1000,
         "warm": False,
+        "partitions": None,
+        "build": None,
     }
     plt.close(fig)
