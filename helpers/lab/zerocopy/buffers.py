@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
 from helpers.core.validate import require_positive
 from helpers.model.data import N_FEATURES, feature_frame, feature_names
@@ -113,13 +114,16 @@ def copied_bytes(result, *sources) -> int:
 # ---- 1. Arrow -> NumPy forensics ----------------------------------------------------------------
 
 REASONS = {
-    "primitive": "fixed-width values buffer, no validity bitmap needed: NumPy can point at it",
+    "primitive": "NumPy-compatible fixed-width values and null_count == 0: NumPy can point at them",
+    "bitmap_no_nulls": "a validity bitmap is present but null_count == 0: the values are still "
+    "NumPy-compatible, NumPy points at them",
     "nulls": "NumPy has no validity bitmap: nulls become NaN in a new buffer",
     "bool": "Arrow packs 8 booleans per byte, NumPy uses one byte each: unpacked into a new buffer",
     "string": "offsets + UTF-8 bytes become one Python str object per value",
     "timestamp": "int64 values buffer with a type annotation: NumPy datetime64 can point at it",
     "dictionary": "indices are decoded into values (one Python object per row)",
     "list": "an object array of per-row NumPy views: the values stay, N Python objects are new",
+    "yours": "your array: the addresses decide",
     "fixed_size_list": "an object array of per-row views; `.flatten().to_numpy().reshape(n, w)` "
     "gives the 2-D matrix as one view",
 }
@@ -138,6 +142,11 @@ def forensics_cases(rows: int = 1000) -> dict[str, tuple[pa.Array, str]]:
         "int64": (pa.array(rng.integers(0, 1000, rows)), "primitive"),
         "double": (pa.array(x), "primitive"),
         "double with nulls": (pa.array(x, mask=mask), "nulls"),
+        # a slice past the only null: the validity bitmap stays, null_count is 0
+        "double, bitmap, 0 nulls": (
+            pa.array(np.r_[0.0, x], mask=np.r_[True, np.zeros(rows, bool)]).slice(1),
+            "bitmap_no_nulls",
+        ),
         "int64 with nulls": (pa.array(rng.integers(0, 1000, rows), mask=mask), "nulls"),
         "bool": (pa.array(x > 0), "bool"),
         "string": (pa.array([f"s{i % 97}" for i in range(rows)]), "string"),
@@ -230,11 +239,15 @@ def _object_bytes(result: np.ndarray) -> int:
     return int(total)
 
 
-def forensics_table(rows: int = 1000) -> pd.DataFrame:
-    """Every case of `forensics_cases` through `buffer_check`, one row each."""
-    return pd.DataFrame(
-        [asdict(buffer_check(a, name, why)) for name, (a, why) in forensics_cases(rows).items()]
-    )
+def forensics_table(rows: int = 1000, extra: dict[str, pa.Array] | None = None) -> pd.DataFrame:
+    """Every case of `forensics_cases` through `buffer_check`, one row each, then your own arrays
+    (`extra`: name -> pyarrow Array) judged the same way."""
+    cases = dict(forensics_cases(rows))
+    for name, arr in (extra or {}).items():
+        if not isinstance(arr, pa.Array):
+            raise LabError(f"{name!r} must be a pyarrow Array (e.g. pa.array([1.0, None])).")
+        cases[name] = (arr, "yours")
+    return pd.DataFrame([asdict(buffer_check(a, name, why)) for name, (a, why) in cases.items()])
 
 
 # ---- 2. Arrow -> pandas with memray --------------------------------------------------------------
@@ -287,6 +300,7 @@ TO_PANDAS_VARIANTS = (
     "to_pandas(split_blocks, self_destruct)",
     "to_pandas(types_mapper=pd.ArrowDtype)",
     "split_blocks, 10% nulls",
+    "ArrowDtype, 10% nulls",
 )
 
 
@@ -299,7 +313,7 @@ def to_pandas_variants(rows: int, cols: int = N_FEATURES) -> pd.DataFrame:
         nulls = 0.1 if "nulls" in name else 0.0
         if name == "to_pandas()":
             kwargs = {}
-        elif name == "to_pandas(types_mapper=pd.ArrowDtype)":
+        elif "ArrowDtype" in name:
             kwargs = {"types_mapper": pd.ArrowDtype}
         else:
             kwargs = {"split_blocks": True}
@@ -476,17 +490,18 @@ FORENSICS_FINDINGS = {
 
 TO_PANDAS_FINDINGS = {
     "default_copy": "The default `to_pandas()` allocated {peak_over_data:.2f}× the data "
-    "({peak_mb:.1f} MB for {data_mb:.1f} MB) and no column shares Arrow's memory: it is one "
+    "({peak_mb:.1f} MB for {data_mb:.1f} MB) and no column shares Arrow's memory: one "
     "consolidated copy.",
     "default_shared": "The default `to_pandas()` allocated {peak_over_data:.2f}× the data "
     "({peak_mb:.1f} MB for {data_mb:.1f} MB) and {shared} of {cols} columns share Arrow's memory.",
-    "split": "With `split_blocks` {shared} of {cols} columns stay views and the peak is {peak:,} "
-    "bytes.",
-    "arrow_dtype": "Arrow-backed dtypes share {shared} of {cols}.",
-    "nulls_copy": "One null per column is enough to lose it: with 10% nulls the peak is back to "
-    "{peak_over_data:.2f}× the data, because NaN has to be written into a new float64 buffer.",
-    "nulls_shared": "With 10% nulls {shared} of {cols} columns still share Arrow's memory; the "
-    "peak is {peak_over_data:.2f}× the data.",
+    "split_nulls_copy": "`split_blocks`: {shared} of {cols} columns are views; with 10% nulls "
+    "{shared_nulls} are, peak {nulls_over_data:.2f}× the data (NaN needs a new float64 buffer).",
+    "split_nulls_shared": "`split_blocks`: {shared} of {cols} columns are views; with 10% nulls "
+    "still {shared_nulls}, peak {nulls_over_data:.2f}× the data.",
+    "arrow_dtype_nulls_shared": "`pd.ArrowDtype` keeps the validity bitmap: {shared} of {cols} "
+    "columns are views without nulls, {shared_nulls} with 10% nulls.",
+    "arrow_dtype_nulls_copy": "`pd.ArrowDtype`: {shared} of {cols} columns are views without "
+    "nulls, {shared_nulls} with 10% nulls.",
 }
 
 IPC_FINDINGS = {
@@ -530,9 +545,10 @@ def forensics_findings(forensics: pd.DataFrame) -> list[Finding]:
 
 def to_pandas_findings(ways: pd.DataFrame) -> list[Finding]:
     """What `to_pandas_variants` found: the default's peak over the data (and whether any column
-    kept Arrow's memory), the views `split_blocks` and ArrowDtype keep, and what 10% nulls do."""
+    kept Arrow's memory); the views `split_blocks` keeps without and with 10% nulls; the same for
+    `pd.ArrowDtype`. Three findings, each branch on the columns measured as views."""
     w = ways.set_index("variant")
-    default, split, arrow, nulls = (w.loc[v] for v in TO_PANDAS_VARIANTS)
+    default, split, arrow, nulls, arrow_nulls = (w.loc[v] for v in TO_PANDAS_VARIANTS)
     cols = int(default["cols"])
     return [
         finding(
@@ -546,18 +562,20 @@ def to_pandas_findings(ways: pd.DataFrame) -> list[Finding]:
         ),
         finding(
             TO_PANDAS_FINDINGS,
-            "split",
+            "split_nulls_copy" if nulls["shared_columns"] == 0 else "split_nulls_shared",
             shared=int(split["shared_columns"]),
+            shared_nulls=int(nulls["shared_columns"]),
             cols=cols,
-            peak=int(split["peak_bytes"]),
+            nulls_over_data=float(nulls["peak_over_data"]),
         ),
-        finding(TO_PANDAS_FINDINGS, "arrow_dtype", shared=int(arrow["shared_columns"]), cols=cols),
         finding(
             TO_PANDAS_FINDINGS,
-            "nulls_copy" if nulls["shared_columns"] == 0 else "nulls_shared",
-            shared=int(nulls["shared_columns"]),
+            "arrow_dtype_nulls_shared"
+            if arrow_nulls["shared_columns"] > 0
+            else "arrow_dtype_nulls_copy",
+            shared=int(arrow["shared_columns"]),
+            shared_nulls=int(arrow_nulls["shared_columns"]),
             cols=cols,
-            peak_over_data=float(nulls["peak_over_data"]),
         ),
     ]
 

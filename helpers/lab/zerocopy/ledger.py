@@ -28,6 +28,7 @@ from pyspark.sql.types import DoubleType, LongType, StructField, StructType
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
+from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
 from helpers.lab.journey import WORKER_CALLS, worker_arrow_to_pandas, worker_pandas_to_arrow
 from helpers.lab.zerocopy.buffers import (
@@ -605,6 +606,7 @@ def copy_ledger(
     batches: int = 4,
     repeats: int = 5,
     n_features: int = N_FEATURES,
+    progress: Progress | Sink | None = None,
 ) -> Ledger:
     """The copy ledger for one batch of `rows` rows x `n_features` doubles through each path.
 
@@ -612,7 +614,7 @@ def copy_ledger(
     UnsafeRows, and its reader + UnsafeProjection on the worker's result (py4j, timed around one
     call over all batches, round trip subtracted). Python hops: this pyspark's worker calls
     (`python_hops`) on the JVM's bytes. End-to-end: the scenario on Spark, per batch. All in
-    seconds and bytes."""
+    seconds and bytes. `progress` reports each path (`helpers.core.progress`)."""
     from pyspark.sql import functions as F
 
     require_positive("rows", rows)
@@ -630,83 +632,94 @@ def copy_ledger(
     feats = feature_names(n_features)
     jvm = _JvmArrow(spark)
     booster = load_booster()
+    p = as_progress(progress)
     try:
-        for path in paths:
-            if path == "pandas_udf":
-                sent = df.select(*feats)
-            else:
-                sent = df.select(F.struct(*df.columns).alias("struct"))
-            result_schema = _result_schema(path).json()
-            if path == "pandas_udf":  # EvalPythonExec keeps every input row (all columns) to join
-                secs, nbytes = jvm.row_queue(jvm.rows_of(df), len(df.columns), repeats)
+        with p.task("copy ledger", len(paths)):
+            for path in paths:
+                p.step(f"copy ledger: {path}")
+                if path == "pandas_udf":
+                    sent = df.select(*feats)
+                else:
+                    sent = df.select(F.struct(*df.columns).alias("struct"))
+                result_schema = _result_schema(path).json()
+                if (
+                    path == "pandas_udf"
+                ):  # EvalPythonExec keeps every input row (all columns) to join
+                    secs, nbytes = jvm.row_queue(jvm.rows_of(df), len(df.columns), repeats)
+                    ledger.hops.append(
+                        Hop(
+                            path,
+                            ROW_QUEUE_HOP,
+                            "jvm",
+                            nbytes // batches,
+                            secs / batches,
+                            True,
+                            f"HybridRowQueue.add + remove ({jvm.eval_source}, RowQueue.scala) in a "
+                            "Janino-compiled JVM loop",
+                        )
+                    )
+                jrows = jvm.rows_of(sent)
+                secs, n, message = jvm.to_arrow(jrows, sent._jdf.schema(), rows, repeats)
+                if n != batches:
+                    raise LabError(f"Expected {batches} batches from the JVM, got {n}.")
                 ledger.hops.append(
                     Hop(
                         path,
-                        ROW_QUEUE_HOP,
+                        "JVM rows -> Arrow vectors -> IPC bytes",
                         "jvm",
-                        nbytes // batches,
-                        secs / batches,
+                        len(message),
+                        secs,
                         True,
-                        f"HybridRowQueue.add + remove ({jvm.eval_source}, RowQueue.scala) in a "
-                        "Janino-compiled JVM loop",
+                        "ArrowConverters.toBatchIterator (ArrowWriter + MessageSerializer) "
+                        "via py4j",
                     )
                 )
-            jrows = jvm.rows_of(sent)
-            secs, n, message = jvm.to_arrow(jrows, sent._jdf.schema(), rows, repeats)
-            if n != batches:
-                raise LabError(f"Expected {batches} batches from the JVM, got {n}.")
-            ledger.hops.append(
-                Hop(
-                    path,
-                    "JVM rows -> Arrow vectors -> IPC bytes",
-                    "jvm",
-                    len(message),
-                    secs,
-                    True,
-                    "ArrowConverters.toBatchIterator (ArrowWriter + MessageSerializer) via py4j",
+                stream = _stream_of(to_arrow_schema(sent.schema), message)
+                hops, result_message = python_hops(
+                    path, stream, booster, repeats, timezone=jvm.tz, safecheck=safecheck
                 )
-            )
-            stream = _stream_of(to_arrow_schema(sent.schema), message)
-            hops, result_message = python_hops(
-                path, stream, booster, repeats, timezone=jvm.tz, safecheck=safecheck
-            )
-            ledger.hops.extend(hops)
-            flat = None if path == "pandas_udf" else _spark_schema(spark, OUT_STRUCT.json())
-            read, proj, row_bytes = jvm.from_arrow(
-                result_message, _spark_schema(spark, result_schema), batches, repeats, flat=flat
-            )
-            body = pa.ipc.read_message(pa.py_buffer(result_message)).body.size
-            ledger.hops.append(
-                Hop(
-                    path,
-                    "JVM IPC read -> Arrow vectors",
-                    "jvm",
-                    int(body),
-                    read,
-                    True,
-                    "ArrowConverters.fromBatchIterator (MessageSerializer + VectorLoader) via py4j",
+                ledger.hops.extend(hops)
+                flat = None if path == "pandas_udf" else _spark_schema(spark, OUT_STRUCT.json())
+                read, proj, row_bytes = jvm.from_arrow(
+                    result_message, _spark_schema(spark, result_schema), batches, repeats, flat=flat
                 )
-            )
-            if path == "pandas_udf":  # the result is joined with the queued input row, projected
-                proj, row_bytes = (
-                    v / batches
-                    for v in jvm.join_project(jvm.rows_of(df), df._jdf.schema(), repeats)
+                body = pa.ipc.read_message(pa.py_buffer(result_message)).body.size
+                ledger.hops.append(
+                    Hop(
+                        path,
+                        "JVM IPC read -> Arrow vectors",
+                        "jvm",
+                        int(body),
+                        read,
+                        True,
+                        "ArrowConverters.fromBatchIterator (MessageSerializer + VectorLoader) "
+                        "via py4j",
+                    )
                 )
-                how = (
-                    f"JoinedRow(input row, result) + UnsafeProjection, as {jvm.eval_source} "
-                    "does, in a Janino-compiled JVM loop"
+                if (
+                    path == "pandas_udf"
+                ):  # the result is joined with the queued input row, projected
+                    proj, row_bytes = (
+                        v / batches
+                        for v in jvm.join_project(jvm.rows_of(df), df._jdf.schema(), repeats)
+                    )
+                    how = (
+                        f"JoinedRow(input row, result) + UnsafeProjection, as {jvm.eval_source} "
+                        "does, in a Janino-compiled JVM loop"
+                    )
+                else:
+                    how = (
+                        "the result struct's fields projected to UnsafeRows, as "
+                        "MapInBatchEvaluatorFactory.scala does, in a Janino-compiled JVM loop"
+                    )
+                ledger.hops.append(
+                    Hop(
+                        path, "JVM projection -> UnsafeRows", "jvm", int(row_bytes), proj, True, how
+                    )
                 )
-            else:
-                how = (
-                    "the result struct's fields projected to UnsafeRows, as "
-                    "MapInBatchEvaluatorFactory.scala does, in a Janino-compiled JVM loop"
-                )
-            ledger.hops.append(
-                Hop(path, "JVM projection -> UnsafeRows", "jvm", int(row_bytes), proj, True, how)
-            )
-            e2e, wire = end_to_end_per_batch(spark, path, df, rows, batches)
-            ledger.end_to_end[path] = e2e
-            ledger.wire[path] = wire
+                e2e, wire = end_to_end_per_batch(spark, path, df, rows, batches)
+                ledger.end_to_end[path] = e2e
+                ledger.wire[path] = wire
     finally:
         df.unpersist()
         spark.conf.set(

@@ -2,7 +2,9 @@
 hand-made tables (pure: no Spark)."""
 
 import pandas as pd
+import pytest
 
+from helpers.core.config import LabError
 from helpers.lab.zerocopy import buffers as z
 
 
@@ -40,12 +42,13 @@ def test_forensics_findings_of_the_real_table():
     assert got["objects"].values["objects"] == 200
 
 
-def _ways(default_shared: int, null_shared: int) -> pd.DataFrame:
+def _ways(default_shared: int, null_shared: int, arrow_null_shared: int = 16) -> pd.DataFrame:
     rows = [
         ("to_pandas()", 2_100_000, default_shared),
         ("to_pandas(split_blocks, self_destruct)", 40_000, 16),
         ("to_pandas(types_mapper=pd.ArrowDtype)", 30_000, 16),
         ("split_blocks, 10% nulls", 2_000_000, null_shared),
+        ("ArrowDtype, 10% nulls", 30_000, arrow_null_shared),
     ]
     df = pd.DataFrame(rows, columns=["variant", "peak_bytes", "shared_columns"])
     df["cols"], df["data_bytes"] = 16, 2_000_000
@@ -54,20 +57,48 @@ def _ways(default_shared: int, null_shared: int) -> pd.DataFrame:
 
 
 def test_to_pandas_findings_copy_branches():
-    got = z.to_pandas_findings(_ways(0, 0))
-    assert [f.key for f in got] == ["default_copy", "split", "arrow_dtype", "nulls_copy"]
+    got = z.to_pandas_findings(_ways(0, 0, 0))
+    assert [f.key for f in got] == ["default_copy", "split_nulls_copy", "arrow_dtype_nulls_copy"]
     assert "allocated 1.05× the data (2.1 MB for 2.0 MB)" in got[0].text()
-    assert got[1].values == {"shared": 16, "cols": 16, "peak": 40_000}
-    assert "peak is 40,000 bytes" in got[1].text()
-    assert got[2].text() == "Arrow-backed dtypes share 16 of 16."
-    assert "back to 1.00× the data" in got[3].text()
+    assert got[1].values == {"shared": 16, "shared_nulls": 0, "cols": 16, "nulls_over_data": 1.0}
+    assert got[2].values == {"shared": 16, "shared_nulls": 0, "cols": 16}
 
 
 def test_to_pandas_findings_shared_branches():
     got = z.to_pandas_findings(_ways(3, 5))
-    assert [f.key for f in got] == ["default_shared", "split", "arrow_dtype", "nulls_shared"]
+    assert [f.key for f in got] == [
+        "default_shared",
+        "split_nulls_shared",
+        "arrow_dtype_nulls_shared",
+    ]
     assert "3 of 16 columns share" in got[0].text()
-    assert "5 of 16 columns still share" in got[3].text()
+    assert got[1].values["shared_nulls"] == 5
+    assert got[2].values == {"shared": 16, "shared_nulls": 16, "cols": 16}
+
+
+def test_the_rule_is_null_count_not_the_bitmap():
+    """A slice past the only null keeps its validity bitmap and is still a view; bool copies."""
+    t = z.forensics_table(200).set_index("case")
+    bitmap = z.forensics_cases(200)["double, bitmap, 0 nulls"][0]
+    assert bitmap.buffers()[0] is not None and bitmap.null_count == 0
+    assert t.loc["double, bitmap, 0 nulls", "verdict"] == "zero-copy view"
+    assert t.loc["double with nulls", "verdict"] == "copied"
+    assert t.loc["bool", "verdict"] == "copied"
+
+
+def test_forensics_table_takes_your_array():
+    import pyarrow as pa
+
+    t = z.forensics_table(10, extra={"mine": pa.array([1.0, None])}).set_index("case")
+    assert t.loc["mine", "verdict"] == "copied" and t.loc["mine", "null_count"] == 1
+    with pytest.raises(LabError, match="pyarrow Array"):
+        z.forensics_table(10, extra={"mine": [1.0]})
+
+
+def test_arrow_dtype_keeps_views_with_nulls():
+    ways = z.to_pandas_variants(1000, 4).set_index("variant")
+    assert ways.loc["ArrowDtype, 10% nulls", "shared_columns"] == 4
+    assert ways.loc["split_blocks, 10% nulls", "shared_columns"] == 0
 
 
 def _reads(socket_inside: bool, mmap_inside: bool) -> pd.DataFrame:
