@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ import pandas as pd
 from helpers.core.config import ROOT, LabError
 from helpers.core.findings import Finding, finding
 from helpers.core.lines import SINCE, has, installed_pyspark
+from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import active_session, start_session, stop_session
 from helpers.core.validate import parse_partitions, require_positive
 from helpers.measure.timing import collect_predictions, reference_predictions, time_noop
@@ -217,9 +219,11 @@ def task_overhead_in_child(
     partitions=(2, 32),
     repeats: int = 3,
     timeout: float = 900,
+    progress: Progress | Sink | None = None,
 ) -> pd.DataFrame:
     """`task_overhead` in a child process (`python -m helpers taskcost`), so the caller's own Spark
-    session stays up. Returns the same table."""
+    session stays up; `progress` ticks every 2 s while the child runs (its sessions and timed
+    runs). Returns the same table."""
     with tempfile.TemporaryDirectory(prefix="taskcost-") as tmp:
         path = Path(tmp) / "taskcost.json"
         cmd = [
@@ -238,13 +242,24 @@ def task_overhead_in_child(
             "--json",
             str(path),
         ]
-        out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
-        if out.returncode != 0:
-            lines = [ln for ln in out.stderr.strip().splitlines() if ln.startswith("error:")]
+        err = Path(tmp) / "stderr.txt"
+        p = as_progress(progress)
+        with p.task("task cost (child process)", None), open(err, "w") as fh:
+            child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=fh, cwd=ROOT)
+            start = time.monotonic()
+            while child.poll() is None:
+                if time.monotonic() - start > timeout:
+                    child.kill()
+                    child.wait()
+                    raise LabError(f"taskcost child took more than {timeout:.0f} s: stopped.")
+                p.step(f"{name}: {len(offered_daemons())} daemon(s) x {len(partitions)} sizes")
+                time.sleep(2.0)
+        if child.returncode != 0:
+            lines = [ln for ln in err.read_text().splitlines() if ln.startswith("error:")]
             raise LabError(
                 lines[-1][7:]
                 if lines
-                else f"taskcost child failed with exit code {out.returncode}."
+                else f"taskcost child failed with exit code {child.returncode}."
             )
         return pd.DataFrame(json.loads(path.read_text()))
 

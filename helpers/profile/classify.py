@@ -514,25 +514,25 @@ def split(result, side: str = "python") -> dict:
 
 
 SPLIT_FINDINGS = {
-    "split_python": (
-        "**{scenario}** (wall {wall_s:.2f} s): of the {on_cpu_s:.2f} s its Python workers were "
-        "busy, **{prediction:.0%} predicting** vs **{serialization:.0%} serializing** and "
-        "{conversion:.0%} converting ({other:.0%} other); another {waiting_s:.2f} s waiting. The "
-        "samples cover {python_coverage:.0%} (Python) and {jvm_coverage:.0%} (JVM) of wall time "
-        "× {slots} slots."
+    "prediction_range": (
+        "**Prediction took {hi:.0%} of busy time in {hi_path}, {lo:.0%} in {lo_path}**; the rest "
+        "went to serialization, conversion and other work (table above)."
     ),
-    "split_jvm": (
-        "**{scenario}** (wall {wall_s:.2f} s): of the {on_cpu_s:.2f} s the JVM task threads were "
-        "busy, **{prediction:.0%} predicting** vs **{serialization:.0%} serializing** and "
-        "{conversion:.0%} converting ({other:.0%} other); another {waiting_s:.2f} s waiting. The "
-        "samples cover {python_coverage:.0%} (Python) and {jvm_coverage:.0%} (JVM) of wall time "
-        "× {slots} slots."
+    "prediction_one": "**Prediction took {hi:.0%} of busy time in {hi_path}** (table above).",
+    "coverage": (
+        "The samples covered {py_lo:.0%} to {py_hi:.0%} of wall time × {slots} slots on the "
+        "Python side, {jvm_lo:.0%} to {jvm_hi:.0%} on the JVM side."
+    ),
+    "coverage_low": (
+        "Below half: the bars leave out time when no task ran (scheduling, start-up) or native "
+        "time JFR's one-thread sampler missed."
     ),
     "batch": (
         "Batch {batch_size:,}: wall {wall_s:.2f} s, prediction {prediction:.0%} vs serialization "
         "{serialization:.0%} + conversion {conversion:.0%} of the Python workers' busy time."
     ),
 }
+COVERAGE_LOW = 0.5
 
 
 def _shares(s: dict) -> dict:
@@ -540,26 +540,41 @@ def _shares(s: dict) -> dict:
 
 
 def breakdown_findings(results) -> list[Finding]:
-    """Per ProfileResult: the split of busy time (`split`) on the Python side, or on the JVM side
-    when no Python task ran, with waiting seconds and each side's coverage of wall time x slots."""
-    out = []
-    for r in results:
-        side = "python" if r.tasks else "jvm"
-        s, b = split(r, side), breakdown(r)
-        out.append(
+    """The prediction share of busy time (Python side; the JVM side for a path without Python
+    tasks), highest and lowest path; the range of each side's coverage of wall time x slots; a
+    warning when a coverage is below COVERAGE_LOW."""
+    results = list(results)
+    if not results:
+        raise LabError("No profiled runs: profile at least one path first.")
+    pred = {
+        r.scenario: split(r, "python" if r.tasks else "jvm")["prediction_share"] for r in results
+    }
+    hi, lo = max(pred, key=pred.get), min(pred, key=pred.get)
+    if len(pred) > 1:
+        out = [
             finding(
-                SPLIT_FINDINGS,
-                f"split_{side}",
-                scenario=r.scenario,
-                wall_s=r.wall_s,
-                on_cpu_s=s["on_cpu_s"],
-                waiting_s=s["waiting_s"],
-                python_coverage=b["python_coverage"],
-                jvm_coverage=b["jvm_coverage"],
-                slots=r.slots,
-                **_shares(s),
+                SPLIT_FINDINGS, "prediction_range", hi=pred[hi], hi_path=hi, lo=pred[lo], lo_path=lo
             )
+        ]
+    else:
+        out = [finding(SPLIT_FINDINGS, "prediction_one", hi=pred[hi], hi_path=hi)]
+    b = [breakdown(r) for r in results]
+    py = [x["python_coverage"] for x, r in zip(b, results) if r.tasks]
+    jv = [x["jvm_coverage"] for x in b]
+    py = py or [0.0]
+    out.append(
+        finding(
+            SPLIT_FINDINGS,
+            "coverage",
+            py_lo=min(py),
+            py_hi=max(py),
+            jvm_lo=min(jv),
+            jvm_hi=max(jv),
+            slots=results[0].slots,
         )
+    )
+    if min(py + jv) < COVERAGE_LOW:
+        out.append(finding(SPLIT_FINDINGS, "coverage_low"))
     return out
 
 

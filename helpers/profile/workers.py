@@ -417,7 +417,49 @@ PROFILE_FINDINGS = {
         "no measurable cost in this run."
     ),
     "jfr_cost": "JFR on / off: {ratio:.3f} (noise ±{noise:.1%}).",
+    "change_seen": (
+        "**`{frame}` took {after:.1%} of sampled worker time after the change**, {before:.1%} "
+        "before: the graph shows the edit."
+    ),
+    "change_unseen": (
+        "**`{frame}` took {after:.1%} of sampled worker time after the change** and {before:.1%} "
+        "before: too small to see at this scale."
+    ),
+    "change_time": (
+        "Sampled worker time: {before_s:.2f} s before, {after_s:.2f} s after ({change:+.0%}; one "
+        "run each, so the share is the steadier number)."
+    ),
 }
+
+CHANGE_VISIBLE = 0.01  # a frame's share of sampled time the eye finds on a flame graph
+
+
+def function_share(stacks: dict, function: str) -> float:
+    """Share (0..1) of all samples with a frame of `function` (name before ' (') on the stack."""
+    total = sum(stacks.values())
+    hit = sum(
+        w for s, w in stacks.items() if any(f.split(" (", 1)[0] == function for f in s.split(";"))
+    )
+    return hit / total if total else 0.0
+
+
+def change_findings(before: ProfileResult, after: ProfileResult, function: str) -> list[Finding]:
+    """A learner's edit, measured: the share of sampled worker time with `function` on the stack
+    before and after (seen when it grew by more than CHANGE_VISIBLE), and the sampled seconds of
+    both runs."""
+    b, a = function_share(before.python, function), function_share(after.python, function)
+    key = "change_seen" if a - b > CHANGE_VISIBLE else "change_unseen"
+    change = after.python_s / before.python_s - 1 if before.python_s else 0.0
+    return [
+        finding(PROFILE_FINDINGS, key, frame=function, before=b, after=a),
+        finding(
+            PROFILE_FINDINGS,
+            "change_time",
+            before_s=before.python_s,
+            after_s=after.python_s,
+            change=change,
+        ),
+    ]
 
 
 def top_leaves(stacks: dict, n: int = 3) -> str:

@@ -26,21 +26,22 @@ def _result(scenario, python, jvm, tasks, batch_size=10_000):
 
 
 def test_breakdown_findings_python_and_jvm_side():
-    py, jv = classify.breakdown_findings(
+    fs = classify.breakdown_findings(
         [_result("map_in_pandas", PYTHON, {}, 4), _result("synapseml", {}, JVM, 0)]
     )
-    assert (py.key, jv.key) == ("split_python", "split_jvm")
-    v = py.values
-    assert v["on_cpu_s"] == pytest.approx(0.8) and v["waiting_s"] == pytest.approx(0.2)
-    assert v["prediction"] == pytest.approx(0.75) and v["other"] == pytest.approx(0.25)
-    assert v["serialization"] == 0 and v["conversion"] == 0
-    assert v["python_coverage"] == pytest.approx(0.25) and v["jvm_coverage"] == 0
-    assert "its Python workers" in py.text() and "**75% predicting**" in py.text()
-    w = jv.values
-    assert w["on_cpu_s"] == pytest.approx(0.08) and w["waiting_s"] == pytest.approx(0.02)
-    assert w["prediction"] == pytest.approx(0.75) and w["conversion"] == pytest.approx(0.25)
-    assert w["jvm_coverage"] == pytest.approx(0.1 / 4)
-    assert "the JVM task threads" in jv.text() and "× 2 slots" in jv.text()
+    assert [f.key for f in fs] == ["prediction_range", "coverage", "coverage_low"]
+    # busy time only: 0.6 s predict of 0.8 s on CPU (Python); 0.06 of 0.08 s (JVM, no Python tasks)
+    assert fs[0].values["hi"] == pytest.approx(0.75) and fs[0].values["lo"] == pytest.approx(0.75)
+    v = fs[1].values
+    assert v["py_lo"] == pytest.approx(0.25) and v["py_hi"] == pytest.approx(0.25)
+    assert v["jvm_lo"] == 0 and v["jvm_hi"] == pytest.approx(0.1 / 4) and v["slots"] == 2
+    full = {f"{MAIN};predict (lightgbm/basic.py)": 3_000_000}
+    one = classify.breakdown_findings(
+        [_result("map_in_pandas", full, {f"{T};{JNI}": 3_000_000}, 4)]
+    )
+    assert [f.key for f in one] == ["prediction_one", "coverage"]
+    with pytest.raises(classify.LabError):
+        classify.breakdown_findings([])
 
 
 def test_batch_findings():

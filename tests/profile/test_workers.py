@@ -122,3 +122,16 @@ def test_job_frame_takes_the_learners_builder():
     assert seen == ["in"]
     with pytest.raises(workers.LabError):
         workers.job_frame(None, "mine", 10, build="not a function", df="in")
+
+
+def test_change_findings_see_the_learners_edit():
+    copy = f"{MAIN};predict_frames (<cell>);copy (pandas/core/generic.py)"
+    before = _result(python={PREDICT: 900_000, INVALIDATE: 100_000})
+    after = _result(python={PREDICT: 900_000, INVALIDATE: 100_000, copy: 250_000})
+    assert workers.function_share(after.python, "copy") == pytest.approx(0.2)
+    fs = workers.change_findings(before, after, "copy")
+    assert [f.key for f in fs] == ["change_seen", "change_time"]
+    assert fs[0].values == pytest.approx({"frame": "copy", "before": 0.0, "after": 0.2})
+    assert fs[1].values["change"] == pytest.approx(0.25)
+    tiny = _result(python={PREDICT: 1_000_000, copy: 5_000})
+    assert workers.change_findings(before, tiny, "copy")[0].key == "change_unseen"
