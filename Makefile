@@ -1,33 +1,41 @@
 # Two commands do all the set-up from a fresh clone: `make lab` and `make test`.
 # Both are idempotent: a second run only checks what is already in place.
 # Two Spark lines (helpers/core/lines.py): SPARK=3.5 (default, with SynapseML) and SPARK=4 (the newest
-# 4.x), each with its own venv and pins. `make lab SPARK=4` / `make test SPARK=4` use the 4.x line.
+# 4.x), each with its own venv, pins and lock. `make lab SPARK=4` / `make test SPARK=4` use the 4.x line.
+# Python: 3.11 for the 3.5 line; 3.11, 3.12 or 3.13 for the 4.x line (`make test SPARK=4 PYTHON=python3.13`).
 PYTHON ?= python3.11
 SPARK  ?= 3.5
 ifeq ($(SPARK),3.5)
   VENV   := .venv
   REQ    := requirements.txt
+  LOCK   := requirements.lock
   KERNEL := zero-copy
   LABEL  := Spark 3.5
 else ifeq ($(SPARK),4)
   VENV   := .venv-spark4
   REQ    := requirements-spark4.txt
+  LOCK   := requirements-spark4.lock
   KERNEL := zero-copy-spark4
   LABEL  := Spark 4.x
 else
   $(error unknown Spark line SPARK=$(SPARK): use SPARK=3.5 (default) or SPARK=4)
+endif
+# A Python other than 3.11 gets a venv of its own (.venv-spark4-py3.13), so it never replaces another.
+PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifneq ($(filter-out 3.11,$(PYVER)),)
+  VENV := $(VENV)-py$(PYVER)
 endif
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 KERNEL_JSON := share/jupyter/kernels/$(KERNEL)/kernel.json
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup venv jars data kernel lab test lint unit unit-fast notebooks bench layers clean-outputs clean student present
+.PHONY: setup venv jars data kernel lab test lint unit unit-fast notebooks bench layers lock clean-outputs clean student present
 
-# Before anything is installed: Python 3.11 and a Java this line runs on (4.x: 17+), checked with the
-# bare Python (helpers.core.config.preflight); otherwise one line and exit code 2.
+# Before anything is installed: a Python and a Java this line runs on, checked with the bare Python
+# (helpers.core.config.preflight); otherwise one line and exit code 2.
 ifneq ($(filter setup venv jars data kernel lab test unit notebooks bench,$(or $(MAKECMDGOALS),setup)),)
-  PREFLIGHT := $(shell if command -v $(PYTHON) >/dev/null; then $(PYTHON) -c 'from helpers.core.config import preflight; preflight("$(SPARK)")'; else echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=/path/to/python3.11 ...)"; fi)
+  PREFLIGHT := $(shell if command -v $(PYTHON) >/dev/null; then $(PYTHON) -c 'from helpers.core.config import preflight; preflight("$(SPARK)")'; else echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=/path/to/python3.x ...)"; fi)
   ifneq ($(PREFLIGHT),)
     $(error $(PREFLIGHT))
   endif
@@ -35,13 +43,30 @@ endif
 
 setup: venv data kernel
 
+# The venv installs the line's lock (every package, pinned with its hashes), then the kit itself.
 venv: $(STAMP)
-$(STAMP): $(REQ) requirements-test.txt pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	@echo '*' > $(VENV)/.gitignore
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r $(REQ) -r requirements-test.txt
+	$(PY) -m pip install -q --require-hashes -r $(LOCK)
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
+
+# The locks, regenerated from the top-level pins (the line's requirements file plus
+# requirements-test.txt) by uv in a throw-away venv. One lock serves every Python of its line
+# (--universal; --python-version is the lowest). tests/core/test_config.py fails when a lock and
+# the pins disagree.
+UV_VERSION := 0.13.9
+LOCK_TOOL  := $(CURDIR)/.cache/lock-tool
+lock:
+	rm -rf $(LOCK_TOOL) && $(PYTHON) -m venv $(LOCK_TOOL)
+	$(LOCK_TOOL)/bin/pip install -q uv==$(UV_VERSION)
+	$(LOCK_TOOL)/bin/uv pip compile -q --universal --python-version 3.11 --generate-hashes \
+	    --custom-compile-command "make lock" -o requirements.lock requirements.txt requirements-test.txt
+	$(LOCK_TOOL)/bin/uv pip compile -q --universal --python-version 3.11 --generate-hashes \
+	    --custom-compile-command "make lock" -o requirements-spark4.lock requirements-spark4.txt requirements-test.txt
+	rm -rf $(LOCK_TOOL)
 
 jars data: $(STAMP)
 	$(PY) -m helpers setup
@@ -55,9 +80,14 @@ $(sort $(VENV)/$(KERNEL_JSON) .venv/$(KERNEL_JSON)): $(STAMP)
 lab: setup
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser notebooks/
 
-# Lint, unit tests, then every notebook under nbval, at the small CI scale.
+# Lint, unit tests, then every notebook under nbval, at the small CI scale. The 25 slowest tests
+# close the output; runs/durations<venv suffix>.txt sums every test's time per file (.ci/durations.py).
+RUN_TAG := $(subst .venv,,$(VENV))
 test: setup lint
-	LAB_SCALE=ci $(PY) -m pytest -p no:cacheprovider tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900
+	@mkdir -p runs
+	LAB_SCALE=ci $(PY) -m pytest -p no:cacheprovider tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
+	    --durations=25 --junitxml=runs/junit$(RUN_TAG).xml -o junit_family=xunit1
+	@$(PY) .ci/durations.py runs/junit$(RUN_TAG).xml > runs/durations$(RUN_TAG).txt && echo "per-file times: runs/durations$(RUN_TAG).txt"
 
 # ruff over helpers/, tests/ and the notebooks (settings in pyproject.toml).
 lint: $(STAMP)
@@ -95,4 +125,4 @@ clean-outputs: $(STAMP)
 	$(PY) -m helpers strip-outputs notebooks/*.ipynb
 
 clean:
-	rm -rf .venv .venv-spark4 .cache runs data/*.parquet data/model.*
+	rm -rf .venv .venv-spark4 .venv-py3.* .venv-spark4-py3.* .cache runs data/*.parquet data/model.*

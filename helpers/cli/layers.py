@@ -1,5 +1,5 @@
-"""`python -m helpers layers`: the package's layer table, read from the tree (README, "The helper
-package", is this command's output; tests/test_readme.py keeps the two equal)."""
+"""`python -m helpers layers`: the package's layer table, read from the tree (docs/ARCHITECTURE.md,
+"The helper package", is this command's output; tests/test_readme.py keeps the two equal)."""
 
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ def layer_table(root: Path = PACKAGE) -> str:
     return "\n".join(rows) + "\n"
 
 
-def readme_table(readme: Path) -> str:
-    """The table between the layers markers of `readme` ("" when the markers are missing)."""
-    text = readme.read_text()
+def marked_table(doc: Path) -> str:
+    """The table between the layers markers of the Markdown file `doc` ("" without the markers)."""
+    text = doc.read_text()
     if BEGIN not in text or END not in text:
         return ""
     return text.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n") + "\n"

@@ -9,10 +9,18 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.core.lines import LINES, TEST_REQUIREMENTS, Line, current_line, line_names
+from helpers.core.lines import (
+    LINES,
+    TEST_REQUIREMENTS,
+    Line,
+    current_line,
+    line_names,
+    python_range,
+)
 
 ROOT = Path(__file__).resolve().parents[2]  # the project folder (helpers/core/config.py)
 DATA_DIR = Path(os.environ.get("LAB_DATA_DIR", ROOT / "data"))
@@ -120,11 +128,27 @@ def require_line(name: str) -> Line:
     return LINES[name]
 
 
+def require_python(line: Line, version: tuple[int, ...] | None = None) -> str:
+    """This interpreter's "major.minor" if `line` runs on it, else a one-line LabError naming the
+    Pythons of every line."""
+    found = "%d.%d" % (version or sys.version_info)[:2]
+    if found not in line.pythons:
+        each = "; ".join(f"{ln.label} on {python_range(ln)}" for ln in LINES.values())
+        raise LabError(
+            f"Python {found} is not supported by {line.label} in this kit ({each}): "
+            f"use make PYTHON=python{line.pythons[-1]} (or a path to it)"
+        )
+    return found
+
+
 def preflight(name: str) -> None:
-    """`make` runs this with a bare Python before it builds a line's venv: a known line and a Java
-    it runs on, else one line on stdout (make's `$(error ...)` shows it) and exit code 2."""
+    """`make` runs this with a bare Python before it builds a line's venv: a known line, a Python
+    and a Java it runs on, else one line on stdout (make's `$(error ...)` shows it) and exit
+    code 2."""
     try:
-        require_java(require_line(name))
+        line = require_line(name)
+        require_python(line)
+        require_java(line)
     except LabError as exc:
         print(str(exc).rstrip("."))  # make adds ".  Stop."
         raise SystemExit(2) from None

@@ -23,18 +23,25 @@ class Line:
     environment: str  # its conda twin (same pins, checked by tests/core/test_config.py)
     venv: str
     kernel: str  # Jupyter kernel name (display name = label)
-    java_majors: tuple[int, ...]
+    java_majors: tuple[int, ...]  # the Javas the kit accepts for this line
     synapseml: bool  # SynapseML's jars for this line resolve from Maven Central
+    lock: str  # every package of this line, pinned with hashes (`make lock`)
+    pythons: tuple[str, ...]  # the Python versions the line runs on with the kit's pins
 
 
+# Pythons: pyspark 3.5.9 declares 3.8-3.11, but the kit's pins (matplotlib 3.11, ipykernel 7,
+# pillow) need 3.11, so the 3.5 line runs on 3.11 only; pyspark 4.3.0 declares 3.11-3.14 and the
+# 4.x line runs on 3.11-3.13 (the lock resolves for all three; 3.13 runs in CI).
+# Javas: Spark 3.5 documents 8/11/17; the kit also accepts 21 there. Spark 4 needs 17 or 21.
 LINES: dict[str, Line] = {
     "3.5": Line(
         "3.5", "Spark 3.5", "3.5", "requirements.txt", "environment.yml", ".venv", "zero-copy",
-        (8, 11, 17, 21), True,
+        (8, 11, 17, 21), True, "requirements.lock", ("3.11",),
     ),
     "4": Line(
         "4", "Spark 4.x", "4", "requirements-spark4.txt", "environment-spark4.yml",
-        ".venv-spark4", "zero-copy-spark4", (17, 21), False,
+        ".venv-spark4", "zero-copy-spark4", (17, 21), False, "requirements-spark4.lock",
+        ("3.11", "3.12", "3.13"),
     ),
 }  # fmt: skip
 DEFAULT_LINE = "3.5"
@@ -74,6 +81,12 @@ def line_names() -> str:
     return ", ".join(f"SPARK={n}" for n in LINES)
 
 
+def python_range(line: Line) -> str:
+    """'3.11' or '3.11-3.13': the Pythons of a line, for one-line messages."""
+    ends = dict.fromkeys((line.pythons[0], line.pythons[-1]))
+    return "-".join(ends)
+
+
 # ---- what changed between lines and cannot be asked from a running Spark ---------------------
 # Each entry: the first version that has it, and where the change comes from.
 
@@ -93,10 +106,9 @@ SINCE = {
     # from 4.0; 3.5 cuts batches by row count only (maxRecordsPerBatch).
     "arrow_max_bytes_per_batch": ((4, 0), "SPARK-51316"),
     # With spark.executor.processTreeMetrics.enabled, ProcfsMetricsGetter (spark-core) lists the
-    # executor's child processes on every metrics poll: in 3.5.9 by starting `pgrep -P <pid>`
-    # (ProcessBuilder, one process per level of the tree), in 4.3.0 through java.lang.ProcessHandle
-    # (javap on both jars). 4.0-4.2 were not checked, so they are treated like 3.5.
-    "procfs_tree_without_pgrep": ((4, 3), "spark-core ProcfsMetricsGetter (javap, 3.5.9 vs 4.3.0)"),
+    # executor's child processes on every metrics poll: 3.5 starts one `pgrep -P <pid>`
+    # (ProcessBuilder) per process of the tree; from 4.0 it walks java.lang.ProcessHandle instead.
+    "procfs_tree_without_pgrep": ((4, 0), "spark-core ProcfsMetricsGetter (javap, 3.5.9 vs 4.x)"),
 }
 
 

@@ -16,10 +16,79 @@ def test_environment_yml_pins_match_requirements(name):
     assert listed == config.pins(line=line)
 
 
+def _python_spec(first, last):
+    """The spec of the Pythons first..last: python=3.11, or python>=3.11,<3.14 for 3.11-3.13."""
+    if first == last:
+        return f"python={first}"
+    major, minor = last.split(".")
+    return f"python>={first},<{major}.{int(minor) + 1}"
+
+
 @pytest.mark.parametrize("name", list(lines.LINES))
 def test_environment_yml_python_and_java(name):
-    env = Path(config.ROOT / lines.LINES[name].environment).read_text()
-    assert "python=3.11" in env and "openjdk=17" in env
+    line = lines.LINES[name]
+    env = Path(config.ROOT / line.environment).read_text()
+    assert f"- {_python_spec(line.pythons[0], line.pythons[-1])}\n" in env
+    assert "openjdk=17" in env
+
+
+def test_pyproject_python_covers_every_line():
+    text = Path(config.ROOT / "pyproject.toml").read_text()
+    every = sorted({p for ln in lines.LINES.values() for p in ln.pythons}, key=lines.version_tuple)
+    spec = _python_spec(every[0], every[-1]).removeprefix("python")
+    assert f'requires-python = "{spec}"' in text
+
+
+def _lock(path):
+    """name -> (versions, entries without a hash) of a `make lock` file."""
+    versions, unhashed = {}, []
+    for block in re.split(r"\n(?=[A-Za-z0-9])", Path(path).read_text()):
+        m = re.match(r"([A-Za-z0-9_.-]+)==([^\s;\\]+)", block)
+        if m:
+            name = re.sub(r"[-_.]+", "-", m.group(1)).lower()
+            versions.setdefault(name, set()).add(m.group(2))
+            if "--hash=sha256:" not in block:
+                unhashed.append(name)
+    return versions, unhashed
+
+
+@pytest.mark.parametrize("name", list(lines.LINES))
+def test_lock_holds_exactly_the_top_level_pins(name):
+    line = lines.LINES[name]
+    versions, unhashed = _lock(config.ROOT / line.lock)
+    pinned = {re.sub(r"[-_.]+", "-", k): v for k, v in config.pins(line=line).items()}
+    hint = f"{line.lock} disagrees with {line.requirements}/requirements-test.txt: run `make lock`"
+    assert {k: versions.get(k) for k in pinned} == {k: {v} for k, v in pinned.items()}, hint
+    assert unhashed == [] and len(versions) > 3 * len(pinned)  # the transitive ones too
+
+
+def test_lock_parser_sees_a_disagreement(tmp_path):
+    lock = tmp_path / "r.lock"
+    lock.write_text(
+        "Foo_Bar==1.0 ; python_full_version < '3.12' \\\n    --hash=sha256:ab\n"
+        "foo-bar==2.0 ; python_full_version >= '3.12' \\\n    --hash=sha256:cd\n"
+        "baz==3\n    # via foo-bar\n"
+    )
+    assert _lock(lock) == ({"foo-bar": {"1.0", "2.0"}, "baz": {"3"}}, ["baz"])
+
+
+def test_makefile_installs_each_line_from_its_lock():
+    text = Path(config.ROOT / "Makefile").read_text()
+    assert "pip install -q --require-hashes -r $(LOCK)" in text
+    for line in lines.LINES.values():
+        assert f"-o {line.lock} {line.requirements} requirements-test.txt" in text
+        assert f"LOCK   := {line.lock}" in text
+
+
+@pytest.mark.parametrize("name", list(lines.LINES))
+def test_python_outside_the_line_one_line_error(name):
+    line = lines.LINES[name]
+    major, minor = map(int, line.pythons[-1].split("."))
+    assert config.require_python(line, (major, minor, 0)) == line.pythons[-1]
+    with pytest.raises(LabError) as err:
+        config.require_python(line, (major, minor + 1, 0))
+    assert f"PYTHON=python{line.pythons[-1]}" in str(err.value) and "\n" not in str(err.value)
+    assert "3.11-3.13" in str(err.value)
 
 
 @pytest.mark.parametrize("name", list(lines.LINES))
