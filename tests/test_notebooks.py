@@ -85,10 +85,13 @@ def test_solution_headings_are_tagged(path):
 
 
 def _output_text(output: dict) -> str:
+    """An output's text (stream, Markdown, plain or HTML; a list of lines as saved on disk)."""
     if output.get("output_type") == "stream":
-        return output.get("text", "")
-    data = output.get("data", {})
-    return str(data.get("text/markdown") or data.get("text/plain") or data.get("text/html") or "")
+        text = output.get("text", "")
+    else:
+        data = output.get("data", {})
+        text = data.get("text/markdown") or data.get("text/plain") or data.get("text/html") or ""
+    return "".join(text) if isinstance(text, list) else str(text)
 
 
 def blank_findings_cells(nb: dict) -> list[str]:
@@ -145,6 +148,9 @@ def test_a_findings_cell_with_no_output_fails():
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": root}}
     ).execute()
     assert blank_findings_cells(nb) == ["c3"]
+    on_disk = json.loads(nbformat.writes(nb))  # as saved: outputs are lists of lines
+    assert isinstance(on_disk["cells"][2]["outputs"][0]["data"]["text/markdown"], list)
+    assert blank_findings_cells(on_disk) == ["c3"]
     shown = [[o for o in c.outputs if "text/markdown" in o.get("data", {})] for c in nb.cells[1:3]]
     assert [len(s) for s in shown] == [1, 1]  # displayed once, not again as the cell's result
     assert shown[0][0]["data"]["text/markdown"] == "**What you saw**\n\n- one 1"

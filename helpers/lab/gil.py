@@ -98,6 +98,7 @@ def gil_experiment(
     workers: int | None = None,
     repeats: int = 3,
     control_rows: int = CONTROL_ROWS,
+    work=None,
 ) -> pd.DataFrame:
     """Predict the same `rows` rows in five ways and return one GilRun per way (tidy DataFrame).
 
@@ -108,7 +109,9 @@ def gil_experiment(
       processes     `workers` plain processes (measure.physical_limit), one model each
       openmp        one predict call with num_threads=workers (LightGBM's own threads)
     and the control: a pure-Python loop over `control_rows` rows, serial vs `workers` threads.
-    """
+    `work(booster, X) -> predictions` is what the serial and threads modes run per block of rows
+    (the learner's worker function; default: `booster.predict(X, num_threads=1)`); its
+    predictions are checked against one-thread predict (max_abs_diff)."""
 
     rows = require_positive("rows", rows if rows is not None else gil_rows())
     workers = require_positive("workers", workers or psutil.cpu_count(logical=True) or 1)
@@ -120,15 +123,17 @@ def gil_experiment(
     booster = load_booster()
     X = np.ascontiguousarray(feature_matrix(rows))
     chunks = np.array_split(X, workers)
-    predict(booster, X[:10])  # warm the model's code paths
+    work = work or predict
+    expected = predict(booster, X)  # the reference: one thread, in-process
+    work(booster, X[:10])  # warm the model's code paths
 
     def serial():
         c0, t0 = time.process_time(), time.perf_counter()
-        p = predict(booster, X)
+        p = np.asarray(work(booster, X), dtype=float)
         return time.perf_counter() - t0, time.process_time() - c0, p
 
     def threads():
-        wall, cpu, parts = _in_threads(lambda c: predict(booster, c), chunks)
+        wall, cpu, parts = _in_threads(lambda c: np.asarray(work(booster, c), dtype=float), chunks)
         return wall, cpu, np.concatenate(parts)
 
     def openmp():
@@ -153,9 +158,10 @@ def gil_experiment(
             base_cpu / base_wall,
             rows / base_wall,
             1.0,
-            0.0,
+            float(np.max(np.abs(ref - expected))),
         )
     )
+    ref = expected
     for mode, fn, reps in (
         ("threads", threads, repeats),
         ("processes", processes, 1),
@@ -285,6 +291,7 @@ def gil_probe(rows: int = 100_000, python_rows: int = 30_000, rounds: int = 3) -
 
 
 OVERLAP_ABOVE = 1.3  # cores used by one process above which its threads ran at once
+FILL_SHARE = 0.75  # speedup / workers at or above which threads "filled the cores"
 BUSY_BELOW = 0.8  # share of a core below which a single-thread run was crowded out
 
 GIL_FINDINGS = {
@@ -293,10 +300,15 @@ GIL_FINDINGS = {
         "processes were competing for this machine and the speedups below are not reliable; "
         "rerun on an idle machine."
     ),
-    "speedups": (
-        "With {workers} workers, Python threads sped predict up {threads:.2f}x, processes "
-        "{processes:.2f}x and LightGBM's own threads {openmp:.2f}x; threads running GIL-holding "
-        "Python code got {control_threads:.2f}x."
+    "speedups_fill": (
+        "**{threads:.2f}x with {workers} threads**: threads filled the cores (processes "
+        "{processes:.2f}x, LightGBM's own threads {openmp:.2f}x, GIL-holding Python threads "
+        "{control_threads:.2f}x)."
+    ),
+    "speedups_short": (
+        "**{threads:.2f}x with {workers} threads**, short of {workers}x: threads did not fill the "
+        "cores in this run (processes {processes:.2f}x, LightGBM's own threads {openmp:.2f}x, "
+        "GIL-holding Python threads {control_threads:.2f}x)."
     ),
     "overlap": (
         "The predicting threads used {threads_cores:.2f} cores at once inside one process: the "
@@ -313,8 +325,9 @@ GIL_FINDINGS = {
 def gil_findings(
     runs: pd.DataFrame, busy_below: float = BUSY_BELOW, overlap_above: float = OVERLAP_ABOVE
 ) -> list[Finding]:
-    """What gil_experiment measured: speedups over one thread (x) per mode and the control, and
-    whether the predicting threads used more than `overlap_above` cores at once. A serial run
+    """What gil_experiment measured: speedups over one thread (x) per mode and the control
+    (threads "filled the cores" at FILL_SHARE of `workers` x or more), and whether the predicting
+    threads used more than `overlap_above` cores at once. A serial run
     that got less than `busy_below` of a core means a busy machine (unreliable speedups)."""
     p = runs[runs.work == "lightgbm predict"].set_index("mode")
     c = runs[runs.work != "lightgbm predict"].set_index("mode")
@@ -322,11 +335,13 @@ def gil_findings(
     serial_cores = float(p.loc["serial", "cores_used"])
     if serial_cores < busy_below:
         out.append(finding(GIL_FINDINGS, "busy", serial_cores=serial_cores))
+    workers = int(p.loc["threads", "parallelism"])
+    fill = float(p.loc["threads", "speedup"]) >= FILL_SHARE * workers
     out.append(
         finding(
             GIL_FINDINGS,
-            "speedups",
-            workers=int(p.loc["threads", "parallelism"]),
+            "speedups_fill" if fill else "speedups_short",
+            workers=workers,
             threads=float(p.loc["threads", "speedup"]),
             processes=float(p.loc["processes", "speedup"]),
             openmp=float(p.loc["openmp", "speedup"]),

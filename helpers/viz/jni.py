@@ -81,8 +81,9 @@ def gil_speedups(runs: pd.DataFrame):
     return fig
 
 
-def gil_view(workers: int, rows: int | None = None, repeats: int = 1):
+def gil_view(workers: int, rows: int | None = None, repeats: int = 1, work=None):
     """Run the GIL experiment with `workers` threads / processes / OpenMP threads
-    (gil.gil_experiment, best of `repeats`) and draw its speedups: the render function of
-    notebook 06's threads control. Returns the Figure."""
-    return gil_speedups(gil_experiment(rows=rows, workers=workers, repeats=repeats))
+    (gil.gil_experiment, best of `repeats`, the threads running `work(booster, X)`) and draw its
+    speedups: the render function of notebook 06's threads control. Returns the Figure."""
+    runs = gil_experiment(rows=rows, workers=workers, repeats=repeats, work=work)
+    return gil_speedups(runs)

@@ -41,6 +41,21 @@ def test_speedup_is_serial_over_mode(runs):
     assert f"{p.loc['threads', 'speedup']:.2f}x" in text
 
 
+def test_the_learners_work_function_is_what_the_threads_run():
+    calls = []
+
+    def score(booster, X):
+        calls.append(len(X))
+        return booster.predict(X, num_threads=1) + 1.0  # off by one: parity must show it
+
+    runs = gil.gil_experiment(rows=4_000, workers=2, repeats=1, control_rows=1_000, work=score)
+    p = runs[runs.work == "lightgbm predict"].set_index("mode")
+    assert p.loc["serial", "max_abs_diff"] == pytest.approx(1.0)
+    assert p.loc["threads", "max_abs_diff"] == pytest.approx(1.0)  # both vs the reference
+    assert p.loc["processes", "max_abs_diff"] == 0.0  # plain processes run the kit's predict
+    assert sorted(set(calls)) == [10, 2_000, 4_000]  # warm-up, one block per thread, serial
+
+
 def test_bad_input():
     with pytest.raises(LabError):
         gil.gil_experiment(rows=1, workers=2)
@@ -58,7 +73,7 @@ def test_probe_shape():
     assert (probe.counter_core_share > 0).all() and (probe.process_cores_used > 0).all()
 
 
-def _runs(cores_used):
+def _runs(cores_used, threads=1.8):
     """A hand-made gil_experiment result: predict in 4 modes, then the control in 2."""
     return pd.DataFrame(
         {
@@ -66,20 +81,24 @@ def _runs(cores_used):
             "work": ["lightgbm predict"] * 4 + ["pure-Python loop (control)"] * 2,
             "parallelism": [1, 2, 2, 2, 1, 2],
             "cores_used": cores_used,
-            "speedup": [1.0, 1.8, 1.9, 1.95, 1.0, 0.97],
+            "speedup": [1.0, threads, 1.9, 1.95, 1.0, 0.97],
         }
     )
 
 
 def test_gil_findings_follow_the_numbers():
     found = gil.gil_findings(_runs([1.0, 1.9, None, 1.95, 1.0, 1.0]))
-    assert [f.key for f in found] == ["speedups", "overlap"]
-    assert "With 2 workers" in found[0].text()
-    assert "1.80x, processes 1.90x" in found[0].text() and "1.95x" in found[0].text()
-    assert "got 0.97x" in found[0].text()
+    assert [f.key for f in found] == ["speedups_fill", "overlap"]
+    assert found[0].values == {
+        "workers": 2,
+        "threads": 1.8,
+        "processes": 1.9,
+        "openmp": 1.95,
+        "control_threads": 0.97,
+    }
     assert "used 1.90 cores at once" in found[1].text() and "used 1.00." in found[1].text()
-    found = gil.gil_findings(_runs([0.4, 0.5, None, 0.6, 0.4, 0.5]))
-    assert [f.key for f in found] == ["busy", "speedups", "no_overlap"]
+    found = gil.gil_findings(_runs([0.4, 0.5, None, 0.6, 0.4, 0.5], threads=1.01))
+    assert [f.key for f in found] == ["busy", "speedups_short", "no_overlap"]
     assert "only 0.40 of a core" in found[0].text()
     assert "only 0.50 cores at once (pure-Python threads: 0.50)" in found[2].text()
 

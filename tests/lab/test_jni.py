@@ -146,6 +146,8 @@ def _costs(rps):
             "rows": 100,
             "wall_s": 1.0,
             "rows_per_s": 100.0,
+            "rows_per_s_low": 100.0,
+            "rows_per_s_high": 100.0,
             "cpu_us_per_row": 5.0,
             "python_worker": False,
         }
@@ -156,6 +158,8 @@ def _costs(rps):
             "rows": 100,
             "wall_s": 100 / r,
             "rows_per_s": r,
+            "rows_per_s_low": r * 0.95,
+            "rows_per_s_high": r * 1.05,
             "cpu_us_per_row": 1e6 / r,
             "python_worker": p != "synapseml",
         }
@@ -169,10 +173,19 @@ def test_decision_table_and_ratio():
     heavy = _costs({"synapseml": 30.0, "map_in_arrow": 20.0})
     limit = LimitResult(100, 2, 0.5, 200.0, np.zeros(100))
     t = jni.decision_table(costs, limit, heavy).set_index("path")
-    assert t.winner.sum() == 1 and t.loc["map_in_arrow", "winner"]
+    assert t.loc["map_in_arrow", "verdict"] == "winner" and t.loc["synapseml", "verdict"] == ""
     assert t.loc["synapseml", "ratio_to_limit"] == pytest.approx(0.25)
     assert t.loc["synapseml", "synapseml_over_python_heavy"] == pytest.approx(1.5)
     assert t.loc["physical_limit", "ratio_to_limit"] == 1.0
+    tied = jni.decision_table(_costs({"synapseml": 78.0, "map_in_arrow": 80.0}), limit)
+    assert set(tied.set_index("path").verdict[["synapseml", "map_in_arrow"]]) == {"tie (rerun)"}
+    # a limit below one core's batched predict (100 rows/s) was disturbed: floored to it
+    slow = LimitResult(100, 2, 2.0, 50.0, np.zeros(100), walls=(2.0,))
+    above = jni.decision_table(_costs({"synapseml": 50.0, "map_in_arrow": 130.0}), slow)
+    a = above.set_index("path")
+    assert a.loc["physical_limit", "rows_per_s"] == 100.0
+    assert a.loc["map_in_arrow", "verdict"] == "above the limit (noise, rerun)"
+    assert a.loc["map_in_arrow", "ratio_to_limit"] == pytest.approx(1.3)
     v = jni.synapseml_vs_python(costs, heavy).set_index("model")
     assert v.loc["heavy", "synapseml_over_python"] == pytest.approx(1.5)
     assert v.loc["light (kit model)", "synapseml_overhead_us_per_row"] == pytest.approx(
@@ -376,27 +389,34 @@ def test_versus_findings():
     assert jni.versus_findings(_versus(1.2, 1.1))[1].key == "no_gain"
 
 
-def _table(winner):
-    t = pd.DataFrame(
+def _table(verdicts, rps=(3000.0, 2000.0), ratios=(0.375, 0.25)):
+    return pd.DataFrame(
         {
             "path": ["map_in_arrow", "synapseml", "physical_limit"],
-            "rows_per_s": [3000.0, 2000.0, 8000.0],
-            "ratio_to_limit": [0.375, 0.25, 1.0],
+            "rows_per_s": [*rps, 8000.0],
+            "rows_per_s_low": [rps[0] * 0.9, rps[1] * 0.9, 8000.0],
+            "rows_per_s_high": [rps[0] * 1.1, rps[1] * 1.1, 8000.0],
+            "ratio_to_limit": [*ratios, 1.0],
             "cpu_us_per_row": [6.0, 12.5, 2.5],
             "overhead_cpu_us_per_row": [3.5, 10.0, 0.0],
             "python_worker": [True, False, False],
+            "verdict": [*verdicts, ""],
         }
     )
-    t["winner"] = t.path == winner
-    return t
 
 
 def test_decision_findings():
-    found = jni.decision_findings(_table("map_in_arrow"), _single(0.1, 10.0, 4.0, 0.5))
-    assert _keys(found) == ["python_wins", "fast_api"]
-    assert "**map_in_arrow** at 3,000 rows/s (0.38× the limit, 3.5 µs" in found[0].text()
-    assert "SynapseML ran 2,000 rows/s with 10.0 µs" in found[0].text()
-    assert "10.0 vs 4.0 µs per row" in found[1].text()
-    found = jni.decision_findings(_table("synapseml"), _single(0.1, 10.0, 11.0, 0.5))
-    assert _keys(found) == ["synapseml_wins", "fast_api_no_gain"]
-    assert "2,000 rows/s (0.25× the limit, 10.0 µs" in found[0].text()
+    found = jni.decision_findings(_table(["winner", ""]), _single(0.1, 10.0, 4.0, 0.5))
+    assert _keys(found) == ["winner", "synapseml_gap", "fast_api"]
+    assert "**map_in_arrow** wins" in found[0].text() and "0.38x the limit" in found[0].text()
+    assert found[1].values["synapseml_rows_per_s"] == 2000.0
+    assert found[1].values["synapseml_overhead_us"] == 10.0
+    assert found[2].values == {"per_call_us": 10.0, "fast_us": 4.0}
+    tie = _table(["tie (rerun)", "tie (rerun)"], rps=(2100.0, 2000.0))
+    found = jni.decision_findings(tie, _single(0.1, 10.0, 11.0, 0.5))
+    assert _keys(found) == ["tie", "synapseml_gap", "fast_api_no_gain"]
+    assert found[0].values["paths"] == "map_in_arrow and synapseml"
+    above = _table(["above the limit (noise, rerun)", ""], ratios=(1.31, 0.25))
+    found = jni.decision_findings(above, _single(0.1, 10.0, 4.0, 0.5))
+    assert _keys(found) == ["above_limit", "synapseml_gap", "fast_api"]
+    assert found[0].values == {"paths": "map_in_arrow", "ratio": 1.31}

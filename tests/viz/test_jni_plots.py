@@ -58,11 +58,12 @@ def test_gil_speedups_marks_the_ideal():
 
 
 def test_gil_view_draws_the_experiment_at_the_chosen_workers(monkeypatch):
-    """The render function of notebook 06's control passes the slider's value on as `workers`."""
+    """The render function of notebook 06's control passes the slider's value on as `workers`, and
+    the learner's worker function as `work`."""
     seen = {}
 
-    def fake_experiment(rows=None, workers=None, repeats=1):
-        seen.update(rows=rows, workers=workers, repeats=repeats)
+    def fake_experiment(rows=None, workers=None, repeats=1, work=None):
+        seen.update(rows=rows, workers=workers, repeats=repeats, work=work)
         return pd.DataFrame(
             {
                 "mode": ["serial", "threads"],
@@ -73,7 +74,7 @@ def test_gil_view_draws_the_experiment_at_the_chosen_workers(monkeypatch):
         )
 
     monkeypatch.setattr(jni_plots, "gil_experiment", fake_experiment)
-    fig = jni_plots.gil_view(3)
-    assert seen == {"rows": None, "workers": 3, "repeats": 1}
+    fig = jni_plots.gil_view(3, work=len)
+    assert seen == {"rows": None, "workers": 3, "repeats": 1, "work": len}
     assert len(fig.axes[0].patches) == 2
     plt.close(fig)
