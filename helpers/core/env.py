@@ -179,6 +179,17 @@ LINE_FINDINGS = {
 ARROW_UDF_CONF = "spark.sql.execution.pythonUDF.arrow.enabled"
 
 
+def spark_default_conf(spark, key: str) -> str | None:
+    """The value this Spark uses for a registered conf `key`: asked without a default, so Spark's
+    own default answers when nobody set it (an explicit default would hide it: on 4.2+
+    `spark.sql.execution.pythonUDF.arrow.enabled` is true unless set). None when this Spark does
+    not know the key."""
+    try:
+        return spark.conf.get(key)
+    except Exception:  # py4j / SparkNoSuchElementException: not registered on this line
+        return None
+
+
 def line_findings(spark, not_offered: dict | None = None) -> list[Finding]:
     """Which Spark line this kernel runs (asked from the session: `spark.version`, its conf), the
     paths this line does not offer with the reason (`not_offered`: name -> why, e.g.
@@ -204,7 +215,8 @@ def line_findings(spark, not_offered: dict | None = None) -> list[Finding]:
             LINE_FINDINGS, "other_line", s="s" if len(others) > 1 else "", others=", ".join(others)
         )
     )
-    value = str(spark.conf.get(ARROW_UDF_CONF, "false")).lower()
+    asked = spark_default_conf(spark, ARROW_UDF_CONF)
+    value = "absent" if asked is None else str(asked).lower()
     kind = (
         "Arrow-optimized (`ArrowEvalPython`)" if value == "true" else "pickled (`BatchEvalPython`)"
     )

@@ -20,10 +20,12 @@ import pandas as pd
 import psutil
 
 from helpers.core.config import LabError
+from helpers.core.env import ARROW_UDF_CONF, spark_default_conf
 from helpers.core.findings import Finding, finding
 from helpers.core.processes import process_command, processes_under
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
+from helpers.measure.metrics import python_operators
 from helpers.measure.samplers import process_table
 from helpers.model.data import ensure_model, feature_matrix, load_booster, predict
 from helpers.paths.scenarios import (
@@ -49,6 +51,14 @@ class LimitResult:
     predictions: np.ndarray
     cpu_s: float | None = None  # CPU seconds of all processes while predicting (process_time)
     walls: tuple = ()  # every round's wall time, in order
+
+    @property
+    def spread(self) -> float | None:
+        """How far apart the rounds were: slowest wall / fastest wall - 1 (0.12 = the fastest round
+        ran 12% more rows/s than the slowest); None with fewer than two rounds."""
+        if len(self.walls) < 2:
+            return None
+        return max(self.walls) / min(self.walls) - 1
 
     def record(self) -> dict:
         return {
@@ -76,17 +86,18 @@ class LimitRunner:
     from the first start to the last finish, CPU of all workers); `result()` the median round.
     Use as a context manager: the workers are stopped (and their predictions saved) on exit."""
 
-    def __init__(self, rows: int, processes: int | None = None):
+    def __init__(self, rows: int, processes: int | None = None, model_path=None):
         require_positive("rows", rows)
         self.rows = rows
         self.processes = processes or psutil.cpu_count(logical=True) or 1
+        self.model_path = model_path  # None: the kit's model (data/model.txt)
         self.rounds: list[tuple[float, float]] = []
         self.predictions: np.ndarray | None = None
         self._procs: list = []
         self._tmp = None
 
     def __enter__(self):
-        model = ensure_model()
+        model = self.model_path or ensure_model()
         bounds = np.linspace(0, self.rows, self.processes + 1).astype(int)
         self._tmp = tempfile.TemporaryDirectory(prefix="limit-")
         self._outs = [os.path.join(self._tmp.name, f"part{i}.npy") for i in range(self.processes)]
@@ -188,12 +199,16 @@ def set_batch_size(spark, batch_size: int | None) -> int | None:
     return batch_size
 
 
-def effective_batch_size(spark, name: str) -> int | None:
-    """Rows per batch a scenario actually uses: the Arrow conf, 100 for row udf, None for
-    SynapseML."""
-    if name == "row_udf":
+def effective_batch_size(spark, name) -> int | None:
+    """Rows per batch a scenario actually uses: the Arrow conf, 100 for the pickled row udf, None
+    for SynapseML (no Python worker)."""
+    sc = get_scenario(name)
+    pickled = sc.operator == "BatchEvalPython" or (
+        sc.operator == "EvalPython" and spark_default_conf(spark, ARROW_UDF_CONF) != "true"
+    )  # a plain @udf: pickled unless this Spark's conf makes it Arrow
+    if pickled:
         return ROW_UDF_BATCH
-    if name == "synapseml":
+    if not sc.python_worker:
         return None
     return int(spark.conf.get(BATCH_CONF))
 
@@ -218,10 +233,25 @@ def warm_up(spark, name: str, rows: int) -> float:
     )
 
 
-def collect_predictions(spark, name: str, rows: int, df=None) -> np.ndarray:
+def collect_predictions(spark, name, rows: int, df=None) -> np.ndarray:
     """The scenario's predictions for all `rows` rows (of `df` if given), in id order."""
     pdf = scenario_frame(spark, name, rows=rows, df=df).toPandas()
     return pdf.sort_values("id")["prediction"].to_numpy()
+
+
+def path_checks(spark, paths: list, rows: int) -> pd.DataFrame:
+    """Each path (registry names or `scenarios.user_path`s) run once on `rows` rows: the Python
+    operator Spark planned for it (none: scored in the JVM) and the largest |prediction -
+    reference| against the in-process reference. One row per path."""
+    ref = reference_predictions(rows)
+    out = []
+    for p in paths:
+        sc = get_scenario(p)
+        ops = python_operators(scenario_frame(spark, p, rows=rows))
+        got = collect_predictions(spark, p, rows)
+        out.append({"name": sc.name, "python_operator": ", ".join(ops) or "(none: JVM only)",
+                    "max_abs_diff": float(np.max(np.abs(got - ref)))})  # fmt: skip
+    return pd.DataFrame(out)
 
 
 @dataclass
@@ -294,7 +324,7 @@ def _is_local(spark) -> bool:
 
 def run_scenario(
     spark,
-    name: str,
+    name,
     rows: int,
     batch_size: int | None = None,
     repeats: int = 1,
@@ -304,13 +334,14 @@ def run_scenario(
     limit_cpu_s: float | None = None,
     between: Callable | None = None,
 ) -> BenchRecord:
-    """Warm up, then time `repeats` runs of scenario `name` over `rows` cached rows into a noop
-    sink; wall_s is the median (the lower middle one for an even count). `between()` is called
-    before each timed run (bench times a round of the physical limit there). In local mode also the
-    CPU the driver JVM and the Python workers burned in that run (core-seconds, psutil) and, with
-    `limit_cpu_s`, the CPU ceiling. With `parity`, also collect all predictions and compare them
-    with the in-process reference (max absolute difference)."""
-    get_scenario(name)
+    """Warm up, then time `repeats` runs of scenario `name` (a registry name, or a user's path
+    from `scenarios.user_path`) over `rows` cached rows into a noop sink; wall_s is the median
+    (the lower middle one for an even count). `between()` is called before each timed run
+    (bench times a round of the physical limit there). In local mode also the CPU the driver JVM
+    and the Python workers burned in that run (core-seconds, psutil) and, with `limit_cpu_s`, the
+    CPU ceiling. With `parity`, also collect all predictions and compare them with the in-process
+    reference (max absolute difference)."""
+    sc = get_scenario(name)
     require_positive("repeats", repeats)
     set_batch_size(spark, batch_size)
     warm_up(spark, name, rows)
@@ -331,7 +362,7 @@ def run_scenario(
         diff = float(np.max(np.abs(collect_predictions(spark, name, rows) - ref)))
     rps = rows / wall
     return BenchRecord(
-        name,
+        sc.name,
         rows,
         effective_batch_size(spark, name),
         wall,
@@ -349,7 +380,7 @@ def run_scenario(
 def bench(
     spark,
     rows: int,
-    scenarios: list[str],
+    scenarios: list,
     batch_size: int | None = None,
     repeats: int = 3,
     row_repeats: int = 1,
@@ -363,6 +394,7 @@ def bench(
     MIN_OWN_ROUNDS of them, else from the median of all rounds (`limit_wall_s` says which wall
     time was used); the returned limit is the median of all rounds. Medians of `repeats` timed
     runs (row-at-a-time paths: `row_repeats`). Parity against the limit's own predictions.
+    `scenarios`: registry names or user paths (`scenarios.user_path`), timed alike.
     `progress` reports the limit and each scenario."""
     p = as_progress(progress)
     timed = []  # (record, the limit rounds timed between its runs)
@@ -370,25 +402,26 @@ def bench(
         p.step("physical limit")
         with LimitRunner(rows) as runner:
             for name in scenarios:
-                p.step(name)
-                reps = row_repeats if get_scenario(name).row_at_a_time else repeats
+                sc = get_scenario(name)
+                p.step(sc.name)
+                reps = row_repeats if sc.row_at_a_time else repeats
                 mark = len(runner.rounds)
                 rec = run_scenario(
                     spark, name, rows, batch_size, reps, parity=False, between=runner.round
                 )
-                timed.append((rec, runner.rounds[mark:]))
+                timed.append((name, rec, runner.rounds[mark:]))
             if not runner.rounds:
                 runner.round()
         limit = runner.result()
-        for rec, rounds in timed:
+        for name, rec, rounds in timed:
             own = runner.result(rounds) if len(rounds) >= MIN_OWN_ROUNDS else limit
             rec.limit_wall_s = own.wall_s
             rec.ratio_to_limit = rec.rows_per_s / own.rows_per_s
             rec.cpu_ceiling = cpu_ceiling(own.cpu_s, rec.jvm_cpu_s, rec.python_cpu_s)
             if parity:
-                got = collect_predictions(spark, rec.name, rows)
+                got = collect_predictions(spark, name, rows)
                 rec.max_abs_diff = float(np.max(np.abs(got - limit.predictions)))
-    return limit, [rec for rec, _ in timed]
+    return limit, [rec for _, rec, _ in timed]
 
 
 def limit_row(limit: LimitResult) -> dict:
@@ -423,8 +456,10 @@ def bench_table(limit: LimitResult, records: list[BenchRecord]) -> pd.DataFrame:
 PARITY_TOL = 1e-9  # a path "agrees" when no prediction differs from the reference by more
 
 LIMIT_FINDINGS = {
-    "limit": (
-        "{rows_per_s:,.0f} rows/s with {processes} processes ({rows:,} rows in {wall_s:.3f} s)."
+    "limit": "**{rows_per_s:,.0f} rows/s** with {processes} processes ({rows:,} rows, one round).",
+    "limit_spread": (
+        "**{rows_per_s:,.0f} rows/s** with {processes} processes ({rows:,} rows): the median of "
+        "{n} rounds, which ranged {lo:,.0f}-{hi:,.0f} rows/s ({spread:.0%} apart)."
     ),
     "identical": "Its predictions are bit-identical to the single-process reference.",
     "different": "Its predictions are NOT equal to the single-process reference.",
@@ -432,52 +467,59 @@ LIMIT_FINDINGS = {
 
 
 def limit_findings(limit: LimitResult, reference: np.ndarray) -> list[Finding]:
-    """The physical limit's throughput (rows/s) and whether its predictions equal `reference`
-    bit for bit."""
+    """The physical limit's throughput (rows/s, the median round, with the range of its rounds)
+    and whether its predictions equal `reference` bit for bit."""
     same = np.array_equal(limit.predictions, reference)
-    return [
-        finding(
-            LIMIT_FINDINGS,
-            "limit",
-            rows_per_s=limit.rows_per_s,
-            processes=limit.processes,
-            rows=limit.rows,
-            wall_s=limit.wall_s,
-        ),
-        finding(LIMIT_FINDINGS, "identical" if same else "different"),
-    ]
+    values = dict(rows_per_s=limit.rows_per_s, processes=limit.processes, rows=limit.rows)
+    if limit.spread is None:
+        first = finding(LIMIT_FINDINGS, "limit", **values)
+    else:
+        lo, hi = limit.rows / max(limit.walls), limit.rows / min(limit.walls)
+        first = finding(
+            LIMIT_FINDINGS, "limit_spread", n=len(limit.walls), lo=lo, hi=hi,
+            spread=limit.spread, **values,
+        )  # fmt: skip
+    return [first, finding(LIMIT_FINDINGS, "identical" if same else "different")]
 
 
 BENCH_FINDINGS = {
+    "closest": (
+        "`{best}` came closest to the physical limit: **{best_ratio:.2f}** of it; the slowest, "
+        "`{worst}`, reached {worst_ratio:.3f}: **{factor:.1f}x** fewer rows/s."
+    ),
+    "above_limit": (
+        "No winner in this run: `{best}` measured **{best_ratio:.2f}** of the physical limit, "
+        "above 1.0, which no Spark path can reach: the limit's rounds were disturbed; rerun."
+    ),
     "agree": "All {n} paths agree with the reference (largest difference {max_diff:.1e}).",
     "disagree": (
         "{n_bad} of {n} paths differ from the reference by more than {tol:.0e}: {names} "
         "(largest difference {max_diff:.1e})."
     ),
     "unchecked": "The {n} paths' predictions were not compared with the reference (parity off).",
-    "best_worst": (
-        "The best, `{best}`, reached {best_ratio:.2f} of the physical limit; "
-        "the worst, `{worst}`, {worst_ratio:.3f}."
+    "tie": (
+        "`{best}` and `{second}` are {gap:.0%} apart, inside the limit's own spread ({spread:.0%} "
+        "over {rounds} rounds): a tie here; rerun with more repeats to rank them."
+    ),
+    "lead": (
+        "`{best}` leads `{second}` by {gap:.0%}, more than the limit's own spread ({spread:.0%} "
+        "over {rounds} rounds)."
+    ),
+    "one_round": (
+        "The limit ran one round, so no spread tells whether `{best}`'s {gap:.0%} lead over "
+        "`{second}` is real: rerun with more repeats."
     ),
     "best_via_jvm": (
-        "`{best}` sends no feature through the JVM (Python reads its own rows; Spark only "
-        "schedules). Of the paths whose rows Spark sends to Python, the best, `{jvm_best}`, "
-        "reached {jvm_ratio:.2f}."
-    ),
-    "cpu_above": (
-        "`{best}` burned {total:.2f} core-seconds per run ({jvm:.2f} in the driver JVM, "
-        "{python:.2f} in the Python daemon and workers) where the prediction alone took "
-        "{limit_cpu:.2f} in the limit's processes, which would cap it at {ceiling:.2f} of the "
-        "limit; it reached {best_ratio:.2f}, so the limit's own processes left the cores idle "
-        "part of the time in this run (a noisy machine): rerun with more repeats before reading "
-        "the gap."
+        "`{best}` reads its own rows (no feature crosses the JVM); of the paths Spark feeds, "
+        "`{jvm_best}` came closest ({jvm_ratio:.2f})."
     ),
     "cpu": (
-        "Where its gap went: `{best}` burned {total:.2f} core-seconds per run ({jvm:.2f} in the "
-        "driver JVM, {python:.2f} in the Python daemon and workers; psutil, processes alive before "
-        "and after the runs) where the prediction alone took {limit_cpu:.2f} in the limit's "
-        "processes. Even with no core ever idle it could reach at most {ceiling:.2f} of the "
-        "limit; it reached {best_ratio:.2f}."
+        "`{best}` burned {total:.2f} core-seconds per run, the prediction alone {limit_cpu:.2f}: "
+        "with no idle core it could reach {ceiling:.2f}; it reached {best_ratio:.2f}."
+    ),
+    "cpu_above": (
+        "`{best}` reached {best_ratio:.2f}, above its CPU ceiling of {ceiling:.2f} ({total:.2f} "
+        "core-seconds against {limit_cpu:.2f} for the prediction): noise; rerun."
     ),
 }
 
@@ -491,69 +533,75 @@ def _via_jvm(name: str) -> bool:
         return True
 
 
-def bench_findings(table: pd.DataFrame, tol: float = PARITY_TOL) -> list[Finding]:
-    """Parity of every path (max |prediction - reference|, agreeing within `tol`) and the best
-    and worst ratio to the physical limit, from a `bench_table` (or several concatenated)."""
-    paths = table[table["name"] != "physical_limit"]
+def _parity(paths: pd.DataFrame, tol: float) -> Finding:
     diffs = paths["max_abs_diff"].astype(float)
     n = len(paths)
     if diffs.isna().all():
-        out = [finding(BENCH_FINDINGS, "unchecked", n=n)]
+        return finding(BENCH_FINDINGS, "unchecked", n=n)
+    bad = paths.loc[diffs > tol, "name"].tolist()
+    if not bad:
+        return finding(BENCH_FINDINGS, "agree", n=n, max_diff=diffs.max())
+    names = ", ".join(f"`{b}`" for b in bad)
+    return finding(
+        BENCH_FINDINGS, "disagree", n_bad=len(bad), n=n, tol=tol, names=names,
+        max_diff=diffs.max(),
+    )  # fmt: skip
+
+
+def bench_findings(
+    table: pd.DataFrame, limit: LimitResult | None = None, tol: float = PARITY_TOL
+) -> list[Finding]:
+    """What a `bench_table` (or several concatenated) says, comparing before it asserts: the path
+    closest to the physical limit and the factor to the slowest (rows/s), unless the best ratio
+    is above 1.0 (noise: no winner); parity of every path (max |prediction - reference| within
+    `tol`); whether the best leads the runner-up by more than the spread of `limit`'s rounds
+    (slowest / fastest round - 1), else a tie; then where the best path's gap went (its own rows,
+    or its CPU against the limit's)."""
+    paths = table[table["name"] != "physical_limit"]
+    ranked = paths.sort_values("ratio_to_limit", ascending=False)
+    best, worst = ranked.iloc[0], ranked.iloc[-1]
+    speed = "rows_per_s" if "rows_per_s" in ranked else "ratio_to_limit"
+    if best["ratio_to_limit"] > 1.0:
+        out = [finding(BENCH_FINDINGS, "above_limit", best=best["name"],
+                       best_ratio=best["ratio_to_limit"])]  # fmt: skip
     else:
-        bad = paths.loc[diffs > tol, "name"].tolist()
-        if bad:
-            names = ", ".join(f"`{b}`" for b in bad)
-            out = [
-                finding(
-                    BENCH_FINDINGS,
-                    "disagree",
-                    n_bad=len(bad),
-                    n=n,
-                    tol=tol,
-                    names=names,
-                    max_diff=diffs.max(),
-                )
-            ]
+        out = [
+            finding(
+                BENCH_FINDINGS, "closest", best=best["name"], best_ratio=best["ratio_to_limit"],
+                worst=worst["name"], worst_ratio=worst["ratio_to_limit"],
+                factor=best[speed] / worst[speed],
+            )
+        ]  # fmt: skip
+    out.append(_parity(paths, tol))
+    if len(ranked) > 1 and limit is not None and best["ratio_to_limit"] <= 1.0:
+        second = ranked.iloc[1]
+        gap = best["ratio_to_limit"] / second["ratio_to_limit"] - 1
+        names = dict(best=best["name"], second=second["name"], gap=gap)
+        if limit.spread is None:
+            out.append(finding(BENCH_FINDINGS, "one_round", **names))
         else:
-            out = [finding(BENCH_FINDINGS, "agree", n=n, max_diff=diffs.max())]
-    ranked = paths.sort_values("ratio_to_limit")
-    best, worst = ranked.iloc[-1], ranked.iloc[0]
-    out.append(
-        finding(
-            BENCH_FINDINGS,
-            "best_worst",
-            best=best["name"],
-            best_ratio=best["ratio_to_limit"],
-            worst=worst["name"],
-            worst_ratio=worst["ratio_to_limit"],
-        )
-    )
+            key = "tie" if gap <= limit.spread else "lead"
+            out.append(finding(BENCH_FINDINGS, key, spread=limit.spread,
+                               rounds=len(limit.walls), **names))  # fmt: skip
     via_jvm = ranked[[_via_jvm(n) for n in ranked["name"]]]
+    limit_row_ = table[table["name"] == "physical_limit"]
     if not _via_jvm(best["name"]) and len(via_jvm):
         out.append(
             finding(
-                BENCH_FINDINGS,
-                "best_via_jvm",
-                best=best["name"],
-                jvm_best=via_jvm.iloc[-1]["name"],
-                jvm_ratio=via_jvm.iloc[-1]["ratio_to_limit"],
+                BENCH_FINDINGS, "best_via_jvm", best=best["name"], jvm_best=via_jvm.iloc[0]["name"],
+                jvm_ratio=via_jvm.iloc[0]["ratio_to_limit"],
             )
-        )
-    limit = table[table["name"] == "physical_limit"]
-    if "cpu_ceiling" in table and len(limit) and pd.notna(best.get("cpu_ceiling")):
+        )  # fmt: skip
+    elif "cpu_ceiling" in table and len(limit_row_) and pd.notna(best.get("cpu_ceiling")):
+        above = best["ratio_to_limit"] > best["cpu_ceiling"] + 0.02
         out.append(
             finding(
-                BENCH_FINDINGS,
-                "cpu" if best["ratio_to_limit"] <= best["cpu_ceiling"] + 0.02 else "cpu_above",
-                best=best["name"],
+                BENCH_FINDINGS, "cpu_above" if above else "cpu", best=best["name"],
                 total=best["jvm_cpu_s"] + best["python_cpu_s"],
-                jvm=best["jvm_cpu_s"],
-                python=best["python_cpu_s"],
-                limit_cpu=limit["python_cpu_s"].iloc[0],
-                ceiling=best["cpu_ceiling"],
+                limit_cpu=limit_row_["python_cpu_s"].iloc[0], ceiling=best["cpu_ceiling"],
                 best_ratio=best["ratio_to_limit"],
             )
-        )
+        )  # fmt: skip
     return out
 
 

@@ -11,13 +11,18 @@ Physical operators (`explain()`; `Scenario.operator`, matched by `metrics.operat
   MapInPandas; map_in_arrow, map_in_arrow_rowmajor, map_in_arrow_files -> MapInArrow (printed
   PythonMapInArrow by 3.5); synapseml -> Project.
 
+A user's own path (notebook 00 writes every path on the page) is timed beside these through
+`user_path(build, like=name)`: the same input layout and metadata as `name`.
+`tests/paths/test_notebook_paths.py` runs notebook 00's definitions beside this registry (same
+predictions, same physical operator), so the page and the CLI cannot drift apart.
+
 `map_in_arrow_files` is the counter-experiment: its input is one (file, row range) per task and
 the Python task memory-maps its rows from a row-major Arrow file, so no feature crosses the JVM.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Tuple
 
 import numpy as np
@@ -61,8 +66,10 @@ def _feature_cols(df):
 def _row_udf(df, model, use_arrow: bool):
     from pyspark.sql.functions import udf
 
-    # A named first argument matters: Spark 3.5 silently falls back to pickling for
-    # `useArrow=True` when the function has no named positional argument (pyspark/sql/udf.py).
+    # A named first argument matters: Spark 3.5 falls back to pickling for `useArrow=True` when
+    # the function has no named positional argument, with a UserWarning "Arrow optimization for
+    # Python UDFs cannot be enabled." (pyspark/sql/udf.py, `_create_py_udf`); 4.x has no such
+    # fallback.
     def predict_row(first, *rest):
         booster = worker_booster(_model_value(model))
         x = np.asarray((first, *rest), dtype=np.float64).reshape(1, -1)
@@ -342,14 +349,28 @@ ARROW_SCENARIOS = (
 )
 
 
-def get_scenario(name: str) -> Scenario:
-    """The scenario called `name`, or a one-line LabError listing the known names."""
+def get_scenario(name) -> Scenario:
+    """The scenario called `name` (a Scenario, e.g. from `user_path`, is returned as it is), or a
+    one-line LabError listing the known names."""
+    if isinstance(name, Scenario):
+        return name
     if name in NOT_OFFERED:
         raise LabError(f"Scenario {name!r} is not offered on {LINE.label}: {NOT_OFFERED[name]}")
     try:
         return SCENARIOS[name]
     except KeyError:
         raise LabError(f"Unknown scenario {name!r}: use one of {', '.join(SCENARIOS)}.") from None
+
+
+def user_path(build: Callable, like: str, name: str | None = None) -> Scenario:
+    """A path written by the user, timed like the registry's path `like`: `build(df)` turns the
+    input DataFrame (`like`'s layout: `id, f0..f15`; `id, features` for the row-major path;
+    `path, lo, hi` splits for the file path) into (`id`, `prediction`), its model captured by the
+    user's own broadcast. Named `like` unless `name` is given (a variant timed beside it)."""
+    base = get_scenario(like)
+    if not callable(build):
+        raise LabError(f"user_path needs a function df -> DataFrame, got {type(build).__name__}.")
+    return replace(base, name=name or base.name, build=lambda df, model: build(df))
 
 
 def parse_scenarios(text: str | None) -> list[str]:
@@ -419,13 +440,13 @@ def model_broadcast(spark):
     return bc
 
 
-def scenario_frame(spark, name: str, df=None, rows: int | None = None):
+def scenario_frame(spark, name, df=None, rows: int | None = None):
     """The DataFrame (`id`, `prediction`) that scores `df` (or the input of `rows` rows) via
-    `name`."""
+    `name` (a registry name or a Scenario)."""
     sc = get_scenario(name)
     if df is None:
         df = input_frame(spark, rows, layout=sc.layout)
-    model = model_text() if name == "synapseml" else model_broadcast(spark)
+    model = model_text() if sc.build is build_synapseml else model_broadcast(spark)
     return sc.build(df, model)
 
 
