@@ -243,7 +243,7 @@ def check_zero_copy_guess(guess: dict[str, bool], rows: int = 1000) -> str:
         return f"Correct: all {len(guess)} guesses match the addresses measured now."
     return (
         f"Not yet: {len(guess) - len(wrong)} of {len(guess)} right; look again at {wrong} "
-        "(a validity bitmap or bit-packed values cannot be shared with NumPy)."
+        "(nulls — null_count > 0 — or bit-packed booleans cannot be shared with NumPy)."
     )
 
 

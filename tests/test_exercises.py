@@ -302,9 +302,12 @@ ADVERSARIAL = {
     "check_pickle_growth": lambda a: [ex.check_pickle_growth(a, SIZES)],
     "check_closest_path": lambda a: [ex.check_closest_path(a, BENCH)],
     "check_share_prediction": lambda a: [ex.check_share_prediction(a, BY_BATCH)],
+    "check_model_loads": lambda a: [ex.check_model_loads(a, {"per batch": NO_LOADS})],
 }
-# placeholders that are no answer at all: None, or an empty dict for a {line: value} answer
-NON_ANSWERS = (None, {})
+NO_LOADS = {"loads": 0, "batches": 1}  # a count whose truth can be 0
+# placeholders that are no answer at all: None, an empty dict for a {line: value} answer, or "?"
+# where None is itself an answer
+NON_ANSWERS = (None, {}, "?")
 # checkers that answer None / {} with "Not yet" before reading the data (unit-tested elsewhere)
 REJECT_NON_ANSWERS = {
     "check_dominant_frame",
@@ -313,6 +316,7 @@ REJECT_NON_ANSWERS = {
     "check_pyspark_memory",
     "check_line_speedup",
     "check_best_batch",
+    "check_dial_trees",  # "?" is its placeholder: None means "never within 10%"
 }
 # placeholders a notebook not owned here still has to change (reported); strict, so that the
 # fix turns this into a failure until the entry is removed
