@@ -35,7 +35,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Before anything is installed: a Python and a Java this line runs on, checked with the bare Python
 # (helpers.core.config.preflight); otherwise one line and exit code 2.
 ifneq ($(filter setup venv jars data kernel lab test unit notebooks bench,$(or $(MAKECMDGOALS),setup)),)
-  PREFLIGHT := $(shell if command -v $(PYTHON) >/dev/null; then $(PYTHON) -c 'from helpers.core.config import preflight; preflight("$(SPARK)")'; else echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=/path/to/python3.x ...)"; fi)
+  PREFLIGHT := $(shell if [ -n "$(PYVER)" ]; then $(PYTHON) -c 'from helpers.core.config import preflight; preflight("$(SPARK)")'; else echo "$(PYTHON) not found or does not run: install Python 3.11 (or run make PYTHON=/path/to/python3.x ...)"; fi)
   ifneq ($(PREFLIGHT),)
     $(error $(PREFLIGHT))
   endif
