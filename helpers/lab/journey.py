@@ -26,6 +26,8 @@ from helpers.measure.timing import BATCH_CONF, time_noop
 from helpers.model.data import N_FEATURES, feature_frame, feature_names
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
 
+VALIDITY_PAD = 8  # bytes: Arrow Java pads every buffer of an IPC body to a multiple of 8
+
 # ---- the worker's own Arrow <-> pandas calls, asked from the installed pyspark ------------------
 # pyspark 3.5 (to 4.2) converts inside its serializers (pyspark/sql/pandas/serializers.py:
 # ArrowStreamPandasUDFSerializer); 4.3 moved the conversions out of them into
@@ -137,16 +139,56 @@ def unsafe_row_bytes(spark, rows: int) -> int:
     return int(input_frame(spark, rows)._jdf.queryExecution().toRdd().first().getSizeInBytes())
 
 
-def batch_layers(spark, rows: int, batch_rows: int, scenario: str = "pandas_udf") -> pd.DataFrame:
-    """Bytes one batch of `batch_rows` rows occupies in each layer of the round trip.
+def udf_frame(spark, rows: int, udf):
+    """The learner's scalar UDF applied to the shared input (id, f0..f15): (id, prediction)."""
+    df = input_frame(spark, rows)
+    return df.select("id", udf(*feature_names()).alias("prediction"))
 
-    Columns: layer, bytes, factor (vs the raw feature bytes batch_rows x 16 x 8), how (what
-    measured it)."""
+
+def _frame(spark, rows: int, scenario):
+    """A scenario's DataFrame (by name) or the learner's UDF applied to the input."""
+    if isinstance(scenario, str):
+        return scenario_frame(spark, scenario, rows=rows)
+    return udf_frame(spark, rows, scenario)
+
+
+def _inside(start: int, nbytes: int, buffers) -> bool:
+    """Whether memory [start, start + nbytes) lies inside one of the Arrow `buffers`."""
+    return any(
+        b is not None and b.address <= start and start + nbytes <= b.address + b.size
+        for b in buffers
+    )
+
+
+def _shares(a: np.ndarray, buffers) -> bool:
+    """Whether the NumPy array `a` is a view over one of the Arrow `buffers` (not a copy)."""
+    return _inside(a.__array_interface__["data"][0], a.nbytes, buffers)
+
+
+def validity_bytes(batch_rows: int, columns: int = N_FEATURES) -> int:
+    """Bytes of the validity bitmaps the JVM writes for one batch: one bit per value and column,
+    each bitmap padded to 8 bytes (Arrow Java writes them even when nothing is null)."""
+    per_column = -(-int(np.ceil(batch_rows / 8)) // VALIDITY_PAD) * VALIDITY_PAD
+    return columns * per_column
+
+
+def batch_layers(
+    spark, rows: int, batch_rows: int | None = None, scenario="pandas_udf"
+) -> pd.DataFrame:
+    """Bytes one batch occupies in each layer of the round trip of `scenario` (a scenario name or
+    the learner's own scalar UDF over f0..f15). `batch_rows` None: the session's
+    spark.sql.execution.arrow.maxRecordsPerBatch; otherwise that conf is set to it first.
+
+    Columns: layer, bytes, factor (vs the raw feature bytes batch_rows x 16 x 8), memory ('view'
+    when the layer's values lie inside the layer above's buffers, 'new' when they were copied,
+    '' on the JVM side), how (what measured it)."""
+    if batch_rows is None:
+        batch_rows = int(spark.conf.get(BATCH_CONF))
     require_positive("batch size", batch_rows)
+    spark.conf.set(BATCH_CONF, str(batch_rows))
     batch_rows = min(batch_rows, rows)
     raw = batch_rows * N_FEATURES * 8
-    spark.conf.set(BATCH_CONF, str(batch_rows))
-    frame = scenario_frame(spark, scenario, rows=rows)
+    frame = _frame(spark, rows, scenario)
     _, metrics = run_with_python_metrics(spark, lambda: time_noop(frame))
     n_batches = int(np.ceil(rows / batch_rows))
     sent = metrics.loc[metrics.metric == "data sent to Python workers", "bytes"].sum() / n_batches
@@ -162,48 +204,81 @@ def batch_layers(spark, rows: int, batch_rows: int, scenario: str = "pandas_udf"
         writer.write_batch(batch)
     ipc = sink.getvalue()
     read_back = pa.ipc.open_stream(ipc).read_all()  # worker: ArrowStreamSerializer.load_stream
+    arrow_buffers = [b for col in read_back.columns for c in col.chunks for b in c.buffers()]
     # worker (pandas_udf): one Series per column; no DataFrame is built (only mapInPandas joins
     # them, with pd.concat)
     series, call = worker_arrow_to_pandas(read_back)
-    X = np.column_stack([s.to_numpy() for s in series])  # the UDF: model input
+    arrays = [s.to_numpy() for s in series]
+    X = np.column_stack(arrays)  # the UDF: model input
+    in_ipc = all(_inside(b.address, b.size, [ipc]) for b in arrow_buffers if b is not None)
+    views = all(_shares(a, arrow_buffers) for a in arrays)
     layers = [
         (
             "JVM heap: UnsafeRows",
             batch_rows * unsafe_row_bytes(spark, rows),
+            "",
             "UnsafeRow.getSizeInBytes() via py4j x rows",
         ),
         (
             "JVM -> socket: Arrow IPC sent",
             sent,
+            "",
             "SQL metric 'data sent to Python workers' / batches",
         ),
         (
             "Python: pyarrow batch read from IPC",
             read_back.nbytes,
+            "view" if in_ipc else "new",
             "pa.ipc.open_stream(...).read_all().nbytes",
         ),
         (
             "Python: pandas columns",
             int(sum(s.memory_usage(deep=True, index=False) for s in series)),
+            "view" if views else "new",
             f"{call}, Series.memory_usage(deep)",
         ),
-        ("Python: model input matrix", X.nbytes, "np.column_stack(...).nbytes"),
+        (
+            "Python: model input matrix",
+            X.nbytes,
+            "view" if _shares(X, arrow_buffers) else "new",
+            "np.column_stack(...).nbytes",
+        ),
         (
             "Python -> socket: predictions IPC",
             back,
+            "",
             "SQL metric 'data returned from Python workers' / batches",
         ),
     ]
-    df = pd.DataFrame(layers, columns=["layer", "bytes", "how"])
+    df = pd.DataFrame(layers, columns=["layer", "bytes", "memory", "how"])
     df["bytes"] = df["bytes"].astype(float)
     df["factor"] = df["bytes"] / raw
-    return df[["layer", "bytes", "factor", "how"]]
+    return df[["layer", "bytes", "factor", "memory", "how"]]
+
+
+def layer_change(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Two `batch_layers` tables side by side (same batch size): layer, before, after (bytes)
+    and ratio (after / before)."""
+    t = before.set_index("layer")[["bytes"]].join(
+        after.set_index("layer")[["bytes"]], lsuffix="_before", rsuffix="_after"
+    )
+    t.columns = ["before", "after"]
+    t["ratio"] = t["after"] / t["before"]
+    return t.reset_index()
 
 
 LAYER_FINDINGS = {
     "largest": (
-        "One batch of {batch_rows:,} rows is {raw_mib:.2f} MiB of feature values. "
-        "The largest layer is *{layer}* at {factor:.2f}x."
+        "One batch of {batch_rows:,} rows is {raw_mib:.2f} MiB of feature values; the largest "
+        "layer is *{layer}* at {factor:.2f}x."
+    ),
+    "pandas_views": (
+        "On pyspark {pyspark} the pandas columns are views over the Arrow buffers (no new "
+        "bytes); the model's matrix is the first copy in Python."
+    ),
+    "pandas_copies": (
+        "On pyspark {pyspark} the worker's conversion copies: the pandas columns are new "
+        "memory, and the model's matrix copies them again."
     ),
     "no_socket_bytes": (
         "Spark reported no bytes on the socket for this batch (its UI listener did not answer "
@@ -213,8 +288,11 @@ LAYER_FINDINGS = {
 
 
 def layer_findings(layers: pd.DataFrame, batch_rows: int) -> list[Finding]:
-    """The raw size of one batch (MiB) and its largest layer (factor vs raw), from
-    `batch_layers`; says so when the socket layers read no bytes."""
+    """The raw size of one batch (MiB) and its largest layer (factor vs raw); whether this
+    pyspark's pandas columns are views or copies (`memory` of `batch_layers`); says so when the
+    socket layers read no bytes."""
+    import pyspark
+
     peak = layers.sort_values("factor").iloc[-1]
     out = [
         finding(
@@ -226,17 +304,55 @@ def layer_findings(layers: pd.DataFrame, batch_rows: int) -> list[Finding]:
             factor=peak["factor"],
         )
     ]
+    memory = layers.set_index("layer")["memory"]
+    key = "pandas_views" if memory.get("Python: pandas columns") == "view" else "pandas_copies"
+    out.append(finding(LAYER_FINDINGS, key, pyspark=pyspark.__version__))
     socket = layers.loc[layers["layer"].str.contains("socket"), "bytes"]
     if not (socket.fillna(0) > 0).all():
         out.append(finding(LAYER_FINDINGS, "no_socket_bytes"))
     return out
 
 
+CHANGE_FINDINGS = {
+    "changed": (
+        "Your change moved *{layer}* most: {before:,.0f} -> {after:,.0f} bytes per batch "
+        "({ratio:.2f}x); {others} other layer(s) moved beyond {band:.0%}."
+    ),
+    "unchanged": (
+        "No layer moved by more than {band:.0%} (the byte metric's rounding): this change does "
+        "not alter what one batch weighs."
+    ),
+}
+
+
+def change_findings(change: pd.DataFrame, band: float = 0.05) -> list[Finding]:
+    """Which layers moved beyond `band` (relative) between two `batch_layers` runs (from
+    `layer_change`): the largest move and how many others moved."""
+    moved = change[(change["ratio"] - 1).abs() > band].copy()
+    if moved.empty:
+        return [finding(CHANGE_FINDINGS, "unchanged", band=band)]
+    moved["size"] = (np.log(moved["ratio"].astype(float))).abs()
+    top = moved.sort_values("size").iloc[-1]
+    return [
+        finding(
+            CHANGE_FINDINGS,
+            "changed",
+            layer=top["layer"],
+            before=top["before"],
+            after=top["after"],
+            ratio=top["ratio"],
+            others=len(moved) - 1,
+            band=band,
+        )
+    ]
+
+
 NO_PYTHON = "(none: runs in the JVM)"
 
 
 def operator_table(spark, rows: int, names: list[str]) -> pd.DataFrame:
-    """For each scenario: the Python-related physical operators found in its executed plan."""
+    """For each scenario: the Python-related physical operators found in its executed plan, and
+    `as_expected`: whether that is the operator its scenario expects (computed here)."""
     out = []
     for name in names:
         frame = scenario_frame(spark, name, rows=rows)
@@ -249,17 +365,22 @@ def operator_table(spark, rows: int, names: list[str]) -> pd.DataFrame:
                 "plan": " <- ".join(ops),
             }
         )
-    return pd.DataFrame(out)
+    table = pd.DataFrame(out, columns=["scenario", "expected", "python_operator", "plan"])
+    table["as_expected"] = table.apply(_planned_as_expected, axis=1) if out else []
+    return table
 
 
 OPERATOR_FINDINGS = {
     "some_in_jvm": (
-        "{n_python} of {n} paths run through a Python operator; {jvm} stays in the JVM "
-        "(a plain `Project` that calls SynapseML's scoring UDF)."
+        "{n_python} of {n} paths cross into Python through a dedicated operator; {jvm} stays in "
+        "the JVM (a plain `Project` that calls SynapseML's scoring UDF)."
     ),
-    "all_python": "All {n} paths run through a Python operator; none stays in the JVM.",
-    "operators": "In the executed plans: {mapping}.",
-    "as_expected": "Every path planned the operator its scenario expects (`expected`).",
+    "all_python": "All {n} paths cross into Python through a dedicated operator.",
+    "as_expected": "Every path planned the operator its scenario expects, under the same name.",
+    "as_expected_renamed": (
+        "Every path planned the operator its scenario expects; this Spark names some "
+        "differently: {renamed}."
+    ),
     "unexpected": "Not the expected operator: {mismatches}.",
 }
 
@@ -271,8 +392,9 @@ def _planned_as_expected(row) -> bool:
 
 
 def operator_findings(ops: pd.DataFrame) -> list[Finding]:
-    """How many paths run through a Python operator, which operator each planned, and whether
-    that is the one its scenario expects; `ops` from `operator_table`."""
+    """How many paths run through a Python operator, and whether each planned the one its
+    scenario expects (naming those that differ, and those this Spark names differently); `ops`
+    from `operator_table`."""
     in_jvm = ops.loc[ops["python_operator"] == NO_PYTHON, "scenario"].tolist()
     n = len(ops)
     if in_jvm:
@@ -280,21 +402,22 @@ def operator_findings(ops: pd.DataFrame) -> list[Finding]:
         out = [finding(OPERATOR_FINDINGS, "some_in_jvm", n_python=n - len(in_jvm), n=n, jvm=jvm)]
     else:
         out = [finding(OPERATOR_FINDINGS, "all_python", n=n)]
-    python = ops[ops["python_operator"] != NO_PYTHON]
-    groups = python.groupby("python_operator", sort=False)["scenario"]
-    mapping = "; ".join(f"`{op}` for " + ", ".join(f"`{x}`" for x in names) for op, names in groups)
-    if mapping:
-        out.append(finding(OPERATOR_FINDINGS, "operators", mapping=mapping))
     ok = ops.apply(_planned_as_expected, axis=1) if n else pd.Series(dtype=bool)
-    if ok.all():
-        out.append(finding(OPERATOR_FINDINGS, "as_expected"))
-    else:
+    if not ok.all():
         mismatches = "; ".join(
             f"`{r.scenario}` planned {r.python_operator} (expected `{r.expected}`)"
             for r in ops[~ok].itertuples()
         )
-        out.append(finding(OPERATOR_FINDINGS, "unexpected", mismatches=mismatches))
-    return out
+        return out + [finding(OPERATOR_FINDINGS, "unexpected", mismatches=mismatches)]
+    python = ops[ops["python_operator"] != NO_PYTHON]
+    renamed = python[python["python_operator"] != python["expected"]]
+    if renamed.empty:
+        return out + [finding(OPERATOR_FINDINGS, "as_expected")]
+    text = "; ".join(
+        f"`{r.scenario}` planned `{r.python_operator}` for `{r.expected}`"
+        for r in renamed.itertuples()
+    )
+    return out + [finding(OPERATOR_FINDINGS, "as_expected_renamed", renamed=text)]
 
 
 # ---- the processes of a job and Spark's byte counters --------------------------------------------
@@ -324,17 +447,16 @@ PROCESS_FINDINGS = {
     ),
     "no_workers": (
         "The sampler saw no Python worker process (cores available to Spark: {cores}): the "
-        "job ran between two samples; run the cell again."
+        "job ran between two samples; run the cell again. The JVM peaked at {jvm_mib:,.0f} "
+        "MiB RSS."
     ),
     "peaks": (
         "The JVM peaked at {jvm_mib:,.0f} MiB RSS and the largest worker at {worker_mib:,.0f} "
         "MiB: pandas, pyarrow, LightGBM and a copy of the model live in every worker."
     ),
-    "jvm_peak": "The JVM peaked at {jvm_mib:,.0f} MiB RSS.",
     "reuse": (
-        "The workers stay alive after the job (`spark.python.worker.reuse=true`; an idle one "
-        "is killed after one minute, `PythonWorkerFactory.IDLE_WORKER_TIMEOUT_NS`), which is "
-        "why the model cache in `helpers.model.cache.worker_booster` pays off."
+        "The workers stay alive after the job (`spark.python.worker.reuse=true`), so the "
+        "model cached in each of them serves the next task."
     ),
     "no_reuse": (
         "`spark.python.worker.reuse` is false in this session: each worker exits after its "
@@ -361,10 +483,7 @@ def process_findings(samples: pd.DataFrame, cores: int, reuse: bool = True) -> l
             ),
         ]
     else:
-        out = [
-            finding(PROCESS_FINDINGS, "no_workers", cores=cores),
-            finding(PROCESS_FINDINGS, "jvm_peak", jvm_mib=jvm_mib),
-        ]
+        out = [finding(PROCESS_FINDINGS, "no_workers", cores=cores, jvm_mib=jvm_mib)]
     out.append(finding(PROCESS_FINDINGS, "reuse" if reuse else "no_reuse"))
     return out
 
@@ -372,13 +491,14 @@ def process_findings(samples: pd.DataFrame, cores: int, reuse: bool = True) -> l
 BYTE_FINDINGS = {
     "sent": (
         "{sent_mib:.1f} MiB went to the workers for {raw_mib:.1f} MiB of raw feature values "
-        "({ratio:.2f}x: Arrow adds schema and batch headers and buffer padding; Spark rounds "
-        "the metric to one decimal)."
+        "({ratio:.2f}x). The validity bitmaps the JVM writes even without nulls (one bit per "
+        "value) are {bitmap_mib:.2f} MiB of the {extra_mib:.2f} MiB extra; headers and padding "
+        "the rest."
     ),
     "sent_rounded": (
-        "{sent_mib:.1f} MiB went to the workers for {raw_mib:.1f} MiB of raw feature values "
-        "({ratio:.2f}x: Spark rounds the metric to one decimal, which can put it below the raw "
-        "size; Arrow's headers and padding add only a little)."
+        "{sent_mib:.1f} MiB went to the workers for {raw_mib:.1f} MiB of raw feature values: "
+        "the gap is inside the metric's rounding (±{round_mib:.2f} MiB); the validity bitmaps "
+        "alone add {bitmap_mib:.2f} MiB."
     ),
     "back": "{back_mib:.2f} MiB came back ({per_prediction:.1f} bytes per prediction).",
     "no_metrics": (
@@ -388,17 +508,34 @@ BYTE_FINDINGS = {
 }
 
 
-def byte_findings(metrics: pd.DataFrame, rows: int) -> list[Finding]:
-    """MiB Spark counted towards the workers vs the raw feature bytes (rows x 16 x 8), and MiB
-    (bytes per prediction) coming back; `metrics` from `python_metrics` of one job."""
+def metric_rounding(nbytes: float) -> float:
+    """Half the last digit Spark shows for a size metric of `nbytes` (one decimal in B, KiB,
+    MiB, ...): the most the shown value can be off, in bytes."""
+    unit = 1024 ** int(np.floor(np.log(max(nbytes, 1.0)) / np.log(1024)))
+    return 0.05 * unit
+
+
+def byte_findings(metrics: pd.DataFrame, rows: int, batch_rows: int) -> list[Finding]:
+    """MiB Spark counted towards the workers vs the raw feature bytes (rows x 16 x 8), how much
+    of the extra the JVM's validity bitmaps explain (batches of `batch_rows`), and MiB (bytes
+    per prediction) coming back; `metrics` from `python_metrics` of one job."""
     sent = metrics.loc[metrics["metric"] == "data sent to Python workers", "bytes"].sum()
     back = metrics.loc[metrics["metric"] == "data returned from Python workers", "bytes"].sum()
     if not sent > 0:
         return [finding(BYTE_FINDINGS, "no_metrics")]
     raw = rows * N_FEATURES * 8
-    key = "sent" if sent >= raw else "sent_rounded"
+    full, last = divmod(rows, min(batch_rows, rows))
+    bitmaps = full * validity_bytes(min(batch_rows, rows)) + (validity_bytes(last) if last else 0)
+    rounding = metric_rounding(sent)
+    values = dict(sent_mib=sent / 2**20, raw_mib=raw / 2**20, bitmap_mib=bitmaps / 2**20)
+    if sent - raw > rounding:
+        first = finding(
+            BYTE_FINDINGS, "sent", ratio=sent / raw, extra_mib=(sent - raw) / 2**20, **values
+        )
+    else:
+        first = finding(BYTE_FINDINGS, "sent_rounded", round_mib=rounding / 2**20, **values)
     return [
-        finding(BYTE_FINDINGS, key, sent_mib=sent / 2**20, raw_mib=raw / 2**20, ratio=sent / raw),
+        first,
         finding(BYTE_FINDINGS, "back", back_mib=back / 2**20, per_prediction=back / rows),
     ]
 

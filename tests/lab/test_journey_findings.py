@@ -30,9 +30,16 @@ OPS_ALL_PYTHON_WRONG = ops(
     ]
 )
 OPS_JVM_WRONG = ops([("synapseml", "Project", journey.NO_PYTHON, "Filter <- Scan")])
+OPS_RENAMED = ops(
+    [
+        ("row_udf", "BatchEvalPython", "BatchEvalPython", "BatchEvalPython <- Scan"),
+        ("map_in_arrow", "MapInArrow", "PythonMapInArrow", "PythonMapInArrow <- Scan"),
+        ("default_udf", "EvalPython", "ArrowEvalPython", "ArrowEvalPython <- Scan"),
+    ]
+)
 
 
-def layers(sent=1310720.0, back=80128.0):
+def layers(sent=1310720.0, back=80128.0, pandas="view"):
     names = [
         "JVM heap: UnsafeRows",
         "JVM -> socket: Arrow IPC sent",
@@ -40,7 +47,17 @@ def layers(sent=1310720.0, back=80128.0):
         "Python -> socket: predictions IPC",
     ]
     b = [1440000.0, sent, 1280000.0, back]
-    return pd.DataFrame({"layer": names, "bytes": b, "factor": [x / 1280000.0 for x in b]})
+    memory = ["", "", pandas, ""]
+    return pd.DataFrame(
+        {"layer": names, "bytes": b, "factor": [x / 1280000.0 for x in b], "memory": memory}
+    )
+
+
+def change(ratios):
+    names = [f"layer {i}" for i in range(len(ratios))]
+    before = [1000.0] * len(ratios)
+    after = [1000.0 * r for r in ratios]
+    return pd.DataFrame({"layer": names, "before": before, "after": after, "ratio": ratios})
 
 
 def samples(workers=((11, 165), (12, 160))):
@@ -101,51 +118,46 @@ CASES = {
     "ops_one_in_jvm": (
         journey.operator_findings,
         (OPS_OK,),
-        ["some_in_jvm", "operators", "as_expected"],
+        ["some_in_jvm", "as_expected"],
         [
-            "3 of 4 paths run through a Python operator; `synapseml` stays in the JVM "
-            "(a plain `Project` that calls SynapseML's scoring UDF).",
-            "In the executed plans: `BatchEvalPython` for `row_udf`; "
-            "`ArrowEvalPython` for `pandas_udf`, `arrow_udf`.",
+            "3 of 4 paths cross into Python through a dedicated operator; `synapseml` stays in "
+            "the JVM (a plain `Project` that calls SynapseML's scoring UDF).",
             None,
         ],
     ),
     "ops_all_python_unexpected": (
         journey.operator_findings,
         (OPS_ALL_PYTHON_WRONG,),
-        ["all_python", "operators", "unexpected"],
-        [
-            "All 2 paths run through a Python operator; none stays in the JVM.",
-            "In the executed plans: `MapInPandas` for `map_in_pandas`, `map_in_arrow`.",
-            "Not the expected operator: `map_in_arrow` planned MapInPandas "
-            "(expected `PythonMapInArrow`).",
-        ],
+        ["all_python", "unexpected"],
+        [None, None],
     ),
     "ops_jvm_without_its_operator": (
         journey.operator_findings,
         (OPS_JVM_WRONG,),
         ["some_in_jvm", "unexpected"],
-        [
-            None,
-            f"Not the expected operator: `synapseml` planned {journey.NO_PYTHON} "
-            "(expected `Project`).",
-        ],
-    ),
-    "layers": (
-        journey.layer_findings,
-        (layers(), 10_000),
-        ["largest"],
-        [
-            "One batch of 10,000 rows is 1.22 MiB of feature values. "
-            "The largest layer is *JVM heap: UnsafeRows* at 1.12x."
-        ],
-    ),
-    "layers_without_socket_bytes": (
-        journey.layer_findings,
-        (layers(sent=0.0, back=float("nan")), 10_000),
-        ["largest", "no_socket_bytes"],
         [None, None],
     ),
+    "ops_renamed": (
+        journey.operator_findings,
+        (OPS_RENAMED,),
+        ["all_python", "as_expected_renamed"],
+        [None, None],
+    ),
+    "layers_views": (
+        journey.layer_findings,
+        (layers(), 10_000),
+        ["largest", "pandas_views"],
+        [None, None],
+    ),
+    "layers_copies_without_socket_bytes": (
+        journey.layer_findings,
+        (layers(sent=0.0, back=float("nan"), pandas="new"), 10_000),
+        ["largest", "pandas_copies", "no_socket_bytes"],
+        [None, None, None],
+    ),
+    "change_one": (journey.change_findings, (change([1.0, 0.5, 1.02]),), ["changed"], [None]),
+    "change_many": (journey.change_findings, (change([1.2, 0.5, 1.0]),), ["changed"], [None]),
+    "change_none": (journey.change_findings, (change([1.0, 1.03]),), ["unchanged"], [None]),
     "processes": (
         journey.process_findings,
         (samples(), 2),
@@ -160,27 +172,22 @@ CASES = {
     "processes_none_seen_no_reuse": (
         journey.process_findings,
         (samples(workers=()), 4, False),
-        ["no_workers", "jvm_peak", "no_reuse"],
-        [None, "The JVM peaked at 502 MiB RSS.", None],
+        ["no_workers", "no_reuse"],
+        [None, None],
     ),
     "bytes": (
         journey.byte_findings,
-        (metrics(2.5 * MIB, 160256.0), 20_000),
+        (metrics(2.5 * MIB, 160256.0), 20_000, 10_000),
         ["sent", "back"],
-        [
-            "2.5 MiB went to the workers for 2.4 MiB of raw feature values (1.02x: Arrow adds "
-            "schema and batch headers and buffer padding; Spark rounds the metric to one "
-            "decimal).",
-            "0.15 MiB came back (8.0 bytes per prediction).",
-        ],
+        [None, "0.15 MiB came back (8.0 bytes per prediction)."],
     ),
     "bytes_rounded_below_raw": (
         journey.byte_findings,
-        (metrics(2.4 * MIB, 160256.0), 20_000),
+        (metrics(2.4 * MIB, 160256.0), 20_000, 10_000),
         ["sent_rounded", "back"],
         [None, None],
     ),
-    "bytes_missing": (journey.byte_findings, (NO_METRICS, 20_000), ["no_metrics"], [None]),
+    "bytes_missing": (journey.byte_findings, (NO_METRICS, 20_000, 10_000), ["no_metrics"], [None]),
     "sockets_forked": (
         journey.socket_findings,
         (FORKED,),
@@ -229,6 +236,7 @@ def test_every_template_is_exercised():
         journey.layer_findings: journey.LAYER_FINDINGS,
         journey.process_findings: journey.PROCESS_FINDINGS,
         journey.byte_findings: journey.BYTE_FINDINGS,
+        journey.change_findings: journey.CHANGE_FINDINGS,
         journey.socket_findings: journey.SOCKET_FINDINGS,
     }
     assert seen == {(fn, k) for fn, t in tables.items() for k in t}
@@ -240,3 +248,44 @@ def test_process_summary_reads_peaks_and_cpu_per_process():
     assert s.loc[("jvm", 1), "peak_rss_mib"] == 502.0 and s.loc[("jvm", 1), "cpu_s"] == 1.8
     assert s.loc[("python_worker", 11), "peak_rss_mib"] == 165.0
     assert len(s) == 4
+
+
+def test_operator_findings_name_what_differs():
+    wrong = journey.operator_findings(OPS_ALL_PYTHON_WRONG)[-1].values["mismatches"]
+    assert "`map_in_arrow` planned MapInPandas" in wrong and "map_in_pandas" not in wrong
+    renamed = journey.operator_findings(OPS_RENAMED)[-1].values["renamed"]
+    assert "`PythonMapInArrow` for `MapInArrow`" in renamed
+    assert "`ArrowEvalPython` for `EvalPython`" in renamed and "row_udf" not in renamed
+
+
+def test_byte_findings_split_the_extra_into_bitmaps():
+    found = journey.byte_findings(metrics(2.5 * MIB, 160256.0), 20_000, 10_000)[0]
+    # 2 batches x 16 columns x 1250 bytes of bits, padded to 1256
+    assert found.values["bitmap_mib"] == pytest.approx(2 * 16 * 1256 / MIB)
+    assert found.values["extra_mib"] == pytest.approx(2.5 - 20_000 * 128 / MIB)
+    rounded = journey.byte_findings(metrics(2.4 * MIB, 160256.0), 20_000, 10_000)[0]
+    assert rounded.values["round_mib"] == pytest.approx(0.05)
+
+
+def test_validity_bytes_pad_each_bitmap_to_8():
+    assert journey.validity_bytes(10_000) == 16 * 1256
+    assert journey.validity_bytes(100, columns=1) == 16
+    assert journey.validity_bytes(64, columns=1) == 8
+
+
+def test_change_findings_pick_the_largest_move():
+    found = journey.change_findings(change([1.2, 0.5, 1.0]))[0]
+    assert found.values["layer"] == "layer 1" and found.values["others"] == 1
+    assert journey.change_findings(change([1.0, 0.5, 1.02]))[0].values["others"] == 0
+    assert found.values["after"] == 500.0
+
+
+def test_layer_change_joins_two_runs():
+    t = journey.layer_change(layers(), layers(back=40064.0))
+    row = t.set_index("layer").loc["Python -> socket: predictions IPC"]
+    assert row["before"] == 80128.0 and row["after"] == 40064.0 and row["ratio"] == 0.5
+
+
+def test_no_workers_still_reports_the_jvm_peak():
+    found = journey.process_findings(samples(workers=()), 4, False)[0]
+    assert found.key == "no_workers" and found.values["jvm_mib"] == 502.0
