@@ -744,61 +744,66 @@ def data_bytes(rows: int, double_cols: int) -> int:
 # ---- findings: what this run's ledger says ------------------------------------------------------
 
 LEDGER_FINDINGS = {
-    "row_queue": "`{path}` also copies every input row into its row queue: {mb:.2f} MB in "
-    "{ms:.2f} ms per batch — a JVM-side copy the Arrow paths `mapInPandas`/`mapInArrow` skip.",
-    "path": "`{path}`: {copies} hops write new memory, {copied_over_data:.1f}× the batch's "
-    "{data_mb:.2f} MB of features; the slowest hop is *{slowest}* ({slowest_ms:.2f} ms). Sum of "
-    "hops {sum_ms:.1f} ms vs measured end to end {e2e_ms:.1f} ms per batch: gap {gap_ms:+.1f} ms. "
-    "Spark counted {sent_mb:.2f} MB sent per batch.",
-    "path_unmetered": "`{path}`: {copies} hops write new memory, {copied_over_data:.1f}× the "
-    "batch's {data_mb:.2f} MB of features; the slowest hop is *{slowest}* ({slowest_ms:.2f} ms). "
-    "Sum of hops {sum_ms:.1f} ms vs measured end to end {e2e_ms:.1f} ms per batch: gap "
-    "{gap_ms:+.1f} ms. Spark reported no bytes sent.",
+    "copies_differ": "`{least}` writes the least new memory per batch, {least_x:.1f}× its "
+    "{data_mb:.2f} MB of features; `{most}` the most, {most_x:.1f}×.",
+    "copies_differ_queue": "`{least}` writes the least new memory per batch, {least_x:.1f}× its "
+    "{data_mb:.2f} MB of features; `{most}` the most, {most_x:.1f}×, its row queue alone "
+    "{queue_mb:.2f} MB.",
+    "copies_same": "Every path writes about the same new memory per batch: {least_x:.1f}× to "
+    "{most_x:.1f}× its {data_mb:.2f} MB of features.",
     "to_pandas_views": "`{path}`: the worker's Arrow -> pandas call ({call}) hands the UDF views "
     "of Arrow's buffers: 0 bytes copied for its {columns} double columns.",
     "to_pandas_copies": "`{path}`: the worker's Arrow -> pandas call ({call}) copied {mb:.2f} MB "
     "per batch, {share:.0%} of its {columns} double columns, before the UDF saw a value.",
-    "rename_copies": "That call ends in `series.rename(name)` (`ArrowArrayToPandasConversion."
-    "convert_numpy`, `pyspark/sql/conversion.py`), and pandas {pandas} copies a Series on rename "
-    "unless copy-on-write is on, while pyarrow's own `to_pandas()` of the column is a view.",
+    "to_pandas_copies_rename": "`{path}`: the worker's Arrow -> pandas call ({call}) copied "
+    "{mb:.2f} MB per batch, {share:.0%} of its {columns} double columns: it ends in "
+    "`series.rename(name)`, which pandas {pandas} copies unless copy-on-write is on.",
+    "gaps": "Sum of hops vs end to end, ms per batch: {gaps}. A positive gap is time no hop "
+    "explains (waiting, scheduling); a negative one, hops that overlapped.",
 }
+SAME_COPIES = 0.05  # paths whose copied bytes differ by less than 5% of the most copy "the same"
 
 
 def ledger_findings(ledger: Ledger) -> list[Finding]:
-    """What a copy ledger found: the row queue's copy (MB, ms per batch) where there is one; the
-    pandas UDF's Arrow -> pandas hop, views or copies (MB, share of the batch) and why; per
-    path the hops that write new memory (as a multiple of the batch's feature bytes), the slowest
-    hop, the sum of hops against the measured end-to-end time per batch (ms) and Spark's count of
-    bytes sent per batch (MB)."""
+    """At most three findings on a copy ledger: which path writes the least and the most new
+    memory per batch as a multiple of its feature bytes (with the row queue's MB where the most
+    copying path has one; `copies_same` within `SAME_COPIES`); the pandas UDF's Arrow -> pandas
+    hop, views or copies (MB, share) and the copying `Series.rename` where that is why; the sum
+    of hops against the measured end-to-end time per path (ms per batch)."""
     hops, summary = ledger.table(), ledger.summary().set_index("path")
     data = data_bytes(ledger.rows, ledger.features)
-    out = [
-        finding(LEDGER_FINDINGS, "row_queue", path=q.path, mb=q.bytes / 1e6, ms=q.seconds * 1e3)
-        for q in hops[hops["hop"] == ROW_QUEUE_HOP].itertuples()
-    ]
-    out += _to_pandas_findings(ledger, hops)
-    for path, g in hops.groupby("path", sort=False):
-        top = g.loc[g["seconds"].idxmax()]
-        copies = g[g["copy"]]
-        s = summary.loc[path]
-        sent = s["spark_sent_bytes"]
-        metered = sent is not None and not pd.isna(sent)
-        out.append(
+    copied = summary["copied_bytes"] / data
+    least, most = copied.idxmin(), copied.idxmax()
+    values = dict(
+        least=least,
+        most=most,
+        least_x=float(copied[least]),
+        most_x=float(copied[most]),
+        data_mb=data / 1e6,
+    )
+    queue = hops[(hops["hop"] == ROW_QUEUE_HOP) & (hops["path"] == most)]
+    if copied[most] - copied[least] <= SAME_COPIES * copied[most]:
+        out = [finding(LEDGER_FINDINGS, "copies_same", **values)]
+    elif len(queue):
+        out = [
             finding(
                 LEDGER_FINDINGS,
-                "path" if metered else "path_unmetered",
-                path=path,
-                copies=len(copies),
-                copied_over_data=copies["bytes"].sum() / data,
-                data_mb=data / 1e6,
-                slowest=top["hop"],
-                slowest_ms=top["seconds"] * 1e3,
-                sum_ms=s["sum_of_hops_s"] * 1e3,
-                e2e_ms=s["end_to_end_per_batch_s"] * 1e3,
-                gap_ms=s["gap_s"] * 1e3,
-                sent_mb=sent / 1e6 if metered else None,
+                "copies_differ_queue",
+                queue_mb=float(queue["bytes"].sum()) / 1e6,
+                **values,
             )
-        )
+        ]
+    else:
+        out = [finding(LEDGER_FINDINGS, "copies_differ", **values)]
+    out += _to_pandas_findings(ledger, hops)
+    gaps = []
+    for path, row in summary.iterrows():
+        if row["end_to_end_per_batch_s"] is None or pd.isna(row["end_to_end_per_batch_s"]):
+            gaps.append(f"`{path}` {row['sum_of_hops_s'] * 1e3:.1f} (not measured end to end)")
+            continue
+        hops_ms, e2e_ms = row["sum_of_hops_s"] * 1e3, row["end_to_end_per_batch_s"] * 1e3
+        gaps.append(f"`{path}` {hops_ms:.1f} vs {e2e_ms:.1f} ({e2e_ms - hops_ms:+.1f})")
+    out.append(finding(LEDGER_FINDINGS, "gaps", gaps=", ".join(gaps)))
     return out
 
 
@@ -813,15 +818,9 @@ def _to_pandas_findings(ledger: Ledger, hops: pd.DataFrame) -> list[Finding]:
     if hop["bytes"] == 0:
         return [finding(LEDGER_FINDINGS, "to_pandas_views", **common)]
     data = data_bytes(ledger.rows, ledger.features)
-    out = [
-        finding(
-            LEDGER_FINDINGS,
-            "to_pandas_copies",
-            mb=hop["bytes"] / 1e6,
-            share=hop["bytes"] / data,
-            **common,
-        )
-    ]
+    copies = dict(mb=hop["bytes"] / 1e6, share=hop["bytes"] / data, **common)
     if ledger.worker_calls == "conversion" and ledger.rename_copies:
-        out.append(finding(LEDGER_FINDINGS, "rename_copies", pandas=pd.__version__))
-    return out
+        return [
+            finding(LEDGER_FINDINGS, "to_pandas_copies_rename", pandas=pd.__version__, **copies)
+        ]
+    return [finding(LEDGER_FINDINGS, "to_pandas_copies", **copies)]
