@@ -316,7 +316,7 @@ def layer_findings(layers: pd.DataFrame, batch_rows: int) -> list[Finding]:
 CHANGE_FINDINGS = {
     "changed": (
         "Your change moved *{layer}* most: {before:,.0f} -> {after:,.0f} bytes per batch "
-        "({ratio:.2f}x); {others} other layer(s) moved beyond {band:.0%}."
+        "({ratio:.2f}x); other layers beyond {band:.0%}: {others}."
     ),
     "unchanged": (
         "No layer moved by more than {band:.0%} (the byte metric's rounding): this change does "
@@ -341,7 +341,7 @@ def change_findings(change: pd.DataFrame, band: float = 0.05) -> list[Finding]:
             before=top["before"],
             after=top["after"],
             ratio=top["ratio"],
-            others=len(moved) - 1,
+            others=", ".join(f"*{x}*" for x in moved["layer"] if x != top["layer"]) or "none",
             band=band,
         )
     ]
@@ -378,8 +378,7 @@ OPERATOR_FINDINGS = {
     "all_python": "All {n} paths cross into Python through a dedicated operator.",
     "as_expected": "Every path planned the operator its scenario expects, under the same name.",
     "as_expected_renamed": (
-        "Every path planned the operator its scenario expects; this Spark names some "
-        "differently: {renamed}."
+        "Every path planned the operator its scenario expects, under this Spark's names: {renamed}."
     ),
     "unexpected": "Not the expected operator: {mismatches}.",
 }
@@ -413,9 +412,10 @@ def operator_findings(ops: pd.DataFrame) -> list[Finding]:
     renamed = python[python["python_operator"] != python["expected"]]
     if renamed.empty:
         return out + [finding(OPERATOR_FINDINGS, "as_expected")]
+    groups = renamed.groupby(["python_operator", "expected"], sort=False)["scenario"]
     text = "; ".join(
-        f"`{r.scenario}` planned `{r.python_operator}` for `{r.expected}`"
-        for r in renamed.itertuples()
+        f"`{planned}` for `{expected}` ({', '.join(names)})"
+        for (planned, expected), names in groups
     )
     return out + [finding(OPERATOR_FINDINGS, "as_expected_renamed", renamed=text)]
 

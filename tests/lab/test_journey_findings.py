@@ -254,8 +254,9 @@ def test_operator_findings_name_what_differs():
     wrong = journey.operator_findings(OPS_ALL_PYTHON_WRONG)[-1].values["mismatches"]
     assert "`map_in_arrow` planned MapInPandas" in wrong and "map_in_pandas" not in wrong
     renamed = journey.operator_findings(OPS_RENAMED)[-1].values["renamed"]
-    assert "`PythonMapInArrow` for `MapInArrow`" in renamed
-    assert "`ArrowEvalPython` for `EvalPython`" in renamed and "row_udf" not in renamed
+    assert "`PythonMapInArrow` for `MapInArrow` (map_in_arrow)" in renamed
+    assert "`ArrowEvalPython` for `EvalPython` (default_udf)" in renamed
+    assert "row_udf" not in renamed
 
 
 def test_byte_findings_split_the_extra_into_bitmaps():
@@ -275,8 +276,8 @@ def test_validity_bytes_pad_each_bitmap_to_8():
 
 def test_change_findings_pick_the_largest_move():
     found = journey.change_findings(change([1.2, 0.5, 1.0]))[0]
-    assert found.values["layer"] == "layer 1" and found.values["others"] == 1
-    assert journey.change_findings(change([1.0, 0.5, 1.02]))[0].values["others"] == 0
+    assert found.values["layer"] == "layer 1" and found.values["others"] == "*layer 0*"
+    assert journey.change_findings(change([1.0, 0.5, 1.02]))[0].values["others"] == "none"
     assert found.values["after"] == 500.0
 
 
