@@ -266,7 +266,7 @@ def task_overhead_in_child(
 
 TASKCOST_FINDINGS = {
     "in_stacks": (
-        "**`invalidate_caches()` took {share:.1%} of section 2's sampled worker time.** Spark "
+        "**`invalidate_caches()` took {share:.1%} of {scenario}'s sampled worker time.** Spark "
         "{version} calls it {when}."
     ),
     "invalidate": (
@@ -311,13 +311,15 @@ def taskcost_findings(
     tasks: pd.DataFrame,
     spark_version: str | None = None,
     stacks_share: float | None = None,
+    stacks_scenario: str = "the profiled job",
 ) -> list[Finding]:
     """What the two experiments found: the share of sampled worker time `invalidate_caches()`
-    took in a flame graph of this run (`stacks_share`, if given) and when this Spark calls it;
-    one call in ms with pyspark from the zip and from site-packages (`invalidate_cost`, zip row
-    first); the wall time each extra task adds (ms) per daemon and the verdict against the noise
-    band (`per_task_seconds`: the lean daemon is faster, slower, or within noise). Without a lean
-    run (a Spark that calls `invalidate_caches()` only when needed) says why it was not run."""
+    took in a flame graph of this run (`stacks_share` of `stacks_scenario`, if given) and when
+    this Spark calls it; one call in ms with pyspark from the zip and from site-packages
+    (`invalidate_cost`, zip row first); the wall time each extra task adds (ms) per daemon and
+    the verdict against the noise band (`per_task_seconds`: the lean daemon is faster, slower,
+    or within noise). Without a lean run (a Spark that calls `invalidate_caches()` only when
+    needed) says why it was not run."""
     version = spark_version or installed_pyspark()
     zipped, plain = calls.iloc[0], calls.iloc[1]
     slopes = per_task_seconds(tasks).set_index("daemon")
@@ -325,7 +327,14 @@ def taskcost_findings(
     if stacks_share is not None:
         when = invalidate_when(version)
         out.append(
-            finding(TASKCOST_FINDINGS, "in_stacks", share=stacks_share, version=version, when=when)
+            finding(
+                TASKCOST_FINDINGS,
+                "in_stacks",
+                share=stacks_share,
+                scenario=stacks_scenario,
+                version=version,
+                when=when,
+            )
         )
     out.append(
         finding(

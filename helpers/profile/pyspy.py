@@ -391,17 +391,22 @@ PYSPY_FINDINGS = {
 def pyspy_findings(
     spy: PySpyProfile | None,
     cost: OverheadResult | None,
-    sampler_ratio: float,
+    sampler_ratio: float | OverheadResult,
     why: str = "",
 ) -> list[Finding]:
     """What one py-spy recording found: the native and Python shares of its samples, LightGBM's
     library share inside `predict`, and its wall-time ratio (with / without
-    py-spy) next to the in-process sampler's `sampler_ratio` (more, not more, or within the noise
-    of the repeated runs). Without a
+    py-spy) next to the in-process sampler's (`sampler_ratio`: a ratio, or the sampler's
+    OverheadResult whose run-to-run noise then widens the band): more, not more, or within the
+    noise. Without a
     recording (`spy` None), one finding saying why py-spy could not run (`why`)."""
     if spy is None or cost is None:
         return [finding(PYSPY_FINDINGS, "skipped", why=why or "not run")]
     noise = max(spread(cost.unprofiled_s), spread(cost.profiled_s))
+    if hasattr(sampler_ratio, "ratio"):  # the sampler's OverheadResult: its noise counts too
+        sampler = sampler_ratio
+        noise = max(noise, spread(sampler.unprofiled_s), spread(sampler.profiled_s))
+        sampler_ratio = sampler.ratio
     gap = cost.ratio - sampler_ratio
     cost_key = "cost" if gap > noise else "cost_not_higher" if -gap > noise else "cost_noise"
     inside = library_table(spy.stacks, under=PREDICT_FRAME)

@@ -50,7 +50,15 @@ from helpers.measure.timing import (
     warm_up,
 )
 from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
-from helpers.profile.classify import FOLDED, breakdown, categorize, fold_io, leaf_table, shares
+from helpers.profile.classify import (
+    FOLDED,
+    breakdown,
+    categorize,
+    fold_io,
+    leaf_table,
+    shares,
+    split,
+)
 from helpers.profile.jvm import jvm_stacks, rotate_jfr
 from helpers.profile.pyspy import native_share, spread
 from helpers.profile.stacks import (
@@ -369,16 +377,17 @@ INVALIDATE_NOTABLE = 0.05  # a share of sampled worker time worth a sentence
 
 PROFILE_FINDINGS = {
     "prediction_range": (
-        "**Prediction was {hi:.0%} of sampled worker time in {hi_path}** and {lo:.0%} in "
-        "{lo_path}; the rest is moving and converting data, or waiting (table above)."
+        "**Prediction was {hi:.0%} of busy worker time in {hi_path}, {lo:.0%} in {lo_path}**; "
+        "the workers waited {wait_lo:.0%} to {wait_hi:.0%} of sampled time (table above)."
     ),
     "prediction_one": (
-        "**Prediction was {hi:.0%} of sampled worker time in {hi_path}**; the rest is moving and "
-        "converting data, or waiting (table above)."
+        "**Prediction was {hi:.0%} of busy worker time in {hi_path}**; the workers waited "
+        "{wait_lo:.0%} of sampled time (table above)."
     ),
     "leaves": "Widest on-CPU leaves of {scenario}: {leaves}.",
     "no_python": (
-        "{scenario}: {tasks} Python tasks, so no Python flame graph: it scores inside the JVM."
+        "{scenario} scores inside the JVM, without Arrow batches: its {tasks} Python task files "
+        "hold no inference."
     ),
     "invalidate_caches": (
         "`importlib.invalidate_caches()` took **{share:.0%}** of sampled worker time in "
@@ -493,6 +502,12 @@ def shares_table(results, side: str = "python"):
     return pd.DataFrame(rows).set_index("scenario") if rows else pd.DataFrame()
 
 
+def has_python(result: ProfileResult) -> bool:
+    """Whether the run scored in Python workers: Python tasks ran and it had Arrow batches
+    (SynapseML runs no Arrow batches; its few Python task files hold no inference)."""
+    return bool(result.tasks) and result.batch_size is not None
+
+
 def _version(spark_version: str | None) -> str:
     return spark_version or installed_pyspark()
 
@@ -509,16 +524,17 @@ def python_findings(results, spark_version: str | None = None) -> list[Finding]:
     tasks, and the largest share `invalidate_caches()` took (named a per-task cost above 5 %),
     with when this Spark calls it (`spark_version`, default the installed pyspark)."""
     results = list(results)
-    with_py = [r for r in results if r.tasks]
+    with_py = [r for r in results if has_python(r)]
     version = _version(spark_version)
     out = []
     if with_py:
-        pred = {r.scenario: shares(r.python, "python")["prediction"] for r in with_py}
+        pred = {r.scenario: split(r)["prediction_share"] for r in with_py}
+        wait = [shares(r.python, "python")["waiting"] for r in with_py]
         hi, lo = max(pred, key=pred.get), min(pred, key=pred.get)
         key = "prediction_one" if len(pred) == 1 else "prediction_range"
-        values = {"hi": pred[hi], "hi_path": hi}
+        values = {"hi": pred[hi], "hi_path": hi, "wait_lo": min(wait)}
         if len(pred) > 1:
-            values |= {"lo": pred[lo], "lo_path": lo}
+            values |= {"lo": pred[lo], "lo_path": lo, "wait_hi": max(wait)}
         out.append(finding(PROFILE_FINDINGS, key, **values))
         first = with_py[0]
         out.append(
@@ -527,7 +543,7 @@ def python_findings(results, spark_version: str | None = None) -> list[Finding]:
             )
         )
     for r in results:
-        if not r.tasks:
+        if not has_python(r):
             out.append(finding(PROFILE_FINDINGS, "no_python", scenario=r.scenario, tasks=r.tasks))
     found = {r.scenario: total_share(r.python, INVALIDATE_FRAME) for r in with_py}
     if found:
@@ -555,7 +571,7 @@ def jvm_findings(results, spark_version: str | None = None) -> list[Finding]:
     results = list(results)
     version = _version(spark_version)
     out = []
-    with_py = [r for r in results if r.jvm and r.python_processes]
+    with_py = [r for r in results if r.jvm and has_python(r)]
     if with_py:
         wait = {r.scenario: shares(r.jvm, "jvm")["waiting"] for r in with_py}
         out.append(
@@ -587,7 +603,7 @@ def jvm_findings(results, spark_version: str | None = None) -> list[Finding]:
     for r in results:
         if not r.jvm:
             out.append(finding(PROFILE_FINDINGS, "no_jvm", scenario=r.scenario))
-        elif not r.python_processes:
+        elif not has_python(r):
             top = leaf_table(r.jvm, "jvm", top=1)
             out.append(
                 finding(

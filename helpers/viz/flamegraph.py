@@ -120,9 +120,11 @@ def _nice_ticks(top: float, n: int = 6) -> list[float]:
     return [round(float(t), 6) for t in np.arange(0, top + step / 2, step) if t <= top]
 
 
-def drawn_depth(stacks: Stacks, side: str, hide=None, fold=False, max_depth=40) -> int:
+def drawn_depth(
+    stacks: Stacks, side: str, hide=None, fold=False, max_depth=40, min_share=0.003
+) -> int:
     """Rows `plot_flame` draws for these stacks (after hiding and folding), at most `max_depth`."""
-    boxes = flame_boxes(category_tree(stacks, side, hide, fold), 0.003, max_depth)
+    boxes = flame_boxes(category_tree(stacks, side, hide, fold), min_share, max_depth)
     return max((b.depth for b in boxes), default=1)
 
 
@@ -216,9 +218,10 @@ def plot_flames(results, side: str = "python", shared_axis: bool = False):
 
     results = list(results)
     jvm = side != "python"
-    hide, depth = (JVM_SCAFFOLDING, 32) if jvm else (None, 40)
+    # frames under 1% (JVM) or 0.5% (Python) of a graph are too narrow to read: not drawn
+    hide, depth, cut = (JVM_SCAFFOLDING, 24, 0.01) if jvm else (None, 40, 0.005)
     panels = [r.jvm if jvm else r.python for r in results]
-    rows = [drawn_depth(s, side, hide, jvm, depth) if s else 2 for s in panels]
+    rows = [drawn_depth(s, side, hide, jvm, depth, cut) if s else 2 for s in panels]
     xmax = max(sum(s.values()) for s in panels) / 1e6 if shared_axis and any(panels) else None
     fig, axes = plt.subplots(
         len(results),
@@ -240,6 +243,7 @@ def plot_flames(results, side: str = "python", shared_axis: bool = False):
             f"{r.scenario} ({batch}): {who}, {sampled:.2f} s sampled, wall {r.wall_s:.2f} s",
             side,
             ax,
+            min_share=cut,
             max_depth=depth,
             hide=hide,
             fold=jvm,

@@ -31,7 +31,7 @@ TIMELINE_PANELS = (
     ("JVM process RSS", ("jvm RSS",), False),
     ("Python processes RSS (daemon, each worker)", ("daemon RSS", "python_worker RSS"), False),
     (
-        "Inside the JVM (log axis): heap, NIO direct pool, Arrow allocator",
+        "Inside the JVM (log axis above 1 MiB): heap, NIO direct pool, Arrow allocator",
         ("JVM heap used", "JVM direct pool (NIO)", "JVM Arrow allocator"),
         True,
     ),
@@ -56,8 +56,8 @@ def layers_timeline(run, title: str | None = None):
             _step(ax, g, colors.get(layer, "k"), label)
         if part.empty:
             ax.text(0.5, 0.5, "not sampled in this run", transform=ax.transAxes, ha="center")
-        elif log and (part.bytes > 0).all():
-            ax.set_yscale("log")
+        elif log:  # symmetric log: MiB-sized meters stay visible under a heap of hundreds
+            ax.set_yscale("symlog", linthresh=1.0)
         ax.axvline(0, color="k", ls="--", lw=0.8)
         ax.axvline(run.wall_s, color="k", ls="--", lw=0.8)
         ax.set_title(name, fontsize=11, loc="left")

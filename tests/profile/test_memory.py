@@ -199,6 +199,8 @@ def test_scenario_findings_every_branch():
     assert _keys(partly)[0] == "heap_less_partly" and "only 0.2×" in partly[0].text()
     more = mp.scenario_findings(_scenario_table(20.0, 27.0, 17.0))
     assert _keys(more) == ["heap_not_less", "meters_close"]
+    higher = mp.scenario_findings(_scenario_table(20.0, 27.0, 18.3, alloc=8.5))
+    assert _keys(higher)[1] == "meters_direct_higher" and "above" in higher[1].text()
     with pytest.raises(LabError, match="map_in_arrow"):
         mp.scenario_findings(_scenario_table(1, 1, 1).drop(columns="map_in_arrow"))
 

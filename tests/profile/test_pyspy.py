@@ -149,6 +149,9 @@ def test_pyspy_findings_every_branch():
     assert "**1.50**" in fs[2].text() and "1.020" in fs[2].text()
     cheap = pp.pyspy_findings(spy, cost, sampler_ratio=1.7)[-1]
     assert cheap.key == "cost_not_higher" and "not more than the sampler" in cheap.text()
+    noisy_sampler = OverheadResult("map_in_pandas", 1000, [1.0, 2.0], [1.0, 1.1])  # +-100%
+    wide = pp.pyspy_findings(spy, cost, noisy_sampler)[-1]
+    assert wide.key == "cost_noise" and wide.values["noise"] == pytest.approx(1.0)
     close = pp.pyspy_findings(spy, cost, sampler_ratio=1.45)[-1]
     assert close.key == "cost_noise" and "inside the noise" in close.text()
     assert pp.spread([1.0, 1.1]) == pytest.approx(0.1) and pp.spread([]) == 0.0

@@ -32,19 +32,21 @@ def _keys(findings):
 
 def test_python_findings_every_branch():
     other = _result("pandas_udf", python={PREDICT: 300_000, f"{MAIN};[off-cpu]": 700_000})
-    synapse = _result("synapseml", tasks=0, processes=0)
+    synapse = _result("synapseml", tasks=2, processes=1)
+    synapse.batch_size = None  # no Arrow batches: a few Python task files, no inference
     fs = workers.python_findings([python_run(), other, synapse], "3.5.9")
     assert _keys(fs) == ["prediction_range", "leaves", "no_python", "invalidate_caches"]
-    # the same shares as the classifier's (and the flame graph's coloured areas)
-    assert fs[0].values == pytest.approx(
-        {"hi": 0.6, "hi_path": "map_in_pandas", "lo": 0.3, "lo_path": "pandas_udf"}
-    )
-    assert "**Prediction was 60% of sampled worker time in map_in_pandas**" in fs[0].text()
+    # busy (on-CPU) time: pandas_udf only predicted; map_in_pandas 0.6 of 0.8 s; waiting of all
+    v = fs[0].values
+    assert (v["hi_path"], v["lo_path"]) == ("pandas_udf", "map_in_pandas")
+    assert (v["hi"], v["lo"]) == pytest.approx((1.0, 0.75))
+    assert (v["wait_lo"], v["wait_hi"]) == pytest.approx((0.2, 0.7))
+    assert "**Prediction was 100% of busy worker time in pandas_udf" in fs[0].text()
     assert fs[1].values["leaves"] == (
         "`predict (lightgbm/basic.py)` 75% prediction; "
         "`invalidate_caches (importlib/__init__.py)` 25% other"
     )  # the frames with most on-CPU self time, and what they count as
-    assert fs[2].values == {"scenario": "synapseml", "tasks": 0}
+    assert fs[2].values == {"scenario": "synapseml", "tasks": 2}
     v = fs[3].values
     assert v["scenario"] == "map_in_pandas" and v["share"] == pytest.approx(0.2)
     assert v["when"] == "at the start of every task" and "**20%**" in fs[3].text()
