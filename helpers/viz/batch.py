@@ -11,7 +11,8 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helpers.lab.batch.sweep import MEMORY_METRIC
+from helpers.core.progress import as_progress
+from helpers.lab.batch.sweep import MEMORY_METRIC, point_findings, point_table
 from helpers.lab.batch.zone import Zone, label_zones, zone_findings
 from helpers.viz import findings
 
@@ -26,16 +27,33 @@ _LABELS = {
 
 
 def _zone_span(ax, batches: list[int], grid: list[int]):
-    """Shade the zone from half-way (geometric) below its lowest point to half-way above its
-    highest."""
+    """Shade the zone's points only: each run of neighbouring grid points in the zone from
+    half-way (geometric) to the grid point below it to half-way to the one above, so a point
+    outside the zone is never inside the band. One legend entry."""
     if not batches:
         return
-    grid = sorted(grid)
-    lo, hi = min(batches), max(batches)
-    i, j = grid.index(lo), grid.index(hi)
-    left = math.sqrt(grid[i - 1] * lo) if i > 0 else lo / 1.5
-    right = math.sqrt(grid[j + 1] * hi) if j + 1 < len(grid) else hi * 1.5
-    ax.axvspan(left, right, color="gold", alpha=0.25, label="Goldilocks zone")
+    grid = sorted(set(grid))
+    inside = [g in set(batches) for g in grid]
+    label = "Goldilocks zone"
+    k = 0
+    while k < len(grid):
+        if not inside[k]:
+            k += 1
+            continue
+        i = k
+        while k + 1 < len(grid) and inside[k + 1]:
+            k += 1
+        lo, hi = grid[i], grid[k]
+        left = math.sqrt(grid[i - 1] * lo) if i > 0 else lo / 1.5
+        right = math.sqrt(grid[k + 1] * hi) if k + 1 < len(grid) else hi * 1.5
+        ax.axvspan(left, right, color="gold", alpha=0.25, label=label)
+        label = "_Goldilocks zone"  # the leading underscore keeps it out of the legend
+        k += 1
+
+
+def _spread(p: pd.DataFrame, col: str) -> pd.DataFrame:
+    """Median, min and max of `col` per batch size (repeated runs), sorted by batch size."""
+    return p.groupby("batch_size")[col].agg(["median", "min", "max"]).sort_index()
 
 
 def plot_sweep(
@@ -53,7 +71,16 @@ def plot_sweep(
     fig, axes = plt.subplots(1, len(labels), figsize=(5.2 * len(labels), 3.8), squeeze=False)
     for ax, label in zip(axes[0], labels):
         p = points[points["label"] == label].sort_values("batch_size")
-        ax.plot(p["batch_size"], p["throughput"], "o-", color="tab:blue", label="throughput")
+        tp = _spread(p, "throughput")
+        ax.errorbar(
+            tp.index,
+            tp["median"],
+            yerr=[tp["median"] - tp["min"], tp["max"] - tp["median"]],
+            fmt="o-",
+            color="tab:blue",
+            capsize=3,
+            label="throughput (median, min-max of runs)",
+        )
         ax.set_xscale("log")
         ax.set_xlabel("maxRecordsPerBatch (rows)")
         ax.set_ylabel("rows/s", color="tab:blue")
@@ -63,9 +90,10 @@ def plot_sweep(
         if isinstance(zone, Zone):
             _zone_span(ax, zone.batches, p["batch_size"].tolist())
         ax2 = ax.twinx()
+        mem = _spread(p, memory_col)
         ax2.plot(
-            p["batch_size"],
-            p[memory_col] / MiB,
+            mem.index,
+            mem["max"] / MiB,
             "s--",
             color="tab:red",
             label=_LABELS.get(memory_col, memory_col),
@@ -107,11 +135,20 @@ def plot_sweep(
 
 def plot_saturation(points: pd.DataFrame):
     """CPU saturation (fraction of all cores busy in the JVM + Python workers) vs batch size,
-    one line per label, and the split of CPU seconds between the JVM and Python workers."""
+    one line per label (median, min-max of the runs), and the split of CPU seconds between the JVM
+    and Python workers."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
     for label, p in points.groupby("label", sort=False):
-        p = p.sort_values("batch_size")
-        a.plot(p["batch_size"], p["cpu_saturation"], "o-", label=label)
+        sat = _spread(p, "cpu_saturation")
+        a.errorbar(
+            sat.index,
+            sat["median"],
+            yerr=[sat["median"] - sat["min"], sat["max"] - sat["median"]],
+            fmt="o-",
+            capsize=3,
+            label=label,
+        )
+        p = p.groupby("batch_size").median(numeric_only=True).reset_index()
         b.plot(p["batch_size"], p["jvm_cpu_s"] / p["rows"] * 1e6, "s--", label=f"{label}: JVM")
         b.plot(p["batch_size"], p["python_cpu_s"] / p["rows"] * 1e6, "o-", label=f"{label}: Python")
     a.axhline(1.0, color="grey", ls=":", lw=1)
@@ -163,14 +200,18 @@ def plot_tuner(rec, sweep_points: pd.DataFrame | None = None):
             fontsize=8,
         )
     if rec.batch_size is not None:
-        ax.plot(
+        lo, hi = rec.throughput_min or rec.throughput, rec.throughput_max or rec.throughput
+        ax.errorbar(
             rec.batch_size,
             rec.throughput,
-            "*",
+            yerr=[[rec.throughput - lo], [hi - rec.throughput]],
+            fmt="*",
             ms=16,
             color="gold",
             mec="black",
-            label="recommended",
+            ecolor="black",
+            capsize=4,
+            label=f"recommended (median, range of {rec.runs} runs)",
         )
     ax.plot([], [], "o", color="tab:blue", label="coarse trial")
     ax.plot([], [], "o", color="tab:green", label="fine trial")
@@ -191,3 +232,19 @@ def zone_view(points: pd.DataFrame, budget_mib: float, tolerance: float = 0.05) 
     budget = budget_mib * MiB
     zones = label_zones(points, budget, tolerance)
     return [findings.show(zone_findings(zones)), plot_sweep(points, zones, budget_bytes=budget)]
+
+
+def point_view(spark, work, points: pd.DataFrame, batch_size: int) -> list:
+    """The slider's render: `sweep.point_table` at `batch_size` beside the sweep's runs of the
+    same label and size (`points`), and one sentence comparing them (`sweep.point_findings`)."""
+    table = point_table(spark, work, batch_size, reference=points)
+    return [table.round(2), findings.show(point_findings(table))]
+
+
+def with_progress(title: str, fn, *args, **kwargs):
+    """`fn(*args, **kwargs)` as one step of a progress task named `title` (a bar in a notebook, a
+    line on a terminal): for a long call that reports nothing itself, e.g. the crash lab's child."""
+    p = as_progress(None)
+    with p.task(title, 1):
+        p.step(title)
+        return fn(*args, **kwargs)

@@ -22,7 +22,9 @@ CURVE = pd.DataFrame(
 
 
 def zone_spans(fig):
-    return [p for ax in fig.axes for p in ax.patches if p.get_label() == "Goldilocks zone"]
+    return [
+        p for ax in fig.axes for p in ax.patches if p.get_label().lstrip("_") == "Goldilocks zone"
+    ]
 
 
 def test_plots_return_figures_with_the_zone_shaded():
@@ -46,3 +48,25 @@ def test_zone_view_gives_the_findings_and_the_chart_for_a_budget_in_mib():
         "raise the budget or use smaller batches.",
     ]
     assert len(fig.axes) == 4 and len(zone_spans(fig)) == 1  # two panels, each with its twin
+
+
+def test_the_zone_band_shades_only_points_inside_the_zone():
+    """Issue 20/24: a zone with a gap (10,000 fast but over budget) gets two bands, and the point
+    in the gap lies in neither."""
+    noisy = CURVE.assign(throughput=[100.0, 600.0, 990.0, 1000.0, 995.0, 700.0])
+    noisy.loc[noisy.batch_size == 10_000, "peak_jvm_offheap_bytes"] = 2048 * MiB
+    z = goldilocks_zone(noisy, 200 * MiB)
+    assert z.batches == [1000, 100_000]
+    spans = zone_spans(batch_plots.plot_sweep(noisy, {"x": z}, budget_bytes=200 * MiB))
+    assert len(spans) == 2
+    for b in noisy.batch_size:
+        covered = any(s.get_x() <= b <= s.get_x() + s.get_width() for s in spans)
+        assert covered == (b in z.batches), b
+
+
+def test_sweep_chart_draws_the_runs_range():
+    twice = pd.concat([CURVE, CURVE.assign(throughput=CURVE.throughput * 0.5)])
+    fig = batch_plots.plot_sweep(twice)
+    (bars,) = [c for c in fig.axes[0].containers]
+    segments = bars.lines[2][0].get_segments()  # one min..max segment per batch size
+    assert len(segments) == 6 and segments[3][0][1] == 500.0 and segments[3][1][1] == 1000.0

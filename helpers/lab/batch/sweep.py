@@ -530,23 +530,36 @@ LIVE_COLUMNS = [
 
 def scenario_sweeps(
     spark,
-    names: Iterable[str],
+    names: Iterable[str | Workload],
     batch_sizes: Iterable[int],
     rows: int | None = None,
     df=None,
     suffix: str = "",
     progress: Progress | Sink | None = None,
+    repeats: int = 1,
 ) -> pd.DataFrame:
-    """`scenario_sweep` of each scenario in `names`, one table; labels get `suffix` appended.
-    `progress` counts every scenario's warm-up and points as one task."""
+    """A sweep of each item of `names`, one table: a kit scenario name (over `rows` cached rows or
+    `df`) or your own `Workload` (`frame_workload(df, map_transform(fn, schema))`). Labels get
+    `suffix` appended; `repeats` runs per point give the spread (`spread_table`). `progress`
+    counts every warm-up and point as one task."""
     sizes, names = list(batch_sizes), list(names)
+    require_positive("repeats", repeats)
     p = as_progress(progress)
-    with p.task(f"sweep{suffix}", len(names) * (len(set(sizes)) + 1)):
-        tables = [
-            scenario_sweep(spark, n, sizes, rows, df=df, progress=p).assign(label=f"{n}{suffix}")
-            for n in names
-        ]
+    with p.task(f"sweep{suffix}", len(names) * (len(set(sizes)) * repeats + 1)):
+        tables = []
+        for n in names:
+            work = n if isinstance(n, Workload) else scenario_workload(spark, n, rows, df)
+            t = sweep(spark, work, sizes, repeats=repeats, progress=p)
+            tables.append(t.assign(label=f"{work.label}{suffix}"))
     return pd.concat(tables, ignore_index=True)
+
+
+def spread_table(points: pd.DataFrame, col: str = "throughput") -> pd.DataFrame:
+    """Per label and batch size: the median of `col` over repeated runs, its min and max, and the
+    number of runs (columns label, batch_size, median, min, max, runs)."""
+    g = points.groupby(["label", "batch_size"], sort=False)[col]
+    out = g.agg(["median", "min", "max", "count"]).rename(columns={"count": "runs"})
+    return out.reset_index().sort_values(["label", "batch_size"], kind="stable")
 
 
 def sweep_view(points: pd.DataFrame) -> pd.DataFrame:
@@ -557,9 +570,57 @@ def sweep_view(points: pd.DataFrame) -> pd.DataFrame:
     return view.round(2).rename(columns={c: c.replace("_bytes", "_MiB") for c in _VIEW_BYTES})
 
 
-def point_table(spark, work: Workload, batch_size: int) -> pd.DataFrame:
-    """`measure_point` at `batch_size` as a one-row table of `LIVE_COLUMNS` (rows/s, bytes, s)."""
-    return pd.DataFrame([measure_point(spark, work, batch_size).record()])[LIVE_COLUMNS]
+def point_table(
+    spark, work: Workload, batch_size: int, reference: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """`measure_point` at `batch_size` as a row of `LIVE_COLUMNS` (rows/s, bytes, s) named "now";
+    with `reference` (a sweep of the same label) its runs at that batch size follow: the median
+    row and the throughput range (`throughput_min`, `throughput_max`) of the sweep."""
+    now = pd.DataFrame([measure_point(spark, work, batch_size).record()])[LIVE_COLUMNS]
+    now.insert(0, "run", "now")
+    if reference is None:
+        return now
+    ref = reference[(reference["label"] == work.label) & (reference["batch_size"] == batch_size)]
+    if ref.empty:
+        return now
+    sweep_row = ref[LIVE_COLUMNS].median().to_frame().T
+    sweep_row.insert(0, "run", f"sweep, median of {len(ref)}")
+    out = pd.concat([now, sweep_row], ignore_index=True)
+    out["throughput_min"] = [now["throughput"].iloc[0], ref["throughput"].min()]
+    out["throughput_max"] = [now["throughput"].iloc[0], ref["throughput"].max()]
+    return out
+
+
+POINT_FINDINGS = {
+    "inside": "Now {now:,.0f} rows/s at {batch:,} rows per batch, inside the sweep's range "
+    "({lo:,.0f}..{hi:,.0f} over {runs} runs): the same measurement, the same answer.",
+    "outside": "Now {now:,.0f} rows/s at {batch:,} rows per batch, {word} the sweep's range "
+    "({lo:,.0f}..{hi:,.0f} over {runs} runs): the machine's load changed between them; rerun "
+    "before reading a gap of {gap:.0%}.",
+    "no_reference": "Now {now:,.0f} rows/s at {batch:,} rows per batch; the sweep has no run of "
+    "this label at this size to compare with.",
+}
+
+
+def point_findings(table: pd.DataFrame) -> list[Finding]:
+    """One sentence on a `point_table`: this run's rows/s inside or outside the sweep's min..max
+    at the same batch size (`inside` / `outside`), or `no_reference`."""
+    now = table.iloc[0]
+    values = {"now": float(now["throughput"]), "batch": int(now["batch_size"])}
+    if len(table) < 2:
+        return [finding(POINT_FINDINGS, "no_reference", **values)]
+    ref = table.iloc[1]
+    lo, hi = float(ref["throughput_min"]), float(ref["throughput_max"])
+    runs = int(str(ref["run"]).rsplit(" ", 1)[-1])
+    if lo <= values["now"] <= hi:
+        return [finding(POINT_FINDINGS, "inside", lo=lo, hi=hi, runs=runs, **values)]
+    word = "above" if values["now"] > hi else "below"
+    gap = values["now"] / float(ref["throughput"]) - 1
+    return [
+        finding(
+            POINT_FINDINGS, "outside", lo=lo, hi=hi, runs=runs, word=word, gap=abs(gap), **values
+        )
+    ]
 
 
 def map_transform(fn, schema: str, api: str = "mapInPandas") -> Callable[[object], object]:
@@ -576,38 +637,54 @@ def map_transform(fn, schema: str, api: str = "mapInPandas") -> Callable[[object
 # ---- what a sweep found -------------------------------------------------------------------------
 
 SWEEP_FINDINGS = {
-    "scenario": (
-        "**{label}**: best {best_throughput:,.0f} rows/s at {best_batch:,} rows per batch; at "
-        "{small:,} rows per batch it reaches {small_share:.0%} of that. Arrow off-heap peak "
-        "{small_offheap_mib:.2f} MiB at {small:,} rows vs {max_offheap_mib:.2f} MiB at "
-        "{max_offheap_batch:,}; largest worker RSS {max_rss_mib:.0f} MiB; GC {gc_s:.2f} s in all."
+    "scenario_flat": (
+        "**{label}**: best {best_throughput:,.0f} rows/s at {best_batch:,} rows per batch (runs "
+        "{best_lo:,.0f}..{best_hi:,.0f}); from {flat_from:,} rows up every point stays within "
+        "{band:.0%} of it while the Arrow off-heap peak grows {flat_offheap_mib:.1f} -> "
+        "{max_offheap_mib:.1f} MiB; at {small:,} rows: {small_share:.0%} of the best."
+    ),
+    "scenario_falls": (
+        "**{label}**: best {best_throughput:,.0f} rows/s at {best_batch:,} rows per batch (runs "
+        "{best_lo:,.0f}..{best_hi:,.0f}); above it throughput leaves the {band:.0%} band, down "
+        "to {tail_share:.0%} at {tail:,} rows; at {small:,} rows: {small_share:.0%} of the best."
+    ),
+    "scenario_rising": (
+        "**{label}**: still rising at the largest batch measured, {best_batch:,} rows "
+        "({best_throughput:,.0f} rows/s, runs {best_lo:,.0f}..{best_hi:,.0f}); at {small:,} rows: "
+        "{small_share:.0%} of it."
     ),
     "small_batches_flat": (
         "Batches of {lo:,} to {hi:,} rows ({ratio:,}× apart) change the Arrow peak by at most "
-        "{spread:.1f}× within a scenario: Arrow Java's vectors start with room for {initial:,} "
-        "values (`BaseValueVector.INITIAL_VALUE_ALLOCATION`, rounded up to a power of two) in "
-        "every running task, so smaller batches buy little off-heap memory back; they mostly add "
-        "per-batch overhead."
+        "{spread:.1f}×: Arrow Java's vectors start with room for {initial:,} values anyway."
     ),
     "small_batches_vary": (
         "Batches of {lo:,} to {hi:,} rows ({ratio:,}× apart) change the Arrow peak by up to "
-        "{spread:.1f}× within a scenario: more than Arrow Java's initial vectors (room for "
-        "{initial:,} values, `BaseValueVector.INITIAL_VALUE_ALLOCATION`) explain, so here smaller "
-        "batches did buy off-heap memory back."
+        "{spread:.1f}×, more than Arrow Java's initial vectors ({initial:,} values) explain."
     ),
 }
 FLAT_SPREAD = 2.0  # an Arrow peak within 2x across the small batches counts as flat
+FLAT_BAND = 0.05  # the narrowest band around the best throughput that counts as "as fast"
+SATURATION_NOISE = 0.05  # the narrowest saturation difference read as a difference
 
 SATURATION_FINDINGS = {
-    "scenario": (
-        "**{label}**: saturation {small_saturation:.0%} at {small:,} rows per batch, "
-        "{best_saturation:.0%} at {best:,}; CPU per row: JVM {small_jvm_us:.1f} µs + Python "
-        "{small_python_us:.1f} µs at {small:,} vs JVM {best_jvm_us:.1f} + Python "
-        "{best_python_us:.1f} µs at {best:,}."
+    "busier_small": (
+        "**{label}**: the cores were busier at {small:,} rows per batch ({small_saturation:.0%}) "
+        "than at {best:,} ({best_saturation:.0%}, noise ±{band:.0%}), for {share:.0%} of the "
+        "rows/s: CPU goes to per-batch work, {small_us:.1f} vs {best_us:.1f} µs per row."
     ),
-    "cores": (
-        "Cores available: {cores}; on a shared machine other processes take their share, so "
-        "saturation below 100% is not all Spark's fault."
+    "idle_small": (
+        "**{label}**: the cores were less busy at {small:,} rows per batch "
+        "({small_saturation:.0%} vs {best_saturation:.0%} at {best:,}, noise ±{band:.0%}); CPU "
+        "per row {small_us:.1f} vs {best_us:.1f} µs."
+    ),
+    "same": (
+        "**{label}**: saturation {small_saturation:.0%} at {small:,} vs {best_saturation:.0%} at "
+        "{best:,} rows per batch, inside the noise (±{band:.0%}); the cost is CPU per row: "
+        "{small_us:.1f} vs {best_us:.1f} µs."
+    ),
+    "small_is_best": (
+        "**{label}**: the smallest batch, {small:,} rows, was also the fastest "
+        "({small_saturation:.0%} saturation, {small_us:.1f} µs of CPU per row)."
     ),
 }
 
@@ -624,33 +701,79 @@ def _labels(points: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(points["label"]))
 
 
+def _band(points: pd.DataFrame, batches: list[int], col: str, floor: float) -> float:
+    """The noise of `col` at `batches`: the largest (max - min) over repeated runs, relative to
+    the median for throughput, absolute for saturation; at least `floor`."""
+    widest = floor
+    for b in batches:
+        v = points.loc[points["batch_size"] == b, col]
+        spread = float(v.max() - v.min())
+        if col == "throughput":
+            spread /= float(v.median())
+        widest = max(widest, spread)
+    return widest
+
+
 def sweep_findings(points: pd.DataFrame) -> list[Finding]:
-    """Per label (key `scenario`): best throughput (rows/s) and its batch size, the smallest
-    batch's share of it, the Arrow allocator peak (MiB) at the smallest batch and at its maximum,
-    the largest worker RSS (MiB), GC seconds. Then, when several batch sizes up to
-    `ARROW_INITIAL_VALUES` rows were measured, how much the Arrow peak varies among them (max/min
-    per label, the largest): `small_batches_flat` within `FLAT_SPREAD`, else
+    """Per label: the best median throughput (rows/s, with the range of its runs) and its batch;
+    then, with a band of `FLAT_BAND` or the runs' spread at the best if wider, whether every larger
+    batch stays in the band (`scenario_flat`, from the smallest batch that does, with the Arrow
+    off-heap peak there and at its maximum, MiB), leaves it (`scenario_falls`) or the best is the
+    largest batch (`scenario_rising`); the smallest batch's share of the best. Then, when several
+    batch sizes up to `ARROW_INITIAL_VALUES` rows were measured, how much the Arrow peak varies
+    among them (max/min per label, the largest): `small_batches_flat` within `FLAT_SPREAD`, else
     `small_batches_vary`."""
     out = []
     for label in _labels(points):
-        p = _by_batch(points[points["label"] == label])
-        best, small = p.throughput.idxmax(), p.index.min()
-        out.append(
-            finding(
-                SWEEP_FINDINGS,
-                "scenario",
-                label=label,
-                best_throughput=p.throughput.max(),
-                best_batch=int(best),
-                small=int(small),
-                small_share=p.throughput[small] / p.throughput.max(),
-                small_offheap_mib=p.peak_jvm_offheap_bytes[small] / MiB,
-                max_offheap_mib=p.peak_jvm_offheap_bytes.max() / MiB,
-                max_offheap_batch=int(p.peak_jvm_offheap_bytes.idxmax()),
-                max_rss_mib=p.peak_python_rss_bytes.max() / MiB,
-                gc_s=points.loc[points["label"] == label, "gc_s"].sum(),
+        raw = points[points["label"] == label]
+        p = _by_batch(raw)
+        best, small = int(p.throughput.idxmax()), int(p.index.min())
+        top = float(p.throughput.max())
+        runs = raw.loc[raw["batch_size"] == best, "throughput"]
+        band = _band(raw, [best], "throughput", FLAT_BAND)
+        inside = p.throughput >= (1 - band) * top
+        values = {
+            "label": label,
+            "best_throughput": top,
+            "best_batch": best,
+            "best_lo": float(runs.min()),
+            "best_hi": float(runs.max()),
+            "small": small,
+            "small_share": p.throughput[small] / top,
+        }
+        above = p[p.index > best]
+        if above.empty:
+            out.append(finding(SWEEP_FINDINGS, "scenario_rising", **values))
+        elif inside[p.index >= best].all():
+            # the plateau starts at the smallest batch from which every larger one is inside
+            start = best
+            for b in sorted(p.index[p.index < best], reverse=True):
+                if not inside[b]:
+                    break
+                start = b
+            out.append(
+                finding(
+                    SWEEP_FINDINGS,
+                    "scenario_flat",
+                    band=band,
+                    flat_from=int(start),
+                    flat_offheap_mib=p.peak_jvm_offheap_bytes[start] / MiB,
+                    max_offheap_mib=p.peak_jvm_offheap_bytes.max() / MiB,
+                    **values,
+                )
             )
-        )
+        else:
+            tail = int(above.throughput.idxmin())
+            out.append(
+                finding(
+                    SWEEP_FINDINGS,
+                    "scenario_falls",
+                    band=band,
+                    tail=tail,
+                    tail_share=p.throughput[tail] / top,
+                    **values,
+                )
+            )
     small = points[points["batch_size"] <= ARROW_INITIAL_VALUES]
     if small["batch_size"].nunique() > 1:
         peak = small.groupby("label")["peak_jvm_offheap_bytes"]
@@ -672,30 +795,41 @@ def sweep_findings(points: pd.DataFrame) -> list[Finding]:
 
 
 def saturation_findings(points: pd.DataFrame) -> list[Finding]:
-    """Per label (key `scenario`): CPU saturation (fraction of all cores) and CPU µs per row of the
-    JVM and of the Python workers, at the smallest batch and at the fastest one; then `cores`."""
+    """Per label: CPU saturation (fraction of all cores) at the smallest batch against the fastest
+    one, compared with a noise band (`SATURATION_NOISE` or the runs' spread at those two points if
+    wider): `busier_small`, `idle_small` or `same`; `small_is_best` when they coincide. Each with
+    CPU µs per row (JVM + Python workers) at both."""
     out = []
     for label in _labels(points):
-        p = _by_batch(points[points["label"] == label])
+        raw = points[points["label"] == label]
+        p = _by_batch(raw)
         small, best = int(p.index.min()), int(p.throughput.idxmax())
 
-        def us(b, col, p=p):
-            return p.loc[b, col] / p.loc[b, "rows"] * 1e6
+        def us(b, p=p):
+            return (p.loc[b, "jvm_cpu_s"] + p.loc[b, "python_cpu_s"]) / p.loc[b, "rows"] * 1e6
 
+        values = {
+            "label": label,
+            "small": small,
+            "small_saturation": float(p.cpu_saturation[small]),
+            "small_us": us(small),
+        }
+        if small == best:
+            out.append(finding(SATURATION_FINDINGS, "small_is_best", **values))
+            continue
+        band = _band(raw, [small, best], "cpu_saturation", SATURATION_NOISE)
+        diff = p.cpu_saturation[small] - p.cpu_saturation[best]
+        key = "busier_small" if diff > band else "idle_small" if diff < -band else "same"
         out.append(
             finding(
                 SATURATION_FINDINGS,
-                "scenario",
-                label=label,
-                small=small,
+                key,
                 best=best,
-                small_saturation=p.cpu_saturation[small],
-                best_saturation=p.cpu_saturation[best],
-                small_jvm_us=us(small, "jvm_cpu_s"),
-                small_python_us=us(small, "python_cpu_s"),
-                best_jvm_us=us(best, "jvm_cpu_s"),
-                best_python_us=us(best, "python_cpu_s"),
+                best_saturation=float(p.cpu_saturation[best]),
+                best_us=us(best),
+                band=band,
+                share=p.throughput[small] / p.throughput[best],
+                **values,
             )
         )
-    out.append(finding(SATURATION_FINDINGS, "cores", cores=int(points["cores"].iloc[0])))
     return out
