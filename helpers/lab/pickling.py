@@ -5,15 +5,16 @@ of shipping a model to the Python workers.
   100), the row @udf's serializer in pyspark/worker.py) vs as an Arrow IPC stream (the batches
   the JVM's ArrowConverters writes for these very rows).
 - `type_throughput`: one identity function per column type through row @udf (BatchEvalPython,
-  pickle), @udf(useArrow=True) and @pandas_udf (ArrowEvalPython): wall time into a noop sink, cost
-  per row over a no-UDF baseline, and Spark's SQL metrics "data sent to/returned from Python
-  workers".
+  pickle), @udf(useArrow=True) and @pandas_udf (ArrowEvalPython), the kit's or the learner's own
+  UDFs (`udfs=`, re-typed per kind): wall time into a noop sink with its spread, cost per row over
+  a no-UDF baseline, and Spark's SQL metrics "data sent to/returned from Python workers".
 - `model_shipping`: a model captured in a closure vs a broadcast vs loaded from a file on the
   worker: size of the pickled UDF command (what each task carries), time to first row, time of a
   multi-task job. Run it once per `spark.python.worker.reuse` setting (a static conf: new session).
 
-- `throughput_findings`, `wire_findings`, `shipping_findings`: what those tables found in this run,
-  as `Finding`s (templates in THROUGHPUT_FINDINGS, WIRE_FINDINGS, SHIPPING_FINDINGS).
+- `throughput_findings`, `wire_findings`, `shipping_findings`, `change_findings`: what those
+  tables found in this run, with a noise band, as `Finding`s (templates in THROUGHPUT_FINDINGS,
+  WIRE_FINDINGS, SHIPPING_FINDINGS, CHANGE_FINDINGS).
 - `measure_choice`: one (kind, path, rows) measurement, the render of the notebook's explorer.
 
 Units: bytes, seconds, rows/s. Results are tidy pandas DataFrames.
@@ -54,6 +55,10 @@ PATH_LABELS = {
 }
 SHIP_VARIANTS = ("closure", "broadcast", "file")
 PICKLE_BATCH = 100  # BatchedSerializer(CPickleSerializer(), 100) in pyspark/worker.py (Spark 3.5)
+# From 4.0 the JVM passes the row count to the worker (PYTHON_UDF_BATCH_SIZE) from this conf:
+PICKLE_BATCH_CONF = "spark.sql.execution.python.udf.maxRecordsPerBatch"
+ARROW_CONCURRENCY_CONF = "spark.sql.execution.pythonUDF.arrow.concurrency.level"
+EVAL_PATHS = {100: "row_udf", 101: "arrow_udf", 200: "pandas_udf"}  # PythonEvalType -> path
 APP = "02_pickling_vs_arrow"  # the notebook's session name (the explorer restarts it if stopped)
 
 
@@ -104,13 +109,50 @@ def release_frames() -> None:
 # ---- bytes on the wire --------------------------------------------------------------------------
 
 
-def pickled_batch_bytes(values: list) -> int:
+def _registered_conf(spark, key: str) -> str | None:
+    """The running Spark's value of `key` (its own default when unset), or None when this Spark
+    does not register the conf (asked without a default, so Spark's default is what shows)."""
+    try:
+        return spark.conf.get(key)
+    except Exception:  # not registered on this line (py4j or Spark's NoSuchElement error)
+        return None
+
+
+def pickled_batch_rows(spark) -> tuple[int, str]:
+    """Rows per pickled batch of a row @udf on the running Spark and where that number comes
+    from: the conf spark.sql.execution.python.udf.maxRecordsPerBatch (4.0+), else the 100 fixed
+    in pyspark/worker.py (3.5)."""
+    value = _registered_conf(spark, PICKLE_BATCH_CONF)
+    if value is None:
+        return PICKLE_BATCH, "fixed in pyspark/worker.py"
+    return int(value), PICKLE_BATCH_CONF
+
+
+def batch_udf_call(spark=None) -> str:
+    """How this pyspark's worker calls a `@udf(useArrow=True)` function: the worker.py function
+    that loops over the rows ('wrap_arrow_batch_udf' up to 4.0, '_evaluate_batch_udf' in 4.3),
+    with the thread pool conf when the line has one and it is set."""
+    import inspect
+
+    import pyspark.worker as worker
+
+    if hasattr(worker, "wrap_arrow_batch_udf"):
+        return "`wrap_arrow_batch_udf`, one call per row"
+    if "_evaluate_batch_udf" not in inspect.getsource(worker):
+        return "a per-row loop of pyspark/worker.py"
+    level = _registered_conf(spark, ARROW_CONCURRENCY_CONF) if spark is not None else None
+    threaded = level is not None and level.lstrip("-").isdigit() and int(level) > 0
+    threads = f", on {level} threads" if threaded else ""
+    return f"`_evaluate_batch_udf`, one call per row{threads}"
+
+
+def pickled_batch_bytes(values: list, batch: int = PICKLE_BATCH) -> int:
     """Bytes of `values` (one tuple per row) pickled the way the row @udf worker does it:
-    BatchedSerializer(CPickleSerializer(), 100).dump_stream, with its length framing."""
+    BatchedSerializer(CPickleSerializer(), batch).dump_stream, with its length framing."""
     from pyspark.serializers import BatchedSerializer, CPickleSerializer
 
     sink = io.BytesIO()
-    BatchedSerializer(CPickleSerializer(), PICKLE_BATCH).dump_stream(iter(values), sink)
+    BatchedSerializer(CPickleSerializer(), batch).dump_stream(iter(values), sink)
     return len(sink.getvalue())
 
 
@@ -126,25 +168,28 @@ def arrow_stream_bytes(batches) -> int:
 def wire_sizes(
     spark, kinds=COLUMN_KINDS, rows: int = 5000, batch_rows: int = 10_000
 ) -> pd.DataFrame:
-    """For each kind, the `value` column of the same rows: pickled in 100-row batches (the Python
-    objects Spark hands the worker: collect()) vs the Arrow IPC stream of the batches Spark's JVM
-    produces for it (`_collect_as_arrow`, re-chunked to `batch_rows`). Bytes and bytes per row."""
+    """For each kind, the `value` column of the same rows: pickled in batches of this Spark's
+    row @udf batch size (`pickled_batch_rows`; the Python objects Spark hands the worker:
+    collect()) vs the Arrow IPC stream of the batches Spark's JVM produces for it
+    (`_collect_as_arrow`, re-chunked to `batch_rows`). Bytes and bytes per row."""
     import pyarrow as pa
 
     kinds = require_kinds(kinds)
     require_positive("batch_rows", batch_rows)
+    pickle_batch, _ = pickled_batch_rows(spark)
     out = []
     for kind in kinds:
         df = kind_frame(spark, kind, rows).select("value")
         values = [tuple(r) for r in df.collect()]
         table = pa.Table.from_batches(df._collect_as_arrow())
-        pickled = pickled_batch_bytes(values)
+        pickled = pickled_batch_bytes(values, pickle_batch)
         arrow = arrow_stream_bytes(table.combine_chunks().to_batches(max_chunksize=batch_rows))
         out.append(
             {
                 "kind": kind,
                 "rows": rows,
                 "spark_type": df.schema["value"].dataType.simpleString(),
+                "pickle_batch": pickle_batch,
                 "pickled_bytes": pickled,
                 "arrow_bytes": arrow,
                 "pickled_per_row": pickled / rows,
@@ -184,20 +229,62 @@ def identity_udf(path: str, data_type):
     return pandas_udf(fn, data_type)
 
 
+def udf_path(udf_obj) -> str:
+    """The path a UDF runs as, from its eval type: 'row_udf' (pickled rows), 'arrow_udf'
+    (Arrow batches, one call per row) or 'pandas_udf' (Series to Series); LabError otherwise."""
+    path = EVAL_PATHS.get(getattr(udf_obj, "evalType", None))
+    if path is None:
+        raise LabError(
+            f"{getattr(udf_obj, '__name__', udf_obj)!r} is not a @udf, @udf(useArrow=True) or "
+            "scalar @pandas_udf: wrap your function with one of them."
+        )
+    return path
+
+
+def retyped(udf_obj, data_type):
+    """The learner's UDF with another return type (its function and eval type kept): how the
+    sweep runs one identity function on every column kind."""
+    from pyspark.sql.functions import pandas_udf, udf
+
+    path = udf_path(udf_obj)
+    if path == "pandas_udf":
+        return pandas_udf(udf_obj.func, data_type)
+    return udf(udf_obj.func, data_type, useArrow=path == "arrow_udf")
+
+
+def _learner_udfs(udfs) -> dict:
+    """{path: UDF} of the learner's UDFs, one per path."""
+    out = {}
+    for f in udfs:
+        path = udf_path(f)
+        if path in out:
+            raise LabError(
+                f"Two of your functions run as {PATH_LABELS[path]}: give one UDF per path "
+                "(check useArrow: Spark 3.5 falls back to pickling without a named argument)."
+            )
+        out[path] = f
+    return out
+
+
 def _time_noop(frame) -> float:
 
     return time_noop(frame)
 
 
 def type_throughput(
-    spark, kinds=COLUMN_KINDS, paths=TYPE_PATHS, rows: int = 5000, repeats: int = 3
+    spark, kinds=COLUMN_KINDS, paths=TYPE_PATHS, rows: int = 5000, repeats: int = 3, udfs=None
 ) -> pd.DataFrame:
-    """Identity UDF per (kind, path) over `rows` cached rows into the noop sink.
+    """Identity UDF per (kind, path) over `rows` cached rows into the noop sink. `udfs`: the
+    learner's own UDFs (one per path, any return type: each is re-typed per kind); they replace
+    the kit's identity functions and choose the paths.
 
-    wall_s: median of `repeats`; baseline_s: the same select without a UDF; us_per_row:
-    (wall_s - baseline_s) / rows in microseconds; rows_per_s: rows / wall_s; sent_bytes /
-    returned_bytes: Spark's SQL metrics of the last run (None when the node has none).
-    Also checks that the identity returned the input (row count and a value checksum)."""
+    wall_s: median of `repeats` (wall_min_s, wall_max_s: their spread); baseline_s: the same
+    select without a UDF; us_per_row: (wall_s - baseline_s) / rows in microseconds; rows_per_s:
+    rows / wall_s; sent_bytes / returned_bytes: Spark's SQL metrics of the last run (None when
+    the node has none); function: the Python function that ran."""
+    mine = _learner_udfs(udfs) if udfs is not None else {}
+    if mine:
+        paths = [p for p in TYPE_PATHS if p in mine]
     kinds, paths = require_kinds(kinds), require_paths(paths)
     require_positive("rows", rows)
     require_positive("repeats", repeats)
@@ -209,7 +296,7 @@ def type_throughput(
         base = df.select("id", "value")
         baseline = statistics.median(_time_noop(base) for _ in range(repeats))
         for path in paths:
-            f = identity_udf(path, dtype)
+            f = retyped(mine[path], dtype) if path in mine else identity_udf(path, dtype)
             frame = df.select("id", f("value").alias("value"))
             if path not in warmed:  # first use of a path: worker start, imports
                 _time_noop(frame)
@@ -221,18 +308,20 @@ def type_throughput(
                 metric_bytes(metrics, "data sent"),
                 metric_bytes(metrics, "data returned"),
             )
-            wall = statistics.median(walls)
             out.append(
                 {
                     "kind": kind,
                     "path": path,
                     "label": PATH_LABELS[path],
+                    "function": getattr(f, "__name__", path),
                     "rows": rows,
                     "repeats": repeats,
-                    "wall_s": wall,
+                    "wall_s": statistics.median(walls),
+                    "wall_min_s": min(walls),
+                    "wall_max_s": max(walls),
                     "baseline_s": baseline,
-                    "us_per_row": max(0.0, wall - baseline) / rows * 1e6,
-                    "rows_per_s": rows / wall,
+                    "us_per_row": max(0.0, statistics.median(walls) - baseline) / rows * 1e6,
+                    "rows_per_s": rows / statistics.median(walls),
                     "sent_bytes": sent,
                     "returned_bytes": returned,
                 }
@@ -428,72 +517,105 @@ def measure_choice(choice) -> pd.DataFrame:
 # ---- findings: what this run's tables say -------------------------------------------------------
 
 THROUGHPUT_FINDINGS = {
-    "run": "{rows:,} rows, {repeats} run(s) each.",
-    "kind": "{kind}: fastest `{fastest}`; the row `@udf` took {ratio:.1f}× the time of "
-    "`@pandas_udf`.",
-    "kind_fastest": "{kind}: fastest `{fastest}`.",
-    "gap_range": "The biggest gap between pickle and `@pandas_udf` (wall time) is for "
-    "**{widest}** ({widest_ratio:.1f}×), the smallest for **{narrowest}** "
-    "({narrowest_ratio:.1f}×).",
+    "gap": "The pickled row `@udf` took {widest_ratio:.1f}x the time of `@pandas_udf` on "
+    "**{widest}**, {narrowest_ratio:.1f}x on **{narrowest}** ({rows:,} rows, {repeats} run(s) "
+    "each).",
+    "noise": "On {kinds} the two are within {band:.0%} of each other or their runs overlap: "
+    "per-task overhead hides the per-row cost at this size; rerun with `LAB_SCALE=workshop`.",
+    "row_faster": "The row `@udf` was faster beyond the noise on {kinds}: per-task overhead, "
+    "not pickling, dominates there at {rows:,} rows.",
+    "fastest": "Fastest per kind ({rows:,} rows): {pairs}.",
+    "arrow_calls": "`@udf(useArrow=True)` saves the pickling, not the Python call per value: "
+    "pyspark {pyspark} runs it in {call}.",
 }
 
 WIRE_FINDINGS = {
-    "size_range": "Pickled rows were between {low:.2f}× and {high:.2f}× the Arrow stream's size; "
+    "size_range": "Pickled rows were between {low:.2f}x and {high:.2f}x the Arrow stream's size; "
     "the largest ratio is for **{kind}** ({pickled_per_row:.1f} vs {arrow_per_row:.1f} bytes "
     "per row).",
-    "spark_metric": "Spark's metric for the row `@udf` on doubles: {row_udf:.1f} bytes per row; "
-    "for `@pandas_udf`: {pandas_udf:.1f}.",
+    "spark_metric": "Spark's own count on doubles: {row_udf:.1f} bytes per row for the row "
+    "`@udf`, {pandas_udf:.1f} for `@pandas_udf`.",
 }
 
 SHIPPING_FINDINGS = {
-    "command_inline": "The closure's command is {closure:,} bytes — the model itself — against "
-    "{broadcast:,} (broadcast) and {file:,} (file); every task carries it, and it stays inline "
-    "because it is under the {threshold:,}-byte threshold above which Spark broadcasts a command.",
-    "command_broadcast": "The closure's command is {closure:,} bytes — the model itself — against "
-    "{broadcast:,} (broadcast) and {file:,} (file); it is over the {threshold:,}-byte threshold, "
-    "so Spark ships it as a broadcast instead of inside every task.",
-    "unpickle": "Unpickling it — every task, reuse or not — took {closure_ms:.1f} ms (the Booster "
-    "is rebuilt), against {broadcast_ms:.2f} ms for the broadcast's command, whose model is parsed "
-    "once per worker process ({broadcast_load_ms:.1f} ms; file: {file_load_ms:.1f} ms). With "
-    "reuse off every task is a new process and pays that load again.",
-    "first_row": "Time to first row with worker reuse {reuse}: closure {closure:.2f} s, "
-    "broadcast {broadcast:.2f} s, file {file:.2f} s.",
-    "job": "A {tasks}-task job with worker reuse {reuse} took {closure:.2f} / {broadcast:.2f} / "
-    "{file:.2f} s (closure / broadcast / file).",
+    "command_inline": "The closure's command is {closure:,} bytes (the model) against "
+    "{broadcast:,} (broadcast) and {file:,} (file): pickled once on the driver, carried inline "
+    "by every task (under the {threshold:,}-byte broadcast threshold), unpickled by every task in "
+    "{closure_ms:.1f} ms.",
+    "command_broadcast": "The closure's command is {closure:,} bytes (the model) against "
+    "{broadcast:,} (broadcast) and {file:,} (file): over the {threshold:,}-byte threshold, so "
+    "Spark ships it as a broadcast; every task still unpickles it ({closure_ms:.1f} ms).",
+    "spread": "Worker reuse {reuse}: the {tasks}-task job took {fast_s:.2f} s with the {fast} "
+    "and {slow_s:.2f} s with the {slow} ({ratio:.1f}x).",
+    "same": "Worker reuse {reuse}: the three {tasks}-task jobs are within {band:.0%} of each "
+    "other ({fast_s:.2f}-{slow_s:.2f} s): at this size the way the model travels is noise.",
 }
 
 METRIC_KIND = "double"  # the kind whose Spark wire metric wire_findings quotes
 REUSE_WORDS = {"true": "on", "false": "off"}
+NOISE_BAND = 0.10  # relative: gaps smaller than this (or inside the runs' spread) are noise
 
 
-def throughput_findings(throughput: pd.DataFrame) -> list[Finding]:
-    """What `type_throughput` found: the fastest path per kind and, when both ran, how many times
-    the row @udf's wall time is @pandas_udf's, per kind and at its widest and narrowest."""
+def _noise(row_s: pd.Series, pandas_s: pd.Series, lo: pd.Series, hi: pd.Series, band: float):
+    """Per kind: -1 row faster, 0 noise, 1 row slower (beyond `band` and the runs' spread)."""
+    ratio = row_s / pandas_s
+    overlap = (lo["row_udf"] <= hi["pandas_udf"]) & (lo["pandas_udf"] <= hi["row_udf"])
+    verdict = np.sign(ratio - 1).where(((ratio - 1).abs() > band) & ~overlap, 0)
+    return verdict.astype(int)
+
+
+def throughput_findings(
+    throughput: pd.DataFrame, pyspark_call: str | None = None, band: float = NOISE_BAND
+) -> list[Finding]:
+    """What `type_throughput` found: how many times the row @udf's wall time is @pandas_udf's at
+    its widest and narrowest kind, the kinds where that gap is noise (inside `band` or the runs'
+    spread) or reversed; without both paths, the fastest per kind. `pyspark_call`
+    (`batch_udf_call`) adds how this pyspark calls a @udf(useArrow=True)."""
+    import pyspark
+
     kinds = list(dict.fromkeys(throughput["kind"]))
-    wall = throughput.pivot(index="kind", columns="path", values="wall_s").reindex(kinds)
-    fastest = wall.idxmin(axis=1)
     first = throughput.iloc[0]
-    out = [
-        finding(THROUGHPUT_FINDINGS, "run", rows=int(first["rows"]), repeats=int(first["repeats"]))
-    ]
+    rows, repeats = int(first["rows"]), int(first["repeats"])
+
+    def pivot(col):
+        src = col if col in throughput else "wall_s"
+        return throughput.pivot(index="kind", columns="path", values=src).reindex(kinds)
+
+    wall = pivot("wall_s")
+    out = []
     if not {"row_udf", "pandas_udf"} <= set(wall.columns):
-        return out + [
-            finding(THROUGHPUT_FINDINGS, "kind_fastest", kind=k, fastest=fastest[k]) for k in kinds
-        ]
-    ratio = wall["row_udf"] / wall["pandas_udf"]
-    out += [
-        finding(THROUGHPUT_FINDINGS, "kind", kind=k, fastest=fastest[k], ratio=float(ratio[k]))
-        for k in kinds
-    ]
-    if len(kinds) > 1:
+        fastest = wall.idxmin(axis=1)
+        pairs = ", ".join(f"{k} `{fastest[k]}`" for k in kinds)
+        out.append(finding(THROUGHPUT_FINDINGS, "fastest", rows=rows, pairs=pairs))
+    else:
+        ratio = wall["row_udf"] / wall["pandas_udf"]
         out.append(
             finding(
                 THROUGHPUT_FINDINGS,
-                "gap_range",
+                "gap",
                 widest=ratio.idxmax(),
                 widest_ratio=float(ratio.max()),
                 narrowest=ratio.idxmin(),
                 narrowest_ratio=float(ratio.min()),
+                rows=rows,
+                repeats=repeats,
+            )
+        )
+        verdict = _noise(
+            wall["row_udf"], wall["pandas_udf"], pivot("wall_min_s"), pivot("wall_max_s"), band
+        )
+        noisy = [k for k in kinds if verdict[k] == 0]
+        faster = [k for k in kinds if verdict[k] < 0]
+        if noisy:
+            out.append(finding(THROUGHPUT_FINDINGS, "noise", kinds=", ".join(noisy), band=band))
+        if faster:
+            out.append(
+                finding(THROUGHPUT_FINDINGS, "row_faster", kinds=", ".join(faster), rows=rows)
+            )
+    if pyspark_call and "arrow_udf" in wall.columns:
+        out.append(
+            finding(
+                THROUGHPUT_FINDINGS, "arrow_calls", pyspark=pyspark.__version__, call=pyspark_call
             )
         )
     return out
@@ -526,10 +648,10 @@ def wire_findings(sizes: pd.DataFrame, throughput: pd.DataFrame | None = None) -
     return out
 
 
-def shipping_findings(shipping: pd.DataFrame) -> list[Finding]:
+def shipping_findings(shipping: pd.DataFrame, band: float = NOISE_BAND) -> list[Finding]:
     """What `model_shipping` found (one or more worker-reuse settings, all three variants): the
-    command sizes against the broadcast threshold, unpickle and load times (ms), and per reuse
-    setting the time to first row and of the job (s)."""
+    command sizes against the broadcast threshold and the closure's unpickling time (ms); per
+    reuse setting, the fastest and slowest job (s), or that they are within `band` (noise)."""
     missing = set(SHIP_VARIANTS) - set(shipping["variant"])
     if missing:
         raise LabError(
@@ -539,23 +661,61 @@ def shipping_findings(shipping: pd.DataFrame) -> list[Finding]:
     size = {v: int(once.loc[v, "command_bytes"]) for v in SHIP_VARIANTS}
     threshold = int(once.loc["closure", "broadcast_threshold"])
     key = "command_broadcast" if size["closure"] > threshold else "command_inline"
-    out = [finding(SHIPPING_FINDINGS, key, threshold=threshold, **size)]
-    out.append(
-        finding(
-            SHIPPING_FINDINGS,
-            "unpickle",
-            closure_ms=float(once.loc["closure", "unpickle_s"]) * 1e3,
-            broadcast_ms=float(once.loc["broadcast", "unpickle_s"]) * 1e3,
-            broadcast_load_ms=float(once.loc["broadcast", "load_once_s"]) * 1e3,
-            file_load_ms=float(once.loc["file", "load_once_s"]) * 1e3,
-        )
-    )
+    closure_ms = float(once.loc["closure", "unpickle_s"]) * 1e3
+    out = [finding(SHIPPING_FINDINGS, key, threshold=threshold, closure_ms=closure_ms, **size)]
     for reuse, g in shipping.groupby("worker_reuse", sort=False):
-        g = g.set_index("variant")
-        word = REUSE_WORDS.get(str(reuse), str(reuse))
-        times = {v: float(g.loc[v, "first_row_s"]) for v in SHIP_VARIANTS}
-        out.append(finding(SHIPPING_FINDINGS, "first_row", reuse=word, **times))
-        times = {v: float(g.loc[v, "job_s"]) for v in SHIP_VARIANTS}
-        tasks = int(g["tasks"].iloc[0])
-        out.append(finding(SHIPPING_FINDINGS, "job", reuse=word, tasks=tasks, **times))
+        job = g.set_index("variant")["job_s"].astype(float)
+        fast, slow = job.idxmin(), job.idxmax()
+        values = dict(
+            reuse=REUSE_WORDS.get(str(reuse), str(reuse)),
+            tasks=int(g["tasks"].iloc[0]),
+            fast_s=float(job[fast]),
+            slow_s=float(job[slow]),
+        )
+        if job[slow] / job[fast] - 1 <= band:
+            out.append(finding(SHIPPING_FINDINGS, "same", band=band, **values))
+        else:
+            ratio = float(job[slow] / job[fast])
+            out.append(
+                finding(SHIPPING_FINDINGS, "spread", fast=fast, slow=slow, ratio=ratio, **values)
+            )
     return out
+
+
+CHANGE_FINDINGS = {
+    "changed": "Your edit moved `{label}` on {kind} most: {before:.2f} s, then {after:.2f} s "
+    "({ratio:.2f}x); the other paths: {others}.",
+    "unchanged": "Your edit left every path within the noise; `{label}` on {kind} moved most: "
+    "{before:.2f} s, then {after:.2f} s (band {band:.0%} or overlapping runs).",
+}
+
+
+def change_findings(
+    before: pd.DataFrame, after: pd.DataFrame, band: float = NOISE_BAND
+) -> list[Finding]:
+    """Which path an edit of the learner's functions moved: `before` and `after` from
+    `type_throughput` (same kinds and rows); the path whose per-row cost changed most, against
+    `band` and the spread of both runs."""
+    keys = ["kind", "path"]
+    t = before.set_index(keys).join(after.set_index(keys), lsuffix="_b", rsuffix="_a", how="inner")
+    if t.empty:
+        raise LabError("change_findings needs two runs over the same kinds and paths.")
+    t["ratio"] = t["wall_s_a"] / t["wall_s_b"]
+    top = (np.log(t["ratio"])).abs().idxmax()
+    row = t.loc[top]
+    lo = ("wall_min_s_b", "wall_min_s_a")
+    hi = ("wall_max_s_b", "wall_max_s_a")
+    overlap = all(c in t for c in lo + hi) and (
+        row[lo[0]] <= row[hi[1]] and row[lo[1]] <= row[hi[0]]
+    )
+    values = dict(
+        label=PATH_LABELS[top[1]],
+        kind=top[0],
+        before=row["wall_s_b"],
+        after=row["wall_s_a"],
+    )
+    if abs(row["ratio"] - 1) <= band or overlap:
+        return [finding(CHANGE_FINDINGS, "unchanged", band=band, **values)]
+    others = t.drop(index=top)["ratio"]
+    text = ", ".join(f"`{PATH_LABELS[p]}` {r:.2f}x" for (_, p), r in others.items()) or "none ran"
+    return [finding(CHANGE_FINDINGS, "changed", ratio=float(row["ratio"]), others=text, **values)]
