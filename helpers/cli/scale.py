@@ -1,5 +1,6 @@
 """`python -m helpers scale`: fit the scale model of the Parquet -> predict -> Parquet job, check it
-on a larger run, and size a big job for a cluster shape (`helpers.lab.scale`)."""
+on a larger run, and size a big job for a cluster shape (`helpers.lab.scale`), or say in one line
+why the fit may not size one."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from helpers.core.validate import (
 )
 from helpers.lab.scale import (
     GRID_REPEATS,
-    conf_block,
+    OVERHEAD_FACTORS,
+    ZONE_BUDGET_MIB,
+    human_time,
+    paste_block,
     process_roots,
     require_sizes,
     scale_study,
-    size_job,
+    zone_batch,
 )
 from helpers.paths.scenarios import get_scenario
 
@@ -42,7 +46,7 @@ def scale_args(p):
         default=None,
         help="rows of the check run, above every fitted size (e.g. 10x the largest)",
     )
-    p.add_argument("--batch-sizes", default="1000,10000", help="at least 2 maxRecordsPerBatch")
+    p.add_argument("--batch-sizes", default="200,10000", help="at least 2 maxRecordsPerBatch")
     p.add_argument("--partitions", default="2,4", help="at least 2 partition counts")
     p.add_argument(
         "--repeats",
@@ -55,6 +59,18 @@ def scale_args(p):
     p.add_argument("--executors", type=positive_int, default=50, help="executors of the big job")
     p.add_argument("--cores", type=positive_int, default=4, help="cores per executor")
     p.add_argument("--memory", default="8g", help="executor heap of the big job (e.g. 8g)")
+    p.add_argument(
+        "--manager",
+        default="yarn",
+        choices=sorted(OVERHEAD_FACTORS),
+        help="the big job's cluster manager (sets the memory-overhead factor)",
+    )
+    p.add_argument(
+        "--zone-budget-mib",
+        type=float,
+        default=ZONE_BUDGET_MIB,
+        help="batch size: notebook 04's zone under this JVM off-heap budget (0: no sweep)",
+    )
     p.add_argument(
         "--cluster",
         type=positive_int,
@@ -74,11 +90,16 @@ def run_scale(args) -> dict:
     partitions = parse_partitions(args.partitions)
     parse_mem(args.memory)
     parse_mem(args.cluster_memory)
+    if args.zone_budget_mib < 0:
+        raise LabError(f"--zone-budget-mib must be 0 or more, got {args.zone_budget_mib}.")
     synapseml = args.scenario == "synapseml"
     with on_cluster(args.cluster, "scale", synapseml=synapseml, memory=args.cluster_memory) as (
         spark,
         cluster,
     ):
+        batch = None
+        if args.zone_budget_mib > 0 and args.scenario != "synapseml":
+            batch, _, _ = zone_batch(spark, args.scenario, args.zone_budget_mib)
         study = scale_study(
             spark,
             args.scenario,
@@ -88,20 +109,15 @@ def run_scale(args) -> dict:
             args.validate,
             process_roots(spark, cluster),
             args.repeats,
+            batch_size=batch,
         )
     payload = study.record()
     if args.target_rows:
-        sizing = size_job(
-            study.fit,
-            args.target_rows,
-            args.executors,
-            args.cores,
-            args.memory,
-            memory_fit=study.memory,
-            uncertainty=study.uncertainty(),
+        sizing = study.size(
+            args.target_rows, args.executors, args.cores, args.memory, manager=args.manager
         )
         payload["sizing"] = sizing.record()
-        payload["conf_block"] = conf_block(sizing, study.spark_version)
+        payload["conf_block"] = paste_block(sizing, study.refusal(), study.spark_version)
     write_json(args.json, payload)
     return payload
 
@@ -116,25 +132,40 @@ def row_split(fit: dict) -> str:
     )
 
 
+def check_line(c: dict) -> str:
+    """One check: measured against predicted, the signed error in words, the load average."""
+    load = c.get("load_average")
+    words = "slower" if c["error"] > 0 else "faster"
+    return (
+        f"{c['check']} ({c['rows']:,} rows): predicted {c['predicted_s']:.2f} s, "
+        f"measured {c['measured_s']:.2f} s: {abs(c['error']):.1%} {words} than predicted "
+        f"(error {c['error']:+.1%} = (measured - predicted) / predicted"
+        + (f"; load average {load:.2f}" if load is not None else "")
+        + ")"
+    )
+
+
 def print_scale(payload: dict) -> None:
-    """A few lines for the terminal: coefficients, checks, the sizing."""
+    """A few lines for the terminal: coefficients, checks, the sizing, the block or why not."""
     fit = payload["fit"]
     print(
         f"fit on {fit['runs']} runs: fixed {fit['fixed_s'] * 1e3:.0f} ms, "
-        f"per task {fit['per_task_s'] * 1e3:.1f} ms, per batch {fit['per_batch_s'] * 1e3:.2f} ms, "
+        f"per task {fit['per_task_s'] * 1e3:.1f} ms, per batch {fit['per_batch_s'] * 1e3:.3f} ms, "
         f"per row {fit['per_row_s'] * 1e6:.2f} us{row_split(fit)}; "
         f"RMS residual {fit['rms_rel_error']:.1%}"
     )
     for c in payload["checks"]:
-        print(
-            f"{c['check']} ({c['rows']:,} rows): predicted {c['predicted_s']:.2f} s, "
-            f"measured {c['measured_s']:.2f} s, error {c['error']:+.1%}"
-        )
+        print(check_line(c))
+    if payload.get("batch_size"):
+        print(f"batch size from notebook 04's zone: {payload['batch_size']:,} rows")
     s = payload.get("sizing")
     if s:
         print(
             f"{s['rows']:,} rows on {s['executors']} x {s['cores']} cores: "
-            f"{s['wall_s'] / 3600:.2f} h ({s['wall_low_s'] / 3600:.2f}-"
-            f"{s['wall_high_s'] / 3600:.2f} h), {s['core_hours']:.0f} core-hours"
+            f"{human_time(s['wall_s'])} ({human_time(s['wall_low_s'])}-"
+            f"{human_time(s['wall_high_s'])}), {s['core_hours']:.0f} core-hours, "
+            f"{s['partitions']:,} tasks"
         )
         print(payload["conf_block"])
+    elif payload.get("refusal"):
+        print(f"# this fit may not size a job: {payload['refusal']}")

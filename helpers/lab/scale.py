@@ -1,6 +1,6 @@
 """The scale model of a production inference job: read Parquet, predict, write the predictions as
 Parquet. Measured here at a few sizes, fitted, checked on a run 10x larger, then used to size a job
-of billions of rows on a cluster shape the user names.
+of billions of rows on a cluster shape the user names, or refused when the fit cannot be trusted.
 
 Cost model (seconds of wall time). The job's `partitions` tasks run on `slots` task slots
 (executors x cores) in `waves = ceil(partitions / slots)` waves; the slowest slot runs `waves`
@@ -8,24 +8,26 @@ tasks of `rows / partitions` rows each, cut into `ceil(task_rows / batch_size)` 
 
     wall = fixed + waves * (per_task + per_batch * batches_per_task + per_row * task_rows)
 
-The four coefficients (seconds per job, per task, per batch, per row on one core) are fitted by
-non-negative least squares to the wall times (`fit_cost`): the fastest of the repeats of each
-grid point (interference from the rest of the machine only adds time), errors in seconds (so the
-larger runs, whose time is mostly rows, weigh most: the model exists to extrapolate). Beside it,
-the CPU a row costs in the JVM and in the Python workers (psutil over the job's processes, the
-slope of CPU against rows), where the processes are on this machine.
+The four coefficients are fitted by non-negative least squares (`fit_cost`) to the fastest repeat
+of each grid point, errors in seconds. The grid is chosen so that every term shows: a small size
+(where the fixed and per-task costs dominate), two large ones (rows dominate), a small batch size
+(batches show) and two partition counts (waves show). A term the fit still puts at zero, an RMS
+residual above `RMS_LIMIT` or a check run off by more than `CHECK_LIMIT` makes `refusal` say why
+and no configuration block is printed.
 
-Memory: the peak RSS of one Python worker against the bytes of one Arrow batch,
-`rss = base + per_batch_byte * batch_bytes` (`fit_memory`), sampled with psutil over the
-processes of this machine (the driver JVM's tree in local mode, the workers' trees on the local
-standalone cluster).
+Memory: `spark.executor.pyspark.memory` becomes an address-space limit (RLIMIT_AS) of each Python
+worker, setting / executor cores (pyspark worker.py on 3.5, worker_util.py on 4.x; the division in
+BasePythonRunner.getWorkerMemoryMb). So the worker's peak ADDRESS SPACE (psutil `vms`, not RSS) is
+what is sampled and fitted against the bytes of one Arrow batch (`fit_memory`).
 
-Measuring (`measure_grid`, `measure_run`) needs a session; fitting, predicting and sizing are pure.
+Measuring (`measure_grid`, `measure_run`, `zone_batch`, `memory_limit_run`) needs Spark; fitting,
+predicting and sizing are pure.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
 import threading
@@ -40,27 +42,44 @@ import psutil
 from helpers.core.config import LabError, atomic_write_bytes, scale
 from helpers.core.findings import Finding, finding
 from helpers.core.processes import process_command, processes_under
-from helpers.core.session import conf_scope, jvm_pid
+from helpers.core.progress import Progress, Sink, as_progress
+from helpers.core.session import conf_scope, jvm_pid, on_cluster
 from helpers.core.ship import kit_hints
 from helpers.core.validate import parse_mem, require_positive
+from helpers.lab.batch import sweep, zone
 from helpers.measure.timing import BATCH_CONF, cpu_spent, tree_cpu_snapshot
 from helpers.model.data import N_FEATURES, ensure_features
 from helpers.paths.scenarios import get_scenario, scenario_frame
 
+MiB = 2**20
 COEFFICIENTS = ("fixed_s", "per_task_s", "per_batch_s", "per_row_s")
+TERMS = {"fixed_s": "fixed", "per_task_s": "per-task", "per_batch_s": "per-batch",
+         "per_row_s": "per-row"}  # fmt: skip
 ROW_BYTES = 8 * (N_FEATURES + 1)  # id + 16 doubles, as Arrow sends them
-SPLIT_BYTES = 128 * 2**20  # spark.sql.files.maxPartitionBytes: input bytes per task
+# How Spark cuts files into tasks (FilePartition.maxSplitBytes / getFilePartitions)
+SPLIT_BYTES = 128 * MiB  # spark.sql.files.maxPartitionBytes (default)
+OPEN_COST_BYTES = 4 * MiB  # spark.sql.files.openCostInBytes (default), added per file
+INPUT_FILE_BYTES = 2**30  # the big job's Parquet files (1 GiB each unless you say otherwise)
+# spark.executor.memoryOverhead = max(384 MiB, factor x heap); the factor per cluster manager
+MIN_OVERHEAD = 384 * MiB
+OVERHEAD_FACTORS = {"yarn": 0.10, "standalone": 0.10, "kubernetes": 0.40}  # k8s: non-JVM jobs
 BATCH_CANDIDATES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000)
-BATCH_OVERHEAD_SHARE = 0.02  # per-batch cost allowed, as a share of a batch's per-row work
 HEADROOM = 1.5  # memory settings: measured peak x this
+ZONE_BUDGET_MIB = 24.0  # the zone's JVM off-heap budget: notebook 04's default
+LIMIT_TIMEOUT_S = 300.0  # a memory-limit run still going after this is cancelled (its job fails)
+ZONE_REPEATS = 2  # runs per sweep point, as notebook 04 (the zone reads their median)
+RMS_LIMIT = 0.10  # a fit whose runs differ from it by more (RMS) is not used for sizing
+CHECK_LIMIT = 0.15  # a check run off by more than this refuses the sizing
+NOISE_LIMIT = 0.10  # repeats of one point further apart than this: the machine was busy
 INPUT_ROW_GROUPS = 64  # row groups per job input file: Spark splits a file only between them
-# The fitted sizes per LAB_SCALE; the check run is 10x the largest. Grid: 2 batch sizes x 2 tasks.
+# The fitted sizes per LAB_SCALE: one small (fixed and per-task costs show), two where rows
+# dominate; the check run is 10x the largest. Grid: 2 batch sizes x 2 partition counts.
 SCALE_SIZES = {
-    "ci": (20_000, 40_000, 80_000),  # CI proves the notebook runs; workshop and full measure
-    "workshop": (100_000, 200_000, 400_000),
-    "full": (250_000, 500_000, 1_000_000),
+    "ci": (5_000, 40_000, 80_000),  # CI proves the notebook runs; workshop and full measure
+    "workshop": (25_000, 200_000, 400_000),
+    "full": (50_000, 500_000, 1_000_000),
 }
-GRID_BATCH_SIZES = (1_000, 10_000)
+GRID_BATCH_SIZES = (200, 10_000)  # 200 rows: enough batches for their cost to show
 GRID_REPEATS = 2  # timed runs per grid point and per check; the fastest one counts
 GRID_PARTITIONS = (2, 4)
 
@@ -69,6 +88,25 @@ def study_sizes() -> tuple[list[int], int]:
     """The fitted sizes of the current LAB_SCALE and the check size (10x the largest)."""
     sizes = list(SCALE_SIZES[scale()])
     return sizes, 10 * sizes[-1]
+
+
+def load_average() -> float:
+    """The 1-minute load average of this machine (runnable processes), to quote with timings."""
+    return os.getloadavg()[0]
+
+
+def human_time(seconds: float) -> str:
+    """Seconds in the unit a person reads: '42 s', '3.5 min', '2.1 h'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def direction(error: float) -> str:
+    """The words for a signed error (measured - predicted) / predicted."""
+    return "slower than predicted" if error > 0 else "faster than predicted"
 
 
 # ---- the model (pure) ------------------------------------------------------------------------
@@ -97,7 +135,7 @@ def design(rows, partitions, batch_size, slots) -> np.ndarray:
 
 @dataclass(frozen=True)
 class CostFit:
-    """Fitted coefficients (seconds) and the fit's relative residuals."""
+    """Fitted coefficients (seconds), the fit's relative residuals and the repeats' spread."""
 
     fixed_s: float
     per_task_s: float
@@ -107,6 +145,7 @@ class CostFit:
     runs: int = 0
     cpu_row_jvm_s: float | None = None  # measured CPU per row in the JVM(s)
     cpu_row_python_s: float | None = None  # measured CPU per row in the Python workers
+    repeat_spread: float | None = None  # median (slowest - fastest) / fastest over grid points
 
     @property
     def coefficients(self) -> np.ndarray:
@@ -117,6 +156,11 @@ class CostFit:
         """Root mean square of the relative residuals of the fitted runs."""
         r = np.asarray(self.rel_residuals)
         return float(np.sqrt(np.mean(r**2))) if len(r) else float("nan")
+
+    @property
+    def zero_terms(self) -> list[str]:
+        """The terms the fit put at zero (NNLS clips a term the data cannot see to 0)."""
+        return [TERMS[c] for c in COEFFICIENTS if not getattr(self, c) > 0]
 
     def predict(self, rows, partitions, batch_size, slots) -> np.ndarray:
         """Predicted wall seconds (array, one per run described)."""
@@ -129,6 +173,7 @@ class CostFit:
             "runs": self.runs,
             "cpu_row_jvm_s": self.cpu_row_jvm_s,
             "cpu_row_python_s": self.cpu_row_python_s,
+            "repeat_spread": self.repeat_spread,
         }
 
 
@@ -169,6 +214,17 @@ def fastest_runs(points: pd.DataFrame) -> pd.DataFrame:
     return points.loc[points.groupby(GRID_KEYS).wall_s.idxmin()].reset_index(drop=True)
 
 
+def repeat_spread(points: pd.DataFrame) -> float | None:
+    """How far repeats of one grid point lie apart: the median over points of (slowest - fastest)
+    / fastest. None without repeats."""
+    g = points.groupby(GRID_KEYS).wall_s
+    counts = g.count()
+    if not (counts > 1).any():
+        return None
+    spread = (g.max() - g.min()) / g.min()
+    return float(spread[counts > 1].median())
+
+
 def fit_cost(points: pd.DataFrame) -> CostFit:
     """Fit the four non-negative coefficients to measured runs (columns rows, partitions,
     batch_size, slots, wall_s; repeats of a grid point: the fastest one), minimising squared
@@ -191,12 +247,22 @@ def fit_cost(points: pd.DataFrame) -> CostFit:
     cpu = {}
     if has_cpu(points):
         cpu = {f"cpu_row_{c.split('_')[0]}_s": cpu_per_row(points, c) for c in CPU_COLUMNS}
-    return CostFit(*map(float, coef), rel_residuals=tuple(map(float, rel)), runs=len(y), **cpu)
+    return CostFit(
+        *map(float, coef),
+        rel_residuals=tuple(map(float, rel)),
+        runs=len(y),
+        repeat_spread=repeat_spread(points),
+        **cpu,
+    )
+
+
+MEMORY_COLUMN = "peak_worker_vms"  # address space of one Python worker (what RLIMIT_AS limits)
 
 
 @dataclass(frozen=True)
 class MemoryFit:
-    """Peak RSS of one Python worker (bytes) = base_bytes + per_batch_byte * batch bytes."""
+    """Peak address space of one Python worker (bytes) = base_bytes + per_batch_byte x the bytes
+    of one Arrow batch."""
 
     base_bytes: float
     per_batch_byte: float
@@ -206,26 +272,82 @@ class MemoryFit:
         return self.base_bytes + self.per_batch_byte * batch_size * ROW_BYTES
 
 
-def fit_memory(points: pd.DataFrame) -> MemoryFit | None:
-    """Fit worker peak RSS against batch bytes (non-negative); None without two batch sizes."""
+def fit_memory(points: pd.DataFrame, column: str = MEMORY_COLUMN) -> MemoryFit | None:
+    """Fit a worker's peak `column` (bytes) against batch bytes (non-negative); None without the
+    column or two batch sizes."""
     from scipy.optimize import nnls
 
-    if "peak_worker_rss" not in points.columns:
+    if column not in points.columns:
         return None
-    p = points.dropna(subset=["peak_worker_rss"])
-    p = p[p.peak_worker_rss > 0]
+    p = points.dropna(subset=[column])
+    p = p[p[column] > 0]
     if p.batch_size.nunique() < 2:
         return None
     X = np.column_stack([np.ones(len(p)), p.batch_size.to_numpy(float) * ROW_BYTES])
-    coef, _ = nnls(X, p.peak_worker_rss.to_numpy(float))
+    coef, _ = nnls(X, p[column].to_numpy(float))
     return MemoryFit(float(coef[0]), float(coef[1]), len(p))
 
 
 def relative_error(predicted: float, measured: float) -> float:
-    """(predicted - measured) / measured."""
-    if not measured > 0:
-        raise LabError(f"A measured wall time must be positive, got {measured!r}.")
-    return (predicted - measured) / measured
+    """(measured - predicted) / predicted: positive = slower than predicted."""
+    if not predicted > 0 or not measured > 0:
+        raise LabError(f"Wall times must be positive, got {predicted!r} and {measured!r}.")
+    return (measured - predicted) / predicted
+
+
+# ---- tasks from on-disk bytes (pure) -----------------------------------------------------------
+
+
+def max_split_bytes(
+    file_bytes, parallelism: int, max_partition_bytes: int = SPLIT_BYTES,
+    open_cost: int = OPEN_COST_BYTES,
+) -> int:  # fmt: skip
+    """FilePartition.maxSplitBytes: min(maxPartitionBytes, max(openCost, total / parallelism)),
+    total = every file's bytes + openCostInBytes; parallelism = minPartitionNum, by default the
+    default parallelism (the cluster's task slots)."""
+    total = sum(int(b) + open_cost for b in file_bytes)
+    return int(min(max_partition_bytes, max(open_cost, total // max(1, parallelism))))
+
+
+def spark_tasks(
+    file_bytes, parallelism: int, max_partition_bytes: int = SPLIT_BYTES,
+    open_cost: int = OPEN_COST_BYTES,
+) -> int:  # fmt: skip
+    """The tasks a file scan gets: each file cut into splits of maxSplitBytes, splits sorted by
+    size (largest first) and packed next-fit into partitions that close when the next split would
+    pass maxSplitBytes; each split adds openCostInBytes (FilePartition.getFilePartitions)."""
+    files = [int(b) for b in file_bytes]
+    if not files or min(files) <= 0:
+        raise LabError("Count tasks of at least one non-empty file.")
+    split = max_split_bytes(files, parallelism, max_partition_bytes, open_cost)
+    splits = []
+    for b in files:
+        whole, rest = divmod(b, split)
+        splits += [split] * whole + ([rest] if rest else [])
+    splits.sort(reverse=True)
+    tasks, current = 0, 0
+    for s in splits:
+        if current and current + s > split:
+            tasks, current = tasks + 1, 0
+        current += s + open_cost
+    return tasks + (1 if current else 0)
+
+
+def job_files(total_bytes: float, file_bytes: int = INPUT_FILE_BYTES) -> list[int]:
+    """A table of `total_bytes` on disk as files of `file_bytes` (the last one smaller)."""
+    require_positive("file size", file_bytes)
+    whole, rest = divmod(int(math.ceil(total_bytes)), int(file_bytes))
+    return [int(file_bytes)] * whole + ([rest] if rest else [])
+
+
+def overhead_bytes(heap: int, manager: str = "yarn") -> int:
+    """spark.executor.memoryOverhead's default: max(384 MiB, factor x heap), the factor of the
+    cluster manager (`OVERHEAD_FACTORS`: 0.10; 0.40 for a PySpark job on Kubernetes)."""
+    if manager not in OVERHEAD_FACTORS:
+        raise LabError(
+            f"Unknown cluster manager {manager!r}: use one of {', '.join(OVERHEAD_FACTORS)}."
+        )
+    return max(MIN_OVERHEAD, int(OVERHEAD_FACTORS[manager] * heap))
 
 
 # ---- sizing a big job (pure) -------------------------------------------------------------------
@@ -246,28 +368,59 @@ class Sizing:
     wall_high_s: float
     uncertainty: float
     core_hours: float
-    worker_bytes: float | None
+    worker_bytes: float | None  # one Python worker's address space at this batch size
     pyspark_memory_mib: int | None
     overhead_mib: int
+    input_bytes: float = 0.0
+    manager: str = "yarn"
     conf: dict = field(default_factory=dict)
 
     def record(self) -> dict:
         return asdict(self)
 
 
-def recommend_batch(
-    fit: CostFit, memory: MemoryFit | None = None, worker_budget: float | None = None
-) -> int:
-    """The smallest candidate batch size whose per-batch cost stays under 2% of its per-row work
-    and, when a memory fit and a per-worker budget (bytes) are given, whose worker fits it."""
-    ok = [
-        b for b in BATCH_CANDIDATES if fit.per_batch_s <= BATCH_OVERHEAD_SHARE * b * fit.per_row_s
-    ]
-    if memory is not None and worker_budget:
-        ok = [b for b in ok if memory.worker_bytes(b) * HEADROOM <= worker_budget] or [
-            BATCH_CANDIDATES[0]
-        ]
+def recommend_batch(fit: CostFit) -> int:
+    """Without a batch-size sweep: the smallest candidate whose per-batch cost stays under 2% of
+    its per-row work (the largest candidate when none does)."""
+    ok = [b for b in BATCH_CANDIDATES if fit.per_batch_s <= 0.02 * b * fit.per_row_s]
     return ok[0] if ok else BATCH_CANDIDATES[-1]
+
+
+def sizing_arithmetic(
+    rows: int,
+    executors: int,
+    cores: int,
+    memory: str,
+    batch_size: int,
+    disk_row_bytes: float,
+    worker_bytes: float | None = None,
+    manager: str = "yarn",
+    file_bytes: int = INPUT_FILE_BYTES,
+) -> dict:
+    """The numbers a sizing multiplies out (no model): input bytes on disk, task slots, tasks as
+    Spark splits the files, the memory overhead and `spark.executor.pyspark.memory` (one worker's
+    address space x HEADROOM per task slot, times the executor's cores), MiB."""
+    for name, v in (("rows", rows), ("executors", executors), ("cores", cores)):
+        require_positive(name, v)
+    require_positive("batch size", batch_size)
+    if not disk_row_bytes > 0:
+        raise LabError(f"Bytes per row on disk must be positive, got {disk_row_bytes!r}.")
+    heap = parse_mem(memory)
+    slots = executors * cores
+    input_bytes = rows * disk_row_bytes
+    tasks = spark_tasks(job_files(input_bytes, file_bytes), slots)
+    arrow = 2 * batch_size * ROW_BYTES * cores  # one batch in, one out, per running task
+    overhead_mib = math.ceil((overhead_bytes(heap, manager) + arrow) / MiB)
+    per_slot = math.ceil(worker_bytes * HEADROOM / MiB) if worker_bytes is not None else None
+    return {
+        "input_bytes": input_bytes,
+        "slots": slots,
+        "tasks": tasks,
+        "waves": math.ceil(tasks / slots),
+        "overhead_mib": overhead_mib,
+        "pyspark_mib_per_slot": per_slot,
+        "pyspark_mib": per_slot * cores if per_slot is not None else None,
+    }
 
 
 def size_job(
@@ -279,55 +432,32 @@ def size_job(
     batch_size: int | None = None,
     memory_fit: MemoryFit | None = None,
     uncertainty: float | None = None,
+    disk_row_bytes: float = ROW_BYTES,
+    manager: str = "yarn",
 ) -> Sizing:
     """Predict wall time and core-hours of `rows` rows on `executors` x `cores` (executor heap
-    `memory`, e.g. '8g'); recommend the batch size and the memory settings. Input splits of 128 MiB
-    set the task count (rounded up to whole waves). `uncertainty` (a relative error, e.g. the
-    validation error) widens the wall time into a range; default: the fit's RMS residual."""
-    for name, v in (("rows", rows), ("executors", executors), ("cores", cores)):
-        require_positive(name, v)
-    heap = parse_mem(memory)
-    slots = executors * cores
-    budget = None  # a worker's share of what an executor may use beside its heap (10%, >= 384m)
-    overhead = max(384 * 2**20, heap // 10)
-    if memory_fit is not None:
-        budget = max(overhead, heap // 4) / cores
-    b = batch_size or recommend_batch(fit, memory_fit, budget)
-    require_positive("batch size", b)
-    partitions = max(slots, math.ceil(rows * ROW_BYTES / SPLIT_BYTES))
-    partitions = math.ceil(partitions / slots) * slots
-    wall = float(fit.predict(rows, partitions, b, slots)[0])
-    u = abs(uncertainty) if uncertainty is not None else fit.rms_rel_error
+    `memory`, e.g. '8g') at `batch_size` rows per Arrow batch (default: `recommend_batch`), with
+    the settings of `sizing_arithmetic`. `uncertainty` (a relative error) widens the wall time
+    into a range; default: the fit's RMS residual."""
+    b = batch_size or recommend_batch(fit)
     worker = memory_fit.worker_bytes(b) if memory_fit is not None else None
-    pyspark_mib = math.ceil(worker * HEADROOM * cores / 2**20) if worker is not None else None
-    arrow = 2 * b * ROW_BYTES * cores  # one batch in, one out, per running task (off-heap)
-    overhead_mib = math.ceil((overhead + arrow) / 2**20)
+    a = sizing_arithmetic(rows, executors, cores, memory, b, disk_row_bytes, worker, manager)
+    wall = float(fit.predict(rows, a["tasks"], b, a["slots"])[0])
+    u = abs(uncertainty) if uncertainty is not None else fit.rms_rel_error
     conf = {
         "spark.executor.instances": str(executors),
         "spark.executor.cores": str(cores),
         "spark.executor.memory": memory,
-        "spark.executor.memoryOverhead": f"{overhead_mib}m",
+        "spark.executor.memoryOverhead": f"{a['overhead_mib']}m",
         BATCH_CONF: str(b),
     }
-    if pyspark_mib is not None:
-        conf["spark.executor.pyspark.memory"] = f"{pyspark_mib}m"
+    if a["pyspark_mib"] is not None:
+        conf["spark.executor.pyspark.memory"] = f"{a['pyspark_mib']}m"
     return Sizing(
-        rows,
-        executors,
-        cores,
-        memory,
-        b,
-        partitions,
-        wall,
-        wall * max(0.0, 1 - u),
-        wall * (1 + u),
-        u,
-        wall * slots / 3600,
-        worker,
-        pyspark_mib,
-        overhead_mib,
-        conf,
-    )
+        rows, executors, cores, memory, b, a["tasks"], wall, wall * max(0.0, 1 - u),
+        wall * (1 + u), u, wall * a["slots"] / 3600, worker, a["pyspark_mib"],
+        a["overhead_mib"], a["input_bytes"], manager, conf,
+    )  # fmt: skip
 
 
 def conf_block(sizing: Sizing, spark_version: str | None = None) -> str:
@@ -341,15 +471,60 @@ def conf_block(sizing: Sizing, spark_version: str | None = None) -> str:
     return " \\\n".join(f"  --conf {k}={v}" for k, v in conf.items())
 
 
+def refusal(fit: CostFit, checks: list[dict] = (), load: float | None = None,
+            cores: int | None = None) -> str | None:  # fmt: skip
+    """Why this fit must not size a job, in one line, or None: a term at zero, an RMS residual
+    over RMS_LIMIT, or a check off by more than CHECK_LIMIT (blamed on a busy machine when the
+    repeats lay more than NOISE_LIMIT apart or the load average `load` passed the `cores`)."""
+    if fit.zero_terms:
+        return (
+            f"the fit put the {' and '.join(fit.zero_terms)} cost at 0 s: the runs could not see "
+            "it, so the model would extrapolate without it; rerun (or add repeats)."
+        )
+    if fit.rms_rel_error > RMS_LIMIT:
+        return (
+            f"the fitted runs differ from the model by {fit.rms_rel_error:.0%} RMS (limit "
+            f"{RMS_LIMIT:.0%}); rerun on a quieter machine."
+        )
+    bad = [c for c in checks if abs(c["error"]) > CHECK_LIMIT]
+    if not bad:
+        return None
+    c = bad[0]
+    noisy = (fit.repeat_spread or 0) > NOISE_LIMIT or (
+        load is not None and cores is not None and load > cores
+    )
+    cause = (
+        "the machine was busy (repeats differ by {spread:.0%}, load average {load:.1f}): "
+        "rerun when it is quiet"
+        if noisy
+        else "the model misses something this run did: refit at sizes nearer the job"
+    )
+    return (
+        f"the {c['check']} ran {abs(c['error']):.0%} {direction(c['error'])} (limit "
+        f"{CHECK_LIMIT:.0%}); "
+        + cause.format(spread=fit.repeat_spread or 0.0, load=load if load is not None else 0.0)
+        + "."
+    )
+
+
+def paste_block(sizing: Sizing, reason: str | None, spark_version: str | None = None) -> str:
+    """What to paste: the spark-submit lines of `sizing`, or, when `reason` (a `refusal`) is
+    given, one line saying why there is no block."""
+    if reason:
+        return f"# No configuration block: {reason}"
+    return "spark-submit \\\n" + conf_block(sizing, spark_version)
+
+
 # ---- measuring (needs a session) --------------------------------------------------------------
 
 
-class PeakWorkerRss:
+class PeakWorkerMemory:
     """Samples, every `interval` s, the processes under `roots` (PIDs) and keeps the largest RSS
-    of one Python worker (`pyspark.daemon` and its forks; bytes)."""
+    (`peak`) and the largest address space (`peak_vms`, what RLIMIT_AS limits) of one Python
+    worker (`pyspark.daemon` and its forks; bytes)."""
 
     def __init__(self, roots: list[int], interval: float = 0.05):
-        self.roots, self.interval, self.peak = list(roots), interval, 0
+        self.roots, self.interval, self.peak, self.peak_vms = list(roots), interval, 0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -358,9 +533,11 @@ class PeakWorkerRss:
             cmd = process_command(p)
             if "pyspark" in cmd and "java" not in cmd:
                 try:
-                    self.peak = max(self.peak, p.memory_info().rss)
+                    info = p.memory_info()
                 except psutil.Error:
-                    pass
+                    continue
+                self.peak = max(self.peak, info.rss)
+                self.peak_vms = max(self.peak_vms, info.vms)
 
     def _run(self):
         while not self._stop.is_set():
@@ -411,8 +588,9 @@ def measure_run(
     """Run the job once: read `rows` rows of Parquet in `partitions` tasks (`input_splits`: no
     shuffle, so every row costs what it costs in production), predict with `scenario` at
     `batch_size` rows per Arrow batch, write Parquet to `out_dir`.
-    Returns the run's record (wall_s and the core-seconds jvm_cpu_s, python_cpu_s of the processes
-    under `roots`; peak_worker_rss in bytes; None where there are no roots)."""
+    Returns the run's record (wall_s; the core-seconds jvm_cpu_s, python_cpu_s of the processes
+    under `roots`; peak_worker_rss and peak_worker_vms in bytes, None where there are no roots;
+    input_bytes: the Parquet file on disk)."""
     get_scenario(scenario)
     for name, v in (("rows", rows), ("partitions", partitions), ("batch size", batch_size)):
         require_positive(name, v)
@@ -428,7 +606,7 @@ def measure_run(
             )
         frame = scenario_frame(spark, scenario, df=df)
         before = tree_cpu_snapshot(roots)
-        with PeakWorkerRss(roots) as mem:
+        with PeakWorkerMemory(roots) as mem:
             t0 = time.perf_counter()
             with kit_hints():
                 frame.write.mode("overwrite").parquet(str(out_dir))
@@ -445,7 +623,9 @@ def measure_run(
         "batch_size": batch_size,
         "slots": spark.sparkContext.defaultParallelism,
         "wall_s": wall,
+        "input_bytes": path.stat().st_size,
         "peak_worker_rss": float(mem.peak) if roots else None,
+        MEMORY_COLUMN: float(mem.peak_vms) if roots else None,
         "jvm_cpu_s": cpu["jvm"] if roots else None,
         "python_cpu_s": cpu["python"] if roots else None,
     }
@@ -473,43 +653,56 @@ def measure_grid(
     repeats: int = 1,
     roots: list[int] = (),
     where: str = "",
+    progress: Progress | Sink | None = None,
 ) -> pd.DataFrame:
     """Every (size, batch size, partition count) once per repeat, after one untimed warm-up run;
-    one row per run (`measure_run` records)."""
+    one row per run (`measure_run` records). `progress` counts the runs."""
     require_sizes(list(sizes))
     if len(set(batch_sizes)) < 2 or len(set(partitions)) < 2:
         raise LabError("Fit on at least 2 batch sizes and 2 partition counts.")
+    p = as_progress(progress)
     out = []
-    with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
+    total = 1 + repeats * len(sizes) * len(batch_sizes) * len(partitions)
+    with tempfile.TemporaryDirectory(prefix="scale-") as tmp, p.task("scale grid", total):
         target = Path(tmp) / "predictions"
+        p.step("warm-up")
         measure_run(spark, scenario, min(sizes), min(partitions), max(batch_sizes), target, roots)
-        for _ in range(repeats):
+        for r in range(repeats):
             for rows in sizes:
                 for b in batch_sizes:
-                    for p in partitions:
-                        out.append(measure_run(spark, scenario, rows, p, b, target, roots, where))
+                    for n in partitions:
+                        p.step(f"{rows:,} rows, batch {b:,}, {n} tasks (repeat {r + 1})")
+                        out.append(measure_run(spark, scenario, rows, n, b, target, roots, where))
         shutil.rmtree(target, ignore_errors=True)
     return pd.DataFrame(out)
 
 
 def measure_one(
-    spark, scenario, rows, partitions, batch_size, roots=(), where="", repeats: int = 1
-) -> dict:
+    spark, scenario, rows, partitions, batch_size, roots=(), where="", repeats: int = 1,
+    progress: Progress | Sink | None = None,
+) -> dict:  # fmt: skip
     """`measure_run` `repeats` times into a temporary folder that is removed afterwards; the
-    fastest run's record (with `repeats`), the same estimator as the fitted grid points."""
+    fastest run's record (with `repeats` and `spread`, (slowest - fastest) / fastest), the same
+    estimator as the fitted grid points."""
     require_positive("repeats", repeats)
-    with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
-        runs = [
-            measure_run(
-                spark, scenario, rows, partitions, batch_size, Path(tmp) / "out", roots, where
+    p = as_progress(progress)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="scale-") as tmp, p.task("check run", repeats):
+        for r in range(repeats):
+            p.step(f"{rows:,} rows (repeat {r + 1})")
+            runs.append(
+                measure_run(
+                    spark, scenario, rows, partitions, batch_size, Path(tmp) / "out", roots, where
+                )
             )
-            for _ in range(repeats)
-        ]
-    return {**min(runs, key=lambda r: r["wall_s"]), "repeats": repeats}
+    walls = [r["wall_s"] for r in runs]
+    best = min(runs, key=lambda r: r["wall_s"])
+    return {**best, "repeats": repeats, "spread": (max(walls) - min(walls)) / min(walls)}
 
 
 def validation_record(fit: CostFit, run: dict, label: str) -> dict:
-    """A measured run next to the model's prediction for it: predicted_s, measured_s, error."""
+    """A measured run next to the model's prediction for it: predicted_s, measured_s and the
+    error (measured - predicted) / predicted, with the load average when it was measured."""
     pred = float(fit.predict(run["rows"], run["partitions"], run["batch_size"], run["slots"])[0])
     return {
         "check": label,
@@ -521,15 +714,36 @@ def validation_record(fit: CostFit, run: dict, label: str) -> dict:
         "predicted_s": pred,
         "measured_s": run["wall_s"],
         "repeats": run.get("repeats", 1),
+        "spread": run.get("spread"),
         "error": relative_error(pred, run["wall_s"]),
+        "load_average": run.get("load_average"),
         "jvm_cpu_s": run.get("jvm_cpu_s"),
         "python_cpu_s": run.get("python_cpu_s"),
     }
 
 
+def zone_batch(
+    spark,
+    scenario: str = "map_in_arrow",
+    budget_mib: float = ZONE_BUDGET_MIB,
+    repeats: int = ZONE_REPEATS,
+    progress: Progress | Sink | None = None,
+):
+    """Notebook 04's measurement: the batch-size sweep of `scenario` at this LAB_SCALE
+    (`sweep.sweep_grid`, `sweep.sweep_rows`, `repeats` runs per point) and its Goldilocks zone
+    under `budget_mib` of JVM off-heap. Returns (batch size, zone, sweep points): the zone's
+    smallest batch, or the fastest one under the budget when the zone is empty (None when
+    nothing fits)."""
+    work = sweep.scenario_workload(spark, scenario, sweep.sweep_rows())
+    points = sweep.sweep(spark, work, sweep.sweep_grid(), repeats=repeats, progress=progress)
+    z = zone.goldilocks_zone(points, budget_mib * MiB)
+    return (z.lo if not z.empty else z.feasible_best_batch), z, points
+
+
 @dataclass
 class ScaleStudy:
-    """Measured runs, the cost and memory fits, and the validation checks of one session."""
+    """Measured runs, the cost and memory fits, the validation checks of one session, and the
+    batch size notebook 04's zone picked in it (None when no sweep ran)."""
 
     scenario: str
     spark_version: str
@@ -538,17 +752,41 @@ class ScaleStudy:
     fit: CostFit
     memory: MemoryFit | None
     checks: list[dict]
+    batch_size: int | None = None
+    load_average: float | None = None
+    cores: int | None = None
 
     @property
     def worst_error(self) -> float:
         """The largest absolute relative error of the checks (NaN without checks)."""
         return max((abs(c["error"]) for c in self.checks), default=float("nan"))
 
+    @property
+    def disk_row_bytes(self) -> float:
+        """Parquet bytes per row on disk, from the largest input file of the runs."""
+        p = self.points
+        if "input_bytes" not in p.columns or p.input_bytes.isna().all():
+            return float(ROW_BYTES)
+        big = p.loc[p.rows.idxmax()]
+        return float(big.input_bytes) / float(big.rows)
+
     def uncertainty(self) -> float:
         """The relative error to quote with an estimate: the worst check, at least the RMS
         residual of the fit."""
         errs = [self.fit.rms_rel_error] + [abs(c["error"]) for c in self.checks]
         return float(np.nanmax(errs))
+
+    def refusal(self) -> str | None:
+        """`refusal` of this study's fit and checks (one line), or None."""
+        return refusal(self.fit, self.checks, self.load_average, self.cores)
+
+    def size(self, rows: int, executors: int, cores: int, memory: str,
+             batch_size: int | None = None, manager: str = "yarn") -> Sizing:  # fmt: skip
+        """`size_job` with this study's fit, memory, zone batch, uncertainty and disk bytes."""
+        return size_job(
+            self.fit, rows, executors, cores, memory, batch_size or self.batch_size,
+            self.memory, self.uncertainty(), self.disk_row_bytes, manager,
+        )  # fmt: skip
 
     def record(self) -> dict:
         return {
@@ -558,6 +796,9 @@ class ScaleStudy:
             "fit": self.fit.record(),
             "memory": asdict(self.memory) if self.memory else None,
             "checks": self.checks,
+            "batch_size": self.batch_size,
+            "load_average": self.load_average,
+            "refusal": self.refusal(),
             "runs": self.points.to_dict("records"),
         }
 
@@ -572,23 +813,34 @@ def scale_study(
     roots: list[int] = (),
     repeats: int = GRID_REPEATS,
     where: str = "",
+    batch_size: int | None = None,
+    progress: Progress | Sink | None = None,
 ) -> ScaleStudy:
     """Measure the grid `repeats` times, fit cost and memory, then (with `validate`) run the job
     at `validate` rows (largest partition count and batch size of the grid; the fastest of
-    `repeats` runs) and compare it with the model's prediction."""
+    `repeats` runs) and compare it with the model's prediction. `batch_size`: the zone's pick
+    (`zone_batch`) that sizings use. The load average is kept beside the numbers."""
     require_sizes(list(sizes), validate)
-    points = measure_grid(spark, scenario, sizes, batch_sizes, partitions, repeats, roots, where)
-    fit = fit_cost(points)
-    checks = []
-    if validate is not None:
-        run = measure_one(
-            spark, scenario, validate, max(partitions), max(batch_sizes), roots, where, repeats
+    p = as_progress(progress)
+    total = 1 + repeats * len(sizes) * len(set(batch_sizes)) * len(set(partitions))
+    with p.task("scale study", total + (repeats if validate else 0)):
+        points = measure_grid(
+            spark, scenario, sizes, batch_sizes, partitions, repeats, roots, where, p
         )
-        ratio = validate / max(sizes)
-        checks.append(validation_record(fit, run, f"{ratio:.0f}x larger run"))
+        fit = fit_cost(points)
+        checks = []
+        if validate is not None:
+            run = measure_one(
+                spark, scenario, validate, max(partitions), max(batch_sizes), roots, where,
+                repeats, p,
+            )  # fmt: skip
+            run["load_average"] = load_average()
+            ratio = validate / max(sizes)
+            checks.append(validation_record(fit, run, f"{ratio:.0f}x larger run"))
     return ScaleStudy(
-        scenario, spark.version, spark.sparkContext.master, points, fit, fit_memory(points), checks
-    )
+        scenario, spark.version, spark.sparkContext.master, points, fit, fit_memory(points),
+        checks, batch_size, load_average(), spark.sparkContext.defaultParallelism,
+    )  # fmt: skip
 
 
 def check_run(
@@ -608,7 +860,63 @@ def check_run(
     (`validation_record`)."""
     measure_one(spark, scenario, min(rows, 20_000), partitions, batch_size, roots, where)
     run = measure_one(spark, scenario, rows, partitions, batch_size, roots, where, repeats)
+    run["load_average"] = load_average()
     return validation_record(fit, run, label)
+
+
+def memory_limit_runs(
+    fn,
+    schema: str,
+    settings: list[str],
+    cores: int,
+    rows: int = 200_000,
+    batch_size: int | None = None,
+    workers: int | None = None,
+    progress: Progress | Sink | None = None,
+) -> list[dict]:
+    """For each `spark.executor.pyspark.memory` value in `settings`, run
+    `df.mapInPandas(fn, schema)` over `rows` rows in a fresh session with
+    `spark.executor.cores=cores` (local[2], or a `workers`-worker standalone cluster), at
+    `batch_size` rows per Arrow batch. One record per setting: setting, cores, per_worker_mib (the
+    setting / cores, as Spark divides it), ok, rows and, on failure, one line naming the error."""
+    require_positive("cores", cores)
+    p = as_progress(progress)
+    out = []
+    with p.task("memory limit", len(settings)):
+        for setting in settings:
+            p.step(f"spark.executor.pyspark.memory={setting}")
+            out.append(_limit_run(fn, schema, setting, cores, rows, batch_size, workers))
+    return out
+
+
+def _limit_run(fn, schema, setting, cores, rows, batch_size, workers) -> dict:
+    per_worker = parse_mem(setting) // cores // MiB
+    conf = {"spark.executor.pyspark.memory": setting, "spark.executor.cores": str(cores)}
+    if batch_size:
+        conf[BATCH_CONF] = str(batch_size)
+    out = {"setting": setting, "cores": cores, "per_worker_mib": per_worker, "rows": None}
+    kw = {} if workers else {"master": "local[2]"}
+    with on_cluster(workers, "09_memory_limit", conf=conf, synapseml=False, **kw) as (spark, _):
+        timer = threading.Timer(LIMIT_TIMEOUT_S, spark.sparkContext.cancelAllJobs)
+        timer.start()
+        try:
+            out["rows"] = spark.range(rows).mapInPandas(fn, schema).count()
+            out.update(ok=True, error=None)
+        except Exception as exc:  # the job failed: one line (str() needs the JVM, still up here)
+            text = str(getattr(exc, "desc", None) or getattr(exc, "_desc", None) or exc)
+            memory = "MemoryError" in text
+            out.update(
+                ok=False,
+                error=(
+                    f"MemoryError in a Python worker: {per_worker} MiB of address space "
+                    f"(RLIMIT_AS = {setting} / {cores} cores) is less than it needs"
+                    if memory
+                    else f"{type(exc).__name__}: {(text.strip().splitlines() or [''])[0][:200]}"
+                ),
+            )
+        finally:
+            timer.cancel()
+    return out
 
 
 def write_report(path, payload: dict) -> Path:
@@ -622,60 +930,67 @@ def write_report(path, payload: dict) -> Path:
 
 TEMPLATES = {
     "fit": (
-        "Fitted on {runs} grid points (the fastest run of each): a job costs {fixed_ms:.0f} ms "
-        "fixed, {task_ms:.1f} ms per task, "
-        "{batch_ms:.2f} ms per Arrow batch and {row_us:.2f} µs per row on one core; the fitted "
-        "runs differ from the model by {rms:.0%} (RMS)."
+        "Fitted on {runs} grid points: {fixed_ms:.0f} ms per job, {task_ms:.1f} ms per task, "
+        "{batch_ms:.3f} ms per batch, {row_us:.2f} µs per row; RMS residual {rms:.0%}."
     ),
     "fit_cpu": (
-        "The CPU the runs burned per row (slope against rows, psutil): {jvm_us:.2f} µs in the JVM "
-        "and {py_us:.2f} µs in the Python workers, {cpu_us:.2f} µs in all, beside the fit's "
-        "{row_us:.2f} µs of one core's wall time per row."
+        "CPU per row: {jvm_us:.2f} µs in the JVM, {py_us:.2f} µs in Python, beside "
+        "{row_us:.2f} µs of one slot's wall time."
     ),
     "check_cpu": (
-        "The {check} run's processes burned {cpu:.1f} core-s (JVMs {jvm:.1f}, Python {py:.1f}), "
-        "{ratio:.2f}x the {base}'s {base_cpu:.1f} core-s for the same rows: on one machine its "
-        "executor JVMs, the driver's JVM (not counted) and the cluster's daemons share the same "
-        "cores, so more CPU is more wall time here."
+        "The {check} burned {ratio:.2f}x the core-seconds of the {base} ({cpu:.1f} vs "
+        "{base_cpu:.1f}): on one machine, more CPU is more wall time."
     ),
     "validate_ok": (
-        "The {check} check: predicted {predicted_s:.2f} s, measured {measured_s:.2f} s "
-        "({error:+.0%}), within the 15% target."
+        "**{check}: {measured}, {pct:.0%} {direction}** ({predicted} predicted; within "
+        "{limit:.0%}; load average {load})."
     ),
     "validate_bad": (
-        "The {check} check: predicted {predicted_s:.2f} s, measured {measured_s:.2f} s "
-        "({error:+.0%}), outside the 15% target: read the estimate below with that error in mind."
+        "**{check}: {measured}, {pct:.0%} {direction}** ({predicted} predicted; outside "
+        "{limit:.0%}; load average {load})."
     ),
+    "usable": "The fit may size a job: every term above 0, every check within {limit:.0%}.",
+    "refused": "No configuration block: {reason}",
     "sizing": (
-        "{rows:,} rows on {executors} executors x {cores} cores: about {hours:.2f} h of wall time "
-        "({low:.2f}–{high:.2f} h at ±{u:.0%}), {core_hours:.0f} core-hours, maxRecordsPerBatch "
-        "{batch:,}."
+        "**{rows:,} rows on {executors} x {cores} cores: about {wall}** ({low}–{high}), "
+        "{core_hours:,.0f} core-hours, {tasks:,} tasks, maxRecordsPerBatch {batch:,}."
     ),
     "memory": (
-        "A Python worker peaked at {base_mib:.0f} MiB plus {slope:.1f} bytes per batch byte: at "
-        "{batch:,} rows per batch, spark.executor.pyspark.memory={pyspark_mib}m for {cores} cores "
-        "(Spark gives each worker 1/{cores} of it)."
+        "One Python worker needs {worker_mib:,.0f} MiB of address space; x {headroom} per slot x "
+        "{cores} cores: spark.executor.pyspark.memory={pyspark_mib}m."
     ),
     "no_memory": (
         "No worker memory was sampled (remote executors): spark.executor.pyspark.memory is "
         "left to you."
     ),
+    "limit_ok": (
+        "**The sized setting ran**: {setting} with {cores} cores, {per_worker_mib:,} MiB per "
+        "worker, {rows:,} rows, no MemoryError."
+    ),
+    "limit_failed": "**{setting} with {cores} cores failed**: {error}.",
 }
 
 
+def _load_text(load) -> str:
+    return "not measured" if load is None else f"{load:.1f}"
+
+
 def check_findings(checks: list[dict]) -> list[Finding]:
-    """One finding per validation check: predicted, measured, error against the 15% target."""
+    """One finding per validation check: measured, signed error in words, the 15% target."""
     out = []
     for c in checks:
-        key = "validate_ok" if abs(c["error"]) <= 0.15 else "validate_bad"
+        key = "validate_ok" if abs(c["error"]) <= CHECK_LIMIT else "validate_bad"
         out.append(
             finding(
                 TEMPLATES,
                 key,
                 check=c["check"],
-                predicted_s=c["predicted_s"],
-                measured_s=c["measured_s"],
-                error=c["error"],
+                predicted=human_time(c["predicted_s"]),
+                measured=human_time(c["measured_s"]),
+                pct=abs(c["error"]),
+                direction=direction(c["error"]),
+                limit=CHECK_LIMIT,
+                load=_load_text(c.get("load_average")),
             )
         )
     return out
@@ -702,15 +1017,31 @@ def fit_findings(fit: CostFit) -> list[Finding]:
                 "fit_cpu",
                 jvm_us=fit.cpu_row_jvm_s * 1e6,
                 py_us=fit.cpu_row_python_s * 1e6,
-                cpu_us=(fit.cpu_row_jvm_s + fit.cpu_row_python_s) * 1e6,
                 row_us=fit.per_row_s * 1e6,
             )
         )
     return out
 
 
-def sizing_findings(sizing: Sizing, memory: MemoryFit | None = None) -> list[Finding]:
-    """The sized job: wall time with its range, core-hours, batch size, memory settings."""
+def verdict_findings(reason: str | None) -> list[Finding]:
+    """Whether this fit may size a job: `usable`, or `refused` with the `refusal` line."""
+    if reason:
+        return [finding(TEMPLATES, "refused", reason=reason)]
+    return [finding(TEMPLATES, "usable", limit=CHECK_LIMIT)]
+
+
+def study_findings(study: ScaleStudy) -> list[Finding]:
+    """Section 1's "What you saw": the checks first, then the fit, then the verdict."""
+    return (
+        check_findings(study.checks)
+        + fit_findings(study.fit)[:1]
+        + verdict_findings(study.refusal())
+    )
+
+
+def sizing_findings(sizing: Sizing) -> list[Finding]:
+    """The sized job: wall time (in minutes or hours) with its range, core-hours, tasks, batch
+    size, and the pyspark memory setting from one worker's address space."""
     out = [
         finding(
             TEMPLATES,
@@ -718,29 +1049,40 @@ def sizing_findings(sizing: Sizing, memory: MemoryFit | None = None) -> list[Fin
             rows=sizing.rows,
             executors=sizing.executors,
             cores=sizing.cores,
-            hours=sizing.wall_s / 3600,
-            low=sizing.wall_low_s / 3600,
-            high=sizing.wall_high_s / 3600,
-            u=sizing.uncertainty,
+            wall=human_time(sizing.wall_s),
+            low=human_time(sizing.wall_low_s),
+            high=human_time(sizing.wall_high_s),
             core_hours=sizing.core_hours,
+            tasks=sizing.partitions,
             batch=sizing.batch_size,
         )
     ]
-    if memory is not None and sizing.pyspark_memory_mib is not None:
+    if sizing.pyspark_memory_mib is not None:
         out.append(
             finding(
                 TEMPLATES,
                 "memory",
-                base_mib=memory.base_bytes / 2**20,
-                slope=memory.per_batch_byte,
-                batch=sizing.batch_size,
-                pyspark_mib=sizing.pyspark_memory_mib,
+                worker_mib=sizing.worker_bytes / MiB,
+                headroom=HEADROOM,
                 cores=sizing.cores,
+                pyspark_mib=sizing.pyspark_memory_mib,
             )
         )
     else:
         out.append(finding(TEMPLATES, "no_memory"))
     return out
+
+
+def limit_findings(runs: list[dict]) -> list[Finding]:
+    """One finding per `memory_limit_run`: it ran, or the one line of why it failed."""
+    return [
+        finding(TEMPLATES, "limit_ok", **{k: r[k] for k in ("setting", "cores", "per_worker_mib",
+                                                           "rows")})
+        if r["ok"]
+        else finding(TEMPLATES, "limit_failed", setting=r["setting"], cores=r["cores"],
+                     error=r["error"])
+        for r in runs
+    ]  # fmt: skip
 
 
 def cpu_comparison(base: dict, other: dict) -> list[Finding]:
@@ -759,17 +1101,7 @@ def cpu_comparison(base: dict, other: dict) -> list[Finding]:
             check=other["check"],
             base=base["check"],
             cpu=cpu,
-            jvm=other["jvm_cpu_s"],
-            py=other["python_cpu_s"],
             ratio=cpu / base_cpu,
             base_cpu=base_cpu,
         )
     ]
-
-
-def scale_findings(
-    fit: CostFit, checks: list[dict], sizing: Sizing | None = None, memory: MemoryFit | None = None
-) -> list[Finding]:
-    """What the fit, its validation checks and the sizing say, as findings."""
-    out = fit_findings(fit) + check_findings(checks)
-    return out + sizing_findings(sizing, memory) if sizing is not None else out

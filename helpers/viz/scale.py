@@ -13,9 +13,8 @@ from helpers.lab.scale import (
     CostFit,
     ScaleStudy,
     Sizing,
-    conf_block,
     cost_components,
-    size_job,
+    paste_block,
     sizing_findings,
 )
 from helpers.viz.findings import show
@@ -59,29 +58,38 @@ def plot_fit(study: ScaleStudy, extra_checks: list[dict] = ()):
     return fig
 
 
+def time_unit(seconds: float) -> tuple[float, str]:
+    """The divisor and unit a person reads a duration in: s, min or h."""
+    if seconds < 90:
+        return 1.0, "s"
+    return (60.0, "min") if seconds < 90 * 60 else (3600.0, "h")
+
+
 def plot_components(fit: CostFit, sizing: Sizing):
-    """Where the predicted wall time of the sized job goes: fixed, tasks, batches, rows (hours)."""
+    """Where the predicted wall time of the sized job goes: fixed, tasks, batches, rows (in s,
+    min or h, whichever reads best)."""
     parts = cost_components(
         fit, sizing.rows, sizing.partitions, sizing.batch_size, sizing.executors * sizing.cores
     )
+    div, unit = time_unit(sizing.wall_s)
     fig, ax = plt.subplots(figsize=(6.5, 2.2))
     left = 0.0
     for name, seconds in parts.items():
-        ax.barh([0], [seconds / 3600], left=left, label=f"{name}: {seconds / 3600:.2f} h")
-        left += seconds / 3600
+        ax.barh([0], [seconds / div], left=left, label=f"{name}: {seconds / div:.1f} {unit}")
+        left += seconds / div
     ax.errorbar(
-        [sizing.wall_s / 3600],
+        [sizing.wall_s / div],
         [0],
         xerr=[
-            [(sizing.wall_s - sizing.wall_low_s) / 3600],
-            [(sizing.wall_high_s - sizing.wall_s) / 3600],
+            [(sizing.wall_s - sizing.wall_low_s) / div],
+            [(sizing.wall_high_s - sizing.wall_s) / div],
         ],
         color="black",
         capsize=6,
     )
     ax.set(
         yticks=[],
-        xlabel="predicted wall time (h)",
+        xlabel=f"predicted wall time ({unit})",
         title=f"{sizing.rows:,} rows on {sizing.executors} x {sizing.cores} cores",
     )
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=4)
@@ -101,6 +109,8 @@ def checks_table(checks: list[dict]) -> pd.DataFrame:
         "predicted_s",
         "measured_s",
         "error",
+        "spread",
+        "load_average",
     ]
     return pd.DataFrame(checks, columns=cols)
 
@@ -114,17 +124,16 @@ def sizing_view(
     batch_size: int | None,
     spark_version: str,
 ) -> list:
-    """What one cluster shape gets: the findings, the cost bar and the configuration block."""
+    """What one cluster shape gets: the findings, the cost bar and the configuration block (or
+    the one line saying why the study refuses to print one)."""
     from IPython.display import Markdown
 
-    s = size_job(
-        study.fit, rows, executors, cores, memory, batch_size, study.memory, study.uncertainty()
-    )
-    block = conf_block(s, spark_version)
+    s = study.size(rows, executors, cores, memory, batch_size)
+    block = paste_block(s, study.refusal(), spark_version)
     return [
-        show(sizing_findings(s, study.memory), "The sized job"),
+        show(sizing_findings(s), "The sized job"),
         plot_components(study.fit, s),
-        Markdown(f"```\nspark-submit \\\n{block}\n```"),
+        Markdown(f"```\n{block}\n```"),
     ]
 
 
@@ -136,9 +145,10 @@ def sizing_panel(
     cores: int = 4,
     memory: str = "8g",
 ) -> widgets.VBox:
-    """Widgets for rows, executors, cores, executor memory and batch size ("recommended" or a
-    fixed value); the view below is drawn now (the headless default) and on every change. The
-    panel is one registered view, "sizing_panel" (`helpers.viz.widgets.move_every_control`)."""
+    """Widgets for rows, executors, cores, executor memory and batch size ("recommended": the
+    zone's pick, or a fixed value); the view below is drawn now (the headless default) and on
+    every change. The panel is one registered view, "sizing_panel"
+    (`helpers.viz.widgets.move_every_control`)."""
     style = {"description_width": "110px"}
     controls = {
         "rows": widgets.IntText(rows, description="rows", style=style),

@@ -41,6 +41,8 @@ def _descendants(pid: int) -> list[int]:
         (["--sizes", "1000,2000,3000", "--partitions", "2"], "two different positive partition"),
         (["--sizes", "1000,2000,3000", "--scenario", "nope"], "Unknown scenario"),
         (["--sizes", "1000,2000,3000", "--memory", "lots"], "memory size"),
+        (["--sizes", "1000,2000,3000", "--manager", "mesos"], "invalid choice"),
+        (["--sizes", "1000,2000,3000", "--zone-budget-mib", "-1"], "0 or more"),
         (
             ["--sizes", "1000,2000,3000", "--cluster", "2", "--cluster-memory", "4096g"],
             "Not enough memory",
@@ -105,10 +107,19 @@ def test_small_study_writes_fit_check_and_sizing(tmp_path):
     (check,) = p["checks"]
     assert check["rows"] == 12000 and check["repeats"] == 2
     assert check["error"] == pytest.approx(
-        (check["predicted_s"] - check["measured_s"]) / check["measured_s"]
+        (check["measured_s"] - check["predicted_s"]) / check["predicted_s"]
     )
+    assert check["load_average"] >= 0 and check["spread"] >= 0
+    # the batch size is notebook 04's zone pick, measured in the same session
+    assert p["batch_size"] in (30, 100, 1000, 10_000)
     s = p["sizing"]
-    assert s["rows"] == 6_000_000_000 and s["partitions"] % 40 == 0
+    assert s["rows"] == 6_000_000_000 and s["batch_size"] == p["batch_size"]
     assert s["wall_low_s"] <= s["wall_s"] <= s["wall_high_s"]
-    assert "spark.sql.execution.arrow.maxRecordsPerBatch" in p["conf_block"]
+    # one worker's address space x 1.5 per task slot, x 4 cores
+    assert s["pyspark_memory_mib"] >= 4 * 1.5 * s["worker_bytes"] / 2**20
+    if p["refusal"] is None:
+        assert p["conf_block"].startswith("spark-submit")
+        assert f"--conf spark.executor.pyspark.memory={s['pyspark_memory_mib']}m" in p["conf_block"]
+    else:
+        assert p["conf_block"] == f"# No configuration block: {p['refusal']}"
     assert {r["slots"] for r in p["runs"]} == {int(r["slots"]) for r in p["runs"][:1]}

@@ -1,5 +1,7 @@
 """The scale model's math on synthetic runs with known coefficients (no Spark, no timings)."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,7 +24,7 @@ def synthetic(noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
     X = scale.design(df.rows, df.partitions, df.batch_size, df.slots)
     y = X @ np.array([TRUE[c] for c in scale.COEFFICIENTS])
     df["wall_s"] = y * (1 + noise * rng.standard_normal(len(y)))
-    df["peak_worker_rss"] = 200e6 + 3.0 * df.batch_size * scale.ROW_BYTES
+    df[scale.MEMORY_COLUMN] = 200e6 + 3.0 * df.batch_size * scale.ROW_BYTES
     return df
 
 
@@ -87,13 +89,23 @@ def test_findings_state_the_cpu_beside_the_fit_and_each_check():
     df["jvm_cpu_s"] = 1.0 + 1e-6 * df.rows
     df["python_cpu_s"] = 0.5 + 4e-6 * df.rows
     fit = scale.fit_cost(df)
-    check = {"check": "10x", "predicted_s": 9.0, "measured_s": 10.0, "error": -0.1}
-    found = scale.scale_findings(fit, [check])
-    assert [f.key for f in found] == ["fit", "fit_cpu", "validate_ok"]
-    assert "1.00 µs in the JVM" in found[1].text() and "5.00 µs in all" in found[1].text()
+    found = scale.fit_findings(fit)
+    assert [f.key for f in found] == ["fit", "fit_cpu"]
+    assert found[1].values["jvm_us"] == pytest.approx(1.0) and found[1].values["py_us"] == (
+        pytest.approx(4.0)
+    )
     assert [f.key for f in scale.fit_findings(scale.fit_cost(synthetic()))] == ["fit"]
-    bad = scale.check_findings([{**check, "measured_s": 12.0, "error": -0.25}])
-    assert [f.key for f in bad] == ["validate_bad"]
+
+
+def test_check_findings_sign_the_error_in_words():
+    slow = {"check": "10x", "predicted_s": 10.0, "measured_s": 11.0, "error": 0.1}
+    (f,) = scale.check_findings([{**slow, "load_average": 1.25}])
+    assert f.key == "validate_ok" and f.values["direction"] == "slower than predicted"
+    assert f.values["pct"] == pytest.approx(0.1) and f.values["load"] == "1.2"
+    fast = {**slow, "measured_s": 7.0, "error": -0.3}
+    (f,) = scale.check_findings([fast])
+    assert f.key == "validate_bad" and f.values["direction"] == "faster than predicted"
+    assert f.values["load"] == "not measured" and f.values["measured"] == "7.0 s"
 
 
 def test_cpu_comparison_of_two_checks():
@@ -118,11 +130,12 @@ def test_input_splits_one_task_per_partition(tmp_path, monkeypatch):
     assert 3 * confs["spark.sql.files.maxPartitionBytes"] < size
 
 
-def test_memory_fit_recovers_slope():
+def test_memory_fit_recovers_slope_of_the_address_space():
     m = scale.fit_memory(synthetic())
     assert m.base_bytes == pytest.approx(200e6, rel=1e-6)
     assert m.per_batch_byte == pytest.approx(3.0, rel=1e-6)
-    assert scale.fit_memory(synthetic().drop(columns="peak_worker_rss")) is None
+    assert scale.fit_memory(synthetic().drop(columns=scale.MEMORY_COLUMN)) is None
+    assert scale.MEMORY_COLUMN == "peak_worker_vms"  # address space (RLIMIT_AS), not RSS
 
 
 def test_require_sizes():
@@ -136,28 +149,88 @@ def test_require_sizes():
 def test_recommend_batch_keeps_batch_overhead_small():
     fit = scale.fit_cost(synthetic())
     b = scale.recommend_batch(fit)
-    assert fit.per_batch_s <= scale.BATCH_OVERHEAD_SHARE * b * fit.per_row_s
+    assert fit.per_batch_s <= 0.02 * b * fit.per_row_s
     smaller = [c for c in scale.BATCH_CANDIDATES if c < b]
-    assert all(fit.per_batch_s > scale.BATCH_OVERHEAD_SHARE * c * fit.per_row_s for c in smaller)
+    assert all(fit.per_batch_s > 0.02 * c * fit.per_row_s for c in smaller)
+
+
+def test_relative_error_is_measured_minus_predicted_over_predicted():
+    assert scale.relative_error(10.0, 12.0) == pytest.approx(0.2)
+    assert scale.relative_error(10.0, 8.0) == pytest.approx(-0.2)
+    assert scale.direction(0.2) == "slower than predicted"
+    assert scale.direction(-0.2) == "faster than predicted"
+    with pytest.raises(LabError, match="positive"):
+        scale.relative_error(0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "seconds,text",
+    [(3.2, "3.2 s"), (42, "42 s"), (210, "3.5 min"), (5399, "90.0 min"), (7560, "2.1 h")],
+)
+def test_human_time(seconds, text):
+    assert scale.human_time(seconds) == text
+
+
+def test_spark_tasks_split_files_like_spark():
+    GiB, MiB = 2**30, 2**20
+    # one 1 GiB file: maxSplitBytes = min(128 MiB, max(4 MiB, (1 GiB + 4 MiB) / 2)) = 128 MiB
+    assert scale.max_split_bytes([GiB], 2) == 128 * MiB
+    assert scale.spark_tasks([GiB], 2) == 8
+    # ten 1 MiB files on 2 slots: split (10 x 5 MiB) / 2 = 25 MiB; 5 files (+4 MiB open cost
+    # each) fill one task, so 2 tasks
+    assert scale.max_split_bytes([MiB] * 10, 2) == 25 * MiB
+    assert scale.spark_tasks([MiB] * 10, 2) == 2
+    # many slots: the split shrinks to total / slots, never below the open cost
+    assert scale.max_split_bytes([GiB], 1000) == 4 * MiB
+    assert scale.spark_tasks([MiB], 1) == 1
+    with pytest.raises(LabError, match="non-empty file"):
+        scale.spark_tasks([], 2)
+    assert scale.job_files(2.5 * GiB) == [GiB, GiB, GiB // 2]
+
+
+def test_overhead_factor_per_cluster_manager():
+    GiB = 2**30
+    assert scale.overhead_bytes(8 * GiB, "yarn") == int(0.1 * 8 * GiB)
+    assert scale.overhead_bytes(8 * GiB, "kubernetes") == int(0.4 * 8 * GiB)
+    assert scale.overhead_bytes(2 * GiB, "standalone") == 384 * 2**20  # the 384 MiB floor
+    with pytest.raises(LabError, match="Unknown cluster manager"):
+        scale.overhead_bytes(GiB, "mesos")
+
+
+def test_sizing_arithmetic_values():
+    a = scale.sizing_arithmetic(
+        6_000_000_000, 50, 4, "8g", 10_000, disk_row_bytes=100, worker_bytes=460 * 2**20
+    )
+    assert a["input_bytes"] == 6e11 and a["slots"] == 200
+    # 558 files of 1 GiB (8 splits of 128 MiB each) and one of 812.6 MiB (6 + 1 splits)
+    assert a["tasks"] == 558 * 8 + 7 and a["waves"] == 23
+    arrow = 2 * 10_000 * scale.ROW_BYTES * 4
+    assert a["overhead_mib"] == math.ceil((int(0.1 * 8 * 2**30) + arrow) / 2**20) == 830
+    assert a["pyspark_mib_per_slot"] == 690 and a["pyspark_mib"] == 2760  # 460 MiB x 1.5, x 4
+    k8s = scale.sizing_arithmetic(10**9, 10, 4, "8g", 10_000, 100, manager="kubernetes")
+    assert k8s["overhead_mib"] == math.ceil((int(0.4 * 8 * 2**30) + arrow) / 2**20)
+    assert k8s["pyspark_mib"] is None
+    with pytest.raises(LabError, match="on disk must be positive"):
+        scale.sizing_arithmetic(10, 1, 1, "1g", 10, 0)
 
 
 def test_size_job_six_billion_rows():
     df = synthetic()
     fit, mem = scale.fit_cost(df), scale.fit_memory(df)
     s = scale.size_job(
-        fit, 6_000_000_000, executors=50, cores=4, memory="8g", memory_fit=mem, uncertainty=0.1
+        fit, 6_000_000_000, 50, 4, "8g", 10_000, mem, uncertainty=0.1, disk_row_bytes=100
     )
     slots = 200
-    assert s.partitions % slots == 0 and s.partitions * scale.SPLIT_BYTES >= 6e9 * scale.ROW_BYTES
-    assert s.wall_s == pytest.approx(fit.predict(6e9, s.partitions, s.batch_size, slots)[0])
-    assert s.wall_low_s == pytest.approx(0.9 * s.wall_s) and s.wall_high_s == pytest.approx(
-        1.1 * s.wall_s
-    )
+    assert s.partitions == 558 * 8 + 7 and s.input_bytes == 6e11
+    assert s.wall_s == pytest.approx(fit.predict(6e9, s.partitions, 10_000, slots)[0])
+    assert s.wall_low_s == pytest.approx(0.9 * s.wall_s)
+    assert s.wall_high_s == pytest.approx(1.1 * s.wall_s)
     assert s.core_hours == pytest.approx(s.wall_s * slots / 3600)
-    # pyspark memory is per executor; Spark divides it by the executor's cores per worker
-    assert s.pyspark_memory_mib * 2**20 / 4 >= mem.worker_bytes(s.batch_size) * scale.HEADROOM
-    assert s.conf["spark.executor.pyspark.memory"] == f"{s.pyspark_memory_mib}m"
-    assert s.overhead_mib >= 819  # 10% of 8g, at least 384m, plus Arrow buffers
+    # per task slot: one worker's address space x HEADROOM; Spark divides the setting by cores
+    per_slot = math.ceil(mem.worker_bytes(10_000) * scale.HEADROOM / 2**20)
+    assert s.pyspark_memory_mib == 4 * per_slot
+    assert s.conf["spark.executor.pyspark.memory"] == f"{4 * per_slot}m"
+    assert s.conf["spark.sql.execution.arrow.maxRecordsPerBatch"] == "10000"
 
 
 def test_conf_block_adds_byte_cap_only_on_spark4():
@@ -167,18 +240,75 @@ def test_conf_block_adds_byte_cap_only_on_spark4():
     assert "--conf spark.sql.execution.arrow.maxRecordsPerBatch=10000" in scale.conf_block(s)
 
 
+def test_refusal_branches():
+    good = scale.fit_cost(synthetic())
+    ok = {"check": "10x larger run", "predicted_s": 10.0, "measured_s": 11.0, "error": 0.1}
+    assert scale.refusal(good, [ok]) is None
+    zero = scale.CostFit(1.0, 0.0, 0.0, 1e-6, rel_residuals=(0.01,))
+    assert zero.zero_terms == ["per-task", "per-batch"]
+    assert "per-task and per-batch cost at 0 s" in scale.refusal(zero)
+    rough = scale.CostFit(1.0, 0.1, 0.001, 1e-6, rel_residuals=(0.3, -0.3))
+    assert "30% RMS" in scale.refusal(rough)
+    bad = {**ok, "measured_s": 7.0, "error": -0.3}
+    line = scale.refusal(good, [bad])
+    assert "30% faster than predicted" in line and "misses something" in line
+    noisy = scale.CostFit(*good.coefficients, rel_residuals=(0.01,), repeat_spread=0.2)
+    assert "machine was busy (repeats differ by 20%" in scale.refusal(noisy, [bad])
+    assert "load average 5.0" in scale.refusal(good, [bad], load=5.0, cores=2)
+    assert "\n" not in line
+
+
+def test_paste_block_or_one_line_why_not():
+    s = scale.size_job(scale.fit_cost(synthetic()), 10**9, 10, 2, "4g", batch_size=10_000)
+    assert scale.paste_block(s, None, "3.5.9").startswith("spark-submit \\\n  --conf")
+    refused = scale.paste_block(s, "the fit put the per-batch cost at 0 s")
+    assert refused == "# No configuration block: the fit put the per-batch cost at 0 s"
+
+
+def test_repeat_spread_of_grid_points():
+    clean = synthetic()
+    assert scale.repeat_spread(clean) is None
+    both = pd.concat([clean, clean.assign(wall_s=clean.wall_s * 1.2)], ignore_index=True)
+    assert scale.repeat_spread(both) == pytest.approx(0.2)
+    assert scale.fit_cost(both).repeat_spread == pytest.approx(0.2)
+
+
+def test_study_size_uses_zone_batch_and_disk_bytes():
+    df = synthetic().assign(input_bytes=lambda d: d.rows * 90)
+    study = scale.ScaleStudy(
+        "map_in_arrow", "3.5.9", "local[2]", df, scale.fit_cost(df), scale.fit_memory(df), [],
+        batch_size=5_000,
+    )  # fmt: skip
+    assert study.disk_row_bytes == 90
+    s = study.size(10**9, 10, 4, "8g")
+    assert s.batch_size == 5_000 and s.input_bytes == 9e10
+    assert study.size(10**9, 10, 4, "8g", batch_size=2_000).batch_size == 2_000
+    assert study.refusal() is None
+
+
 def test_findings_take_the_right_branch():
-    fit = scale.fit_cost(synthetic())
-    checks = [
-        {"check": "10x", "predicted_s": 1.0, "measured_s": 1.1, "error": -0.09},
-        {"check": "cluster", "predicted_s": 1.0, "measured_s": 2.0, "error": -0.5},
-    ]
+    df = synthetic()
+    fit, mem = scale.fit_cost(df), scale.fit_memory(df)
     s = scale.size_job(fit, 10**9, 10, 2, "4g")
-    keys = [f.key for f in scale.scale_findings(fit, checks, s)]
-    assert keys == ["fit", "validate_ok", "validate_bad", "sizing", "no_memory"]
-    mem = scale.fit_memory(synthetic())
-    s = scale.size_job(fit, 10**9, 10, 2, "4g", memory_fit=mem)
-    assert scale.scale_findings(fit, [], s, mem)[-1].key == "memory"
+    assert [f.key for f in scale.sizing_findings(s)] == ["sizing", "no_memory"]
+    s = scale.size_job(fit, 6 * 10**9, 50, 4, "8g", memory_fit=mem)
+    (sized, memory) = scale.sizing_findings(s)
+    assert memory.key == "memory" and memory.values["pyspark_mib"] == s.pyspark_memory_mib
+    assert sized.values["wall"] == scale.human_time(s.wall_s) and sized.values["tasks"] > 0
+    assert [f.key for f in scale.verdict_findings(None)] == ["usable"]
+    (f,) = scale.verdict_findings("a reason")
+    assert f.key == "refused" and f.values["reason"] == "a reason"
+    study = scale.ScaleStudy("map_in_arrow", "3.5.9", "local[2]", df, fit, mem, [])
+    assert [f.key for f in scale.study_findings(study)] == ["fit", "usable"]
+
+
+def test_limit_findings():
+    ok = {"setting": "2760m", "cores": 4, "per_worker_mib": 690, "rows": 200_000, "ok": True}
+    bad = {"setting": "1001m", "cores": 4, "per_worker_mib": 250, "rows": None, "ok": False,
+           "error": "MemoryError in a Python worker: ..."}  # fmt: skip
+    keys = [f.key for f in scale.limit_findings([ok, bad])]
+    assert keys == ["limit_ok", "limit_failed"]
+    assert scale.limit_findings([bad])[0].values["error"].startswith("MemoryError")
 
 
 def test_exercise_checkers_of_notebook_09():
@@ -194,3 +324,23 @@ def test_exercise_checkers_of_notebook_09():
     assert exercises.check_pyspark_memory(1, s).startswith("Not")
     with pytest.raises(LabError, match="no measured worker memory"):
         exercises.check_pyspark_memory(1, scale.size_job(fit, 10**9, 10, 2, "4g"))
+
+
+def _score(batches):  # a mapInPandas function whose worker imports LightGBM (module level: pickled)
+    import lightgbm  # noqa: F401
+
+    for pdf in batches:
+        yield pdf.assign(score=pdf.id * 0.5)
+
+
+@pytest.mark.spark
+def test_pyspark_memory_is_an_address_space_limit_per_core():
+    """1000 MiB of address space per worker runs a worker that imports LightGBM; 100 MiB fails
+    with a MemoryError, turned into one line (the setting divided by spark.executor.cores)."""
+    ok, low = scale.memory_limit_runs(
+        _score, "id long, score double", ["4000m", "400m"], 4, rows=20_000, progress=lambda e: None
+    )
+    assert ok["ok"] and ok["rows"] == 20_000 and ok["per_worker_mib"] == 1000
+    assert not low["ok"] and low["per_worker_mib"] == 100
+    assert low["error"].startswith("MemoryError in a Python worker: 100 MiB of address space")
+    assert "\n" not in low["error"]
