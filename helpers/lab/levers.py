@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ from helpers.measure.timing import (
     warm_up,
 )
 from helpers.model.data import ensure_features, feature_frame
-from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
+from helpers.paths.scenarios import Scenario, get_scenario, input_frame, scenario_frame
 from helpers.profile.classify import categorize
 from helpers.profile.stacks import on_cpu, total_s
 from helpers.profile.workers import profile_scenario
@@ -133,7 +133,21 @@ def lever_findings(table: pd.DataFrame, lever: str, version: str) -> list[Findin
     return [finding(LEVER_FINDINGS, "present" if present else "absent", **values)]
 
 
-# ---- shared: one timed, checked run ------------------------------------------------------------
+# ---- shared: the learner's job, one timed, checked run ----------------------------------------
+
+
+def as_job(job, like: str = "pandas_udf") -> Scenario:
+    """What a lever runs: a registry name, a Scenario, or the learner's own `job(df, model)`
+    (df: id, f0..f15; model: this session's model broadcast; returns id, prediction), labelled
+    like the registry's `like` path and named after the function. The model comes per session,
+    so the job survives the new sessions a static conf needs."""
+    if isinstance(job, (str, Scenario)):
+        return get_scenario(job)
+    if not callable(job):
+        raise LabError(
+            f"A job is a scenario name or a function (df, model) -> DataFrame, not {job!r}."
+        )
+    return replace(get_scenario(like), name=getattr(job, "__name__", "job"), build=job)
 
 
 def _parity(frame, reference: np.ndarray) -> float:
@@ -186,22 +200,23 @@ class RunnerRecord:
 
 
 def pipelined_compare(
-    app: str, scenario: str = "pandas_udf", rows: int = 20_000, repeats: int = 3
+    app: str, scenario="pandas_udf", rows: int = 20_000, repeats: int = 3, conf=None
 ) -> pd.DataFrame:
-    """Scenario `scenario` over `rows` cached rows with the default runner, then with the pipelined
-    one: each in its own session (a static conf, so a new JVM), warmed up, median of `repeats`
-    runs into the noop sink, parity against the in-process reference. Leaves a session of `app`
-    with the default runner running."""
-    get_scenario(scenario)
+    """`scenario` (a name or the learner's job, `as_job`) over `rows` cached rows with the default
+    runner, then with `conf` (default: the pipelined runner on): each in its own session (static
+    confs, so a new JVM), warmed up, median of `repeats` runs into the noop sink, parity against
+    the in-process reference. Leaves a session of `app` with the default runner running."""
+    sc = as_job(scenario)
     require_positive("repeats", repeats)
+    conf = dict(conf or {PIPELINED_KEY: "true"})
     ref = reference_predictions(rows)
     out = []
-    for runner, flag in (("default", "false"), ("pipelined", "true")):
-        spark = start_session(app, conf={PIPELINED_KEY: flag})
-        warm_up(spark, scenario, rows)
-        frame = scenario_frame(spark, scenario, rows=rows)
+    for runner, variant in (("default", {PIPELINED_KEY: "false"}), ("pipelined", conf)):
+        spark = start_session(app, conf=variant)
+        warm_up(spark, sc, rows)
+        frame = scenario_frame(spark, sc, rows=rows)
         wall = _timed(frame, repeats)
-        out.append(RunnerRecord(runner, scenario, rows, wall, rows / wall, _parity(frame, ref)))
+        out.append(RunnerRecord(runner, sc.name, rows, wall, rows / wall, _parity(frame, ref)))
     start_session(app, conf={PIPELINED_KEY: "false"})
     return pd.DataFrame([asdict(r) for r in out])
 
@@ -241,12 +256,13 @@ CODECS = ("none", "lz4", "zstd")
 
 
 def compression_sweep(
-    spark, scenario: str = "pandas_udf", rows: int = 20_000, codecs=CODECS, repeats: int = 2
+    spark, scenario="pandas_udf", rows: int = 20_000, codecs=CODECS, repeats: int = 2
 ) -> pd.DataFrame:
-    """For each codec: wall time (median of `repeats`), rows/s, the bytes Spark's Python SQL
-    metrics count towards and back from the workers, the CPU seconds of the JVM and of the Python
-    workers during the timed runs (psutil, summed), and parity. Resets the codec afterwards."""
-    get_scenario(scenario)
+    """For each codec, running `scenario` (a name or the learner's job, `as_job`): wall time
+    (median of `repeats`), rows/s, the bytes Spark's Python SQL metrics count towards and back
+    from the workers, the CPU seconds of the JVM and of the Python workers during the timed runs
+    (psutil, summed), and parity. Resets the codec afterwards."""
+    scenario = as_job(scenario)
     require_positive("repeats", repeats)
     bad = [c for c in codecs if c not in CODECS]
     if bad:
@@ -342,8 +358,8 @@ SOURCES = {
     "parquet_scan": "plain Parquet scan (FileScan parquet, vectorized reader)",
     "cache_arrow": "cached DataFrame, ArrowCachedBatchSerializer (InMemoryTableScan)",
     "cache_arrow_from_pandas": (
-        "createDataFrame(pandas).cache() under ArrowCachedBatchSerializer (Arrow batches from "
-        "pyarrow cached as they are)"
+        "createDataFrame(pandas).cache() under ArrowCachedBatchSerializer (pyarrow's batches "
+        "become rows in the JVM, ArrowConverters.toDataFrame; the cache re-encodes the rows)"
     ),
 }
 
@@ -352,7 +368,8 @@ def source_frame(spark, source: str, rows: int):
     """The input rows as `source` delivers them (see SOURCES): `cache_default`/`cache_arrow` are
     the kit's cached input (which serializer caches it is the session's static conf),
     `parquet_scan` reads the Parquet file itself, uncached; `cache_arrow_from_pandas` caches the
-    same rows sent from pandas with `createDataFrame` (Arrow batches built by pyarrow)."""
+    same rows sent from pandas with `createDataFrame`: pyarrow builds Arrow batches, the JVM turns
+    them into rows (`ArrowConverters.toDataFrame`) and the cache serializer encodes those rows."""
     if source not in SOURCES:
         raise LabError(f"Unknown source {source!r}: use one of {', '.join(SOURCES)}.")
     if source == "parquet_scan":
@@ -423,7 +440,8 @@ def columnar_sources(
     scenarios=("pandas_udf", "map_in_arrow"),
     repeats: int = 2,
 ) -> pd.DataFrame:
-    """For each source x scenario x columnar input on/off: the plan facts of `python_input`,
+    """For each source x scenario (names or the learner's jobs, `as_job`) x columnar input on/off:
+    the plan facts of `python_input`,
     throughput (median of `repeats` runs into the noop sink, after one warm run), parity, or the
     error where the job fails. Resets the conf afterwards."""
     require_positive("repeats", repeats)
@@ -431,12 +449,12 @@ def columnar_sources(
     out = []
     for source in sources:
         df = source_frame(spark, source, rows)
-        for name in scenarios:
-            get_scenario(name)
+        for job in scenarios:
+            sc = as_job(job)
             for on in (True, False):
                 with conf_scope(spark, {COLUMNAR_KEY: "true" if on else "false"}):
-                    frame = scenario_frame(spark, name, df=df)
-                    rec = {"source": source, "scenario": name, "columnar_input": on}
+                    frame = scenario_frame(spark, sc, df=df)
+                    rec = {"source": source, "scenario": sc.name, "columnar_input": on}
                     rec.update(python_input(frame))
                     try:
                         time_noop(frame)
@@ -528,6 +546,11 @@ UDF_FRAMES = {
 }
 
 
+# Iterator-based eval types: the built-in profiler wraps each `next()` of their generator
+# (pyspark/worker.py `wrap_perf_profiler`, `_is_iter_based`), not one call of the function.
+ITERATOR_SCENARIOS = ("iter_pandas_udf", "map_in_pandas", "map_in_arrow")
+
+
 def udf_seconds(stacks: dict, udf: str) -> float:
     """Seconds of `stacks` (collapsed, microseconds) with the user function `udf` on the stack."""
     return sum(w for s, w in stacks.items() if any(f.startswith(f"{udf} (") for f in s.split(";")))
@@ -583,28 +606,37 @@ def builtin_seconds(spark) -> float:
 
 
 def profiler_compare(
-    app: str, worker_dir, out_dir, scenario: str = "pandas_udf", rows: int = 20_000
+    app: str,
+    worker_dir,
+    out_dir,
+    scenario="pandas_udf",
+    rows: int = 20_000,
+    conf=None,
+    udf: str | None = None,
 ) -> ProfilerComparison:
-    """Start a session with the kit's worker sampler and the built-in perf profiler both on, warm
-    the scenario up, clear both, then run it once: the workers' CPU seconds (psutil) and what each
-    profiler accounted."""
-    get_scenario(scenario)
-    spark = start_session(app, conf={PROFILER_KEY: "perf"}, profile="cpu", profile_dir=worker_dir)
-    warm_up(spark, scenario, rows)
+    """Start a session with the kit's worker sampler and `conf` (default: the built-in perf
+    profiler) both on, warm `scenario` (a name or the learner's job, `as_job`) up, clear both,
+    then run it once: the workers' CPU seconds (psutil) and what each profiler accounted. `udf`
+    names the user function's frame (default: the registry scenario's, UDF_FRAMES)."""
+    sc = as_job(scenario)
+    udf = udf or UDF_FRAMES.get(sc.name, "")
+    conf = dict(conf or {PROFILER_KEY: "perf"})
+    spark = start_session(app, conf=conf, profile="cpu", profile_dir=worker_dir)
+    warm_up(spark, sc, rows)
     spark.profile.clear()
     before, py = _cpu_by_role(), _role_pids("python_worker")
-    result = profile_scenario(spark, scenario, rows, out_dir, worker_dir, jvm=False, warm=False)
+    result = profile_scenario(spark, sc, rows, out_dir, worker_dir, jvm=False, warm=False)
     after = _cpu_by_role()
     py |= _role_pids("python_worker")
     stacks = on_cpu(result.python)
     return ProfilerComparison(
-        scenario,
+        sc.name,
         rows,
         result.wall_s,
         _cpu_delta(before, after, py),
         builtin_seconds(spark),
         total_s(stacks),
-        udf_seconds(stacks, UDF_FRAMES.get(scenario, "")) / 1e6,
+        udf_seconds(stacks, udf) / 1e6,
         {k: v for k, v in categorize(stacks).items() if v > 0},
     )
 
@@ -614,8 +646,13 @@ PROFILER_FINDINGS = {
         "The workers used {cpu:.2f} CPU seconds on `{scenario}`. The kit's sampler saw {kit:.2f} s "
         "of them on a CPU ({kshare:.0%}), split into {cats}; {udf:.2f} s ({ushare:.0%} of the "
         "workers' CPU) were inside the user function `{frame}`, which is all the built-in profiler "
-        "wraps: Arrow (de)serialization, conversions outside the UDF and socket reads lie outside "
-        "its reach."
+        "wraps for a scalar UDF: Arrow (de)serialization and socket reads lie outside its reach."
+    ),
+    "shares_iter": (
+        "The workers used {cpu:.2f} CPU seconds on `{scenario}`. The kit's sampler saw {kit:.2f} s "
+        "of them on a CPU ({kshare:.0%}), split into {cats}; {udf:.2f} s ({ushare:.0%}) inside "
+        "`{frame}`. For an iterator UDF the built-in profiler times each `next()` of the "
+        "generator, so it also sees the input batches being read and converted."
     ),
     "builtin_wall": (
         "The built-in profiler reported {builtin:.2f} s, more than the workers' CPU seconds: "
@@ -632,9 +669,10 @@ def profiler_findings(c: ProfilerComparison) -> list[Finding]:
     """What each profiler saw of the workers' CPU, from a `profiler_compare`."""
     ranked = sorted(c.kit_categories.items(), key=lambda kv: -kv[1])
     cats = ", ".join(f"{k} {v:.2f} s" for k, v in ranked) or "nothing"
+    key = "shares_iter" if c.scenario in ITERATOR_SCENARIOS else "shares"
     out = [
         finding(
-            PROFILER_FINDINGS, "shares", cpu=c.worker_cpu_s, scenario=c.scenario,
+            PROFILER_FINDINGS, key, cpu=c.worker_cpu_s, scenario=c.scenario,
             kit=c.kit_on_cpu_s, kshare=c.kit_share, cats=cats, udf=c.udf_on_cpu_s,
             ushare=c.udf_share, frame=UDF_FRAMES.get(c.scenario, "?"),
         )

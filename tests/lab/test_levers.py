@@ -136,6 +136,44 @@ def test_profiler_comparison_shares_and_findings():
     assert "predict_series" in f[0].text()
     c.builtin_s = 9.0
     assert levers.profiler_findings(c)[1].key == "builtin_wall"
+    c.scenario = "map_in_pandas"  # an iterator UDF: the profiler times each next()
+    assert levers.profiler_findings(c)[0].key == "shares_iter"
+
+
+def test_as_job_takes_a_name_a_scenario_or_the_learners_function():
+    def my_job(df, model):
+        return df
+
+    sc = levers.as_job(my_job)
+    assert sc.name == "my_job" and sc.build is my_job and sc.operator == "ArrowEvalPython"
+    assert levers.as_job("map_in_arrow").name == "map_in_arrow"
+    assert levers.as_job(sc) is sc
+    with pytest.raises(LabError):
+        levers.as_job(42)
+    with pytest.raises(LabError):
+        levers.as_job("no_such_path")
+
+
+def test_the_learners_job_runs_under_a_lever(spark):
+    """compression_sweep times the learner's own job (same predictions as the reference)."""
+    import numpy as np
+    import pandas as pd
+    from pyspark.sql.functions import pandas_udf
+
+    from helpers.model.cache import worker_booster
+
+    def job(df, model):
+        @pandas_udf("double")
+        def predict_series(*cols: pd.Series) -> pd.Series:
+            booster = worker_booster(model.value)
+            return pd.Series(booster.predict(np.column_stack(cols), num_threads=1))
+
+        return df.select(
+            "id", predict_series(*[c for c in df.columns if c != "id"]).alias("prediction")
+        )
+
+    t = levers.compression_sweep(spark, job, rows=2_000, codecs=("none",), repeats=1)
+    assert t.codec.tolist() == ["none"] and t.max_abs_diff.iloc[0] <= 1e-9
 
 
 def test_lever_table_asks_the_registry(spark):
