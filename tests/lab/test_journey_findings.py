@@ -177,9 +177,9 @@ CASES = {
     ),
     "bytes": (
         journey.byte_findings,
-        (metrics(2.5 * MIB, 160256.0), 20_000, 10_000),
+        (metrics(25.0 * MIB, 1602560.0), 200_000, 10_000),
         ["sent", "back"],
-        [None, "0.15 MiB came back (8.0 bytes per prediction)."],
+        [None, "1.53 MiB came back (8.0 bytes per prediction)."],
     ),
     "bytes_rounded_below_raw": (
         journey.byte_findings,
@@ -260,12 +260,14 @@ def test_operator_findings_name_what_differs():
 
 
 def test_byte_findings_split_the_extra_into_bitmaps():
-    found = journey.byte_findings(metrics(2.5 * MIB, 160256.0), 20_000, 10_000)[0]
-    # 2 batches x 16 columns x 1250 bytes of bits, padded to 1256
-    assert found.values["bitmap_mib"] == pytest.approx(2 * 16 * 1256 / MIB)
-    assert found.values["extra_mib"] == pytest.approx(2.5 - 20_000 * 128 / MIB)
-    rounded = journey.byte_findings(metrics(2.4 * MIB, 160256.0), 20_000, 10_000)[0]
-    assert rounded.values["round_mib"] == pytest.approx(0.05)
+    found = journey.byte_findings(metrics(25.0 * MIB, 1602560.0), 200_000, 10_000)[0]
+    # 20 batches x 16 columns x 1250 bytes of bits, padded to 1256
+    assert found.key == "sent"
+    assert found.values["bitmap_mib"] == pytest.approx(20 * 16 * 1256 / MIB)
+    assert found.values["extra_mib"] == pytest.approx(25.0 - 200_000 * 128 / MIB)
+    # 0.06 MiB over raw, shown to ±0.05 MiB: too coarse to split
+    close = journey.byte_findings(metrics(2.5 * MIB, 160256.0), 20_000, 10_000)[0]
+    assert close.key == "sent_rounded" and close.values["round_mib"] == pytest.approx(0.05)
 
 
 def test_validity_bytes_pad_each_bitmap_to_8():
