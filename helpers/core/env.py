@@ -162,7 +162,7 @@ def environment_findings(checks: pd.DataFrame) -> list[Finding]:
 LINE_FINDINGS = {
     "line": (
         "This kernel runs **Spark {version}** (the {label} line, venv `{venv}`, pins in "
-        "`{requirements}`); it runs on Java {java}."
+        "`{requirements}`); the kit accepts Java {java} for it."
     ),
     "synapseml": (
         "SynapseML's LightGBM jars for this line resolve from Maven Central (`make jars`), so "

@@ -483,13 +483,26 @@ def limit_findings(limit: LimitResult, reference: np.ndarray) -> list[Finding]:
 
 
 BENCH_FINDINGS = {
-    "closest": (
-        "`{best}` came closest to the physical limit: **{best_ratio:.2f}** of it; the slowest, "
-        "`{worst}`, reached {worst_ratio:.3f}: **{factor:.1f}x** fewer rows/s."
-    ),
     "above_limit": (
         "No winner in this run: `{best}` measured **{best_ratio:.2f}** of the physical limit, "
         "above 1.0, which no Spark path can reach: the limit's rounds were disturbed; rerun."
+    ),
+    "closest": (
+        "`{best}` came closest to the physical limit: **{best_ratio:.2f}** of it, {gap:.0%} ahead "
+        "of `{second}`, more than the limit's own spread ({spread:.0%} over {rounds} rounds)."
+    ),
+    "tie": (
+        "No clear winner: `{best}` (**{best_ratio:.2f}** of the physical limit) and `{second}` are "
+        "{gap:.0%} apart, inside the limit's own spread ({spread:.0%} over {rounds} rounds): "
+        "rerun with more repeats to rank them."
+    ),
+    "unranked": (
+        "`{best}` reached **{best_ratio:.2f}** of the physical limit, the most here; with no "
+        "spread of the limit measured, rerun with repeats before ranking it."
+    ),
+    "slowest": (
+        "The slowest, `{worst}`, reached {worst_ratio:.3f} of the limit: **{factor:.1f}x** fewer "
+        "rows/s than `{best}`."
     ),
     "agree": "All {n} paths agree with the reference (largest difference {max_diff:.1e}).",
     "disagree": (
@@ -497,18 +510,6 @@ BENCH_FINDINGS = {
         "(largest difference {max_diff:.1e})."
     ),
     "unchecked": "The {n} paths' predictions were not compared with the reference (parity off).",
-    "tie": (
-        "`{best}` and `{second}` are {gap:.0%} apart, inside the limit's own spread ({spread:.0%} "
-        "over {rounds} rounds): a tie here; rerun with more repeats to rank them."
-    ),
-    "lead": (
-        "`{best}` leads `{second}` by {gap:.0%}, more than the limit's own spread ({spread:.0%} "
-        "over {rounds} rounds)."
-    ),
-    "one_round": (
-        "The limit ran one round, so no spread tells whether `{best}`'s {gap:.0%} lead over "
-        "`{second}` is real: rerun with more repeats."
-    ),
     "best_via_jvm": (
         "`{best}` reads its own rows (no feature crosses the JVM); of the paths Spark feeds, "
         "`{jvm_best}` came closest ({jvm_ratio:.2f})."
@@ -518,8 +519,8 @@ BENCH_FINDINGS = {
         "with no idle core it could reach {ceiling:.2f}; it reached {best_ratio:.2f}."
     ),
     "cpu_above": (
-        "`{best}` reached {best_ratio:.2f}, above its CPU ceiling of {ceiling:.2f} ({total:.2f} "
-        "core-seconds against {limit_cpu:.2f} for the prediction): noise; rerun."
+        "`{best}` reached {best_ratio:.2f}, above the {ceiling:.2f} its CPU allows ({total:.2f} "
+        "core-seconds against {limit_cpu:.2f} for the prediction): the limit was disturbed; rerun."
     ),
 }
 
@@ -552,37 +553,31 @@ def bench_findings(
     table: pd.DataFrame, limit: LimitResult | None = None, tol: float = PARITY_TOL
 ) -> list[Finding]:
     """What a `bench_table` (or several concatenated) says, comparing before it asserts: the path
-    closest to the physical limit and the factor to the slowest (rows/s), unless the best ratio
-    is above 1.0 (noise: no winner); parity of every path (max |prediction - reference| within
-    `tol`); whether the best leads the runner-up by more than the spread of `limit`'s rounds
-    (slowest / fastest round - 1), else a tie; then where the best path's gap went (its own rows,
-    or its CPU against the limit's)."""
+    closest to the physical limit when it leads the runner-up by more than the spread of `limit`'s
+    rounds (slowest / fastest round - 1), else a tie, and never a winner above 1.0 (noise); the
+    slowest path and its factor in rows/s; parity of every path (max |prediction - reference|
+    within `tol`); then where the best path's gap went (its own rows, or its CPU)."""
     paths = table[table["name"] != "physical_limit"]
     ranked = paths.sort_values("ratio_to_limit", ascending=False)
     best, worst = ranked.iloc[0], ranked.iloc[-1]
-    speed = "rows_per_s" if "rows_per_s" in ranked else "ratio_to_limit"
+    top = dict(best=best["name"], best_ratio=best["ratio_to_limit"])
+    spread = None if limit is None else limit.spread
     if best["ratio_to_limit"] > 1.0:
-        out = [finding(BENCH_FINDINGS, "above_limit", best=best["name"],
-                       best_ratio=best["ratio_to_limit"])]  # fmt: skip
+        out = [finding(BENCH_FINDINGS, "above_limit", **top)]
+    elif len(ranked) < 2 or spread is None:
+        out = [finding(BENCH_FINDINGS, "unranked", **top)]
     else:
-        out = [
-            finding(
-                BENCH_FINDINGS, "closest", best=best["name"], best_ratio=best["ratio_to_limit"],
-                worst=worst["name"], worst_ratio=worst["ratio_to_limit"],
-                factor=best[speed] / worst[speed],
-            )
-        ]  # fmt: skip
-    out.append(_parity(paths, tol))
-    if len(ranked) > 1 and limit is not None and best["ratio_to_limit"] <= 1.0:
         second = ranked.iloc[1]
         gap = best["ratio_to_limit"] / second["ratio_to_limit"] - 1
-        names = dict(best=best["name"], second=second["name"], gap=gap)
-        if limit.spread is None:
-            out.append(finding(BENCH_FINDINGS, "one_round", **names))
-        else:
-            key = "tie" if gap <= limit.spread else "lead"
-            out.append(finding(BENCH_FINDINGS, key, spread=limit.spread,
-                               rounds=len(limit.walls), **names))  # fmt: skip
+        key = "tie" if gap <= spread else "closest"
+        out = [finding(BENCH_FINDINGS, key, second=second["name"], gap=gap, spread=spread,
+                       rounds=len(limit.walls), **top)]  # fmt: skip
+    if len(ranked) > 2:
+        speed = "rows_per_s" if "rows_per_s" in ranked else "ratio_to_limit"
+        out.append(finding(BENCH_FINDINGS, "slowest", best=best["name"], worst=worst["name"],
+                           worst_ratio=worst["ratio_to_limit"],
+                           factor=best[speed] / worst[speed]))  # fmt: skip
+    out.append(_parity(paths, tol))
     via_jvm = ranked[[_via_jvm(n) for n in ranked["name"]]]
     limit_row_ = table[table["name"] == "physical_limit"]
     if not _via_jvm(best["name"]) and len(via_jvm):

@@ -66,35 +66,34 @@ CASES = {
     "bench_agree_lead": (
         timing.bench_findings,
         (bench([0.0, 2e-16, 0.0], [0.13, 0.0476, 0.09]), SPREAD),
-        ["closest", "agree", "lead"],
+        ["closest", "slowest", "agree"],
         [
-            "`p0` came closest to the physical limit: **0.13** of it; the slowest, `p1`, reached "
-            "0.048: **2.7x** fewer rows/s.",
+            "`p0` came closest to the physical limit: **0.13** of it, 44% ahead of `p2`, more than "
+            "the limit's own spread (13% over 3 rounds).",
+            "The slowest, `p1`, reached 0.048 of the limit: **2.7x** fewer rows/s than `p0`.",
             "All 3 paths agree with the reference (largest difference 2.0e-16).",
-            "`p0` leads `p2` by 44%, more than the limit's own spread (13% over 3 rounds).",
         ],
     ),
     "bench_disagree_tie": (
         timing.bench_findings,
         (bench([0.0, 0.25, 1e-3], [0.1, 0.29, 0.3]), SPREAD),
-        ["closest", "disagree", "tie"],
+        ["tie", "slowest", "disagree"],
         [
+            "No clear winner: `p2` (**0.30** of the physical limit) and `p1` are 3% apart, inside "
+            "the limit's own spread (13% over 3 rounds): rerun with more repeats to rank them.",
             None,
             "2 of 3 paths differ from the reference by more than 1e-09: `p1`, `p2` "
             "(largest difference 2.5e-01).",
-            "`p2` and `p1` are 3% apart, inside the limit's own spread (13% over 3 rounds): a tie "
-            "here; rerun with more repeats to rank them.",
         ],
     ),
     "bench_unchecked_one_round": (
         timing.bench_findings,
         (bench([None, None], [0.5, 0.25]), limit([])),
-        ["closest", "unchecked", "one_round"],
+        ["unranked", "unchecked"],
         [
-            None,
+            "`p0` reached **0.50** of the physical limit, the most here; with no spread of the "
+            "limit measured, rerun with repeats before ranking it.",
             "The 2 paths' predictions were not compared with the reference (parity off).",
-            "The limit ran one round, so no spread tells whether `p0`'s 100% lead over `p1` is "
-            "real: rerun with more repeats.",
         ],
     ),
     "bench_above_the_limit_is_noise": (
@@ -114,8 +113,9 @@ CASES = {
                 name=["physical_limit", "map_in_arrow_files", "map_in_arrow_rowmajor", "x"]
             ),
         ),
-        ["closest", "agree", "best_via_jvm"],
+        ["unranked", "slowest", "agree", "best_via_jvm"],
         [
+            None,
             None,
             None,
             "`map_in_arrow_files` reads its own rows (no feature crosses the JVM); of the paths "
@@ -129,12 +129,12 @@ CASES = {
                 jvm_cpu_s=[0.0, 0.43], python_cpu_s=[1.0, 1.32], cpu_ceiling=[1.0, 1.0 / 1.75]
             ),
         ),
-        ["closest", "agree", "cpu_above"],
+        ["unranked", "agree", "cpu_above"],
         [
             None,
             None,
-            "`p0` reached 0.80, above its CPU ceiling of 0.57 (1.75 core-seconds against 1.00 for "
-            "the prediction): noise; rerun.",
+            "`p0` reached 0.80, above the 0.57 its CPU allows (1.75 core-seconds against 1.00 for "
+            "the prediction): the limit was disturbed; rerun.",
         ],
     ),
     "bench_cpu": (
@@ -146,7 +146,7 @@ CASES = {
                 cpu_ceiling=[1.0, 4.4 / 4.99, 4.4 / 5.7],
             ),
         ),
-        ["closest", "agree", "cpu"],
+        ["unranked", "agree", "cpu"],
         [
             None,
             None,
@@ -174,16 +174,25 @@ def test_every_template_is_exercised():
 
 
 def test_bench_findings_read_the_numbers_not_the_row_order():
-    t = bench([0.0, 0.0], [0.02, 0.4]).iloc[::-1]
-    closest = timing.bench_findings(t)[0]
-    assert closest.values["best"] == "p1" and closest.values["worst"] == "p0"
+    t = bench([0.0, 0.0, 0.0], [0.02, 0.4, 0.1]).iloc[::-1]
+    top, slowest = timing.bench_findings(t)[:2]
+    assert top.values["best"] == "p1" and slowest.values["worst"] == "p0"
 
 
 def test_the_factor_is_measured_rows_per_second():
     """The slowest-to-fastest factor comes from rows/s when the table has them (row paths are held
     to a limit on fewer rows, so their ratios are not on the same scale)."""
-    t = bench([0.0, 0.0], [0.5, 0.1]).assign(rows_per_s=[1e6, 4e5, 5e3])
-    assert timing.bench_findings(t)[0].values["factor"] == pytest.approx(80.0)
+    t = bench([0.0, 0.0, 0.0], [0.5, 0.1, 0.3]).assign(rows_per_s=[1e6, 4e5, 5e3, 2e5])
+    assert timing.bench_findings(t)[1].values["factor"] == pytest.approx(80.0)
+
+
+def test_a_what_you_saw_has_a_takeaway_and_at_most_three_bullets():
+    t = bench([0.0, 0.0, 0.0], [0.91, 0.86, 0.5]).assign(
+        name=["physical_limit", "map_in_arrow_files", "p1", "p2"],
+        jvm_cpu_s=[0.0, 0.3, 0.3, 0.3], python_cpu_s=[1.0, 1.0, 1.0, 1.0],
+        cpu_ceiling=[1.0, 0.8, 0.8, 0.8],
+    )  # fmt: skip
+    assert len(timing.bench_findings(t, SPREAD)) <= 4
 
 
 def test_limit_spread():
