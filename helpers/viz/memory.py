@@ -20,9 +20,12 @@ _METER_COLORS = {
 }
 
 
-def _step(ax, g, color: str, label: str) -> None:
+_STYLES = ("-", "--", ":", "-.")  # processes of one layer: same colour, told apart by the line
+
+
+def _step(ax, g, color: str, label: str, style: str = "-") -> None:
     """One meter's bytes over time (MiB), drawn as steps (a value holds until the next sample)."""
-    ax.step(g.t, g.bytes / MiB, where="post", color=color, lw=1.2, label=label)
+    ax.step(g.t, g.bytes / MiB, where="post", color=color, ls=style, lw=1.4, label=label)
 
 
 # The panels of `layers_timeline`, top to bottom: (title, layers, log y-axis). Each panel has its
@@ -50,10 +53,12 @@ def layers_timeline(run, title: str | None = None):
     fig, axes = plt.subplots(len(TIMELINE_PANELS), 1, figsize=(12, 9), sharex=True)
     for ax, (name, layers, log) in zip(axes, TIMELINE_PANELS):
         part = tl[tl.layer.isin(layers)]
+        seen: dict[str, int] = {}
         for (layer, pid), g in part.groupby(["layer", part.pid.fillna(-1)], sort=False):
             who = layer.replace(" RSS", "") if layer.endswith("RSS") else layer
             label = who if pid == -1 or layer == "jvm RSS" else f"{who} {int(pid)}"
-            _step(ax, g, colors.get(layer, "k"), label)
+            n = seen[layer] = seen.get(layer, -1) + 1
+            _step(ax, g, colors.get(layer, "k"), label, _STYLES[n % len(_STYLES)])
         if part.empty:
             ax.text(0.5, 0.5, "not sampled in this run", transform=ax.transAxes, ha="center")
         elif log:  # symmetric log: MiB-sized meters stay visible under a heap of hundreds

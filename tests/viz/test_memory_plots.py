@@ -34,6 +34,11 @@ def test_layers_timeline_draws_each_group_on_its_own_axis():
     assert len(jvm_meters.lines) == 1 + 2 and jvm_meters.get_yscale() == "symlog"
     assert len(py_heap.lines) == 1 + 2 and py_heap.get_ylim()[1] < 100  # MiB, not under 300
     assert "batch 1,000" in fig._suptitle.get_text()
+    tl = _run().timeline
+    two = pd.concat([tl, tl[tl.layer == "python_worker RSS"].assign(pid=6)])
+    run = mp.MemoryRun("map_in_pandas", 4000, 1000, 1, 0.5, 0.0, two, _run().captures, 0, 0)
+    styles = [ln.get_linestyle() for ln in memory_plots.layers_timeline(run).axes[1].lines[:2]]
+    assert styles == ["-", "--"]  # two workers, one colour, told apart by the line
     plt.close(fig)
 
 
