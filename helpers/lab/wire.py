@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -32,6 +33,10 @@ import pandas as pd
 from helpers.core.config import ROOT, LabError, scale
 from helpers.core.findings import Finding, finding
 from helpers.core.lines import DEFAULT_LINE, LINES, SINCE, Line, has
+from helpers.core.session import start_session, stop_session
+from helpers.lab.levers import conf_entry
+from helpers.measure.timing import reference_predictions, time_noop
+from helpers.paths.scenarios import input_frame, model_broadcast
 
 COMMANDS = ("bench", "ledger", "sweep", "taskcost")
 
@@ -351,11 +356,26 @@ WIRE_FINDINGS = {
         "The best batch size of the sweep was {best_a:,} rows on {label_a} and {best_b:,} on "
         "{label_b}."
     ),
-    "bytes_cap": (
+    "bytes_cap_rows": (
         "{label_b} also caps every Arrow batch in bytes (`spark.sql.execution.arrow."
-        "maxBytesPerBatch`, from 4.0, {change}); the largest batch of this sweep carried "
-        "{mb:.2f} MB of input values, so here the row count set the batches on both lines. "
-        "Notebook 04 sweeps wide rows against the cap."
+        "maxBytesPerBatch`, default {cap_mib:.0f} MiB, from 4.0, {change}); the largest batch of "
+        "this sweep carried {mb:.2f} MB of input values, under the cap, so here the row count set "
+        "the batches on both lines."
+    ),
+    "bytes_cap_binds": (
+        "{label_b} also caps every Arrow batch in bytes (`spark.sql.execution.arrow."
+        "maxBytesPerBatch`, default {cap_mib:.0f} MiB, from 4.0, {change}); the largest batch of "
+        "this sweep asked for {mb:.2f} MB of input values, over the cap, so there {label_b} cut "
+        "smaller batches than {label_a}."
+    ),
+    "moved_most": (
+        "`{path}` moved most between the lines: {change:+.0%} in its ratio to the limit "
+        "({ratio_a:.2f}x on {label_a}, {ratio_b:.2f}x on {label_b}); a plain `@udf` moved "
+        "{udf_change:+.0%}."
+    ),
+    "none_moved": (
+        "No path's ratio to its limit moved more than {band:.0%} between the lines (largest: "
+        "`{path}`, {change:+.0%}): within one run's noise; rerun with more repeats to compare."
     ),
     "taskcost_lean": (
         "Each extra Python task added {stock_a:.0f} ms of wall time on {label_a} and "
@@ -385,12 +405,26 @@ WIRE_FINDINGS = {
 
 # a ledger hop whose bytes differ between the lines by less than this is noise
 LEDGER_HOP_MIN_BYTES = 1024
+# a path's ratio to its limit that moved less than this between the lines is noise
+MOVE_BAND = 0.15
+# Spark's default byte cap per Arrow batch (SQLConf ARROW_EXECUTION_MAX_BYTES_PER_BATCH,
+# createWithDefaultString("64MB"): 64 MiB, from 4.0; javap of spark-catalyst 4.3.0)
+BYTES_CAP_DEFAULT = 64 * 2**20
 
 # which findings each section of notebook 08 shows
 SECTIONS = {
     "overview": ("missing", "failed", "versions", "one_line", "parity_broken"),
-    "bench": ("limit", "above_limit", "parity", "default_udf_arrow", "default_udf_same", "runner"),
-    "sweep": ("sweep_cpu", "sweep_best", "bytes_cap"),
+    "bench": (
+        "limit",
+        "above_limit",
+        "parity",
+        "moved_most",
+        "none_moved",
+        "default_udf_arrow",
+        "default_udf_same",
+        "runner",
+    ),
+    "sweep": ("sweep_cpu", "sweep_best", "bytes_cap_rows", "bytes_cap_binds"),
     "taskcost": ("taskcost_lean", "taskcost"),
     "ledger": ("ledger_both", "ledger_hop", "ledger_one"),
 }
@@ -642,6 +676,27 @@ class WireComparison:
                 )
             )
         both = ratio.dropna().index
+        moved = (ratio.loc[[p for p in both if p != "physical_limit"]].pipe(
+            lambda r: r[b.label] / r[a.label] - 1
+        ))  # fmt: skip
+        if len(moved):
+            top = moved.abs().idxmax()
+            ra_top, rb_top = float(ratio.loc[top, a.label]), float(ratio.loc[top, b.label])
+            if abs(moved[top]) >= MOVE_BAND:
+                out.append(
+                    finding(
+                        WIRE_FINDINGS, "moved_most", path=top, change=float(moved[top]),
+                        ratio_a=ra_top, ratio_b=rb_top,
+                        udf_change=float(moved.get("default_udf", float("nan"))), **labels,
+                    )
+                )  # fmt: skip
+            else:
+                out.append(
+                    finding(
+                        WIRE_FINDINGS, "none_moved", band=MOVE_BAND, path=top,
+                        change=float(moved[top]),
+                    )
+                )  # fmt: skip
         va, vb = a.spark_version, b.spark_version
         if "default_udf" in both and va and vb:
             arrow_a = has("arrow_udf_by_default", va)
@@ -733,13 +788,16 @@ class WireComparison:
             and has("arrow_max_bytes_per_batch", vb)
             and not has("arrow_max_bytes_per_batch", va)
         ):
+            biggest_bytes = float(t.batch_bytes.max())
+            key = "bytes_cap_binds" if biggest_bytes > BYTES_CAP_DEFAULT else "bytes_cap_rows"
             out.append(
                 finding(
                     WIRE_FINDINGS,
-                    "bytes_cap",
-                    label_b=b.label,
+                    key,
                     change=SINCE["arrow_max_bytes_per_batch"][1],
-                    mb=float(t.batch_bytes.max()) / 1e6,
+                    mb=biggest_bytes / 1e6,
+                    cap_mib=BYTES_CAP_DEFAULT / 2**20,
+                    **labels,
                 )
             )
         return out
@@ -841,3 +899,149 @@ class WireComparison:
                     )
                 )
         return out
+
+
+# ---- the learner's job on each line ------------------------------------------------------------
+
+JOB_FINDINGS = {
+    "job_moved": (
+        "On {label} (Spark {version}) your job with {conf} ran at **{ratio:.2f}x** the rows/s "
+        "without it ({on:,.0f} vs {off:,.0f} rows/s)."
+    ),
+    "job_noise": (
+        "On {label} (Spark {version}) your job with {conf} ran at {ratio:.2f}x the rows/s "
+        "without it: inside ±{band:.0%}, one run's noise, not a change."
+    ),
+    "job_undefined": (
+        "Spark {version} ({label}) defines no {keys}: setting it there changes nothing Spark reads "
+        "({ratio:.2f}x is noise)."
+    ),
+    "job_parity": (
+        "{label}: predictions {verdict} the in-process reference (largest |diff| {diff:.1g})."
+    ),
+    "job_failed": "Your job did not run on {label}: {error}",
+}
+
+
+def job_source(job) -> str:
+    """The source of the learner's `job(df, model)` (a function defined in a notebook cell or a
+    file), to run it in another line's interpreter."""
+    import inspect
+    import textwrap
+
+    if not callable(job):
+        raise LabError(f"A job is a function (df, model) -> DataFrame, not {job!r}.")
+    try:
+        return textwrap.dedent(inspect.getsource(job))
+    except (OSError, TypeError) as exc:
+        raise LabError(
+            f"Cannot read the source of {job!r}: define it with `def` in a cell."
+        ) from exc
+
+
+def job_child(spec_path: str, out_path: str) -> None:
+    """Child side of `job_on_lines` (run with a line's venv python): for the variants "without"
+    (no conf) and "with" (`conf` at session start, so static confs count too), start a session,
+    run the job over the cached input into the noop sink (one warm run, median of `repeats`), and
+    write rows/s, parity and the confs as this Spark sees them (registry entry, value) to JSON."""
+    spec = json.loads(Path(spec_path).read_text())
+    namespace: dict = {}
+    # the learner's own code, compiled without this module's `from __future__ import annotations`
+    # (pandas_udf reads the type hints: they must stay types, not strings)
+    exec(compile(spec["source"], "<your job>", "exec", dont_inherit=True), namespace)
+    job = namespace[spec["name"]]
+    rows, ref, out = spec["rows"], reference_predictions(spec["rows"]), []
+    for variant, conf in (("without", {}), ("with", spec["conf"])):
+        stop_session()
+        spark = start_session("08_your_job", conf=conf)
+        frame = job(input_frame(spark, rows), model_broadcast(spark))
+        time_noop(frame)
+        wall = statistics.median(time_noop(frame) for _ in range(spec["repeats"]))
+        pred = frame.toPandas().sort_values("id")["prediction"].to_numpy()
+        out.append(
+            {
+                "variant": variant,
+                "spark_version": spark.version,
+                "rows": rows,
+                "rows_per_s": rows / wall,
+                "max_abs_diff": float(abs(pred - ref).max()),
+                "defined": {k: conf_entry(spark, k) is not None for k in spec["conf"]},
+                "seen": {k: spark.conf.get(k, None) for k in conf},
+            }
+        )
+    stop_session()
+    Path(out_path).write_text(json.dumps(out))
+
+
+def job_on_lines(
+    job, conf: dict, rows: int, repeats: int = 1, timeout: float = 900
+) -> pd.DataFrame:
+    """Run the learner's `job(df, model)` on each line in its own interpreter, without and with
+    `conf` (each in a new session): one row per line and variant with rows/s, parity, whether the
+    line's conf registry defines each key and the value the session saw. A line that is missing
+    or fails gets one row with its error."""
+    if not conf:
+        raise LabError(
+            "Give the conf to compare, e.g. {'spark.sql.execution.arrow.maxBytesPerBatch': '1MB'}."
+        )
+    spec = {"source": job_source(job), "name": job.__name__, "conf": dict(conf), "rows": rows,
+            "repeats": repeats}  # fmt: skip
+    rows_out = []
+    with tempfile.TemporaryDirectory(prefix="wire-job-") as tmp:
+        spec_path = Path(tmp) / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        for line in LINES.values():
+            python, out = line_python(line), Path(tmp) / f"{line.name}.json"
+            if not python.exists():
+                rows_out.append(
+                    {"line": line.label, "error": f"not set up ({setup_command(line)})"}
+                )
+                continue
+            args = f"{str(spec_path)!r}, {str(out)!r}"
+            code = f"from helpers.lab.wire import job_child; job_child({args})"
+            try:
+                proc = subprocess.run(
+                    [str(python), "-c", code], capture_output=True, text=True, cwd=ROOT,
+                    env=child_env(), timeout=timeout,
+                )  # fmt: skip
+                err = None if proc.returncode == 0 else error_line(proc.stderr, proc.returncode)
+            except subprocess.TimeoutExpired:
+                err = f"timed out after {timeout:.0f} s."
+            if err or not out.exists():
+                rows_out.append({"line": line.label, "error": err or "no result written."})
+                continue
+            for rec in json.loads(out.read_text()):
+                rows_out.append({"line": line.label, **rec, "error": None})
+    return pd.DataFrame(rows_out)
+
+
+def job_findings(table: pd.DataFrame, conf: dict, band: float = MOVE_BAND) -> list[Finding]:
+    """Per line: the with/without rows/s ratio of `job_on_lines` (a change inside ±`band` is
+    noise; a key the line does not define is named), then parity; errors as one line each."""
+    out = []
+    shown = ", ".join(f"`{k}={v}`" for k, v in conf.items())
+    for label, g in table.groupby("line", sort=False):
+        if g["error"].notna().any():
+            out.append(finding(JOB_FINDINGS, "job_failed", label=label, error=g["error"].iloc[0]))
+            continue
+        w, wo = g.set_index("variant").loc["with"], g.set_index("variant").loc["without"]
+        ratio = float(w.rows_per_s / wo.rows_per_s)
+        undefined = [k for k, ok in w.defined.items() if not ok]
+        common = dict(label=label, version=w.spark_version, ratio=ratio)
+        if undefined:
+            keys = ", ".join(f"`{k}`" for k in undefined)
+            out.append(finding(JOB_FINDINGS, "job_undefined", keys=keys, **common))
+        elif abs(ratio - 1) < band:
+            out.append(finding(JOB_FINDINGS, "job_noise", conf=shown, band=band, **common))
+        else:
+            out.append(
+                finding(JOB_FINDINGS, "job_moved", conf=shown, on=float(w.rows_per_s),
+                        off=float(wo.rows_per_s), **common)
+            )  # fmt: skip
+    ok = table[table["error"].isna()] if "error" in table else table
+    if len(ok):
+        diff = float(ok.max_abs_diff.max())
+        verdict = "agree with" if diff <= 1e-9 else "DIFFER from"
+        out.append(finding(JOB_FINDINGS, "job_parity", label="Both lines" if ok.line.nunique() > 1
+                           else ok.line.iloc[0], verdict=verdict, diff=diff))  # fmt: skip
+    return out

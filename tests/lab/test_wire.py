@@ -6,6 +6,7 @@ import stat
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from helpers import exercises
@@ -242,11 +243,12 @@ def test_findings_3_5_vs_4_3():
         "versions",
         "limit",
         "parity",
+        "moved_most",
         "default_udf_arrow",
         "runner",
         "sweep_cpu",
         "sweep_best",
-        "bytes_cap",
+        "bytes_cap_rows",
         "taskcost_lean",
         "ledger_one",
     ]
@@ -263,9 +265,11 @@ def test_findings_3_5_vs_4_3():
     assert "25.00 s of CPU per million rows on Spark 3.5 and 15.00 s" in found["sweep_cpu"]
     assert "5,000 rows on Spark 3.5 and 5,000 on Spark 4.x" in found["sweep_best"]
     assert (
-        "0.68 MB" in found["bytes_cap"]
-        and SINCE["arrow_max_bytes_per_batch"][1] in found["bytes_cap"]
+        "0.68 MB" in found["bytes_cap_rows"]
+        and SINCE["arrow_max_bytes_per_batch"][1] in found["bytes_cap_rows"]
     )
+    moved = next(f for f in cmp.findings("bench") if f.key == "moved_most")
+    assert moved.values["path"] == "default_udf" and moved.values["change"] == pytest.approx(1.0)
     assert "60 ms" in found["taskcost_lean"] and "50 ms" in found["taskcost_lean"]
     assert SINCE["conditional_invalidate_caches"][1] in found["taskcost_lean"]
     assert "5 hops writing 5.00 MB" in found["ledger_one"] and found["ledger_one"].endswith(
@@ -276,7 +280,8 @@ def test_findings_3_5_vs_4_3():
 def test_findings_other_branches():
     same = _both(v35="4.2.0", v4="4.3.0", ledger=6, lean=40.0)
     found = {f.key: f.text() for f in same.findings()}
-    assert "default_udf_same" in found and "runner" not in found and "bytes_cap" not in found
+    assert "default_udf_same" in found and "runner" not in found
+    assert not {"bytes_cap_rows", "bytes_cap_binds"} & set(found)
     assert "taskcost" in found and "taskcost_lean" not in found
     assert "5 hops writing 5.00 MB on Spark 3.5, 6 hops writing 6.00 MB" in found["ledger_both"]
     assert "ledger_hop" not in found  # the five common hops wrote the same bytes
@@ -290,9 +295,13 @@ def test_ledger_hop_that_differs_between_lines():
     cmp.runs["4"].runs["ledger"] = wire.CommandRun("ledger", [], 0, 1.0, recs)
     found = [f for f in cmp.findings("ledger") if f.key == "ledger_hop"]
     assert [(f.values["path"], f.values["hop"]) for f in found] == [("pandas_udf", "h1")]
-    assert found[0].text().startswith(
-        "`pandas_udf`, *h1*: 1.00 MB written to new memory per batch on Spark 3.5, 0.00 MB on "
-        "Spark 4.x."
+    assert (
+        found[0]
+        .text()
+        .startswith(
+            "`pandas_udf`, *h1*: 1.00 MB written to new memory per batch on Spark 3.5, 0.00 MB on "
+            "Spark 4.x."
+        )
     )
 
 
@@ -359,6 +368,20 @@ def test_sections_partition_the_findings():
     assert runs[~runs.ok].error.tolist() == ["not here."]
 
 
+def test_which_path_moved_and_whether_the_cap_bound():
+    cmp = _both()
+    for r in cmp.runs["4"].runs["bench"].records:  # every path within 5% of its 3.5 ratio
+        if r["name"] in RATIOS_35:
+            r["ratio_to_limit"] = RATIOS_35[r["name"]] * 1.05
+    moved = [f for f in cmp.findings("bench") if f.key in ("moved_most", "none_moved")]
+    assert [f.key for f in moved] == ["none_moved"] and moved[0].values["band"] == wire.MOVE_BAND
+    cmp = _both()
+    for r in cmp.runs["4"].runs["sweep"].records:  # a batch over the 64 MiB cap (full scale)
+        r["batch_bytes"] = 128_000_000
+    (cap,) = [f for f in cmp.findings("sweep") if f.key.startswith("bytes_cap")]
+    assert cap.key == "bytes_cap_binds" and cap.values["cap_mib"] == 64
+
+
 def test_a_ratio_above_the_limit_is_flagged():
     cmp = _both()
     recs = cmp.runs["4"].runs["bench"].records
@@ -369,3 +392,43 @@ def test_a_ratio_above_the_limit_is_flagged():
     assert len(flagged) == 1 and "`map_in_arrow` ran at 1.32x" in flagged[0].text()
     assert "Spark 4.x" in flagged[0].text()
     assert not [f for f in _both().findings() if f.key == "above_limit"]
+
+
+def _job_table(ratio_35=1.0, ratio_4=1.3, defined_35=False, diff=0.0):
+    def rec(line, version, variant, rps, defined):
+        return {"line": line, "variant": variant, "spark_version": version, "rows": 1000,
+                "rows_per_s": rps, "max_abs_diff": diff, "defined": {"k": defined},
+                "seen": {"k": "v"}, "error": None}  # fmt: skip
+
+    return pd.DataFrame(
+        [
+            rec("Spark 3.5", "3.5.9", "without", 100.0, defined_35),
+            rec("Spark 3.5", "3.5.9", "with", 100.0 * ratio_35, defined_35),
+            rec("Spark 4.x", "4.3.0", "without", 100.0, True),
+            rec("Spark 4.x", "4.3.0", "with", 100.0 * ratio_4, True),
+        ]
+    )
+
+
+def test_job_findings_per_line():
+    found = wire.job_findings(_job_table(), {"k": "v"})
+    assert [f.key for f in found] == ["job_undefined", "job_moved", "job_parity"]
+    assert found[0].values["keys"] == "`k`" and found[1].values["ratio"] == pytest.approx(1.3)
+    assert found[2].values["verdict"] == "agree with"
+    found = wire.job_findings(_job_table(defined_35=True, ratio_4=1.05, diff=1e-3), {"k": "v"})
+    assert [f.key for f in found] == ["job_noise", "job_noise", "job_parity"]
+    assert found[2].values["verdict"] == "DIFFER from"
+    failed = pd.DataFrame([{"line": "Spark 4.x", "error": "not set up (make setup SPARK=4.3)"}])
+    (f,) = wire.job_findings(failed, {"k": "v"})
+    assert f.key == "job_failed" and "make setup" in f.text()
+
+
+def test_job_source_reads_the_learners_function():
+    def my_job(df, model):
+        return df
+
+    assert wire.job_source(my_job).startswith("def my_job(df, model):")
+    with pytest.raises(LabError):
+        wire.job_source(42)
+    with pytest.raises(LabError):
+        wire.job_on_lines(my_job, {}, rows=10)
