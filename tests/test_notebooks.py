@@ -96,13 +96,16 @@ def _output_text(output: dict) -> str:
 
 def blank_findings_cells(nb: dict) -> list[str]:
     """Ids of the executed code cells that call `findings.show(` but show no finding: no output at
-    all (a `show` whose Markdown was returned unseen) or a bold title with no bullet under it."""
+    all (a `show` whose Markdown was returned unseen), a bold title with no bullet under it, or a
+    traceback."""
     blank = []
     for c in nb["cells"]:
         if c["cell_type"] != "code" or "findings.show(" not in "".join(c["source"]):
             continue
-        text = "\n".join(_output_text(o) for o in c.get("outputs", []))
-        if "Error" in text or not any(line.startswith("- ") for line in text.splitlines()):
+        outputs = c.get("outputs", [])
+        text = "\n".join(_output_text(o) for o in outputs)
+        failed = any(o.get("output_type") == "error" for o in outputs)
+        if failed or not any(line.startswith("- ") for line in text.splitlines()):
             blank.append(c.get("id", "?"))
     return blank
 
