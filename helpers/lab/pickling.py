@@ -524,6 +524,8 @@ THROUGHPUT_FINDINGS = {
     "per-task overhead hides the per-row cost at this size; rerun with `LAB_SCALE=workshop`.",
     "row_faster": "The row `@udf` was faster beyond the noise on {kinds}: per-task overhead, "
     "not pickling, dominates there at {rows:,} rows.",
+    "one_run": "One run per path: no spread to tell these gaps from noise; rerun with "
+    "`LAB_SCALE=workshop` (3 runs) before reading them.",
     "fastest": "Fastest per kind ({rows:,} rows): {pairs}.",
     "arrow_calls": "`@udf(useArrow=True)` saves the pickling, not the Python call per value: "
     "pyspark {pyspark} runs it in {call}.",
@@ -601,9 +603,13 @@ def throughput_findings(
                 repeats=repeats,
             )
         )
-        verdict = _noise(
-            wall["row_udf"], wall["pandas_udf"], pivot("wall_min_s"), pivot("wall_max_s"), band
-        )
+        if repeats < 2:
+            out.append(finding(THROUGHPUT_FINDINGS, "one_run"))
+            verdict = pd.Series(1, index=kinds)  # nothing to tell apart: no noise/reversal lines
+        else:
+            verdict = _noise(
+                wall["row_udf"], wall["pandas_udf"], pivot("wall_min_s"), pivot("wall_max_s"), band
+            )
         noisy = [k for k in kinds if verdict[k] == 0]
         faster = [k for k in kinds if verdict[k] < 0]
         if noisy:
@@ -685,6 +691,8 @@ def shipping_findings(shipping: pd.DataFrame, band: float = NOISE_BAND) -> list[
 CHANGE_FINDINGS = {
     "changed": "Your edit moved `{label}` on {kind} most: {before:.2f} s, then {after:.2f} s "
     "({ratio:.2f}x); the other paths: {others}.",
+    "one_run": "`{label}` on {kind} moved most: {before:.2f} s, then {after:.2f} s, but with "
+    "one run per path there is no spread to tell it from noise: rerun at `LAB_SCALE=workshop`.",
     "unchanged": "Your edit left every path within the noise; `{label}` on {kind} moved most: "
     "{before:.2f} s, then {after:.2f} s (band {band:.0%} or overlapping runs).",
 }
@@ -714,6 +722,8 @@ def change_findings(
         before=row["wall_s_b"],
         after=row["wall_s_a"],
     )
+    if min(row.get("repeats_b", 3), row.get("repeats_a", 3)) < 2:
+        return [finding(CHANGE_FINDINGS, "one_run", **values)]
     if abs(row["ratio"] - 1) <= band or overlap:
         return [finding(CHANGE_FINDINGS, "unchanged", band=band, **values)]
     others = t.drop(index=top)["ratio"]

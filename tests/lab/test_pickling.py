@@ -313,3 +313,13 @@ def test_every_template_is_exercised():
 def test_shipping_findings_need_every_variant():
     with pytest.raises(LabError, match="file"):
         pk.shipping_findings(_shipping(500).query("variant != 'file'"))
+
+
+def test_one_run_claims_no_noise_verdict():
+    walls = {("double", "row_udf"): 0.5, ("double", "pandas_udf"): 1.0}
+    got = pk.throughput_findings(_throughput(walls, repeats=1))
+    assert [f.key for f in got] == ["gap", "one_run"]
+    before = _throughput(walls, repeats=1)
+    after = _throughput({("double", "row_udf"): 0.3, ("double", "pandas_udf"): 1.0}, repeats=1)
+    found = pk.change_findings(before, after)
+    assert [f.key for f in found] == ["one_run"] and found[0].values["after"] == 0.3
