@@ -9,9 +9,10 @@ import json
 import sys
 from pathlib import Path
 
-from helpers.core.config import atomic_write_bytes
+from helpers.core.config import LabError, atomic_write_bytes
 from helpers.core.progress import ProgressEvent, Sink
-from helpers.core.validate import positive_int
+from helpers.core.validate import java_int
+from helpers.paths.scenarios import parse_scenarios
 
 
 def write_json(path: str | None, payload) -> None:
@@ -24,10 +25,20 @@ def add_batch_size(p: argparse.ArgumentParser) -> None:
     """The `--batch-size` option every job command takes (Arrow records per batch)."""
     p.add_argument(
         "--batch-size",
-        type=positive_int,
+        type=java_int,
         default=10_000,
         help="spark.sql.execution.arrow.maxRecordsPerBatch",
     )
+
+
+def scenario_names(text: str | None) -> list[str]:
+    """--scenarios: 'a,b' or 'all' -> scenario names (checked against the registry); a list that
+    names none (',' or ' ') is a one-line LabError."""
+    if text is not None and text != "all" and not [n for n in text.split(",") if n.strip()]:
+        raise LabError(
+            f"--scenarios {text!r} names no scenario: pass e.g. pandas_udf,map_in_arrow."
+        )
+    return parse_scenarios(text)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers.cli.common import write_json
+from helpers.cli.common import scenario_names, write_json
 from helpers.core.config import LabError, scale_rows
 from helpers.core.session import start_session, stop_session
 from helpers.core.validate import positive_int, row_count
@@ -17,7 +17,6 @@ from helpers.lab.levers import (
     conf_entry,
 )
 from helpers.measure.timing import physical_limit
-from helpers.paths.scenarios import parse_scenarios
 
 
 def parse_sources(text: str) -> list[str]:
@@ -38,7 +37,7 @@ def columnar_bench_args(p):
 
 
 def columnar_bench(args) -> int:
-    sources, names = parse_sources(args.sources), parse_scenarios(args.scenarios)
+    sources, names = parse_sources(args.sources), scenario_names(args.scenarios)
     rows = args.rows or scale_rows()
     limit = physical_limit(rows)
     tables = []

@@ -7,29 +7,57 @@ on stderr and exit with code 2.
 from __future__ import annotations
 
 import json
+import logging
+import signal
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
 from helpers.cli.batch import COMMANDS as BATCH_COMMANDS
-from helpers.cli.common import _Parser, add_batch_size, stderr_progress, write_json
+from helpers.cli.common import (
+    _Parser,
+    add_batch_size,
+    scenario_names,
+    stderr_progress,
+    write_json,
+)
 from helpers.cli.layers import layers_args, layers_run
 from helpers.cli.levers import COMMANDS as LEVER_COMMANDS
 from helpers.cli.memory import memray_table, run_memory_cluster, run_memory_command
-from helpers.cli.notebooks import present_notebook, strip_outputs, write_student_copies
+from helpers.cli.notebooks import (
+    present_files,
+    present_notebook,
+    read_notebook,
+    refuse_overwrite,
+    strip_outputs,
+    write_student_copies,
+)
 from helpers.cli.profile import run_profile_cli, run_profile_cluster
 from helpers.cli.scale import print_scale, run_scale, scale_args
 from helpers.core.config import LINE, MAX_ROWS, LabError, require_java, scale_rows
 from helpers.core.env import environment_report
 from helpers.core.jars import fetch_synapseml_jars
+from helpers.core.processes import kept_family, stop_kept
 from helpers.core.progress import set_default_sink
-from helpers.core.session import on_cluster, start_session, stop_session
-from helpers.core.validate import conf_pair, parse_partitions, positive_int, row_count
+from helpers.core.session import (
+    active_session,
+    on_cluster,
+    spark_error_text,
+    start_session,
+    stop_session,
+)
+from helpers.core.validate import (
+    conf_pair,
+    parse_partitions,
+    partition_count,
+    positive_float,
+    positive_int,
+    row_count,
+)
 from helpers.lab.taskcost import DAEMONS, per_task_seconds, task_overhead
 from helpers.lab.zerocopy.ledger import copy_ledger, require_ledger_paths
 from helpers.measure.timing import bench, bench_table, limit_row
 from helpers.model.data import ensure_features, ensure_model
-from helpers.paths.scenarios import parse_scenarios
 from helpers.profile.memory import memory_rows
 
 # ---- commands ------------------------------------------------------------------------------
@@ -100,7 +128,7 @@ def _bench_args(p):
 
 def _bench(args) -> int:
 
-    names = parse_scenarios(args.scenarios)
+    names = scenario_names(args.scenarios)
     rows = args.rows or scale_rows()
 
     conf = {"spark.python.daemon.module": DAEMONS[args.daemon], **dict(args.conf)}
@@ -154,11 +182,14 @@ def _strip(args) -> int:
 def _student_args(p):
     p.add_argument("paths", nargs="+", help="notebooks to copy without their solution cells")
     p.add_argument("--out", default="student", help="folder for the copies (git-ignored)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="allow a copy to replace a source notebook"
+    )
 
 
 def _student(args) -> int:
 
-    for path in write_student_copies(args.paths, args.out):
+    for path in write_student_copies(args.paths, args.out, overwrite=args.overwrite):
         print(path)
     return 0
 
@@ -170,13 +201,26 @@ def _present_args(p):
         "--scale", default="workshop", choices=["ci", "workshop", "full"], help="LAB_SCALE"
     )
     p.add_argument("--timeout", type=positive_int, default=1800, help="seconds allowed per cell")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="allow an executed copy to replace a source notebook",
+    )
 
 
 def _present(args) -> int:
 
+    refuse_overwrite(
+        args.paths,
+        [f for p in args.paths for f in present_files(p, args.out)]
+        + [Path(args.out) / "timings.json"],
+        args.overwrite,
+    )
+    for path in args.paths:  # every notebook readable before the first one runs
+        read_notebook(path)
     runs = []
     for path in args.paths:
-        run = present_notebook(path, args.out, args.scale, args.timeout)
+        run = present_notebook(path, args.out, args.scale, args.timeout, overwrite=args.overwrite)
         print(f"{run['notebook']}: {run['seconds']:.0f} s -> {', '.join(run['files'].values())}")
         runs.append(run)
     write_json(str(Path(args.out) / "timings.json"), runs)
@@ -235,7 +279,10 @@ def _profile_args(p):
     )
     add_batch_size(p)
     p.add_argument(
-        "--interval-ms", type=float, default=5.0, help="Python worker sampling period (ms)"
+        "--interval-ms",
+        type=positive_float,
+        default=5.0,
+        help="Python worker sampling period (ms)",
     )
     p.add_argument(
         "--py-spy",
@@ -294,7 +341,10 @@ def _memory_args(p):
     )
     add_batch_size(p)
     p.add_argument(
-        "--partitions", type=positive_int, default=None, help="coalesce the input (1 = one task)"
+        "--partitions",
+        type=partition_count,
+        default=None,
+        help="coalesce the input (1 = one task)",
     )
     p.add_argument(
         "--out",
@@ -436,6 +486,50 @@ COMMANDS.update(BATCH_COMMANDS)  # sweep, tune, tune-bench: notebook 04
 COMMANDS.update(LEVER_COMMANDS)  # columnar-bench: notebook 10
 
 
+class _Interrupt:
+    """Ctrl-C (SIGINT) or SIGTERM during a command: counts the processes the kit runs at that
+    moment (the driver JVM, its workers, a cluster), then lets the command unwind, which stops
+    them; `finish` stops whatever is still running and prints one line."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self.running: set[int] = set()
+
+    def __call__(self, signum, frame):
+        if self.signum is None:
+            self.signum = signum
+            self.running = {p.pid for p in kept_family()}
+            logging.getLogger("py4j").setLevel(logging.CRITICAL + 1)  # no lost-connection noise
+        raise KeyboardInterrupt
+
+    def install(self) -> dict:
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                old[sig] = signal.signal(sig, self)
+            except ValueError:  # not the main thread (called from a test's thread)
+                pass
+        return old
+
+    def finish(self) -> int:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C does not cut the stop short
+            try:
+                signal.signal(sig, signal.SIG_IGN)
+            except ValueError:
+                pass
+        try:  # the JVM's own errors about the stopped job are not news
+            active_session().sparkContext.setLogLevel("OFF")
+        except BaseException:
+            pass
+        try:
+            stop_session(timeout=10)
+        except BaseException:
+            pass
+        self.running |= set(stop_kept())
+        print(f"interrupted; stopped {len(self.running)} processes", file=sys.stderr)
+        return 128 + (self.signum or signal.SIGINT)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="python -m helpers", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -443,6 +537,20 @@ def main(argv: list[str] | None = None) -> int:
         add_args(sub.add_parser(name, help=helptext))
     args = parser.parse_args(argv)
     set_default_sink(stderr_progress)  # long commands report their points on a terminal's stderr
+    interrupt = _Interrupt()
+    old = interrupt.install()
+    try:
+        return _run(args)
+    except BaseException:
+        if interrupt.signum is None and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            raise
+        return interrupt.finish()  # whatever the unwinding raised after a Ctrl-C: one line
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _run(args) -> int:
     try:
         return COMMANDS[args.command][2](args)
     except LabError as exc:
@@ -457,3 +565,21 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    except Exception as exc:  # Spark refused what it was given (a conf, a resource, a job)
+        text = _spark_failure(exc)
+        if text is None:
+            raise
+        print(
+            f"error: Spark failed ({text}); check the --conf values and LAB_* variables.",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _spark_failure(exc: BaseException) -> str | None:
+    """One line for an error Spark raised (through py4j or pyspark's own errors), else None."""
+    text = getattr(exc, "lab_text", None)
+    if text:
+        return text
+    names = {c.__module__.split(".")[0] for c in type(exc).__mro__}
+    return spark_error_text(exc) if names & {"py4j", "pyspark"} else None

@@ -6,8 +6,10 @@ workers with 1 core each) on 127.0.0.1, to run the kit against a real master URL
 (`org.apache.spark.deploy.master.Master`, `org.apache.spark.deploy.worker.Worker`), waits until
 every worker has registered (the master's `/json` page), and on exit stops them by the PIDs it kept:
 SIGTERM, then SIGKILL for whatever of them and their descendants (executor JVMs, `pyspark.daemon`s,
-Python workers) is still alive. Executors of a standalone cluster are children of a Worker, not of
-the driver, so `session.stop_session()` cannot see them.
+Python workers) is still alive. If the Python process that started them dies first (SIGKILL, a
+killed kernel), the watchdog (`helpers.core.processes.keep`) stops them by the same PIDs.
+Executors of a standalone cluster are children of a Worker, not of the driver, so
+`session.stop_session()` cannot see them.
 
 Before anything starts it checks Java, the ports it was asked to use and the free memory, so a
 cluster that cannot come up fails with one line and leaves no process behind. The workers get no
@@ -33,7 +35,7 @@ from pathlib import Path
 import psutil
 
 from helpers.core.config import LabError, require_java
-from helpers.core.processes import is_running, reap
+from helpers.core.processes import is_running, keep, reap, release
 from helpers.core.validate import parse_mem, require_positive
 
 # Heap of each master / worker daemon JVM (the executors get the worker's --memory).
@@ -159,6 +161,7 @@ class LocalStandalone:
         )
         out.close()
         self.procs.append(proc)
+        keep(proc.pid)  # the watchdog stops it (and its executors) if this process dies
         return proc
 
     def status(self) -> dict:
@@ -282,6 +285,8 @@ class LocalStandalone:
                 proc.kill()
                 proc.wait(timeout=10)
         killed = reap(family, timeout=10)
+        for proc in self.procs:
+            release(proc.pid)
         self.procs = []
         if self._work is not None:
             self._work.cleanup()

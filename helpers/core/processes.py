@@ -76,3 +76,161 @@ def processes_under(roots, include_roots: bool = True) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return out
+
+
+# ---- the watchdog: what the kit starts dies with the Python process that started it ----------
+#
+# A tiny child process (`_WATCHDOG_SOURCE`) holds the read end of a pipe from this process and a
+# list of kept PIDs (each with its start time, so a reused PID is never hit). When this process
+# dies, however it dies (SIGKILL included), the kernel closes the pipe; the watchdog reads EOF,
+# walks the kept processes' trees while they still exist, sends SIGTERM, and SIGKILL to whatever
+# is left after `WATCHDOG_GRACE` s. It runs in its own session (a Ctrl-C on the terminal does not
+# reach it) and ignores SIGINT/SIGHUP. No code of the dying process has to run.
+
+WATCHDOG_GRACE = 5.0
+
+_WATCHDOG_SOURCE = r"""
+import signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+import psutil
+kept = {}
+for line in sys.stdin.buffer:
+    parts = line.split()
+    if len(parts) == 3 and parts[0] == b"+":
+        kept[int(parts[1])] = float(parts[2])
+    elif len(parts) == 2 and parts[0] == b"-":
+        kept.pop(int(parts[1]), None)
+procs = []
+for pid, started in kept.items():
+    try:
+        root = psutil.Process(pid)
+        if abs(root.create_time() - started) < 0.01:
+            procs += [root] + root.children(recursive=True)
+    except psutil.Error:
+        pass
+for p in procs:
+    try:
+        p.terminate()
+    except psutil.Error:
+        pass
+_, alive = psutil.wait_procs(procs, timeout=float(sys.argv[1]))
+for p in alive:
+    try:
+        p.kill()
+    except psutil.Error:
+        pass
+"""
+
+_WATCHDOG: dict = {"proc": None, "kept": set()}
+
+
+def watchdog_pid() -> int | None:
+    """PID of this process's watchdog (None until something was kept)."""
+    proc = _WATCHDOG["proc"]
+    return proc.pid if proc is not None else None
+
+
+def _send(line: str) -> None:
+    import subprocess
+    import sys
+
+    proc = _WATCHDOG["proc"]
+    if proc is None or proc.poll() is not None:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG_SOURCE, str(WATCHDOG_GRACE)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        _WATCHDOG["proc"] = proc
+        for pid in _WATCHDOG["kept"]:  # a watchdog that was killed: the new one learns all
+            _write(proc, _keep_line(pid))
+    _write(proc, line)
+
+
+def _write(proc, line: str) -> None:
+    try:
+        proc.stdin.write(line.encode())
+        proc.stdin.flush()
+    except OSError:
+        pass
+
+
+def _keep_line(pid: int) -> str:
+    try:
+        started = psutil.Process(pid).create_time()
+    except psutil.Error:
+        return ""
+    return f"+ {pid} {started!r}\n"
+
+
+def keep(pid: int) -> int:
+    """Have the watchdog stop process `pid` and its descendants if this process dies first."""
+    _WATCHDOG["kept"].add(pid)
+    _send(_keep_line(pid))
+    return pid
+
+
+def release(pid: int) -> None:
+    """`pid` was stopped on purpose (or is stopped next): the watchdog forgets it."""
+    if pid in _WATCHDOG["kept"]:
+        _WATCHDOG["kept"].discard(pid)
+        _send(f"- {pid}\n")
+
+
+def kept_pids() -> list[int]:
+    """The PIDs kept for the watchdog now (the roots; their descendants are found at need)."""
+    return sorted(_WATCHDOG["kept"])
+
+
+def kept_family() -> list[psutil.Process]:
+    """The kept processes and all their descendants that still run."""
+    return [p for p in processes_under(kept_pids()) if is_running(p)]
+
+
+_PRCTL = []
+
+
+def die_with_parent_preexec(then=None):
+    """A `preexec_fn` for Popen: the child gets SIGKILL when the thread that starts it ends
+    (Linux PR_SET_PDEATHSIG, kept across exec), then runs `then` (another preexec). Covers the
+    moment between fork and `keep`. Returns `then` unchanged where prctl is not available."""
+    import ctypes
+    import os
+    import signal
+
+    if not _PRCTL:
+        try:
+            _PRCTL.append(ctypes.CDLL(None, use_errno=True).prctl)
+        except (OSError, AttributeError):
+            _PRCTL.append(None)
+    prctl = _PRCTL[0]
+    if prctl is None:
+        return then
+    parent = os.getpid()
+
+    def preexec():
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl ran
+            os.kill(os.getpid(), signal.SIGKILL)
+        if then is not None:
+            then()
+
+    return preexec
+
+
+def stop_kept(timeout: float = 10.0) -> list[int]:
+    """Stop every kept process and its descendants now, by PID (SIGTERM, then SIGKILL after
+    `timeout` s); the watchdog forgets them. Returns the PIDs that were still running."""
+    family = kept_family()
+    for p in family:
+        try:
+            p.terminate()
+        except psutil.Error:
+            pass
+    reap(family, timeout=timeout)
+    for pid in kept_pids():
+        release(pid)
+    return [p.pid for p in family]

@@ -11,9 +11,13 @@
   (the JVM, `pyspark.daemon`, its workers) by the PIDs recorded at start; none is left behind.
 - The session lasts as long as the Python process (a notebook's kernel): `start_session` registers
   `stop_session` with `atexit`, so a kernel that shuts down or restarts stops its JVM and workers.
-  A kernel killed outright cannot run it; the JVM then exits on its own when its stdin (a pipe from
-  this process) closes (`PythonGatewayServer`), and `pyspark.daemon` exits with its workers when
-  the JVM's pipe to it closes (`pyspark/daemon.py`, `manager`).
+  A kernel killed outright cannot run it: the driver JVM is started with PR_SET_PDEATHSIG (the
+  kernel sends it SIGKILL when this process dies, even during start-up) and kept by the watchdog
+  (`helpers.core.processes.keep`), and `pyspark.daemon` exits with its workers when the JVM's pipe
+  to it closes (`pyspark/daemon.py`, `manager`).
+- What a user passes is checked before the JVM starts (`helpers.core.validate.check_session_conf`:
+  master URL, memory sizes, booleans, the daemon module, `LAB_*` variables), and an error Spark
+  raises is turned into one line while the session still runs (`spark_error_text`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,13 +36,21 @@ from helpers.core.cluster import LocalStandalone
 from helpers.core.config import LabError, require_java
 from helpers.core.jars import synapseml_jars
 from helpers.core.lines import has, installed_pyspark
-from helpers.core.processes import is_running, reap, wait_for
+from helpers.core.processes import (
+    die_with_parent_preexec,
+    is_running,
+    keep,
+    reap,
+    release,
+    wait_for,
+)
 from helpers.core.ship import is_local, kit_archive, ship_kit
+from helpers.core.validate import check_executor_python, check_log_level, check_session_conf
 
-# Arrow needs it on Java 9+. Spark 3.5's launcher never adds it, so the kit passes it to the JVM
-# itself there, and build_conf keeps a user's own extraJavaOptions after it instead of letting them
-# replace it (see notebook 04's crash lab); from 4.0 Spark's launcher adds it (SPARK-47610,
-# helpers.core.lines.SINCE) and the kit leaves it to Spark.
+# Arrow needs it on Java 9+. Spark 3.5's launcher has no such flag, so on 3.5 only the kit passes
+# it to the JVM itself, with a user's own extraJavaOptions after it (see notebook 04's crash lab);
+# from 4.0 Spark's launcher adds it (SPARK-47610, helpers.core.lines.SINCE) and the kit leaves it
+# to Spark. extraJavaOptions never replace the options Spark's launcher sets itself.
 NETTY_REFLECTION_FLAG = "-Dio.netty.tryReflectionSetAccessible=true"
 SPARK_ADDS_NETTY_FLAG = has("netty_reflection_flag_builtin", installed_pyspark() or "3.5")
 ARROW_JAVA_FLAGS = () if SPARK_ADDS_NETTY_FLAG else (NETTY_REFLECTION_FLAG,)
@@ -218,38 +231,153 @@ def start_session(
     ship = not is_local(full["spark.master"]) and os.environ.get("LAB_SHIP_KIT", "1") != "0"
     if ship:
         full.update(daemon_path_conf(full))
+    check_session_conf(full)  # a bad conf never stops a running session
+    level = check_log_level(os.environ.get("LAB_LOG_LEVEL"))
+    executor_python = check_executor_python(
+        os.environ.get("LAB_EXECUTOR_PYTHON"), full["spark.master"]
+    )
     static = {k: v for k, v in full.items() if _is_static(k)}
     runtime = {k: v for k, v in full.items() if not _is_static(k)}
     if _STATE.spark is not None:
         if static == _STATE.static:
-            for k, v in runtime.items():
-                _STATE.spark.conf.set(k, v)
+            _check_runtime_conf(_STATE.spark, runtime)
             return _STATE.spark
         stop_session()
     require_java()
-    os.environ["PYSPARK_PYTHON"] = os.environ.get("LAB_EXECUTOR_PYTHON") or sys.executable
+    os.environ["PYSPARK_PYTHON"] = executor_python or sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # Spark UI binds here, not on 0.0.0.0
     builder = SparkSession.builder
     for k, v in full.items():
         builder = builder.config(k, v)
+    handler = _own_sigint_handler()
     try:
-        spark = builder.getOrCreate()
+        with _guarded_launch():
+            spark = builder.getOrCreate()
     except Exception as exc:  # the JVM did not start: say why in one line
+        text = spark_error_text(exc)
         _cleanup_gateway()
         raise LabError(
-            f"Spark did not start ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
-            "check Java (`java -version`) and the conf you passed."
-        ) from exc
-    spark.sparkContext.setLogLevel(os.environ.get("LAB_LOG_LEVEL", "ERROR"))
+            f"Spark did not start ({text}); check Java (`java -version`) and the conf you passed."
+        ) from None
+    except BaseException:  # Ctrl-C during start-up: no JVM left behind
+        _cleanup_gateway()
+        raise
     _STATE.spark, _STATE.static = spark, static
     _STATE.jvm_pid = jvm_pid(spark)
-    if ship:
-        ship_kit(spark)
+    if handler is not None:  # pyspark replaced it with its own (cancel jobs, raise)
+        signal.signal(signal.SIGINT, handler)
+    try:
+        spark.sparkContext.setLogLevel(level)
+        _check_runtime_conf(
+            spark, {k: v for k, v in (conf or {}).items() if k.startswith("spark.sql.")}
+        )
+        if ship:
+            ship_kit(spark)
+    except BaseException:
+        stop_session()
+        raise
     if not _STATE.at_exit:
         atexit.register(_stop_at_exit)
         _STATE.at_exit = True
     return spark
+
+
+def _own_sigint_handler():
+    """The SIGINT handler a caller installed on purpose (the CLI's: stop and print one line), to
+    put back after pyspark's SparkContext replaced it; None for Python's default one."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    handler = signal.getsignal(signal.SIGINT)
+    return handler if callable(handler) and handler is not signal.default_int_handler else None
+
+
+@contextlib.contextmanager
+def _guarded_launch():
+    """While pyspark starts the driver JVM: its Popen gets PR_SET_PDEATHSIG (when this is the
+    main thread: the signal follows the thread that forks) and the JVM's PID goes to the watchdog
+    at once, so a Ctrl-C or a kill during start-up leaves no JVM behind."""
+    import threading
+
+    import pyspark.java_gateway as gateway
+
+    original = gateway.Popen
+    main = threading.current_thread() is threading.main_thread()
+
+    def popen(*args, **kwargs):
+        if main:
+            kwargs["preexec_fn"] = die_with_parent_preexec(kwargs.get("preexec_fn"))
+        proc = original(*args, **kwargs)
+        keep(proc.pid)
+        return proc
+
+    gateway.Popen = popen
+    try:
+        yield
+    finally:
+        gateway.Popen = original
+
+
+def spark_error_text(exc: BaseException, limit: int = 300) -> str:
+    """One line saying what a Spark error was, built while the JVM still runs (the text of a
+    Py4JJavaError is fetched from the JVM: after the session stopped it is `<exception str()
+    failed>`). Never raises."""
+    text = ""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            text = str(java.toString())
+            cause = java.getCause()
+            while cause is not None:  # the innermost cause says what was wrong
+                text = str(cause.toString())
+                cause = cause.getCause()
+        except Exception:
+            text = ""
+    if not text:
+        try:
+            text = str(exc)
+        except Exception:
+            text = ""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    first = lines[0] if lines else "no message"
+    return f"{type(exc).__name__}: {first}"[:limit]
+
+
+_FROZEN: dict = {}
+
+
+def freeze_error_text(exc: BaseException | None) -> BaseException | None:
+    """Give a Spark error raised through py4j (`java_exception` set) a text that no longer needs
+    the JVM: its `str()` after the session stopped would be `<exception str() failed>`. The
+    exception keeps its type (a subclass with a fixed `__str__`) and gets `lab_text`, the one
+    line `spark_error_text` built now."""
+    if exc is None or getattr(exc, "java_exception", None) is None or hasattr(exc, "lab_text"):
+        return exc
+    text = spark_error_text(exc)
+    base = type(exc)
+    frozen = _FROZEN.get(base)
+    if frozen is None:
+        frozen = type(base.__name__, (base,), {"__str__": lambda self: self.lab_text})
+        frozen.__module__ = base.__module__
+        _FROZEN[base] = frozen
+    try:
+        exc.lab_text = text
+        exc.__class__ = frozen
+    except TypeError:
+        pass
+    return exc
+
+
+def _check_runtime_conf(spark, conf: dict) -> None:
+    """Each runtime conf the user passed, set once more through Spark's SQLConf: Spark checks it
+    against its registered type (e.g. an int conf given 'abc') and says so in one line."""
+    for key, value in conf.items():
+        try:
+            spark.conf.set(key, str(value))
+        except Exception as exc:
+            raise LabError(f"--conf {key}={value}: {spark_error_text(exc)}") from None
 
 
 def _stop_at_exit() -> None:
@@ -290,8 +418,9 @@ def on_cluster(
     on exit, nothing left running. `workers=None` or 0: a session on the usual master
     (`LAB_MASTER` or local[*]). Yields (session, cluster or None)."""
     if not workers:
+        spark = start_session(app, conf=conf, **kwargs)
         try:
-            yield start_session(app, conf=conf, **kwargs), None
+            yield spark, None
         finally:
             stop_session()
         return
@@ -366,13 +495,14 @@ def _cleanup_gateway() -> None:
         except Exception:
             pass
         if proc is not None:
+            release(proc.pid)
             try:
                 proc.stdin.close()  # the JVM exits when its stdin closes (PythonGatewayServer)
             except Exception:
                 pass
             try:
                 proc.wait(timeout=20)
-            except Exception:
+            except BaseException:
                 proc.kill()
                 proc.wait(timeout=10)
     SparkContext._gateway = None
@@ -385,6 +515,7 @@ def _cleanup_gateway() -> None:
 def stop_session(timeout: float = 20.0) -> list[int]:
     """Stop Spark and every process it started; return the PIDs that had to be killed
     (normally none)."""
+    freeze_error_text(sys.exc_info()[1])  # called while a Spark error unwinds: keep its text
     if _STATE.spark is None:
         _cleanup_gateway()
         return []
