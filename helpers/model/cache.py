@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from helpers.core.config import LabError
+
 _BOOSTERS: dict = {}
 
 
@@ -22,4 +24,16 @@ def worker_booster(text: str):
     """The Booster for this model text, parsed once per process and cached."""
     import lightgbm as lgb
 
-    return cached_booster(text, lambda: lgb.Booster(model_str=text))
+    return cached_booster(text, lambda: lgb.Booster(model_str=require_model_text(text)))
+
+
+def require_model_text(text, where: str = "the model text") -> str:
+    """`text` if it looks like a whole LightGBM text model (a header, trees, the closing
+    'end of trees'); else a one-line LabError, so a truncated model never reaches LightGBM's
+    parser (which aborts the process on some truncations)."""
+    if not isinstance(text, str) or not text.startswith("tree") or "end of trees" not in text:
+        raise LabError(
+            f"{where} is not a whole LightGBM model (truncated or corrupt): rebuild it with "
+            "`python -m helpers setup`."
+        )
+    return text

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from helpers.core.config import DATA_DIR, LabError, atomic_path, atomic_write_bytes
 from helpers.core.validate import require_rows
+from helpers.model.cache import require_model_text
 
 N_FEATURES = 16
 SEED = 20261124
@@ -78,7 +79,7 @@ def ensure_features(
     `row_group_rows`: rows per Parquet row group (default 256,000); Spark can split a file into
     input partitions only at row-group boundaries."""
     path = features_path(rows, n_features, seed, row_group_rows)
-    if path.exists():
+    if path.exists() and _parquet_ok(path, rows, n_features):
         return path
     table = pa.Table.from_pandas(feature_frame(rows, n_features, seed), preserve_index=False)
     tmp = atomic_path(path)
@@ -91,6 +92,33 @@ def ensure_features(
     return path
 
 
+def _parquet_ok(path: Path, rows: int, n_features: int) -> bool:
+    """A cheap read of a feature file's footer: False when it is truncated or not the table its
+    name promises (then it is rebuilt, never handed to Spark or Arrow half-written)."""
+    try:
+        meta = pq.ParquetFile(path).metadata
+        return meta.num_rows == rows and meta.num_columns == n_features + 1
+    except (OSError, pa.ArrowException):
+        return False
+
+
+def _rowmajor_ok(path: Path, rows: int, n_features: int) -> bool:
+    """A cheap read of the row-major Arrow file (footer and the one batch's metadata; the data
+    stays memory-mapped): False when it is truncated or not one batch of `rows` rows."""
+    try:
+        with pa.memory_map(str(path)) as source:
+            reader = pa.ipc.open_file(source)
+            if reader.num_record_batches != 1:
+                return False
+            batch = reader.get_batch(0)
+            return (
+                batch.num_rows == rows
+                and batch.schema.field("features").type.list_size == n_features
+            )
+    except (OSError, pa.ArrowException, KeyError, AttributeError):
+        return False
+
+
 def rowmajor_features_path(rows: int, n_features: int = N_FEATURES, seed: int = SEED) -> Path:
     return DATA_DIR / f"features_{rows}x{n_features}_s{seed}_rowmajor.arrow"
 
@@ -101,7 +129,7 @@ def ensure_features_arrow(rows: int, n_features: int = N_FEATURES, seed: int = S
     matrix, so any row range of a memory-mapped file is a (rows x n) view without a copy.
     Written to data/ atomically unless it is already there."""
     path = rowmajor_features_path(rows, n_features, seed)
-    if path.exists():
+    if path.exists() and _rowmajor_ok(path, rows, n_features):
         return path
     X = np.ascontiguousarray(feature_matrix(rows, n_features, seed))
     features = pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), n_features)
@@ -206,15 +234,34 @@ def train_model(spec: ModelSpec = ModelSpec()) -> str:
     return booster.model_to_string()
 
 
+def _text_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _model_ok(spec: ModelSpec) -> bool:
+    """data/model.txt is the model of `spec` and whole: model.json parses, names the spec's
+    digest and the sha256 of model.txt's bytes (a truncated or edited model.txt fails here, not
+    inside LightGBM)."""
+    try:
+        saved = json.loads(MODEL_SPEC_PATH.read_text())
+        return (
+            isinstance(saved, dict)
+            and saved.get("digest") == spec.digest()
+            and saved.get("sha256") == _text_sha256(MODEL_PATH)
+        )
+    except (OSError, ValueError):
+        return False
+
+
 def ensure_model(spec: ModelSpec = ModelSpec()) -> Path:
-    """Train and save the model unless data/model.txt already matches `spec`. Returns its path."""
-    if MODEL_PATH.exists() and MODEL_SPEC_PATH.exists():
-        if json.loads(MODEL_SPEC_PATH.read_text()).get("digest") == spec.digest():
-            return MODEL_PATH
-    atomic_write_bytes(MODEL_PATH, train_model(spec).encode())
-    atomic_write_bytes(
-        MODEL_SPEC_PATH, json.dumps({**asdict(spec), "digest": spec.digest()}, indent=1).encode()
-    )
+    """Train and save the model unless data/model.txt already matches `spec` and its checksum
+    (`_model_ok`); a missing, truncated or corrupt model is trained again. Returns its path."""
+    if _model_ok(spec):
+        return MODEL_PATH
+    text = train_model(spec).encode()
+    atomic_write_bytes(MODEL_PATH, text)
+    record = {**asdict(spec), "digest": spec.digest(), "sha256": hashlib.sha256(text).hexdigest()}
+    atomic_write_bytes(MODEL_SPEC_PATH, json.dumps(record, indent=1).encode())
     return MODEL_PATH
 
 
@@ -227,7 +274,8 @@ def load_booster(text: str | None = None):
     """A lightgbm.Booster from model text (default: data/model.txt)."""
     import lightgbm as lgb
 
-    return lgb.Booster(model_str=text if text is not None else model_text())
+    text = model_text() if text is None else text
+    return lgb.Booster(model_str=require_model_text(text))
 
 
 def predict(booster, X: np.ndarray) -> np.ndarray:

@@ -87,3 +87,65 @@ def test_column_kinds(kind):
 def test_unknown_column_kind():
     with pytest.raises(LabError, match="Unknown column kind"):
         data.make_columns(5, "decimal")
+
+
+# ---- corrupt files are noticed by a cheap read and rebuilt, never handed on ------------------
+
+
+def test_truncated_or_empty_parquet_is_rebuilt(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path)
+    path = data.ensure_features(500)
+    whole = path.read_bytes()
+    for broken in (whole[: len(whole) // 2], b"", whole[:-9]):
+        path.write_bytes(broken)
+        assert data.ensure_features(500) == path
+        assert pq.ParquetFile(path).metadata.num_rows == 500
+
+
+def test_truncated_rowmajor_arrow_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path)
+    path = data.ensure_features_arrow(300)
+    whole = path.read_bytes()
+    for broken in (whole[: len(whole) // 3], b"", whole[:-20]):
+        path.write_bytes(broken)
+        assert data.ensure_features_arrow(300) == path
+        assert path.read_bytes() == whole
+
+
+FAKE_MODEL = "tree\nversion=v4\nTree=0\nend of trees\n\nparameters:\nend of parameters\n"
+
+
+def test_model_checked_by_checksum_and_retrained(tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr(data, "MODEL_PATH", tmp_path / "model.txt")
+    monkeypatch.setattr(data, "MODEL_SPEC_PATH", tmp_path / "model.json")
+    monkeypatch.setattr(data, "train_model", lambda spec: trained.append(1) or FAKE_MODEL)
+    data.ensure_model()
+    data.ensure_model()
+    assert len(trained) == 1  # whole and matching: kept
+    for corrupt in (
+        lambda: data.MODEL_PATH.write_text(FAKE_MODEL[:20]),  # truncated model.txt
+        lambda: data.MODEL_PATH.write_text(FAKE_MODEL.replace("v4", "v5")),  # same size, edited
+        lambda: data.MODEL_SPEC_PATH.write_text('{"digest": '),  # truncated model.json
+        lambda: data.MODEL_SPEC_PATH.write_text("[]"),  # not an object
+        lambda: data.MODEL_PATH.unlink(),
+    ):
+        corrupt()
+        data.ensure_model()
+        assert data.MODEL_PATH.read_text() == FAKE_MODEL
+    assert len(trained) == 6
+
+
+@pytest.mark.parametrize("cut", [0, 10, 0.5, -60])
+def test_truncated_model_text_is_one_line_not_a_native_abort(cut):
+    text = data.model_text()
+    n = int(len(text) * cut) if isinstance(cut, float) else cut
+    broken = text[:n] if n >= 0 else text[: text.index("end of trees") + n]
+    with pytest.raises(LabError, match="not a whole LightGBM model"):
+        data.load_booster(broken)
+    from helpers.model.cache import worker_booster
+
+    with pytest.raises(LabError, match="setup"):
+        worker_booster(broken)

@@ -6,9 +6,10 @@ Limits (both apply in local mode; the child checks and reports it):
 - `-XX:MaxDirectMemorySize` on the driver JVM (local mode: the driver is the executor). Arrow Java
   allocates its buffers through Netty from direct memory; Netty counts them against this cap and
   throws `OutOfDirectMemoryError`, which Arrow wraps in `OutOfMemoryException`.
-  `helpers.core.session` always adds `-Dio.netty.tryReflectionSetAccessible=true` to the JVM
-  options: Arrow needs it on Java 9+ and Spark 3.5's launcher never adds it (4.0 does); options you
-  pass to `start_session` are kept after it instead of replacing it.
+  Arrow needs `-Dio.netty.tryReflectionSetAccessible=true` on Java 9+: Spark 3.5's launcher has
+  no such flag, so on 3.5 `helpers.core.session` adds it to the JVM options (with the options you
+  pass to `start_session` after it); from 4.0 Spark's launcher adds it and the kit does not. Either
+  way `extraJavaOptions` never replace the options Spark's launcher sets itself.
 - `spark.executor.pyspark.memory`: the JVM passes PYSPARK_EXECUTOR_MEMORY_MB to each Python
   worker and `pyspark/worker.py` sets RLIMIT_AS (address space, not RSS) to it.
 
@@ -156,7 +157,7 @@ def decode_error(text: str) -> Decoded:
 SPARK_EXIT_CODES = {
     50: "SparkExitCode.UNCAUGHT_EXCEPTION: an executor thread died of an uncaught error",
     52: "SparkExitCode.OOM: an OutOfMemoryError reached the uncaught-exception handler",
-    53: "SparkExitCode.DISK_STORE_FAILED_TO_CREATE_DIR",
+    53: "ExecutorExitCode.DISK_STORE_FAILED_TO_CREATE_DIR",
 }
 
 
@@ -523,7 +524,12 @@ def child_main(args: dict, out_path: str) -> int:
                 pass
         return out
 
-    spark = start_session("crashlab", conf=conf, synapseml=False, java_options=java_options)
+    try:
+        spark = start_session("crashlab", conf=conf, synapseml=False, java_options=java_options)
+    except Exception as exc:  # the limits refused before any batch: say so in the report
+        result["error_text"] = f"{type(exc).__name__}: {exc}"[:200_000]
+        dump()
+        return 0
     try:
         result["pids"] = _pids()
         mx = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
@@ -575,6 +581,8 @@ def child_main(args: dict, out_path: str) -> int:
                 dump()
                 break
             dump()
+    except Exception as exc:  # failed before the first batch (e.g. workers that cannot start)
+        result["error_text"] = f"{type(exc).__name__}: {exc}"[:200_000]
     finally:
         try:
             stop_session(timeout=10)
@@ -668,6 +676,14 @@ def run_crash_lab(
     text = res.get("error_text")
     decoded = decode_error(text + "\n" + log) if text else None
     steps = [CrashStep(**s) for s in res["steps"]]
+    if not steps and text:  # nothing ran: an empty report would say nothing went wrong
+        why = f" ({decoded.limit})" if decoded and decoded.cause != "other" else ""
+        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")[:240]
+        raise LabError(
+            f"the crash lab failed before its first batch{why}: {first}; with "
+            f"python_memory={python_memory!r} and direct_memory={direct_memory!r} the workers "
+            "may not start at all: raise python_memory or set direct_memory='24m'."
+        )
     return CrashReport(
         direct,
         pymem,

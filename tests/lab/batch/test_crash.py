@@ -224,3 +224,35 @@ def test_every_crash_template_is_reachable():
     seen |= {f.key for vms in ([], [MiB]) for f in C.python_limit_findings(vms, None, 1, "ci")}
     seen |= {f.key for f in C.python_limit_findings([], NETTY_REPORT, 1, "full")}
     assert seen == set(C.CRASH_FINDINGS)
+
+
+def test_a_child_that_fails_before_its_first_batch_is_an_error_not_an_empty_report(monkeypatch):
+    """python_memory without a direct-memory limit, workers that cannot start: the child writes
+    the error and no step; the parent says so in one line instead of an empty report."""
+    import json
+    import subprocess
+
+    def child(argv, **kwargs):
+        with open(argv[-1], "w") as fh:
+            json.dump(
+                {
+                    "pids": [],
+                    "steps": [],
+                    "jvm_options": [],
+                    "worker_memory_env": [],
+                    "worker_rlimit_as": [],
+                    "error_text": "PythonException: MemoryError\nmore lines",
+                    "one_row_bytes": 0,
+                },
+                fh,
+            )
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(C.subprocess, "run", child)
+    with pytest.raises(LabError, match="before its first batch") as err:
+        run_crash_lab(direct_memory=None, python_memory="300m", rows=1000)
+    assert "\n" not in str(err.value) and "python_memory='300m'" in str(err.value)
+
+
+def test_exit_code_53_is_the_executors_own():
+    assert C.SPARK_EXIT_CODES[53].startswith("ExecutorExitCode.")
