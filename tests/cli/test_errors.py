@@ -237,3 +237,15 @@ def test_student_overwrite_flag_replaces_on_purpose(tmp_path, capsys):
     )
     assert code == 0, printed
     assert [c["source"] for c in json.loads(src.read_text())["cells"]] == ["x = 1"]
+
+
+def test_a_cell_that_raises_under_present_is_one_line_and_writes_nothing(tmp_path, capsys):
+    src = tmp_path / "in" / "raises.ipynb"
+    src.parent.mkdir()
+    src.write_text(json.dumps(_nb([_code("raise ValueError('boom\\nsecond line')")])))
+    code, lines, printed = one_line(
+        ["present", str(src), "--out", str(tmp_path / "o"), "--timeout", "120"], capsys
+    )
+    assert code == 2 and len(lines) == 1, printed[-1500:]
+    assert "ValueError: boom" in lines[0] and str(src) in lines[0]
+    assert not list((tmp_path / "o").glob("*.ipynb"))
