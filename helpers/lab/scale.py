@@ -889,6 +889,24 @@ def memory_limit_runs(
     return out
 
 
+def limit_error(text: str, kind: str, setting: str, cores: int) -> str:
+    """One line for a job that failed under spark.executor.pyspark.memory=`setting`: a worker's
+    MemoryError or crash (its address space hit RLIMIT_AS = setting / cores), else the first
+    line of the error `text` (`kind`: the exception's type)."""
+    per_worker = parse_mem(setting) // cores // MiB
+    cause = next(
+        (c for key, c in (("MemoryError", "MemoryError"), ("exited unexpectedly", "A crash"))
+         if key in text),
+        None,
+    )  # fmt: skip
+    if cause is None:
+        return f"{kind}: {(text.strip().splitlines() or [''])[0][:200]}"
+    return (
+        f"{cause} in a Python worker: {per_worker} MiB of address space "
+        f"(RLIMIT_AS = {setting} / {cores} cores) is less than it needs"
+    )
+
+
 def _limit_run(fn, schema, setting, cores, rows, batch_size, workers) -> dict:
     per_worker = parse_mem(setting) // cores // MiB
     conf = {"spark.executor.pyspark.memory": setting, "spark.executor.cores": str(cores)}
@@ -904,16 +922,7 @@ def _limit_run(fn, schema, setting, cores, rows, batch_size, workers) -> dict:
             out.update(ok=True, error=None)
         except Exception as exc:  # the job failed: one line (str() needs the JVM, still up here)
             text = str(getattr(exc, "desc", None) or getattr(exc, "_desc", None) or exc)
-            memory = "MemoryError" in text
-            out.update(
-                ok=False,
-                error=(
-                    f"MemoryError in a Python worker: {per_worker} MiB of address space "
-                    f"(RLIMIT_AS = {setting} / {cores} cores) is less than it needs"
-                    if memory
-                    else f"{type(exc).__name__}: {(text.strip().splitlines() or [''])[0][:200]}"
-                ),
-            )
+            out.update(ok=False, error=limit_error(text, type(exc).__name__, setting, cores))
         finally:
             timer.cancel()
     return out

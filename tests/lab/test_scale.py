@@ -342,5 +342,15 @@ def test_pyspark_memory_is_an_address_space_limit_per_core():
     )
     assert ok["ok"] and ok["rows"] == 20_000 and ok["per_worker_mib"] == 1000
     assert not low["ok"] and low["per_worker_mib"] == 100
-    assert low["error"].startswith("MemoryError in a Python worker: 100 MiB of address space")
+    assert "in a Python worker: 100 MiB of address space" in low["error"]
     assert "\n" not in low["error"]
+
+
+def test_limit_error_names_the_cause_in_one_line():
+    tail = "in a Python worker: 250 MiB of address space (RLIMIT_AS = 1001m / 4 cores)"
+    assert scale.limit_error("x\nMemoryError\n", "PythonException", "1001m", 4).startswith(
+        "MemoryError " + tail
+    )
+    crash = "An error occurred\nPython worker exited unexpectedly (crashed)"
+    assert scale.limit_error(crash, "Py4JJavaError", "1001m", 4).startswith("A crash " + tail)
+    assert scale.limit_error("boom\nmore", "ValueError", "1001m", 4) == "ValueError: boom"
