@@ -895,7 +895,9 @@ def limit_error(text: str, kind: str, setting: str, cores: int) -> str:
     line of the error `text` (`kind`: the exception's type)."""
     per_worker = parse_mem(setting) // cores // MiB
     cause = next(
-        (c for key, c in (("MemoryError", "MemoryError"), ("exited unexpectedly", "A crash"))
+        (c for key, c in (("MemoryError", "MemoryError"), ("exited unexpectedly", "A crash"),
+                               ("Cannot allocate memory", "An allocation failure"),
+                               ("failed to map segment", "An allocation failure"))
          if key in text),
         None,
     )  # fmt: skip
