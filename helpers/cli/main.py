@@ -34,6 +34,7 @@ from helpers.cli.notebooks import (
 )
 from helpers.cli.profile import run_profile_cli, run_profile_cluster
 from helpers.cli.scale import print_scale, run_scale, scale_args
+from helpers.cli.talk import COMMANDS as TALK_COMMANDS
 from helpers.core.config import LINE, MAX_ROWS, LabError, require_java, scale_rows
 from helpers.core.env import environment_report
 from helpers.core.jars import fetch_synapseml_jars
@@ -58,6 +59,7 @@ from helpers.lab.taskcost import DAEMONS, per_task_seconds, task_overhead
 from helpers.lab.zerocopy.ledger import copy_ledger, require_ledger_paths
 from helpers.measure.timing import bench, bench_table, limit_row
 from helpers.model.data import ensure_features, ensure_model
+from helpers.paths.scenarios import get_scenario
 from helpers.profile.memory import memory_rows
 
 # ---- commands ------------------------------------------------------------------------------
@@ -431,7 +433,7 @@ def _taskcost_args(p):
 
 
 def _taskcost(args) -> int:
-
+    get_scenario(args.scenario)  # an unknown or absent path: one line before any session check
     table = task_overhead(
         args.scenario, args.rows or scale_rows(), parse_partitions(args.partitions), args.repeats
     )
@@ -484,6 +486,7 @@ COMMANDS["scale"] = (
 )
 COMMANDS.update(BATCH_COMMANDS)  # sweep, tune, tune-bench: notebook 04
 COMMANDS.update(LEVER_COMMANDS)  # columnar-bench: notebook 10
+COMMANDS.update(TALK_COMMANDS)  # dial, threads: notebook 11
 
 
 class _Interrupt:

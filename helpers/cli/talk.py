@@ -3,9 +3,11 @@ LightGBM threads against concurrent tasks, headless, with `--json`."""
 
 from __future__ import annotations
 
+import argparse
+
 import pandas as pd
 
-from helpers.cli.common import write_json
+from helpers.cli.common import scenario_names, write_json
 from helpers.core.config import LabError
 from helpers.core.session import start_session, stop_session
 from helpers.core.validate import positive_int, row_count
@@ -19,7 +21,14 @@ from helpers.lab.talk import (
     threads_grid,
     worker_env,
 )
-from helpers.paths.scenarios import parse_scenarios
+
+
+def trees_list(text: str) -> list[int]:
+    """argparse type for --trees (`lab.talk.parse_trees`): a bad list is an argument error."""
+    try:
+        return parse_trees(text)
+    except LabError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_threads(text: str) -> list[int | None]:
@@ -36,10 +45,12 @@ def parse_threads(text: str) -> list[int | None]:
         except ValueError:
             n = 0
         if not 1 <= n <= 64:
-            raise LabError(f"--threads {text!r}: use 'default' or 1 to 64, e.g. default,1,2.")
+            raise argparse.ArgumentTypeError(
+                f"--threads {text!r}: use 'default' or 1 to 64, e.g. default,1,2."
+            )
         out.append(n)
     if not out:
-        raise LabError("--threads is empty: give e.g. default,1,2.")
+        raise argparse.ArgumentTypeError("--threads is empty: give e.g. default,1,2.")
     return list(dict.fromkeys(out))
 
 
@@ -50,7 +61,9 @@ def parse_slots(text: str) -> list[int]:
     except ValueError:
         out = []
     if not out or out[0] < 1:
-        raise LabError(f"--slots {text!r}: give concurrent task counts of at least 1, e.g. 1,2.")
+        raise argparse.ArgumentTypeError(
+            f"--slots {text!r}: give concurrent task counts of at least 1, e.g. 1,2."
+        )
     return out
 
 
@@ -64,7 +77,7 @@ def dial_args(p):
     s = sizes()
     p.add_argument(
         "--trees",
-        type=parse_trees,
+        type=trees_list,
         default=list(s.trees),
         help="comma-separated tree counts, one model each (default: LAB_SCALE)",
     )
@@ -78,7 +91,7 @@ def dial_args(p):
 
 
 def run_dial(args) -> int:
-    names = parse_scenarios(args.scenarios)
+    names = scenario_names(args.scenarios)
     try:
         spark = start_session("dial")
         table = dial(spark, args.trees, names, args.rows, args.row_rows, args.repeats)

@@ -16,6 +16,19 @@ MAP = ["--scenario", "map_in_pandas", "--out", "x"]
 # (argv, text the one line must contain)
 CASES = [
     (["nosuch"], "invalid choice"),
+    # dial, threads (notebook 11)
+    (["dial", "--trees", "0"], "--trees"),
+    (["dial", "--trees", "10,ten"], "--trees"),
+    (["dial", "--trees", "99999"], "--trees"),
+    (["dial", "--scenarios", ","], "names no scenario"),
+    (["dial", "--scenarios", "nope"], "Unknown scenario"),
+    (["dial", "--repeats", "0"], "--repeats"),
+    (["threads", "--threads", "0"], "--threads"),
+    (["threads", "--threads", "default,many"], "--threads"),
+    (["threads", "--threads", ","], "--threads"),
+    (["threads", "--slots", "0"], "--slots"),
+    (["threads", "--trees", "-1"], "--trees"),
+    (["threads", "--rows", "0"], "--rows"),
     (["setup", "--bogus"], "unrecognized arguments"),
     (["doctor", "extra"], "unrecognized arguments"),
     (["layers", "--bogus"], "unrecognized arguments"),
