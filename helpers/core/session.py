@@ -375,6 +375,8 @@ def _check_runtime_conf(spark, conf: dict) -> None:
     against its registered type (e.g. an int conf given 'abc') and says so in one line."""
     for key, value in conf.items():
         try:
+            if not spark.conf.isModifiable(key):  # a static SQL conf (e.g. the cache serializer)
+                continue  # was set at launch; setting it again is refused, not checked
             spark.conf.set(key, str(value))
         except Exception as exc:
             raise LabError(f"--conf {key}={value}: {spark_error_text(exc)}") from None
