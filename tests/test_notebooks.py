@@ -166,3 +166,38 @@ EXECUTED = [Path(p) for p in os.environ.get("LAB_EXECUTED_NOTEBOOKS", "").split(
 def test_executed_notebook_has_no_blank_findings_cell(path):
     """`LAB_EXECUTED_NOTEBOOKS=a.ipynb:b.ipynb` checks notebooks run with `nbconvert --execute`."""
     assert blank_findings_cells(json.loads(path.read_text())) == [], path.name
+
+
+# ---- the reading budget (CONVENTIONS.md): prose a presenter reads aloud, provenance collapsed ----
+
+HIDDEN_TAGS = {"deep-dive", "ci"}
+
+
+def visible_words(path: Path) -> int:
+    """Words of the markdown cells a presenter sees (not tagged deep-dive or ci)."""
+    cells = json.loads(path.read_text())["cells"]
+    return sum(
+        len("".join(c["source"]).split())
+        for c in cells
+        if c["cell_type"] == "markdown" and not HIDDEN_TAGS & set(c["metadata"].get("tags", []))
+    )
+
+
+def test_series_reading_budget():
+    series = [p for p in NOTEBOOKS if p.name[:2] <= "10"]
+    total = sum(visible_words(p) for p in series)
+    assert total <= 8_000, {p.name: visible_words(p) for p in series}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_what_we_measure_is_short_and_provenance_collapsed(path):
+    for c in json.loads(path.read_text())["cells"]:
+        tags = set(c["metadata"].get("tags", []))
+        if tags & HIDDEN_TAGS:
+            assert c["metadata"].get("jupyter", {}).get("source_hidden"), (path.name, tags)
+            continue
+        if c["cell_type"] != "markdown":
+            continue
+        for para in re.split(r"\n\s*\n", "".join(c["source"])):
+            if para.lstrip().startswith("**What we measure"):
+                assert len(para.split()) <= 60, (path.name, para[:60])
