@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from helpers.core.config import ROOT
-from helpers.core.processes import is_running, wait_for
+from helpers.core.processes import running_pids, wait_for
 
 # a parent that keeps a child (which has a child of its own) and then waits to be killed
 _KEEPER = """
@@ -33,17 +33,6 @@ time.sleep(60)
 """
 
 
-def _alive(pids):
-    out = []
-    for pid in pids:
-        try:
-            if is_running(psutil.Process(pid)):
-                out.append(pid)
-        except psutil.Error:
-            pass
-    return out
-
-
 def _family(pid):
     try:
         return {p.pid for p in psutil.Process(pid).children(recursive=True)}
@@ -59,13 +48,14 @@ def test_watchdog_stops_kept_trees_when_the_parent_dies(sig):
     try:
         line = parent.stdout.readline()
         child, grandchild, spare, watchdog = (int(x) for x in line.split()[1:])
-        assert _alive([child, grandchild, spare, watchdog]) == [child, grandchild, spare, watchdog]
+        family = [child, grandchild, spare, watchdog]
+        assert running_pids(family) == family
         os.kill(parent.pid, sig)
         parent.wait(timeout=10)
-        assert wait_for(lambda: not _alive([child, grandchild, watchdog]), timeout=15)
-        assert _alive([spare]) == [spare]  # a released PID is never touched
+        assert wait_for(lambda: not running_pids([child, grandchild, watchdog]), timeout=15)
+        assert running_pids([spare]) == [spare]  # a released PID is never touched
     finally:
-        for p in _alive([spare]):
+        for p in running_pids([spare]):
             psutil.Process(p).kill()
         if parent.poll() is None:
             parent.kill()
@@ -114,7 +104,7 @@ def test_ctrl_c_during_driver_start_up_stops_the_jvm():
         last = err.strip().splitlines()[-1]
         assert last.startswith("interrupted; stopped ") and last.endswith(" processes"), err
         assert "Traceback" not in err
-        assert wait_for(lambda: not _alive(seen), timeout=20), _alive(seen)
+        assert wait_for(lambda: not running_pids(seen), timeout=20), running_pids(seen)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -132,8 +122,8 @@ def test_killed_driver_takes_its_cluster_with_it():
         seen |= _family(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        assert wait_for(lambda: not _alive(seen), timeout=30), [
-            " ".join(psutil.Process(p).cmdline())[:120] for p in _alive(seen)
+        assert wait_for(lambda: not running_pids(seen), timeout=30), [
+            " ".join(psutil.Process(p).cmdline())[:120] for p in running_pids(seen)
         ]
     finally:
         if proc.poll() is None:
