@@ -625,10 +625,11 @@ JNI_BUCKETS = (
         "row -> vector (VectorAssembler, ml.linalg)",
         re.compile(r"VectorAssembler|ml\.linalg|VectorUDT|ml\.feature"),
     ),
-    (
-        "SynapseML Scala around the call (params string, logging)",
-        re.compile(r"synapse\.ml|com\.microsoft"),
+    (  # first use of a booster: LightGBM's native library unpacked from SynapseML's jar
+        "native library extraction (NativeLoader, first use)",
+        re.compile(r"core\.env\.NativeLoader|java\.util\.zip\.Inflater"),
     ),
+    ("SynapseML Scala around the call", re.compile(r"synapse\.ml|com\.microsoft")),
     ("Spark row pipeline (scan, codegen, noop sink)", re.compile(r"org\.apache\.spark")),
 )
 
