@@ -14,7 +14,7 @@ def pytest_collection_modifyitems(items):
     child process carry the marker themselves. `make unit-fast` runs `-m "not spark"` with
     SPARK_HOME pointing nowhere, so an unmarked test that starts a JVM fails there at once.
     Tests marked `synapseml` are skipped, with the reason, on a line without SynapseML."""
-    skip = pytest.mark.skip(reason=f"{LINE.label} has no SynapseML (README, 'Which Spark?')")
+    skip = pytest.mark.skip(reason=f"{LINE.label} has no SynapseML (docs/ARCHITECTURE.md)")
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spark)

@@ -476,7 +476,7 @@ COMMANDS = {
         _taskcost_args,
         _taskcost,
     ),
-    "layers": ("print the helper package's layer table (README)", layers_args, layers_run),
+    "layers": ("print the package's layer table (docs/ARCHITECTURE.md)", layers_args, layers_run),
 }
 
 COMMANDS["scale"] = (

@@ -1,4 +1,4 @@
-"""Notebook housekeeping: the committed notebooks carry no outputs (README, "Outputs")."""
+"""Notebook housekeeping: the committed notebooks carry no outputs (README, "The notebooks")."""
 
 from __future__ import annotations
 
