@@ -679,7 +679,7 @@ def claims_table(spark, runs: pd.DataFrame, loads: dict, batches: pd.DataFrame) 
 
     def add(claim, talk, band, talk_x, mechanism, nb, value=None, verdict=None):
         measured = value if value is not None else (
-            "n/a" if band is None else f"{band[0]:.1f}x ({band[1]:.1f}-{band[2]:.1f})"
+            "n/a" if band is None else f"{band[0]:.2f}x ({band[1]:.2f}-{band[2]:.2f})"
         )
         rows.append({"claim": claim, "talk": talk, "this run": measured,
                      "verdict": verdict or ratio_verdict(band, talk_x),
