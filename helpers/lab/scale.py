@@ -896,6 +896,7 @@ def limit_error(text: str, kind: str, setting: str, cores: int) -> str:
     per_worker = parse_mem(setting) // cores // MiB
     cause = next(
         (c for key, c in (("MemoryError", "MemoryError"), ("exited unexpectedly", "A crash"),
+                               ("SocketException: Connection reset", "A crash"),
                                ("Cannot allocate memory", "An allocation failure"),
                                ("failed to map segment", "An allocation failure"))
          if key in text),

@@ -353,6 +353,8 @@ def test_limit_error_names_the_cause_in_one_line():
     )
     crash = "An error occurred\nPython worker exited unexpectedly (crashed)"
     assert scale.limit_error(crash, "Py4JJavaError", "1001m", 4).startswith("A crash " + tail)
+    reset = "An error occurred\n: ... (TID 1): java.net.SocketException: Connection reset\n\tat"
+    assert scale.limit_error(reset, "Py4JJavaError", "1001m", 4).startswith("A crash " + tail)
     mmap = "ImportError: libgomp.so.1: failed to map segment from shared object"
     assert scale.limit_error(mmap, "PythonException", "1001m", 4).startswith(
         "An allocation failure " + tail
