@@ -918,14 +918,26 @@ def _limit_run(fn, schema, setting, cores, rows, batch_size, workers) -> dict:
     out = {"setting": setting, "cores": cores, "per_worker_mib": per_worker, "rows": None}
     kw = {} if workers else {"master": "local[2]"}
     with on_cluster(workers, "09_memory_limit", conf=conf, synapseml=False, **kw) as (spark, _):
-        timer = threading.Timer(LIMIT_TIMEOUT_S, spark.sparkContext.cancelAllJobs)
+        stalled = threading.Event()
+
+        def cancel():
+            stalled.set()
+            spark.sparkContext.cancelAllJobs()
+
+        timer = threading.Timer(LIMIT_TIMEOUT_S, cancel)
         timer.start()
         try:
             out["rows"] = spark.range(rows).mapInPandas(fn, schema).count()
             out.update(ok=True, error=None)
         except Exception as exc:  # the job failed: one line (str() needs the JVM, still up here)
             text = str(getattr(exc, "desc", None) or getattr(exc, "_desc", None) or exc)
-            out.update(ok=False, error=limit_error(text, type(exc).__name__, setting, cores))
+            error = limit_error(text, type(exc).__name__, setting, cores)
+            if stalled.is_set():  # cancelled by the timer: the workers never finished
+                error = (
+                    f"No result in {LIMIT_TIMEOUT_S:.0f} s: a Python worker stalled at "
+                    f"{per_worker} MiB of address space (RLIMIT_AS = {setting} / {cores} cores)"
+                )
+            out.update(ok=False, error=error)
         finally:
             timer.cancel()
     return out
