@@ -135,8 +135,17 @@ def command_line(command: str, sizes: WireSizes, json_path: Path | str) -> list[
 
 
 def line_python(line: Line, root: Path = ROOT) -> Path:
-    """The venv python of `line` in the project folder (it may not exist)."""
-    return Path(root) / line.venv / "bin" / "python"
+    """The venv python of `line` in the project folder: `line.venv`, else the newest of the
+    per-Python venvs `make ... PYTHON=python3.x` builds (`.venv-spark4-py3.13`); the plain path when
+    none exists (callers say which `make` builds it)."""
+    plain = Path(root) / line.venv / "bin" / "python"
+    if plain.exists():
+        return plain
+    found = sorted(
+        Path(root).glob(f"{line.venv}-py3.*/bin/python"),
+        key=lambda p: int(p.parent.parent.name.rsplit(".", 1)[-1]),
+    )
+    return found[-1] if found else plain
 
 
 def setup_command(line: Line) -> str:

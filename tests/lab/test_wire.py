@@ -60,6 +60,10 @@ def test_setup_commands_and_pythons(tmp_path):
     assert wire.setup_command(LINES["3.5"]) == "make setup"
     assert wire.setup_command(LINES["4"]) == "make setup SPARK=4"
     assert wire.line_python(LINES["4"], tmp_path) == tmp_path / ".venv-spark4" / "bin" / "python"
+    for v in ("3.12", "3.13"):  # per-Python venvs of `make ... PYTHON=python3.x`: the newest
+        (tmp_path / f".venv-spark4-py{v}" / "bin").mkdir(parents=True)
+        (tmp_path / f".venv-spark4-py{v}" / "bin" / "python").touch()
+    assert wire.line_python(LINES["4"], tmp_path).parent.parent.name == ".venv-spark4-py3.13"
 
 
 def test_error_line():
