@@ -12,7 +12,7 @@ from helpers.lab.batch.zone import goldilocks_zone
 from helpers.lab.jni import JniTax
 from helpers.lab.pickling import command_bytes
 from helpers.lab.scale import HEADROOM, CostFit, Sizing
-from helpers.lab.talk import path_spread
+from helpers.lab.talk import converging_trees
 from helpers.lab.wire import WireComparison
 from helpers.lab.zerocopy.buffers import forensics_table
 from helpers.lab.zerocopy.layouts import STACK_LAYOUT
@@ -497,19 +497,16 @@ def check_best_batch(answer: dict, comparison: WireComparison) -> str:
 def check_dial_trees(answer, dial: pd.DataFrame) -> str:
     """Exercise 11a: the fewest trees at which the Arrow paths of this run's dial were within 10%
     of each other (None when they never were)."""
-    arrow = [p for p in dial.path.unique() if p != "row_udf"]
-    spread = path_spread(dial, arrow)
-    ok = spread[spread.under_10pct].trees
-    truth = int(ok.iloc[0]) if len(ok) else None
+    truth = converging_trees(dial, [p for p in dial.path.unique() if p != "row_udf"])
     if answer == "?" or (answer is not None and _number(answer) is None):
         return "Not yet: answer with a number of trees from dial.trees, or None."
     if truth is None:
         if answer is None:
             return "Correct: the Arrow paths never came within 10% of each other in this run."
-        return "Not quite: look at path_spread(dial, ...).under_10pct: it is never True here."
+        return "Not quite: at the heaviest model the Arrow paths are still more than 10% apart."
     if answer is not None and int(_number(answer)) == truth:
         return f"Correct: from {truth:,} trees the Arrow paths were within 10% of each other."
-    return "Not quite: take the first model (fewest trees) whose Arrow paths' spread is < 10%."
+    return "Not quite: the fewest trees from which on every model's Arrow paths are < 10% apart."
 
 
 def check_model_loads(answer, loads: dict) -> str:

@@ -229,6 +229,15 @@ def path_spread(table: pd.DataFrame, paths: Sequence[str] | None = None) -> pd.D
     return spread
 
 
+def converging_trees(table: pd.DataFrame, paths: Sequence[str] | None = None) -> int | None:
+    """The fewest trees from which on every model's paths (`paths`, default all) are within 10%
+    of each other; None when the heaviest model's are not (one noisy light model inside the band
+    does not count)."""
+    s = path_spread(table, paths).sort_values("trees")
+    under, trees = s.under_10pct.tolist(), s.trees.tolist()
+    return next((int(trees[i]) for i in range(len(under)) if all(under[i:])), None)
+
+
 DIAL_FINDINGS = {
     "converges": (
         "From {trees:,} trees ({us:.1f} µs of predict per row) {which} are within {spread:.0%} of "
@@ -254,10 +263,10 @@ def dial_findings(table: pd.DataFrame) -> list[Finding]:
     out = []
     arrow = [p for p in table.path.unique() if not SCENARIOS[p].row_at_a_time]
     for which, paths in (("the Arrow paths", arrow), ("all paths (row @udf included)", None)):
-        s = path_spread(table, paths)
-        ok = s[s.under_10pct]
-        if len(ok):
-            r = ok.iloc[0]
+        s = path_spread(table, paths).sort_values("trees").reset_index(drop=True)
+        first = converging_trees(table, paths)
+        if first is not None:
+            r = s[s.trees == first].iloc[0]
             key = "converges"
         else:
             r = s.iloc[-1]

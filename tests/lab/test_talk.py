@@ -48,6 +48,16 @@ def test_dial_findings_converge_and_share_falls():
     assert found[2].values["first"] == pytest.approx(0.8)
 
 
+def test_dial_findings_converge_only_from_where_every_heavier_model_agrees():
+    t = dial_table({
+        10: {"row_udf": 5, "pandas_udf": 95, "map_in_arrow": 100},  # inside 10%, by chance
+        100: {"row_udf": 5, "pandas_udf": 70, "map_in_arrow": 100},
+        1000: {"row_udf": 50, "pandas_udf": 96, "map_in_arrow": 100},
+    })  # fmt: skip
+    found = talk.dial_findings(t)
+    assert found[0].key == "converges" and found[0].values["trees"] == 1000
+
+
 def test_dial_findings_never_and_flat():
     t = dial_table({
         10: {"row_udf": 5, "pandas_udf": 20, "map_in_arrow": 40},
