@@ -25,11 +25,9 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.config import (
-    DATA_DIR,
     JARS_DIR,
     LINE,
     LabError,
-    atomic_write_bytes,
     scale,
 )
 from helpers.core.findings import Finding, finding
@@ -40,12 +38,11 @@ from helpers.measure.metrics import physical_operators, python_operators
 from helpers.measure.samplers import ProcessSampler, process_table
 from helpers.measure.timing import set_batch_size, time_noop, warm_up
 from helpers.model.data import (
-    ModelSpec,
     feature_matrix,
     load_booster,
     model_text,
     predict,
-    train_model,
+    spec_model_path,
 )
 from helpers.paths.scenarios import get_scenario, input_frame, model_broadcast, scenario_frame
 from helpers.profile.classify import TASK_THREADS, jni_breakdown
@@ -710,11 +707,7 @@ def heavy_model_text(num_trees: int = 1000, train_rows: int = 5_000) -> str:
     data/ under a name that includes its spec (the kit's model.txt is never touched)."""
 
     require_positive("num_trees", num_trees)
-    spec = ModelSpec(num_trees=num_trees, train_rows=train_rows)
-    path = DATA_DIR / f"model_heavy_{spec.digest()}.txt"
-    if not path.exists():
-        atomic_write_bytes(path, train_model(spec).encode())
-    return path.read_text()
+    return spec_model_path(num_trees, train_rows).read_text()
 
 
 # ---- 5. where the JVM spends the time: JFR samples in buckets ---------------------------------

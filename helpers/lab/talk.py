@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from helpers.core.config import DATA_DIR, LINE, LabError, atomic_write_bytes, scale
+from helpers.core.config import LINE, LabError, scale
 from helpers.core.findings import Finding, finding
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
@@ -42,7 +42,7 @@ from helpers.measure.timing import (
     time_noop,
 )
 from helpers.model.cache import cached_booster
-from helpers.model.data import ModelSpec, feature_matrix, train_model
+from helpers.model.data import feature_matrix, spec_model_path
 from helpers.paths.scenarios import (
     NOT_OFFERED,
     SCENARIOS,
@@ -62,11 +62,7 @@ def trees_model_path(num_trees: int, train_rows: int = 5_000):
     """The kit's model shape (16 features, 31 leaves) with `num_trees` trees, trained locally and
     deterministically, cached in data/ under a name that holds its spec (model.txt untouched)."""
     require_positive("num_trees", num_trees)
-    spec = ModelSpec(num_trees=num_trees, train_rows=train_rows)
-    path = DATA_DIR / f"model_trees{num_trees}_{spec.digest()}.txt"
-    if not path.exists():
-        atomic_write_bytes(path, train_model(spec).encode())
-    return path
+    return spec_model_path(num_trees, train_rows)
 
 
 def parse_trees(text: str) -> list[int]:

@@ -253,6 +253,17 @@ def _model_ok(spec: ModelSpec) -> bool:
         return False
 
 
+def spec_model_path(num_trees: int, train_rows: int = 5_000) -> Path:
+    """The kit's model shape (16 features, 31 leaves) with `num_trees` trees, trained on
+    `train_rows` rows locally and deterministically, cached in data/ under a name that holds its
+    spec digest (data/model.txt is never touched). Returns its path."""
+    spec = ModelSpec(num_trees=num_trees, train_rows=train_rows)
+    path = DATA_DIR / f"model_heavy_{spec.digest()}.txt"
+    if not path.exists():
+        atomic_write_bytes(path, train_model(spec).encode())
+    return path
+
+
 def ensure_model(spec: ModelSpec = ModelSpec()) -> Path:
     """Train and save the model unless data/model.txt already matches `spec` and its checksum
     (`_model_ok`); a missing, truncated or corrupt model is trained again. Returns its path."""
