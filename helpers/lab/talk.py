@@ -32,6 +32,7 @@ from helpers.core.findings import Finding, finding
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
 from helpers.lab.levers import conf_entry
+from helpers.lab.zerocopy.buffers import ipc_stream_bytes
 from helpers.measure.metrics import python_operators, run_with_python_metrics
 from helpers.measure.timing import (
     LimitRunner,
@@ -443,14 +444,6 @@ PUBLISHED_NS_PER_ROW = {  # BRIEF §12: Spark's python/benchmarks, identity func
 }  # fmt: skip
 
 
-def _ipc_stream(table: pa.Table, batch_size: int) -> bytes:
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as w:
-        for b in table.to_batches(max_chunksize=batch_size):
-            w.write_batch(b)
-    return sink.getvalue()
-
-
 def _roundtrip(payload: bytes, convert: Callable) -> int:
     """Read an IPC stream, `convert` each batch, write the results as a stream; bytes written."""
     reader = pa.ipc.open_stream(payload)
@@ -500,7 +493,7 @@ def worker_row_cost(
     out = []
     for bs in batch_sizes:
         require_positive("batch size", bs)
-        payload = _ipc_stream(table, bs)
+        payload = ipc_stream_bytes(table, bs)
         for api, convert in WORKER_APIS.items():
             _roundtrip(payload, convert)  # warm
             times = []
@@ -613,7 +606,7 @@ def metric_seconds(value: str) -> float | None:
 def arrow_stream_bytes(frame_rows: pd.DataFrame, batch_size: int) -> int:
     """Bytes of `frame_rows` written as one Arrow IPC stream in batches of `batch_size` rows:
     what the JVM's ArrowWriter would put on the socket, computed here in Python."""
-    return len(_ipc_stream(pa.Table.from_pandas(frame_rows, preserve_index=False), batch_size))
+    return len(ipc_stream_bytes(pa.Table.from_pandas(frame_rows, preserve_index=False), batch_size))
 
 
 def python_operator_metrics(spark, run: Callable) -> tuple[float, float, pd.DataFrame]:

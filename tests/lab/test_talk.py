@@ -149,7 +149,7 @@ def test_ui_findings_branches():
 
 def test_worker_round_trip_keeps_every_value():
     t = pa.table({"id": np.arange(2500), "f0": np.linspace(0, 1, 2500)})
-    payload = talk._ipc_stream(t, 1000)
+    payload = talk.ipc_stream_bytes(t, 1000)
     for api, convert in talk.WORKER_APIS.items():
         out = pa.ipc.open_stream(payload).read_all()
         back = pa.Table.from_batches([convert(b) for b in out.to_batches()])
