@@ -36,10 +36,12 @@ from helpers.lab.zerocopy.buffers import ipc_stream_bytes
 from helpers.measure.metrics import python_operators, run_with_python_metrics
 from helpers.measure.timing import (
     LimitRunner,
+    collect_predictions,
     cpu_snapshot,
     cpu_spent,
     lower_median,
     reference_predictions,
+    run_scenario,
     time_noop,
 )
 from helpers.model.cache import cached_booster
@@ -50,6 +52,14 @@ from helpers.paths.scenarios import (
     get_scenario,
     input_frame,
     model_broadcast,
+)
+from helpers.profile.classify import categorize
+from helpers.profile.workers import (
+    clear_worker_profiles,
+    collect_worker_profiles,
+    pause_workers,
+    python_stacks,
+    require_profiled,
 )
 
 BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
@@ -80,19 +90,6 @@ def parse_trees(text: str) -> list[int]:
 # ---- timing several paths in one session ------------------------------------------------------
 
 
-def _path_frame(spark, name: str, rows: int, model):
-    """Registry path `name` over `rows` cached rows with `model` (a broadcast of the model text;
-    SynapseML, which loads the model into the JVM, gets the text itself)."""
-    s = get_scenario(name)
-    if name == "synapseml":
-        model = model.value
-    return s.build(input_frame(spark, rows, layout=s.layout), model)
-
-
-def _collect(frame) -> np.ndarray:
-    return frame.toPandas().sort_values("id")["prediction"].to_numpy()
-
-
 @dataclass
 class PathRun:
     name: str
@@ -119,21 +116,12 @@ class PathRun:
 def time_path(
     spark, name: str, rows: int, model, repeats: int = 3, reference=None, between=None
 ) -> PathRun:
-    """Warm up once, then time `repeats` runs of registry path `name` over `rows` cached rows into
-    the noop sink (`between()` before each, e.g. a round of the limit); with `reference`, the
-    largest prediction difference against it."""
-    require_positive("repeats", repeats)
-    time_noop(_path_frame(spark, name, rows, model))  # workers, imports, model load, JIT
-    walls = []
-    for _ in range(repeats):
-        if between is not None:
-            between()
-        walls.append(time_noop(_path_frame(spark, name, rows, model)))
-    diff = None
-    if reference is not None:
-        got = _collect(_path_frame(spark, name, rows, model))
-        diff = float(np.max(np.abs(got - np.asarray(reference)[:rows])))
-    return PathRun(name, rows, tuple(walls), diff)
+    """`timing.run_scenario` of registry path `name` with `model` (a broadcast of a model's text)
+    over `rows` cached rows (`between()` before each timed run, e.g. a round of the limit); with
+    `reference`, the largest prediction difference against it."""
+    rec = run_scenario(spark, name, rows, repeats=repeats, parity=reference is not None,
+                       reference=reference, between=between, model=model)  # fmt: skip
+    return PathRun(name, rows, rec.walls, rec.max_abs_diff)
 
 
 def path_runs(
@@ -198,7 +186,7 @@ def dial(
             limit = runner.result()
             for run, rounds in runs:
                 own = runner.result(rounds)
-                got = _collect(_path_frame(spark, run.name, run.rows, model))
+                got = collect_predictions(spark, run.name, run.rows, model=model)
                 row = run.row()
                 row.update(
                     trees=t,
@@ -622,6 +610,38 @@ def python_operator_metrics(spark, run: Callable) -> tuple[float, float, pd.Data
     return wall, cpu["python"], metrics
 
 
+def ui_beside_sampler(spark, run: Callable, worker_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run `run()` once with the kit's worker sampler on (a session started with
+    `profile="cpu", profile_dir=worker_dir`; the sampler is paused again afterwards): the
+    operator's SQL metrics as the UI shows them (`python_operator_metrics`), and every reading of
+    the workers' time side by side: the UI's timing metrics, the sampler's seconds inside the
+    tasks split by category, psutil's CPU of the workers and the job's wall time. Seconds are
+    summed over tasks (wall time inside the workers, waiting included) unless `kind` says CPU."""
+    require_profiled(spark)
+    pause_workers(worker_dir, False)
+    clear_worker_profiles(worker_dir)
+    try:
+        wall, python_cpu, metrics = python_operator_metrics(spark, run)
+        files = collect_worker_profiles(worker_dir)
+    finally:
+        pause_workers(worker_dir, True)
+    rows = [("clock", "job wall time", wall, "wall")]
+    timed = metrics.dropna(subset=["seconds"])
+    rows += [("Spark UI", m, float(s), "wall, summed over tasks")
+             for m, s in zip(timed.metric, timed.seconds)]  # fmt: skip
+    inside = sum(f.busy_s or 0.0 for f in files)
+    rows.append(("sampler", "inside the tasks", inside, "wall, summed over tasks"))
+    for category, seconds in categorize(python_stacks(files), "python").items():
+        if seconds > 0:
+            rows.append(("sampler", f"  {category}", seconds, "wall, summed over tasks"))
+    rows.append(("psutil", "CPU of the Python workers", python_cpu, "CPU"))
+    readings = pd.DataFrame(rows, columns=["source", "reading", "seconds", "kind"])
+    readings["of_sampled"] = (readings.seconds / max(inside, 1e-9)).where(
+        readings.source != "clock"
+    )  # the job's wall time is not a part of the tasks' time
+    return metrics, readings
+
+
 # ---- 1. the claims table ---------------------------------------------------------------------
 
 AS_REPORTED = "as reported (recording; no public slides)"
@@ -783,8 +803,9 @@ def claims_findings(claims: pd.DataFrame) -> list[Finding]:
     return out
 
 
-# The UI's whole-worker time metric, by the names the lines give it (4.0+: pythonTotalTime), then
-# the time inside the UDF (pythonProcessingTime); 3.5 has neither.
+# The UI's whole-worker time metric, by the names the lines give it: 4.0+ pythonTotalTime (from the
+# runner's start to the worker's finish), then pythonProcessingTime (the wall time of the worker's
+# read-convert-call-write loop, which `worker.py` reports back: `report_times`); 3.5 has neither.
 UI_TOTAL_TIME = ("time to run Python workers", "time to execute Python code")
 
 UI_FINDINGS = {
@@ -793,36 +814,48 @@ UI_FINDINGS = {
         "stream are {ours:.1f} MiB ({ratio:.2f}x)."
     ),
     "times": (
-        "The UI's '{name}' adds up {ui_s:.1f} s of task time; psutil saw {cpu:.1f} CPU-s in the "
-        "workers: the UI counts wall time, waiting included ({share:.0%} of it was CPU)."
+        "The UI's '{name}' adds up {ui_s:.1f} s over the tasks; the kit's sampler counted "
+        "{sampled:.1f} s inside them ({agree:.0%} of it). Both are wall time, waiting included."
     ),
     "no_times": (
-        "Spark {version} keeps no Python time metrics: the UI shows bytes and rows only; time "
-        "needs a sampler (notebook 05)."
+        "Spark {version} keeps no Python time metrics (bytes and rows only); the kit's sampler "
+        "counted {sampled:.1f} s inside the tasks."
+    ),
+    "split": (
+        "What the UI does not split: {pred:.0%} predicting, {wait:.0%} waiting, {rest:.0%} the "
+        "rest (converting, moving data, Python); psutil saw {cpu:.1f} CPU-s."
     ),
 }
 
 
 def ui_findings(
-    metrics: pd.DataFrame, python_cpu_s: float, arrow_bytes: int, version: str
+    metrics: pd.DataFrame, readings: pd.DataFrame, arrow_bytes: int, version: str
 ) -> list[Finding]:
-    """The UI's bytes sent against the Arrow stream computed here; its largest Python time metric
-    (the total) against the workers' CPU from psutil, or why there is none on this line."""
+    """The UI's bytes sent against the Arrow stream computed here; the UI's whole-worker time
+    metric against the sampler's seconds inside the same tasks (or why this line has none); and
+    the sampler's split of that time, which the UI does not give (`ui_beside_sampler`)."""
     out = []
     sent = metrics[metrics.metric.str.contains("sent to Python")].bytes.dropna()
     if len(sent):
         ui = float(sent.iloc[0])
         out.append(finding(UI_FINDINGS, "bytes", ui=ui / 2**20, ours=arrow_bytes / 2**20,
                            ratio=ui / arrow_bytes))  # fmt: skip
+    r = readings.set_index("reading").seconds
+    sampled = float(r.get("inside the tasks", 0.0))
     timed = metrics.dropna(subset=["seconds"]).set_index("metric")
     total = next((n for n in UI_TOTAL_TIME if n in timed.index), None)
     if total is not None:
         seconds = float(timed.loc[total, "seconds"])
-        share = python_cpu_s / max(seconds, 1e-9)
-        out.append(finding(UI_FINDINGS, "times", ui_s=seconds, name=total, cpu=python_cpu_s,
-                           share=share))  # fmt: skip
+        out.append(finding(UI_FINDINGS, "times", ui_s=seconds, name=total, sampled=sampled,
+                           agree=sampled / max(seconds, 1e-9)))  # fmt: skip
     else:
-        out.append(finding(UI_FINDINGS, "no_times", version=version))
+        out.append(finding(UI_FINDINGS, "no_times", version=version, sampled=sampled))
+    if sampled > 0:
+        pred = float(r.get("  prediction", 0.0)) / sampled
+        wait = float(r.get("  waiting", 0.0)) / sampled
+        out.append(finding(UI_FINDINGS, "split", pred=pred, wait=wait,
+                           rest=max(0.0, 1.0 - pred - wait),
+                           cpu=float(r.get("CPU of the Python workers", 0.0))))  # fmt: skip
     return out
 
 

@@ -220,22 +220,24 @@ def time_noop(frame) -> float:
     return time.perf_counter() - t0
 
 
-def warm_up(spark, name: str, rows: int) -> float:
+def warm_up(spark, name: str, rows: int, model=None) -> float:
     """Run the scenario once on a ~2% sample of every partition: starts the Python workers,
-    imports, loads the model in each worker, JIT-compiles the JVM side, over the scenario's own
-    input layout (cached first). Returns seconds."""
+    imports, loads the model (the kit's, or `model`: see `scenario_frame`) in each worker,
+    JIT-compiles the JVM side, over the scenario's own input layout (cached first). Returns
+    seconds."""
     layout = get_scenario(name).layout
     if layout == "files":  # the first 20,000 rows of the same file, over every partition
-        return time_noop(scenario_frame(spark, name, df=file_splits(spark, rows, first=20_000)))
-    df = input_frame(spark, rows, layout=layout)
-    return time_noop(
-        scenario_frame(spark, name, df=df.sample(fraction=min(1.0, 20_000 / rows), seed=1))
-    )
+        df = file_splits(spark, rows, first=20_000)
+    else:
+        df = input_frame(spark, rows, layout=layout)
+        df = df.sample(fraction=min(1.0, 20_000 / rows), seed=1)
+    return time_noop(scenario_frame(spark, name, df=df, model=model))
 
 
-def collect_predictions(spark, name, rows: int, df=None) -> np.ndarray:
-    """The scenario's predictions for all `rows` rows (of `df` if given), in id order."""
-    pdf = scenario_frame(spark, name, rows=rows, df=df).toPandas()
+def collect_predictions(spark, name, rows: int, df=None, model=None) -> np.ndarray:
+    """The scenario's predictions for all `rows` rows (of `df` if given), in id order, with the
+    kit's model or `model` (`scenario_frame`)."""
+    pdf = scenario_frame(spark, name, rows=rows, df=df, model=model).toPandas()
     return pdf.sort_values("id")["prediction"].to_numpy()
 
 
@@ -269,6 +271,7 @@ class BenchRecord:
     python_cpu_s: float | None = None  # core-seconds in the median run, daemon + Python workers
     cpu_ceiling: float | None = None  # limit's prediction CPU / (jvm + python): see cpu_ceiling()
     limit_wall_s: float | None = None  # bench: the limit's median round timed between these runs
+    walls: tuple = ()  # every timed run's wall seconds, in order (their min-max is the spread)
 
 
 # ---- where the CPU went: core-seconds per process role during the timed runs ------------------
@@ -333,6 +336,7 @@ def run_scenario(
     reference: np.ndarray | None = None,
     limit_cpu_s: float | None = None,
     between: Callable | None = None,
+    model=None,
 ) -> BenchRecord:
     """Warm up, then time `repeats` runs of scenario `name` (a registry name, or a user's path
     from `scenarios.user_path`) over `rows` cached rows into a noop sink; wall_s is the median
@@ -340,18 +344,19 @@ def run_scenario(
     (bench times a round of the physical limit there). In local mode also the CPU the driver JVM
     and the Python workers burned in that run (core-seconds, psutil) and, with `limit_cpu_s`, the
     CPU ceiling. With `parity`, also collect all predictions and compare them with the in-process
-    reference (max absolute difference)."""
+    reference (max absolute difference). `model`: another model than the kit's, as a broadcast of
+    its text (`scenarios.scenario_frame`); give its `reference` predictions for parity."""
     sc = get_scenario(name)
     require_positive("repeats", repeats)
     set_batch_size(spark, batch_size)
-    warm_up(spark, name, rows)
+    warm_up(spark, name, rows, model)
     local = _is_local(spark)
     runs = []  # (wall, cpu by role) per timed run
     for _ in range(repeats):
         if between is not None:
             between()
         before = cpu_snapshot() if local else {}
-        wall = time_noop(scenario_frame(spark, name, rows=rows))
+        wall = time_noop(scenario_frame(spark, name, rows=rows, model=model))
         runs.append((wall, cpu_spent(before, cpu_snapshot()) if local else None))
     wall, cpu = lower_median(runs, key=lambda r: r[0])
     jvm_s = cpu["jvm"] if cpu else None
@@ -359,7 +364,8 @@ def run_scenario(
     diff = None
     if parity:
         ref = reference if reference is not None else reference_predictions(rows)
-        diff = float(np.max(np.abs(collect_predictions(spark, name, rows) - ref)))
+        got = collect_predictions(spark, name, rows, model=model)
+        diff = float(np.max(np.abs(got - ref[:rows])))
     rps = rows / wall
     return BenchRecord(
         sc.name,
@@ -374,6 +380,7 @@ def run_scenario(
         jvm_s,
         python_s,
         cpu_ceiling(limit_cpu_s, jvm_s, python_s),
+        walls=tuple(r[0] for r in runs),
     )
 
 
@@ -445,8 +452,9 @@ def limit_row(limit: LimitResult) -> dict:
 
 
 def bench_table(limit: LimitResult, records: list[BenchRecord]) -> pd.DataFrame:
-    """Tidy table: one row per scenario plus the limit, sorted by throughput."""
-    rows = [asdict(r) for r in records]
+    """Tidy table: one row per scenario plus the limit, sorted by throughput (the runs' walls stay
+    on the records)."""
+    rows = [{k: v for k, v in asdict(r).items() if k != "walls"} for r in records]
     df = pd.DataFrame(rows).sort_values("rows_per_s", ascending=False)
     return pd.DataFrame([limit_row(limit)] + df.to_dict("records"))
 

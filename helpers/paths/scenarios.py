@@ -440,13 +440,17 @@ def model_broadcast(spark):
     return bc
 
 
-def scenario_frame(spark, name, df=None, rows: int | None = None):
+def scenario_frame(spark, name, df=None, rows: int | None = None, model=None):
     """The DataFrame (`id`, `prediction`) that scores `df` (or the input of `rows` rows) via
-    `name` (a registry name or a Scenario)."""
+    `name` (a registry name or a Scenario), with the kit's model or `model` (a broadcast of a
+    model's text; SynapseML, which loads the model into the JVM, is given the text itself)."""
     sc = get_scenario(name)
     if df is None:
         df = input_frame(spark, rows, layout=sc.layout)
-    model = model_text() if sc.build is build_synapseml else model_broadcast(spark)
+    if sc.build is build_synapseml:
+        model = model_text() if model is None else getattr(model, "value", model)
+    elif model is None:
+        model = model_broadcast(spark)
     return sc.build(df, model)
 
 

@@ -137,14 +137,24 @@ def test_ui_findings_branches():
     m = pd.DataFrame({"metric": ["data sent to Python workers", "time to run Python workers",
                                  "time to initialize Python workers"],
                       "bytes": [2.0 * 2**20, None, None],
-                      "seconds": [None, 3.0, 40.0]})  # fmt: skip
-    found = talk.ui_findings(m, python_cpu_s=1.5, arrow_bytes=2**20, version="4.3.0")
-    assert keys(found) == ["bytes", "times"]
+                      "seconds": [None, 4.0, 40.0]})  # fmt: skip
+    readings = pd.DataFrame({"reading": ["inside the tasks", "  prediction", "  waiting",
+                                         "CPU of the Python workers"],
+                             "seconds": [3.0, 1.5, 0.75, 2.0]})  # fmt: skip
+    found = talk.ui_findings(m, readings, arrow_bytes=2**20, version="4.3.0")
+    assert keys(found) == ["bytes", "times", "split"]
     assert found[0].values["ratio"] == pytest.approx(2.0)
     assert found[1].values["name"] == "time to run Python workers"  # the total, not the largest
-    assert found[1].values["share"] == pytest.approx(0.5)
+    assert found[1].values["agree"] == pytest.approx(0.75)
+    assert found[2].values["pred"] == pytest.approx(0.5)
+    assert found[2].values["wait"] == pytest.approx(0.25)
+    assert found[2].values["rest"] == pytest.approx(0.25)
     no_time = m.assign(seconds=[None, None, None])
-    assert keys(talk.ui_findings(no_time, 4.0, 2**20, "3.5.9")) == ["bytes", "no_times"]
+    found = talk.ui_findings(no_time, readings, 2**20, "3.5.9")
+    assert keys(found) == ["bytes", "no_times", "split"]
+    # no sampled time (e.g. every task ended before the sampler's first tick): no split
+    empty = readings.assign(seconds=0.0)
+    assert keys(talk.ui_findings(no_time, empty, 2**20, "3.5.9")) == ["bytes", "no_times"]
 
 
 def test_worker_round_trip_keeps_every_value():
