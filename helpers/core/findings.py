@@ -31,3 +31,9 @@ def finding(templates: Mapping[str, str], key: str, **values: Any) -> Finding:
     f = Finding(key, templates[key], values)
     f.text()
     return f
+
+
+def span(lo: float, hi: float) -> str:
+    """A range of shares as a person reads it: '12% to 97%', or '97%' when both round alike."""
+    a, b = f"{lo:.0%}", f"{hi:.0%}"
+    return a if a == b else f"{a} to {b}"

@@ -637,29 +637,26 @@ def native_single_row_costs(rows: int = 5_000, repeats: int = 3) -> pd.DataFrame
 
 CROSSING_DOMINATES = 0.5  # crossing share of a one-row call above which crossing is the cost
 
-SINGLE_ROW_FINDINGS = {
+SINGLE_ROW_FINDINGS = {  # the sources behind them: notebook 06's deep-dive on c_api.cpp
     "per_call": (
-        "Crossing into C costs {crossing_us:.2f} µs (through ctypes into lightgbm 4.6: a proxy "
-        "for SynapseML's JNI call into lightgbmlib 3.3.510). One row per call costs "
-        "{per_call_us:.1f} µs "
-        "per row, {per_call_over_batched:.1f}× the {batched_us:.1f} µs of batched predict."
+        "One row per call costs {per_call_us:.1f} µs per row, {per_call_over_batched:.1f}× batched "
+        "predict ({batched_us:.1f} µs); the crossing into C alone is {crossing_us:.2f} µs."
     ),
     "fast_saves": (
-        "Parsing the parameter string into a fresh `Config` on every call (LightGBM "
-        "`src/c_api.cpp`, `LGBM_BoosterPredictForMatSingleRow`: `Config::Str2Map`, `config.Set`) "
-        "is what the Fast API skips: {saved_us:+.1f} µs per row here ({fast_us:.1f} µs with Fast)."
+        "The Fast API skips re-parsing the parameters on every call: {saved_us:.1f} µs per row "
+        "saved ({fast_us:.1f} µs with Fast)."
     ),
     "fast_no_saving": (
-        "The Fast API, which skips parsing the parameter string on every call, saved nothing in "
-        "this run: {fast_us:.1f} µs per row with Fast, {per_call_us:.1f} µs without."
+        "The Fast API, which skips re-parsing the parameters on every call, saved nothing here: "
+        "{fast_us:.1f} µs per row with Fast, {per_call_us:.1f} µs without."
     ),
     "work_behind_call": (
-        "The crossing itself is {crossing_share:.1%} of a one-row call: the tax is the work "
-        "behind the call, paid once per row instead of once per batch."
+        "The crossing is {crossing_share:.1%} of a one-row call: the tax is the work behind the "
+        "call, paid per row instead of per batch."
     ),
     "crossing_dominates": (
-        "The crossing itself is {crossing_share:.1%} of a one-row call: in this run the crossing, "
-        "not the work behind it, is most of the per-row cost."
+        "The crossing is {crossing_share:.1%} of a one-row call: here the crossing itself, not the "
+        "work behind it, is most of the per-row cost."
     ),
 }
 

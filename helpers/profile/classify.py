@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from helpers.core.config import LabError
-from helpers.core.findings import Finding, finding
+from helpers.core.findings import Finding, finding, span
 from helpers.profile.stacks import Node
 
 CATEGORIES = (
@@ -520,8 +520,8 @@ SPLIT_FINDINGS = {
     ),
     "prediction_one": "**Prediction took {hi:.0%} of busy time in {hi_path}** (table above).",
     "coverage": (
-        "The samples covered {py_lo:.0%} to {py_hi:.0%} of wall time × {slots} slots on the "
-        "Python side, {jvm_lo:.0%} to {jvm_hi:.0%} on the JVM side."
+        "The samples covered {py} of wall time × {slots} slots on the Python side, {jvm} on the "
+        "JVM side."
     ),
     "coverage_low": (
         "Below half: the bars leave out time when no task ran (scheduling, start-up) or native "
@@ -570,6 +570,8 @@ def breakdown_findings(results) -> list[Finding]:
             py_hi=max(py),
             jvm_lo=min(jv),
             jvm_hi=max(jv),
+            py=span(min(py), max(py)),
+            jvm=span(min(jv), max(jv)),
             slots=results[0].slots,
         )
     )

@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.core.config import LabError, atomic_write_bytes
-from helpers.core.findings import Finding, finding
+from helpers.core.findings import Finding, finding, span
 from helpers.core.lines import has, installed_pyspark
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import PROFILER_DAEMON, jvm_pid
@@ -378,7 +378,7 @@ INVALIDATE_NOTABLE = 0.05  # a share of sampled worker time worth a sentence
 PROFILE_FINDINGS = {
     "prediction_range": (
         "**Prediction was {hi:.0%} of busy worker time in {hi_path}, {lo:.0%} in {lo_path}**; "
-        "the workers waited {wait_lo:.0%} to {wait_hi:.0%} of sampled time (table above)."
+        "the workers waited {wait} of sampled time (table above)."
     ),
     "prediction_one": (
         "**Prediction was {hi:.0%} of busy worker time in {hi_path}**; the workers waited "
@@ -398,8 +398,7 @@ PROFILE_FINDINGS = {
         "{version} calls it {when})."
     ),
     "jvm_wait_range": (
-        "**JVM task threads waited for the Python worker in {lo:.0%} to {hi:.0%} of their "
-        "samples** ({paths})."
+        "**JVM task threads waited for the Python worker in {span} of their samples** ({paths})."
     ),
     "writer_thread": (
         "This Spark ({version}) runs two threads per Python runner ({threads}): a writer thread "
@@ -535,6 +534,7 @@ def python_findings(results, spark_version: str | None = None) -> list[Finding]:
         values = {"hi": pred[hi], "hi_path": hi, "wait_lo": min(wait)}
         if len(pred) > 1:
             values |= {"lo": pred[lo], "lo_path": lo, "wait_hi": max(wait)}
+            values["wait"] = span(min(wait), max(wait))
         out.append(finding(PROFILE_FINDINGS, key, **values))
         first = with_py[0]
         out.append(
@@ -580,6 +580,7 @@ def jvm_findings(results, spark_version: str | None = None) -> list[Finding]:
                 "jvm_wait_range",
                 lo=min(wait.values()),
                 hi=max(wait.values()),
+                span=span(min(wait.values()), max(wait.values())),
                 paths=", ".join(wait),
             )
         )

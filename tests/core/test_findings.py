@@ -39,3 +39,10 @@ def test_show_displays_at_once_and_its_result_does_not_display_again(monkeypatch
     assert [m.data for m in shown] == ["**Seen**\n\n- one 1"]
     assert isinstance(out, Markdown) and out.data == "**Seen**\n\n- one 1"
     assert out._ipython_display_() is None  # IPython calls this instead of rendering it again
+
+
+def test_span_says_one_share_when_both_ends_round_alike():
+    from helpers.core.findings import span
+
+    assert span(0.12, 0.97) == "12% to 97%"
+    assert span(0.971, 0.968) == "97%"

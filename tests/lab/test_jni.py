@@ -335,8 +335,8 @@ def _single(noop, per_call, fast, batched):
 def test_single_row_findings():
     found = jni.single_row_findings(_single(0.1, 10.0, 4.0, 0.5))
     assert _keys(found) == ["per_call", "fast_saves", "work_behind_call"]
-    assert "0.10 µs" in found[0].text() and "20.0× the 0.5 µs" in found[0].text()
-    assert "+6.0 µs per row here (4.0 µs with Fast)" in found[1].text()
+    assert "0.10 µs" in found[0].text() and "20.0× batched predict (0.5 µs)" in found[0].text()
+    assert "6.0 µs per row saved (4.0 µs with Fast)" in found[1].text()
     assert "1.0%" in found[2].text()
     found = jni.single_row_findings(_single(8.0, 10.0, 11.0, 0.5))
     assert _keys(found) == ["per_call", "fast_no_saving", "crossing_dominates"]

@@ -86,7 +86,8 @@ def test_jvm_findings_every_branch():
     synapse = _result("synapseml", jvm={jni: 30_000, ARROW: 10_000}, tasks=0, processes=0)
     fs = workers.jvm_findings([r, _result("synapseml"), synapse], "4.3.0")
     assert _keys(fs) == ["jvm_wait_range", "single_thread", "no_jvm", "jvm_only"]
-    assert fs[0].values == pytest.approx({"lo": 0.75, "hi": 0.75, "paths": "map_in_pandas"})
+    assert fs[0].values == {"lo": 0.75, "hi": 0.75, "span": "75%", "paths": "map_in_pandas"}
+    assert "in 75% of their samples" in fs[0].text()  # one path: one share, not "75% to 75%"
     assert fs[1].values == pytest.approx({"version": "4.3.0", "poll": 0.0, "read": 0.75})
     assert fs[3].values["prediction"] == pytest.approx(0.75)
     assert "(no Python worker)" in fs[3].text() and "**75%**" in fs[3].text()
