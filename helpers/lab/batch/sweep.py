@@ -638,28 +638,24 @@ def map_transform(fn, schema: str, api: str = "mapInPandas") -> Callable[[object
 
 SWEEP_FINDINGS = {
     "scenario_flat": (
-        "**{label}**: best {best_throughput:,.0f} rows/s at {best_batch:,} rows per batch (runs "
-        "{best_lo:,.0f}..{best_hi:,.0f}); from {flat_from:,} rows up every point stays within "
-        "{band:.0%} of it while the Arrow off-heap peak grows {flat_offheap_mib:.1f} -> "
-        "{max_offheap_mib:.1f} MiB; at {small:,} rows: {small_share:.0%} of the best."
+        "**{label}**: within {band:.0%} of its best ({best_throughput:,.0f} rows/s) from "
+        "{flat_from:,} rows per batch up; {small_share:.0%} of it at {small:,} rows."
     ),
     "scenario_falls": (
-        "**{label}**: best {best_throughput:,.0f} rows/s at {best_batch:,} rows per batch (runs "
-        "{best_lo:,.0f}..{best_hi:,.0f}); above it throughput leaves the {band:.0%} band, down "
-        "to {tail_share:.0%} at {tail:,} rows; at {small:,} rows: {small_share:.0%} of the best."
+        "**{label}**: best {best_throughput:,.0f} rows/s at {best_batch:,} rows per batch; "
+        "{tail_share:.0%} of it at {tail:,} rows, {small_share:.0%} at {small:,}."
     ),
     "scenario_rising": (
-        "**{label}**: still rising at the largest batch measured, {best_batch:,} rows "
-        "({best_throughput:,.0f} rows/s, runs {best_lo:,.0f}..{best_hi:,.0f}); at {small:,} rows: "
-        "{small_share:.0%} of it."
+        "**{label}**: still rising at the largest batch, {best_batch:,} rows "
+        "({best_throughput:,.0f} rows/s); {small_share:.0%} of it at {small:,} rows."
     ),
     "small_batches_flat": (
-        "Batches of {lo:,} to {hi:,} rows ({ratio:,}× apart) change the Arrow peak by at most "
-        "{spread:.1f}×: Arrow Java's vectors start with room for {initial:,} values anyway."
+        "Batches of {lo:,} to {hi:,} rows change the Arrow off-heap peak by at most {spread:.1f}×: "
+        "Arrow Java's vectors start with room for {initial:,} values anyway."
     ),
     "small_batches_vary": (
-        "Batches of {lo:,} to {hi:,} rows ({ratio:,}× apart) change the Arrow peak by up to "
-        "{spread:.1f}×, more than Arrow Java's initial vectors ({initial:,} values) explain."
+        "Batches of {lo:,} to {hi:,} rows change the Arrow off-heap peak by up to {spread:.1f}×, "
+        "more than Arrow Java's initial vectors ({initial:,} values) explain."
     ),
 }
 FLAT_SPREAD = 2.0  # an Arrow peak within 2x across the small batches counts as flat
@@ -719,10 +715,8 @@ def sweep_findings(points: pd.DataFrame) -> list[Finding]:
     then, with a band of `FLAT_BAND` or the runs' spread at the best if wider, whether every larger
     batch stays in the band (`scenario_flat`, from the smallest batch that does, with the Arrow
     off-heap peak there and at its maximum, MiB), leaves it (`scenario_falls`) or the best is the
-    largest batch (`scenario_rising`); the smallest batch's share of the best. Then, when several
-    batch sizes up to `ARROW_INITIAL_VALUES` rows were measured, how much the Arrow peak varies
-    among them (max/min per label, the largest): `small_batches_flat` within `FLAT_SPREAD`, else
-    `small_batches_vary`."""
+    largest batch (`scenario_rising`); the smallest batch's share of the best. The runs' range
+    at the best is in the values (`best_lo`, `best_hi`) and on the chart."""
     out = []
     for label in _labels(points):
         raw = points[points["label"] == label]
@@ -774,6 +768,14 @@ def sweep_findings(points: pd.DataFrame) -> list[Finding]:
                     **values,
                 )
             )
+    return out
+
+
+def arrow_peak_findings(points: pd.DataFrame) -> list[Finding]:
+    """When several batch sizes up to `ARROW_INITIAL_VALUES` rows were measured, how much the
+    Arrow off-heap peak varies among them (max/min per label, the largest): `small_batches_flat`
+    within `FLAT_SPREAD`, else `small_batches_vary`; nothing with fewer than two such sizes."""
+    out = []
     small = points[points["batch_size"] <= ARROW_INITIAL_VALUES]
     if small["batch_size"].nunique() > 1:
         peak = small.groupby("label")["peak_jvm_offheap_bytes"]
@@ -786,7 +788,6 @@ def sweep_findings(points: pd.DataFrame) -> list[Finding]:
                 key,
                 lo=lo,
                 hi=hi,
-                ratio=hi // lo,
                 spread=spread,
                 initial=ARROW_INITIAL_VALUES,
             )

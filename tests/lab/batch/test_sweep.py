@@ -163,44 +163,44 @@ A = sweep_table(
 )
 
 
-def test_sweep_findings_per_label_then_a_flat_small_batch_peak():
+def test_sweep_findings_one_per_label_and_a_flat_small_batch_peak():
     found = S.sweep_findings(A)
-    assert [f.key for f in found] == ["scenario_rising", "small_batches_flat"]
+    assert [f.key for f in found] == ["scenario_rising"]
     v = found[0].values
     assert (v["best_batch"], v["small"], v["best_lo"], v["best_hi"]) == (10_000, 30, 1000, 1000)
     assert v["small_share"] == 0.5
     assert found[0].text() == (
-        "**a**: still rising at the largest batch measured, 10,000 rows (1,000 rows/s, runs "
-        "1,000..1,000); at 30 rows: 50% of it."
+        "**a**: still rising at the largest batch, 10,000 rows (1,000 rows/s); 50% of it at 30 rows."
     )
-    w = found[1].values
-    assert (w["lo"], w["hi"], w["ratio"], w["spread"]) == (30, 1000, 33, 1.25)
-    assert w["initial"] == S.ARROW_INITIAL_VALUES
+    (w,) = S.arrow_peak_findings(A)
+    assert w.key == "small_batches_flat"
+    assert (w.values["lo"], w.values["hi"], w.values["spread"]) == (30, 1000, 1.25)
+    assert w.values["initial"] == S.ARROW_INITIAL_VALUES
 
 
 def test_sweep_findings_flat_from_the_first_batch_inside_the_band():
     # 1,000 is 4% below the best at 10,000 and 100,000 is 2% below: flat from 1,000 on
     flat = pd.concat([A, sweep_table("a", [(100_000, 980.0, 40 * MiB, 0, 0.9, 0, 0)])])
     flat.loc[flat.batch_size == 1000, "throughput"] = 960.0
-    (f, _) = S.sweep_findings(flat)
+    (f,) = S.sweep_findings(flat)
     assert f.key == "scenario_flat"
     assert (f.values["flat_from"], f.values["band"], f.values["max_offheap_mib"]) == (
         1000,
         S.FLAT_BAND,
         40.0,
     )
-    assert "from 1,000 rows up every point stays within 5% of it" in f.text()
+    assert "within 5% of its best (1,000 rows/s) from 1,000 rows per batch up" in f.text()
 
 
 def test_sweep_findings_when_throughput_falls_past_the_best_and_the_band_follows_the_runs():
     falls = pd.concat([A, sweep_table("a", [(100_000, 600.0, 40 * MiB, 0, 0.9, 0, 0)])])
-    (f, _) = S.sweep_findings(falls)
+    (f,) = S.sweep_findings(falls)
     assert f.key == "scenario_falls" and f.values["tail"] == 100_000
     assert f.values["tail_share"] == 0.6
     # the best point's runs 800..1200: a 40% band, so 600 (of the median 1000) is still outside
     noisy = pd.concat([falls, sweep_table("a", [(10_000, 800.0, 0, 0, 0.9, 0, 0)])])
     noisy = pd.concat([noisy, sweep_table("a", [(10_000, 1200.0, 0, 0, 0.9, 0, 0)])])
-    (g, _) = S.sweep_findings(noisy)
+    (g,) = S.sweep_findings(noisy)
     assert g.values["band"] == pytest.approx(0.4) and (
         g.values["best_lo"],
         g.values["best_hi"],
@@ -212,13 +212,13 @@ def test_sweep_findings_when_throughput_falls_past_the_best_and_the_band_follows
 
 def test_sweep_findings_when_small_batches_do_save_memory():
     b = A.assign(label="b", peak_jvm_offheap_bytes=[1 * MiB, 5 * MiB, 12 * MiB])
-    found = S.sweep_findings(pd.concat([A, b], ignore_index=True))
+    found = S.arrow_peak_findings(pd.concat([A, b], ignore_index=True))
     assert [f.key for f in found][-1] == "small_batches_vary"
     assert found[-1].values["spread"] == 5.0
 
 
 def test_sweep_findings_without_two_small_batch_sizes():
-    assert [f.key for f in S.sweep_findings(A[A.batch_size > 100])] == ["scenario_rising"]
+    assert S.arrow_peak_findings(A[A.batch_size > 100]) == []
 
 
 def test_repeated_points_use_the_median_throughput_and_show_the_range():
