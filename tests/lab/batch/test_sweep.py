@@ -170,7 +170,8 @@ def test_sweep_findings_one_per_label_and_a_flat_small_batch_peak():
     assert (v["best_batch"], v["small"], v["best_lo"], v["best_hi"]) == (10_000, 30, 1000, 1000)
     assert v["small_share"] == 0.5
     assert found[0].text() == (
-        "**a**: still rising at the largest batch, 10,000 rows (1,000 rows/s); 50% of it at 30 rows."
+        "**a**: still rising at the largest batch, 10,000 rows (1,000 rows/s); 50% of it at 30 "
+        "rows."
     )
     (w,) = S.arrow_peak_findings(A)
     assert w.key == "small_batches_flat"
