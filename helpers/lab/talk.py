@@ -21,6 +21,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -45,7 +46,7 @@ from helpers.measure.timing import (
     time_noop,
 )
 from helpers.model.cache import cached_booster
-from helpers.model.data import feature_matrix, spec_model_path
+from helpers.model.data import feature_matrix, load_booster, predict, spec_model_path
 from helpers.paths.scenarios import (
     NOT_OFFERED,
     SCENARIOS,
@@ -149,6 +150,21 @@ def path_runs(
 # ---- 2. the model-cost dial ---------------------------------------------------------------------
 
 DIAL_PATHS = ("row_udf", "pandas_udf", "map_in_pandas", "map_in_arrow")
+DIAL_RUN_S = 2.0  # a heavy model gets fewer rows: about this long per run at the limit's pace
+DIAL_MIN_ROWS = 5_000
+
+
+def dial_rows(model_path, rows: int, cores: int, run_s: float = DIAL_RUN_S) -> int:
+    """Rows for one model of the dial: `rows`, or fewer for a model so costly that a run at the
+    limit's pace (`cores` processes) would take longer than `run_s` (at least DIAL_MIN_ROWS): the
+    cost per row is timed here on 2,000 rows in-process."""
+    booster = load_booster(Path(model_path).read_text())
+    X = feature_matrix(2_000)
+    predict(booster, X[:100])  # first call: thread pool and caches
+    t0 = time.perf_counter()
+    predict(booster, X)
+    per_row = (time.perf_counter() - t0) / len(X)
+    return int(min(rows, max(DIAL_MIN_ROWS, run_s * cores / per_row)))
 
 
 def dial(
@@ -163,7 +179,8 @@ def dial(
     """For each model (`trees` trees): the physical limit of that model (one plain process per
     core, no Spark, timed in turns with the paths) and each path's rows/s; ratio = path / limit,
     transport share = 1 - ratio; predict_us_per_row = one core's cost of the model per row.
-    Parity of every path against the limit's predictions (max_abs_diff)."""
+    Parity of every path against the limit's predictions (max_abs_diff). A model too costly for
+    `rows` in about DIAL_RUN_S per run gets fewer rows (`dial_rows`; the `rows` column says)."""
     for name in paths:
         get_scenario(name)
     require_positive("rows", rows)
@@ -175,11 +192,12 @@ def dial(
             p.step(f"{t} trees: model and limit")
             path = trees_model_path(t)
             model = spark.sparkContext.broadcast(path.read_text())
+            n_rows = dial_rows(path, rows, spark.sparkContext.defaultParallelism)
             runs = []
-            with LimitRunner(rows, model_path=path) as runner:
+            with LimitRunner(n_rows, model_path=path) as runner:
                 for name in paths:
                     p.step(f"{t} trees: {name}")
-                    n = row_rows if get_scenario(name).row_at_a_time else rows
+                    n = min(row_rows, n_rows) if get_scenario(name).row_at_a_time else n_rows
                     mark = len(runner.rounds)
                     run = time_path(spark, name, n, model, repeats, between=runner.round)
                     runs.append((run, runner.rounds[mark:]))

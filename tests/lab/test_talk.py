@@ -250,3 +250,13 @@ def test_worker_memory_address_space_exceeds_resident(spark):
 
     mem = talk.worker_memory(spark, spark.sparkContext.broadcast(model_text()))
     assert mem["address_space_mib"] > mem["rss_mib"] > 10
+
+
+def test_dial_rows_shrink_for_a_costly_model_only(monkeypatch):
+    path = talk.trees_model_path(10)
+    assert talk.dial_rows(path, 50_000, cores=2) == 50_000  # a light model keeps every row
+    # a model costing 1 ms per row gets about run_s x cores / 1 ms rows, never under the floor
+    clock = iter(range(0, 10_000))
+    monkeypatch.setattr(talk.time, "perf_counter", lambda: 2.0 * next(clock))  # 2 s per 2k rows
+    assert talk.dial_rows(path, 50_000, cores=2, run_s=10.0) == 20_000
+    assert talk.dial_rows(path, 50_000, cores=2, run_s=1.0) == talk.DIAL_MIN_ROWS
