@@ -33,6 +33,7 @@ import pandas as pd
 from helpers.core.config import ROOT, LabError, scale
 from helpers.core.findings import Finding, finding
 from helpers.core.lines import DEFAULT_LINE, LINES, SINCE, Line, has
+from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import start_session, stop_session
 from helpers.lab.levers import conf_entry
 from helpers.measure.timing import reference_predictions, time_noop
@@ -248,11 +249,13 @@ def run_line(
     out_dir: Path | None = None,
     timeout: float = 900,
     root: Path = ROOT,
+    progress: Progress | Sink | None = None,
 ) -> LineRun:
     """Each command of `commands` in its own child process with `line`'s venv python, one after
     the other (never both lines at once: they would share the cores). The `--json` files go to
     `out_dir`/<line>/ (default: a temporary folder removed afterwards). A missing venv gives a
-    `LineRun` with `missing=True` and runs nothing."""
+    `LineRun` with `missing=True` and runs nothing. `progress`: one step per command."""
+    p = as_progress(progress)
     python = line_python(line, root)
     result = LineRun(line.name, str(python))
     if not python.exists():
@@ -263,8 +266,10 @@ def run_line(
             out_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="wire-"))
         out = Path(out_dir) / line.name
         out.mkdir(parents=True, exist_ok=True)
-        for command in commands:
-            result.runs[command] = _run_command(python, command, sizes, out, timeout, root)
+        with p.task(f"{line.label}: {len(commands)} commands", len(commands)):
+            for command in commands:
+                p.step(f"{line.label}: {command}")
+                result.runs[command] = _run_command(python, command, sizes, out, timeout, root)
     return result
 
 
@@ -292,11 +297,16 @@ def compare_lines(
     commands=COMMANDS,
     out_dir: Path | None = None,
     timeout: float = 900,
+    progress: Progress | Sink | None = None,
 ) -> WireComparison:
     """Every line of `LINES` (3.5 first), each in its own environment, at `sizes` (default: the
-    LAB_SCALE sizes)."""
+    LAB_SCALE sizes); one progress bar over every command of every line."""
     sizes = sizes or wire_sizes()
-    runs = {n: run_line(line, sizes, commands, out_dir, timeout) for n, line in LINES.items()}
+    p = as_progress(progress)
+    runs = {}
+    with p.task("both lines", len(LINES) * len(commands)):
+        for n, line in LINES.items():
+            runs[n] = run_line(line, sizes, commands, out_dir, timeout, progress=p)
     return WireComparison(runs, sizes)
 
 

@@ -436,3 +436,16 @@ def test_job_source_reads_the_learners_function():
         wire.job_source(42)
     with pytest.raises(LabError):
         wire.job_on_lines(my_job, {}, rows=10)
+
+
+def test_compare_lines_reports_one_step_per_command_per_line(monkeypatch):
+    from helpers.lab import wire
+
+    monkeypatch.setattr(wire, "line_python", lambda line, root=None: Path(sys.executable))
+    monkeypatch.setattr(wire, "_run_command", lambda python, command, *a: command)
+    events = []
+    cmp = wire.compare_lines(commands=("bench", "sweep"), progress=events.append)
+    steps = [e.label for e in events if not e.finished]
+    assert steps == [f"{line.label}: {c}" for line in LINES.values() for c in ("bench", "sweep")]
+    assert events[-1].finished and events[-1].total == 2 * len(LINES)
+    assert all(run.runs == {"bench": "bench", "sweep": "sweep"} for run in cmp.runs.values())
