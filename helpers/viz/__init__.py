@@ -1,3 +1,3 @@
-"""Layer 7 (viz): charts, the HTML flame graph, widgets and the Markdown rendering of findings.
-Nothing here measures.
+"""Layer 7 (viz): charts (one colour per inference path, from `style`), the HTML flame graph,
+widgets and the Markdown rendering of findings. Nothing here measures.
 """
