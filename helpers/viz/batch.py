@@ -15,6 +15,16 @@ from helpers.core.progress import as_progress
 from helpers.lab.batch.sweep import MEMORY_METRIC, point_findings, point_table
 from helpers.lab.batch.zone import Zone, label_zones, zone_findings
 from helpers.viz import findings
+from helpers.viz.style import (
+    LIGHT_NEUTRAL,
+    NEUTRAL,
+    REFERENCE_LINE,
+    STAGE_MARKERS,
+    WARN_COLOR,
+    ZONE_COLOR,
+    count_axis,
+    series_styles,
+)
 
 MiB = 2**20
 _LABELS = {
@@ -46,7 +56,7 @@ def _zone_span(ax, batches: list[int], grid: list[int]):
         lo, hi = grid[i], grid[k]
         left = math.sqrt(grid[i - 1] * lo) if i > 0 else lo / 1.5
         right = math.sqrt(grid[k + 1] * hi) if k + 1 < len(grid) else hi * 1.5
-        ax.axvspan(left, right, color="gold", alpha=0.25, label=label)
+        ax.axvspan(left, right, color=ZONE_COLOR, alpha=0.25, label=label)
         label = "_Goldilocks zone"  # the leading underscore keeps it out of the legend
         k += 1
 
@@ -68,22 +78,28 @@ def plot_sweep(
     batch size; the Goldilocks zone of that label shaded, the budget as a dotted line, and a
     crash-lab report (`crashlab.CrashReport`) marked: its limit and its first failing batch."""
     labels = list(dict.fromkeys(points["label"]))
+    styles = series_styles(labels)  # each panel's throughput in its path's colour
     fig, axes = plt.subplots(1, len(labels), figsize=(5.2 * len(labels), 3.8), squeeze=False)
     for ax, label in zip(axes[0], labels):
         p = points[points["label"] == label].sort_values("batch_size")
         tp = _spread(p, "throughput")
+        st = styles[label]
         ax.errorbar(
             tp.index,
             tp["median"],
             yerr=[tp["median"] - tp["min"], tp["max"] - tp["median"]],
-            fmt="o-",
-            color="tab:blue",
+            fmt="-",
+            marker=st["marker"],
+            color=st["color"],
+            lw=2,
             capsize=3,
             label="throughput (median, min-max of runs)",
         )
         ax.set_xscale("log")
         ax.set_xlabel("maxRecordsPerBatch (rows)")
-        ax.set_ylabel("rows/s", color="tab:blue")
+        ax.set_ylabel("rows/s", color=st["color"])
+        count_axis(ax, "y")
+        count_axis(ax, "x")
         ax.set_ylim(0, p["throughput"].max() * 1.6)  # head room for the legend
         ax.set_title(label)
         zone = (zones or {}).get(label)
@@ -95,13 +111,13 @@ def plot_sweep(
             mem.index,
             mem["max"] / MiB,
             "s--",
-            color="tab:red",
+            color=NEUTRAL,
             label=_LABELS.get(memory_col, memory_col),
         )
-        ax2.set_ylabel(f"{_LABELS.get(memory_col, memory_col)} (MiB)", color="tab:red", fontsize=8)
+        ax2.set_ylabel(f"{_LABELS.get(memory_col, memory_col)} (MiB)", color=NEUTRAL, fontsize=8)
         top = p[memory_col].max() / MiB
         if budget_bytes:
-            ax2.axhline(budget_bytes / MiB, color="tab:red", ls=":", lw=1, label="budget")
+            ax2.axhline(budget_bytes / MiB, color=WARN_COLOR, ls=":", lw=1.5, label="budget")
             top = max(top, budget_bytes / MiB)
         if (
             crash is not None
@@ -110,7 +126,7 @@ def plot_sweep(
         ):
             ax2.axhline(
                 crash.direct_limit_bytes / MiB,
-                color="black",
+                color=WARN_COLOR,
                 ls="-.",
                 lw=1,
                 label="crash lab: MaxDirectMemorySize",
@@ -119,7 +135,7 @@ def plot_sweep(
             if crash.first_failure:
                 ax.axvline(
                     crash.first_failure,
-                    color="black",
+                    color=WARN_COLOR,
                     lw=1.5,
                     label=f"crash lab: failed at {crash.first_failure:,}",
                 )
@@ -138,20 +154,31 @@ def plot_saturation(points: pd.DataFrame):
     one line per label (median, min-max of the runs), and the split of CPU seconds between the JVM
     and Python workers."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
+    styles = series_styles(points["label"])
     for label, p in points.groupby("label", sort=False):
+        st = styles[label]
         sat = _spread(p, "cpu_saturation")
         a.errorbar(
             sat.index,
             sat["median"],
             yerr=[sat["median"] - sat["min"], sat["max"] - sat["median"]],
-            fmt="o-",
+            marker=st["marker"],
+            ls=st["ls"],
+            color=st["color"],
             capsize=3,
             label=label,
         )
         p = p.groupby("batch_size").median(numeric_only=True).reset_index()
-        b.plot(p["batch_size"], p["jvm_cpu_s"] / p["rows"] * 1e6, "s--", label=f"{label}: JVM")
-        b.plot(p["batch_size"], p["python_cpu_s"] / p["rows"] * 1e6, "o-", label=f"{label}: Python")
-    a.axhline(1.0, color="grey", ls=":", lw=1)
+        for side, col, ls, marker in (
+            ("JVM", "jvm_cpu_s", "--", "s"),
+            ("Python", "python_cpu_s", "-", "o"),
+        ):
+            b.plot(
+                p["batch_size"], p[col] / p["rows"] * 1e6, ls=ls, marker=marker,
+                mfc="white" if side == "JVM" else st["color"], color=st["color"],
+                label=f"{label}: {side}",
+            )  # fmt: skip
+    a.axhline(1.0, **REFERENCE_LINE)
     a.set(
         xscale="log",
         xlabel="maxRecordsPerBatch",
@@ -166,6 +193,8 @@ def plot_saturation(points: pd.DataFrame):
         ylabel="CPU µs per row",
         title="where the CPU goes",
     )
+    for ax in (a, b):
+        count_axis(ax, "x")
     a.legend(fontsize=7)
     b.legend(fontsize=6)
     fig.tight_layout()
@@ -179,18 +208,21 @@ def plot_tuner(rec, sweep_points: pd.DataFrame | None = None):
     if sweep_points is not None and len(sweep_points):
         s = sweep_points.sort_values("batch_size")
         ax.plot(
-            s["batch_size"], s["throughput"], "-", color="lightgrey", lw=3, label="exhaustive sweep"
+            s["batch_size"],
+            s["throughput"],
+            "-",
+            color=LIGHT_NEUTRAL,
+            lw=3,
+            label="exhaustive sweep",
         )
     t = rec.table()
-    for row in t.itertuples():
-        color = {"coarse": "tab:blue", "fine": "tab:green", "duel": "tab:purple"}.get(
-            row.stage, "grey"
-        )
+    for row in t.itertuples():  # one workload: the stage is the marker, over budget a warning
         ax.plot(
             row.batch_size,
             row.throughput,
-            "x" if row.over_budget else "o",
-            color="tab:red" if row.over_budget else color,
+            "x" if row.over_budget else STAGE_MARKERS.get(row.stage, "o"),
+            color=WARN_COLOR if row.over_budget else NEUTRAL,
+            ms=7,
         )
         ax.annotate(
             str(row.order + 1),
@@ -207,20 +239,25 @@ def plot_tuner(rec, sweep_points: pd.DataFrame | None = None):
             yerr=[[rec.throughput - lo], [hi - rec.throughput]],
             fmt="*",
             ms=16,
-            color="gold",
+            color=ZONE_COLOR,
             mec="black",
             ecolor="black",
             capsize=4,
             label=f"recommended (median, range of {rec.runs} runs)",
         )
-    ax.plot([], [], "o", color="tab:blue", label="coarse trial")
-    ax.plot([], [], "o", color="tab:green", label="fine trial")
-    ax.plot([], [], "o", color="tab:purple", label="duel re-run")
-    ax.plot([], [], "x", color="tab:red", label="over budget")
+    for stage, name in (
+        ("coarse", "coarse trial"),
+        ("fine", "fine trial"),
+        ("duel", "duel re-run"),
+    ):
+        ax.plot([], [], STAGE_MARKERS[stage], color=NEUTRAL, ms=7, label=name)
+    ax.plot([], [], "x", color=WARN_COLOR, ms=7, label="over budget")
     ax.set(
         xscale="log", xlabel="maxRecordsPerBatch", ylabel="rows/s", title="tuner trials (numbered)"
     )
     ax.set_ylim(bottom=0)
+    count_axis(ax, "y")
+    count_axis(ax, "x")
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -12,20 +12,14 @@ import traitlets
 
 from helpers.lab.pickling import PATH_LABELS, TYPE_PATHS
 from helpers.model.data import COLUMN_KINDS
-
-PATH_COLORS = {
-    "row_udf": "#d62728",
-    "arrow_udf": "#ff7f0e",
-    "pandas_udf": "#1f77b4",
-    "map_in_pandas": "#2ca02c",
-    "map_in_arrow": "#9467bd",
-}
+from helpers.viz.style import HATCHES, LIGHT_NEUTRAL, NEUTRAL, series_styles
 
 
 def plot_type_throughput(df: pd.DataFrame):
     """Grouped bars: cost per row (µs, over the no-UDF baseline) per column kind and path."""
     kinds = list(dict.fromkeys(df["kind"]))
     paths = list(dict.fromkeys(df["path"]))
+    styles = series_styles(paths)
     fig, ax = plt.subplots(figsize=(10, 4))
     width = 0.8 / len(paths)
     x = np.arange(len(kinds))
@@ -36,7 +30,9 @@ def plot_type_throughput(df: pd.DataFrame):
             sub["us_per_row"],
             width,
             label=sub["label"].iloc[0] if "label" in sub else p,
-            color=PATH_COLORS.get(p),
+            color=styles[p]["color"],
+            hatch=styles[p]["hatch"],
+            edgecolor="white",
         )
     ax.set_xticks(x + width * (len(paths) - 1) / 2, kinds, rotation=20)
     ax.set_ylabel("µs per row (over baseline)")
@@ -60,11 +56,16 @@ def plot_wire_sizes(sizes: pd.DataFrame, throughput: pd.DataFrame | None = None)
         for p in dict.fromkeys(throughput["path"]):
             sub = throughput[throughput["path"] == p].set_index("kind").reindex(kinds)
             series[f"Spark metric, {p}"] = (sub["sent_bytes"] / sub["rows"]).to_numpy(dtype=float)
+    styles = series_styles(series)  # the formats in greys, each path's metric in its colour
     fig, ax = plt.subplots(figsize=(10, 4))
     width = 0.8 / len(series)
     x = np.arange(len(kinds))
     for i, (name, vals) in enumerate(series.items()):
-        ax.bar(x + i * width, vals, width, label=name)
+        st = styles[name]
+        ax.bar(
+            x + i * width, vals, width, label=name, color=st["color"], hatch=st["hatch"],
+            edgecolor="white",
+        )  # fmt: skip
     ax.set_xticks(x + width * (len(series) - 1) / 2, kinds, rotation=20)
     ax.set_ylabel("bytes per row, JVM -> worker")
     ax.legend(fontsize=8)
@@ -78,13 +79,19 @@ def plot_shipping(df: pd.DataFrame):
     per variant and worker-reuse setting."""
     fig, (a, c, b) = plt.subplots(1, 3, figsize=(14, 3.8))
     sizes = df.drop_duplicates("variant")
-    a.bar(sizes["variant"], sizes["command_bytes"], color="#7f7f7f")
+    a.bar(sizes["variant"], sizes["command_bytes"], color=NEUTRAL)
     a.set_yscale("log")
     a.set_ylabel("pickled UDF command, bytes (per task)")
     a.set_title("What each task carries")
     xs = np.arange(len(sizes))
-    c.bar(xs - 0.2, sizes["unpickle_s"] * 1e3, 0.4, label="unpickle command (every task)")
-    c.bar(xs + 0.2, sizes["load_once_s"] * 1e3, 0.4, label="load model (once per worker process)")
+    c.bar(
+        xs - 0.2, sizes["unpickle_s"] * 1e3, 0.4, color=NEUTRAL,
+        label="unpickle command (every task)",
+    )  # fmt: skip
+    c.bar(
+        xs + 0.2, sizes["load_once_s"] * 1e3, 0.4, color=LIGHT_NEUTRAL,
+        label="load model (once per worker process)",
+    )  # fmt: skip
     c.set_xticks(xs, sizes["variant"])
     c.set_ylabel("ms")
     c.legend(fontsize=8)
@@ -94,17 +101,18 @@ def plot_shipping(df: pd.DataFrame):
     width = 0.8 / (2 * len(reuses))
     x = np.arange(len(variants))
     k = 0
-    for r in reuses:
+    for j, r in enumerate(reuses):  # no path here: greys, the reuse setting as a hatch
         sub = df[df["worker_reuse"] == r].set_index("variant").reindex(variants)
-        b.bar(x + k * width, sub["first_row_s"], width, label=f"first row, reuse={r}")
+        hatch = HATCHES[j % len(HATCHES)]
+        b.bar(
+            x + k * width, sub["first_row_s"], width, color=NEUTRAL, hatch=hatch,
+            edgecolor="white", label=f"first row, reuse={r}",
+        )  # fmt: skip
         k += 1
         b.bar(
-            x + k * width,
-            sub["job_s"],
-            width,
-            label=f"{int(sub['tasks'].iloc[0])}-task job, reuse={r}",
-            alpha=0.6,
-        )
+            x + k * width, sub["job_s"], width, color=LIGHT_NEUTRAL, hatch=hatch,
+            edgecolor="white", label=f"{int(sub['tasks'].iloc[0])}-task job, reuse={r}",
+        )  # fmt: skip
         k += 1
     b.set_xticks(x + width * (k - 1) / 2, variants)
     b.set_ylabel("seconds")

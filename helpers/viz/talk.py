@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from helpers.viz.pickling import PATH_COLORS
+from helpers.viz.style import HATCHES, LIMIT_LINE, count_axis, path_color, series_styles
 
 
 def plot_dial(table: pd.DataFrame):
@@ -15,16 +15,18 @@ def plot_dial(table: pd.DataFrame):
     model's predict cost per row (x, log): lines that meet near 1.0 mean the path no longer
     matters. Bars: the spread of the timed runs."""
     fig, ax = plt.subplots(figsize=(9, 4.5))
+    styles = series_styles(table.path)
     for path, g in table.sort_values("predict_us_per_row").groupby("path", sort=False):
         lim = g.limit_rows_per_s
         lo, hi = g.rows_per_s_min / lim, g.rows_per_s_max / lim
+        st = styles[path]
         ax.errorbar(
-            g.predict_us_per_row, g.ratio, yerr=[g.ratio - lo, hi - g.ratio], marker="o",
-            lw=2.5, capsize=4, label=path, color=PATH_COLORS.get(path),
+            g.predict_us_per_row, g.ratio, yerr=[g.ratio - lo, hi - g.ratio], marker=st["marker"],
+            ms=7, ls=st["ls"], lw=2.5, capsize=4, label=path, color=st["color"],
         )  # fmt: skip
     for us, trees in table.groupby("predict_us_per_row").trees.first().items():
         ax.annotate(f"{trees:,} trees", (us, 0.02), ha="center", fontsize=11, color="0.35")
-    ax.axhline(1.0, color="black", lw=1, ls="--")
+    ax.axhline(1.0, label="physical limit of that model", **LIMIT_LINE)
     ax.set_xscale("log")
     ax.set_ylim(0, max(1.1, float(np.nanmax(table.rows_per_s_max / table.limit_rows_per_s))))
     ax.set_xlabel("model cost: µs of predict per row on one core (log)", fontsize=12)
@@ -36,23 +38,26 @@ def plot_dial(table: pd.DataFrame):
     return fig
 
 
-def plot_threads(table: pd.DataFrame):
-    """rows/s per (concurrent tasks, LightGBM threads), bars with the runs' min-max."""
+def plot_threads(table: pd.DataFrame, path: str = "map_in_arrow"):
+    """rows/s per (concurrent tasks, LightGBM threads), bars with the runs' min-max. Every bar is
+    one job of `path` (the grid's mapInArrow job): its colour, one hatch per threads setting."""
     fig, ax = plt.subplots(figsize=(9, 4))
     threads = list(dict.fromkeys(table.threads))
     tasks = sorted(table.tasks.unique())
     width = 0.8 / len(threads)
     x = np.arange(len(tasks))
+    color = path_color(path)
     for i, t in enumerate(threads):
         g = table[table.threads == t].set_index("tasks").reindex(tasks)
+        spread = [g.rows_per_s - g.rows_per_s_min, g.rows_per_s_max - g.rows_per_s]
         ax.bar(
-            x + i * width, g.rows_per_s, width,
-            yerr=[g.rows_per_s - g.rows_per_s_min, g.rows_per_s_max - g.rows_per_s],
-            capsize=4, label=f"num_threads={t}",
+            x + i * width, g.rows_per_s, width, color=color, hatch=HATCHES[i % len(HATCHES)],
+            edgecolor="white", yerr=spread, capsize=4, label=f"num_threads={t}",
         )  # fmt: skip
     ax.set_xticks(x + width * (len(threads) - 1) / 2, [f"{n} task(s) at once" for n in tasks])
     ax.set_ylabel("rows/s", fontsize=12)
-    ax.set_title("LightGBM threads x concurrent Spark tasks (this run)", fontsize=13)
+    count_axis(ax, "y")
+    ax.set_title(f"LightGBM threads x concurrent Spark tasks, {path} (this run)", fontsize=13)
     ax.tick_params(labelsize=11)
     ax.legend(fontsize=11)
     fig.tight_layout()
