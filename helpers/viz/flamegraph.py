@@ -16,6 +16,7 @@ from helpers.profile.classify import (
 )
 from helpers.profile.stacks import Stacks, _short
 from helpers.profile.workers import profile_scenario
+from helpers.viz.style import series_styles
 
 PASS_THROUGH = {"facecolor": "white", "edgecolor": "#a0a0a0"}  # frames that only call others
 ROW_HEIGHT = 0.92
@@ -295,9 +296,14 @@ def plot_task_overhead(tasks, title: str = "", ax=None):
     else:
         fig = ax.figure
     slopes = per_task_seconds(tasks).set_index("daemon")
+    styles = series_styles(tasks["daemon"])  # daemons, not paths: greys, each its line and marker
     for daemon, g in tasks.groupby("daemon", sort=False):
         ms = slopes.loc[daemon, "per_task_wall_ms"]
-        ax.plot(g.partitions, g.wall_s, marker="o", label=f"{daemon} daemon: {ms:.0f} ms/task")
+        st = styles[daemon]
+        ax.plot(
+            g.partitions, g.wall_s, marker=st["marker"], ls=st["ls"], color=st["color"], lw=2,
+            label=f"{daemon} daemon: {ms:.0f} ms/task",
+        )  # fmt: skip
     ax.set(xlabel="partitions (= Python tasks)", ylabel="wall time (s)", title=title)
     ax.legend()
     ax.grid(alpha=0.3)

@@ -9,16 +9,19 @@ import pandas as pd
 
 from helpers.measure.executors import MEMORY_METRICS
 from helpers.profile.memory import memory_run
+from helpers.viz.style import (
+    LIGHT_NEUTRAL,
+    METER_COLORS,
+    NEUTRAL,
+    PROCESS_COLORS,
+    REFERENCE_LINE,
+    SIDE_COLORS,
+    series_styles,
+)
 
 MiB = 2**20
-_RSS_COLORS = {"jvm RSS": "tab:orange", "daemon RSS": "tab:gray", "python_worker RSS": "tab:blue"}
-_METER_COLORS = {
-    "JVM heap used": "tab:red",
-    "JVM direct pool (NIO)": "tab:olive",
-    "JVM Arrow allocator": "tab:purple",
-    "Python heap (memray)": "tab:cyan",
-}
-
+_LAYER_COLORS = {**{f"{k} RSS": c for k, c in PROCESS_COLORS.items()}, **METER_COLORS}
+_EDGES = {**REFERENCE_LINE, "ls": "--"}  # the job's start and end
 
 _STYLES = ("-", "--", ":", "-.")  # processes of one layer: same colour, told apart by the line
 
@@ -49,7 +52,6 @@ def layers_timeline(run, title: str | None = None):
     and end. Returns the Figure."""
     tl = run.timeline
     tl = tl[tl.layer != "JVM Arrow allocator peak (since JVM start)"]
-    colors = {**_RSS_COLORS, **_METER_COLORS}
     fig, axes = plt.subplots(len(TIMELINE_PANELS), 1, figsize=(12, 9), sharex=True)
     for ax, (name, layers, log) in zip(axes, TIMELINE_PANELS):
         part = tl[tl.layer.isin(layers)]
@@ -58,13 +60,13 @@ def layers_timeline(run, title: str | None = None):
             who = layer.replace(" RSS", "") if layer.endswith("RSS") else layer
             label = who if pid == -1 or layer == "jvm RSS" else f"{who} {int(pid)}"
             n = seen[layer] = seen.get(layer, -1) + 1
-            _step(ax, g, colors.get(layer, "k"), label, _STYLES[n % len(_STYLES)])
+            _step(ax, g, _LAYER_COLORS.get(layer, NEUTRAL), label, _STYLES[n % len(_STYLES)])
         if part.empty:
             ax.text(0.5, 0.5, "not sampled in this run", transform=ax.transAxes, ha="center")
         elif log:  # symmetric log: MiB-sized meters stay visible under a heap of hundreds
             ax.set_yscale("symlog", linthresh=1.0)
-        ax.axvline(0, color="k", ls="--", lw=0.8)
-        ax.axvline(run.wall_s, color="k", ls="--", lw=0.8)
+        ax.axvline(0, **_EDGES)
+        ax.axvline(run.wall_s, **_EDGES)
         ax.set_title(name, fontsize=11, loc="left")
         ax.set_ylabel("MiB")
         if not part.empty:
@@ -87,17 +89,17 @@ def peaks_vs_batch(table: pd.DataFrame):
         t.batch_size,
         t.python_peak_bytes / MiB,
         "o-",
-        color="tab:cyan",
+        color=METER_COLORS["Python heap (memray)"],
         label="Python task heap peak (memray)",
     )
     ax.plot(
         t.batch_size,
         t.arrow_sampled_max_bytes / MiB,
         "s-",
-        color="tab:purple",
+        color=METER_COLORS["JVM Arrow allocator"],
         label="JVM Arrow allocator (sampled max, all tasks)",
     )
-    ax.plot(t.batch_size, t.raw_batch_bytes / MiB, "k--", label="raw data of one batch")
+    ax.plot(t.batch_size, t.raw_batch_bytes / MiB, label="raw data of one batch", **REFERENCE_LINE)
     for x, y, f in zip(t.batch_size, t.python_peak_bytes / MiB, t.python_peak_over_raw):
         ax.annotate(f"{f:.1f}x raw", (x, y), textcoords="offset points", xytext=(4, 6), fontsize=8)
     ax.set_xscale("log")
@@ -114,13 +116,15 @@ def hierarchy_bars(hierarchy: pd.DataFrame):
     (profile.memory.memory_hierarchy)."""
     t = hierarchy.iloc[::-1]
     colors = {
-        "input": "k",
-        "JVM off-heap": "tab:purple",
-        "JVM heap": "tab:red",
-        "Python worker": "tab:blue",
+        "input": NEUTRAL,
+        "JVM off-heap": METER_COLORS["JVM Arrow allocator"],
+        "JVM heap": METER_COLORS["JVM heap used"],
+        "Python worker": SIDE_COLORS["python"],
     }
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(t) + 1.4))
-    ax.barh(t.layer, t.bytes.fillna(0) / MiB, color=[colors.get(w, "tab:gray") for w in t["where"]])
+    ax.barh(
+        t.layer, t.bytes.fillna(0) / MiB, color=[colors.get(w, LIGHT_NEUTRAL) for w in t["where"]]
+    )
     for y, (b, f) in enumerate(zip(t.bytes, t.factor_vs_raw)):
         if b == b:  # not NaN
             ax.text(max(b, 0) / MiB, y, f" {f:.1f}x raw", va="center", fontsize=8)
@@ -157,7 +161,7 @@ def executor_peaks_bars(peaks: pd.DataFrame, title: str = ""):
     wide = peaks.pivot_table(index="metric", columns="executor", values="bytes", aggfunc="max")
     wide = wide.reindex([m for m in MEMORY_METRICS if m in wide.index]) / MiB
     fig, ax = plt.subplots(figsize=(11, 3.8))
-    wide.plot.barh(ax=ax)
+    wide.plot.barh(ax=ax, color=[s["color"] for s in series_styles(wide.columns).values()])
     ax.set_xlabel("peak during the job (MiB)")
     ax.set_ylabel("")
     ax.invert_yaxis()

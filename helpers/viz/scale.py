@@ -18,6 +18,14 @@ from helpers.lab.scale import (
     sizing_findings,
 )
 from helpers.viz.findings import show
+from helpers.viz.style import (
+    CHECK_COLORS,
+    HATCHES,
+    OTHER_COLORS,
+    OTHER_MARKERS,
+    REFERENCE_LINE,
+    path_color,
+)
 from helpers.viz.widgets import redraw, register_view
 
 
@@ -27,23 +35,30 @@ def plot_fit(study: ScaleStudy, extra_checks: list[dict] = ()):
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     p = study.points
     pred = study.fit.predict(p.rows, p.partitions, p.batch_size, p.slots)
-    for (b, parts), g in p.assign(pred=pred).groupby(["batch_size", "partitions"]):
-        ax.scatter(g.wall_s, g.pred, label=f"fitted: batch {b:,}, {parts} tasks", s=25)
+    color = path_color(study.scenario)  # one path: its colour, one marker per (batch, tasks)
+    groups = p.assign(pred=pred).groupby(["batch_size", "partitions"])
+    for i, ((b, parts), g) in enumerate(groups):
+        ax.scatter(
+            g.wall_s, g.pred, s=30, color=color, marker=OTHER_MARKERS[i % len(OTHER_MARKERS)],
+            label=f"fitted: batch {b:,}, {parts} tasks",
+        )  # fmt: skip
     checks = [*study.checks, *extra_checks]
-    for c in checks:
+    for i, c in enumerate(checks):  # check runs: stars, greys in turn
         ax.scatter(
             [c["measured_s"]],
             [c["predicted_s"]],
             marker="*",
             s=180,
             zorder=3,
+            color=CHECK_COLORS[i % len(CHECK_COLORS)],
+            edgecolor="black",
             label=f"{c['check']}: {c['error']:+.0%}",
         )
     values = np.r_[p.wall_s, pred, [c["measured_s"] for c in checks]]
     lo, hi = values.min() * 0.7, values.max() * 1.4
     x = np.geomspace(lo, hi, 50)
-    ax.plot(x, x, color="grey", lw=1)
-    ax.fill_between(x, 0.85 * x, 1.15 * x, color="grey", alpha=0.15, label="±15%")
+    ax.plot(x, x, color=REFERENCE_LINE["color"], lw=1)
+    ax.fill_between(x, 0.85 * x, 1.15 * x, color=REFERENCE_LINE["color"], alpha=0.15, label="±15%")
     ax.set(
         xscale="log",
         yscale="log",
@@ -74,8 +89,12 @@ def plot_components(fit: CostFit, sizing: Sizing):
     div, unit = time_unit(sizing.wall_s)
     fig, ax = plt.subplots(figsize=(6.5, 2.2))
     left = 0.0
-    for name, seconds in parts.items():
-        ax.barh([0], [seconds / div], left=left, label=f"{name}: {seconds / div:.1f} {unit}")
+    for i, (name, seconds) in enumerate(parts.items()):  # components, not paths: greys, hatches
+        ax.barh(
+            [0], [seconds / div], left=left, color=OTHER_COLORS[i % len(OTHER_COLORS)],
+            hatch=HATCHES[i % len(HATCHES)], edgecolor="white",
+            label=f"{name}: {seconds / div:.1f} {unit}",
+        )  # fmt: skip
         left += seconds / div
     ax.errorbar(
         [sizing.wall_s / div],
