@@ -32,6 +32,7 @@ from helpers.core.config import (
 )
 from helpers.core.findings import Finding, finding
 from helpers.core.lines import LINES
+from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import jvm_pid
 from helpers.core.validate import require_positive
 from helpers.measure.metrics import physical_operators, python_operators
@@ -361,6 +362,7 @@ def path_costs(
     repeats: int = 3,
     batch_size: int | None = None,
     frames: dict | None = None,
+    progress: Progress | Sink | None = None,
 ) -> pd.DataFrame:
     """Cost per row of each scenario scoring `rows` cached rows, plus batched predict in-process
     on one core, all with the same model (`model_str`, default: the kit's model). `frames` maps a
@@ -371,7 +373,7 @@ def path_costs(
     rows_per_s_low / rows_per_s_high (slowest and fastest run: the spread),
     us_per_row_per_core (wall x cores / rows), jvm / python / total cpu_us_per_row (CPU
     microseconds the session's processes used per row: robust to a busy machine), python_worker,
-    max_abs_diff vs in-process predict with the same model."""
+    max_abs_diff vs in-process predict with the same model. `progress`: one step per path."""
 
     require_positive("rows", rows)
     require_positive("repeats", repeats)
@@ -403,31 +405,35 @@ def path_costs(
             "max_abs_diff": 0.0,
         }
     ]
-    for name in scenarios:
-        sc = get_scenario(name)
-        model = text if (model_str is not None or name == "synapseml") else model_broadcast(spark)
-        frame = (frames or {}).get(name)
-        frame = frame if frame is not None else sc.build(df, model)
-        timed_job(frame)  # warm-up: workers, imports, model parse, JIT
-        runs = sorted((timed_job(frame) for _ in range(repeats)), key=lambda r: r["wall_s"])
-        mid = runs[len(runs) // 2]
-        got = frame.toPandas().sort_values("id")["prediction"].to_numpy()
-        out.append(
-            {
-                "path": name,
-                "rows": rows,
-                "wall_s": mid["wall_s"],
-                "rows_per_s": rows / mid["wall_s"],
-                "rows_per_s_low": rows / runs[-1]["wall_s"],
-                "rows_per_s_high": rows / runs[0]["wall_s"],
-                "us_per_row_per_core": mid["wall_s"] * cores / rows * 1e6,
-                "jvm_cpu_us_per_row": mid["jvm_cpu_s"] / rows * 1e6,
-                "python_cpu_us_per_row": mid["python_cpu_s"] / rows * 1e6,
-                "cpu_us_per_row": (mid["jvm_cpu_s"] + mid["python_cpu_s"]) / rows * 1e6,
-                "python_worker": sc.python_worker,
-                "max_abs_diff": float(np.max(np.abs(got - ref))),
-            }
-        )
+    p = as_progress(progress)
+    with p.task("paths", len(scenarios)):
+        for name in scenarios:
+            p.step(name)
+            sc = get_scenario(name)
+            own_text = model_str is not None or name == "synapseml"
+            model = text if own_text else model_broadcast(spark)
+            frame = (frames or {}).get(name)
+            frame = frame if frame is not None else sc.build(df, model)
+            timed_job(frame)  # warm-up: workers, imports, model parse, JIT
+            runs = sorted((timed_job(frame) for _ in range(repeats)), key=lambda r: r["wall_s"])
+            mid = runs[len(runs) // 2]
+            got = frame.toPandas().sort_values("id")["prediction"].to_numpy()
+            out.append(
+                {
+                    "path": name,
+                    "rows": rows,
+                    "wall_s": mid["wall_s"],
+                    "rows_per_s": rows / mid["wall_s"],
+                    "rows_per_s_low": rows / runs[-1]["wall_s"],
+                    "rows_per_s_high": rows / runs[0]["wall_s"],
+                    "us_per_row_per_core": mid["wall_s"] * cores / rows * 1e6,
+                    "jvm_cpu_us_per_row": mid["jvm_cpu_s"] / rows * 1e6,
+                    "python_cpu_us_per_row": mid["python_cpu_s"] / rows * 1e6,
+                    "cpu_us_per_row": (mid["jvm_cpu_s"] + mid["python_cpu_s"]) / rows * 1e6,
+                    "python_worker": sc.python_worker,
+                    "max_abs_diff": float(np.max(np.abs(got - ref))),
+                }
+            )
     return pd.DataFrame(out)
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 from helpers.core import session
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
+from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
 from helpers.measure.metrics import metric_bytes, run_with_python_metrics
 from helpers.measure.timing import time_noop
@@ -272,7 +273,13 @@ def _time_noop(frame) -> float:
 
 
 def type_throughput(
-    spark, kinds=COLUMN_KINDS, paths=TYPE_PATHS, rows: int = 5000, repeats: int = 3, udfs=None
+    spark,
+    kinds=COLUMN_KINDS,
+    paths=TYPE_PATHS,
+    rows: int = 5000,
+    repeats: int = 3,
+    udfs=None,
+    progress: Progress | Sink | None = None,
 ) -> pd.DataFrame:
     """Identity UDF per (kind, path) over `rows` cached rows into the noop sink. `udfs`: the
     learner's own UDFs (one per path, any return type: each is re-typed per kind); they replace
@@ -281,7 +288,8 @@ def type_throughput(
     wall_s: median of `repeats` (wall_min_s, wall_max_s: their spread); baseline_s: the same
     select without a UDF; us_per_row: (wall_s - baseline_s) / rows in microseconds; rows_per_s:
     rows / wall_s; sent_bytes / returned_bytes: Spark's SQL metrics of the last run (None when
-    the node has none); function: the Python function that ran."""
+    the node has none); function: the Python function that ran. `progress`: one step per
+    (kind, path)."""
     mine = _learner_udfs(udfs) if udfs is not None else {}
     if mine:
         paths = [p for p in TYPE_PATHS if p in mine]
@@ -290,42 +298,45 @@ def type_throughput(
     require_positive("repeats", repeats)
     out = []
     warmed = set()
-    for kind in kinds:
-        df = kind_frame(spark, kind, rows)
-        dtype = df.schema["value"].dataType
-        base = df.select("id", "value")
-        baseline = statistics.median(_time_noop(base) for _ in range(repeats))
-        for path in paths:
-            f = retyped(mine[path], dtype) if path in mine else identity_udf(path, dtype)
-            frame = df.select("id", f("value").alias("value"))
-            if path not in warmed:  # first use of a path: worker start, imports
-                _time_noop(frame)
-                warmed.add(path)
-            walls = [_time_noop(frame) for _ in range(repeats - 1)]
-            wall, metrics = run_with_python_metrics(spark, lambda: _time_noop(frame))
-            walls.append(wall)
-            sent, returned = (
-                metric_bytes(metrics, "data sent"),
-                metric_bytes(metrics, "data returned"),
-            )
-            out.append(
-                {
-                    "kind": kind,
-                    "path": path,
-                    "label": PATH_LABELS[path],
-                    "function": getattr(f, "__name__", path),
-                    "rows": rows,
-                    "repeats": repeats,
-                    "wall_s": statistics.median(walls),
-                    "wall_min_s": min(walls),
-                    "wall_max_s": max(walls),
-                    "baseline_s": baseline,
-                    "us_per_row": max(0.0, statistics.median(walls) - baseline) / rows * 1e6,
-                    "rows_per_s": rows / statistics.median(walls),
-                    "sent_bytes": sent,
-                    "returned_bytes": returned,
-                }
-            )
+    p = as_progress(progress)
+    with p.task("column types x paths", len(kinds) * len(paths)):
+        for kind in kinds:
+            df = kind_frame(spark, kind, rows)
+            dtype = df.schema["value"].dataType
+            base = df.select("id", "value")
+            baseline = statistics.median(_time_noop(base) for _ in range(repeats))
+            for path in paths:
+                p.step(f"{kind}: {path}")
+                f = retyped(mine[path], dtype) if path in mine else identity_udf(path, dtype)
+                frame = df.select("id", f("value").alias("value"))
+                if path not in warmed:  # first use of a path: worker start, imports
+                    _time_noop(frame)
+                    warmed.add(path)
+                walls = [_time_noop(frame) for _ in range(repeats - 1)]
+                wall, metrics = run_with_python_metrics(spark, lambda: _time_noop(frame))
+                walls.append(wall)
+                sent, returned = (
+                    metric_bytes(metrics, "data sent"),
+                    metric_bytes(metrics, "data returned"),
+                )
+                out.append(
+                    {
+                        "kind": kind,
+                        "path": path,
+                        "label": PATH_LABELS[path],
+                        "function": getattr(f, "__name__", path),
+                        "rows": rows,
+                        "repeats": repeats,
+                        "wall_s": statistics.median(walls),
+                        "wall_min_s": min(walls),
+                        "wall_max_s": max(walls),
+                        "baseline_s": baseline,
+                        "us_per_row": max(0.0, statistics.median(walls) - baseline) / rows * 1e6,
+                        "rows_per_s": rows / statistics.median(walls),
+                        "sent_bytes": sent,
+                        "returned_bytes": returned,
+                    }
+                )
     return pd.DataFrame(out)
 
 
@@ -456,7 +467,13 @@ def model_load_seconds(variant: str, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def model_shipping(spark, rows: int = 2000, tasks: int = 4, variants=SHIP_VARIANTS) -> pd.DataFrame:
+def model_shipping(
+    spark,
+    rows: int = 2000,
+    tasks: int = 4,
+    variants=SHIP_VARIANTS,
+    progress: Progress | Sink | None = None,
+) -> pd.DataFrame:
     """For each variant: command_bytes (pickled UDF command, carried by every task), unpickle_s
     (every task, measured here with the same serializer), load_once_s (once per worker process),
     first_row_s (take(1): one task), job_s (all `tasks` tasks into the noop sink), the session's
@@ -472,31 +489,34 @@ def model_shipping(spark, rows: int = 2000, tasks: int = 4, variants=SHIP_VARIAN
     df = _ship_input(spark, rows, tasks)
     feats = feature_columns()
     out = []
+    p = as_progress(progress)
     try:
-        for variant in variants:
-            f = shipping_udf(spark, variant)
-            frame = df.select("id", f(*feats).alias("prediction"))
-            t0 = time.perf_counter()
-            frame.take(1)
-            first = time.perf_counter() - t0
-            job = _time_noop(frame)
-            size = command_bytes(f)
-            out.append(
-                {
-                    "variant": variant,
-                    "worker_reuse": reuse,
-                    "command_bytes": size,
-                    "shipped_as": "broadcast (over threshold)"
-                    if size > threshold
-                    else "inline in each task",
-                    "broadcast_threshold": threshold,
-                    "unpickle_s": unpickle_seconds(f),
-                    "load_once_s": model_load_seconds(variant),
-                    "first_row_s": first,
-                    "job_s": job,
-                    "tasks": tasks,
-                }
-            )
+        with p.task("model shipping", len(variants)):
+            for variant in variants:
+                p.step(variant)
+                f = shipping_udf(spark, variant)
+                frame = df.select("id", f(*feats).alias("prediction"))
+                t0 = time.perf_counter()
+                frame.take(1)
+                first = time.perf_counter() - t0
+                job = _time_noop(frame)
+                size = command_bytes(f)
+                out.append(
+                    {
+                        "variant": variant,
+                        "worker_reuse": reuse,
+                        "command_bytes": size,
+                        "shipped_as": "broadcast (over threshold)"
+                        if size > threshold
+                        else "inline in each task",
+                        "broadcast_threshold": threshold,
+                        "unpickle_s": unpickle_seconds(f),
+                        "load_once_s": model_load_seconds(variant),
+                        "first_row_s": first,
+                        "job_s": job,
+                        "tasks": tasks,
+                    }
+                )
     finally:
         df.unpersist()
     return pd.DataFrame(out)
