@@ -37,3 +37,9 @@ def span(lo: float, hi: float) -> str:
     """A range of shares as a person reads it: '12% to 97%', or '97%' when both round alike."""
     a, b = f"{lo:.0%}", f"{hi:.0%}"
     return a if a == b else f"{a} to {b}"
+
+
+def mib_span(lo: float, hi: float) -> str:
+    """A range of MiB as a person reads it: '440–461', or '446' when both round alike."""
+    a, b = f"{lo:,.0f}", f"{hi:,.0f}"
+    return a if a == b else f"{a}–{b}"

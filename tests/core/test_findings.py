@@ -46,3 +46,10 @@ def test_span_says_one_share_when_both_ends_round_alike():
 
     assert span(0.12, 0.97) == "12% to 97%"
     assert span(0.971, 0.968) == "97%"
+
+
+def test_mib_span_says_one_size_when_both_ends_round_alike():
+    from helpers.core.findings import mib_span
+
+    assert mib_span(440.2, 461.0) == "440–461"
+    assert mib_span(446.2, 445.9) == "446"

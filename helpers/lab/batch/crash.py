@@ -32,7 +32,7 @@ import pandas as pd
 import psutil
 
 from helpers.core.config import LabError, scale_rows
-from helpers.core.findings import Finding, finding
+from helpers.core.findings import Finding, finding, mib_span
 from helpers.core.session import session_processes, start_session, stop_session
 from helpers.core.validate import parse_mem, require_positive
 from helpers.lab.batch.sweep import require_sweepable, row_bytes, wide_frame
@@ -294,8 +294,8 @@ CRASH_FINDINGS = {
         "so the cap binds a little before Arrow's own count reaches it."
     ),
     "idle_vms": (
-        "This session's {n} idle Python workers map {lo_mib:.0f}–{hi_mib:.0f} MiB of address "
-        "space each (RSS is smaller): that is what RLIMIT_AS counts."
+        "This session's {n} idle Python workers map {mib} MiB of address space each (RSS is "
+        "smaller): that is what RLIMIT_AS counts."
     ),
     "no_idle_worker": "No idle Python worker right now.",
     "skipped": (
@@ -450,7 +450,12 @@ def python_limit_findings(
     if vms:
         out = [
             finding(
-                CRASH_FINDINGS, "idle_vms", n=len(vms), lo_mib=min(vms) / MiB, hi_mib=max(vms) / MiB
+                CRASH_FINDINGS,
+                "idle_vms",
+                n=len(vms),
+                lo_mib=min(vms) / MiB,
+                hi_mib=max(vms) / MiB,
+                mib=mib_span(min(vms) / MiB, max(vms) / MiB),
             )
         ]
     else:
