@@ -11,6 +11,7 @@ other."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import signal
@@ -445,11 +446,13 @@ class Browser:
             self.page = self._browser.new_page(viewport={"width": width, "height": height})
             self.remember()
         except BaseException:
-            self.__exit__()
+            self.__exit__(*sys.exc_info())
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind=None, *exc) -> None:
+        if kind is KeyboardInterrupt:  # the driver had the Ctrl-C too: its closed pipe is no news
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         with no_interrupts():
             self.remember()
             for close in (self._browser and self._browser.close, self._pw.stop):

@@ -72,13 +72,14 @@ LIST_CONTROLS = lab.page_js(
         el.dataset.labrun = String(window.__labrunN++);
         el.dataset.labrunKind = kind;
         const label = el.querySelector(':scope > .widget-label');
-        let description = label ? label.textContent.trim() : '';
+        const clean = t => (t || '').replace(/\u200b/g, '').trim();
+        let description = label ? clean(label.textContent) : '';
         if (!description && kind === 'checkbox') {
           const basic = el.querySelector('.widget-label-basic');
-          description = basic ? basic.textContent.trim() : '';
+          description = basic ? clean(basic.textContent) : '';
         }
         if (!description && (kind === 'toggle-button' || kind === 'button')) {
-          description = el.textContent.trim();
+          description = clean(el.textContent);
         }
         const disabled = el.matches(':disabled, [disabled]')
           || !!el.querySelector(':disabled, .slider[disabled]');
@@ -112,7 +113,7 @@ VALUE = """(id) => {
     case 'checkbox': return el.querySelector('input').checked ? 'checked' : 'unchecked';
     case 'radio': {
       const i = el.querySelector('input:checked');
-      return i ? i.value : '';
+      return i ? (i.closest('label') || i).textContent.trim() : '';
     }
     default: {
       const i = el.querySelector('input, textarea');
@@ -122,8 +123,9 @@ VALUE = """(id) => {
 }"""
 
 # What the control's view shows: the widget Output areas of the smallest box around it that has
-# one (`live`'s VBox, a panel's VBox), their text, whether their images loaded, and how many
-# "Traceback"s the whole cell's output holds.
+# one (`live`'s VBox, a panel's VBox): their content as a reader sees it (text and images, not the
+# markup around them), their text, whether their images loaded, and how many "Traceback"s the
+# whole cell's output holds.
 OUTPUT = """(id) => {
   const el = document.querySelector(`[data-labrun="${id}"]`);
   if (!el) return null;
@@ -133,7 +135,9 @@ OUTPUT = """(id) => {
   const outs = box ? Array.from(box.querySelectorAll('.widget-output')) : [];
   const images = outs.flatMap(o => Array.from(o.querySelectorAll('img')));
   const all = area ? area.textContent : '';
-  return {outputs: outs.length, html: outs.map(o => o.innerHTML).join('\\n'),
+  const seen = o => o.textContent + Array.from(o.querySelectorAll('img, svg'))
+    .map(i => i.getAttribute('src') || i.outerHTML).join('');
+  return {outputs: outs.length, content: outs.map(seen).join('\\n'),
           text: outs.map(o => o.textContent).join('\\n'),
           ready: images.every(i => i.complete),
           tracebacks: (all.match(/Traceback/g) || []).length};
@@ -300,7 +304,7 @@ def move_control(page, path: str, control: dict, timeout: float, tick=None) -> d
     row["to"] = page.evaluate(VALUE, control["id"])
     row["moved"] = row["to"] != row["from"]
     if before["outputs"]:
-        row["changed"] = after["html"] != before["html"]
+        row["changed"] = after["content"] != before["content"]
     shown = ERROR_LINE.findall(after["text"])
     if "Traceback" in after["text"] or after["tracebacks"] > before["tracebacks"]:
         row["error"] = "a traceback appeared" + (f": {shown[-1]}" if shown else "")
@@ -314,12 +318,20 @@ def widget_ok(row: dict) -> bool:
     return row["moved"] and row["error"] is None and row["changed"] is not False
 
 
+def problem_of(row: dict) -> str:
+    """Why a moved control is not fine, in a few words."""
+    if row["error"]:
+        return row["error"]
+    return "its output did not change" if row["changed"] is False else "its value did not change"
+
+
 # ---- one notebook --------------------------------------------------------------------------------
 
 
 def check_saved(nb: dict) -> dict:
     """What the saved notebook shows: error outputs, streams with a traceback, blank findings
-    cells (ids, `tests/test_notebooks.py`'s check), code cells without an execution count."""
+    cells (`tests/test_notebooks.py`'s check; index and id), code cells without an execution
+    count (indexes)."""
     errors, not_run = [], []
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "code":
@@ -333,7 +345,9 @@ def check_saved(nb: dict) -> dict:
                 text = out.get("text", "")
                 if "Traceback" in ("".join(text) if isinstance(text, list) else text):
                     errors.append(f"cell {i}: a Traceback in its {out.get('name')} stream")
-    return {"errors": errors, "blank_findings": blank_findings_cells(nb), "not_run": not_run}
+    index = {cell.get("id"): i for i, cell in enumerate(nb["cells"])}
+    blank = [{"cell": index.get(c), "id": c} for c in blank_findings_cells(nb)]
+    return {"errors": errors, "blank_findings": blank, "not_run": not_run}
 
 
 def run_notebook(page, server: lab.JupyterLab, name: str, opts, out: Path, tick) -> dict:
@@ -379,7 +393,8 @@ def run_notebook(page, server: lab.JupyterLab, name: str, opts, out: Path, tick)
                 rec["widgets"].append(row)
                 print(f"  {name} cell {row['cell']} {row['kind']} {row['description']!r}: "
                       f"{row['from']} -> {row['to']} "
-                      + ("ok" if widget_ok(row) else f"FAILED {row['error'] or row['note']}"),
+                      + ("ok" if widget_ok(row) else f"not moved: {row['note']}" if row["note"]
+                         else f"FAILED: {problem_of(row)}"),
                       flush=True)  # fmt: skip
             text = page.evaluate(PAGE_TEXT, name)
             rec["page_errors"] = sorted(set(re.findall(r"Error displaying widget[^\n]*", text)))
@@ -417,13 +432,13 @@ def notebook_ok(rec: dict) -> bool:
 # ---- the command ---------------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
         raise BadInput(message)
 
 
 def parse(argv) -> argparse.Namespace:
-    p = _Parser(
+    p = Parser(
         prog="python -m tests.ui.labrun",
         description="Run notebooks in JupyterLab in headless Chromium: Run All, move every "
         "control once, save, check (see docs/FACILITATOR.md).",
@@ -530,15 +545,14 @@ def table(records: list[dict]) -> str:
 def problems(rec: dict) -> list[str]:
     """The lines that say why a notebook failed."""
     out = list(rec["problems"]) + rec["errors"] + rec["page_errors"]
-    out += [f"blank findings cell {c}" for c in rec["blank_findings"]]
+    out += [f"cell {c['cell']}: blank findings (id {c['id']})" for c in rec["blank_findings"]]
     if rec["not_run"] and not rec["problems"]:
         out.append(f"code cells without an execution count: {rec['not_run']}")
     if rec["killed"]:
         out.append(f"had to kill {len(rec['killed'])} processes of its kernel: {rec['killed']}")
     for w in rec["widgets"]:
         if w["note"] is None and not widget_ok(w):
-            why = w["error"] or ("output did not change" if w["changed"] is False else "not moved")
-            out.append(f"cell {w['cell']} {w['kind']} {w['description']!r}: {why}")
+            out.append(f"cell {w['cell']} {w['kind']} {w['description']!r}: {problem_of(w)}")
     return out
 
 
