@@ -41,7 +41,7 @@ def scenario_names(text: str | None) -> list[str]:
     return parse_scenarios(text)
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit code 2
         self.exit(2, f"error: {message}\n")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from helpers.cli.batch import COMMANDS as BATCH_COMMANDS
 from helpers.cli.common import (
-    _Parser,
+    Parser,
     add_batch_size,
     scenario_names,
     stderr_progress,
@@ -534,8 +534,8 @@ class _Interrupt:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m helpers", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="python -m helpers", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, (helptext, add_args, _) in COMMANDS.items():
         add_args(sub.add_parser(name, help=helptext))
     args = parser.parse_args(argv)

@@ -56,7 +56,7 @@ def parse_mem(text: str | int) -> int:
     return int(m.group(1)) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[m.group(2).lower()]
 
 
-def _as_int(value):
+def as_int(value):
     """numpy integers -> int; anything else unchanged (require_positive rejects it)."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)

@@ -34,7 +34,7 @@ import pandas as pd
 
 from helpers.core.config import LabError
 from helpers.core.lines import has, installed_pyspark
-from helpers.measure.metrics import _get_json
+from helpers.measure.metrics import rest_json
 
 FAST_POLL, SLOW_POLL = "100ms", "1s"
 
@@ -169,8 +169,8 @@ def group_tasks(spark, group: str) -> pd.DataFrame:
     """Every task of the jobs run under job group `group` (`sc.setJobGroup`), from the REST API."""
     base = app_url(spark)
     frames = [
-        task_table(_get_json(f"{base}/stages/{s}/{a}/taskList?length=100000"), s)
-        for s, a in group_stages(_get_json(f"{base}/jobs"), group)
+        task_table(rest_json(f"{base}/stages/{s}/{a}/taskList?length=100000"), s)
+        for s, a in group_stages(rest_json(f"{base}/jobs"), group)
     ]
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=TASK_COLUMNS)
@@ -206,10 +206,10 @@ def executor_memory(spark, group: str | None = None, last: bool = False) -> pd.D
     peaks over its life (`/allexecutors`; in local mode the one executor is 'driver')."""
     base = app_url(spark)
     if group is None:
-        return memory_peaks(_get_json(f"{base}/allexecutors"))
+        return memory_peaks(rest_json(f"{base}/allexecutors"))
     return largest_peaks(
-        stage_memory_peaks(_get_json(f"{base}/stages/{s}/{a}"))
-        for s, a in group_stages(_get_json(f"{base}/jobs"), group, last)
+        stage_memory_peaks(rest_json(f"{base}/stages/{s}/{a}"))
+        for s, a in group_stages(rest_json(f"{base}/jobs"), group, last)
     )
 
 
@@ -226,7 +226,7 @@ def executor_hosts(spark) -> dict[str, str]:
     """Active executors (the driver left out) -> host:port, from the REST API."""
     return {
         str(e["id"]): e.get("hostPort", "")
-        for e in _get_json(f"{app_url(spark)}/executors")
+        for e in rest_json(f"{app_url(spark)}/executors")
         if e["id"] != "driver"
     }
 

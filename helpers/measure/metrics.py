@@ -15,7 +15,7 @@ import pandas as pd
 from helpers.core.validate import parse_size
 
 
-def _get_json(url: str, timeout: float = 30.0, tries: int = 3):
+def rest_json(url: str, timeout: float = 30.0, tries: int = 3):
     """GET a JSON document from the local Spark UI; on a loaded machine the UI can answer late,
     so a timed-out read is retried (`tries` in all) before the error goes up."""
     for attempt in range(tries):
@@ -33,9 +33,9 @@ def python_metrics(spark, execution_id: int | None = None) -> pd.DataFrame:
     REST API: node, metric, value (text as Spark shows it) and bytes (for size metrics)."""
     base = f"{spark.sparkContext.uiWebUrl}/api/v1/applications/{spark.sparkContext.applicationId}"
     if execution_id is None:
-        executions = _get_json(f"{base}/sql?details=false&length=1000")
+        executions = rest_json(f"{base}/sql?details=false&length=1000")
         execution_id = max(e["id"] for e in executions)
-    detail = _get_json(f"{base}/sql/{execution_id}?details=true")
+    detail = rest_json(f"{base}/sql/{execution_id}?details=true")
     rows = []
     for node in detail.get("nodes", []):
         for metric in node.get("metrics", []):
@@ -99,7 +99,7 @@ def operator_matches(expected: str, name: str) -> bool:
 def _executions(spark) -> list[dict]:
 
     sc = spark.sparkContext
-    return _get_json(
+    return rest_json(
         f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/sql?details=false&length=100000"
     )
 

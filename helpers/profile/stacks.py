@@ -156,7 +156,7 @@ def build_tree(stacks: Stacks) -> Node:
     return root
 
 
-def _short(label: str) -> str:
+def short_label(label: str) -> str:
     """'predict (lightgbm/basic.py)' -> 'predict'; 'org.apache.X.method' -> 'X.method'."""
     if " (" in label:
         return label.split(" (", 1)[0]

@@ -14,7 +14,7 @@ from helpers.profile.classify import (
     category_tree,
     flame_boxes,
 )
-from helpers.profile.stacks import Stacks, _short
+from helpers.profile.stacks import Stacks, short_label
 from helpers.profile.workers import profile_scenario
 from helpers.viz.style import series_styles
 
@@ -75,7 +75,7 @@ def plot_flame(
                 )
             )
         if width > 0.05:
-            text = _short(b.name) if b.depth else f"all: {total / 1e6:.2f} s"
+            text = short_label(b.name) if b.depth else f"all: {total / 1e6:.2f} s"
             chars = int(width * 125)
             text = text if len(text) <= chars else text[: max(chars - 1, 1)] + "…"
             ax.text(

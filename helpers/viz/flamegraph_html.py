@@ -34,7 +34,7 @@ from helpers.profile.classify import (
     category_tree,
     flame_boxes,
 )
-from helpers.profile.stacks import Stacks, _short
+from helpers.profile.stacks import Stacks, short_label
 
 WIDTH = 1200  # SVG user units across the whole graph (the SVG scales to its container)
 ROW = 18  # SVG user units per stack level
@@ -105,7 +105,7 @@ def _amount(weight: int, unit: str) -> str:
 def _frame(box: Box, total: int, unit: str) -> str:
     x, width = box.offset / total * WIDTH, box.weight / total * WIDTH
     tip = f"{box.name}\n{_amount(box.weight, unit)} ({100 * box.weight / total:.2f}% of total)"
-    label = _short(box.name) if box.depth else f"all: {_amount(total, unit)}"
+    label = short_label(box.name) if box.depth else f"all: {_amount(total, unit)}"
     hidden = "" if width >= MIN_LABEL else ' display="none"'
     segments = "".join(
         f'<rect class="s" x="{100 * (o - box.offset) / box.weight:.4f}%" '

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from helpers import exercises
-from helpers.cli.common import _Parser
+from helpers.cli.common import Parser
 from helpers.cli.main import COMMANDS as CLI
 from helpers.core.config import LabError
 from helpers.core.lines import LINES, SINCE
@@ -21,8 +21,8 @@ CI = wire.SIZES["ci"]
 
 
 def _cli_parser():
-    parser = _Parser(prog="python -m helpers")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="python -m helpers")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, (_, add_args, _) in CLI.items():
         add_args(sub.add_parser(name))
     return parser

@@ -39,7 +39,7 @@ from helpers.core.config import LabError, scale
 from helpers.core.findings import Finding, finding
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import session_key
-from helpers.core.validate import _as_int, require_positive
+from helpers.core.validate import as_int, require_positive
 from helpers.measure.samplers import (
     JvmSampler,
     ProcessSampler,
@@ -260,7 +260,7 @@ def measure_point(spark, work: Workload, batch_size: int, interval: float = 0.1)
     """Run `work` into the noop sink once with maxRecordsPerBatch = `batch_size`, measuring wall
     time, CPU of the session's processes and memory peaks (module docstring: which meter is
     which)."""
-    require_positive("batch size", _as_int(batch_size))
+    require_positive("batch size", as_int(batch_size))
     batch_size = int(batch_size)
     set_batch_size(spark, batch_size)
     frame = work.build()
@@ -328,7 +328,7 @@ def sweep(
     """`repeats` x `measure_point` per batch size, in ascending order (so allocator carry-over in
     reused workers can only come from smaller batches). Tidy DataFrame, one row per run.
     `progress` reports the warm-up and each point (`helpers.core.progress`)."""
-    sizes = sorted({require_positive("batch size", _as_int(b)) for b in batch_sizes})
+    sizes = sorted({require_positive("batch size", as_int(b)) for b in batch_sizes})
     require_positive("repeats", repeats)
     if not sizes:
         raise LabError("no batch sizes to sweep: pass e.g. [100, 1000, 10000].")

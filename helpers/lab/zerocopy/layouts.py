@@ -16,7 +16,7 @@ from helpers.core.findings import Finding, finding
 from helpers.core.session import conf_scope
 from helpers.core.validate import require_positive
 from helpers.lab.zerocopy.buffers import copied_bytes, feature_matrix_cols, shares_with
-from helpers.lab.zerocopy.ledger import _JvmArrow, _median_time
+from helpers.lab.zerocopy.ledger import JvmArrow, median_time
 from helpers.measure.timing import reference_predictions, time_noop
 from helpers.model.data import N_FEATURES, feature_names
 from helpers.paths.scenarios import BATCH_CONF, input_frame, rowmajor_view, scenario_frame
@@ -64,10 +64,10 @@ def stacking_vs_view(rows: int, n_features: int = N_FEATURES, repeats: int = 5) 
     lists = pa.ListArray.from_arrays(
         pa.array(np.arange(0, rows * n_features + 1, n_features, dtype=np.int32)), lists.flatten()
     )
-    s1, X1 = _median_time(
+    s1, X1 = median_time(
         lambda: np.column_stack([batch.column(i).to_numpy() for i in range(n_features)]), repeats
     )
-    s2, X2 = _median_time(lambda: rowmajor_view(lists, n_features), repeats)
+    s2, X2 = median_time(lambda: rowmajor_view(lists, n_features), repeats)
     if not np.array_equal(X1, X2):
         raise LabError(
             "The two layouts disagree: the array column was not built from the same rows."
@@ -99,7 +99,7 @@ def jvm_write_seconds(spark, df, batch_rows: int, repeats: int = 3) -> tuple[flo
     MapInBatchExec does, into Arrow IPC bytes (ArrowConverters via py4j), and the batch's bytes."""
     from pyspark.sql import functions as F
 
-    jvm = _JvmArrow(spark)
+    jvm = JvmArrow(spark)
     sent = df.select(F.struct(*df.columns).alias("struct"))
     secs, _, message = jvm.to_arrow(jvm.rows_of(sent), sent._jdf.schema(), batch_rows, repeats)
     return secs, len(message)

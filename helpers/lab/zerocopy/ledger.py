@@ -154,7 +154,7 @@ class Ledger:
         return pd.DataFrame(out)
 
 
-def _median_time(fn, repeats: int) -> tuple[float, object]:
+def median_time(fn, repeats: int) -> tuple[float, object]:
     times, result = [], None
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -281,7 +281,7 @@ def python_hops(
         )
     )
 
-    secs, (batch, how) = _median_time(lambda: worker_read(path, stream), repeats)
+    secs, (batch, how) = median_time(lambda: worker_read(path, stream), repeats)
     hops.append(
         Hop(
             path,
@@ -300,7 +300,7 @@ def python_hops(
         def matrix():
             return np.column_stack([batch.column(f).to_numpy(zero_copy_only=False) for f in feats])
 
-        secs, X = _median_time(matrix, repeats)
+        secs, X = median_time(matrix, repeats)
         hops.append(
             Hop(
                 path,
@@ -313,7 +313,7 @@ def python_hops(
             )
         )
     else:
-        secs, (cols, how) = _median_time(lambda: worker_arrow_to_pandas(batch, timezone), repeats)
+        secs, (cols, how) = median_time(lambda: worker_arrow_to_pandas(batch, timezone), repeats)
         hops.append(
             Hop(
                 path,
@@ -328,10 +328,10 @@ def python_hops(
         if path == "map_in_pandas":
             pdf = cols[0]
             feats = [c for c in pdf.columns if c.startswith("f")]
-            secs, X = _median_time(lambda: pdf[feats].to_numpy(), repeats)
+            secs, X = median_time(lambda: pdf[feats].to_numpy(), repeats)
             how = "pdf[features].to_numpy() (scenario code)"
         else:
-            secs, X = _median_time(lambda: np.column_stack(cols), repeats)
+            secs, X = median_time(lambda: np.column_stack(cols), repeats)
             how = "np.column_stack(series) (scenario code)"
         hops.append(
             Hop(
@@ -345,7 +345,7 @@ def python_hops(
             )
         )
 
-    secs, pred = _median_time(lambda: predict(booster, X), repeats)
+    secs, pred = median_time(lambda: predict(booster, X), repeats)
     hops.append(
         Hop(
             path,
@@ -382,7 +382,7 @@ def python_hops(
             return worker_pandas_to_arrow([pd.Series(pred)], schema, timezone, safecheck)
 
         prefix = ""
-    secs, (out, how) = _median_time(to_arrow, repeats)
+    secs, (out, how) = median_time(to_arrow, repeats)
     # bytes new in the result = result bytes outside the prediction array and the input batch
     outside = [
         r
@@ -392,7 +392,7 @@ def python_hops(
     new = int(sum(n for _, n in outside))
     hops.append(Hop(path, "result -> Arrow", "python", new, secs, new > 0, prefix + how))
 
-    secs, (result_stream, how) = _median_time(lambda: worker_write(out), repeats)
+    secs, (result_stream, how) = median_time(lambda: worker_write(out), repeats)
     hops.append(Hop(path, "Python IPC write", "python", len(result_stream), secs, True, how))
 
     secs = socket_transfer_seconds(result_stream, repeats)
@@ -410,7 +410,7 @@ def python_hops(
     return hops, out.serialize().to_pybytes()
 
 
-class _JvmArrow:
+class JvmArrow:
     """The JVM's own Arrow code driven through py4j (ArrowConverters / UnsafeProjection, the
     line's signatures asked from the classes). Each timed call processes all batches in one py4j
     call; the py4j round trip is subtracted."""
@@ -630,7 +630,7 @@ def copy_ledger(
     previous_batch = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
     df = ledger_input(spark, rows, batches, n_features)
     feats = feature_names(n_features)
-    jvm = _JvmArrow(spark)
+    jvm = JvmArrow(spark)
     booster = load_booster()
     p = as_progress(progress)
     try:
