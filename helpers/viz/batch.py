@@ -117,7 +117,7 @@ def plot_sweep(
         ax2.set_ylabel(f"{_LABELS.get(memory_col, memory_col)} (MiB)", color=NEUTRAL, fontsize=8)
         top = p[memory_col].max() / MiB
         if budget_bytes:
-            ax2.axhline(budget_bytes / MiB, color=WARN_COLOR, ls=":", lw=1.5, label="budget")
+            ax2.axhline(budget_bytes / MiB, color=NEUTRAL, ls=":", lw=1.5, label="budget")
             top = max(top, budget_bytes / MiB)
         if (
             crash is not None

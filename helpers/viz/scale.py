@@ -23,6 +23,7 @@ from helpers.viz.style import (
     HATCHES,
     OTHER_COLORS,
     OTHER_MARKERS,
+    PLAIN_FORMATTER,
     REFERENCE_LINE,
     path_color,
 )
@@ -68,6 +69,9 @@ def plot_fit(study: ScaleStudy, extra_checks: list[dict] = ()):
         ylabel="model's prediction (s)",
         title=f"{study.scenario}: Parquet → predict → Parquet",
     )
+    for axis in (ax.xaxis, ax.yaxis):  # seconds as plain numbers, not 2 x 10^0
+        axis.set_major_formatter(PLAIN_FORMATTER)
+        axis.set_minor_formatter(PLAIN_FORMATTER)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
@@ -87,7 +91,7 @@ def plot_components(fit: CostFit, sizing: Sizing):
         fit, sizing.rows, sizing.partitions, sizing.batch_size, sizing.executors * sizing.cores
     )
     div, unit = time_unit(sizing.wall_s)
-    fig, ax = plt.subplots(figsize=(6.5, 2.2))
+    fig, ax = plt.subplots(figsize=(6.5, 2.4), layout="constrained")  # the legend below fits
     left = 0.0
     for i, (name, seconds) in enumerate(parts.items()):  # components, not paths: greys, hatches
         ax.barh(
@@ -111,8 +115,7 @@ def plot_components(fit: CostFit, sizing: Sizing):
         xlabel=f"predicted wall time ({unit})",
         title=f"{sizing.rows:,} rows on {sizing.executors} x {sizing.cores} cores",
     )
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=4)
-    fig.tight_layout()
+    fig.legend(fontsize=8, loc="outside lower center", ncol=4)
     return fig
 
 

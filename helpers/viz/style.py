@@ -192,6 +192,9 @@ def fmt_count(value: float) -> str:
 
 
 COUNT_FORMATTER = FuncFormatter(lambda v, _pos: fmt_count(v))
+PLAIN_FORMATTER = FuncFormatter(
+    lambda v, _pos: f"{v:g}"
+)  # a log axis in plain numbers: 2, not 2x10^0
 
 
 def count_axis(ax, axis: str = "y") -> None:
@@ -201,16 +204,13 @@ def count_axis(ax, axis: str = "y") -> None:
 
 def fmt_bytes(value: float) -> str:
     """Bytes as a person reads them: 512 B, 125 KiB, 1.5 MiB, 2 GiB (three significant digits)."""
-    v = float(value)
-    units = ((1, "B"), (2**10, "KiB"), (2**20, "MiB"), (2**30, "GiB"))
-    div, unit = next(((d, u) for d, u in units if abs(v) / d < 999.5), units[-1])
-    x = v / div
+    div, unit = bytes_unit(value)
+    x = float(value) / div
     return f"{x:,.0f} {unit}" if abs(x) >= 1000 else f"{x:.3g} {unit}"
 
 
-BYTES_FORMATTER = FuncFormatter(lambda v, _pos: fmt_bytes(v))
-
-
-def bytes_axis(ax, axis: str = "x") -> None:
-    """Tick labels of `ax`'s `axis` ("x" or "y") in B, KiB, MiB, GiB."""
-    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(BYTES_FORMATTER)
+def bytes_unit(largest: float) -> tuple[float, str]:
+    """The divisor and unit to draw bytes up to `largest` in (B, KiB, MiB or GiB), so an axis has
+    round ticks in that unit: `ax.plot(x, y / div)`, `ax.set_xlabel(f"... ({unit})")`."""
+    units = ((1, "B"), (2**10, "KiB"), (2**20, "MiB"), (2**30, "GiB"))
+    return next(((d, u) for d, u in units if abs(largest) / d < 999.5), units[-1])

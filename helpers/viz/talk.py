@@ -24,10 +24,12 @@ def plot_dial(table: pd.DataFrame):
             g.predict_us_per_row, g.ratio, yerr=[g.ratio - lo, hi - g.ratio], marker=st["marker"],
             ms=7, ls=st["ls"], lw=2.5, capsize=4, label=path, color=st["color"],
         )  # fmt: skip
-    for us, trees in table.groupby("predict_us_per_row").trees.first().items():
-        ax.annotate(f"{trees:,} trees", (us, 0.02), ha="center", fontsize=11, color="0.35")
     ax.axhline(1.0, label="physical limit of that model", **LIMIT_LINE)
     ax.set_xscale("log")
+    models = table.groupby("predict_us_per_row").trees.first()  # named on top, clear of the lines
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(list(models.index), [f"{t:,} trees" for t in models], fontsize=11)
+    top.minorticks_off()
     ax.set_ylim(0, max(1.1, float(np.nanmax(table.rows_per_s_max / table.limit_rows_per_s))))
     ax.set_xlabel("model cost: µs of predict per row on one core (log)", fontsize=12)
     ax.set_ylabel("rows/s ÷ physical limit of that model", fontsize=12)

@@ -13,7 +13,7 @@ from helpers.viz.style import (
     NEUTRAL,
     REFERENCE_LINE,
     SIDE_HATCHES,
-    bytes_axis,
+    bytes_unit,
     count_axis,
     path_color,
     swatch,
@@ -71,9 +71,10 @@ def plot_ledger(hops: pd.DataFrame, summary: pd.DataFrame):
         index="hop", columns="path", values="bytes", aggfunc="sum", sort=False
     ).fillna(0)
     pivot = pivot[paths]
-    pivot.plot.barh(ax=b, color=[path_color(p) for p in paths])
-    b.set_xlabel("written to new memory per batch")
-    bytes_axis(b, "x")
+    div, unit = bytes_unit(pivot.to_numpy().max())
+    (pivot / div).plot.barh(ax=b, color=[path_color(p) for p in paths])
+    b.set_xlabel(f"{unit} written to new memory per batch")
+    b.legend(title="path", loc="best", fontsize=9)
     b.invert_yaxis()
     b.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
