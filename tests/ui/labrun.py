@@ -265,6 +265,7 @@ def move_control(page, path: str, control: dict, timeout: float, tick=None) -> d
     message the move sent, then the view's output stops changing and its images have loaded.
     Returns the row of the summary for this control."""
     row = {
+        "notebook": path,
         "cell": control["cell"],
         "kind": control["kind"],
         "description": control["description"],
@@ -412,7 +413,10 @@ def run_notebook(page, server: lab.JupyterLab, name: str, opts, out: Path, tick)
                 page.evaluate(lab.CLOSE, name)
             except Exception:
                 pass
-            rec["killed"] = server.stop_kernel(name)
+            try:
+                rec["killed"] = server.stop_kernel(name)
+            except OSError as exc:  # the server did not answer: `JupyterLab.stop` reaps it all
+                rec["problems"].append(f"shutting its kernel down failed: {exc}")
     return rec
 
 
