@@ -26,6 +26,7 @@ predicting and sizing are pure.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -45,7 +46,7 @@ from helpers.core.processes import process_command, processes_under
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import conf_scope, jvm_pid, on_cluster
 from helpers.core.ship import kit_hints
-from helpers.core.validate import parse_mem, require_positive
+from helpers.core.validate import check_log_level, parse_mem, require_positive
 from helpers.lab.batch import sweep, zone
 from helpers.measure.timing import BATCH_CONF, cpu_spent, tree_cpu_snapshot
 from helpers.model.data import N_FEATURES, ensure_features
@@ -918,6 +919,9 @@ def _limit_run(fn, schema, setting, cores, rows, batch_size, workers) -> dict:
     out = {"setting": setting, "cores": cores, "per_worker_mib": per_worker, "rows": None}
     kw = {} if workers else {"master": "local[2]"}
     with on_cluster(workers, "09_memory_limit", conf=conf, synapseml=False, **kw) as (spark, _):
+        # the failure is the experiment: its one line below, not Spark's ERROR log of the task
+        # (in local mode the executor logs into the notebook, the worker's traceback with it)
+        spark.sparkContext.setLogLevel("OFF")
         stalled = threading.Event()
 
         def cancel():
@@ -940,6 +944,8 @@ def _limit_run(fn, schema, setting, cores, rows, batch_size, workers) -> dict:
             out.update(ok=False, error=error)
         finally:
             timer.cancel()
+            with contextlib.suppress(Exception):  # the JVM is shared with the kernel's session
+                spark.sparkContext.setLogLevel(check_log_level(os.environ.get("LAB_LOG_LEVEL")))
     return out
 
 
