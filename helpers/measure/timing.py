@@ -608,6 +608,48 @@ def bench_findings(
     return out
 
 
+CHANGE_FINDINGS = {
+    "slower": (
+        "**{variant}** ran at **{ratio:.2f}×** the rows/s of {original} (runs {lo:.2f}–{hi:.2f}×): "
+        "the edit costs {cost:.0%}."
+    ),
+    "faster": (
+        "**{variant}** ran at **{ratio:.2f}×** the rows/s of {original} (runs {lo:.2f}–{hi:.2f}×): "
+        "the edit gains {gain:.0%}."
+    ),
+    "same": (
+        "{variant} ran at {ratio:.2f}× the rows/s of {original}, inside their runs' spread "
+        "({lo:.2f}–{hi:.2f}×): no measurable difference; rerun with more repeats or a bigger edit."
+    ),
+}
+
+
+def change_findings(
+    records: list[BenchRecord], variant: str, original: str, tol: float = PARITY_TOL
+) -> list[Finding]:
+    """An edited path against its original, timed in the same bench (`records`): the variant's
+    rows/s over the original's (medians) with the range every pair of their runs allows; slower or
+    faster only when the whole range is on one side of 1.0, else no measurable difference. Then
+    parity of both. No physical limit here: its value is the one quoted where the bench ran."""
+    by = {r.name: r for r in records}
+    for name in (variant, original):
+        if name not in by:
+            raise LabError(f"No bench record named {name!r}: use one of {', '.join(by)}.")
+    v, o = by[variant], by[original]
+    v_walls, o_walls = v.walls or (v.wall_s,), o.walls or (o.wall_s,)
+    ratio = o.wall_s / v.wall_s  # same rows: rows/s ratio = inverse wall ratio
+    lo, hi = min(o_walls) / max(v_walls), max(o_walls) / min(v_walls)
+    names = dict(variant=variant, original=original, ratio=ratio, lo=lo, hi=hi)
+    if hi < 1.0:
+        out = [finding(CHANGE_FINDINGS, "slower", cost=1 - ratio, **names)]
+    elif lo > 1.0:
+        out = [finding(CHANGE_FINDINGS, "faster", gain=ratio - 1, **names)]
+    else:
+        out = [finding(CHANGE_FINDINGS, "same", **names)]
+    paths = pd.DataFrame([{"name": r.name, "max_abs_diff": r.max_abs_diff} for r in (v, o)])
+    return out + [_parity(paths, tol)]
+
+
 # ---- wall time with and without a profiler ------------------------------------------------------
 
 

@@ -247,3 +247,24 @@ def test_the_limit_row_heads_the_bench_table_with_its_prediction_cpu():
     assert top.keys() == row.keys() and pd.isna(top.pop("batch_size"))  # None -> NaN in pandas
     assert top == {k: v for k, v in row.items() if k != "batch_size"}
     assert timing.limit_row(limit([0.5]))["cpu_ceiling"] is None  # no CPU measured: no ceiling
+
+
+def _rec(name, walls, diff=0.0):
+    w = sorted(walls)[(len(walls) - 1) // 2]
+    return timing.BenchRecord(name, 1000, 10, w, 1000 / w, None, diff, "3.5.9", len(walls),
+                              walls=tuple(walls))  # fmt: skip
+
+
+def test_change_findings_name_a_direction_only_outside_every_pair_of_runs():
+    orig = _rec("orig", [1.0, 1.02, 1.01])
+    slow = timing.change_findings([_rec("mine", [1.3, 1.32, 1.31]), orig], "mine", "orig")
+    assert [f.key for f in slow] == ["slower", "agree"]
+    assert slow[0].values["ratio"] == pytest.approx(1.01 / 1.31)
+    assert slow[0].values["hi"] < 1.0
+    fast = timing.change_findings([_rec("mine", [0.5, 0.52, 0.51]), orig], "mine", "orig")
+    assert fast[0].key == "faster" and fast[0].values["gain"] == pytest.approx(1.01 / 0.51 - 1)
+    same = timing.change_findings([_rec("mine", [0.98, 1.05, 1.0], 1e-3), orig], "mine", "orig")
+    assert [f.key for f in same] == ["same", "disagree"]
+    assert same[0].values["lo"] < 1.0 < same[0].values["hi"]
+    with pytest.raises(timing.LabError, match="No bench record named 'nope'"):
+        timing.change_findings([orig], "nope", "orig")
