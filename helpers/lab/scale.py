@@ -475,8 +475,10 @@ def conf_block(sizing: Sizing, spark_version: str | None = None) -> str:
 def refusal(fit: CostFit, checks: list[dict] = (), load: float | None = None,
             cores: int | None = None) -> str | None:  # fmt: skip
     """Why this fit must not size a job, in one line, or None: a term at zero, an RMS residual
-    over RMS_LIMIT, or a check off by more than CHECK_LIMIT (blamed on a busy machine when the
-    repeats lay more than NOISE_LIMIT apart or the load average `load` passed the `cores`)."""
+    over RMS_LIMIT, or a check off by more than CHECK_LIMIT: blamed on the place when the check
+    ran elsewhere than the first one (the fit's) and the first one passed (with the CPU it burned
+    more, when measured), else on a busy machine when the repeats lay more than NOISE_LIMIT apart
+    or the load average `load` passed the `cores`."""
     if fit.zero_terms:
         return (
             f"the fit put the {' and '.join(fit.zero_terms)} cost at 0 s: the runs could not see "
@@ -491,21 +493,41 @@ def refusal(fit: CostFit, checks: list[dict] = (), load: float | None = None,
     if not bad:
         return None
     c = bad[0]
+    home = checks[0]  # the first check runs where the fit did
     noisy = (fit.repeat_spread or 0) > NOISE_LIMIT or (
         load is not None and cores is not None and load > cores
     )
-    cause = (
-        "the machine was busy (repeats differ by {spread:.0%}, load average {load:.1f}): "
-        "rerun when it is quiet"
-        if noisy
-        else "the model misses something this run did: refit at sizes nearer the job"
-    )
+    if c.get("where") != home.get("where") and abs(home["error"]) <= CHECK_LIMIT:
+        cause = (
+            f"the model was fitted on {home.get('where')}, not on {c.get('where')}"
+            + _cpu_clause(home, c)
+            + ": refit where the job runs (`python -m helpers scale --cluster N`)"
+        )
+    elif noisy:
+        cause = (
+            "the machine was busy (repeats differ by {spread:.0%}, load average {load:.1f}): "
+            "rerun when it is quiet"
+        )
+    else:
+        cause = "the model misses something this run did: refit at sizes nearer the job"
     return (
         f"the {c['check']} ran {abs(c['error']):.0%} {direction(c['error'])} (limit "
         f"{CHECK_LIMIT:.0%}); "
         + cause.format(spread=fit.repeat_spread or 0.0, load=load if load is not None else 0.0)
         + "."
     )
+
+
+def _cpu_clause(base: dict, other: dict) -> str:
+    """', which burned 1.12x the CPU for the same rows' when both checks measured CPU, else ''."""
+    keys = ("jvm_cpu_s", "python_cpu_s")
+    if any(c.get(k) is None for c in (base, other) for k in keys):
+        return ""
+    base_cpu = base["jvm_cpu_s"] + base["python_cpu_s"]
+    if base_cpu <= 0:
+        return ""
+    ratio = (other["jvm_cpu_s"] + other["python_cpu_s"]) / base_cpu
+    return f", which burned {ratio:.2f}x the CPU for the same rows"
 
 
 def paste_block(sizing: Sizing, reason: str | None, spark_version: str | None = None) -> str:

@@ -256,6 +256,14 @@ def test_refusal_branches():
     assert "machine was busy (repeats differ by 20%" in scale.refusal(noisy, [bad])
     assert "load average 5.0" in scale.refusal(good, [bad], load=5.0, cores=2)
     assert "\n" not in line
+    # a check elsewhere than the fit's home (which passed): the place, and the CPU it burned more
+    home = {**ok, "where": "local[2]", "jvm_cpu_s": 10.0, "python_cpu_s": 30.0}
+    away = {**home, "where": "standalone 2x1", "check": "local[2] model on the cluster",
+            "error": 0.24, "jvm_cpu_s": 12.0, "python_cpu_s": 32.8}  # fmt: skip
+    line = scale.refusal(noisy, [home, away], load=5.0, cores=2)
+    assert "24% slower than predicted" in line
+    assert "fitted on local[2], not on standalone 2x1" in line
+    assert "burned 1.12x the CPU" in line and "--cluster N" in line and "busy" not in line
 
 
 def test_paste_block_or_one_line_why_not():
