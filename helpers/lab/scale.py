@@ -1020,6 +1020,10 @@ TEMPLATES = {
         "worker, {rows:,} rows, no MemoryError."
     ),
     "limit_failed": "**{setting} with {cores} cores failed**: {error}.",
+    "limit_ok_below": (
+        "{setting} ({per_worker_mib:,} MiB per worker, {share:.0%} of the sized value) ran as "
+        "well: this job's workers needed less than the address space measured without a limit."
+    ),
 }
 
 
@@ -1125,16 +1129,25 @@ def sizing_findings(sizing: Sizing) -> list[Finding]:
     return out
 
 
-def limit_findings(runs: list[dict]) -> list[Finding]:
-    """One finding per `memory_limit_run`: it ran, or the one line of why it failed."""
-    return [
-        finding(TEMPLATES, "limit_ok", **{k: r[k] for k in ("setting", "cores", "per_worker_mib",
-                                                           "rows")})
-        if r["ok"]
-        else finding(TEMPLATES, "limit_failed", setting=r["setting"], cores=r["cores"],
-                     error=r["error"])
-        for r in runs
-    ]  # fmt: skip
+def limit_findings(runs: list[dict], sized: str | None = None) -> list[Finding]:
+    """One finding per `memory_limit_run`: the sized setting (`sized`, default the first run's)
+    ran, a smaller one ran as well (the measurement was an upper bound), or the one line of why
+    it failed."""
+    sized = sized or (runs[0]["setting"] if runs else None)
+    sized_mib = parse_mem(sized) / MiB if sized else None
+    out = []
+    for r in runs:
+        if not r["ok"]:
+            out.append(finding(TEMPLATES, "limit_failed", setting=r["setting"], cores=r["cores"],
+                               error=r["error"]))  # fmt: skip
+            continue
+        values = {k: r[k] for k in ("setting", "cores", "per_worker_mib", "rows")}
+        if r["setting"] == sized or not sized_mib:
+            out.append(finding(TEMPLATES, "limit_ok", **values))
+        else:
+            share = parse_mem(r["setting"]) / MiB / sized_mib
+            out.append(finding(TEMPLATES, "limit_ok_below", share=share, **values))
+    return out
 
 
 def cpu_comparison(base: dict, other: dict) -> list[Finding]:

@@ -317,6 +317,11 @@ def test_limit_findings():
     keys = [f.key for f in scale.limit_findings([ok, bad])]
     assert keys == ["limit_ok", "limit_failed"]
     assert scale.limit_findings([bad])[0].values["error"].startswith("MemoryError")
+    # a smaller setting that ran is not "the sized setting": the measurement was an upper bound
+    half = {**ok, "setting": "1380m", "per_worker_mib": 345}
+    found = scale.limit_findings([ok, half])
+    assert [f.key for f in found] == ["limit_ok", "limit_ok_below"]
+    assert found[1].values["share"] == 0.5 and "sized setting" not in found[1].text()
 
 
 def test_exercise_checkers_of_notebook_09():
