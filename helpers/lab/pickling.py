@@ -541,7 +541,7 @@ THROUGHPUT_FINDINGS = {
     "**{widest}**, {narrowest_ratio:.1f}x on **{narrowest}** ({rows:,} rows, {repeats} run(s) "
     "each).",
     "noise": "On {kinds} the two are within {band:.0%} of each other or their runs overlap: "
-    "per-task overhead hides the per-row cost at this size; rerun with `LAB_SCALE=workshop`.",
+    "per-task overhead hides the per-row cost at {rows:,} rows; more rows would show it.",
     "row_faster": "The row `@udf` was faster beyond the noise on {kinds}: per-task overhead, "
     "not pickling, dominates there at {rows:,} rows.",
     "one_run": "One run per path: no spread to tell these gaps from noise; rerun with "
@@ -633,7 +633,8 @@ def throughput_findings(
         noisy = [k for k in kinds if verdict[k] == 0]
         faster = [k for k in kinds if verdict[k] < 0]
         if noisy:
-            out.append(finding(THROUGHPUT_FINDINGS, "noise", kinds=", ".join(noisy), band=band))
+            out.append(finding(THROUGHPUT_FINDINGS, "noise", kinds=", ".join(noisy), band=band,
+                               rows=rows))  # fmt: skip
         if faster:
             out.append(
                 finding(THROUGHPUT_FINDINGS, "row_faster", kinds=", ".join(faster), rows=rows)

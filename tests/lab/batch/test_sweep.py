@@ -176,6 +176,9 @@ def test_sweep_findings_one_per_label_and_a_flat_small_batch_peak():
     (w,) = S.arrow_peak_findings(A)
     assert w.key == "small_batches_flat"
     assert (w.values["lo"], w.values["hi"], w.values["spread"]) == (30, 1000, 1.25)
+    assert "peaks at most 1.2× apart" in w.text()
+    same = S.arrow_peak_findings(A.assign(peak_jvm_offheap_bytes=5 * MiB))[0]
+    assert "the same Arrow off-heap peak (within 10%)" in same.text()
     assert w.values["initial"] == S.ARROW_INITIAL_VALUES
 
 
