@@ -433,15 +433,16 @@ def conf_defined(spark, key: str) -> bool:
 
 
 def arrow_confs(spark) -> pd.DataFrame:
-    """The public SQL confs whose key contains 'arrow' in this Spark (key, default, since)."""
+    """The public SQL confs whose key contains 'arrow' in this Spark: key, this session's value
+    (`getAllDefinedConfs` gives the value set here, else the default) and since."""
     confs = spark._jsparkSession.sessionState().conf().getAllDefinedConfs()
     rows = []
     it = confs.iterator()
     while it.hasNext():
         t = it.next()
         if "arrow" in t._1():
-            rows.append({"key": t._1(), "default": t._2(), "since": t._4()})
-    return pd.DataFrame(rows, columns=["key", "default", "since"]).sort_values(
+            rows.append({"key": t._1(), "value_here": t._2(), "since": t._4()})
+    return pd.DataFrame(rows, columns=["key", "value_here", "since"]).sort_values(
         "key", ignore_index=True
     )
 
@@ -452,7 +453,7 @@ def arrow_confs(spark) -> pd.DataFrame:
 @dataclass
 class BatchKnobs:
     """What this Spark says about its batch confs: its version, its public Arrow confs (key,
-    default, since), which of `RECORDS_KEY`/`BYTES_KEY` it defines, and what `spark.conf.get`
+    this session's value, since), which of `RECORDS_KEY`/`BYTES_KEY` it defines, and what `spark.conf.get`
     returned after `spark.conf.set(BYTES_KEY, "1")` (None if the set was refused)."""
 
     version: str

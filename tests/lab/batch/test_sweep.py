@@ -119,7 +119,7 @@ MiB = 2**20
 
 
 def knobs(bytes_defined):
-    confs = pd.DataFrame({"key": ["a", "b", "c"], "default": "", "since": ""})
+    confs = pd.DataFrame({"key": ["a", "b", "c"], "value_here": "", "since": ""})
     defined = {S.RECORDS_KEY: True, S.BYTES_KEY: bytes_defined}
     return S.BatchKnobs("3.5.9", confs, defined, "1")
 
