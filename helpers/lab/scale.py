@@ -105,6 +105,11 @@ def human_time(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def check_time(seconds: float) -> str:
+    """A check's seconds with a decimal below 90 s, so a few percent show: '15.2 s'."""
+    return f"{seconds:.1f} s" if seconds < 90 else human_time(seconds)
+
+
 def direction(error: float) -> str:
     """The words for a signed error (measured - predicted) / predicted."""
     return "slower than predicted" if error > 0 else "faster than predicted"
@@ -1041,8 +1046,8 @@ def check_findings(checks: list[dict]) -> list[Finding]:
                 TEMPLATES,
                 key,
                 check=c["check"],
-                predicted=human_time(c["predicted_s"]),
-                measured=human_time(c["measured_s"]),
+                predicted=check_time(c["predicted_s"]),
+                measured=check_time(c["measured_s"]),
                 pct=abs(c["error"]),
                 direction=direction(c["error"]),
                 limit=CHECK_LIMIT,

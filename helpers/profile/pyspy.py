@@ -371,7 +371,7 @@ PYSPY_FINDINGS = {
     ),
     "predict": (
         "Inside `predict`, {lightgbm_share:.0%} of the time is LightGBM's own C++ "
-        "(`lib_lightgbm.so`: tree traversal), the rest is the glue around it."
+        "(`lib_lightgbm.so`: tree traversal){rest}."
     ),
     "cost": (
         "Its price: best run with py-spy / without = **{ratio:.2f}** against {sampler_ratio:.3f} "
@@ -410,6 +410,7 @@ def pyspy_findings(
     gap = cost.ratio - sampler_ratio
     cost_key = "cost" if gap > noise else "cost_not_higher" if -gap > noise else "cost_noise"
     inside = library_table(spy.stacks, under=PREDICT_FRAME)
+    share = float(inside[inside.library.str.contains("lightgbm")].share.sum())
     libs = library_table(spy.stacks)
     return [
         finding(
@@ -421,7 +422,8 @@ def pyspy_findings(
         finding(
             PYSPY_FINDINGS,
             "predict",
-            lightgbm_share=float(inside[inside.library.str.contains("lightgbm")].share.sum()),
+            lightgbm_share=share,
+            rest="" if share >= 0.995 else ", the rest is the glue around it",
         ),
         finding(
             PYSPY_FINDINGS, cost_key, ratio=cost.ratio, sampler_ratio=sampler_ratio, noise=noise

@@ -453,8 +453,8 @@ def arrow_confs(spark) -> pd.DataFrame:
 @dataclass
 class BatchKnobs:
     """What this Spark says about its batch confs: its version, its public Arrow confs (key,
-    this session's value, since), which of `RECORDS_KEY`/`BYTES_KEY` it defines, and what `spark.conf.get`
-    returned after `spark.conf.set(BYTES_KEY, "1")` (None if the set was refused)."""
+    this session's value, since), which of `RECORDS_KEY`/`BYTES_KEY` it defines, and what
+    `spark.conf.get` returned after `spark.conf.set(BYTES_KEY, "1")` (None if refused)."""
 
     version: str
     confs: pd.DataFrame
