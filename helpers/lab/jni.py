@@ -881,8 +881,8 @@ DECISION_FINDINGS = {
     ),
     "synapseml_gap": (
         "SynapseML ran {synapseml_rows_per_s:,.0f} rows/s, {synapseml_overhead_us:.1f} µs "
-        "overhead per row over batched predict: one native call per row, each parsing its "
-        "parameters and taking a lock."
+        "overhead per row over batched predict: one predict call into LightGBM per row (section "
+        "2 counts every native call), each parsing its parameters and taking a lock."
     ),
     "fast_api": (
         "The Fast single-row API, which parses parameters once, would cut that: "
