@@ -352,3 +352,12 @@ def test_empty_zone_and_no_lever_are_answers_but_none_is_not():
     assert ex.check_zone_answer(None, ZONE_POINTS, 16 * MiB).startswith("Not yet")
     assert ex.check_lever_count(0, LEVERS).startswith("Correct")
     assert ex.check_lever_count(None, LEVERS) == ex.NOT_A_NUMBER
+
+
+def test_small_batch_cost_reads_the_median_of_each_batch_sizes_runs():
+    # one lucky run at 100,000 must not become "the best": medians 40k (1,000) and 30k (100,000)
+    runs = pd.DataFrame({"label": "map_in_arrow", "batch_size": [100, 100, 1000, 1000, 100_000,
+                                                                 100_000],
+                         "throughput": [10e3, 10e3, 40e3, 40e3, 20e3, 45e3]})  # fmt: skip
+    verdict = ex.check_small_batch_cost(4.0, runs)
+    assert verdict.startswith("Correct") and "at 1,000 rows per batch" in verdict
