@@ -582,6 +582,13 @@ def socket_table(spark) -> pd.DataFrame:
             continue
     # an accepted socket shares its local port with the listener: key a connection by both ends
     owner = {(local, remote): pid for pid, _, local, remote, status in conns if remote}
+    # py4j's callback server: a port this process listens on that a JVM connected to
+    me = os.getpid()
+    listening = {lo[1] for pid, _, lo, _, st in conns if pid == me and st == "LISTEN"}
+    ports["callback"] = {
+        lo[1] for pid, _, lo, re, _ in conns
+        if pid == me and re and lo[1] in listening and roles.get(owner.get((re, lo))) == "jvm"
+    }  # fmt: skip
     rows = []
     for pid, role, local, remote, status in conns:
         peer = owner.get((remote, local)) if remote else None
@@ -692,7 +699,9 @@ def _purpose(role, peer_role, local, remote, status, ports) -> str:
     if "this Python (driver side)" in (role, peer_role) and "jvm" in (role, peer_role):
         return "py4j callback: the JVM calling back into this Python process"
     if role == "this Python (driver side)" and status == "LISTEN":
-        return "py4j callback server of this Python process"
+        if local in ports.get("callback", ()):
+            return "py4j callback server of this Python process"
+        return "a port this process listens on for something else (e.g. Jupyter's kernel channels)"
     if role == "jvm" and status == "LISTEN":
         return {
             ports["ui"]: "Spark UI",

@@ -98,3 +98,12 @@ def test_notebook_udf_agrees_with_the_reference(spark):
     assert got.shape == ref.shape and np.max(np.abs(got - ref)) <= 1e-9
     ops = metrics.python_operators(ns["scored"])
     assert ops == metrics.python_operators(scenario_frame(spark, "pandas_udf", rows=2_000))
+
+
+def test_only_the_port_a_jvm_connected_to_is_the_py4j_callback_server():
+    from helpers.lab.journey import _purpose
+
+    ports = {"gateway": 1, "ui": 2, "rpc": 3, "callback": {5000}}
+    me = "this Python (driver side)"
+    assert _purpose(me, "", 5000, None, "LISTEN", ports).startswith("py4j callback server")
+    assert "Jupyter" in _purpose(me, "", 6000, None, "LISTEN", ports)
