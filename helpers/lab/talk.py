@@ -932,6 +932,15 @@ def claim_paths() -> list[str]:
     return [n for n in want if n in SCENARIOS]
 
 
+def kit_transport(dial_table: pd.DataFrame, trees: int = 100) -> tuple[int, float]:
+    """The dial's model nearest `trees` (the kit's model has 100) and the transport share of the
+    best batched (non row-at-a-time) path on it; NaN when the dial has none."""
+    t = int(dial_table.trees.iloc[(dial_table.trees - trees).abs().argmin()])
+    kit = dial_table[dial_table.trees == t]
+    batched = kit[~kit.path.isin([n for n, s in SCENARIOS.items() if s.row_at_a_time])]
+    return t, float(batched.transport_share.min()) if len(batched) else float("nan")
+
+
 def triage_table(spark, job, loads: dict, grid: pd.DataFrame, dial_table: pd.DataFrame,
                  mem: dict, executor_cores: int = 4) -> pd.DataFrame:  # fmt: skip
     """The Monday checklist filled in from this run: each step, what this run read, what to do."""
@@ -939,9 +948,7 @@ def triage_table(spark, job, loads: dict, grid: pd.DataFrame, dial_table: pd.Dat
     parts = job.rdd.getNumPartitions()
     pb, mc = loads["per batch"], loads["module cache"]
     best = grid.loc[grid.rows_per_s.idxmax()]
-    kit = dial_table.iloc[(dial_table.trees - 100).abs().argsort()]
-    arrow = kit[~kit.path.isin([n for n, s in SCENARIOS.items() if s.row_at_a_time])]
-    share = arrow.groupby("trees").transport_share.min().iloc[0] if len(arrow) else float("nan")
+    trees, share = kit_transport(dial_table)
     other = (
         "SynapseML (JVM scoring) is available on this line"
         if "synapseml" in SCENARIOS
@@ -963,6 +970,7 @@ def triage_table(spark, job, loads: dict, grid: pd.DataFrame, dial_table: pd.Dat
         ("8 threads", "num_threads x tasks",
          f"best: {int(best.tasks)} task(s) x {best.threads} thread(s)", "<= cores"),
         ("9 beyond Python", "model cost vs transport",
-         f"transport {share:.0%} of wall at ~100 trees", f"{other}; or read files in Python"),
+         f"transport {share:.0%} of wall at {trees} trees (best Arrow path)",
+         f"{other}; or read files in Python"),
     ]
     return pd.DataFrame(rows, columns=["step", "read", "this run", "do"])

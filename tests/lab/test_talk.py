@@ -260,3 +260,12 @@ def test_dial_rows_shrink_for_a_costly_model_only(monkeypatch):
     monkeypatch.setattr(talk.time, "perf_counter", lambda: 2.0 * next(clock))  # 2 s per 2k rows
     assert talk.dial_rows(path, 50_000, cores=2, run_s=10.0) == 20_000
     assert talk.dial_rows(path, 50_000, cores=2, run_s=1.0) == talk.DIAL_MIN_ROWS
+
+
+def test_kit_transport_reads_the_model_nearest_100_trees_and_its_best_batched_path():
+    dial = pd.DataFrame({"trees": [10, 10, 100, 100, 1000],
+                         "path": ["map_in_arrow", "row_udf", "map_in_arrow", "pandas_udf",
+                                  "map_in_arrow"],
+                         "transport_share": [0.88, 0.99, 0.38, 0.41, 0.03]})  # fmt: skip
+    assert talk.kit_transport(dial) == (100, 0.38)
+    assert talk.kit_transport(dial[dial.trees != 100]) == (10, 0.88)  # 10 is nearer than 1000
