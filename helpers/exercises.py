@@ -3,6 +3,8 @@ wrong answer), so a learner can try again. Solutions live in the notebooks' "Sol
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from helpers.core.config import LabError
@@ -415,16 +417,17 @@ def check_pyspark_memory(answer_mib: float, sizing: Sizing, rel: float = 0.02) -
     needs its measured peak x HEADROOM, and Spark gives each worker 1/cores of the setting."""
     if sizing.worker_bytes is None:
         raise LabError("This sizing has no measured worker memory: size it with a memory fit.")
-    truth = sizing.worker_bytes * HEADROOM * sizing.cores / 2**20
+    per_slot = math.ceil(sizing.worker_bytes * HEADROOM / 2**20)  # as the sizing rounds it
+    truth = per_slot * sizing.cores
     answer_mib = _number(answer_mib)
     if answer_mib is None:
         return NOT_A_NUMBER
     if _close(float(answer_mib), truth, rel):
         return (
-            f"Correct: {truth:,.0f} MiB per executor, i.e. {truth / sizing.cores:,.0f} MiB for "
-            f"each of its {sizing.cores} Python workers."
+            f"Correct: {truth:,} MiB per executor, i.e. {per_slot:,} MiB for each of its "
+            f"{sizing.cores} Python workers."
         )
-    if _close(float(answer_mib), truth / sizing.cores, rel):
+    if _close(float(answer_mib), per_slot, rel):
         return (
             "Almost: that is one worker's share. Spark divides the setting by the executor's "
             "cores, so multiply by them."
