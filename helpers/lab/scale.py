@@ -508,6 +508,8 @@ def refusal(fit: CostFit, checks: list[dict] = (), load: float | None = None,
             + _cpu_clause(home, c)
             + ": refit where the job runs (`python -m helpers scale --cluster N`)"
         )
+        if (c.get("spread") or 0) > NOISE_LIMIT:
+            cause += f"; that run's repeats also differ by {c['spread']:.0%}"
     elif noisy:
         cause = (
             "the machine was busy (repeats differ by {spread:.0%}, load average {load:.1f}): "

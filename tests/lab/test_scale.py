@@ -264,6 +264,8 @@ def test_refusal_branches():
     assert "24% slower than predicted" in line
     assert "fitted on local[2], not on standalone 2x1" in line
     assert "burned 1.12x the CPU" in line and "--cluster N" in line and "busy" not in line
+    line = scale.refusal(noisy, [home, {**away, "spread": 0.127}])
+    assert line.endswith("that run's repeats also differ by 13%.")
 
 
 def test_paste_block_or_one_line_why_not():
