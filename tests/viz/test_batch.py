@@ -42,7 +42,7 @@ def test_zone_view_gives_the_findings_and_the_chart_for_a_budget_in_mib():
     md, fig = batch_plots.zone_view(pts, 64)
     assert isinstance(md, Markdown) and isinstance(fig, Figure)
     assert md.data.splitlines() == [
-        "- **x**: Goldilocks zone: 1,000..10,000 rows per batch (2 points): at least 950 rows/s "
+        "- **x**: Goldilocks zone: 1,000 and 10,000 rows per batch: at least 950 rows/s "
         "(best 1,000 at 10,000) with peak_jvm_offheap_bytes under 64.0 MiB.",
         "- **y**: No batch size stays under the 64.0 MiB budget (peak_jvm_offheap_bytes); "
         "raise the budget or use smaller batches.",

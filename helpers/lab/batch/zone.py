@@ -22,7 +22,7 @@ MiB = 2**20
 # What a zone found: `Zone.findings` picks one key (rows/s, MiB, batch sizes in rows).
 ZONE_FINDINGS = {
     "range": (
-        "**{label}**: Goldilocks zone: {lo:,}..{hi:,} rows per batch ({points} points): at least "
+        "**{label}**: Goldilocks zone: {sizes} rows per batch: at least "
         "{threshold:,.0f} rows/s (best {best_throughput:,.0f} at {best_batch:,}) with "
         "{memory_col} under {budget_mib:.1f} MiB."
     ),
@@ -111,10 +111,20 @@ class Zone:
                 lo=self.lo,
                 hi=self.hi,
                 points=len(self.batches),
+                sizes=_sizes(self.batches),
                 threshold=self.threshold,
                 **common,
             )
         ]
+
+
+def _sizes(batches: list[int]) -> str:
+    """The zone's batch sizes as a reader takes them in: '3,162 and 100,000' (every size, so a
+    gap shows), or '100..100,000 (7 sizes)' beyond four."""
+    if len(batches) > 4:
+        return f"{batches[0]:,}..{batches[-1]:,} ({len(batches)} sizes)"
+    names = [f"{b:,}" for b in batches]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def zone_findings(zones: Mapping[str, Zone]) -> list[Finding]:

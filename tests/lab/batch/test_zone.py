@@ -41,7 +41,7 @@ def test_zone_is_within_tolerance_and_under_budget():
     assert z.over_budget == [100_000, 1_000_000]
     assert z.feasible_best_batch == 10_000
     (f,) = z.findings("x")
-    assert f.key == "range" and "1,000..10,000 rows per batch (2 points)" in f.text()
+    assert f.key == "range" and "1,000 and 10,000 rows per batch" in f.text()
     assert f.values["threshold"] == pytest.approx(950.0) and f.values["budget_mib"] == 64
 
 
@@ -144,7 +144,7 @@ def test_label_zones_and_their_findings_keep_the_label_order():
     assert list(zones) == ["b", "a"] and zones["a"].batches == [1_000, 10_000]
     found = zone_findings(zones)
     assert [f.values["label"] for f in found] == ["b", "a"]
-    assert found[0].text().startswith("**b**: Goldilocks zone: 1,000..10,000")
+    assert found[0].text().startswith("**b**: Goldilocks zone: 1,000 and 10,000")
 
 
 def sized(label, rows, row_bytes, per_partition=5_000):
@@ -170,3 +170,12 @@ def test_wide_findings_without_a_common_batch_size_only_give_the_zones():
     narrow = sized("m", [(100, 900.0, 2 * MiB)], 136)
     wide = sized("m (wide)", [(1000, 700.0, 6 * MiB)], 1096)
     assert [f.key for f in wide_findings(narrow, wide, 24 * MiB)] == ["single", "single"]
+
+
+def test_zone_sizes_read_as_a_list_so_a_gap_shows():
+    from helpers.lab.batch.zone import _sizes
+
+    assert _sizes([3162, 100_000]) == "3,162 and 100,000"
+    assert _sizes([100, 316, 1000]) == "100, 316 and 1,000"
+    assert _sizes([5]) == "5"
+    assert _sizes([1, 2, 3, 4, 5]) == "1..5 (5 sizes)"
