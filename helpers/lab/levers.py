@@ -573,6 +573,7 @@ class ProfilerComparison:
     kit_on_cpu_s: float
     udf_on_cpu_s: float
     kit_categories: dict = field(default_factory=dict)
+    udf_frame: str = ""  # the user function's frame name the sampler looked for
 
     def share(self, seconds: float) -> float:
         return seconds / self.worker_cpu_s if self.worker_cpu_s else 0.0
@@ -638,6 +639,7 @@ def profiler_compare(
         total_s(stacks),
         udf_seconds(stacks, udf) / 1e6,
         {k: v for k, v in categorize(stacks).items() if v > 0},
+        udf,
     )
 
 
@@ -674,7 +676,7 @@ def profiler_findings(c: ProfilerComparison) -> list[Finding]:
         finding(
             PROFILER_FINDINGS, key, cpu=c.worker_cpu_s, scenario=c.scenario,
             kit=c.kit_on_cpu_s, kshare=c.kit_share, cats=cats, udf=c.udf_on_cpu_s,
-            ushare=c.udf_share, frame=UDF_FRAMES.get(c.scenario, "?"),
+            ushare=c.udf_share, frame=c.udf_frame or UDF_FRAMES.get(c.scenario, "your UDF"),
         )
     ]  # fmt: skip
     if c.builtin_s > c.worker_cpu_s:
