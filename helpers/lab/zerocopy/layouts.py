@@ -158,7 +158,8 @@ LAYOUT_FINDINGS = {
     "array_faster": "End to end the array column ran {array_rps:,.0f} rows/s (runs "
     "{array_lo:,.0f}.."
     "{array_hi:,.0f}), faster than {features} columns at {columns_rps:,.0f} ({columns_lo:,.0f}.."
-    "{columns_hi:,.0f}): the saved copy shows.",
+    "{columns_hi:,.0f}): {gap_us:.2f} µs less wall time per row, where the copy it skips costs "
+    "{copy_us:.2f} µs per row in one process.",
     "array_slower": "End to end the array column ran {array_rps:,.0f} rows/s (runs "
     "{array_lo:,.0f}.."
     "{array_hi:,.0f}), slower than {features} columns at {columns_rps:,.0f} ({columns_lo:,.0f}.."
@@ -211,6 +212,8 @@ def layout_findings(
             array_lo=arr["rows_per_s_min"],
             array_hi=arr["rows_per_s_max"],
             features=n_features,
+            gap_us=(1 / cols["rows_per_s"] - 1 / arr["rows_per_s"]) * 1e6,
+            copy_us=stack["seconds"] / stack["rows"] * 1e6,
         ),
         finding(
             LAYOUT_FINDINGS,
