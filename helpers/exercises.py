@@ -521,5 +521,11 @@ def check_model_loads(answer, loads: dict) -> str:
     if n is None or n < 0:
         return NOT_A_NUMBER
     if int(n) == truth:
-        return f"Correct: {truth} loads for {loads['per batch']['batches']} Arrow batches."
+        conf = loads["per batch"]["batches"]
+        if truth == conf:
+            return f"Correct: {truth} loads, one per Arrow batch ({conf} batches)."
+        return (
+            f"Correct: {truth} loads, one per Arrow batch the workers got; maxRecordsPerBatch "
+            f"predicted {conf}, so the batches came another way (e.g. a cache's own batches)."
+        )
     return "Not quite: read loads['per batch']['loads']."

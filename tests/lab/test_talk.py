@@ -269,3 +269,14 @@ def test_kit_transport_reads_the_model_nearest_100_trees_and_its_best_batched_pa
                          "transport_share": [0.88, 0.99, 0.38, 0.41, 0.03]})  # fmt: skip
     assert talk.kit_transport(dial) == (100, 0.38)
     assert talk.kit_transport(dial[dial.trees != 100]) == (10, 0.88)  # 10 is nearer than 1000
+
+
+def test_per_batch_loads_below_the_conf_count_say_the_batches_came_larger():
+    assert talk._batch_note({"loads": 200, "batches": 200, "tasks": 8}) == ""
+    assert "fewer, larger" in talk._batch_note({"loads": 24, "batches": 200, "tasks": 8})
+    from helpers import exercises
+
+    loads = {"per batch": {"loads": 24, "batches": 200, "tasks": 8}}
+    assert "maxRecordsPerBatch predicted 200" in exercises.check_model_loads(24, loads)
+    loads = {"per batch": {"loads": 200, "batches": 200, "tasks": 8}}
+    assert exercises.check_model_loads(200, loads).startswith("Correct: 200 loads, one per")
