@@ -347,11 +347,9 @@ WIRE_FINDINGS = {
         "{diff:.3g} (the kit's bound is 1e-9)."
     ),
     "default_udf_arrow": (
-        "A plain `@udf` (no `useArrow`) ran at {ratio_a:.2f}x the limit on Spark {version_a} and "
-        "{ratio_b:.2f}x on Spark {version_b} ({change_rel:+.0%}; {rows:,} rows): from 4.2 a plain "
-        "`@udf` is Arrow-optimized by default ({change}, "
-        "`spark.sql.execution.pythonUDF.arrow.enabled`), while the explicit pickled `row_udf` "
-        "ran at {row_a:.2f}x and {row_b:.2f}x."
+        "On Spark {version_b} a plain `@udf` (Arrow-optimized by default from 4.2, {change}) ran "
+        "at {in_b:.2f}x the explicit pickled `row_udf`; on Spark {version_a}, where both are "
+        "pickled, at {in_a:.2f}x ({rows:,} rows). {verdict}"
     ),
     "default_udf_same": (
         "A plain `@udf` (no `useArrow`) ran at {ratio_a:.2f}x the limit on Spark {version_a} and "
@@ -458,6 +456,26 @@ def _slope_ms(records: list[dict]) -> dict[str, float]:
         out[daemon] = float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())
         out[daemon] *= 1e3
     return out
+
+
+def _default_udf_verdict(in_a: float, in_b: float) -> str:
+    """The plain @udf's gain from the Arrow default, against the noise of the line where it is
+    the same pickled path as `row_udf` (how far apart two identical paths ran there)."""
+    gain, noise = in_b / in_a - 1, abs(in_a - 1)
+    if gain > noise:
+        return (
+            f"The Arrow default gained {gain:.0%}, more than the {noise:.0%} two identical "
+            "pickled paths differ by."
+        )
+    if -gain > noise:
+        return (
+            f"It lost {-gain:.0%}, more than the {noise:.0%} two identical pickled paths differ "
+            "by: at these sizes the Arrow default does not pay."
+        )
+    return (
+        f"The difference ({gain:+.0%}) is within the {noise:.0%} two identical pickled paths "
+        "differ by: no gain measurable here."
+    )
 
 
 @dataclass
@@ -733,13 +751,19 @@ class WireComparison:
                 change=SINCE["arrow_udf_by_default"][1],
             )
             if arrow_a != arrow_b and "row_udf" in both:
+                row_a = float(ratio.loc["row_udf", a.label])
+                row_b = float(ratio.loc["row_udf", b.label])
+                in_a, in_b = ra / row_a, rb / row_b
                 out.append(
                     finding(
                         WIRE_FINDINGS,
                         "default_udf_arrow",
                         change_rel=rb / ra - 1,
-                        row_a=float(ratio.loc["row_udf", a.label]),
-                        row_b=float(ratio.loc["row_udf", b.label]),
+                        row_a=row_a,
+                        row_b=row_b,
+                        in_a=in_a,
+                        in_b=in_b,
+                        verdict=_default_udf_verdict(in_a, in_b),
                         **common,
                     )
                 )

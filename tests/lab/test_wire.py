@@ -258,10 +258,9 @@ def test_findings_3_5_vs_4_3():
     ]
     assert "Spark 3.5.9 and Spark 4.3.0" in found["versions"]
     assert SINCE["arrow_udf_by_default"][1] in found["default_udf_arrow"]
-    assert (
-        "0.10x the limit on Spark 3.5.9 and 0.20x on Spark 4.3.0 (+100%"
-        in found["default_udf_arrow"]
-    )
+    assert "ran at 2.00x the explicit pickled `row_udf`" in found["default_udf_arrow"]
+    assert "The Arrow default gained 100%, more than the 0%" in found["default_udf_arrow"]
+
     assert (
         SINCE["single_threaded_runner"][1] in found["runner"]
         and "`map_in_arrow`" in found["runner"]
@@ -449,3 +448,10 @@ def test_compare_lines_reports_one_step_per_command_per_line(monkeypatch):
     assert steps == [f"{line.label}: {c}" for line in LINES.values() for c in ("bench", "sweep")]
     assert events[-1].finished and events[-1].total == 2 * len(LINES)
     assert all(run.runs == {"bench": "bench", "sweep": "sweep"} for run in cmp.runs.values())
+
+
+def test_default_udf_verdict_against_the_same_path_noise():
+    v = wire._default_udf_verdict
+    assert v(0.94, 1.06).startswith("The Arrow default gained 13%")  # 13% > 6%
+    assert v(0.90, 0.95).startswith("The difference (+6%) is within the 10%")
+    assert v(1.0, 0.8).startswith("It lost 20%")
