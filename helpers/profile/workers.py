@@ -437,6 +437,11 @@ PROFILE_FINDINGS = {
         "Sampled worker time: {before_s:.2f} s before, {after_s:.2f} s after ({change:+.0%}; one "
         "run each, so the share is the steadier number)."
     ),
+    "change_time_against": (
+        "Sampled worker time: {before_s:.2f} s before, {after_s:.2f} s after ({change:+.0%}): the "
+        "edit added work, yet the total shrank, so one run each varies more than the edit costs; "
+        "read the share, not the width."
+    ),
 }
 
 CHANGE_VISIBLE = 0.01  # a frame's share of sampled time the eye finds on a flame graph
@@ -454,15 +459,16 @@ def function_share(stacks: dict, function: str) -> float:
 def change_findings(before: ProfileResult, after: ProfileResult, function: str) -> list[Finding]:
     """A learner's edit, measured: the share of sampled worker time with `function` on the stack
     before and after (seen when it grew by more than CHANGE_VISIBLE), and the sampled seconds of
-    both runs."""
+    both runs (`change_time_against` when the edit shows yet the total shrank: noise)."""
     b, a = function_share(before.python, function), function_share(after.python, function)
     key = "change_seen" if a - b > CHANGE_VISIBLE else "change_unseen"
     change = after.python_s / before.python_s - 1 if before.python_s else 0.0
+    against = key == "change_seen" and change < 0  # more work on the stack, less time in all
     return [
         finding(PROFILE_FINDINGS, key, frame=function, before=b, after=a),
         finding(
             PROFILE_FINDINGS,
-            "change_time",
+            "change_time_against" if against else "change_time",
             before_s=before.python_s,
             after_s=after.python_s,
             change=change,

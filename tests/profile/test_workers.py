@@ -138,3 +138,8 @@ def test_change_findings_see_the_learners_edit():
     assert fs[1].values["change"] == pytest.approx(0.25)
     tiny = _result(python={PREDICT: 1_000_000, copy: 5_000})
     assert workers.change_findings(before, tiny, "copy")[0].key == "change_unseen"
+    # the edit shows on the stack but the total shrank (one run each): say it is noise
+    shrunk = _result(python={PREDICT: 500_000, copy: 250_000})
+    fs = workers.change_findings(before, shrunk, "copy")
+    assert [f.key for f in fs] == ["change_seen", "change_time_against"]
+    assert "read the share, not the width" in fs[1].text()
