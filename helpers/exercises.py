@@ -9,7 +9,7 @@ import pandas as pd
 
 from helpers.core.config import LabError
 from helpers.core.validate import require_positive
-from helpers.lab.batch.sweep import MEMORY_METRIC
+from helpers.lab.batch.sweep import MEMORY_METRIC, spread_table
 from helpers.lab.batch.zone import goldilocks_zone
 from helpers.lab.jni import JniTax
 from helpers.lab.pickling import command_bytes
@@ -301,7 +301,7 @@ def check_small_batch_cost(
     if p.empty:
         labels = sorted(set(points["label"]))
         return f"Not yet: no sweep points labelled {label!r}; use one of {labels}."
-    median = p.groupby("batch_size")["throughput"].median().sort_index()
+    median = spread_table(p).set_index("batch_size")["median"].sort_index()
     best_size, small_size = int(median.idxmax()), int(median.index[0])
     truth = median[best_size] / median[small_size]
     answer = _number(answer)

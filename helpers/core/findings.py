@@ -33,13 +33,9 @@ def finding(templates: Mapping[str, str], key: str, **values: Any) -> Finding:
     return f
 
 
-def span(lo: float, hi: float) -> str:
-    """A range of shares as a person reads it: '12% to 97%', or '97%' when both round alike."""
-    a, b = f"{lo:.0%}", f"{hi:.0%}"
-    return a if a == b else f"{a} to {b}"
 
-
-def mib_span(lo: float, hi: float) -> str:
-    """A range of MiB as a person reads it: '440–461', or '446' when both round alike."""
-    a, b = f"{lo:,.0f}", f"{hi:,.0f}"
-    return a if a == b else f"{a}–{b}"
+def span(lo: float, hi: float, fmt: str = "{:.0%}", joiner: str = " to ") -> str:
+    """A range as a person reads it, its ends formatted with `fmt`: '12% to 97%', or '97%' when
+    both ends read alike (MiB: `span(lo, hi, "{:,.0f}", "–")` gives '440–461' or '446')."""
+    a, b = fmt.format(lo), fmt.format(hi)
+    return a if a == b else f"{a}{joiner}{b}"

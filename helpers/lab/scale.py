@@ -525,16 +525,22 @@ def refusal(fit: CostFit, checks: list[dict] = (), load: float | None = None,
     )
 
 
-def _cpu_clause(base: dict, other: dict) -> str:
-    """', which burned 1.12x the CPU for the same rows' when both checks measured CPU, else ''."""
+def cpu_ratio(base: dict, other: dict) -> float | None:
+    """Core-seconds (JVM + Python) of check run `other` over check run `base`, or None when
+    either did not measure its CPU."""
     keys = ("jvm_cpu_s", "python_cpu_s")
     if any(c.get(k) is None for c in (base, other) for k in keys):
-        return ""
+        return None
     base_cpu = base["jvm_cpu_s"] + base["python_cpu_s"]
     if base_cpu <= 0:
-        return ""
-    ratio = (other["jvm_cpu_s"] + other["python_cpu_s"]) / base_cpu
-    return f", which burned {ratio:.2f}x the CPU for the same rows"
+        return None
+    return (other["jvm_cpu_s"] + other["python_cpu_s"]) / base_cpu
+
+
+def _cpu_clause(base: dict, other: dict) -> str:
+    """', which burned 1.12x the CPU for the same rows' when both checks measured CPU, else ''."""
+    ratio = cpu_ratio(base, other)
+    return "" if ratio is None else f", which burned {ratio:.2f}x the CPU for the same rows"
 
 
 def paste_block(sizing: Sizing, reason: str | None, spark_version: str | None = None) -> str:
@@ -1160,12 +1166,10 @@ def limit_findings(runs: list[dict], sized: str | None = None) -> list[Finding]:
 def cpu_comparison(base: dict, other: dict) -> list[Finding]:
     """The CPU of check run `other` against check run `base` (same rows), when both were
     measured; else nothing."""
-    keys = ("jvm_cpu_s", "python_cpu_s")
-    if any(c.get(k) is None for c in (base, other) for k in keys):
+    ratio = cpu_ratio(base, other)
+    if ratio is None:
         return []
     cpu, base_cpu = (c["jvm_cpu_s"] + c["python_cpu_s"] for c in (other, base))
-    if base_cpu <= 0:
-        return []
     return [
         finding(
             TEMPLATES,
@@ -1173,7 +1177,7 @@ def cpu_comparison(base: dict, other: dict) -> list[Finding]:
             check=other["check"],
             base=base["check"],
             cpu=cpu,
-            ratio=cpu / base_cpu,
+            ratio=ratio,
             base_cpu=base_cpu,
         )
     ]

@@ -48,8 +48,8 @@ def test_span_says_one_share_when_both_ends_round_alike():
     assert span(0.971, 0.968) == "97%"
 
 
-def test_mib_span_says_one_size_when_both_ends_round_alike():
-    from helpers.core.findings import mib_span
+def test_span_in_mib_says_one_size_when_both_ends_round_alike():
+    from helpers.core.findings import span
 
-    assert mib_span(440.2, 461.0) == "440–461"
-    assert mib_span(446.2, 445.9) == "446"
+    assert span(440.2, 461.0, "{:,.0f}", "–") == "440–461"
+    assert span(446.2, 445.9, "{:,.0f}", "–") == "446"

@@ -32,7 +32,7 @@ import pandas as pd
 import psutil
 
 from helpers.core.config import LabError, scale_rows
-from helpers.core.findings import Finding, finding, mib_span
+from helpers.core.findings import Finding, finding, span
 from helpers.core.session import session_processes, start_session, stop_session
 from helpers.core.validate import parse_mem, require_positive
 from helpers.lab.batch.sweep import require_sweepable, row_bytes, wide_frame
@@ -455,7 +455,7 @@ def python_limit_findings(
                 n=len(vms),
                 lo_mib=min(vms) / MiB,
                 hi_mib=max(vms) / MiB,
-                mib=mib_span(min(vms) / MiB, max(vms) / MiB),
+                mib=span(min(vms) / MiB, max(vms) / MiB, "{:,.0f}", "–"),
             )
         ]
     else:
