@@ -408,6 +408,19 @@ def conf_scope(spark, confs: dict):
 
 
 @contextlib.contextmanager
+def logs_off(spark):
+    """Spark's log level OFF for the block, then back to the kit's level (LAB_LOG_LEVEL): for a
+    job whose failure is the experiment, so its one line shows and not the executor's ERROR log
+    (in local mode the executor logs into the notebook)."""
+    spark.sparkContext.setLogLevel("OFF")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # the JVM may be gone after a crash experiment
+            spark.sparkContext.setLogLevel(check_log_level(os.environ.get("LAB_LOG_LEVEL")))
+
+
+@contextlib.contextmanager
 def on_cluster(
     workers: int | None,
     app: str = "zero-copy",

@@ -735,6 +735,13 @@ JFR_FINDINGS = {
         "`LGBM_BoosterPredictForMatSingle` call, {vector_share:.1%} turning rows into vectors, "
         "and the rest in SynapseML's Scala and Spark's row pipeline."
     ),
+    "buckets_few": (
+        "Of the task threads' sampled time ({seconds:.2f} s, from {java_samples} Java and only "
+        "{native_samples} native samples), {native_share:.0%} was inside the native "
+        "`LGBM_BoosterPredictForMatSingle` call and {vector_share:.1%} turning rows into vectors. "
+        "Fewer than {min_native} native samples (HotSpot takes one per 20 ms): read the native "
+        "share as a rough size, not a percentage, and score more rows for a number."
+    ),
     "no_native_samples": (
         "Of the task threads' sampled time ({seconds:.2f} s, from {java_samples} Java samples), "
         "{vector_share:.1%} went to turning rows into vectors; no native sample of a task thread "
@@ -789,7 +796,8 @@ def profile_synapseml(spark, rows: int, out_dir=None, warm: bool = True, frame=N
 
 def jfr_findings(prof: JfrScoring) -> list[Finding]:
     """Where the task threads' sampled time went (JFR, seconds and shares): the native predict
-    call and the row -> vector step, with the sample counts the shares rest on."""
+    call and the row -> vector step, with the sample counts the shares rest on (unbolded and
+    called rough below MIN_NATIVE_SAMPLES native samples)."""
     b = prof.breakdown.set_index("bucket")
     values = {
         "seconds": float(b.seconds.sum()),
@@ -798,8 +806,14 @@ def jfr_findings(prof: JfrScoring) -> list[Finding]:
         "native_share": float(b.loc[b.index.str.startswith("native predict"), "share"].sum()),
         "vector_share": float(b.loc[b.index.str.startswith("row -> vector"), "share"].sum()),
     }
-    key = "buckets" if prof.native_samples else "no_native_samples"
-    return [finding(JFR_FINDINGS, key, **values)]
+    if not prof.native_samples:
+        return [finding(JFR_FINDINGS, "no_native_samples", **values)]
+    if prof.native_samples < MIN_NATIVE_SAMPLES:
+        return [finding(JFR_FINDINGS, "buckets_few", min_native=MIN_NATIVE_SAMPLES, **values)]
+    return [finding(JFR_FINDINGS, "buckets", **values)]
+
+
+MIN_NATIVE_SAMPLES = 20  # below this, a native share is stated without a bold number
 
 
 # ---- 6. the decision table --------------------------------------------------------------------

@@ -33,11 +33,12 @@ import pandas as pd
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
-from helpers.core.session import conf_scope, start_session, stop_session
+from helpers.core.session import conf_scope, logs_off, start_session, stop_session
 from helpers.core.validate import require_positive
 from helpers.measure.metrics import metric_bytes, run_with_python_metrics
 from helpers.measure.samplers import process_table
 from helpers.measure.timing import (
+    BATCH_CONF,
     PARITY_TOL,
     reference_predictions,
     time_noop,
@@ -449,23 +450,36 @@ def columnar_sources(
     out = []
     for source in sources:
         df = source_frame(spark, source, rows)
+        per_task = -(-rows // df.rdd.getNumPartitions())
+        batches = -(-per_task // int(spark.conf.get(BATCH_CONF)))
         for job in scenarios:
             sc = as_job(job)
             for on in (True, False):
                 with conf_scope(spark, {COLUMNAR_KEY: "true" if on else "false"}):
                     frame = scenario_frame(spark, sc, df=df)
-                    rec = {"source": source, "scenario": sc.name, "columnar_input": on}
+                    rec = {"source": source, "scenario": sc.name, "columnar_input": on,
+                           "batches_per_task": batches}  # fmt: skip
                     rec.update(python_input(frame))
-                    try:
-                        time_noop(frame)
-                        wall = _timed(frame, repeats)
-                        rec.update(wall_s=wall, rows_per_s=rows / wall)
-                        rec.update(max_abs_diff=_parity(frame, ref), error=None)
-                    except Exception as exc:  # the failure is the finding
-                        rec.update(wall_s=None, rows_per_s=None, max_abs_diff=None)
-                        rec["error"] = _error(exc)
+                    rec.update(_source_run(spark, frame, rows, repeats, ref))
+                    if rec["error"] and batches > 1:  # the same job, one Arrow batch per task
+                        with conf_scope(spark, {BATCH_CONF: per_task}):
+                            one = _source_run(spark, scenario_frame(spark, sc, df=df), rows, 1, ref)
+                        rec.update(one_batch_rows=per_task, one_batch_error=one["error"])
                     out.append(rec)
     return pd.DataFrame(out)
+
+
+def _source_run(spark, frame, rows: int, repeats: int, ref) -> dict:
+    """One warm run and the median of `repeats` into the noop sink, with parity; or the one line
+    of why it failed (Spark's log off meanwhile: the failure is the finding)."""
+    with logs_off(spark):
+        try:
+            time_noop(frame)
+            wall = _timed(frame, repeats)
+            return dict(wall_s=wall, rows_per_s=rows / wall, max_abs_diff=_parity(frame, ref),
+                        error=None)  # fmt: skip
+        except Exception as exc:
+            return dict(wall_s=None, rows_per_s=None, max_abs_diff=None, error=_error(exc))
 
 
 COLUMNAR_FINDINGS = {
@@ -478,6 +492,15 @@ COLUMNAR_FINDINGS = {
         "to ArrowEvalPython only); on/off {ratio:.2f}x."
     ),
     "failed": "`{scenario}` over {source} with columnar input {state} failed: {error}",
+    "failed_batches": (
+        "`{scenario}` over {source} with columnar input {state} failed: {error}. Each task sent "
+        "{batches} Arrow batches; **with maxRecordsPerBatch={one:,} (one batch per task) the same "
+        "job ran**: the failure needs a second batch in a task."
+    ),
+    "failed_batches_too": (
+        "`{scenario}` over {source} with columnar input {state} failed: {error}; with "
+        "maxRecordsPerBatch={one:,} (one batch per task) it failed as well: {one_error}."
+    ),
     "agree": "Every run that finished agrees with the reference (largest difference {diff:.1e}).",
     "disagree": "A run differs from the reference by {diff:.1e} (more than {tol:.0e}).",
 }
@@ -492,13 +515,17 @@ def columnar_findings(table, tol: float = PARITY_TOL) -> list[Finding]:
     for (source, name), g in table.groupby(["source", "scenario"], sort=False):
         on, off = g[g.columnar_input].iloc[0], g[~g.columnar_input].iloc[0]
         for r, state in ((on, "on"), (off, "off")):
-            if r["error"]:
-                out.append(
-                    finding(
-                        COLUMNAR_FINDINGS, "failed", scenario=name, source=source, state=state,
-                        error=r["error"],
-                    )
-                )  # fmt: skip
+            if not r["error"]:
+                continue
+            v = dict(scenario=name, source=source, state=state, error=r["error"])
+            if pd.isna(r.get("one_batch_rows", np.nan)):
+                out.append(finding(COLUMNAR_FINDINGS, "failed", **v))
+            elif r["one_batch_error"]:
+                key, v["one_error"] = "failed_batches_too", r.one_batch_error
+                out.append(finding(COLUMNAR_FINDINGS, key, one=int(r.one_batch_rows), **v))
+            else:
+                v.update(batches=int(r.batches_per_task), one=int(r.one_batch_rows))
+                out.append(finding(COLUMNAR_FINDINGS, "failed_batches", **v))
         if on["error"] or off["error"]:
             continue
         ratio = on["rows_per_s"] / off["rows_per_s"]

@@ -26,14 +26,13 @@ predicting and sizing are pure.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import shutil
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +43,9 @@ from helpers.core.config import LabError, atomic_write_bytes, scale
 from helpers.core.findings import Finding, finding
 from helpers.core.processes import process_command, processes_under
 from helpers.core.progress import Progress, Sink, as_progress
-from helpers.core.session import conf_scope, jvm_pid, on_cluster
+from helpers.core.session import conf_scope, jvm_pid, logs_off, on_cluster
 from helpers.core.ship import kit_hints
-from helpers.core.validate import check_log_level, parse_mem, require_positive
+from helpers.core.validate import parse_mem, require_positive
 from helpers.lab.batch import sweep, zone
 from helpers.measure.timing import BATCH_CONF, cpu_spent, tree_cpu_snapshot
 from helpers.model.data import N_FEATURES, ensure_features
@@ -260,6 +259,35 @@ def fit_cost(points: pd.DataFrame) -> CostFit:
         repeat_spread=repeat_spread(points),
         **cpu,
     )
+
+
+def recalibrate(fit: CostFit, points: pd.DataFrame) -> CostFit:
+    """`fit` carried to another place (a cluster) from a few runs there at one partition count
+    and batch size, two or more row counts: a new fixed cost (the per-job and per-task costs of
+    the place, which one partition count cannot tell apart) and one factor `k` on the per-batch
+    and per-row costs (the same work at the place's speed), both non-negative, by NNLS on the
+    fastest run of each size. Residuals are relative to those runs."""
+    from scipy.optimize import nnls
+
+    runs = fastest_runs(points)
+    if runs.rows.nunique() < 2:
+        raise LabError("Recalibrating needs runs at 2 or more row counts.")
+    X = design(runs.rows, runs.partitions, runs.batch_size, runs.slots)
+    y = runs.wall_s.to_numpy(dtype=float)
+    work = X[:, 2] * fit.per_batch_s + X[:, 3] * fit.per_row_s
+    tasks = X[:, 1] * fit.per_task_s
+    (fixed, k), _ = nnls(np.column_stack([np.ones(len(y)), work]), y - tasks)
+    new = CostFit(
+        float(fixed), fit.per_task_s, float(k * fit.per_batch_s), float(k * fit.per_row_s),
+        runs=len(y), repeat_spread=repeat_spread(points),
+    )  # fmt: skip
+    rel = (new.predict(runs.rows, runs.partitions, runs.batch_size, runs.slots) - y) / y
+    return replace(new, rel_residuals=tuple(map(float, rel)))
+
+
+def work_factor(base: CostFit, other: CostFit) -> float:
+    """How much slower `other` does the same rows than `base`: ratio of the per-row costs."""
+    return other.per_row_s / base.per_row_s if base.per_row_s > 0 else float("nan")
 
 
 MEMORY_COLUMN = "peak_worker_vms"  # address space of one Python worker (what RLIMIT_AS limits)
@@ -502,7 +530,8 @@ def refusal(fit: CostFit, checks: list[dict] = (), load: float | None = None,
     noisy = (fit.repeat_spread or 0) > NOISE_LIMIT or (
         load is not None and cores is not None and load > cores
     )
-    if c.get("where") != home.get("where") and abs(home["error"]) <= CHECK_LIMIT:
+    fitted_at = c.get("fitted_at", home.get("where"))
+    if c.get("where") != fitted_at and abs(home["error"]) <= CHECK_LIMIT:
         cause = (
             f"the model was fitted on {home.get('where')}, not on {c.get('where')}"
             + _cpu_clause(home, c)
@@ -736,13 +765,16 @@ def measure_one(
     return {**best, "repeats": repeats, "spread": (max(walls) - min(walls)) / min(walls)}
 
 
-def validation_record(fit: CostFit, run: dict, label: str) -> dict:
+def validation_record(fit: CostFit, run: dict, label: str, fitted_at: str | None = None) -> dict:
     """A measured run next to the model's prediction for it: predicted_s, measured_s and the
-    error (measured - predicted) / predicted, with the load average when it was measured."""
+    error (measured - predicted) / predicted, with the load average when it was measured.
+    `fitted_at`: where the model was fitted or recalibrated, when that is not known to be the
+    first check's place."""
     pred = float(fit.predict(run["rows"], run["partitions"], run["batch_size"], run["slots"])[0])
     return {
         "check": label,
         "where": run["where"],
+        **({"fitted_at": fitted_at} if fitted_at else {}),
         "rows": run["rows"],
         "partitions": run["partitions"],
         "batch_size": run["batch_size"],
@@ -900,6 +932,58 @@ def check_run(
     return validation_record(fit, run, label)
 
 
+@dataclass
+class PlaceCheck:
+    """A fit carried to another place (`recalibrate`) and checked there on a larger run: the
+    place's runs, the recalibrated fit, and the check run compared with both models (`home`: the
+    fit as it came, `check`: recalibrated)."""
+
+    points: pd.DataFrame
+    fit: CostFit
+    home: dict
+    check: dict
+
+
+def place_check(
+    spark,
+    fit: CostFit,
+    scenario: str,
+    sizes,
+    rows: int,
+    partitions: int,
+    batch_size: int,
+    roots: list[int] = (),
+    where: str = "",
+    repeats: int = GRID_REPEATS,
+    home: str = "local[2]",
+    progress: Progress | Sink | None = None,
+) -> PlaceCheck:
+    """On the session's place (a cluster): one warm-up run, the fitted `sizes` at `partitions`
+    and `batch_size` (`repeats` each) to `recalibrate` `fit`, then the job at `rows` rows (the
+    fastest of `repeats`), compared with both the recalibrated fit and `fit` itself."""
+    sizes = require_sizes(list(sizes), rows)
+    p = as_progress(progress)
+    with p.task("check on the place", 1 + len(sizes) + 1):
+        p.step("warm-up")
+        measure_one(spark, scenario, sizes[0], partitions, batch_size, roots, where)
+        runs = []
+        for n in sizes:
+            p.step(f"{n:,} rows")
+            runs.append(measure_one(spark, scenario, n, partitions, batch_size, roots, where,
+                                    repeats))  # fmt: skip
+        points = pd.DataFrame(runs)
+        there = recalibrate(fit, points)
+        p.step(f"{rows:,} rows")
+        run = measure_one(spark, scenario, rows, partitions, batch_size, roots, where, repeats)
+        run["load_average"] = load_average()
+    ratio = rows / sizes[-1]
+    return PlaceCheck(
+        points, there,
+        validation_record(fit, run, f"{ratio:.0f}x run, {home} model"),
+        validation_record(there, run, f"{ratio:.0f}x run, model recalibrated there", where or None),
+    )  # fmt: skip
+
+
 def memory_limit_runs(
     fn,
     schema: str,
@@ -953,10 +1037,10 @@ def _limit_run(fn, schema, setting, cores, rows, batch_size, workers) -> dict:
         conf[BATCH_CONF] = str(batch_size)
     out = {"setting": setting, "cores": cores, "per_worker_mib": per_worker, "rows": None}
     kw = {} if workers else {"master": "local[2]"}
-    with on_cluster(workers, "09_memory_limit", conf=conf, synapseml=False, **kw) as (spark, _):
-        # the failure is the experiment: its one line below, not Spark's ERROR log of the task
-        # (in local mode the executor logs into the notebook, the worker's traceback with it)
-        spark.sparkContext.setLogLevel("OFF")
+    with (
+        on_cluster(workers, "09_memory_limit", conf=conf, synapseml=False, **kw) as (spark, _),
+        logs_off(spark),  # the failure is the experiment: its one line below
+    ):
         stalled = threading.Event()
 
         def cancel():
@@ -979,8 +1063,6 @@ def _limit_run(fn, schema, setting, cores, rows, batch_size, workers) -> dict:
             out.update(ok=False, error=error)
         finally:
             timer.cancel()
-            with contextlib.suppress(Exception):  # the JVM is shared with the kernel's session
-                spark.sparkContext.setLogLevel(check_log_level(os.environ.get("LAB_LOG_LEVEL")))
     return out
 
 
@@ -1014,6 +1096,11 @@ TEMPLATES = {
         "**{check}: {measured}, {pct:.0%} {direction}** ({predicted} predicted; outside "
         "{limit:.0%}; load average {load})."
     ),
+    "recalibrated": (
+        "Recalibrated on {where} from {runs} sizes: the same rows took {factor:.2f}x the per-row "
+        "and per-batch time of the local fit, and {fixed_ms:.0f} ms fixed ({base_fixed_ms:.0f} ms "
+        "locally); RMS residual {rms:.0%}."
+    ),
     "usable": "The fit may size a job: every term above 0, every check within {limit:.0%}.",
     "refused": "No configuration block: {reason}",
     "sizing": (
@@ -1038,6 +1125,24 @@ TEMPLATES = {
         "well: this job's workers needed less than the address space measured without a limit."
     ),
 }
+
+
+def place_findings(pc: PlaceCheck, base: CostFit, where: str) -> list[Finding]:
+    """The fit carried to `where`: its fixed cost and work factor against `base`, then both checks
+    (the model as it came, recalibrated)."""
+    out = [
+        finding(
+            TEMPLATES,
+            "recalibrated",
+            where=where,
+            runs=pc.fit.runs,
+            factor=work_factor(base, pc.fit),
+            fixed_ms=pc.fit.fixed_s * 1e3,
+            base_fixed_ms=base.fixed_s * 1e3,
+            rms=pc.fit.rms_rel_error,
+        )
+    ]
+    return out + check_findings([pc.home, pc.check])
 
 
 def _load_text(load) -> str:

@@ -887,22 +887,54 @@ def ui_findings(
 
 
 WORKER_FINDINGS = {
+    "step_alike": (
+        "{api}, 1,000 → 10,000 rows per batch: **{ours_step:.1f}x cheaper per row here, "
+        "{pub_step:.1f}x published**, the same shape ({ours_lo:.0f} → {ours_hi:.0f} ns here, "
+        "{pub_lo} → {pub_hi} published; the absolute values differ {ratio:.1f}x with the rows)."
+    ),
+    "step_flatter": (
+        "{api}, 1,000 → 10,000 rows per batch: **{ours_step:.1f}x cheaper per row here, "
+        "{pub_step:.1f}x published**, a flatter step: here the per-row work outweighs the "
+        "per-batch cost more ({ours_lo:.0f} → {ours_hi:.0f} ns here, {pub_lo} → {pub_hi} "
+        "published)."
+    ),
+    "step_steeper": (
+        "{api}, 1,000 → 10,000 rows per batch: **{ours_step:.1f}x cheaper per row here, "
+        "{pub_step:.1f}x published**, a steeper step: here the per-batch cost weighs more "
+        "({ours_lo:.0f} → {ours_hi:.0f} ns here, {pub_lo} → {pub_hi} published)."
+    ),
     "compare": (
         "{api} at {batch:,} rows per batch: {ours:.0f} ns per row here vs {published} published "
-        "({ratio:.1f}x)."
+        "({ratio:.1f}x); time 1,000 and 10,000 rows per batch to compare the step."
     ),
 }
+STEP_BAND = 1.5  # two steps within 1.5x of each other: "the same shape"
 
 
 def worker_findings(cost: pd.DataFrame) -> list[Finding]:
-    """Per API at the largest batch size: this machine's ns per row against the published one."""
-    big = cost[cost.batch_size == cost.batch_size.max()].dropna(subset=["published_ns_per_row"])
-    return [
-        finding(WORKER_FINDINGS, "compare", api=r.api, batch=int(r.batch_size), ours=r.ns_per_row,
-                published=int(r.published_ns_per_row),
-                ratio=r.ns_per_row / r.published_ns_per_row)  # fmt: skip
-        for r in big.itertuples()
-    ]
+    """Per API, the step the deep-dive compares: how much cheaper a row got from 1,000 to 10,000
+    rows per batch here and in the published figures (alike within STEP_BAND, flatter or
+    steeper); an API timed at one of those sizes only gets its absolute ns beside the published
+    one."""
+    pub = cost.dropna(subset=["published_ns_per_row"])
+    out = []
+    for api, g in pub.groupby("api", sort=False):
+        ns = g.set_index("batch_size")
+        if {1_000, 10_000} <= set(ns.index):
+            lo, hi = float(ns.ns_per_row[1_000]), float(ns.ns_per_row[10_000])
+            p_lo, p_hi = PUBLISHED_NS_PER_ROW[(api, 1_000)], PUBLISHED_NS_PER_ROW[(api, 10_000)]
+            ours, theirs = lo / hi, p_lo / p_hi
+            key = ("step_flatter" if ours * STEP_BAND < theirs else
+                   "step_steeper" if ours > theirs * STEP_BAND else "step_alike")  # fmt: skip
+            out.append(finding(WORKER_FINDINGS, key, api=api, ours_step=ours, pub_step=theirs,
+                               ours_lo=lo, ours_hi=hi, pub_lo=p_lo, pub_hi=p_hi,
+                               ratio=hi / p_hi))  # fmt: skip
+            continue
+        r = ns.iloc[-1]
+        out.append(finding(WORKER_FINDINGS, "compare", api=api, batch=int(r.name),
+                           ours=float(r.ns_per_row), published=int(r.published_ns_per_row),
+                           ratio=float(r.ns_per_row / r.published_ns_per_row)))  # fmt: skip
+    return out
 
 
 @dataclass(frozen=True)

@@ -269,6 +269,20 @@ TASKCOST_FINDINGS = {
         "**`invalidate_caches()` took {share:.1%} of {scenario}'s sampled worker time.** Spark "
         "{version} calls it {when}."
     ),
+    "per_task_alike": (
+        "From the stacks: {seconds:.2f} s over {tasks} tasks, **{per_task_ms:.0f} ms per task**, "
+        "{ratio:.1f}x one call timed alone (below): one call per task, as the source says."
+    ),
+    "per_task_slower": (
+        "From the stacks: {seconds:.2f} s over {tasks} tasks, **{per_task_ms:.0f} ms per task**, "
+        "{ratio:.1f}x one call timed alone (below): in the job, {slots} workers read the zips' "
+        "directories at once, each while the other holds a core."
+    ),
+    "per_task_faster": (
+        "From the stacks: {seconds:.2f} s over {tasks} tasks, **{per_task_ms:.0f} ms per task**, "
+        "{ratio:.1f}x one call timed alone (below): the sampler caught less than one call per "
+        "task, so read the share as a lower bound."
+    ),
     "invalidate": (
         "One call took **{zip_ms:.1f} ms** with pyspark imported from Spark's zip "
         "({zip_importers} zip importers) and {plain_ms:.3f} ms from site-packages."
@@ -295,6 +309,9 @@ TASKCOST_FINDINGS = {
 }
 
 
+PER_TASK_BAND = 1.5  # stacks' time per task within 1.5x of one call alone: "alike"
+
+
 def _site_relative(path: str) -> str:
     return path.split("site-packages/")[-1]
 
@@ -312,14 +329,19 @@ def taskcost_findings(
     spark_version: str | None = None,
     stacks_share: float | None = None,
     stacks_scenario: str = "the profiled job",
+    stacks_seconds: float | None = None,
+    stacks_tasks: int | None = None,
+    slots: int = 2,
 ) -> list[Finding]:
     """What the two experiments found: the share of sampled worker time `invalidate_caches()`
     took in a flame graph of this run (`stacks_share` of `stacks_scenario`, if given) and when
-    this Spark calls it; one call in ms with pyspark from the zip and from site-packages
-    (`invalidate_cost`, zip row first); the wall time each extra task adds (ms) per daemon and
-    the verdict against the noise band (`per_task_seconds`: the lean daemon is faster, slower,
-    or within noise). Without a lean run (a Spark that calls `invalidate_caches()` only when
-    needed) says why it was not run."""
+    this Spark calls it; with `stacks_seconds` (all sampled worker seconds) and `stacks_tasks`,
+    that time per task beside one call timed alone (alike within PER_TASK_BAND, slower with
+    `slots` workers at once, or fewer calls caught than tasks); one call in ms with pyspark from
+    the zip and from site-packages (`invalidate_cost`, zip row first); the wall time each extra
+    task adds (ms) per daemon and the verdict against the noise band (`per_task_seconds`: the
+    lean daemon is faster, slower, or within noise). Without a lean run (a Spark that calls
+    `invalidate_caches()` only when needed) says why it was not run."""
     version = spark_version or installed_pyspark()
     zipped, plain = calls.iloc[0], calls.iloc[1]
     slopes = per_task_seconds(tasks).set_index("daemon")
@@ -336,6 +358,14 @@ def taskcost_findings(
                 when=when,
             )
         )
+    if stacks_share and stacks_seconds and stacks_tasks:
+        seconds = stacks_share * stacks_seconds
+        per_task = seconds / stacks_tasks
+        ratio = per_task / (float(zipped.median_ms) / 1e3)
+        key = ("per_task_slower" if ratio > PER_TASK_BAND else
+               "per_task_faster" if ratio < 1 / PER_TASK_BAND else "per_task_alike")  # fmt: skip
+        out.append(finding(TASKCOST_FINDINGS, key, seconds=seconds, tasks=stacks_tasks,
+                           per_task_ms=per_task * 1e3, ratio=ratio, slots=slots))  # fmt: skip
     out.append(
         finding(
             TASKCOST_FINDINGS,

@@ -36,6 +36,7 @@ from helpers.core.lines import DEFAULT_LINE, LINES, SINCE, Line, has
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import start_session, stop_session
 from helpers.lab.levers import conf_entry
+from helpers.lab.taskcost import per_task_seconds
 from helpers.measure.timing import reference_predictions, time_noop
 from helpers.paths.scenarios import input_frame, model_broadcast
 
@@ -397,9 +398,23 @@ WIRE_FINDINGS = {
     "taskcost_lean": (
         "Each extra Python task added {stock_a:.0f} ms of wall time on {label_a} and "
         "{stock_b:.0f} ms on {label_b} (`{scenario}`, {rows:,} rows over {parts} partitions). The "
-        "lean daemon brought {label_a} to {lean_a:.0f} ms; {label_b} workers call "
-        "`importlib.invalidate_caches()` only when a task changed `sys.path` ({change}), so there "
-        "it has nothing to remove."
+        "lean daemon brought {label_a} to {lean_a:.0f} ms, more than the noise (±{noise:.0f} ms); "
+        "{label_b} workers call `importlib.invalidate_caches()` only when a task changed "
+        "`sys.path` ({change}), so there it has nothing to remove."
+    ),
+    "taskcost_lean_slower": (
+        "Each extra Python task added {stock_a:.0f} ms of wall time on {label_a} and "
+        "{stock_b:.0f} ms on {label_b} (`{scenario}`, {rows:,} rows over {parts} partitions). With "
+        "the lean daemon {label_a} took {lean_a:.0f} ms, slower beyond the noise (±{noise:.0f} "
+        "ms): rerun before reading a cost into it. {label_b} workers call "
+        "`importlib.invalidate_caches()` only when a task changed `sys.path` ({change})."
+    ),
+    "taskcost_lean_noise": (
+        "Each extra Python task added {stock_a:.0f} ms of wall time on {label_a} and "
+        "{stock_b:.0f} ms on {label_b} (`{scenario}`, {rows:,} rows over {parts} partitions). With "
+        "the lean daemon {label_a} took {lean_a:.0f} ms: inside the noise (±{noise:.0f} ms), so no "
+        "verdict this run. {label_b} workers call `importlib.invalidate_caches()` only when a "
+        "task changed `sys.path` ({change})."
     ),
     "taskcost": (
         "Each extra Python task added {stock_a:.0f} ms of wall time on {label_a} and "
@@ -442,20 +457,9 @@ SECTIONS = {
         "runner",
     ),
     "sweep": ("sweep_cpu", "sweep_best", "bytes_cap_rows", "bytes_cap_binds"),
-    "taskcost": ("taskcost_lean", "taskcost"),
+    "taskcost": ("taskcost_lean", "taskcost_lean_slower", "taskcost_lean_noise", "taskcost"),
     "ledger": ("ledger_both", "ledger_hop", "ledger_one"),
 }
-
-
-def _slope_ms(records: list[dict]) -> dict[str, float]:
-    """Per daemon: least-squares slope of wall seconds over partitions, in ms per extra task."""
-    t = pd.DataFrame(records)
-    out = {}
-    for daemon, g in t.groupby("daemon", sort=False):
-        x, y = g.partitions.astype(float), g.wall_s.astype(float)
-        out[daemon] = float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())
-        out[daemon] *= 1e3
-    return out
 
 
 def _default_udf_verdict(in_a: float, in_b: float) -> str:
@@ -541,27 +545,16 @@ class WireComparison:
         return t[cols]
 
     def taskcost_table(self) -> pd.DataFrame:
-        """One row per (line, daemon): ms of wall time each extra task added, wall seconds at the
-        most partitions."""
-        rows = []
-        for r in self.present():
-            recs = r.records("taskcost")
-            if not recs:
-                continue
-            t = pd.DataFrame(recs)
-            for daemon, ms in _slope_ms(recs).items():
-                g = t[t.daemon == daemon]
-                rows.append(
-                    {
-                        "line": r.label,
-                        "daemon": daemon,
-                        "per_task_wall_ms": ms,
-                        "wall_s_at_most_tasks": float(g.loc[g.partitions.idxmax(), "wall_s"]),
-                    }
-                )
-        return pd.DataFrame(
-            rows, columns=["line", "daemon", "per_task_wall_ms", "wall_s_at_most_tasks"]
-        )
+        """One row per (line, daemon): ms of wall time each extra task added, its noise band (ms;
+        NaN when the runs kept no slowest repeat) and wall seconds at the most partitions
+        (`taskcost.per_task_seconds`, as notebook 05)."""
+        cols = ["line", "daemon", "per_task_wall_ms", "noise_ms", "wall_s_at_most_tasks"]
+        parts = [
+            per_task_seconds(pd.DataFrame(recs)).assign(line=r.label)
+            for r in self.present()
+            if (recs := r.records("taskcost"))
+        ]
+        return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
     def ledger_table(self) -> pd.DataFrame:
         """One row per (line, path): hops, bytes written to new memory and seconds, per batch."""
@@ -860,11 +853,18 @@ class WireComparison:
             parts=" and ".join(map(str, self.sizes.partitions)),
         )
         if (a.label, "lean") in ms.index and (b.label, "lean") not in ms.index:
+            noise = t.set_index(["line", "daemon"]).noise_ms
+            band = float(noise[(a.label, "stock")] + noise[(a.label, "lean")])
+            saved = common["stock_a"] - float(ms[(a.label, "lean")])
+            # NaN band (no slowest repeats kept) compares False both ways: no verdict
+            key = ("taskcost_lean" if saved > band else
+                   "taskcost_lean_slower" if -saved > band else "taskcost_lean_noise")  # fmt: skip
             return [
                 finding(
                     WIRE_FINDINGS,
-                    "taskcost_lean",
+                    key,
                     lean_a=float(ms[(a.label, "lean")]),
+                    noise=band,
                     change=SINCE["conditional_invalidate_caches"][1],
                     **common,
                 )

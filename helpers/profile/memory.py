@@ -501,6 +501,16 @@ BATCH_FINDINGS = {
         "A line through the peaks puts {fixed_mib:.1f} MiB at zero rows: no fixed part "
         "measurable in this run."
     ),
+    "rss_in_order": (
+        "The worker's RSS rose {rises} MiB at {sizes} rows per batch: in the order of the batch, "
+        "as the heap peak."
+    ),
+    "rss_out_of_order": (
+        "The worker's RSS rose {rises} MiB at {sizes} rows per batch: not in the order of the "
+        "batch. RSS counts the pages a worker already holds from earlier tasks (pymalloc arenas, "
+        "glibc's free lists, Arrow's pool), which a later batch reuses without a rise; the heap "
+        "peak above is what one batch needs."
+    ),
     "captures": "Each job ran {tasks} task(s) in {workers} worker process(es), one capture each.",
     "captures_varied": (
         "The jobs ran {tasks_min} to {tasks_max} tasks in {workers_min} to {workers_max} "
@@ -523,7 +533,8 @@ def batch_size_findings(table: pd.DataFrame) -> list[Finding]:
     """What `peaks_by_batch_size` found (keys of BATCH_FINDINGS): the Python task's heap peak
     (MiB, and its factor over one raw batch) at the smallest and largest batch; the fixed part
     (`fixed_memory`, MiB) and its share of both peaks, or that none is measurable (intercept
-    <= 0); the tasks and worker processes memray captured per job."""
+    <= 0); whether the worker's RSS rise follows the batch size; the tasks and worker processes
+    memray captured per job."""
     if table.empty:
         raise LabError("No runs in the table: run memory_run for a few batch sizes first.")
     p = table.set_index("batch_size")
@@ -548,6 +559,17 @@ def batch_size_findings(table: pd.DataFrame) -> list[Finding]:
         )
     elif fixed == fixed:
         out.append(finding(BATCH_FINDINGS, "no_fixed_part", fixed_mib=fixed / MiB))
+    if "worker_rss_rise_bytes" in p.columns and p.worker_rss_rise_bytes.notna().all():
+        rise = (p.worker_rss_rise_bytes.sort_index() / MiB).tolist()
+        ordered = all(b >= a for a, b in zip(rise, rise[1:]))
+        out.append(
+            finding(
+                BATCH_FINDINGS,
+                "rss_in_order" if ordered else "rss_out_of_order",
+                rises=", ".join(f"{r:.1f}" for r in rise),
+                sizes=", ".join(f"{b:,}" for b in sorted(p.index)),
+            )
+        )
     tasks, workers = p.tasks.astype(int), p.python_workers.astype(int)
     if tasks.nunique() == 1 and workers.nunique() == 1:
         counts = {"tasks": tasks.iloc[0], "workers": workers.iloc[0]}

@@ -367,6 +367,9 @@ def test_jfr_findings():
     assert "**60%**" in f.text() and "10.0% turning rows" in f.text()
     (f,) = jni.jfr_findings(_prof(0))
     assert f.key == "no_native_samples" and "240 Java samples" in f.text()
+    (f,) = jni.jfr_findings(_prof(5))  # a share from 5 samples is not bolded as a number
+    assert f.key == "buckets_few" and "only 5 native samples" in f.text()
+    assert "**" not in f.text() and "60%" in f.text()
 
 
 def _versus(r_light, r_heavy):

@@ -101,6 +101,20 @@ def test_columnar_findings_branches():
     assert f[-1].key == "agree"
 
 
+@pytest.mark.parametrize(
+    "one_error, key", [(None, "failed_batches"), ("java.lang.X: y", "failed_batches_too")]
+)
+def test_a_failure_retried_with_one_batch_per_task(one_error, key):
+    err = "java.lang.IndexOutOfBoundsException: index: 0, length: 1 (expected: range(0, 0))"
+    retried = dict(batches_per_task=10, one_batch_rows=100_000, one_batch_error=one_error)
+    t = pd.DataFrame([{**_columnar_row(True, True, None, error=err), **retried},
+                      {**_columnar_row(False, False, None, error=err), **retried}])  # fmt: skip
+    f = levers.columnar_findings(t)
+    assert [x.key for x in f] == [key, key, "agree"]
+    assert "maxRecordsPerBatch=100,000 (one batch per task)" in f[0].text()
+    assert ("10 Arrow batches" in f[0].text()) == (one_error is None)
+
+
 def test_error_line_picks_the_exception():
     exc = RuntimeError("Job aborted.\n  at org.x.Y\njava.lang.IndexOutOfBoundsException: idx 5\n")
     assert levers._error(exc) == "java.lang.IndexOutOfBoundsException: idx 5"

@@ -378,3 +378,62 @@ def test_limit_error_names_the_cause_in_one_line():
         "An allocation failure " + tail
     )
     assert scale.limit_error("boom\nmore", "ValueError", "1001m", 4) == "ValueError: boom"
+
+
+def place_runs(factor: float, fixed_s: float, sizes=(25_000, 200_000, 400_000)) -> pd.DataFrame:
+    """Runs at one place that does the work `factor` x slower, with its own fixed cost."""
+    df = pd.DataFrame(
+        [{"rows": n, "partitions": 4, "batch_size": 10_000, "slots": 2} for n in sizes]
+    )
+    X = scale.design(df.rows, df.partitions, df.batch_size, df.slots)
+    work = X[:, 2] * TRUE["per_batch_s"] + X[:, 3] * TRUE["per_row_s"]
+    df["wall_s"] = fixed_s + X[:, 1] * TRUE["per_task_s"] + factor * work
+    return df
+
+
+def test_recalibrate_recovers_the_place_fixed_cost_and_work_factor():
+    home = scale.fit_cost(synthetic())
+    there = scale.recalibrate(home, place_runs(1.3, 2.0))
+    assert there.fixed_s == pytest.approx(2.0, rel=1e-6)
+    assert scale.work_factor(home, there) == pytest.approx(1.3, rel=1e-6)
+    assert there.per_task_s == home.per_task_s and there.rms_rel_error < 1e-9 and there.runs == 3
+    # its prediction 10x beyond the place's runs holds; the home model's does not
+    X = scale.design(4_000_000, 4, 10_000, 2)[0]
+    work = X[2] * TRUE["per_batch_s"] + X[3] * TRUE["per_row_s"]
+    truth = 2.0 + X[1] * TRUE["per_task_s"] + 1.3 * work
+    assert abs(scale.relative_error(there.predict(4_000_000, 4, 10_000, 2)[0], truth)) < 1e-6
+    assert scale.relative_error(home.predict(4_000_000, 4, 10_000, 2)[0], truth) > 0.2
+
+
+def test_recalibrate_needs_two_row_counts():
+    with pytest.raises(LabError, match="2 or more row counts"):
+        scale.recalibrate(scale.fit_cost(synthetic()), place_runs(1.0, 1.0, sizes=(50_000,)))
+
+
+def place_check(error_home: float, error_there: float) -> scale.PlaceCheck:
+    rec = {"where": "standalone 2x1", "rows": 4_000_000, "predicted_s": 10.0, "load_average": 2.0}
+    return scale.PlaceCheck(
+        place_runs(1.2, 1.0), scale.recalibrate(scale.fit_cost(synthetic()), place_runs(1.2, 1.0)),
+        {**rec, "check": "10x run, local[2] model", "measured_s": 10 * (1 + error_home),
+         "error": error_home},
+        {**rec, "check": "10x run, model recalibrated there", "fitted_at": "standalone 2x1",
+         "measured_s": 10 * (1 + error_there), "error": error_there},
+    )  # fmt: skip
+
+
+def test_place_findings_give_the_factor_then_both_checks():
+    home = scale.fit_cost(synthetic())
+    f = scale.place_findings(place_check(0.24, 0.03), home, "standalone 2x1")
+    assert [x.key for x in f] == ["recalibrated", "validate_bad", "validate_ok"]
+    assert "1.20x the per-row" in f[0].text() and "standalone 2x1" in f[0].text()
+    assert "24% slower than predicted" in f[1].text() and "3% slower than predicted" in f[2].text()
+
+
+def test_a_recalibrated_check_that_misses_is_not_blamed_on_the_place():
+    fit = scale.fit_cost(synthetic())
+    local = {"where": "local[2]", "check": "10x larger run", "error": 0.05}
+    pc = place_check(0.30, 0.25)
+    why = scale.refusal(fit, [local, pc.check])
+    assert "25% slower" in why and "refit where the job runs" not in why
+    # the model as it came, checked on the cluster, is blamed on the place
+    assert "refit where the job runs" in scale.refusal(fit, [local, pc.home])

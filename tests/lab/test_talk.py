@@ -170,8 +170,20 @@ def test_worker_row_cost_table_and_findings():
     cost = talk.worker_row_cost(rows=3000, batch_sizes=(1000,), repeats=2)
     assert set(cost.api) == set(talk.WORKER_APIS) and (cost.ns_per_row > 0).all()
     assert (cost.ns_min <= cost.ns_per_row).all() and (cost.ns_per_row <= cost.ns_max).all()
-    found = talk.worker_findings(cost)
-    assert len(found) == 3 and {f.values["published"] for f in found} == {195, 30, 171}
+    found = talk.worker_findings(cost)  # one size: absolute values only
+    assert [f.key for f in found] == ["compare"] * 3
+    assert {f.values["published"] for f in found} == {195, 30, 171}
+
+
+@pytest.mark.parametrize("lo, key", [(200.0, "step_alike"), (40.0, "step_flatter"),
+                                     (600.0, "step_steeper")])  # fmt: skip
+def test_worker_findings_compare_the_step_not_the_absolute_values(lo, key):
+    # published mapInPandas: 195 -> 19 ns (10.3x); here lo -> 20 ns
+    cost = pd.DataFrame({"api": ["mapInPandas"] * 2, "batch_size": [1_000, 10_000],
+                         "ns_per_row": [lo, 20.0], "published_ns_per_row": [195, 19]})  # fmt: skip
+    (f,) = talk.worker_findings(cost)
+    assert f.key == key and f.values["ours_step"] == pytest.approx(lo / 20)
+    assert f.values["pub_step"] == pytest.approx(195 / 19) and "published" in f.text()
 
 
 def test_pyspark_memory_sizes_from_address_space_per_core():

@@ -158,6 +158,20 @@ def test_taskcost_verdict_against_the_noise_band(lean_at_8, spread, key):
     assert fs[2].values["noise_ms"] == pytest.approx(2 * 2 * spread * 1e3 / 6)
 
 
+@pytest.mark.parametrize(
+    "seconds, key", [(0.054, "per_task_alike"), (0.2, "per_task_slower"), (0.02, "per_task_faster")]
+)
+def test_stacks_time_per_task_beside_one_call_alone(seconds, key):
+    # 12% of `seconds` sampled over 2 tasks, against one call of 3.25 ms alone
+    fs = taskcost.taskcost_findings(CALLS, _tasks(1.2), "3.5.9", 0.12, "my_job", seconds, 2)
+    assert [f.key for f in fs][:3] == ["in_stacks", key, "invalidate"]
+    assert fs[1].values["per_task_ms"] == pytest.approx(0.12 * seconds / 2 * 1e3)
+    assert fs[1].values["ratio"] == pytest.approx(0.12 * seconds / 2 / 3.25e-3)
+    # no share (4.2+ calls it only when sys.path changed): nothing to reconcile
+    fs = taskcost.taskcost_findings(CALLS, _tasks(1.2), "4.3.0", 0.0, "x", 1.0, 2)
+    assert not {"per_task_alike", "per_task_slower", "per_task_faster"} & {f.key for f in fs}
+
+
 @pytest.mark.parametrize("version,offered", [("3.5.9", True), ("4.1.3", True), ("4.3.0", False)])
 def test_lean_daemon_offered_only_where_every_task_invalidates(version, offered):
     assert taskcost.lean_daemon_offered(version) == offered

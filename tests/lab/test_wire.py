@@ -190,7 +190,7 @@ def _sweep(jvm_cpu, best):
     ]
 
 
-def _taskcost(stock_ms, lean_ms=None):
+def _taskcost(stock_ms, lean_ms=None, spread_s=0.0):
     recs = []
     for daemon, ms in (("stock", stock_ms), ("lean", lean_ms)):
         if ms is not None:
@@ -199,6 +199,7 @@ def _taskcost(stock_ms, lean_ms=None):
                     "daemon": daemon,
                     "partitions": p,
                     "wall_s": 1.0 + p * ms / 1e3,
+                    "wall_max_s": 1.0 + p * ms / 1e3 + spread_s,
                     "max_abs_diff": 0.0,
                 }
                 for p in CI.partitions
@@ -288,6 +289,23 @@ def test_findings_other_branches():
     assert "taskcost" in found and "taskcost_lean" not in found
     assert "5 hops writing 5.00 MB on Spark 3.5, 6 hops writing 6.00 MB" in found["ledger_both"]
     assert "ledger_hop" not in found  # the five common hops wrote the same bytes
+
+
+@pytest.mark.parametrize(
+    "lean, spread_s, key",
+    [(50.0, 0.0, "taskcost_lean"), (70.0, 0.0, "taskcost_lean_slower"),
+     (50.0, 0.5, "taskcost_lean_noise")],
+)  # fmt: skip
+def test_lean_daemon_verdict_against_the_noise_band(lean, spread_s, key):
+    cmp = _both()
+    cmp.runs["3.5"].runs["taskcost"] = wire.CommandRun(
+        "taskcost", [], 0, 1.0, _taskcost(60.0, lean, spread_s)
+    )
+    (f,) = cmp.findings("taskcost")
+    p = CI.partitions
+    band = 2 * 2 * spread_s * 1e3 / (max(p) - min(p))  # both daemons, both ends, per partition
+    assert f.key == key and f.values["noise"] == pytest.approx(band)
+    assert f"{lean:.0f} ms" in f.text() and "±" in f.text()
 
 
 def test_ledger_hop_that_differs_between_lines():

@@ -44,6 +44,18 @@ def test_breakdown_findings_python_and_jvm_side():
         classify.breakdown_findings([])
 
 
+def test_jvm_coverage_counts_task_threads_and_names_the_helper_threads():
+    writer = "thread:stdout writer for python;java.io.DataOutputStream.write"
+    full = {f"{MAIN};predict (lightgbm/basic.py)": 3_000_000}
+    jvm = {f"{T};{JNI}": 3_600_000, writer: 2_000_000}  # task threads 90%, writer 50% of 4 s
+    fs = classify.breakdown_findings([_result("map_in_pandas", full, jvm, 4)])
+    assert [f.key for f in fs] == ["prediction_one", "coverage", "coverage_helpers"]
+    assert fs[1].values["jvm_hi"] == pytest.approx(0.9)
+    assert "50%" in fs[2].text() and "100%" in fs[2].text()
+    b = classify.breakdown(_result("map_in_pandas", full, jvm, 4))
+    assert b["jvm_coverage"] == pytest.approx(1.4) and b["jvm_task_coverage"] == pytest.approx(0.9)
+
+
 def test_batch_findings():
     fs = classify.batch_findings(
         [

@@ -170,6 +170,19 @@ def test_batch_size_findings_fixed_part_same_captures():
     assert found[2].values == {"tasks": 2, "workers": 2}
 
 
+@pytest.mark.parametrize(
+    "rises, key", [((30.0, 2.0, 9.0), "rss_in_order"), ((3.0, 12.0, 9.0), "rss_out_of_order")]
+)
+def test_batch_size_findings_rss_rise_in_or_out_of_batch_order(rises, key):
+    # rises listed for batch sizes 50,000, 1,000, 10,000 (the table's order)
+    t = _batch_table([4 + 2 * b * 136 / MiB for b in (50_000, 1_000, 10_000)])
+    t["worker_rss_rise_bytes"] = [r * MiB for r in rises]
+    found = mp.batch_size_findings(t)
+    assert _keys(found) == ["peak_range", "fixed_part", key, "captures"]
+    ordered = ", ".join(f"{r:.1f}" for r in (rises[1], rises[2], rises[0]))
+    assert f"rose {ordered} MiB at 1,000, 10,000, 50,000 rows" in found[2].text()
+
+
 def test_batch_size_findings_no_fixed_part_varied_captures():
     peaks = [2 * b * 136 / MiB - 1 for b in (50_000, 1_000, 10_000)]  # intercept -1 MiB
     found = mp.batch_size_findings(_batch_table(peaks, tasks=(2, 3, 2), workers=(1, 2, 2)))

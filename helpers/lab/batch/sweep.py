@@ -326,12 +326,11 @@ def sweep(
     progress: Progress | Sink | None = None,
 ) -> pd.DataFrame:
     """`repeats` x `measure_point` per batch size, in ascending order (so allocator carry-over in
-    reused workers can only come from smaller batches). Tidy DataFrame, one row per run.
-    `progress` reports the warm-up and each point (`helpers.core.progress`)."""
-    sizes = sorted({require_positive("batch size", as_int(b)) for b in batch_sizes})
+    reused workers can only come from smaller batches); sizes above one task's rows are run once,
+    at that size (`task_batch_sizes`). Tidy DataFrame, one row per run. `progress` reports the
+    warm-up and each point (`helpers.core.progress`)."""
+    sizes = task_batch_sizes(work, batch_sizes)
     require_positive("repeats", repeats)
-    if not sizes:
-        raise LabError("no batch sizes to sweep: pass e.g. [100, 1000, 10000].")
     p = as_progress(progress)
     points = []
     with p.task("sweep", len(sizes) * repeats + int(warm_up)):
@@ -343,6 +342,17 @@ def sweep(
                 p.step(f"{work.label}: batch {b:,}")
                 points.append(measure_point(spark, work, b, interval))
     return points_frame(points)
+
+
+def task_batch_sizes(work: Workload, batch_sizes: Iterable[int]) -> list[int]:
+    """The distinct batch sizes a sweep of `work` can run, ascending: a batch never holds more
+    than one task's rows (Arrow cuts batches inside a partition), so a size above
+    ceil(rows / partitions) becomes that size."""
+    sizes = {require_positive("batch size", as_int(b)) for b in batch_sizes}
+    if not sizes:
+        raise LabError("no batch sizes to sweep: pass e.g. [100, 1000, 10000].")
+    per_task = -(-work.rows // max(work.partitions, 1))
+    return sorted({min(b, per_task) for b in sizes})
 
 
 def points_frame(points: list[SweepPoint]) -> pd.DataFrame:
@@ -543,13 +553,14 @@ def scenario_sweeps(
     `df`) or your own `Workload` (`frame_workload(df, map_transform(fn, schema))`). Labels get
     `suffix` appended; `repeats` runs per point give the spread (`spread_table`). `progress`
     counts every warm-up and point as one task."""
-    sizes, names = list(batch_sizes), list(names)
+    sizes = list(batch_sizes)
     require_positive("repeats", repeats)
+    works = [n if isinstance(n, Workload) else scenario_workload(spark, n, rows, df) for n in names]
+    total = sum(len(task_batch_sizes(w, sizes)) * repeats + 1 for w in works)
     p = as_progress(progress)
-    with p.task(f"sweep{suffix}", len(names) * (len(set(sizes)) * repeats + 1)):
+    with p.task(f"sweep{suffix}", total):
         tables = []
-        for n in names:
-            work = n if isinstance(n, Workload) else scenario_workload(spark, n, rows, df)
+        for work in works:
             t = sweep(spark, work, sizes, repeats=repeats, progress=p)
             tables.append(t.assign(label=f"{work.label}{suffix}"))
     return pd.concat(tables, ignore_index=True)

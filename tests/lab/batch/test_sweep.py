@@ -312,3 +312,12 @@ def test_map_transform_calls_the_map_api():
     assert S.map_transform(len, "x long", "mapInArrow")(Frame()) == ("arrow", len, "x long")
     with pytest.raises(LabError, match="mapInPandas"):
         S.map_transform(len, "x long", "applyInPandas")
+
+
+def test_batch_sizes_above_one_tasks_rows_run_once_at_that_size():
+    work = S.Workload("w", lambda: None, rows=100_000, partitions=2, one_row_bytes=136)
+    assert S.task_batch_sizes(work, [100_000, 100, 31_623, 50_000]) == [100, 31_623, 50_000]
+    odd = S.Workload("w", lambda: None, rows=10_001, partitions=2, one_row_bytes=136)
+    assert S.task_batch_sizes(odd, [20_000]) == [5_001]
+    with pytest.raises(LabError, match="no batch sizes"):
+        S.task_batch_sizes(work, [])
