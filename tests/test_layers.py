@@ -154,6 +154,18 @@ def _write(root: Path, files: dict[str, str]) -> Path:
     return root / "helpers"
 
 
+def test_only_widget_views_in_viz_can_run_a_job():
+    """A viz function that takes a Spark session reruns an experiment: it must be a widget's view
+    (`*_view`), the one exception the layer's contract names."""
+    bad = []
+    for p in sorted((HELPERS / "viz").rglob("*.py")):
+        for fn in ast.walk(ast.parse(p.read_text())):
+            if isinstance(fn, ast.FunctionDef) and "spark" in [a.arg for a in fn.args.args]:
+                if not fn.name.endswith("_view"):
+                    bad.append(f"{p.name}: {fn.name}")
+    assert not bad, f"viz functions that take a session but are not *_view: {bad}"
+
+
 def test_checker_flags_an_upward_import(tmp_path):
     root = _write(
         tmp_path,

@@ -771,7 +771,7 @@ def task_sample_counts(events: list, since: float, until: float) -> tuple[int, i
 
 def profile_synapseml(spark, rows: int, out_dir=None, warm: bool = True, frame=None) -> JfrScoring:
     """Score `rows` rows with SynapseML once (after a warm-up) in a session started with
-    `profile_jvm.jfr_java_options()`, dump JFR for exactly that run and bucket the task threads'
+    `helpers.profile.jvm.jfr_java_options()`, dump JFR for exactly that run and bucket the task threads'
     samples (jni_breakdown). Writes jvm.jfr and synapseml_jvm.collapsed under `out_dir` (default:
     a new temporary folder). warm=False skips the warm-up when SynapseML already ran here.
     `frame`: the learner's SynapseML DataFrame (default: the kit's scenario frame)."""

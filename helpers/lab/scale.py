@@ -993,19 +993,23 @@ def memory_limit_runs(
     batch_size: int | None = None,
     workers: int | None = None,
     progress: Progress | Sink | None = None,
+    timeout_s: float = LIMIT_TIMEOUT_S,
 ) -> list[dict]:
     """For each `spark.executor.pyspark.memory` value in `settings`, run
     `df.mapInPandas(fn, schema)` over `rows` rows in a fresh session with
     `spark.executor.cores=cores` (local[2], or a `workers`-worker standalone cluster), at
     `batch_size` rows per Arrow batch. One record per setting: setting, cores, per_worker_mib (the
-    setting / cores, as Spark divides it), ok, rows and, on failure, one line naming the error."""
+    setting / cores, as Spark divides it), ok, rows and, on failure, one line naming the error; a
+    run still going after `timeout_s` is cancelled and reported as a stalled worker."""
     require_positive("cores", cores)
     p = as_progress(progress)
     out = []
     with p.task("memory limit", len(settings)):
         for setting in settings:
             p.step(f"spark.executor.pyspark.memory={setting}")
-            out.append(_limit_run(fn, schema, setting, cores, rows, batch_size, workers))
+            out.append(
+                _limit_run(fn, schema, setting, cores, rows, batch_size, workers, timeout_s)
+            )
     return out
 
 
@@ -1030,7 +1034,7 @@ def limit_error(text: str, kind: str, setting: str, cores: int) -> str:
     )
 
 
-def _limit_run(fn, schema, setting, cores, rows, batch_size, workers) -> dict:
+def _limit_run(fn, schema, setting, cores, rows, batch_size, workers, timeout_s) -> dict:
     per_worker = parse_mem(setting) // cores // MiB
     conf = {"spark.executor.pyspark.memory": setting, "spark.executor.cores": str(cores)}
     if batch_size:
@@ -1047,7 +1051,7 @@ def _limit_run(fn, schema, setting, cores, rows, batch_size, workers) -> dict:
             stalled.set()
             spark.sparkContext.cancelAllJobs()
 
-        timer = threading.Timer(LIMIT_TIMEOUT_S, cancel)
+        timer = threading.Timer(timeout_s, cancel)
         timer.start()
         try:
             out["rows"] = spark.range(rows).mapInPandas(fn, schema).count()
@@ -1057,7 +1061,7 @@ def _limit_run(fn, schema, setting, cores, rows, batch_size, workers) -> dict:
             error = limit_error(text, type(exc).__name__, setting, cores)
             if stalled.is_set():  # cancelled by the timer: the workers never finished
                 error = (
-                    f"No result in {LIMIT_TIMEOUT_S:.0f} s: a Python worker stalled at "
+                    f"No result in {timeout_s:.0f} s: a Python worker stalled at "
                     f"{per_worker} MiB of address space (RLIMIT_AS = {setting} / {cores} cores)"
                 )
             out.update(ok=False, error=error)

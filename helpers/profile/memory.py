@@ -6,7 +6,7 @@ Sources (all sampled during the same job, all stamped in epoch seconds, then ali
   worker) and the JVM's own meters (`jvm_memory`: heap used, the NIO direct buffer pool,
   Arrow's root allocator). Arrow Java allocates through Netty, not NIO ByteBuffers: the Arrow
   allocator and the direct pool measure different things; charts name which is which.
-- memray captures from the Python workers, one per task (`profile_workers` in "memray" mode,
+- memray captures from the Python workers, one per task (`helpers.profile.workers` in "memray" mode,
   through `spark.python.daemon.module`): the task's peak heap (memray's high-water mark) and its
   heap snapshots every ~10 ms (epoch milliseconds).
 

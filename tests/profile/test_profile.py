@@ -9,13 +9,9 @@ from pathlib import Path
 import pytest
 
 from helpers import exercises
-from helpers.core import env as profile_pyspy
-from helpers.core import session
+from helpers.core import env, session
 from helpers.core.config import LabError
-from helpers.profile import classify
-from helpers.profile import jvm as profile_jvm
-from helpers.profile import stacks as flamegraph
-from helpers.profile import workers as profile_workers
+from helpers.profile import classify, jvm, stacks, workers
 from helpers.viz import flamegraph as flameviz
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
@@ -27,59 +23,59 @@ JFR_FIX = FIX / "jfr_samples.json"  # 4 real events from `jfr print --json` (sta
 
 
 def test_parse_python_fixture():
-    stacks = flamegraph.read_collapsed(PY_FIX)
-    assert len(stacks) == 14
-    assert all(s.split(";")[0] == "main (pyspark/worker.py)" for s in stacks)
-    assert sum(stacks.values()) == 478_848  # microseconds, summed by hand from the file
-    assert any("__inner_predict_np2d (lightgbm/basic.py)" in s for s in stacks)
+    collapsed = stacks.read_collapsed(PY_FIX)
+    assert len(collapsed) == 14
+    assert all(s.split(";")[0] == "main (pyspark/worker.py)" for s in collapsed)
+    assert sum(collapsed.values()) == 478_848  # microseconds, summed by hand from the file
+    assert any("__inner_predict_np2d (lightgbm/basic.py)" in s for s in collapsed)
 
 
 def test_parse_rejects_bad_lines():
     with pytest.raises(LabError, match="line 2"):
-        flamegraph.parse_collapsed("a;b 3\na;b three\n")
+        stacks.parse_collapsed("a;b 3\na;b three\n")
     with pytest.raises(LabError):
-        flamegraph.parse_collapsed("no_weight_here\n")
+        stacks.parse_collapsed("no_weight_here\n")
 
 
 def test_parse_sums_repeats_and_skips_comments():
-    assert flamegraph.parse_collapsed("# header\na;b 3\n\na;b 4\na 1\n") == {"a;b": 7, "a": 1}
+    assert stacks.parse_collapsed("# header\na;b 3\n\na;b 4\na 1\n") == {"a;b": 7, "a": 1}
 
 
 def test_write_read_roundtrip_and_merge(tmp_path):
     s = {"a;b": 5, "a;c": 7}
-    flamegraph.write_collapsed(s, tmp_path / "x.collapsed")
-    assert flamegraph.read_collapsed(tmp_path / "x.collapsed") == s
-    assert flamegraph.merge(s, {"a;b": 1, "d": 2}) == {"a;b": 6, "a;c": 7, "d": 2}
+    stacks.write_collapsed(s, tmp_path / "x.collapsed")
+    assert stacks.read_collapsed(tmp_path / "x.collapsed") == s
+    assert stacks.merge(s, {"a;b": 1, "d": 2}) == {"a;b": 6, "a;c": 7, "d": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["x.collapsed"]
 
 
 def test_frame_table_and_dominant_frame():
     s = {"m;f;g": 3_000_000, "m;f": 1_000_000, "m;h;[off-cpu]": 2_500_000}
-    t = flamegraph.frame_table(s).set_index("frame")
+    t = stacks.frame_table(s).set_index("frame")
     assert t.loc["g", "self_s"] == 3.0 and t.loc["f", "total_s"] == 4.0
     assert t.loc["m", "total_share"] == 1.0
-    assert flamegraph.dominant_frame(s) == "g"
+    assert stacks.dominant_frame(s) == "g"
     assert (
-        flamegraph.dominant_frame({"m;h;[off-cpu]": 5, "m;g": 4}) == "g"
+        stacks.dominant_frame({"m;h;[off-cpu]": 5, "m;g": 4}) == "g"
     )  # on-CPU only by default
-    assert flamegraph.dominant_frame({"m;h;[off-cpu]": 5, "m;g": 4}, on_cpu_only=False) == "h"
-    assert flamegraph.self_share({"m;h;[off-cpu]": 5, "m;g": 4, "m;k": 12}, "g") == 0.25
+    assert stacks.dominant_frame({"m;h;[off-cpu]": 5, "m;g": 4}, on_cpu_only=False) == "h"
+    assert stacks.self_share({"m;h;[off-cpu]": 5, "m;g": 4, "m;k": 12}, "g") == 0.25
     assert exercises.check_dominant_frame("K", {"m;k": 2, "m;g": 1}).startswith("Correct")
     assert exercises.check_dominant_frame("g", {"m;k": 2, "m;g": 1}).startswith("Not quite")
     with pytest.raises(LabError):
-        flamegraph.dominant_frame({})
+        stacks.dominant_frame({})
 
 
 def test_on_cpu_and_total_share():
     s = {"m;f;g": 3, "m;f;[off-cpu]": 2, "m;h": 5}
-    assert flamegraph.on_cpu(s) == {"m;f;g": 3, "m;h": 5}
-    assert flamegraph.total_share(s, "f") == pytest.approx(0.5)
-    assert flamegraph.total_share(s, "m") == 1.0 and flamegraph.total_share(s, "x") == 0.0
-    assert flamegraph.total_share({}, "f") == 0.0
+    assert stacks.on_cpu(s) == {"m;f;g": 3, "m;h": 5}
+    assert stacks.total_share(s, "f") == pytest.approx(0.5)
+    assert stacks.total_share(s, "m") == 1.0 and stacks.total_share(s, "x") == 0.0
+    assert stacks.total_share({}, "f") == 0.0
 
 
 def test_tree_weights():
-    root = flamegraph.build_tree({"a;b": 2, "a;c": 3, "d": 1})
+    root = stacks.build_tree({"a;b": 2, "a;c": 3, "d": 1})
     assert (
         root.weight == 6
         and root.children["a"].weight == 5
@@ -91,7 +87,7 @@ def test_plot_flame_returns_figure():
     import matplotlib
 
     matplotlib.use("Agg")
-    fig = flameviz.plot_flame(flamegraph.read_collapsed(PY_FIX), "fixture")
+    fig = flameviz.plot_flame(stacks.read_collapsed(PY_FIX), "fixture")
     assert len(fig.axes[0].patches) > 10
     empty = flameviz.plot_flame({}, "none")
     assert "no samples" in empty.axes[0].texts[0].get_text()
@@ -105,29 +101,29 @@ def _events():
 
 
 def test_event_time_parses_nanoseconds():
-    t = profile_jvm.event_time(_events()[0])  # 2026-11-24T02:43:55.690016343Z
+    t = jvm.event_time(_events()[0])  # 2026-11-24T02:43:55.690016343Z
     assert t == pytest.approx(1795488235.690016343, abs=1e-6)
 
 
 def test_parse_jfr_task_threads_leaf_last():
-    stacks = profile_jvm.parse_jfr_events(_events(), native_correction=False)
-    assert len(stacks) == 3  # the rpc-boss event loop thread is not a task thread
-    sock = [s for s in stacks if s.endswith("sun.nio.ch.SocketDispatcher.read0 [native]")]
+    collapsed = jvm.parse_jfr_events(_events(), native_correction=False)
+    assert len(collapsed) == 3  # the rpc-boss event loop thread is not a task thread
+    sock = [s for s in collapsed if s.endswith("sun.nio.ch.SocketDispatcher.read0 [native]")]
     assert len(sock) == 1 and sock[0].startswith("thread:Executor task launch worker;")
     # JFR lists frames leaf-first; the collapsed stack is root-first
     assert sock[0].split(";")[-2] == "sun.nio.ch.SocketDispatcher.read"
-    arrow = [s for s in stacks if s.startswith("thread:stdout writer for python;")]
+    arrow = [s for s in collapsed if s.startswith("thread:stdout writer for python;")]
     assert arrow and arrow[0].endswith("org.apache.spark.sql.execution.arrow.LongWriter.setValue")
     assert (
-        stacks[arrow[0]] == 10_000 and stacks[sock[0]] == 20_000
+        collapsed[arrow[0]] == 10_000 and collapsed[sock[0]] == 20_000
     )  # profile settings: 10 ms / 20 ms
 
 
 def test_parse_jfr_native_correction_and_filters():
     evs = _events()
-    all_threads = profile_jvm.parse_jfr_events(evs, threads=None, native_correction=False)
+    all_threads = jvm.parse_jfr_events(evs, threads=None, native_correction=False)
     assert len(all_threads) == 4 and any(s.startswith("thread:rpc-boss-N-N;") for s in all_threads)
-    corrected = profile_jvm.parse_jfr_events(evs)
+    corrected = jvm.parse_jfr_events(evs)
     native_ids = {
         e["values"]["sampledThread"]["javaThreadId"]
         for e in evs
@@ -135,28 +131,28 @@ def test_parse_jfr_native_correction_and_filters():
     }
     sock = next(s for s in corrected if s.endswith("read0 [native]"))
     assert corrected[sock] == 20_000 * len(native_ids)
-    t0 = profile_jvm.event_time(evs[0])
-    window = profile_jvm.parse_jfr_events(evs, since=t0 - 0.001, until=t0 + 0.001, threads=None)
+    t0 = jvm.event_time(evs[0])
+    window = jvm.parse_jfr_events(evs, since=t0 - 0.001, until=t0 + 0.001, threads=None)
     assert len(window) == 1
 
 
 def test_jfr_options_and_thread_labels():
-    (opt,) = profile_jvm.jfr_java_options()
+    (opt,) = jvm.jfr_java_options()
     assert (
         opt.startswith("-XX:StartFlightRecording=")
         and "settings=profile" in opt
         and "name=lab" in opt
     )
     assert (
-        profile_jvm.thread_label("Executor task launch worker for task 3.0 in stage 1.0 (TID 7)")
+        jvm.thread_label("Executor task launch worker for task 3.0 in stage 1.0 (TID 7)")
         == "Executor task launch worker"
     )
-    assert profile_jvm.thread_label("stdout writer for /x/bin/python") == "stdout writer for python"
+    assert jvm.thread_label("stdout writer for /x/bin/python") == "stdout writer for python"
 
 
 def test_dump_without_jvm_is_a_lab_error():
     with pytest.raises(LabError):
-        profile_jvm.dump_jfr(None, "/tmp/x.jfr")
+        jvm.dump_jfr(None, "/tmp/x.jfr")
 
 
 # ---- classifier --------------------------------------------------------------------------------
@@ -230,17 +226,18 @@ def test_classify_stack_precedence():
 
 
 def test_categorize_fixture_sums_to_total():
-    stacks = flamegraph.read_collapsed(PY_FIX)
-    cats = classify.categorize(stacks)
+    collapsed = stacks.read_collapsed(PY_FIX)
+    cats = classify.categorize(collapsed)
     assert list(cats) == list(classify.CATEGORIES)
-    assert sum(cats.values()) == pytest.approx(sum(stacks.values()) / 1e6)
+    assert sum(cats.values()) == pytest.approx(sum(collapsed.values()) / 1e6)
     assert cats["prediction"] > 0 and cats["waiting"] > 0
 
 
 def _result(wall=2.0):
-    jvm = profile_jvm.parse_jfr_events(_events(), native_correction=False)
-    return profile_workers.ProfileResult(
-        "map_in_pandas", 20_000, 10_000, wall, 2, flamegraph.read_collapsed(PY_FIX), jvm, [], 1, 1
+    jvm_stacks = jvm.parse_jfr_events(_events(), native_correction=False)
+    return workers.ProfileResult(
+        "map_in_pandas", 20_000, 10_000, wall, 2, stacks.read_collapsed(PY_FIX), jvm_stacks, [], 1,
+        1,
     )
 
 
@@ -281,22 +278,22 @@ def test_collect_reads_headers_and_pause(tmp_path):
     shutil.copy(PY_FIX, tmp_path / "cpu-19888-0.collapsed")
     (tmp_path / "memray-19888-1.bin").write_bytes(b"")
     (tmp_path / "unrelated.txt").write_text("x")
-    files = profile_workers.collect_worker_profiles(tmp_path, timeout=1)
+    files = workers.collect_worker_profiles(tmp_path, timeout=1)
     assert [(f.mode, f.pid, f.seq) for f in files] == [("cpu", 19888, 0), ("memray", 19888, 1)]
     assert files[0].busy_s == pytest.approx(0.492509) and files[0].samples == 50
-    assert profile_workers.python_stacks(files) == flamegraph.read_collapsed(PY_FIX)
-    profile_workers.pause_workers(tmp_path)
+    assert workers.python_stacks(files) == stacks.read_collapsed(PY_FIX)
+    workers.pause_workers(tmp_path)
     assert (tmp_path / "PAUSED").exists()
-    profile_workers.pause_workers(tmp_path, False)
+    workers.pause_workers(tmp_path, False)
     assert not (tmp_path / "PAUSED").exists()
-    assert profile_workers.clear_worker_profiles(tmp_path) == 2
+    assert workers.clear_worker_profiles(tmp_path) == 2
     with pytest.raises(LabError):
-        profile_workers.collect_worker_profiles(tmp_path / "missing")
+        workers.collect_worker_profiles(tmp_path / "missing")
 
 
 # ---- real profiled jobs (child processes: their own JVM) ---------------------------------------
 
-PYSPY = profile_pyspy.py_spy_available()[0]
+PYSPY = env.py_spy_available()[0]
 
 
 @pytest.mark.spark  # starts Spark in a child process
@@ -317,18 +314,18 @@ def test_cli_profile_real_job_has_lightgbm_frames(cli, tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     (tmp_path / "stdout.txt").write_text(out.stdout)
-    py = flamegraph.read_collapsed(tmp_path / "python.collapsed")
-    jvm = flamegraph.read_collapsed(tmp_path / "jvm.collapsed")
+    py = stacks.read_collapsed(tmp_path / "python.collapsed")
+    jvm_stacks = stacks.read_collapsed(tmp_path / "jvm.collapsed")
     assert any("(lightgbm/basic.py)" in s for s in py), "the model's predict frames are sampled"
     assert any("(pyspark/sql/pandas/serializers.py)" in s for s in py)
-    assert all(s.startswith("thread:") for s in jvm) and jvm
+    assert all(s.startswith("thread:") for s in jvm_stacks) and jvm_stacks
     b = json.loads((tmp_path / "breakdown.json").read_text())
     assert b["wall_s"] > 0 and b["tasks"] >= 1 and b["python"]["prediction"] > 0
     assert set(classify.CATEGORIES) <= set(b)
     assert (tmp_path / "profile.png").stat().st_size > 10_000
     assert "<svg" in (tmp_path / "python.html").read_text() and (tmp_path / "jvm.html").exists()
     if PYSPY:  # the second run, under py-spy --native, sees LightGBM's C++ library
-        spy = flamegraph.read_collapsed(tmp_path / "pyspy.collapsed")
+        spy = stacks.read_collapsed(tmp_path / "pyspy.collapsed")
         assert any("(lightgbm/" in s for s in spy) and (tmp_path / "pyspy.html").exists()
         assert 0 < b["pyspy_native_share"] <= 1 and b["pyspy_samples"] > 0
 
@@ -367,31 +364,31 @@ def test_memray_mode_writes_one_capture_per_task(child, tmp_path):
 
 def test_profiling_needs_a_profiled_session(spark, tmp_path):
     with pytest.raises(LabError, match="profile="):
-        profile_workers.profile_scenario(spark, "map_in_arrow", 1000, tmp_path, tmp_path / "w")
+        workers.profile_scenario(spark, "map_in_arrow", 1000, tmp_path, tmp_path / "w")
 
 
 def test_hide_jvm_scaffolding_keeps_weights():
-    stacks = profile_jvm.parse_jfr_events(_events(), native_correction=False)
-    hidden = flamegraph.hide_frames(stacks, classify.JVM_SCAFFOLDING)
-    assert sum(hidden.values()) == sum(stacks.values())
-    assert flamegraph.hide_frames({"a;x;b": 1, "a;b": 2}, "^x$") == {"a;b": 3}
-    assert flamegraph.hide_frames({"x": 4}, "^x$") == {"x": 4}  # a stack never becomes empty
+    collapsed = jvm.parse_jfr_events(_events(), native_correction=False)
+    hidden = stacks.hide_frames(collapsed, classify.JVM_SCAFFOLDING)
+    assert sum(hidden.values()) == sum(collapsed.values())
+    assert stacks.hide_frames({"a;x;b": 1, "a;b": 2}, "^x$") == {"a;b": 3}
+    assert stacks.hide_frames({"x": 4}, "^x$") == {"x": 4}  # a stack never becomes empty
 
 
 JFR_SWITCH_SCRIPT = """
 import json
-from helpers.profile import jvm as profile_jvm
+from helpers.profile import jvm
 from helpers.core.session import jvm_pid, start_session, stop_session
 spark = start_session(
-    "test_jfr_switch", java_options=profile_jvm.jfr_java_options(), synapseml=False
+    "test_jfr_switch", java_options=jvm.jfr_java_options(), synapseml=False
 )
 try:
     pid = jvm_pid(spark)
-    states = [profile_jvm.recording_running(pid)]
-    profile_jvm.set_recording(pid, False)
-    states.append(profile_jvm.recording_running(pid))
-    o = profile_jvm.jfr_overhead(spark, "map_in_arrow", rows=4000, pairs=1)
-    states.append(profile_jvm.recording_running(pid))
+    states = [jvm.recording_running(pid)]
+    jvm.set_recording(pid, False)
+    states.append(jvm.recording_running(pid))
+    o = jvm.jfr_overhead(spark, "map_in_arrow", rows=4000, pairs=1)
+    states.append(jvm.recording_running(pid))
 finally:
     stop_session()
 print(json.dumps({"states": states, "on": o.profiled_s, "off": o.unprofiled_s}))

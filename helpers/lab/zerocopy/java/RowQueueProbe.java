@@ -1,5 +1,5 @@
 // Compiled at run time inside the Spark JVM by Janino (the compiler Spark's own code generation uses),
-// so the loop runs in the JVM with no py4j call per row. See helpers/zerocopy.py, `row_queue_cost`.
+// so the loop runs in the JVM with no py4j call per row. See helpers/lab/zerocopy, `row_queue_cost`.
 //
 // What it measures: the copy EvalPythonExec makes of every input row of a @udf / @pandas_udf
 // (BatchEvalPython, ArrowEvalPython): each child row is added to a HybridRowQueue before it is sent
