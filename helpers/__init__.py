@@ -3,5 +3,5 @@
 # The layers, bottom to top: a module imports only from its own layer (without cycles) and from
 # the layers before it (tests/test_layers.py). `python -m helpers layers` prints their modules.
 LAYERS = (
-    "core", "model", "workers", "paths", "measure", "profile", "lab", "viz", "exercises", "cli",
+    "core", "model", "workers", "inference", "measure", "profile", "lab", "viz", "exercises", "cli",
 )  # fmt: skip

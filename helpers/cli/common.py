@@ -12,7 +12,7 @@ from pathlib import Path
 from helpers.core.config import LabError, atomic_write_bytes
 from helpers.core.progress import ProgressEvent, Sink
 from helpers.core.validate import java_int
-from helpers.paths.scenarios import parse_scenarios
+from helpers.inference.scenarios import parse_scenarios
 
 
 def write_json(path: str | None, payload) -> None:

@@ -55,11 +55,11 @@ from helpers.core.validate import (
     positive_int,
     row_count,
 )
+from helpers.inference.scenarios import get_scenario
 from helpers.lab.taskcost import DAEMONS, per_task_seconds, task_overhead
 from helpers.lab.zerocopy.ledger import copy_ledger, require_ledger_paths
 from helpers.measure.timing import bench, bench_table, limit_row
 from helpers.model.data import ensure_features, ensure_model
-from helpers.paths.scenarios import get_scenario
 from helpers.profile.memory import memory_rows
 
 # ---- commands ------------------------------------------------------------------------------
@@ -271,7 +271,7 @@ def _ledger(args) -> int:
 
 def _profile_args(p):
     p.add_argument(
-        "--scenario", required=True, help="one scenario name (see helpers.paths.scenarios)"
+        "--scenario", required=True, help="one scenario name (see helpers.inference.scenarios)"
     )
     p.add_argument("--rows", type=row_count, default=None, help="rows (default: LAB_SCALE)")
     p.add_argument(
@@ -336,7 +336,9 @@ def _profile(args) -> int:
 
 def _memory_args(p):
     p.add_argument(
-        "--scenario", required=True, help="scenario name (see helpers.paths.scenarios.SCENARIOS)"
+        "--scenario",
+        required=True,
+        help="scenario name (see helpers.inference.scenarios.SCENARIOS)",
     )
     p.add_argument(
         "--rows", type=row_count, default=None, help="rows (default: LAB_SCALE memory rows)"

@@ -14,6 +14,7 @@ from helpers.core.processes import running_pids
 from helpers.core.session import on_cluster, start_session, stop_session
 from helpers.core.ship import kit_hints
 from helpers.core.validate import require_positive
+from helpers.inference.scenarios import get_scenario, scenario_frame
 from helpers.measure.executors import (
     FAST_POLL,
     MEMORY_METRICS,
@@ -22,7 +23,6 @@ from helpers.measure.executors import (
     wide_peaks,
 )
 from helpers.measure.timing import set_batch_size, time_noop, warm_up
-from helpers.paths.scenarios import get_scenario, scenario_frame
 from helpers.profile.executors import cluster_memray_conf, profiled_job, write_memray_peaks
 from helpers.profile.memory import memory_run, meters_side_by_side, write_run
 

@@ -14,8 +14,8 @@ from helpers.core.progress import as_progress
 from helpers.core.session import start_session, stop_session, wait_for_executors
 from helpers.core.ship import kit_hints
 from helpers.core.validate import require_positive
+from helpers.inference.scenarios import get_scenario, scenario_frame
 from helpers.measure.timing import set_batch_size, time_noop, warm_up
-from helpers.paths.scenarios import get_scenario, scenario_frame
 from helpers.profile.executors import cluster_profile_conf, finish, profiled_job, write_layout
 from helpers.profile.jvm import jfr_java_options
 from helpers.profile.pyspy import py_spy_profile

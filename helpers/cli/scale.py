@@ -14,6 +14,7 @@ from helpers.core.validate import (
     positive_int,
     row_count,
 )
+from helpers.inference.scenarios import get_scenario
 from helpers.lab.scale import (
     GRID_REPEATS,
     OVERHEAD_FACTORS,
@@ -25,7 +26,6 @@ from helpers.lab.scale import (
     scale_study,
     zone_batch,
 )
-from helpers.paths.scenarios import get_scenario
 
 
 def parse_sizes(text: str) -> list[int]:

@@ -193,7 +193,7 @@ def spark_default_conf(spark, key: str) -> str | None:
 def line_findings(spark, not_offered: dict | None = None) -> list[Finding]:
     """Which Spark line this kernel runs (asked from the session: `spark.version`, its conf), the
     paths this line does not offer with the reason (`not_offered`: name -> why, e.g.
-    `helpers.paths.scenarios.NOT_OFFERED`), and how a plain `@udf` is evaluated here."""
+    `helpers.inference.scenarios.NOT_OFFERED`), and how a plain `@udf` is evaluated here."""
     out = [
         finding(
             LINE_FINDINGS,

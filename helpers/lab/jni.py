@@ -35,6 +35,7 @@ from helpers.core.lines import LINES
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import jvm_pid
 from helpers.core.validate import require_positive
+from helpers.inference.scenarios import get_scenario, input_frame, model_broadcast, scenario_frame
 from helpers.measure.metrics import physical_operators, python_operators
 from helpers.measure.samplers import ProcessSampler, process_table
 from helpers.measure.timing import set_batch_size, time_noop, warm_up
@@ -45,7 +46,6 @@ from helpers.model.data import (
     predict,
     spec_model_path,
 )
-from helpers.paths.scenarios import get_scenario, input_frame, model_broadcast, scenario_frame
 from helpers.profile.classify import TASK_THREADS, jni_breakdown
 from helpers.profile.jvm import dump_jfr, event_time, jfr_events, parse_jfr_events
 from helpers.profile.stacks import write_collapsed
@@ -771,10 +771,10 @@ def task_sample_counts(events: list, since: float, until: float) -> tuple[int, i
 
 def profile_synapseml(spark, rows: int, out_dir=None, warm: bool = True, frame=None) -> JfrScoring:
     """Score `rows` rows with SynapseML once (after a warm-up) in a session started with
-    `helpers.profile.jvm.jfr_java_options()`, dump JFR for exactly that run and bucket the task threads'
-    samples (jni_breakdown). Writes jvm.jfr and synapseml_jvm.collapsed under `out_dir` (default:
-    a new temporary folder). warm=False skips the warm-up when SynapseML already ran here.
-    `frame`: the learner's SynapseML DataFrame (default: the kit's scenario frame)."""
+    `helpers.profile.jvm.jfr_java_options()`, dump JFR for exactly that run and bucket the task
+    threads' samples (jni_breakdown). Writes jvm.jfr and synapseml_jvm.collapsed under `out_dir`
+    (default: a new temporary folder). warm=False skips the warm-up when SynapseML already ran
+    here. `frame`: the learner's SynapseML DataFrame (default: the kit's scenario frame)."""
 
     require_positive("rows", rows)
     out = Path(out_dir if out_dir is not None else tempfile.mkdtemp(prefix="nb06-jfr-"))

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from helpers.core.findings import Finding, finding
 from helpers.core.validate import require_positive
+from helpers.inference.scenarios import get_scenario, input_frame, scenario_frame
 from helpers.measure.metrics import (
     operator_matches,
     physical_operators,
@@ -24,7 +25,6 @@ from helpers.measure.metrics import (
 from helpers.measure.samplers import process_table
 from helpers.measure.timing import BATCH_CONF, time_noop
 from helpers.model.data import N_FEATURES, feature_frame, feature_names
-from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
 
 VALIDITY_PAD = 8  # bytes: Arrow Java pads every buffer of an IPC body to a multiple of 8
 

@@ -35,6 +35,7 @@ from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
 from helpers.core.session import conf_scope, logs_off, start_session, stop_session
 from helpers.core.validate import require_positive
+from helpers.inference.scenarios import Scenario, get_scenario, input_frame, scenario_frame
 from helpers.measure.metrics import metric_bytes, run_with_python_metrics
 from helpers.measure.samplers import process_table
 from helpers.measure.timing import (
@@ -45,7 +46,6 @@ from helpers.measure.timing import (
     warm_up,
 )
 from helpers.model.data import ensure_features, feature_frame
-from helpers.paths.scenarios import Scenario, get_scenario, input_frame, scenario_frame
 from helpers.profile.classify import categorize
 from helpers.profile.stacks import on_cpu, total_s
 from helpers.profile.workers import profile_scenario
@@ -562,7 +562,7 @@ def default_session(app: str):
 PROFILER_KEY = LEVERS["profiler"]
 
 
-# The user function of each scenario (helpers.paths.scenarios): the frame the built-in profiler
+# The user function of each scenario (helpers.inference.scenarios): the frame the built-in profiler
 # wraps; the worker sampler labels frames "name (path)".
 UDF_FRAMES = {
     "pandas_udf": "predict_series",
@@ -581,7 +581,7 @@ ITERATOR_SCENARIOS = ("iter_pandas_udf", "map_in_pandas", "map_in_arrow")
 def udf_seconds(stacks: dict, udf: str) -> float:
     """Seconds of `stacks` (collapsed, microseconds) with the user function `udf` on the stack."""
     return sum(w for s, w in stacks.items() if any(f.startswith(f"{udf} (") for f in s.split(";")))
-    # (a frame "predict_series (helpers/paths/scenarios.py)" matches udf="predict_series")
+    # (a frame "predict_series (helpers/inference/scenarios.py)" matches udf="predict_series")
 
 
 @dataclass

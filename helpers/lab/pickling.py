@@ -34,6 +34,7 @@ from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
+from helpers.inference.scenarios import feature_columns
 from helpers.measure.metrics import metric_bytes, run_with_python_metrics
 from helpers.measure.timing import time_noop
 from helpers.model.cache import cached_booster, worker_booster
@@ -46,7 +47,6 @@ from helpers.model.data import (
     model_text,
     predict,
 )
-from helpers.paths.scenarios import feature_columns
 
 TYPE_PATHS = ("row_udf", "arrow_udf", "pandas_udf")
 PATH_LABELS = {

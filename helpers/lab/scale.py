@@ -46,10 +46,10 @@ from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import conf_scope, jvm_pid, logs_off, on_cluster
 from helpers.core.ship import kit_hints
 from helpers.core.validate import parse_mem, require_positive
+from helpers.inference.scenarios import get_scenario, scenario_frame
 from helpers.lab.batch import sweep, zone
 from helpers.measure.timing import BATCH_CONF, cpu_spent, tree_cpu_snapshot
 from helpers.model.data import N_FEATURES, ensure_features
-from helpers.paths.scenarios import get_scenario, scenario_frame
 
 MiB = 2**20
 COEFFICIENTS = ("fixed_s", "per_task_s", "per_batch_s", "per_row_s")

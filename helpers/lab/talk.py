@@ -32,6 +32,13 @@ from helpers.core.config import LINE, LabError, scale
 from helpers.core.findings import Finding, finding
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
+from helpers.inference.scenarios import (
+    NOT_OFFERED,
+    SCENARIOS,
+    get_scenario,
+    input_frame,
+    model_broadcast,
+)
 from helpers.lab.levers import conf_entry
 from helpers.lab.zerocopy.buffers import ipc_stream_bytes
 from helpers.measure.metrics import python_operators, run_with_python_metrics
@@ -47,13 +54,6 @@ from helpers.measure.timing import (
 )
 from helpers.model.cache import cached_booster
 from helpers.model.data import feature_matrix, load_booster, predict, spec_model_path
-from helpers.paths.scenarios import (
-    NOT_OFFERED,
-    SCENARIOS,
-    get_scenario,
-    input_frame,
-    model_broadcast,
-)
 from helpers.profile.classify import categorize
 from helpers.profile.workers import (
     clear_worker_profiles,

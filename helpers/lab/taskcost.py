@@ -37,8 +37,8 @@ from helpers.core.lines import SINCE, has, installed_pyspark
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import active_session, start_session, stop_session
 from helpers.core.validate import parse_partitions, require_positive
+from helpers.inference.scenarios import get_scenario, input_frame, scenario_frame
 from helpers.measure.timing import collect_predictions, reference_predictions, time_noop
-from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
 
 DAEMONS = {"stock": "pyspark.daemon", "lean": "helpers.workers.lean_daemon"}
 

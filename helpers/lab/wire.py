@@ -35,10 +35,10 @@ from helpers.core.findings import Finding, finding
 from helpers.core.lines import DEFAULT_LINE, LINES, SINCE, Line, has
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import start_session, stop_session
+from helpers.inference.scenarios import input_frame, model_broadcast
 from helpers.lab.levers import conf_entry
 from helpers.lab.taskcost import per_task_seconds
 from helpers.measure.timing import reference_predictions, time_noop
-from helpers.paths.scenarios import input_frame, model_broadcast
 
 COMMANDS = ("bench", "ledger", "sweep", "taskcost")
 

@@ -25,16 +25,16 @@ from helpers.core.findings import Finding, finding
 from helpers.core.processes import process_command, processes_under
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
-from helpers.measure.metrics import python_operators
-from helpers.measure.samplers import process_table
-from helpers.model.data import ensure_model, feature_matrix, load_booster, predict
-from helpers.paths.scenarios import (
+from helpers.inference.scenarios import (
     BATCH_CONF,
     file_splits,
     get_scenario,
     input_frame,
     scenario_frame,
 )
+from helpers.measure.metrics import python_operators
+from helpers.measure.samplers import process_table
+from helpers.model.data import ensure_model, feature_matrix, load_booster, predict
 
 ROW_UDF_BATCH = 100  # BatchEvalPythonExec groups rows by 100, hard-coded in Spark 3.5
 

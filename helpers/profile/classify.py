@@ -19,7 +19,7 @@ Categories (in the order charts stack them):
 - prediction: the model, see above.
 - conversion: Arrow <-> pandas (`arrow_to_pandas`, `_create_batch`, `pyarrow/pandas_compat.py`),
   building the model's input matrix (`np.column_stack`, `to_numpy`, pandas/NumPy frames, the kit's
-  UDF bodies in `helpers/paths/scenarios.py`), SynapseML's `VectorAssembler`.
+  UDF bodies in `helpers/inference/scenarios.py`), SynapseML's `VectorAssembler`.
 - serialization: Arrow IPC and pickle (`load_stream`/`dump_stream` in `pyspark/serializers.py` and
   `pyspark/sql/pandas/serializers.py`, `pyarrow/ipc`, cloudpickle; JVM
   `org.apache.arrow.vector.ipc`, Pyrolite `net.razorvine.pickle`).
@@ -112,7 +112,7 @@ _PY_RULES = [
             r"^(arrow_to_pandas|_create_batch|_create_array|_create_struct_array|_create_arrow_batch"
             r"|convert|_to_corrected_pandas_type|from_arrow_type|to_arrow_type)"
             r" \(pyspark/sql/pandas/"
-            r"|\(pyarrow/pandas_compat\.py\)|\(pandas/|\(numpy/|\(helpers/paths/scenarios\.py\)"
+            r"|\(pyarrow/pandas_compat\.py\)|\(pandas/|\(numpy/|\(helpers/inference/scenarios\.py\)"
             r"|\(pyspark/sql/pandas/types\.py\)"
             r"|^arrow::py::.*(Pandas|NumPy)"
         ),

@@ -31,6 +31,7 @@ from pathlib import Path
 from helpers.core.config import LabError, require_java
 from helpers.core.session import jvm_pid
 from helpers.core.validate import require_positive
+from helpers.inference.scenarios import get_scenario, scenario_frame
 from helpers.measure.timing import (
     OverheadResult,
     alternated_runs,
@@ -38,7 +39,6 @@ from helpers.measure.timing import (
     time_noop,
     warm_up,
 )
-from helpers.paths.scenarios import get_scenario, scenario_frame
 from helpers.profile.classify import TASK_THREADS
 
 RECORDING = "lab"

@@ -33,9 +33,9 @@ from helpers.core.config import LabError, atomic_write_bytes, scale
 from helpers.core.findings import Finding, finding
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
+from helpers.inference.scenarios import get_scenario, input_frame
 from helpers.measure.samplers import LayerSampler, jvm_memory
 from helpers.measure.timing import effective_batch_size, set_batch_size, time_noop
-from helpers.paths.scenarios import get_scenario, input_frame
 from helpers.profile.workers import job_frame, start_recording, take_worker_profiles
 from helpers.workers.profiled_daemon import short_path
 

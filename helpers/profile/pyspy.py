@@ -40,6 +40,7 @@ from helpers.core.config import ROOT, LabError
 from helpers.core.env import PtraceCheck, ptrace_check, py_spy_available, py_spy_exe  # noqa: F401
 from helpers.core.findings import Finding, finding
 from helpers.core.validate import require_positive
+from helpers.inference.scenarios import get_scenario, scenario_frame
 from helpers.measure.samplers import process_table
 from helpers.measure.timing import (
     OverheadResult,
@@ -49,7 +50,6 @@ from helpers.measure.timing import (
     time_noop,
     warm_up,
 )
-from helpers.paths.scenarios import get_scenario, scenario_frame
 from helpers.profile.stacks import write_collapsed
 
 PYSPY_RATE = 100  # samples per second per process (py-spy's default)
@@ -269,7 +269,8 @@ def py_spy_profile(
     """Run scenario `name` over `rows` cached rows into the noop sink once with py-spy attached to
     the session's Python daemon (started by a warm-up first). Writes `pyspy.raw` (py-spy's own
     output) and `pyspy.collapsed` (normalised, microseconds) under `out_dir`. If the session has the
-    kit's in-process sampler, pause it first (`helpers.profile.workers.pause_workers`): both would run."""
+    kit's in-process sampler, pause it first (`helpers.profile.workers.pause_workers`): both
+    would run."""
 
     if not get_scenario(name).python_worker:
         raise LabError(f"Scenario {name!r} runs no Python worker: py-spy has nothing to attach to.")

@@ -41,6 +41,7 @@ from helpers.core.lines import has, installed_pyspark
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import PROFILER_DAEMON, jvm_pid
 from helpers.core.validate import require_positive
+from helpers.inference.scenarios import get_scenario, input_frame, scenario_frame
 from helpers.measure.timing import (
     OverheadResult,
     alternated_runs,
@@ -49,7 +50,6 @@ from helpers.measure.timing import (
     time_noop,
     warm_up,
 )
-from helpers.paths.scenarios import get_scenario, input_frame, scenario_frame
 from helpers.profile.classify import (
     FOLDED,
     breakdown,

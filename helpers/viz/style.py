@@ -3,7 +3,7 @@ physical limit's line, the few colours of things that are not paths, and the uni
 (rows/s as k or M, MiB, s or min).
 
 Colour means path. A path has the same colour in every notebook, found from its registry name
-(`helpers.paths.scenarios`) or a label that names it (`path_key`). Within one chart, variants of
+(`helpers.inference.scenarios`) or a label that names it (`path_key`). Within one chart, variants of
 one path (its two Spark lines, JVM vs Python CPU, threads settings) keep the path's colour and
 differ by hatch, line style or marker. The physical limit (and the in-process reference) is
 always a black dashed line.
@@ -22,8 +22,8 @@ from typing import Iterable
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
+from helpers.inference.scenarios import ALL_SCENARIOS
 from helpers.lab.pickling import PATH_LABELS
-from helpers.paths.scenarios import ALL_SCENARIOS
 
 LIMIT = "physical_limit"
 

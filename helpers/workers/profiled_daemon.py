@@ -59,8 +59,8 @@ _SEQ = [0]
 
 def short_path(path: str) -> str:
     """A source file's path as stacks show it: relative to site-packages or the stdlib folder,
-    the kit's own files from their `helpers/` folder on (e.g. 'helpers/paths/scenarios.py'), else
-    its last two path parts; inside a zip (pyspark.zip, the kit's zip), relative to the zip."""
+    the kit's own files from their `helpers/` folder on (e.g. 'helpers/inference/scenarios.py'),
+    else its last two path parts; inside a zip (pyspark.zip, the kit's zip), relative to the zip."""
     for marker in ("site-packages/", "dist-packages/", "/lib/python3."):
         i = path.rfind(marker)
         if i >= 0:

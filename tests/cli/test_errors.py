@@ -7,8 +7,8 @@ import json
 import pytest
 
 from helpers.cli.main import COMMANDS, main
+from helpers.inference.scenarios import SCENARIOS
 from helpers.lab.zerocopy.ledger import LEDGER_HERE
-from helpers.paths.scenarios import SCENARIOS
 
 NO_PY = "no Python worker" if "synapseml" in SCENARIOS else "not offered"
 MAP = ["--scenario", "map_in_pandas", "--out", "x"]

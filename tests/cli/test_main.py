@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from helpers.paths.scenarios import SCENARIOS
+from helpers.inference.scenarios import SCENARIOS
 
 
 @pytest.mark.parametrize(

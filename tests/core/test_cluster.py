@@ -15,12 +15,12 @@ from helpers.core import cluster as cluster_mod
 from helpers.core.cluster import LocalStandalone
 from helpers.core.config import ROOT, LabError
 from helpers.core.processes import is_running
-from helpers.paths.scenarios import SCENARIOS
+from helpers.inference.scenarios import SCENARIOS
 
 NAMES = [n for n in ("pandas_udf", "map_in_arrow", "synapseml") if n in SCENARIOS]
 SCRIPT = r"""
 import json
-from helpers.paths.scenarios import SCENARIOS
+from helpers.inference.scenarios import SCENARIOS
 from helpers.measure.timing import run_scenario
 from helpers.core.session import start_session, stop_session
 spark = start_session("cluster-check")

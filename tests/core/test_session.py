@@ -29,8 +29,8 @@ def test_runtime_conf_reuses_session(spark):
 
 
 def test_stop_leaves_no_process(spark):
+    from helpers.inference.scenarios import scenario_frame
     from helpers.measure.timing import time_noop
-    from helpers.paths.scenarios import scenario_frame
 
     time_noop(scenario_frame(spark, "pandas_udf", rows=2000))
     procs = session.session_processes()
@@ -54,7 +54,7 @@ def test_stop_leaves_no_process(spark):
 _KERNEL_JOB = """
 from helpers.core import session
 from helpers.measure.timing import time_noop
-from helpers.paths.scenarios import scenario_frame
+from helpers.inference.scenarios import scenario_frame
 spark = session.start_session("kernel-lifetime", synapseml=False)
 time_noop(scenario_frame(spark, "pandas_udf", rows=2000))
 print("PIDS", *sorted(p.pid for p in session.session_processes()))

@@ -2,10 +2,10 @@
 layer, and the sockets between the session's processes, read from the OS and paired. The
 findings' wording is tested without Spark in test_journey_findings.py."""
 
+from helpers.inference.scenarios import SCENARIOS, scenario_frame
 from helpers.lab import journey
 from helpers.measure import metrics
 from helpers.measure.timing import time_noop
-from helpers.paths.scenarios import SCENARIOS, scenario_frame
 
 
 def test_socket_table_pairs_workers_with_the_jvm(spark):

@@ -131,7 +131,7 @@ def test_error_line_picks_the_exception():
 
 def test_udf_seconds_counts_stacks_through_the_user_function():
     stacks = {
-        "main (pyspark/worker.py);predict_series (helpers/paths/scenarios.py);predict (x.py)": 3e6,
+        "main (pyspark/worker.py);predict_series (helpers/inference/scenarios.py);predict (x)": 3e6,
         "main (pyspark/worker.py);load_stream (pyspark/sql/pandas/serializers.py)": 1e6,
         "main (pyspark/worker.py);predict_series_other (y.py)": 5e6,
     }
@@ -202,7 +202,7 @@ def test_lever_table_asks_the_registry(spark):
 
 def test_python_input_reads_the_plan(spark):
     df = levers.source_frame(spark, "parquet_scan", 2_000)
-    from helpers.paths.scenarios import scenario_frame
+    from helpers.inference.scenarios import scenario_frame
 
     facts = levers.python_input(scenario_frame(spark, "pandas_udf", df=df))
     assert facts["operator"] == "ArrowEvalPython"

@@ -45,7 +45,7 @@ def test_bad_batch_size(spark):
 
 
 def test_python_sql_metrics_count_the_bytes(spark):
-    from helpers.paths.scenarios import scenario_frame
+    from helpers.inference.scenarios import scenario_frame
 
     rows = 4000
     spark.conf.set(measure.BATCH_CONF, "1000")
@@ -57,7 +57,7 @@ def test_python_sql_metrics_count_the_bytes(spark):
 
 
 def test_process_table_and_jvm_memory(spark):
-    from helpers.paths.scenarios import scenario_frame
+    from helpers.inference.scenarios import scenario_frame
 
     with samplers.ProcessSampler(0.05) as sampler:
         measure.time_noop(scenario_frame(spark, "map_in_pandas", rows=4000))

@@ -119,7 +119,7 @@ PASS = f"{MAIN};process (pyspark/worker.py);dump_stream (pyspark/sql/pandas/seri
         # Python: [off-cpu] is waiting; the frame above says on what
         (f"{PASS};[off-cpu]", "python", ("waiting", "write")),
         (
-            f"{PASS};func (pyspark/worker.py);predict_batches (helpers/paths/scenarios.py);"
+            f"{PASS};func (pyspark/worker.py);predict_batches (helpers/inference/scenarios.py);"
             "load_stream (pyspark/sql/pandas/serializers.py);[off-cpu]",
             "python",
             ("waiting", "read"),

@@ -212,7 +212,7 @@ def test_classify_stack_precedence():
     assert (
         classify.classify_stack(
             "main (pyspark/worker.py);dump_stream (pyspark/sql/pandas/serializers.py);"
-            "predict_frames (helpers/paths/scenarios.py)"
+            "predict_frames (helpers/inference/scenarios.py)"
         )
         == "conversion"
     )
@@ -334,7 +334,7 @@ MEMRAY_SCRIPT = """
 import sys
 from helpers.profile.workers import collect_worker_profiles, clear_worker_profiles
 from helpers.core.session import start_session
-from helpers.paths.scenarios import scenario_frame
+from helpers.inference.scenarios import scenario_frame
 from helpers.measure.timing import time_noop
 from helpers.core.session import stop_session
 out = sys.argv[1]

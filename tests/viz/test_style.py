@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex, to_rgb
 
+from helpers.inference.scenarios import ALL_SCENARIOS
 from helpers.lab import jni, pickling
-from helpers.paths.scenarios import ALL_SCENARIOS
 from helpers.viz import style
 
 PATHS = [s.name for s in ALL_SCENARIOS]

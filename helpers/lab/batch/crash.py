@@ -35,10 +35,10 @@ from helpers.core.config import LabError, scale_rows
 from helpers.core.findings import Finding, finding, span
 from helpers.core.session import session_processes, start_session, stop_session
 from helpers.core.validate import parse_mem, require_positive
+from helpers.inference.scenarios import scenario_frame
 from helpers.lab.batch.sweep import require_sweepable, row_bytes, wide_frame
 from helpers.measure.samplers import arrow_memory, process_table, reset_arrow_peak
 from helpers.measure.timing import set_batch_size, time_noop
-from helpers.paths.scenarios import scenario_frame
 
 MiB = 2**20
 

@@ -40,6 +40,7 @@ from helpers.core.findings import Finding, finding
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import session_key
 from helpers.core.validate import as_int, require_positive
+from helpers.inference.scenarios import ARROW_SCENARIOS, get_scenario, input_frame, scenario_frame
 from helpers.measure.samplers import (
     JvmSampler,
     ProcessSampler,
@@ -50,7 +51,6 @@ from helpers.measure.samplers import (
 )
 from helpers.measure.timing import set_batch_size, time_noop
 from helpers.model.data import N_FEATURES
-from helpers.paths.scenarios import ARROW_SCENARIOS, get_scenario, input_frame, scenario_frame
 
 MEMORY_METRIC = "peak_jvm_offheap_bytes"  # what a memory budget is compared with, by default
 MEMORY_METRICS = (

@@ -15,11 +15,11 @@ from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
 from helpers.core.session import conf_scope
 from helpers.core.validate import require_positive
+from helpers.inference.scenarios import BATCH_CONF, input_frame, rowmajor_view, scenario_frame
 from helpers.lab.zerocopy.buffers import copied_bytes, feature_matrix_cols, shares_with
 from helpers.lab.zerocopy.ledger import JvmArrow, median_time
 from helpers.measure.timing import reference_predictions, time_noop
 from helpers.model.data import N_FEATURES, feature_names
-from helpers.paths.scenarios import BATCH_CONF, input_frame, rowmajor_view, scenario_frame
 
 STACK_LAYOUT = "16 double columns -> np.column_stack"
 VIEW_LAYOUT = "array<double> column -> values.reshape"

@@ -30,6 +30,7 @@ from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
+from helpers.inference.scenarios import scenario_frame
 from helpers.lab.journey import WORKER_CALLS, worker_arrow_to_pandas, worker_pandas_to_arrow
 from helpers.lab.zerocopy.buffers import (
     _overlaps,
@@ -42,7 +43,6 @@ from helpers.lab.zerocopy.buffers import (
 from helpers.measure.metrics import metric_bytes, run_with_python_metrics
 from helpers.measure.timing import set_batch_size, time_noop
 from helpers.model.data import N_FEATURES, feature_frame, feature_names, load_booster, predict
-from helpers.paths.scenarios import scenario_frame
 
 LEDGER_PATHS = ("pandas_udf", "map_in_pandas", "map_in_arrow")
 ROW_QUEUE_HOP = "JVM input rows -> HybridRowQueue (kept for the join)"
@@ -168,7 +168,7 @@ def _stream_of(schema: pa.Schema, batch_message: bytes) -> bytes:
     return schema.serialize().to_pybytes() + batch_message + EOS
 
 
-# mapInPandas / mapInArrow return (id, prediction): helpers.paths.scenarios.OUTPUT_SCHEMA
+# mapInPandas / mapInArrow return (id, prediction): helpers.inference.scenarios.OUTPUT_SCHEMA
 OUT_STRUCT = StructType([StructField("id", LongType()), StructField("prediction", DoubleType())])
 
 

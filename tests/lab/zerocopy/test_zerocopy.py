@@ -8,11 +8,11 @@ import pyarrow as pa
 import pytest
 
 from helpers.core.config import LabError
+from helpers.inference import scenarios
 from helpers.lab.zerocopy import buffers as z
 from helpers.lab.zerocopy import layouts
 from helpers.lab.zerocopy import ledger as zl
 from helpers.model.data import N_FEATURES, load_booster
-from helpers.paths import scenarios
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ Physical operators (`explain()`; `Scenario.operator`, matched by `metrics.operat
 
 A user's own path (notebook 00 writes every path on the page) is timed beside these through
 `user_path(build, like=name)`: the same input layout and metadata as `name`.
-`tests/paths/test_notebook_paths.py` runs notebook 00's definitions beside this registry (same
+`tests/inference/test_notebook_paths.py` runs notebook 00's definitions beside this registry (same
 predictions, same physical operator), so the page and the CLI cannot drift apart.
 
 `map_in_arrow_files` is the counter-experiment: its input is one (file, row range) per task and

@@ -1,5 +1,5 @@
 """One source of truth: the inference paths notebook 00 writes on the page (its code cells tagged
-`path`) against the registry the CLI times (`helpers/paths/scenarios.py`): the same predictions
+`path`) against the registry the CLI times (`helpers/inference/scenarios.py`): the same predictions
 (<= 1e-9 from the in-process reference) and the same physical operator, on the running line. And
 the model the notebook ships as a broadcast is parsed once per Python worker, not once per task."""
 
@@ -12,9 +12,9 @@ import pytest
 
 from helpers.core.config import scale_rows
 from helpers.core.session import session_key
+from helpers.inference import scenarios
 from helpers.measure import metrics
 from helpers.measure import timing as measure
-from helpers.paths import scenarios
 
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "00_setup_and_baseline.ipynb"
 ROWS = min(2_000, scale_rows("row"))

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from helpers.core.config import LabError, scale_rows
+from helpers.inference import scenarios
 from helpers.measure import metrics
 from helpers.measure import timing as measure
-from helpers.paths import scenarios
 
 ROWS = scale_rows("row")
 
