@@ -114,7 +114,7 @@ def plot_sweep(
             color=NEUTRAL,
             label=_LABELS.get(memory_col, memory_col),
         )
-        ax2.set_ylabel(f"{_LABELS.get(memory_col, memory_col)} (MiB)", color=NEUTRAL, fontsize=8)
+        ax2.set_ylabel(f"{_LABELS.get(memory_col, memory_col)} (MiB)", color=NEUTRAL)
         top = p[memory_col].max() / MiB
         if budget_bytes:
             ax2.axhline(budget_bytes / MiB, color=NEUTRAL, ls=":", lw=1.5, label="budget")
@@ -142,7 +142,7 @@ def plot_sweep(
         ax2.set_ylim(0, top * 1.6 if top > 0 else 1)
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper left", ncol=2)
+        ax.legend(h1 + h2, l1 + l2, fontsize=9, loc="upper left", ncol=2)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -195,8 +195,8 @@ def plot_saturation(points: pd.DataFrame):
     )
     for ax in (a, b):
         count_axis(ax, "x")
-    a.legend(fontsize=7)
-    b.legend(fontsize=6)
+    a.legend(fontsize=9)
+    b.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -258,7 +258,7 @@ def plot_tuner(rec, sweep_points: pd.DataFrame | None = None):
     ax.set_ylim(bottom=0)
     count_axis(ax, "y")
     count_axis(ax, "x")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -176,17 +176,17 @@ def plot_breakdown(results, ax=None):
             bottoms += vals
         for xi, b in zip(x + offset, bottoms):
             ax.text(
-                xi, b, "Py" if side == "python" else "JVM", ha="center", va="bottom", fontsize=7
+                xi, b, "Py" if side == "python" else "JVM", ha="center", va="bottom", fontsize=8
             )
     for xi, r in zip(x, results):
         ax.plot(
             [xi - width - 0.05, xi + width + 0.05], [r.wall_s, r.wall_s], color="black", linewidth=2
         )
-        ax.text(xi + width + 0.06, r.wall_s, f"wall {r.wall_s:.2f} s", va="center", fontsize=7)
+        ax.text(xi + width + 0.06, r.wall_s, f"wall {r.wall_s:.2f} s", va="center", fontsize=8)
     ax.set_xticks(x, [r.scenario for r in results])
     ax.set_ylabel("sampled seconds per task slot")
     ax.set_title("Where the time goes (left bar: Python workers, right: JVM task threads)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
 

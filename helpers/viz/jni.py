@@ -40,7 +40,7 @@ def cost_per_row(costs: pd.DataFrame, title: str = "CPU microseconds per row (lo
     ]
     ax.set_xlabel("CPU microseconds per row (all processes of the job)")
     ax.set_title(title)
-    ax.legend(handles=sides, fontsize=8, loc="lower right")
+    ax.legend(handles=sides, fontsize=9, loc="lower right")
     fig.tight_layout()
     return fig
 
@@ -90,7 +90,7 @@ def gil_speedups(runs: pd.DataFrame):
     for y, v in enumerate(runs["speedup"][::-1]):
         ax.text(v, y, f" {v:.2f}x", va="center", fontsize=8)
     ax.set_xlabel("speedup over one thread (same work)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=9, loc="lower right")
     ax.set_title("Threads, processes, OpenMP: what the GIL allows")
     fig.tight_layout()
     return fig

@@ -31,7 +31,7 @@ def throughput_vs_limit(table: pd.DataFrame, title: str = "Rows per second vs th
     count_axis(ax, "x")
     ax.set_xlabel("rows / s (higher is better)")
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -48,7 +48,7 @@ def process_timeline(samples: pd.DataFrame):
         )  # fmt: skip
     ax.set_xlabel("seconds since sampling started")
     ax.set_ylabel("RSS (MiB)")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=9, ncol=2)
     ax.set_title("Processes of one job: the JVM, the pyspark daemon and its workers")
     fig.tight_layout()
     return fig

@@ -106,7 +106,7 @@ def peaks_vs_batch(table: pd.DataFrame):
     ax.set_xlabel("spark.sql.execution.arrow.maxRecordsPerBatch (rows)")
     ax.set_ylabel("MiB")
     ax.set_title(f"Peak memory vs batch size ({t.scenario.iloc[0]})")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -68,7 +68,7 @@ def plot_wire_sizes(sizes: pd.DataFrame, throughput: pd.DataFrame | None = None)
         )  # fmt: skip
     ax.set_xticks(x + width * (len(series) - 1) / 2, kinds, rotation=20)
     ax.set_ylabel("bytes per row, JVM -> worker")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     ax.set_title("The same rows, pickled vs Arrow")
     fig.tight_layout()
     return fig
@@ -94,7 +94,7 @@ def plot_shipping(df: pd.DataFrame):
     )  # fmt: skip
     c.set_xticks(xs, sizes["variant"])
     c.set_ylabel("ms")
-    c.legend(fontsize=8)
+    c.legend(fontsize=9)
     c.set_title("Where the model costs time")
     variants = list(dict.fromkeys(df["variant"]))
     reuses = list(dict.fromkeys(df["worker_reuse"]))
@@ -116,7 +116,7 @@ def plot_shipping(df: pd.DataFrame):
         k += 1
     b.set_xticks(x + width * (k - 1) / 2, variants)
     b.set_ylabel("seconds")
-    b.legend(fontsize=8)
+    b.legend(fontsize=9)
     b.set_title("Time to first row and job time")
     fig.tight_layout()
     return fig

@@ -72,7 +72,7 @@ def plot_fit(study: ScaleStudy, extra_checks: list[dict] = ()):
     for axis in (ax.xaxis, ax.yaxis):  # seconds as plain numbers, not 2 x 10^0
         axis.set_major_formatter(PLAIN_FORMATTER)
         axis.set_minor_formatter(PLAIN_FORMATTER)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=9, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -115,7 +115,7 @@ def plot_components(fit: CostFit, sizing: Sizing):
         xlabel=f"predicted wall time ({unit})",
         title=f"{sizing.rows:,} rows on {sizing.executors} x {sizing.cores} cores",
     )
-    fig.legend(fontsize=8, loc="outside lower center", ncol=4)
+    fig.legend(fontsize=9, loc="outside lower center", ncol=4)
     return fig
 
 

@@ -55,7 +55,7 @@ def sweep_lines(sweep: pd.DataFrame):
         ax.set_xscale("log")
         count_axis(ax, "x")
         ax.set_xlabel("maxRecordsPerBatch")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
     left.set_ylabel("rows/s")
     count_axis(left, "y")
     right.set_ylabel("CPU s per million rows")

@@ -57,7 +57,7 @@ def plot_ledger(hops: pd.DataFrame, summary: pd.DataFrame):
                     h.hop.split(" ")[0],
                     ha="center",
                     va="center",
-                    fontsize=7,
+                    fontsize=8,
                     bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
                 )
             left += h.seconds * 1e3
@@ -66,7 +66,7 @@ def plot_ledger(hops: pd.DataFrame, summary: pd.DataFrame):
     a.set_yticks(range(len(paths)), paths)
     a.set_xlabel("ms per batch (bars: sum of hops; black line: measured end to end)")
     sides = [swatch(side, hatch) for side, hatch in SIDE_HATCHES.items()]
-    a.legend(handles=sides, fontsize=8, loc="lower right")
+    a.legend(handles=sides, fontsize=9, loc="lower right")
     pivot = hops.pivot_table(
         index="hop", columns="path", values="bytes", aggfunc="sum", sort=False
     ).fillna(0)

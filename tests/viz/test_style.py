@@ -199,3 +199,17 @@ def test_paths_stay_apart_under_red_green_colour_blindness():
     )
     assert _closest(PATHS) >= 10  # every pair, as the style's docstring says
     assert _closest(["row_udf", "pandas_udf", "map_in_pandas", "map_in_arrow"]) >= 17  # the dial
+
+
+def test_text_a_room_can_read():
+    """No chart text below 8 pt and no legend below 9 pt: a room reads a projected chart."""
+    import re
+    from pathlib import Path
+
+    small = []
+    for p in sorted(Path(style.__file__).parent.glob("*.py")):
+        for n, line in enumerate(p.read_text().splitlines(), 1):
+            for size in map(int, re.findall(r"fontsize=(\d+)", line)):
+                if size < 8 or ("legend(" in line and size < 9):
+                    small.append(f"{p.name}:{n}: {line.strip()}")
+    assert not small, small
