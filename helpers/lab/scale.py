@@ -70,6 +70,7 @@ LIMIT_TIMEOUT_S = 300.0  # a memory-limit run still going after this is cancelle
 ZONE_REPEATS = 2  # runs per sweep point, as notebook 04 (the zone reads their median)
 RMS_LIMIT = 0.10  # a fit whose runs differ from it by more (RMS) is not used for sizing
 CHECK_LIMIT = 0.15  # a check run off by more than this refuses the sizing
+CPU_SAME_BAND = 0.05  # two runs' core-seconds within 5%: the same work
 NOISE_LIMIT = 0.10  # repeats of one point further apart than this: the machine was busy
 INPUT_ROW_GROUPS = 64  # row groups per job input file: Spark splits a file only between them
 # The fitted sizes per LAB_SCALE: one small (fixed and per-task costs show), two where rows
@@ -262,32 +263,21 @@ def fit_cost(points: pd.DataFrame) -> CostFit:
 
 
 def recalibrate(fit: CostFit, points: pd.DataFrame) -> CostFit:
-    """`fit` carried to another place (a cluster) from a few runs there at one partition count
-    and batch size, two or more row counts: a new fixed cost (the per-job and per-task costs of
-    the place, which one partition count cannot tell apart) and one factor `k` on the per-batch
-    and per-row costs (the same work at the place's speed), both non-negative, by NNLS on the
-    fastest run of each size. Residuals are relative to those runs."""
-    from scipy.optimize import nnls
-
+    """`fit` carried to another place on the same cores (a standalone cluster on this machine)
+    from a few runs there: the per-task, per-batch and per-row costs stay the local fit's (the
+    same work on the same cores, measured on the whole grid), the fixed cost becomes the median
+    over the place's sizes of what its fastest run took beyond them (at least 0): scheduling on
+    remote executors, fetching the kit's zip, more JVMs. Residuals are relative to those runs."""
     runs = fastest_runs(points)
-    if runs.rows.nunique() < 2:
-        raise LabError("Recalibrating needs runs at 2 or more row counts.")
+    if runs.empty:
+        raise LabError("Recalibrating needs at least one run at the place.")
     X = design(runs.rows, runs.partitions, runs.batch_size, runs.slots)
     y = runs.wall_s.to_numpy(dtype=float)
-    work = X[:, 2] * fit.per_batch_s + X[:, 3] * fit.per_row_s
-    tasks = X[:, 1] * fit.per_task_s
-    (fixed, k), _ = nnls(np.column_stack([np.ones(len(y)), work]), y - tasks)
-    new = CostFit(
-        float(fixed), fit.per_task_s, float(k * fit.per_batch_s), float(k * fit.per_row_s),
-        runs=len(y), repeat_spread=repeat_spread(points),
-    )  # fmt: skip
+    beyond = y - X[:, 1:] @ fit.coefficients[1:]
+    new = replace(fit, fixed_s=max(float(np.median(beyond)), 0.0), runs=len(y),
+                  repeat_spread=repeat_spread(points))  # fmt: skip
     rel = (new.predict(runs.rows, runs.partitions, runs.batch_size, runs.slots) - y) / y
     return replace(new, rel_residuals=tuple(map(float, rel)))
-
-
-def work_factor(base: CostFit, other: CostFit) -> float:
-    """How much slower `other` does the same rows than `base`: ratio of the per-row costs."""
-    return other.per_row_s / base.per_row_s if base.per_row_s > 0 else float("nan")
 
 
 MEMORY_COLUMN = "peak_worker_vms"  # address space of one Python worker (what RLIMIT_AS limits)
@@ -1092,6 +1082,11 @@ TEMPLATES = {
         "The {check} burned {ratio:.2f}x the core-seconds of the {base} ({cpu:.1f} vs "
         "{base_cpu:.1f}): on one machine, more CPU is more wall time."
     ),
+    "check_cpu_same": (
+        "The {check} burned {ratio:.2f}x the core-seconds of the {base} ({cpu:.1f} vs "
+        "{base_cpu:.1f}): the same work per row, so a difference in wall time is waiting, not "
+        "work."
+    ),
     "validate_ok": (
         "**{check}: {measured}, {pct:.0%} {direction}** ({predicted} predicted; within "
         "{limit:.0%}; load average {load})."
@@ -1101,9 +1096,9 @@ TEMPLATES = {
         "{limit:.0%}; load average {load})."
     ),
     "recalibrated": (
-        "Recalibrated on {where} from {runs} sizes: the same rows took {factor:.2f}x the per-row "
-        "and per-batch time of the local fit, and {fixed_ms:.0f} ms fixed ({base_fixed_ms:.0f} ms "
-        "locally); RMS residual {rms:.0%}."
+        "Recalibrated on {where} from {runs} sizes: **{fixed_ms:,.0f} ms fixed per job** "
+        "({base_fixed_ms:,.0f} ms locally), the local per-task, per-batch and per-row costs; the "
+        "{runs} runs there differ from it by {rms:.0%} RMS."
     ),
     "usable": "The fit may size a job: every term above 0, every check within {limit:.0%}.",
     "refused": "No configuration block: {reason}",
@@ -1132,15 +1127,14 @@ TEMPLATES = {
 
 
 def place_findings(pc: PlaceCheck, base: CostFit, where: str) -> list[Finding]:
-    """The fit carried to `where`: its fixed cost and work factor against `base`, then both checks
-    (the model as it came, recalibrated)."""
+    """The fit carried to `where`: its fixed cost against `base`'s, then both checks (the model
+    as it came, recalibrated)."""
     out = [
         finding(
             TEMPLATES,
             "recalibrated",
             where=where,
             runs=pc.fit.runs,
-            factor=work_factor(base, pc.fit),
             fixed_ms=pc.fit.fixed_s * 1e3,
             base_fixed_ms=base.fixed_s * 1e3,
             rms=pc.fit.rms_rel_error,
@@ -1282,7 +1276,7 @@ def cpu_comparison(base: dict, other: dict) -> list[Finding]:
     return [
         finding(
             TEMPLATES,
-            "check_cpu",
+            "check_cpu" if abs(ratio - 1) > CPU_SAME_BAND else "check_cpu_same",
             check=other["check"],
             base=base["check"],
             cpu=cpu,

@@ -275,8 +275,9 @@ TASKCOST_FINDINGS = {
     ),
     "per_task_slower": (
         "From the stacks: {seconds:.2f} s over {tasks} tasks, **{per_task_ms:.0f} ms per task**, "
-        "{ratio:.1f}x one call timed alone (below): in the job, {slots} workers read the zips' "
-        "directories at once, each while the other holds a core."
+        "{ratio:.1f}x one call timed alone (below). The stacks count wall time inside the call; "
+        "alone, the call had an idle core, while here {slots} workers and the JVM share {slots} "
+        "cores."
     ),
     "per_task_faster": (
         "From the stacks: {seconds:.2f} s over {tasks} tasks, **{per_task_ms:.0f} ms per task**, "
