@@ -79,7 +79,10 @@ def plot_sweep(
     crash-lab report (`crashlab.CrashReport`) marked: its limit and its first failing batch."""
     labels = list(dict.fromkeys(points["label"]))
     styles = series_styles(labels)  # each panel's throughput in its path's colour
-    fig, axes = plt.subplots(1, len(labels), figsize=(5.2 * len(labels), 3.8), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(labels), figsize=(5.2 * len(labels), 4.2), squeeze=False, layout="constrained"
+    )
+    shared: dict = {}  # one legend under the panels: zone, memory, budget, crash lab
     for ax, label in zip(axes[0], labels):
         p = points[points["label"] == label].sort_values("batch_size")
         tp = _spread(p, "throughput")
@@ -93,14 +96,14 @@ def plot_sweep(
             color=st["color"],
             lw=2,
             capsize=3,
-            label="throughput (median, min-max of runs)",
+            label="_throughput",  # the panel's title and coloured axis name it
         )
         ax.set_xscale("log")
         ax.set_xlabel("maxRecordsPerBatch (rows)")
-        ax.set_ylabel("rows/s", color=st["color"])
+        ax.set_ylabel("rows/s (median, min-max of runs)", color=st["color"])
         count_axis(ax, "y")
         count_axis(ax, "x")
-        ax.set_ylim(0, p["throughput"].max() * 1.6)  # head room for the legend
+        ax.set_ylim(0, p["throughput"].max() * 1.15)
         ax.set_title(label)
         zone = (zones or {}).get(label)
         if isinstance(zone, Zone):
@@ -139,13 +142,15 @@ def plot_sweep(
                     lw=1.5,
                     label=f"crash lab: failed at {crash.first_failure:,}",
                 )
-        ax2.set_ylim(0, top * 1.6 if top > 0 else 1)
-        h1, l1 = ax.get_legend_handles_labels()
-        h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, fontsize=9, loc="upper left", ncol=2)
+        ax2.set_ylim(0, top * 1.15 if top > 0 else 1)
+        for a in (ax, ax2):
+            for h, lab in zip(*a.get_legend_handles_labels()):
+                shared.setdefault(lab, h)
+    if shared:
+        fig.legend(shared.values(), shared.keys(), fontsize=9, loc="outside lower center",
+                   ncol=min(len(shared), 4))  # fmt: skip
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
