@@ -18,6 +18,7 @@ from helpers.viz import findings
 from helpers.viz.style import (
     LIGHT_NEUTRAL,
     NEUTRAL,
+    PLAIN_FORMATTER,
     REFERENCE_LINE,
     STAGE_MARKERS,
     WARN_COLOR,
@@ -200,6 +201,8 @@ def plot_saturation(points: pd.DataFrame):
     )
     for ax in (a, b):
         count_axis(ax, "x")
+    b.yaxis.set_major_formatter(PLAIN_FORMATTER)  # 2, 5, 10 µs, not 2x10^0
+    b.yaxis.set_minor_formatter(PLAIN_FORMATTER)
     a.legend(fontsize=9)
     b.legend(fontsize=9)
     fig.tight_layout()

@@ -12,7 +12,7 @@ import traitlets
 
 from helpers.lab.pickling import PATH_LABELS, TYPE_PATHS
 from helpers.model.data import COLUMN_KINDS
-from helpers.viz.style import HATCHES, LIGHT_NEUTRAL, NEUTRAL, series_styles
+from helpers.viz.style import BYTES_FORMATTER, HATCHES, LIGHT_NEUTRAL, NEUTRAL, series_styles
 
 
 def plot_type_throughput(df: pd.DataFrame):
@@ -81,7 +81,8 @@ def plot_shipping(df: pd.DataFrame):
     sizes = df.drop_duplicates("variant")
     a.bar(sizes["variant"], sizes["command_bytes"], color=NEUTRAL)
     a.set_yscale("log")
-    a.set_ylabel("pickled UDF command, bytes (per task)")
+    a.yaxis.set_major_formatter(BYTES_FORMATTER)  # 1 KiB, 1 MiB: not 10^3, 10^6
+    a.set_ylabel("pickled UDF command (per task)")
     a.set_title("What each task carries")
     xs = np.arange(len(sizes))
     c.bar(

@@ -197,6 +197,9 @@ PLAIN_FORMATTER = FuncFormatter(
 )  # a log axis in plain numbers: 2, not 2x10^0
 
 
+BYTES_FORMATTER = FuncFormatter(lambda v, _pos: fmt_bytes(v))  # a byte axis: 1 KiB, not 10^3
+
+
 def count_axis(ax, axis: str = "y") -> None:
     """Tick labels of `ax`'s `axis` ("x" or "y") in k and M (rows/s, rows)."""
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(COUNT_FORMATTER)
