@@ -548,7 +548,11 @@ def arrow_cache_session(app: str):
     """A session whose cache serializer is `ArrowCachedBatchSerializer` (a static conf: a new
     JVM)."""
     stop_session()
-    return start_session(app, conf={CACHE_SERIALIZER: ARROW_CACHE})
+    spark = start_session(app, conf={CACHE_SERIALIZER: ARROW_CACHE})
+    # its jobs may fail (a finding, one line each): Spark's log stays off while this session lives,
+    # so no executor ERROR arrives after a job's own `logs_off` ended (a cancelled task's log)
+    spark.sparkContext.setLogLevel("OFF")
+    return spark
 
 
 def default_session(app: str):
