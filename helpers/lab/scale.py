@@ -1029,7 +1029,9 @@ def _limit_run(fn, schema, setting, cores, rows, batch_size, workers, timeout_s)
     conf = {"spark.executor.pyspark.memory": setting, "spark.executor.cores": str(cores)}
     if batch_size:
         conf[BATCH_CONF] = str(batch_size)
-    out = {"setting": setting, "cores": cores, "per_worker_mib": per_worker, "rows": None}
+    where = f"a standalone {workers}x1 cluster" if workers else "local[2]"
+    out = {"setting": setting, "cores": cores, "per_worker_mib": per_worker, "rows": None,
+           "where": where}  # fmt: skip
     kw = {} if workers else {"master": "local[2]"}
     with (
         on_cluster(workers, "09_memory_limit", conf=conf, synapseml=False, **kw) as (spark, _),
@@ -1115,10 +1117,10 @@ TEMPLATES = {
         "left to you."
     ),
     "limit_ok": (
-        "**The sized setting ran**: {setting} with {cores} cores, {per_worker_mib:,} MiB per "
-        "worker, {rows:,} rows, no MemoryError."
+        "**The sized setting ran** in {where}: {setting} with {cores} cores, "
+        "{per_worker_mib:,} MiB per worker, {rows:,} rows, no MemoryError."
     ),
-    "limit_failed": "**{setting} with {cores} cores failed**: {error}.",
+    "limit_failed": "**{setting} with {cores} cores failed** in {where}: {error}.",
     "limit_ok_below": (
         "{setting} ({per_worker_mib:,} MiB per worker, {share:.0%} of the sized value) ran as "
         "well: this job's workers needed less than the address space measured without a limit."
@@ -1253,11 +1255,13 @@ def limit_findings(runs: list[dict], sized: str | None = None) -> list[Finding]:
     sized_mib = parse_mem(sized) / MiB if sized else None
     out = []
     for r in runs:
+        where = r.get("where", "local[2]")
         if not r["ok"]:
             out.append(finding(TEMPLATES, "limit_failed", setting=r["setting"], cores=r["cores"],
-                               error=r["error"]))  # fmt: skip
+                               error=r["error"], where=where))  # fmt: skip
             continue
         values = {k: r[k] for k in ("setting", "cores", "per_worker_mib", "rows")}
+        values["where"] = where
         if r["setting"] == sized or not sized_mib:
             out.append(finding(TEMPLATES, "limit_ok", **values))
         else:

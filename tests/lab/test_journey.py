@@ -11,12 +11,13 @@ from helpers.measure.timing import time_noop
 def test_socket_table_pairs_workers_with_the_jvm(spark):
     time_noop(scenario_frame(spark, "map_in_pandas", rows=4000))  # reused workers stay connected
     t = journey.socket_table(spark)
+    # one daemon per Python executable and environment the shared session's tasks have used
     daemon = t[(t.role == "daemon") & (t.status == "LISTEN")]
-    assert len(daemon) == 1
+    assert len(daemon) >= 1
     workers = t[(t.role == "python_worker") & (t.status == "ESTABLISHED")]
     assert len(workers) >= 1 and (workers.peer_role == "jvm").all()
-    # every worker's socket was accepted on the daemon's port; the JVM's end points back at it
-    assert (workers.local_port == daemon.local_port.iloc[0]).all()
+    # every worker's socket was accepted on a daemon's port; the JVM's end points back at it
+    assert workers.local_port.isin(daemon.local_port).all()
     jvm_side = t[(t.role == "jvm") & (t.peer_role == "python_worker")]
     pairs = {(r.peer_pid, r.local_port) for r in jvm_side.itertuples()}
     assert {(r.pid, r.remote_port) for r in workers.itertuples()} <= pairs
@@ -24,7 +25,8 @@ def test_socket_table_pairs_workers_with_the_jvm(spark):
     assert ((t.role == "jvm") & (t.status == "LISTEN") & (t.local_port == gateway)).any()
     assert t.purpose.str.contains("py4j").any()
     found = journey.socket_findings(t)
-    assert [f.key for f in found] == ["daemon_port", "py4j"]
+    one = len(daemon) == 1 and len(workers) == workers.pid.nunique()
+    assert [f.key for f in found] == ["daemon_port" if one else "other_ports", "py4j"]
     assert found[-1].values["py4j"] >= 1  # py4j to the gateway; other sockets are not counted
 
 

@@ -318,8 +318,11 @@ def test_limit_findings():
     ok = {"setting": "2760m", "cores": 4, "per_worker_mib": 690, "rows": 200_000, "ok": True}
     bad = {"setting": "1001m", "cores": 4, "per_worker_mib": 250, "rows": None, "ok": False,
            "error": "MemoryError in a Python worker: ..."}  # fmt: skip
-    keys = [f.key for f in scale.limit_findings([ok, bad])]
-    assert keys == ["limit_ok", "limit_failed"]
+    found = scale.limit_findings([ok, bad])
+    assert [f.key for f in found] == ["limit_ok", "limit_failed"]
+    assert "ran** in local[2]" in found[0].text()  # a run without `where` was a local session
+    on_cluster = {**ok, "cores": 1, "where": "a standalone 2x1 cluster"}
+    assert "in a standalone 2x1 cluster" in scale.limit_findings([on_cluster])[0].text()
     assert scale.limit_findings([bad])[0].values["error"].startswith("MemoryError")
     # a smaller setting that ran is not "the sized setting": the measurement was an upper bound
     half = {**ok, "setting": "1380m", "per_worker_mib": 345}
