@@ -91,6 +91,7 @@ class _State:
     static: dict = field(default_factory=dict)
     jvm_pid: int | None = None
     at_exit: bool = False  # stop_session registered with atexit
+    log_level: str | None = None  # what the kit last set (`set_log_level`)
 
 
 _STATE = _State()
@@ -268,7 +269,7 @@ def start_session(
     if handler is not None:  # pyspark replaced it with its own (cancel jobs, raise)
         signal.signal(signal.SIGINT, handler)
     try:
-        spark.sparkContext.setLogLevel(level)
+        set_log_level(spark, level)
         _check_runtime_conf(
             spark, {k: v for k, v in (conf or {}).items() if k.startswith("spark.sql.")}
         )
@@ -407,17 +408,25 @@ def conf_scope(spark, confs: dict):
                 spark.conf.set(k, v)
 
 
+def set_log_level(spark, level: str) -> None:
+    """Spark's log level, remembered so that `logs_off` puts back what was there."""
+    spark.sparkContext.setLogLevel(level)
+    _STATE.log_level = level
+
+
 @contextlib.contextmanager
 def logs_off(spark):
-    """Spark's log level OFF for the block, then back to the kit's level (LAB_LOG_LEVEL): for a
-    job whose failure is the experiment, so its one line shows and not the executor's ERROR log
-    (in local mode the executor logs into the notebook)."""
+    """Spark's log level OFF for the block, then back to the level the kit set before it (a
+    session started with LAB_LOG_LEVEL, or one kept OFF for good): for a job whose failure is the
+    experiment, so its one line shows and not the executor's ERROR log (in local mode the
+    executor logs into the notebook)."""
+    before = _STATE.log_level or check_log_level(os.environ.get("LAB_LOG_LEVEL"))
     spark.sparkContext.setLogLevel("OFF")
     try:
         yield
     finally:
         with contextlib.suppress(Exception):  # the JVM may be gone after a crash experiment
-            spark.sparkContext.setLogLevel(check_log_level(os.environ.get("LAB_LOG_LEVEL")))
+            spark.sparkContext.setLogLevel(before)
 
 
 @contextlib.contextmanager

@@ -33,7 +33,13 @@ import pandas as pd
 
 from helpers.core.config import LabError
 from helpers.core.findings import Finding, finding
-from helpers.core.session import conf_scope, logs_off, start_session, stop_session
+from helpers.core.session import (
+    conf_scope,
+    logs_off,
+    set_log_level,
+    start_session,
+    stop_session,
+)
 from helpers.core.validate import require_positive
 from helpers.inference.scenarios import Scenario, get_scenario, input_frame, scenario_frame
 from helpers.measure.metrics import metric_bytes, run_with_python_metrics
@@ -549,9 +555,9 @@ def arrow_cache_session(app: str):
     JVM)."""
     stop_session()
     spark = start_session(app, conf={CACHE_SERIALIZER: ARROW_CACHE})
-    # its jobs may fail (a finding, one line each): Spark's log stays off while this session lives,
-    # so no executor ERROR arrives after a job's own `logs_off` ended (a cancelled task's log)
-    spark.sparkContext.setLogLevel("OFF")
+    # its jobs may fail (a finding, one line each): Spark's log stays off while this session lives
+    # (`logs_off` puts back OFF), so no executor ERROR arrives after a job (a cancelled task's log)
+    set_log_level(spark, "OFF")
     return spark
 
 

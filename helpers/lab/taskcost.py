@@ -310,6 +310,15 @@ TASKCOST_FINDINGS = {
 }
 
 
+def lean_verdict(stock, lean) -> tuple[str, float]:
+    """The lean daemon against the stock one, from their `per_task_seconds` rows: "faster",
+    "slower" or "noise" (the gap inside both noise bands added), and that band in ms. A NaN band
+    (runs without wall_max_s) compares False both ways: "noise", no verdict."""
+    band = float(stock.noise_ms + lean.noise_ms)
+    saved = float(stock.per_task_wall_ms - lean.per_task_wall_ms)
+    return ("faster" if saved > band else "slower" if -saved > band else "noise"), band
+
+
 PER_TASK_BAND = 1.5  # stacks' time per task within 1.5x of one call alone: "alike"
 
 
@@ -391,10 +400,8 @@ def taskcost_findings(
         )
         return out
     lean = slopes.loc["lean"]
-    noise = float(stock.noise_ms + lean.noise_ms)
-    saved = float(stock.per_task_wall_ms - lean.per_task_wall_ms)
-    # NaN noise (a table without wall_max_s) compares False both ways: no verdict
-    key = "lean_faster" if saved > noise else "lean_slower" if -saved > noise else "lean_noise"
+    verdict, noise = lean_verdict(stock, lean)
+    key = f"lean_{verdict}"
     values = dict(
         stock_ms=float(stock.per_task_wall_ms),
         lean_ms=float(lean.per_task_wall_ms),

@@ -37,7 +37,7 @@ from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import start_session, stop_session
 from helpers.inference.scenarios import input_frame, model_broadcast
 from helpers.lab.levers import conf_entry
-from helpers.lab.taskcost import per_task_seconds
+from helpers.lab.taskcost import lean_verdict, per_task_seconds
 from helpers.measure.timing import reference_predictions, time_noop
 
 COMMANDS = ("bench", "ledger", "sweep", "taskcost")
@@ -842,7 +842,8 @@ class WireComparison:
         t = self.taskcost_table()
         if t.empty or set(t.line) != {a.label, b.label}:
             return []
-        ms = t.set_index(["line", "daemon"]).per_task_wall_ms
+        rows = t.set_index(["line", "daemon"])
+        ms = rows.per_task_wall_ms
         common = dict(
             label_a=a.label,
             label_b=b.label,
@@ -853,12 +854,9 @@ class WireComparison:
             parts=" and ".join(map(str, self.sizes.partitions)),
         )
         if (a.label, "lean") in ms.index and (b.label, "lean") not in ms.index:
-            noise = t.set_index(["line", "daemon"]).noise_ms
-            band = float(noise[(a.label, "stock")] + noise[(a.label, "lean")])
-            saved = common["stock_a"] - float(ms[(a.label, "lean")])
-            # NaN band (no slowest repeats kept) compares False both ways: no verdict
-            key = ("taskcost_lean" if saved > band else
-                   "taskcost_lean_slower" if -saved > band else "taskcost_lean_noise")  # fmt: skip
+            verdict, band = lean_verdict(rows.loc[(a.label, "stock")], rows.loc[(a.label, "lean")])
+            key = {"faster": "taskcost_lean", "slower": "taskcost_lean_slower",
+                   "noise": "taskcost_lean_noise"}[verdict]  # fmt: skip
             return [
                 finding(
                     WIRE_FINDINGS,

@@ -20,6 +20,22 @@ def test_build_conf_defaults(monkeypatch):
     assert session.build_conf("x")["spark.master"] == "spark://127.0.0.1:7077"
 
 
+def test_logs_off_puts_back_the_level_the_kit_set(monkeypatch):
+    """A session kept OFF for good stays OFF after a failing job's `logs_off` (notebook 10's Arrow
+    cache session); otherwise the kit's level comes back. Only the log-level calls are recorded."""
+    levels = []
+    sc = type("SC", (), {"setLogLevel": lambda self, level: levels.append(level)})()
+    spark = type("S", (), {"sparkContext": sc})()
+    monkeypatch.setattr(session._STATE, "log_level", None)
+    session.set_log_level(spark, "WARN")
+    with session.logs_off(spark):
+        pass
+    session.set_log_level(spark, "OFF")
+    with session.logs_off(spark):
+        pass
+    assert levels == ["WARN", "OFF", "WARN", "OFF", "OFF", "OFF"]
+
+
 def test_runtime_conf_reuses_session(spark):
     again = session.start_session(
         "unit-tests", conf={"spark.sql.execution.arrow.maxRecordsPerBatch": "777"}
