@@ -1,4 +1,4 @@
-"""Helper code behind each notebook: what a learner would have to read to see everything a notebook runs.
+"""Helper code behind each notebook: what a learner would read to see everything a notebook runs.
 
 usage: python .ci/helper_lines.py [ROOT]     (ROOT: a checkout of the kit; default: this one)
 
@@ -31,9 +31,10 @@ def code_lines(source: str) -> int:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                    and isinstance(body[0].value.value, str):
-                docs.update(range(body[0].lineno, body[0].end_lineno + 1))
+            first = body[0] if body else None
+            value = getattr(first, "value", None)
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                docs.update(range(first.lineno, first.end_lineno + 1))
     lines: set[int] = set()
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
         if tok.type not in SKIP:
@@ -50,7 +51,7 @@ def module_file(root: Path, dotted: str) -> Path | None:
 
 
 def imported_modules(root: Path, tree: ast.AST, package: str = "") -> set[str]:
-    """Dotted names of kit modules an AST imports (`from helpers.x import y` counts y when y is a module)."""
+    """Kit modules an AST imports (`from helpers.x import y` counts y when y is a module)."""
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -82,7 +83,7 @@ def closure(root: Path, start: set[str]) -> set[str]:
         todo.extend(imported_modules(root, ast.parse(path.read_text()), package) - seen)
         # importing helpers.a.b runs helpers/__init__ and helpers/a/__init__ too
         parts = name.split(".")
-        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) not in seen)
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))
     return seen
 
 
@@ -98,7 +99,8 @@ def notebook_source(path: Path) -> str:
         if cell["cell_type"] != "code" or "ci" in cell.get("metadata", {}).get("tags", []):
             continue
         src = "".join(cell["source"])
-        out.append("\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!"))))
+        keep = [line for line in src.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        out.append("\n".join(keep))
     return "\n".join(out)
 
 
@@ -110,8 +112,8 @@ def main(root: Path) -> int:
         # a package imported only for its submodules (`from helpers.lab import scale`) is not read
         direct = {m for m in direct if not any(o.startswith(m + ".") for o in direct)} or direct
         every = closure(root, direct)
-        print(f"{nb.stem[:40]:<40} {code_lines(src):5d} {lines_of(root, direct):7d} {lines_of(root, every):10d}"
-              f"  {len(direct)}")
+        print(f"{nb.stem[:40]:<40} {code_lines(src):5d} {lines_of(root, direct):7d}"
+              f" {lines_of(root, every):10d}  {len(direct)}")
     return 0
 
 
