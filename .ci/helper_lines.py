@@ -32,7 +32,7 @@ def code_lines(source: str) -> int:
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
             first = body[0] if body else None
-            value = getattr(first, "value", None)
+            value = first.value if isinstance(first, ast.Expr) else None
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
                 docs.update(range(first.lineno, first.end_lineno + 1))
     lines: set[int] = set()
