@@ -15,7 +15,7 @@ from helpers.core.session import on_cluster, start_session, stop_session
 from helpers.core.ship import kit_hints
 from helpers.core.validate import require_positive
 from helpers.inference.scenarios import get_scenario, scenario_frame
-from helpers.measure.executors import (
+from helpers.measure.executor_metrics import (
     FAST_POLL,
     MEMORY_METRICS,
     executor_memory,
@@ -23,7 +23,7 @@ from helpers.measure.executors import (
     wide_peaks,
 )
 from helpers.measure.timing import set_batch_size, time_noop, warm_up
-from helpers.profile.executors import cluster_memray_conf, profiled_job, write_memray_peaks
+from helpers.profile.executor_evidence import cluster_memray_conf, profiled_job, write_memray_peaks
 from helpers.profile.memory import memory_run, meters_side_by_side, write_run
 
 GROUP = "lab-memory-job"
@@ -83,13 +83,13 @@ def run_memory_cluster(
     polled, `executor_metrics_conf`): executor_memory.csv (tidy, bytes) and summary.json in
     `out_dir`. No process table is read: this works for executors on other hosts too.
 
-    `memray`: memray records every Python task on the executors (`cluster_memray_conf`); after
-    the job a collecting Spark job reads each executor's captures where they lie and returns their
-    numbers (`profile.executors.collect_executor_files`): executors/<id>/memray-peak.json and
-    memray_peaks.csv (`write_memray_peaks`: peak bytes of the largest task, tasks, workers, the
-    allocation sites at the peak), and summary['memray'] (one record per executor). Spark's
-    metrics then include memray's own overhead. summary['left_running'] counts the cluster's
-    processes still alive at the end (0)."""
+    `memray`: memray records every Python task on the executors (`cluster_memray_conf`); after the
+    job a collecting Spark job reads each executor's captures where they lie and returns their
+    numbers (`profile.executor_evidence.collect_executor_files`): executors/<id>/memray-peak.json
+    and memray_peaks.csv (`write_memray_peaks`: peak bytes of the largest task, tasks, workers, the
+    allocation sites at the peak), and summary['memray'] (one record per executor). Spark's metrics
+    then include memray's own overhead. summary['left_running'] counts the cluster's processes still
+    alive at the end (0)."""
     sc = get_scenario(scenario)
     require_positive("rows", rows)
     require_positive("workers", workers)

@@ -16,10 +16,15 @@ from helpers.core.ship import kit_hints
 from helpers.core.validate import require_positive
 from helpers.inference.scenarios import get_scenario, scenario_frame
 from helpers.measure.timing import set_batch_size, time_noop, warm_up
-from helpers.profile.executors import cluster_profile_conf, finish, profiled_job, write_layout
+from helpers.profile.executor_evidence import (
+    cluster_profile_conf,
+    finish,
+    profiled_job,
+    write_layout,
+)
 from helpers.profile.jvm import jfr_java_options
 from helpers.profile.pyspy import py_spy_profile
-from helpers.profile.workers import (
+from helpers.profile.worker_profilers import (
     pause_workers,
     profile_scenario,
     write_breakdown,
@@ -99,10 +104,10 @@ def run_profile_cluster(
     """`python -m helpers profile --cluster N`: a fresh N-worker standalone cluster, a profiled
     session on it (worker sampler in every executor, JFR in every executor JVM dumped at exit into
     `shared_dir/jfr`, default `out_dir/shared`), a warm-up, then one noop run of `scenario`.
-    Evidence comes back through Spark (`helpers.profile.executors`); writes `executors/<id>/`
-    with each executor's Python and JVM stacks (.collapsed, .html), the merged stacks and their
-    .html, tasks.csv, memory.csv, executors.json and summary.json in `out_dir`. Everything the
-    cluster started is stopped; summary['left_running'] counts what was not (0)."""
+    Evidence comes back through Spark (`helpers.profile.executor_evidence`); writes
+    `executors/<id>/` with each executor's Python and JVM stacks (.collapsed, .html), the merged
+    stacks and their .html, tasks.csv, memory.csv, executors.json and summary.json in `out_dir`.
+    Everything the cluster started is stopped; summary['left_running'] counts what was not (0)."""
     get_scenario(scenario)
     require_positive("workers", workers)
     rows = rows or scale_rows("row" if get_scenario(scenario).row_at_a_time else "arrow")

@@ -151,7 +151,7 @@ def worker_profiler_conf(
     interval_ms: sampling period of the cpu mode (milliseconds); native: memray native frames;
     executor_dir: instead of `out_dir`, a relative folder that each executor's daemon resolves in
     its own working directory (a cluster whose executors do not share the driver's disk; the
-    files come back through Spark, `helpers.profile.executors`).
+    files come back through Spark, `helpers.profile.executor_evidence`).
     All are static confs: a session started with them is a new JVM."""
     if mode not in PROFILER_MODES:
         raise LabError(

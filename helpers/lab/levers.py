@@ -54,7 +54,7 @@ from helpers.measure.timing import (
 from helpers.model.data import ensure_features, feature_frame
 from helpers.profile.classify import categorize
 from helpers.profile.stacks import on_cpu, total_s
-from helpers.profile.workers import profile_scenario
+from helpers.profile.worker_profilers import profile_scenario
 
 LEVERS = {
     "pipelined": "spark.python.udf.pipelined.enabled",

@@ -55,7 +55,7 @@ from helpers.measure.timing import (
 from helpers.model.cache import cached_booster
 from helpers.model.data import feature_matrix, load_booster, predict, spec_model_path
 from helpers.profile.classify import categorize
-from helpers.profile.workers import (
+from helpers.profile.worker_profilers import (
     clear_worker_profiles,
     collect_worker_profiles,
     pause_workers,

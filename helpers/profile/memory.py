@@ -6,9 +6,9 @@ Sources (all sampled during the same job, all stamped in epoch seconds, then ali
   worker) and the JVM's own meters (`jvm_memory`: heap used, the NIO direct buffer pool,
   Arrow's root allocator). Arrow Java allocates through Netty, not NIO ByteBuffers: the Arrow
   allocator and the direct pool measure different things; charts name which is which.
-- memray captures from the Python workers, one per task (`helpers.profile.workers` in "memray" mode,
-  through `spark.python.daemon.module`): the task's peak heap (memray's high-water mark) and its
-  heap snapshots every ~10 ms (epoch milliseconds).
+- memray captures from the Python workers, one per task (`helpers.profile.worker_profilers` in
+  "memray" mode, through `spark.python.daemon.module`): the task's peak heap (memray's high-water
+  mark) and its heap snapshots every ~10 ms (epoch milliseconds).
 
 `align_timelines` puts sources with different clocks on seconds since the job started;
 `on_grid` resamples step-wise so layers can be compared at the same instants. The tables'
@@ -36,7 +36,7 @@ from helpers.core.validate import require_positive
 from helpers.inference.scenarios import get_scenario, input_frame
 from helpers.measure.samplers import LayerSampler, jvm_memory
 from helpers.measure.timing import effective_batch_size, set_batch_size, time_noop
-from helpers.profile.workers import job_frame, start_recording, take_worker_profiles
+from helpers.profile.worker_profilers import job_frame, start_recording, take_worker_profiles
 from helpers.workers.profiled_daemon import short_path
 
 # Rows for the memory runs: batches up to 50k rows (6.8 MB of raw data each) at ci scale.
@@ -680,7 +680,7 @@ def scenario_findings(
 # ---- 3b. Spark's own meter next to the kit's (local mode) ---------------------------------------
 
 # quantity -> (the kit's layers, summed over processes at each instant; the kit's meter; Spark's
-# executor metric). Spark's meter: `helpers.measure.executors` (REST peaks,
+# executor metric). Spark's meter: `helpers.measure.executor_metrics` (REST peaks,
 # polled every 100 ms or 1 s: `metrics_poll`).
 METER_PAIRS = {
     "Python RSS (daemon + workers)": (

@@ -1,8 +1,8 @@
 """Py-spy on Spark's Python workers — the same stacks plus native (C/C++) frames.
 
-The in-process sampler (`helpers.profile.workers`, mode "cpu") sees only Python frames: a call into
-LightGBM, NumPy or Arrow's C++ is one opaque leaf. py-spy reads the workers' memory from outside
-(ptrace), so with `--native` it unwinds the C stacks too: inside `predict` you see
+The in-process sampler (`helpers.profile.worker_profilers`, mode "cpu") sees only Python frames: a
+call into LightGBM, NumPy or Arrow's C++ is one opaque leaf. py-spy reads the workers' memory from
+outside (ptrace), so with `--native` it unwinds the C stacks too: inside `predict` you see
 `lib_lightgbm.so`, inside a conversion NumPy's or Arrow's shared library. It needs ptrace rights
 (`ptrace_check` says whether this machine grants them, and why not) and is pinned in
 requirements.txt.
@@ -269,8 +269,8 @@ def py_spy_profile(
     """Run scenario `name` over `rows` cached rows into the noop sink once with py-spy attached to
     the session's Python daemon (started by a warm-up first). Writes `pyspy.raw` (py-spy's own
     output) and `pyspy.collapsed` (normalised, microseconds) under `out_dir`. If the session has the
-    kit's in-process sampler, pause it first (`helpers.profile.workers.pause_workers`): both
-    would run."""
+    kit's in-process sampler, pause it first
+    (`helpers.profile.worker_profilers.pause_workers`): both would run."""
 
     if not get_scenario(name).python_worker:
         raise LabError(f"Scenario {name!r} runs no Python worker: py-spy has nothing to attach to.")

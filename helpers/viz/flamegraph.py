@@ -15,7 +15,7 @@ from helpers.profile.classify import (
     flame_boxes,
 )
 from helpers.profile.stacks import Stacks, short_label
-from helpers.profile.workers import profile_scenario
+from helpers.profile.worker_profilers import profile_scenario
 from helpers.viz.style import series_styles
 
 PASS_THROUGH = {"facecolor": "white", "edgecolor": "#a0a0a0"}  # frames that only call others
@@ -311,7 +311,7 @@ def plot_task_overhead(tasks, title: str = "", ax=None):
 
 
 def plot_executor_flames(run, side: str = "python", height: float = 3.0):
-    """One flame graph per executor of a `profile.executors.ClusterRun`, then the merged one
+    """One flame graph per executor of a `profile.executor_evidence.ClusterRun`, then the merged one
     (Python workers, or JVM task threads from each executor's JFR dump with the executor's
     scaffolding hidden). Returns the Figure."""
     import matplotlib.pyplot as plt

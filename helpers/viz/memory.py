@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helpers.measure.executors import MEMORY_METRICS
+from helpers.measure.executor_metrics import MEMORY_METRICS
 from helpers.profile.memory import memory_run
 from helpers.viz.style import (
     LIGHT_NEUTRAL,
@@ -157,7 +157,7 @@ def timeline_view(
 
 def executor_peaks_bars(peaks: pd.DataFrame, title: str = ""):
     """Each executor's memory peaks as grouped bars (MiB) from Spark's own executor metrics (a
-    tidy `measure.executors.executor_memory` table); the meter is named in the title."""
+    tidy `measure.executor_metrics.executor_memory` table); the meter is named in the title."""
     wide = peaks.pivot_table(index="metric", columns="executor", values="bytes", aggfunc="max")
     wide = wide.reindex([m for m in MEMORY_METRICS if m in wide.index]) / MiB
     fig, ax = plt.subplots(figsize=(11, 3.8))

@@ -4,7 +4,7 @@ template branch, on small hand-made results. Pure: no Spark."""
 import pytest
 
 from helpers.profile import classify
-from helpers.profile.workers import ProfileResult
+from helpers.profile.worker_profilers import ProfileResult
 
 MAIN = "main (pyspark/worker.py)"
 PYTHON = {

@@ -11,7 +11,7 @@ import pytest
 from helpers import exercises
 from helpers.core import env, session
 from helpers.core.config import LabError
-from helpers.profile import classify, jvm, stacks, workers
+from helpers.profile import classify, jvm, stacks, worker_profilers
 from helpers.viz import flamegraph as flameviz
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
@@ -235,7 +235,7 @@ def test_categorize_fixture_sums_to_total():
 
 def _result(wall=2.0):
     jvm_stacks = jvm.parse_jfr_events(_events(), native_correction=False)
-    return workers.ProfileResult(
+    return worker_profilers.ProfileResult(
         "map_in_pandas", 20_000, 10_000, wall, 2, stacks.read_collapsed(PY_FIX), jvm_stacks, [], 1,
         1,
     )
@@ -278,17 +278,17 @@ def test_collect_reads_headers_and_pause(tmp_path):
     shutil.copy(PY_FIX, tmp_path / "cpu-19888-0.collapsed")
     (tmp_path / "memray-19888-1.bin").write_bytes(b"")
     (tmp_path / "unrelated.txt").write_text("x")
-    files = workers.collect_worker_profiles(tmp_path, timeout=1)
+    files = worker_profilers.collect_worker_profiles(tmp_path, timeout=1)
     assert [(f.mode, f.pid, f.seq) for f in files] == [("cpu", 19888, 0), ("memray", 19888, 1)]
     assert files[0].busy_s == pytest.approx(0.492509) and files[0].samples == 50
-    assert workers.python_stacks(files) == stacks.read_collapsed(PY_FIX)
-    workers.pause_workers(tmp_path)
+    assert worker_profilers.python_stacks(files) == stacks.read_collapsed(PY_FIX)
+    worker_profilers.pause_workers(tmp_path)
     assert (tmp_path / "PAUSED").exists()
-    workers.pause_workers(tmp_path, False)
+    worker_profilers.pause_workers(tmp_path, False)
     assert not (tmp_path / "PAUSED").exists()
-    assert workers.clear_worker_profiles(tmp_path) == 2
+    assert worker_profilers.clear_worker_profiles(tmp_path) == 2
     with pytest.raises(LabError):
-        workers.collect_worker_profiles(tmp_path / "missing")
+        worker_profilers.collect_worker_profiles(tmp_path / "missing")
 
 
 # ---- real profiled jobs (child processes: their own JVM) ---------------------------------------
@@ -332,7 +332,7 @@ def test_cli_profile_real_job_has_lightgbm_frames(cli, tmp_path):
 
 MEMRAY_SCRIPT = """
 import sys
-from helpers.profile.workers import collect_worker_profiles, clear_worker_profiles
+from helpers.profile.worker_profilers import collect_worker_profiles, clear_worker_profiles
 from helpers.core.session import start_session
 from helpers.inference.scenarios import scenario_frame
 from helpers.measure.timing import time_noop
@@ -364,7 +364,7 @@ def test_memray_mode_writes_one_capture_per_task(child, tmp_path):
 
 def test_profiling_needs_a_profiled_session(spark, tmp_path):
     with pytest.raises(LabError, match="profile="):
-        workers.profile_scenario(spark, "map_in_arrow", 1000, tmp_path, tmp_path / "w")
+        worker_profilers.profile_scenario(spark, "map_in_arrow", 1000, tmp_path, tmp_path / "w")
 
 
 def test_hide_jvm_scaffolding_keeps_weights():

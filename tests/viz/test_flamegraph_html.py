@@ -10,7 +10,7 @@ import pytest
 from helpers.core.config import LabError
 from helpers.profile import classify
 from helpers.profile.stacks import read_collapsed
-from helpers.profile.workers import ProfileResult
+from helpers.profile.worker_profilers import ProfileResult
 from helpers.viz import flamegraph_html
 from helpers.viz.flamegraph_html import flame_html, write_flame_html
 

@@ -1,6 +1,6 @@
-"""Executor-side evidence brought to the driver (`profile.executors`): the confs, what a
+"""Executor-side evidence brought to the driver (`profile.executor_evidence`): the confs, what a
 collecting task reads on an executor, filing by executor id, the JFR dumps, merging and the folder
-layout. Pure: no Spark (the cluster run is tests/profile/test_executors_cluster.py)."""
+layout. Pure: no Spark (the cluster run is tests/profile/test_executor_evidence_cluster.py)."""
 
 import json
 import os
@@ -12,8 +12,8 @@ import pytest
 
 from helpers.core import session, ship
 from helpers.core.config import LabError
-from helpers.measure.executors import stragglers
-from helpers.profile import executors
+from helpers.measure.executor_metrics import stragglers
+from helpers.profile import executor_evidence
 
 JFR_FIX = Path(__file__).resolve().parents[1] / "fixtures" / "jfr_samples.json"
 MAIN = "main (pyspark/worker.py)"
@@ -25,16 +25,16 @@ def _task_file(pid, seq, start, stacks):
 
 
 def test_jfr_option_dumps_into_a_folder_at_exit(tmp_path):
-    opt = executors.executor_jfr_option(tmp_path)
+    opt = executor_evidence.executor_jfr_option(tmp_path)
     assert opt.startswith("-XX:StartFlightRecording=name=lab,settings=profile,")
     assert f"filename={tmp_path}," in opt and opt.endswith("dumponexit=true")
     with pytest.raises(LabError, match="space or comma"):
-        executors.executor_jfr_option(tmp_path / "a b")
+        executor_evidence.executor_jfr_option(tmp_path / "a b")
 
 
 def test_cluster_conf_keeps_files_in_each_executors_working_directory(tmp_path):
-    conf = executors.cluster_profile_conf(tmp_path / "shared")
-    assert conf["spark.executorEnv.LAB_PROFILE_DIR"] == executors.EXECUTOR_DIR  # relative
+    conf = executor_evidence.cluster_profile_conf(tmp_path / "shared")
+    assert conf["spark.executorEnv.LAB_PROFILE_DIR"] == executor_evidence.EXECUTOR_DIR  # relative
     assert conf["spark.python.daemon.module"] == session.PROFILER_DAEMON
     assert (tmp_path / "shared" / "jfr").is_dir()
     opts = conf["spark.executor.extraJavaOptions"]
@@ -61,14 +61,14 @@ def test_a_kit_daemon_gets_the_zip_on_its_path():
 
 
 def test_a_collecting_task_reads_finished_files_of_its_folder(tmp_path, monkeypatch):
-    folder = tmp_path / executors.EXECUTOR_DIR
+    folder = tmp_path / executor_evidence.EXECUTOR_DIR
     folder.mkdir()
     (folder / "cpu-11-0.collapsed").write_text(_task_file(11, 0, 1.0, {MAIN: 5}))
     (folder / "cpu-11-1.running").touch()
     (folder / "PAUSED").touch()
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LAB_PROFILE_DIR", raising=False)
-    (rec,) = executors.read_executor_folder(3, iter(()), pause_s=0)
+    (rec,) = executor_evidence.read_executor_folder(3, iter(()), pause_s=0)
     assert rec["index"] == 3 and rec["folder"] == str(folder)
     assert list(rec["files"]) == ["cpu-11-0.collapsed"]
     assert rec["jvm_pid"] is None or isinstance(rec["jvm_pid"], int)
@@ -80,23 +80,24 @@ def test_files_are_filed_under_the_executor_that_ran_the_task():
         for i, e, f in [(0, "0", {"a": "x"}), (1, "1", {"b": "y"}), (2, "0", {"c": "z"})]
     ]
     tasks = pd.DataFrame({"index": [0, 1, 2], "executor": ["0", "1", "0"]})
-    got = executors.file_by_executor(records + [{**records[0], "index": 9}], tasks)
+    got = executor_evidence.file_by_executor(records + [{**records[0], "index": 9}], tasks)
     assert sorted(got) == ["0", "1"]
     assert sorted(got["0"].files) == ["a", "c"] and got["1"].jvm_pid == 101
 
 
 def test_task_window_reads_the_header():
     text = _task_file(1, 0, 100.5, {MAIN: 1})
-    assert executors.file_start(text) == 100.5
-    assert executors.in_window(text, 100, 101) and not executors.in_window(text, 101, None)
-    assert executors.in_window("no header\n", None, None)
-    assert not executors.in_window("no header\n", 0, None)
+    assert executor_evidence.file_start(text) == 100.5
+    assert executor_evidence.in_window(text, 100, 101)
+    assert not executor_evidence.in_window(text, 101, None)
+    assert executor_evidence.in_window("no header\n", None, None)
+    assert not executor_evidence.in_window("no header\n", 0, None)
 
 
 def _evidence():
     out = {}
     for eid, pid in (("0", 7), ("1", 8)):
-        ev = executors.ExecutorEvidence(eid, "h", f"/w/{eid}", 1000 + pid)
+        ev = executor_evidence.ExecutorEvidence(eid, "h", f"/w/{eid}", 1000 + pid)
         ev.files = {
             f"cpu-{pid}-0.collapsed": _task_file(pid, 0, 50.0, {MAIN: 999}),  # warm-up
             f"cpu-{pid}-1.collapsed": _task_file(pid, 1, 100.0, {MAIN: 10, f"{MAIN};f": 5}),
@@ -108,7 +109,7 @@ def _evidence():
 
 def test_layout_per_executor_and_merged(tmp_path):
     tasks = pd.DataFrame({"stage": [1], "duration_s": [1.0]})
-    payload = executors.write_layout(tmp_path, _evidence(), 90, 110, tasks)
+    payload = executor_evidence.write_layout(tmp_path, _evidence(), 90, 110, tasks)
     for eid in ("0", "1"):
         d = tmp_path / "executors" / eid
         assert (d / "python.collapsed").read_text() == f"{MAIN} 10\n{MAIN};f 5\n"
@@ -125,7 +126,7 @@ def test_layout_per_executor_and_merged(tmp_path):
 
 
 def test_run_merges_its_executors():
-    run = executors.ClusterRun(1.0, 90, 110, _evidence(), pd.DataFrame(), pd.DataFrame())
+    run = executor_evidence.ClusterRun(1.0, 90, 110, _evidence(), pd.DataFrame(), pd.DataFrame())
     assert run.python == {MAIN: 20, f"{MAIN};f": 10}
     assert sum(run.jvm.values()) == 60_000
     assert sorted(run.per_executor("jvm")) == ["0", "1"]
@@ -137,14 +138,14 @@ def test_jfr_dumps_found_by_pid_and_parsed(tmp_path, monkeypatch):
     folder.mkdir()
     (folder / "hotspot-pid-1007-id-1-2026_12_01_05_10_51.jfr").write_bytes(b"x" * 10)
     (folder / "other.jfr").write_bytes(b"x")
-    assert list(executors.jfr_files(folder)) == [1007]
-    assert executors.jfr_files(tmp_path / "none") == {}
-    monkeypatch.setattr(executors, "jfr_events", lambda path: events)
+    assert list(executor_evidence.jfr_files(folder)) == [1007]
+    assert executor_evidence.jfr_files(tmp_path / "none") == {}
+    monkeypatch.setattr(executor_evidence, "jfr_events", lambda path: events)
     ev = _evidence()
     for e in ev.values():
         e.jvm = {}
     t0 = time.monotonic()
-    missing = executors.attach_jvm_stacks(ev, folder, None, None, timeout=1.5)
+    missing = executor_evidence.attach_jvm_stacks(ev, folder, None, None, timeout=1.5)
     assert missing == ["1"] and time.monotonic() - t0 < 5
     assert ev["0"].jfr_path.endswith(".jfr") and ev["0"].jvm
     assert all(s.startswith("thread:") for s in ev["0"].jvm)
@@ -153,13 +154,13 @@ def test_jfr_dumps_found_by_pid_and_parsed(tmp_path, monkeypatch):
 def test_wait_for_jfr_returns_once_every_dump_is_steady(tmp_path):
     (tmp_path / "hotspot-pid-5-id-1-x.jfr").write_bytes(b"abc")
     t0 = time.monotonic()
-    assert list(executors.wait_for_jfr(tmp_path, [5, None], timeout=10)) == [5]
+    assert list(executor_evidence.wait_for_jfr(tmp_path, [5, None], timeout=10)) == [5]
     assert time.monotonic() - t0 < 5
     assert os.path.exists(tmp_path / "hotspot-pid-5-id-1-x.jfr")
 
 
 def _run_with(tasks, memory, missing=()):
-    return executors.ClusterRun(1.0, 90, 110, _evidence(), tasks, memory, list(missing))
+    return executor_evidence.ClusterRun(1.0, 90, 110, _evidence(), tasks, memory, list(missing))
 
 
 def test_findings_per_executor_stragglers_and_memory():
@@ -171,13 +172,13 @@ def test_findings_per_executor_stragglers_and_memory():
             "bytes": [100 * 2**20, 300 * 2**20, 500 * 2**20],
         }
     )
-    found = executors.executor_findings(_run_with(stragglers(tasks), mem, ["1"]))
+    found = executor_evidence.executor_findings(_run_with(stragglers(tasks), mem, ["1"]))
     assert [f.key for f in found] == ["executor", "executor", "no_jfr", "stragglers", "python_rss"]
     assert found[0].values["tasks"] == 2 and found[0].values["task_s"] == 4.0
     assert found[0].values["leaf"] == MAIN
     assert found[3].values["executor"] == "0" and found[3].values["worst"] == pytest.approx(3 / 1.1)
     assert found[4].values["executor"] == "1" and found[4].values["jvm_mib"] == 500
-    calm = executors.executor_findings(
+    calm = executor_evidence.executor_findings(
         _run_with(stragglers(tasks.assign(duration_s=1.0)), mem.iloc[:0])
     )
     assert [f.key for f in calm] == ["executor", "executor", "balanced"]

@@ -1,6 +1,6 @@
-"""memray peaks per executor (`profile.executors`, `profile.memory.read_capture`): what a collecting
-task reads from real memray captures in its folder, filing by executor, the job window, the
-per-executor aggregation and its files, the CLI table. Pure: no Spark (the cluster run is
+"""memray peaks per executor (`profile.executor_evidence`, `profile.memory.read_capture`): what a
+collecting task reads from real memray captures in its folder, filing by executor, the job window,
+the per-executor aggregation and its files, the CLI table. Pure: no Spark (the cluster run is
 tests/profile/test_memray_cluster.py)."""
 
 import json
@@ -14,7 +14,7 @@ import pytest
 
 from helpers.cli.memory import memray_table
 from helpers.core import session
-from helpers.profile import executors
+from helpers.profile import executor_evidence
 from helpers.profile import memory as mp
 from helpers.workers import profiled_daemon
 
@@ -37,7 +37,7 @@ def _capture(path, mib):
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    d = tmp_path_factory.mktemp("exec") / executors.EXECUTOR_DIR
+    d = tmp_path_factory.mktemp("exec") / executor_evidence.EXECUTOR_DIR
     d.mkdir()
     _capture(d / "memray-11-0.bin", 4)
     _capture(d / "memray-11-1.bin", 12)
@@ -93,7 +93,7 @@ def test_short_path_and_an_import_that_patches_nothing():
 def test_a_collecting_task_reads_finished_captures_where_they_lie(folder, monkeypatch):
     monkeypatch.chdir(folder.parent)
     monkeypatch.delenv("LAB_PROFILE_DIR", raising=False)
-    (rec,) = executors.read_executor_folder(1, iter(()), pause_s=0)
+    (rec,) = executor_evidence.read_executor_folder(1, iter(()), pause_s=0)
     assert list(rec["files"]) == ["cpu-11-0.collapsed"]
     caps = rec["memray"]
     assert sorted(caps) == [
@@ -113,7 +113,7 @@ def test_captures_are_filed_under_their_executor():
         for i, m in [(0, {"a": {"x": 1}}), (1, {"b": {"x": 2}}), (2, {"c": {"x": 3}})]
     ]
     tasks = pd.DataFrame({"index": [0, 1, 2], "executor": ["0", "1", "0"]})
-    got = executors.file_by_executor(records, tasks)
+    got = executor_evidence.file_by_executor(records, tasks)
     assert sorted(got["0"].memray) == ["a", "c"] and list(got["1"].memray) == ["b"]
 
 
@@ -131,36 +131,37 @@ def _cap(pid, seq, start, end, peak, sites=()):
 
 
 def _memray_evidence():
-    ev0 = executors.ExecutorEvidence("0", "h", "/w/0", 100)
+    ev0 = executor_evidence.ExecutorEvidence("0", "h", "/w/0", 100)
     ev0.memray = {
         "memray-7-0.bin": _cap(7, 0, 50.0, 51.0, 99 * MiB),  # warm-up, before the window
         "memray-7-1.bin": _cap(7, 1, 100.0, 101.0, 30 * MiB, [("ones (numpy/x.py:1)", 20 * MiB)]),
         "memray-7-2.bin": _cap(7, 2, 101.5, 102.0, 10 * MiB),
         "memray-8-0.bin": {"pid": 8, "seq": 0, "error": "OSError: truncated"},
     }
-    ev1 = executors.ExecutorEvidence("1", "h", "/w/1", 101)
+    ev1 = executor_evidence.ExecutorEvidence("1", "h", "/w/1", 101)
     ev1.memray = {
         "memray-9-0.bin": _cap(9, 0, 100.0, 102.0, 8 * MiB),
         "memray-10-0.bin": _cap(10, 0, 101.0, 103.0, 6 * MiB),  # overlaps 9-0 (two cores)
     }
-    ev2 = executors.ExecutorEvidence("2", "h", "/w/2", 102)  # ran no Python task
+    ev2 = executor_evidence.ExecutorEvidence("2", "h", "/w/2", 102)  # ran no Python task
     return {"0": ev0, "1": ev1, "2": ev2}
 
 
 def test_window_and_the_concurrent_bound():
     caps = _memray_evidence()["0"].memray
-    assert sorted(executors.memray_in_window(caps, 90, 110)) == ["memray-7-1.bin", "memray-7-2.bin"]
-    assert len(executors.memray_in_window(caps)) == 3  # the unreadable one never counts
-    one_core = list(executors.memray_in_window(caps, 90, 110).values())
-    assert executors.concurrent_peak(one_core) == (1, 30 * MiB)
+    in_window = executor_evidence.memray_in_window(caps, 90, 110)
+    assert sorted(in_window) == ["memray-7-1.bin", "memray-7-2.bin"]
+    assert len(executor_evidence.memray_in_window(caps)) == 3  # the unreadable one never counts
+    one_core = list(executor_evidence.memray_in_window(caps, 90, 110).values())
+    assert executor_evidence.concurrent_peak(one_core) == (1, 30 * MiB)
     two = list(_memray_evidence()["1"].memray.values())
-    assert executors.concurrent_peak(two) == (2, 14 * MiB)
-    assert executors.concurrent_peak([]) == (0, 0)
+    assert executor_evidence.concurrent_peak(two) == (2, 14 * MiB)
+    assert executor_evidence.concurrent_peak([]) == (0, 0)
 
 
 def test_per_executor_peaks_and_their_files(tmp_path):
-    table = executors.write_memray_peaks(tmp_path, _memray_evidence(), 90, 110)
-    assert list(table.columns) == executors.MEMRAY_COLUMNS
+    table = executor_evidence.write_memray_peaks(tmp_path, _memray_evidence(), 90, 110)
+    assert list(table.columns) == executor_evidence.MEMRAY_COLUMNS
     t = table.set_index("executor")
     assert list(t.peak_bytes) == [30 * MiB, 8 * MiB, 0]
     assert list(t.tasks) == [2, 2, 0] and list(t.workers) == [1, 2, 0]
@@ -177,21 +178,22 @@ def test_per_executor_peaks_and_their_files(tmp_path):
 
 
 def test_layout_json_leaves_the_captures_out(tmp_path):
-    payload = executors.write_layout(tmp_path, _memray_evidence())
+    payload = executor_evidence.write_layout(tmp_path, _memray_evidence())
     assert all("memray" not in e for e in payload["executors"])
 
 
 def test_memray_conf_on_a_cluster():
-    conf = executors.cluster_memray_conf()
+    conf = executor_evidence.cluster_memray_conf()
     assert conf["spark.python.daemon.module"] == session.PROFILER_DAEMON
     assert conf["spark.executorEnv.LAB_PROFILE_MODE"] == "memray"
-    assert conf["spark.executorEnv.LAB_PROFILE_DIR"] == executors.EXECUTOR_DIR
+    assert conf["spark.executorEnv.LAB_PROFILE_DIR"] == executor_evidence.EXECUTOR_DIR
     assert conf["spark.executor.processTreeMetrics.enabled"] == "true"
-    assert executors.cluster_memray_conf(native=True)["spark.executorEnv.LAB_PROFILE_NATIVE"] == "1"
+    native = executor_evidence.cluster_memray_conf(native=True)
+    assert native["spark.executorEnv.LAB_PROFILE_NATIVE"] == "1"
 
 
 def test_the_cli_table():
-    table = executors.memray_peaks(_memray_evidence(), 90, 110)
+    table = executor_evidence.memray_peaks(_memray_evidence(), 90, 110)
     text = memray_table(json.loads(table.to_json(orient="records")))
     lines = text.splitlines()
     assert lines[0].startswith("memray peaks") and len(lines) == 5
@@ -202,7 +204,8 @@ def test_the_cli_table():
 
 
 def test_findings_cover_every_branch():
-    found = executors.memray_findings(executors.memray_peaks(_memray_evidence(), 90, 110))
+    peaks = executor_evidence.memray_peaks(_memray_evidence(), 90, 110)
+    found = executor_evidence.memray_findings(peaks)
     assert [f.key for f in found] == ["memray_peak", "memray_peak", "memray_at_once", "memray_none"]
     assert found[0].values["peak_mib"] == 30 and found[0].values["site_mib"] == 20
     assert found[1].values["site"] == "unknown"  # no sites recorded for executor 1's peak task

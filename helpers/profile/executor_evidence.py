@@ -17,7 +17,7 @@ How each piece reaches the driver (the same on hosts that share nothing with it)
   in the same relative folder): the collecting task reads each finished capture where it lies
   with memray's own reader (`profile.memory.read_capture`: the task's heap high-water mark, the
   allocation sites live at it) and returns those numbers, not the binary capture.
-- **Per-task times and memory peaks**: Spark's REST API (`helpers.measure.executors`).
+- **Per-task times and memory peaks**: Spark's REST API (`helpers.measure.executor_metrics`).
 
 Layout written by `write_layout`: `<out>/executors/<id>/python.collapsed`, `jvm.collapsed`,
 `tasks/` (the per-task files), and at `<out>` the merged `python.collapsed`, `jvm.collapsed`,
@@ -40,7 +40,7 @@ import pandas as pd
 from helpers.core.config import LabError, atomic_write_bytes
 from helpers.core.findings import Finding, finding
 from helpers.core.session import ARROW_JAVA_FLAGS, worker_profiler_conf
-from helpers.measure.executors import (
+from helpers.measure.executor_metrics import (
     FAST_POLL,
     executor_hosts,
     executor_memory,
