@@ -30,11 +30,11 @@ STAMP  := $(VENV)/.installed
 KERNEL_JSON := share/jupyter/kernels/$(KERNEL)/kernel.json
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup venv jars data kernel lab test lint unit unit-fast notebooks bench layers lock clean-outputs clean student present
+.PHONY: setup venv jars data kernel lab test test-run test-both lint unit unit-fast notebooks bench layers lock clean-outputs clean student present
 
 # Before anything is installed: a Python and a Java this line runs on, checked with the bare Python
 # (helpers.core.config.preflight); otherwise one line and exit code 2.
-ifneq ($(filter setup venv jars data kernel lab test unit notebooks bench,$(or $(MAKECMDGOALS),setup)),)
+ifneq ($(filter setup venv jars data kernel lab test test-both unit notebooks bench,$(or $(MAKECMDGOALS),setup)),)
   PREFLIGHT := $(shell if [ -n "$(PYVER)" ]; then $(PYTHON) -c 'from helpers.core.config import preflight; preflight("$(SPARK)")'; else echo "$(PYTHON) not found or does not run: install Python 3.11 (or run make PYTHON=/path/to/python3.x ...)"; fi)
   ifneq ($(PREFLIGHT),)
     $(error $(PREFLIGHT))
@@ -84,13 +84,28 @@ lab: setup
 # close the output; runs/durations<venv suffix>.txt sums every test's time per file (.ci/durations.py).
 # Work that does not depend on the line runs once, on the 3.5 line: notebook 08 runs both
 # lines' CLIs itself, and the browser test checks JupyterLab's Run All and a slider.
+# Test JVMs run with the C1 compiler only and the serial GC (TEST_JVM): a short-lived test JVM then
+# spends about a quarter less CPU compiling code it runs a few times; ci-scale timings are not results.
+# Each line keeps its notebooks' run folders apart (LAB_RUNS_DIR), so both lines can run at once.
 RUN_TAG := $(subst .venv,,$(VENV))
 ONCE := $(if $(filter 4,$(SPARK)),--ignore=tests/ui --ignore=notebooks/08_spark_lines_on_the_wire.ipynb)
+TEST_JVM := -XX:TieredStopAtLevel=1 -XX:+UseSerialGC
 test: setup lint
+	@$(MAKE) --no-print-directory test-run
+test-run:
 	@mkdir -p runs
-	LAB_SCALE=ci $(PY) -m pytest -p no:cacheprovider tests notebooks $(ONCE) --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
+	JAVA_TOOL_OPTIONS="$(TEST_JVM) $$JAVA_TOOL_OPTIONS" LAB_RUNS_DIR=$(CURDIR)/runs/test$(RUN_TAG) LAB_SCALE=ci \
+	    $(PY) -m pytest -p no:cacheprovider tests notebooks $(ONCE) --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 	    --durations=25 --junitxml=runs/junit$(RUN_TAG).xml -o junit_family=xunit1
 	@$(PY) .ci/durations.py runs/junit$(RUN_TAG).xml > runs/durations$(RUN_TAG).txt && echo "per-file times: runs/durations$(RUN_TAG).txt"
+
+# Both lines (CI): each line's set-up and lint one after the other, then the two test runs side by
+# side (.ci/both_lines.py: a log per line in runs/, shown when both end; Ctrl-C stops both).
+PY4 ?= python3.13
+test-both:
+	@$(MAKE) --no-print-directory setup lint
+	@$(MAKE) --no-print-directory setup lint SPARK=4 PYTHON=$(PY4)
+	$(PYTHON) .ci/both_lines.py $(PY4)
 
 # ruff over helpers/, tests/ and the notebooks (settings in pyproject.toml).
 lint: $(STAMP)
