@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+GRACE_S = 30  # seconds a run gets to stop on its own after Ctrl-C
 
 
 def main(python4: str) -> int:
@@ -48,8 +49,12 @@ def main(python4: str) -> int:
             print(f"Spark {line} line: exit {rcs[line]} after "
                   f"{(time.monotonic() - started) / 60:.1f} min", flush=True)  # fmt: skip
     except KeyboardInterrupt:
+        # Ctrl-C in a terminal reached both runs too (one process group): give them time to stop
+        # their sessions, then pass SIGINT on to a run still going (a signal sent to us alone)
         for p in procs.values():
-            if p.poll() is None:
+            try:
+                p.wait(timeout=GRACE_S)
+            except subprocess.TimeoutExpired:
                 p.send_signal(signal.SIGINT)
         for p in procs.values():
             p.wait()
