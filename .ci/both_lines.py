@@ -37,6 +37,7 @@ def main(python4: str) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background
     rcs: dict[str, int] = {}
     try:
         for line, cmd in lines.items():
@@ -51,9 +52,10 @@ def main(python4: str) -> int:
     except KeyboardInterrupt:
         # Ctrl-C in a terminal reached both runs too (one process group): give them time to stop
         # their sessions, then pass SIGINT on to a run still going (a signal sent to us alone)
+        deadline = time.monotonic() + GRACE_S
         for p in procs.values():
             try:
-                p.wait(timeout=GRACE_S)
+                p.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 p.send_signal(signal.SIGINT)
         for p in procs.values():
