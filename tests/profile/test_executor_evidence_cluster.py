@@ -15,7 +15,10 @@ from helpers.profile.stacks import merge, read_collapsed
 @pytest.mark.spark
 def test_profile_on_two_executors(tmp_path, kitless_executors):
     out = tmp_path / "out"
-    summary = run_profile_cluster("map_in_pandas", 8000, out, 2, batch_size=1000)
+    # 20,000 rows per executor: its task thread waits on the worker long enough for JFR's
+    # native-method sampler (20 ms, one thread per period) to catch it; at 4,000 one executor
+    # often had no sample at all (4.3.0, quiet machine: 0 and 10 samples)
+    summary = run_profile_cluster("map_in_pandas", 40_000, out, 2, batch_size=1000)
 
     assert summary["executors"] == ["0", "1"] and summary["missing_jfr"] == []
     saved = json.loads((out / "executors.json").read_text())["executors"]
