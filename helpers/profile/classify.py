@@ -618,7 +618,7 @@ def batch_findings(results) -> list[Finding]:
 # Threads that do a Spark task's work: the task thread, 3.5's writer thread feeding the Python
 # worker (PythonRunner.WriterThread "stdout writer for <python>"), and its monitor.
 TASK_THREADS = re.compile(
-    r"^(Executor task launch worker|stdout writer for|writer for |Worker Monitor for)"
+    r"^(Executor task (launch|idle) worker|stdout writer for|writer for |Worker Monitor for)"
 )
 
 

@@ -200,7 +200,10 @@ def jfr_events(jfr_path, events=EVENTS, stack_depth: int = STACK_DEPTH) -> list[
 def thread_label(name: str | None) -> str:
     """A stable thread name: task ids, paths and numbers dropped ('Executor task launch worker')."""
     name = name or "?"
-    if name.startswith("Executor task launch worker"):
+    # Spark 4.x renames a pool thread "Executor task idle worker" between tasks (Executor's
+    # IDLE_TASK_THREAD_NAME, javap of spark-core 4.3.0); JFR can keep that name on the samples it
+    # takes while the thread runs the next task, so it is the same task thread
+    if name.startswith(("Executor task launch worker", "Executor task idle worker")):
         return "Executor task launch worker"
     if name.startswith("stdout writer for"):
         return "stdout writer for python"

@@ -2,6 +2,7 @@
 classifier, the worker-profiler plumbing, and real profiled jobs (in child processes, so the
 shared test session is left alone)."""
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -119,6 +120,19 @@ def test_parse_jfr_task_threads_leaf_last():
     )  # profile settings: 10 ms / 20 ms
 
 
+def test_parse_jfr_keeps_a_task_thread_named_idle():
+    """Spark 4.x names a pool thread "Executor task idle worker#N" between tasks; JFR kept that
+    name on samples taken while it ran the next task (4.3.0: every job after a chunk rotation)."""
+    evs = copy.deepcopy(_events())
+    for e in evs:
+        th = e["values"].get("sampledThread") or {}
+        if (th.get("javaName") or "").startswith("Executor task launch worker"):
+            th["javaName"] = "Executor task idle worker#89"
+    assert jvm.parse_jfr_events(evs, native_correction=False) == jvm.parse_jfr_events(
+        _events(), native_correction=False
+    )
+
+
 def test_parse_jfr_native_correction_and_filters():
     evs = _events()
     all_threads = jvm.parse_jfr_events(evs, threads=None, native_correction=False)
@@ -146,6 +160,7 @@ def test_jfr_options_and_thread_labels():
     assert (
         jvm.thread_label("Executor task launch worker for task 3.0 in stage 1.0 (TID 7)")
         == "Executor task launch worker"
+        == jvm.thread_label("Executor task idle worker#89")  # Spark 4.x, between tasks
     )
     assert jvm.thread_label("stdout writer for /x/bin/python") == "stdout writer for python"
 
