@@ -318,7 +318,7 @@ def test_cli_profile_real_job_has_lightgbm_frames(cli, tmp_path):
         "--scenario",
         "map_in_pandas",
         "--rows",
-        "20000",
+        "100000",  # JFR samples a task thread in native code one period in N threads
         "--batch-size",
         "1000",
         "--interval-ms",
