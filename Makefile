@@ -97,7 +97,7 @@ test-run:
 	JAVA_TOOL_OPTIONS="$(TEST_JVM) $$JAVA_TOOL_OPTIONS" LAB_RUNS_DIR=$(CURDIR)/runs/test$(RUN_TAG) LAB_SCALE=ci \
 	    $(PY) -m pytest -p no:cacheprovider tests notebooks $(ONCE) --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 	    --durations=25 --junitxml=runs/junit$(RUN_TAG).xml -o junit_family=xunit1; rc=$$?; \
-	[ ! -f runs/junit$(RUN_TAG).xml ] || $(PY) .ci/durations.py runs/junit$(RUN_TAG).xml > runs/durations$(RUN_TAG).txt && echo "per-file times: runs/durations$(RUN_TAG).txt"; \
+	if [ -f runs/junit$(RUN_TAG).xml ]; then $(PY) .ci/durations.py runs/junit$(RUN_TAG).xml > runs/durations$(RUN_TAG).txt && echo "per-file times: runs/durations$(RUN_TAG).txt"; fi; \
 	exit $$rc
 
 # Both lines (CI): each line's set-up and lint one after the other, then the two test runs side by

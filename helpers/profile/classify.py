@@ -615,10 +615,16 @@ def batch_findings(results) -> list[Finding]:
     ]
 
 
+# The task thread's names: Spark 4.x renames a pool thread "Executor task idle worker" between tasks
+# (Executor's IDLE_TASK_THREAD_NAME, javap of spark-core 4.3.0), and JFR can keep that name on the
+# samples it takes while the thread runs the next task.
+TASK_THREAD_NAMES = ("Executor task launch worker", "Executor task idle worker")
 # Threads that do a Spark task's work: the task thread, 3.5's writer thread feeding the Python
 # worker (PythonRunner.WriterThread "stdout writer for <python>"), and its monitor.
 TASK_THREADS = re.compile(
-    r"^(Executor task (launch|idle) worker|stdout writer for|writer for |Worker Monitor for)"
+    "^("
+    + "|".join([*TASK_THREAD_NAMES, "stdout writer for", "writer for ", "Worker Monitor for"])
+    + ")"
 )
 
 

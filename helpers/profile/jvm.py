@@ -39,7 +39,7 @@ from helpers.measure.timing import (
     time_noop,
     warm_up,
 )
-from helpers.profile.classify import TASK_THREADS
+from helpers.profile.classify import TASK_THREAD_NAMES, TASK_THREADS
 
 RECORDING = "lab"
 EVENTS = ("jdk.ExecutionSample", "jdk.NativeMethodSample")
@@ -200,10 +200,7 @@ def jfr_events(jfr_path, events=EVENTS, stack_depth: int = STACK_DEPTH) -> list[
 def thread_label(name: str | None) -> str:
     """A stable thread name: task ids, paths and numbers dropped ('Executor task launch worker')."""
     name = name or "?"
-    # Spark 4.x renames a pool thread "Executor task idle worker" between tasks (Executor's
-    # IDLE_TASK_THREAD_NAME, javap of spark-core 4.3.0); JFR can keep that name on the samples it
-    # takes while the thread runs the next task, so it is the same task thread
-    if name.startswith(("Executor task launch worker", "Executor task idle worker")):
+    if name.startswith(TASK_THREAD_NAMES):  # 4.x's idle name is the same task thread
         return "Executor task launch worker"
     if name.startswith("stdout writer for"):
         return "stdout writer for python"
