@@ -1,8 +1,10 @@
 """`make test-both`: the two Spark lines' test runs side by side, each into its own log.
 
-usage: python .ci/both_lines.py PYTHON4     (called by the Makefile after both lines' set-up)
+usage: python .ci/both_lines.py PYTHON4     (called by the Makefile after the 3.5 line's set-up)
 
-Runs `make test-run` (3.5) and `make test-run SPARK=4 PYTHON=PYTHON4` at once: each line has its
+Runs `make test-run` (3.5) and `make test SPARK=4 PYTHON=PYTHON4` at once: the 4.x line's set-up
+and lint (a venv from its lock; the data the 3.5 set-up made are already there) overlap the 3.5
+tests instead of keeping them waiting. Each line has its
 own venv, runs/ folder (LAB_RUNS_DIR) and JVMs, so they share nothing but the two cores. A test run
 of one line leaves a core idle much of the time (JVM start-up, executors registering, waits on a
 cluster), which the other line then uses. Logs: runs/test-3.5.log and runs/test-4.log, printed
@@ -24,7 +26,7 @@ def main(python4: str) -> int:
     runs.mkdir(exist_ok=True)
     lines = {
         "3.5": ["make", "--no-print-directory", "test-run"],
-        "4": ["make", "--no-print-directory", "test-run", "SPARK=4", f"PYTHON={python4}"],
+        "4": ["make", "--no-print-directory", "test", "SPARK=4", f"PYTHON={python4}"],
     }
     logs = {line: runs / f"test-{line}.log" for line in lines}
     procs: dict[str, subprocess.Popen] = {}
