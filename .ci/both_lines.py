@@ -11,6 +11,7 @@ cluster), which the other line then uses. Logs: runs/test-3.5.log and runs/test-
 when both have ended. Ctrl-C (or SIGTERM) stops both runs; exit code: 0 only when both passed.
 """
 
+import os
 import signal
 import subprocess
 import sys
@@ -33,9 +34,6 @@ def main(python4: str) -> int:
     started = time.monotonic()
 
     def stop(signum, _frame):
-        for p in procs.values():
-            if p.poll() is None:
-                p.send_signal(signum)  # by the PID we kept; make passes SIGTERM on to pytest
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
@@ -44,7 +42,11 @@ def main(python4: str) -> int:
     try:
         for line, cmd in lines.items():
             with open(logs[line], "wb") as log:
-                procs[line] = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                # its own process group, whose id is the PID we keep: a signal for the run reaches
+                # make and everything under it (make alone would not pass it on to pytest)
+                procs[line] = subprocess.Popen(
+                    cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
         print(f"testing both lines at once; logs: {', '.join(str(p) for p in logs.values())}",
               flush=True)  # fmt: skip
         for line, p in procs.items():
@@ -52,16 +54,7 @@ def main(python4: str) -> int:
             print(f"Spark {line} line: exit {rcs[line]} after "
                   f"{(time.monotonic() - started) / 60:.1f} min", flush=True)  # fmt: skip
     except KeyboardInterrupt:
-        # Ctrl-C in a terminal reached both runs too (one process group): give them time to stop
-        # their sessions, then pass SIGINT on to a run still going (a signal sent to us alone)
-        deadline = time.monotonic() + GRACE_S
-        for p in procs.values():
-            try:
-                p.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.send_signal(signal.SIGINT)
-        for p in procs.values():
-            p.wait()
+        stop_runs(list(procs.values()))
         print("test-both: stopped; both runs have ended.", file=sys.stderr)
         return 130
     for line, log in logs.items():
@@ -72,6 +65,31 @@ def main(python4: str) -> int:
     print(f"\nboth lines in {(time.monotonic() - started) / 60:.1f} min: "
           + (f"FAILED on Spark {', '.join(failed)}" if failed else "passed"))  # fmt: skip
     return 1 if failed else 0
+
+
+def group_alive(proc: subprocess.Popen) -> bool:
+    """Whether anything of `proc`'s process group still runs (`proc` reaped when it ended, so
+    its own exit does not count)."""
+    proc.poll()
+    try:
+        os.killpg(proc.pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def stop_runs(procs: list[subprocess.Popen]) -> None:
+    """Ctrl-C or SIGTERM: SIGINT to each run's process group (pytest stops its sessions, kernels
+    and clusters as after Ctrl-C), GRACE_S seconds to end, then SIGTERM, then SIGKILL."""
+    for signum, wait_s in ((signal.SIGINT, GRACE_S), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        for p in procs:
+            if group_alive(p):
+                os.killpg(p.pid, signum)
+        deadline = time.monotonic() + wait_s
+        while any(group_alive(p) for p in procs) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not any(group_alive(p) for p in procs):
+            return
 
 
 if __name__ == "__main__":
