@@ -295,92 +295,80 @@ FILL_SHARE = 0.75  # speedup / workers at or above which threads "filled the cor
 BUSY_BELOW = 0.8  # share of a core below which a single-thread run was crowded out
 
 GIL_FINDINGS = {
-    "busy": (
-        "Careful: the single-thread run got only {serial_cores:.2f} of a core, so other "
-        "processes were competing for this machine and the speedups below are not reliable; "
-        "rerun on an idle machine."
+    "speedups": (
+        "**{threads:.2f}x with {workers} threads** ({fill}), using {threads_cores:.2f} cores at "
+        "once against {control_cores:.2f} for GIL-holding threads: {gil}."
     ),
-    "speedups_fill": (
-        "**{threads:.2f}x with {workers} threads**: threads filled the cores (processes "
-        "{processes:.2f}x, LightGBM's own threads {openmp:.2f}x, GIL-holding Python threads "
-        "{control_threads:.2f}x)."
-    ),
-    "speedups_short": (
-        "**{threads:.2f}x with {workers} threads**, short of {workers}x: threads did not fill the "
-        "cores in this run (processes {processes:.2f}x, LightGBM's own threads {openmp:.2f}x, "
-        "GIL-holding Python threads {control_threads:.2f}x)."
-    ),
-    "overlap": (
-        "The predicting threads used {threads_cores:.2f} cores at once inside one process: the "
-        "GIL was released during predict, while the pure-Python threads used {control_cores:.2f}."
-    ),
-    "no_overlap": (
-        "In this run the predicting threads used only {threads_cores:.2f} cores at once "
-        "(pure-Python threads: {control_cores:.2f}), so this run does not show the overlap; the "
-        "mechanism (ctypes releases the GIL) shows on an idle machine."
-    ),
+}
+# The phrases gil_findings picks from the measured numbers (GIL_FINDINGS' `fill` and `gil`).
+GIL_FILL = {
+    "busy": "unreliable: one thread got {serial_cores:.2f} core",
+    "fill": "threads filled the cores",
+    "short": "short of {workers}x",
+}
+GIL_OVERLAP = {
+    True: "the GIL was released during predict",
+    False: "this run showed no overlap",
 }
 
 
 def gil_findings(
     runs: pd.DataFrame, busy_below: float = BUSY_BELOW, overlap_above: float = OVERLAP_ABOVE
 ) -> list[Finding]:
-    """What gil_experiment measured: speedups over one thread (x) per mode and the control
-    (threads "filled the cores" at FILL_SHARE of `workers` x or more), and whether the predicting
-    threads used more than `overlap_above` cores at once. A serial run
-    that got less than `busy_below` of a core means a busy machine (unreliable speedups)."""
+    """What gil_experiment measured, in one sentence: the threads' speedup over one thread (x),
+    whether they filled the cores (FILL_SHARE of `workers` x or more; "unreliable" when the serial
+    run got less than `busy_below` of a core, a busy machine), and whether the predicting threads
+    used more than `overlap_above` cores at once against the GIL-holding control."""
     p = runs[runs.work == "lightgbm predict"].set_index("mode")
     c = runs[runs.work != "lightgbm predict"].set_index("mode")
-    out = []
     serial_cores = float(p.loc["serial", "cores_used"])
-    if serial_cores < busy_below:
-        out.append(finding(GIL_FINDINGS, "busy", serial_cores=serial_cores))
     workers = int(p.loc["threads", "parallelism"])
-    fill = float(p.loc["threads", "speedup"]) >= FILL_SHARE * workers
-    out.append(
+    threads = float(p.loc["threads", "speedup"])
+    if serial_cores < busy_below:
+        fill = "busy"
+    else:
+        fill = "fill" if threads >= FILL_SHARE * workers else "short"
+    t_cores, c_cores = float(p.loc["threads", "cores_used"]), float(c.loc["threads", "cores_used"])
+    return [
         finding(
             GIL_FINDINGS,
-            "speedups_fill" if fill else "speedups_short",
+            "speedups",
             workers=workers,
-            threads=float(p.loc["threads", "speedup"]),
-            processes=float(p.loc["processes", "speedup"]),
-            openmp=float(p.loc["openmp", "speedup"]),
-            control_threads=float(c.loc["threads", "speedup"]),
+            threads=threads,
+            threads_cores=t_cores,
+            control_cores=c_cores,
+            fill=GIL_FILL[fill].format(serial_cores=serial_cores, workers=workers),
+            gil=GIL_OVERLAP[t_cores > overlap_above],
+            verdict=fill,
+            serial_cores=serial_cores,
         )
-    )
-    t_cores, c_cores = float(p.loc["threads", "cores_used"]), float(c.loc["threads", "cores_used"])
-    key = "overlap" if t_cores > overlap_above else "no_overlap"
-    out.append(finding(GIL_FINDINGS, key, threads_cores=t_cores, control_cores=c_cores))
-    return out
+    ]
 
 
 PROBE_FINDINGS = {
-    "probe_overlap": (
-        "While the main thread was inside predict, the process used {predict_cores:.2f} cores "
-        "(two threads ran at once, so the GIL was free); while it ran pure Python, "
-        "{python_cores:.2f} cores and the spinning thread got {python_counter_share:.2f} of a "
-        "core: the GIL lets one Python thread run at a time."
+    "probe": (
+        "Inside predict the process used {predict_cores:.2f} cores, {overlap}; in pure Python "
+        "{python_cores:.2f}: one thread at a time."
     ),
-    "probe_busy": (
-        "While the main thread was inside predict, the process used {predict_cores:.2f} cores "
-        "(the machine was too busy to show two threads at once); while it ran pure Python, "
-        "{python_cores:.2f} cores and the spinning thread got {python_counter_share:.2f} of a "
-        "core: the GIL lets one Python thread run at a time."
-    ),
+}
+PROBE_OVERLAP = {
+    True: "two threads at once, so the GIL was free",
+    False: "too busy a machine to show the overlap",
 }
 
 
 def probe_findings(probe: pd.DataFrame, overlap_above: float = OVERLAP_ABOVE) -> list[Finding]:
-    """What gil_probe measured: cores the process used while the main thread predicted and while
-    it ran pure Python, and the counter thread's share of a core during pure Python."""
+    """What gil_probe measured: cores the process used while the main thread predicted (two
+    threads at once above `overlap_above`) and while it ran pure Python, and the counter thread's
+    share of a core during pure Python."""
     pr = probe.set_index("main_thread_doing")
     inside = float(pr.loc[PROBE_PREDICT, "process_cores_used"])
-    key = "probe_overlap" if inside > overlap_above else "probe_busy"
     return [
         finding(
             PROBE_FINDINGS,
-            key,
+            "probe",
             predict_cores=inside,
+            overlap=PROBE_OVERLAP[inside > overlap_above],
             python_cores=float(pr.loc[PROBE_PYTHON, "process_cores_used"]),
             python_counter_share=float(pr.loc[PROBE_PYTHON, "counter_core_share"]),
         )

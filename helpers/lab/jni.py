@@ -55,9 +55,8 @@ ONE_CORE = "batched predict (in-process, 1 core)"  # path_costs' in-process refe
 
 NOT_HERE_FINDINGS = {
     "no_synapseml": (
-        "This section needs SynapseML, which has no build for {label} on Maven Central (its "
-        "Spark 4 jars are published only to Microsoft's own repository), so it is skipped on this "
-        "kernel; the {other} kernel runs it."
+        "SynapseML has no {label} build on Maven Central, only in Microsoft's own repository: "
+        "this section is skipped here; the {other} kernel runs it."
     ),
 }
 
@@ -144,20 +143,13 @@ class NativeCallSites:
 
 CALL_SITE_FINDINGS = {
     "calls_per_row": (
-        "Per scored row, SynapseML ({jar}) crosses into native code **{calls_per_row} times**: "
-        "{natives}."
+        "Per row SynapseML crosses into native code **{calls_per_row} times**; `predictForMat` "
+        "builds {param} parameter string per call; the *Fast* API (parses once) is {fast}."
     ),
-    "param_string": "`predictForMat` builds its parameter string on every call.",
-    "no_param_string": "`predictForMat` builds no parameter string per call in this jar.",
-    "fast_api_unused": (
-        "The bundled library also offers a *Fast* single-row API that parses parameters once; "
-        "SynapseML's booster does not use it."
-    ),
-    "fast_api_used": (
-        "SynapseML's booster calls the bundled *Fast* single-row API, which parses parameters once."
-    ),
-    "no_fast_api": "The bundled library offers no *Fast* single-row API.",
 }
+# call_site_findings' phrases, from the bytecode: the parameter string, the Fast single-row API
+CALL_SITE_PARAM = {True: "a", False: "no"}
+CALL_SITE_FAST = {"used": "used", "unused": "bundled but unused", "absent": "not bundled"}
 
 
 def native_call_sites(num_classes: int = 1) -> NativeCallSites:
@@ -206,28 +198,20 @@ def native_call_sites(num_classes: int = 1) -> NativeCallSites:
 
 
 def call_site_findings(sites: NativeCallSites) -> list[Finding]:
-    """What the bytecode showed: JNI crossings per row (count), the per-call parameter string,
-    the Fast single-row API (offered, used)."""
-    natives = ", ".join(f"`{n}` ×{k}" for n, k in zip(sites.table.jni_native, sites.table.per_row))
-    out = [
+    """What the bytecode showed: JNI crossings per row (count), whether `predictForMat` builds a
+    parameter string per call, and whether the Fast single-row API is bundled and used."""
+    fast = "used" if sites.fast_api_used else "unused" if sites.fast_api_in_lib else "absent"
+    return [
         finding(
             CALL_SITE_FINDINGS,
             "calls_per_row",
-            jar=sites.jar,
             calls_per_row=sites.calls_per_row,
-            natives=natives,
-        ),
-        finding(
-            CALL_SITE_FINDINGS, "param_string" if sites.builds_param_string else "no_param_string"
-        ),
+            param=CALL_SITE_PARAM[bool(sites.builds_param_string)],
+            fast=CALL_SITE_FAST[fast],
+            fast_api=fast,
+            jar=sites.jar,
+        )
     ]
-    if sites.fast_api_used:
-        out.append(finding(CALL_SITE_FINDINGS, "fast_api_used"))
-    elif sites.fast_api_in_lib:
-        out.append(finding(CALL_SITE_FINDINGS, "fast_api_unused"))
-    else:
-        out.append(finding(CALL_SITE_FINDINGS, "no_fast_api"))
-    return out
 
 
 # ---- 2. no Python worker: the process tree and the physical plan ---------------------------------
@@ -248,15 +232,8 @@ class JvmOnlyEvidence:
 
 EVIDENCE_FINDINGS = {
     "processes": (
-        "While {label} scored {rows:,} rows the sampler found these processes: {roles} — "
-        "{python_processes} Python processes, {python_cpu_s:.2f} s of Python CPU."
-    ),
-    "jvm_only_plan": (
-        "Its plan has no Python operator (`{head}`: the model is a JVM UDF inside a `Project`)."
-    ),
-    "python_plan": (
-        "{label} needed `{python_operators}`, {python_processes} Python processes "
-        "(daemon + workers) and {python_cpu_s:.2f} s of Python CPU."
+        "{label} scored {rows:,} rows with {python_processes} Python processes and "
+        "{python_cpu_s:.2f} s of Python CPU; its plan's Python operators: {python_operators}."
     ),
 }
 
@@ -268,23 +245,23 @@ def evidence_table(evidence: list[JvmOnlyEvidence]) -> pd.DataFrame:
 
 
 def evidence_findings(evidence: list[JvmOnlyEvidence]) -> list[Finding]:
-    """Per jvm_only_evidence result: a path whose plan has no Python operator gets the processes
-    seen and the plan's head; a Python path gets its operators, Python processes and CPU seconds."""
+    """Per jvm_only_evidence result: rows scored, the Python processes seen and their CPU seconds,
+    and the plan's Python operators (for a path without one: none, and the plan's head)."""
     out = []
     for e in evidence:
-        common = {
-            "label": get_scenario(e.scenario).label,
-            "python_processes": len(e.python_pids),
-            "python_cpu_s": e.python_cpu_s,
-        }
-        if e.python_operators:
-            ops = ", ".join(e.python_operators)
-            out.append(finding(EVIDENCE_FINDINGS, "python_plan", python_operators=ops, **common))
-            continue
-        roles = ", ".join(e.roles_seen)
-        out.append(finding(EVIDENCE_FINDINGS, "processes", rows=e.rows, roles=roles, **common))
         head = " → ".join(e.operators[:2])
-        out.append(finding(EVIDENCE_FINDINGS, "jvm_only_plan", head=head))
+        ops = ", ".join(f"`{o}`" for o in e.python_operators) or f"none (`{head}`)"
+        out.append(
+            finding(
+                EVIDENCE_FINDINGS,
+                "processes",
+                label=get_scenario(e.scenario).label,
+                rows=e.rows,
+                python_processes=len(e.python_pids),
+                python_cpu_s=e.python_cpu_s,
+                python_operators=ops,
+            )
+        )
     return out
 
 
@@ -457,27 +434,14 @@ class JniTax:
 PARITY = 1e-9  # largest |difference| to the reference that counts as the same prediction
 
 TAX_FINDINGS = {
-    "parity": (
-        "SynapseML's predictions differ from the reference by at most {max_abs_diff:.1e} "
-        "(parity ≤ {parity:.0e})."
-    ),
-    "no_parity": (
-        "SynapseML's predictions differ from the reference by up to {max_abs_diff:.1e}, "
-        "more than {parity:.0e}: they are not the same predictions."
-    ),
     "calls_per_s": (
-        "It scored {rows_per_s:,.0f} rows/s on {cores} cores = "
-        "**{native_calls_per_s:,.0f} JNI calls per second** ({native_calls_per_row} per row)."
-    ),
-    "tax": (
-        "It used {cpu_us_per_row:.1f} CPU µs per row against {predict_cpu_us_per_row:.1f} µs "
-        "for batched predict: a tax of {tax_cpu_us_per_row:.1f} µs per row."
-    ),
-    "limit": (
-        "The physical limit ran {limit_rows_per_s:,.0f} rows/s; "
-        "SynapseML reached {ratio_to_limit:.2f}× of it."
+        "SynapseML's {rows_per_s:,.0f} rows/s on {cores} cores made **{native_calls_per_s:,.0f} "
+        "JNI calls per second**, {tax_cpu_us_per_row:.1f} CPU µs per row over batched predict, "
+        "predictions {parity} the reference."
     ),
 }
+# tax_findings' phrase: SynapseML's predictions against the reference, within PARITY
+TAX_PARITY = {True: "matching", False: "not matching"}
 
 
 def limit_rows_per_s(costs: pd.DataFrame, limit) -> float:
@@ -513,16 +477,10 @@ def jni_tax(costs: pd.DataFrame, limit, sites: NativeCallSites, cores: int) -> J
 
 
 def tax_findings(tax: JniTax) -> list[Finding]:
-    """The JNI tax in sentences: parity, rows/s and JNI calls/s, CPU µs per row vs batched
-    predict, the ratio to the physical limit."""
-    v = asdict(tax)
+    """The JNI tax in one sentence: rows/s and JNI calls/s, CPU µs per row over batched predict,
+    and whether the predictions match the reference (within PARITY)."""
     ok = tax.max_abs_diff <= PARITY
-    return [
-        finding(TAX_FINDINGS, "parity" if ok else "no_parity", parity=PARITY, **v),
-        finding(TAX_FINDINGS, "calls_per_s", **v),
-        finding(TAX_FINDINGS, "tax", **v),
-        finding(TAX_FINDINGS, "limit", **v),
-    ]
+    return [finding(TAX_FINDINGS, "calls_per_s", parity=TAX_PARITY[ok], **asdict(tax))]
 
 
 # ---- 3b. what one native call costs: the same C API from Python (ctypes), no JVM ----------------
@@ -645,26 +603,17 @@ CROSSING_DOMINATES = 0.5  # crossing share of a one-row call above which crossin
 
 SINGLE_ROW_FINDINGS = {  # the sources behind them: notebook 06's deep-dive on c_api.cpp
     "per_call": (
-        "One row per call costs {per_call_us:.1f} µs per row, {per_call_over_batched:.1f}× batched "
-        "predict ({batched_us:.1f} µs); the crossing into C alone is {crossing_us:.2f} µs."
+        "One row per call costs {per_call_us:.1f} µs, {per_call_over_batched:.1f}× batched "
+        "predict ({batched_us:.1f} µs); the Fast API, parsing parameters once, {fast_us:.1f} µs "
+        "({saved_us:.1f} µs saved)."
     ),
-    "fast_saves": (
-        "The Fast API skips re-parsing the parameters on every call: {saved_us:.1f} µs per row "
-        "saved ({fast_us:.1f} µs with Fast)."
-    ),
-    "fast_no_saving": (
-        "The Fast API, which skips re-parsing the parameters on every call, saved nothing here: "
-        "{fast_us:.1f} µs per row with Fast, {per_call_us:.1f} µs without."
-    ),
-    "work_behind_call": (
-        "The crossing is {crossing_share:.1%} of a one-row call: the tax is the work behind the "
-        "call, paid per row instead of per batch."
-    ),
-    "crossing_dominates": (
-        "The crossing is {crossing_share:.1%} of a one-row call: here the crossing itself, not the "
-        "work behind it, is most of the per-row cost."
+    "crossing": (
+        "Crossing into C costs {crossing_us:.2f} µs, {crossing_share:.1%} of a one-row call: "
+        "the tax is mostly {culprit}, paid per row, not per batch."
     ),
 }
+# single_row_findings' phrase, by the crossing's share of a one-row call (CROSSING_DOMINATES)
+SINGLE_ROW_CULPRIT = {False: "the work behind it", True: "the crossing itself"}
 
 
 def single_row_costs_us(single: pd.DataFrame) -> dict[str, float]:
@@ -680,26 +629,27 @@ def single_row_costs_us(single: pd.DataFrame) -> dict[str, float]:
 
 
 def single_row_findings(single: pd.DataFrame) -> list[Finding]:
-    """What one native call costs (µs per row, native_single_row_costs): the crossing, one row per
-    call vs batched, what the Fast API saves, and the crossing's share of a one-row call."""
+    """What one native call costs (µs per row, native_single_row_costs): one row per call vs
+    batched and with the Fast API (what it saved, never below 0), then the crossing and its share
+    of a one-row call (the crossing or the work behind it is most of the cost)."""
     c = single_row_costs_us(single)
-    out = [
+    share = c["crossing_us"] / c["per_call_us"]
+    return [
         finding(
             SINGLE_ROW_FINDINGS,
             "per_call",
             per_call_over_batched=c["per_call_us"] / c["batched_us"],
+            saved_us=max(c["per_call_us"] - c["fast_us"], 0.0),
             **c,
-        )
+        ),
+        finding(
+            SINGLE_ROW_FINDINGS,
+            "crossing",
+            crossing_us=c["crossing_us"],
+            crossing_share=share,
+            culprit=SINGLE_ROW_CULPRIT[share > CROSSING_DOMINATES],
+        ),
     ]
-    saved = c["per_call_us"] - c["fast_us"]
-    if saved > 0:
-        out.append(finding(SINGLE_ROW_FINDINGS, "fast_saves", saved_us=saved, **c))
-    else:
-        out.append(finding(SINGLE_ROW_FINDINGS, "fast_no_saving", **c))
-    share = c["crossing_us"] / c["per_call_us"]
-    key = "crossing_dominates" if share > CROSSING_DOMINATES else "work_behind_call"
-    out.append(finding(SINGLE_ROW_FINDINGS, key, crossing_share=share))
-    return out
 
 
 # ---- 4. a heavier model: does SynapseML catch up when predict itself costs more? ---------------
@@ -729,25 +679,16 @@ class JfrScoring:
 
 JFR_FINDINGS = {
     "buckets": (
-        "Of the task threads' sampled time ({seconds:.2f} s, estimated from {java_samples} Java "
-        "and {native_samples} native samples: HotSpot samples one thread in native code per 20 ms, "
-        "so these shares are rough), **{native_share:.0%}** was inside the native "
-        "`LGBM_BoosterPredictForMatSingle` call, {vector_share:.1%} turning rows into vectors, "
-        "and the rest in SynapseML's Scala and Spark's row pipeline."
+        "Of {seconds:.2f} s of task-thread samples ({java_samples} Java, {native_samples} "
+        "native), {native} was in `LGBM_BoosterPredictForMatSingle` and {vector_share:.1%} in "
+        "row → vector."
     ),
-    "buckets_few": (
-        "Of the task threads' sampled time ({seconds:.2f} s, from {java_samples} Java and only "
-        "{native_samples} native samples), {native_share:.0%} was inside the native "
-        "`LGBM_BoosterPredictForMatSingle` call and {vector_share:.1%} turning rows into vectors. "
-        "Fewer than {min_native} native samples (HotSpot takes one per 20 ms): read the native "
-        "share as a rough size, not a percentage, and score more rows for a number."
-    ),
-    "no_native_samples": (
-        "Of the task threads' sampled time ({seconds:.2f} s, from {java_samples} Java samples), "
-        "{vector_share:.1%} went to turning rows into vectors; no native sample of a task thread "
-        "landed in the window, so the native call's share is not measured in this run "
-        "(score more rows)."
-    ),
+}
+# jfr_findings' phrase for the native share, by how many native samples it rests on
+JFR_NATIVE = {
+    "many": "**{share:.0%}**",
+    "few": "about {share:.0%} (rough: few native samples)",
+    "none": "an unmeasured share (score more rows)",
 }
 
 
@@ -796,21 +737,25 @@ def profile_synapseml(spark, rows: int, out_dir=None, warm: bool = True, frame=N
 
 def jfr_findings(prof: JfrScoring) -> list[Finding]:
     """Where the task threads' sampled time went (JFR, seconds and shares): the native predict
-    call and the row -> vector step, with the sample counts the shares rest on (unbolded and
-    called rough below MIN_NATIVE_SAMPLES native samples)."""
+    call and the row -> vector step, with the sample counts the shares rest on (the native share
+    bolded from MIN_NATIVE_SAMPLES native samples, called rough below, unmeasured at 0)."""
     b = prof.breakdown.set_index("bucket")
-    values = {
-        "seconds": float(b.seconds.sum()),
-        "java_samples": prof.java_samples,
-        "native_samples": prof.native_samples,
-        "native_share": float(b.loc[b.index.str.startswith("native predict"), "share"].sum()),
-        "vector_share": float(b.loc[b.index.str.startswith("row -> vector"), "share"].sum()),
-    }
-    if not prof.native_samples:
-        return [finding(JFR_FINDINGS, "no_native_samples", **values)]
-    if prof.native_samples < MIN_NATIVE_SAMPLES:
-        return [finding(JFR_FINDINGS, "buckets_few", min_native=MIN_NATIVE_SAMPLES, **values)]
-    return [finding(JFR_FINDINGS, "buckets", **values)]
+    share = float(b.loc[b.index.str.startswith("native predict"), "share"].sum())
+    n = prof.native_samples
+    samples = "none" if not n else "few" if n < MIN_NATIVE_SAMPLES else "many"
+    return [
+        finding(
+            JFR_FINDINGS,
+            "buckets",
+            seconds=float(b.seconds.sum()),
+            java_samples=prof.java_samples,
+            native_samples=n,
+            native=JFR_NATIVE[samples].format(share=share),
+            native_share=share,
+            samples=samples,
+            vector_share=float(b.loc[b.index.str.startswith("row -> vector"), "share"].sum()),
+        )
+    ]
 
 
 MIN_NATIVE_SAMPLES = 20  # below this, a native share is stated without a bold number
@@ -881,84 +826,53 @@ def decision_table(
 
 
 DECISION_FINDINGS = {
-    "winner": (
-        "**{winner}** wins among the Spark paths: {winner_rows_per_s:,.0f} rows/s "
-        "({winner_ratio:.2f}x the limit), its slowest run ahead of every other path's fastest."
-    ),
-    "tie": (
-        "No winner: {paths} overlap within their runs' spread ({low:,.0f}-{high:,.0f} rows/s); "
-        "rerun with more repeats before ranking them."
-    ),
-    "above_limit": (
-        "{paths} measured above the physical limit ({ratio:.2f}x): above 1.0 is noise in one of "
-        "the runs, not a result; rerun."
+    "verdict": (
+        "**{top}** ran the most rows/s among the Spark paths, {rows_per_s:,.0f} "
+        "({ratio:.2f}x the limit): {verdict}."
     ),
     "synapseml_gap": (
-        "SynapseML ran {synapseml_rows_per_s:,.0f} rows/s, {synapseml_overhead_us:.1f} µs "
-        "overhead per row over batched predict: one predict call into LightGBM per row (section "
-        "2 counts every native call), each parsing its parameters and taking a lock."
+        "SynapseML ran {synapseml_rows_per_s:,.0f} rows/s, {synapseml_overhead_us:.1f} µs per row "
+        "over batched predict: one call per row parsing its parameters (section 3: "
+        "{per_call_us:.1f} µs, Fast API {fast_us:.1f})."
     ),
-    "fast_api": (
-        "The Fast single-row API, which parses parameters once, would cut that: "
-        "{per_call_us:.1f} vs {fast_us:.1f} µs per row in section 3."
-    ),
-    "fast_api_no_gain": (
-        "The Fast single-row API gave no gain in section 3 ({fast_us:.1f} vs {per_call_us:.1f} µs "
-        "per row with the per-call API)."
-    ),
+}
+# decision_findings' phrase, by the fastest Spark path's verdict in decision_table
+DECISION_VERDICT = {
+    "winner": "the winner, its slowest run ahead of every other path's fastest",
+    "tie (rerun)": "no winner, its spread overlaps {tied}'s; rerun with more repeats",
+    "above the limit (noise, rerun)": "no winner, above 1.0 is noise in a run; rerun",
 }
 
 
 def decision_findings(table: pd.DataFrame, single: pd.DataFrame) -> list[Finding]:
-    """The decision table (decision_table) in sentences: a winner only when the spreads do not
-    overlap and no ratio exceeds 1.0 (else which paths tie or sit above the limit: rerun),
-    SynapseML's overhead per row, and what the Fast single-row API would save (µs per row)."""
-    spark = table[table.path != "physical_limit"]
+    """The decision table (decision_table) in two sentences: the fastest Spark path and its
+    verdict (a winner only when the spreads do not overlap and it stays at or under the limit;
+    else which paths tie, or noise above the limit: rerun), then SynapseML's overhead per row and
+    what one call cost with and without the Fast single-row API in section 3 (µs per row)."""
+    spark = table[table.path != "physical_limit"].sort_values("rows_per_s", ascending=False)
+    top = spark.iloc[0]
+    tied = spark[(spark.verdict == "tie (rerun)") & (spark.path != top.path)]
     s = table.set_index("path").loc["synapseml"]
-    out = []
-    above = spark[spark.verdict.str.startswith("above")]
-    tied = spark[spark.verdict.str.startswith("tie")]
-    if len(above):
-        paths = ", ".join(above.path)
-        out.append(
-            finding(DECISION_FINDINGS, "above_limit", paths=paths, ratio=above.ratio_to_limit.max())
-        )
-    if len(tied):
-        out.append(
-            finding(
-                DECISION_FINDINGS,
-                "tie",
-                paths=" and ".join(tied.path),
-                low=float(tied.rows_per_s_low.min()),
-                high=float(tied.rows_per_s_high.max()),
-            )
-        )
-    won = spark[spark.verdict == "winner"]
-    if len(won):
-        w = won.iloc[0]
-        out.append(
-            finding(
-                DECISION_FINDINGS,
-                "winner",
-                winner=w.path,
-                winner_rows_per_s=float(w.rows_per_s),
-                winner_ratio=float(w.ratio_to_limit),
-            )
-        )
-    out.append(
+    c = single_row_costs_us(single)
+    return [
+        finding(
+            DECISION_FINDINGS,
+            "verdict",
+            top=top.path,
+            rows_per_s=float(top.rows_per_s),
+            ratio=float(top.ratio_to_limit),
+            verdict=DECISION_VERDICT[top.verdict].format(tied=" and ".join(tied.path)),
+            top_verdict=top.verdict,
+        ),
         finding(
             DECISION_FINDINGS,
             "synapseml_gap",
             synapseml_rows_per_s=float(s.rows_per_s),
             synapseml_overhead_us=float(s.overhead_cpu_us_per_row),
-        )
-    )
-    c = single_row_costs_us(single)
-    fast_key = "fast_api" if c["fast_us"] < c["per_call_us"] else "fast_api_no_gain"
-    out.append(
-        finding(DECISION_FINDINGS, fast_key, per_call_us=c["per_call_us"], fast_us=c["fast_us"])
-    )
-    return out[:3] if len(out) > 3 else out
+            per_call_us=c["per_call_us"],
+            fast_us=c["fast_us"],
+        ),
+    ]
 
 
 def synapseml_vs_python(
@@ -986,35 +900,26 @@ def synapseml_vs_python(
 
 
 VERSUS_FINDINGS = {
-    "predict_cost": (
-        "Predict cost {light_predict_us:.1f} µs per row with the kit's model and "
-        "{heavy_predict_us:.1f} µs with the heavy one."
+    "trend": (
+        "SynapseML's rows/s relative to {python} went from {light_ratio:.2f}× with the kit's "
+        "model to {heavy_ratio:.2f}× with the heavy one: it {trend} in this run."
     ),
-    "overtook": (
-        "SynapseML's throughput relative to {python} (rows/s) went from {light_ratio:.2f}× to "
-        "{heavy_ratio:.2f}×: with the heavy model SynapseML overtook {python} in this run."
-    ),
-    "gained": (
-        "SynapseML's throughput relative to {python} (rows/s) went from {light_ratio:.2f}× to "
-        "{heavy_ratio:.2f}×: SynapseML gained ground as predict got heavier."
-    ),
-    "no_gain": (
-        "SynapseML's throughput relative to {python} (rows/s) went from {light_ratio:.2f}× to "
-        "{heavy_ratio:.2f}×: SynapseML did not gain ground as predict got heavier in this run."
-    ),
-    "overheads": (
-        "In CPU per row, SynapseML's overhead per row was {light_synapseml_us:.1f} → "
-        "{heavy_synapseml_us:.1f} µs, {python}'s {light_python_us:.1f} → {heavy_python_us:.1f} µs."
-    ),
+}
+# versus_findings' phrase, by the SynapseML/Python ratios for the light and the heavy model
+VERSUS_TREND = {
+    "overtook": "overtook {python}",
+    "gained": "gained ground",
+    "no_gain": "gained no ground",
 }
 
 
 def versus_findings(versus: pd.DataFrame, python: str = "mapInArrow") -> list[Finding]:
-    """The light vs heavy model comparison (synapseml_vs_python) in sentences: predict µs per row,
-    SynapseML/`python` throughput ratio for each model and its trend, overheads in µs per row."""
+    """The light vs heavy model comparison (synapseml_vs_python) in one sentence: the
+    SynapseML/`python` throughput ratio for each model and its trend (overtook: from below 1 to 1
+    or more; gained: rose; else no gain)."""
     v = versus.set_index("model")
-    light, heavy = v.loc["light (kit model)"], v.loc["heavy"]
-    r_light, r_heavy = float(light.synapseml_over_python), float(heavy.synapseml_over_python)
+    r_light = float(v.loc["light (kit model)", "synapseml_over_python"])
+    r_heavy = float(v.loc["heavy", "synapseml_over_python"])
     if r_light < 1 <= r_heavy:
         trend = "overtook"
     elif r_heavy > r_light:
@@ -1024,20 +929,13 @@ def versus_findings(versus: pd.DataFrame, python: str = "mapInArrow") -> list[Fi
     return [
         finding(
             VERSUS_FINDINGS,
-            "predict_cost",
-            light_predict_us=float(light.predict_cpu_us_per_row),
-            heavy_predict_us=float(heavy.predict_cpu_us_per_row),
-        ),
-        finding(VERSUS_FINDINGS, trend, python=python, light_ratio=r_light, heavy_ratio=r_heavy),
-        finding(
-            VERSUS_FINDINGS,
-            "overheads",
+            "trend",
             python=python,
-            light_synapseml_us=float(light.synapseml_overhead_us_per_row),
-            heavy_synapseml_us=float(heavy.synapseml_overhead_us_per_row),
-            light_python_us=float(light.python_overhead_us_per_row),
-            heavy_python_us=float(heavy.python_overhead_us_per_row),
-        ),
+            light_ratio=r_light,
+            heavy_ratio=r_heavy,
+            trend=VERSUS_TREND[trend].format(python=python),
+            direction=trend,
+        )
     ]
 
 

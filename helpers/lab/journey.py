@@ -267,81 +267,75 @@ def layer_change(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     return t.reset_index()
 
 
-LAYER_FINDINGS = {
-    "largest": (
-        "One batch of {batch_rows:,} rows is {raw_mib:.2f} MiB of feature values; the largest "
-        "layer is *{layer}* at {factor:.2f}x."
-    ),
-    "pandas_views": (
-        "On pyspark {pyspark} the pandas columns are views over the Arrow buffers (no new "
-        "bytes); the model's matrix is the first copy in Python."
-    ),
-    "pandas_copies": (
-        "On pyspark {pyspark} the worker's conversion copies: the pandas columns are new "
-        "memory, and the model's matrix copies them again."
-    ),
-    "no_socket_bytes": (
-        "Spark reported no bytes on the socket for this batch (its UI listener did not answer "
-        "in time), so those layers read 0: run the cell again."
+COUNTER_FINDINGS = {  # shared by layer_findings and byte_findings: both read these counters
+    "no_counters": (
+        "Spark's Python byte counters for this job came back incomplete (its UI listener did "
+        "not answer in time): run the cell again."
     ),
 }
 
+LAYER_FINDINGS = {
+    "copies": (
+        "On pyspark {pyspark} a {raw_mib:.2f} MiB batch's pandas columns are {pandas} its Arrow "
+        "buffers: the model's matrix is the {nth} copy in Python."
+    ),
+}
+# layer_findings' phrases, by the `memory` batch_layers measured for the pandas columns
+LAYER_PANDAS = {"view": ("views over", "first"), "new": ("copies of", "second")}
+
 
 def layer_findings(layers: pd.DataFrame, batch_rows: int) -> list[Finding]:
-    """The raw size of one batch (MiB) and its largest layer (factor vs raw); whether this
-    pyspark's pandas columns are views or copies (`memory` of `batch_layers`); says so when the
-    socket layers read no bytes."""
+    """Whether this pyspark's pandas columns are views over the Arrow buffers or copies (`memory`
+    of `batch_layers`), so which copy of the batch (MiB of raw feature values) the model's matrix
+    is; says so when the socket layers read no bytes."""
     import pyspark
 
-    peak = layers.sort_values("factor").iloc[-1]
+    memory = layers.set_index("layer")["memory"]
+    kind = "view" if memory.get("Python: pandas columns") == "view" else "new"
+    pandas, nth = LAYER_PANDAS[kind]
     out = [
         finding(
             LAYER_FINDINGS,
-            "largest",
-            batch_rows=batch_rows,
+            "copies",
+            pyspark=pyspark.__version__,
             raw_mib=batch_rows * N_FEATURES * 8 / 2**20,
-            layer=peak["layer"],
-            factor=peak["factor"],
+            pandas=pandas,
+            nth=nth,
+            memory=kind,
         )
     ]
-    memory = layers.set_index("layer")["memory"]
-    key = "pandas_views" if memory.get("Python: pandas columns") == "view" else "pandas_copies"
-    out.append(finding(LAYER_FINDINGS, key, pyspark=pyspark.__version__))
     socket = layers.loc[layers["layer"].str.contains("socket"), "bytes"]
     if not (socket.fillna(0) > 0).all():
-        out.append(finding(LAYER_FINDINGS, "no_socket_bytes"))
+        out.append(finding(COUNTER_FINDINGS, "no_counters"))
     return out
 
 
 CHANGE_FINDINGS = {
-    "changed": (
-        "Your change moved *{layer}* most: {before:,.0f} -> {after:,.0f} bytes per batch "
-        "({ratio:.2f}x); other layers beyond {band:.0%}: {others}."
-    ),
-    "unchanged": (
-        "No layer moved by more than {band:.0%} (the byte metric's rounding): this change does "
-        "not alter what one batch weighs."
+    "moved": (
+        "Your change moved {moved} of {n} layers by more than {band:.0%} (the byte metric's "
+        "rounding), *{layer}* most: {before:,.0f} -> {after:,.0f} bytes per batch ({ratio:.2f}x)."
     ),
 }
 
 
 def change_findings(change: pd.DataFrame, band: float = 0.05) -> list[Finding]:
-    """Which layers moved beyond `band` (relative) between two `batch_layers` runs (from
-    `layer_change`): the largest move and how many others moved."""
-    moved = change[(change["ratio"] - 1).abs() > band].copy()
-    if moved.empty:
-        return [finding(CHANGE_FINDINGS, "unchanged", band=band)]
-    moved["size"] = (np.log(moved["ratio"].astype(float))).abs()
-    top = moved.sort_values("size").iloc[-1]
+    """How many layers moved beyond `band` (relative) between two `batch_layers` runs (from
+    `layer_change`), and the layer that moved most (bytes per batch before and after)."""
+    ratio = change["ratio"].astype(float)
+    moved = int(((ratio - 1).abs() > band).sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        size = pd.Series(np.abs(np.log(ratio.to_numpy())), index=change.index)
+    top = change.loc[size.fillna(-1.0).idxmax()]  # a ratio of nan (0 bytes before) moves least
     return [
         finding(
             CHANGE_FINDINGS,
-            "changed",
+            "moved",
+            moved=moved,
+            n=len(change),
             layer=top["layer"],
             before=top["before"],
             after=top["after"],
             ratio=top["ratio"],
-            others=", ".join(f"*{x}*" for x in moved["layer"] if x != top["layer"]) or "none",
             band=band,
         )
     ]
@@ -371,16 +365,10 @@ def operator_table(spark, rows: int, names: list[str]) -> pd.DataFrame:
 
 
 OPERATOR_FINDINGS = {
-    "some_in_jvm": (
-        "{n_python} of {n} paths cross into Python through a dedicated operator; {jvm} stays in "
-        "the JVM (a plain `Project` that calls SynapseML's scoring UDF)."
+    "paths": (
+        "{n_python} of {n} paths run a Python operator (JVM only: {jvm}); {n_ok} of {n} planned "
+        "their scenario's operator{notes}."
     ),
-    "all_python": "All {n} paths cross into Python through a dedicated operator.",
-    "as_expected": "Every path planned the operator its scenario expects, under the same name.",
-    "as_expected_renamed": (
-        "Every path planned the operator its scenario expects, under this Spark's names: {renamed}."
-    ),
-    "unexpected": "Not the expected operator: {mismatches}.",
 }
 
 
@@ -391,33 +379,35 @@ def _planned_as_expected(row) -> bool:
 
 
 def operator_findings(ops: pd.DataFrame) -> list[Finding]:
-    """How many paths run through a Python operator, and whether each planned the one its
-    scenario expects (naming those that differ, and those this Spark names differently); `ops`
-    from `operator_table`."""
+    """How many paths run through a Python operator (naming those that stay in the JVM) and how
+    many planned the one their scenario expects, naming the operators this Spark names differently
+    and the paths that planned another; `ops` from `operator_table`."""
     in_jvm = ops.loc[ops["python_operator"] == NO_PYTHON, "scenario"].tolist()
     n = len(ops)
-    if in_jvm:
-        jvm = ", ".join(f"`{x}`" for x in in_jvm)
-        out = [finding(OPERATOR_FINDINGS, "some_in_jvm", n_python=n - len(in_jvm), n=n, jvm=jvm)]
-    else:
-        out = [finding(OPERATOR_FINDINGS, "all_python", n=n)]
     ok = ops.apply(_planned_as_expected, axis=1) if n else pd.Series(dtype=bool)
-    if not ok.all():
-        mismatches = "; ".join(
-            f"`{r.scenario}` planned {r.python_operator} (expected `{r.expected}`)"
-            for r in ops[~ok].itertuples()
-        )
-        return out + [finding(OPERATOR_FINDINGS, "unexpected", mismatches=mismatches)]
-    python = ops[ops["python_operator"] != NO_PYTHON]
-    renamed = python[python["python_operator"] != python["expected"]]
-    if renamed.empty:
-        return out + [finding(OPERATOR_FINDINGS, "as_expected")]
-    groups = renamed.groupby(["python_operator", "expected"], sort=False)["scenario"]
-    text = "; ".join(
-        f"`{planned}` for `{expected}` ({', '.join(names)})"
-        for (planned, expected), names in groups
+    mismatches = "; ".join(
+        f"`{r.scenario}` planned {r.python_operator}, not `{r.expected}`"
+        for r in ops[~ok].itertuples()
     )
-    return out + [finding(OPERATOR_FINDINGS, "as_expected_renamed", renamed=text)]
+    named = ops[ok & (ops["python_operator"] != NO_PYTHON)]
+    renamed = named[named["python_operator"] != named["expected"]]
+    pairs = renamed[["python_operator", "expected"]].drop_duplicates()
+    renamed_text = ", ".join(f"`{a}` for `{b}`" for a, b in pairs.itertuples(index=False))
+    notes = [f"this Spark's names: {renamed_text}"] if renamed_text else []
+    notes += [mismatches] if mismatches else []
+    return [
+        finding(
+            OPERATOR_FINDINGS,
+            "paths",
+            n_python=n - len(in_jvm),
+            n=n,
+            jvm=", ".join(f"`{x}`" for x in in_jvm) or "none",
+            n_ok=int(ok.sum()),
+            notes=f" ({'; '.join(notes)})" if notes else "",
+            renamed=renamed_text,
+            mismatches=mismatches,
+        )
+    ]
 
 
 # ---- the processes of a job and Spark's byte counters --------------------------------------------
@@ -443,67 +433,53 @@ def worker_reuse(spark) -> bool:
 
 PROCESS_FINDINGS = {
     "workers": (
-        "{workers} Python worker processes ran beside the JVM (cores available to Spark: {cores})."
+        "{workers} Python workers ran beside the JVM on {cores} cores (largest {worker_mib:,.0f} "
+        "MiB RSS), each with its own model, {reuse}."
     ),
     "no_workers": (
-        "The sampler saw no Python worker process (cores available to Spark: {cores}): the "
-        "job ran between two samples; run the cell again. The JVM peaked at {jvm_mib:,.0f} "
-        "MiB RSS."
+        "The sampler saw no Python worker, only the JVM (peak {jvm_mib:,.0f} MiB RSS, {cores} "
+        "cores): the job ran between two samples; run the cell again."
     ),
-    "peaks": (
-        "The JVM peaked at {jvm_mib:,.0f} MiB RSS and the largest worker at {worker_mib:,.0f} "
-        "MiB: pandas, pyarrow, LightGBM and a copy of the model live in every worker."
-    ),
-    "reuse": (
-        "The workers stay alive after the job (`spark.python.worker.reuse=true`), so the "
-        "model cached in each of them serves the next task."
-    ),
-    "no_reuse": (
-        "`spark.python.worker.reuse` is false in this session: each worker exits after its "
-        "task, so every task loads the model again."
-    ),
+}
+# process_findings' phrase, by spark.python.worker.reuse (`worker_reuse`)
+PROCESS_REUSE = {
+    True: "kept for the next task (`spark.python.worker.reuse=true`)",
+    False: "reloaded by every task (`spark.python.worker.reuse=false`)",
 }
 
 
 def process_findings(samples: pd.DataFrame, cores: int, reuse: bool = True) -> list[Finding]:
-    """Distinct Python workers seen, peak RSS (MiB) of the JVM and of the largest worker, and
-    whether workers are reused; from `ProcessSampler.samples`, the cores Spark has, and
-    `worker_reuse`."""
+    """Distinct Python workers seen, peak RSS (MiB) of the largest worker and whether its model
+    outlives the task (`worker_reuse`); when the sampler saw no worker, the JVM's peak and why.
+    From `ProcessSampler.samples` and the cores Spark has."""
     workers = samples.loc[samples["role"] == "python_worker"]
     jvm_mib = samples.loc[samples["role"] == "jvm", "rss_bytes"].max() / 2**20
     n = workers["pid"].nunique()
-    if n:
-        out = [
-            finding(PROCESS_FINDINGS, "workers", workers=n, cores=cores),
-            finding(
-                PROCESS_FINDINGS,
-                "peaks",
-                jvm_mib=jvm_mib,
-                worker_mib=workers["rss_bytes"].max() / 2**20,
-            ),
-        ]
-    else:
-        out = [finding(PROCESS_FINDINGS, "no_workers", cores=cores, jvm_mib=jvm_mib)]
-    out.append(finding(PROCESS_FINDINGS, "reuse" if reuse else "no_reuse"))
-    return out
+    if not n:
+        return [finding(PROCESS_FINDINGS, "no_workers", cores=cores, jvm_mib=jvm_mib)]
+    return [
+        finding(
+            PROCESS_FINDINGS,
+            "workers",
+            workers=n,
+            cores=cores,
+            worker_mib=workers["rss_bytes"].max() / 2**20,
+            reuse=PROCESS_REUSE[bool(reuse)],
+            jvm_mib=jvm_mib,
+        )
+    ]
 
 
 BYTE_FINDINGS = {
     "sent": (
-        "{sent_mib:.1f} MiB went to the workers for {raw_mib:.1f} MiB of raw feature values "
-        "({ratio:.2f}x). The validity bitmaps the JVM writes even without nulls (one bit per "
-        "value) are {bitmap_mib:.2f} MiB of the {extra_mib:.2f} MiB extra; headers and padding "
-        "the rest."
+        "{sent_mib:.1f} MiB went to the workers for {raw_mib:.1f} MiB of raw features "
+        "({ratio:.2f}x): validity bitmaps, written even without nulls, are {bitmap_mib:.2f} of "
+        "{extra_mib:.2f} MiB extra."
     ),
     "sent_rounded": (
-        "{sent_mib:.1f} MiB went to the workers for {raw_mib:.1f} MiB of raw feature values; "
-        "the metric's rounding (±{round_mib:.2f} MiB) is too coarse to split the extra, but the "
-        "validity bitmaps alone add {bitmap_mib:.2f} MiB."
-    ),
-    "back": "{back_mib:.2f} MiB came back ({per_prediction:.1f} bytes per prediction).",
-    "no_metrics": (
-        "Spark reported no Python byte counters for this job (its UI listener did not answer "
-        "in time): run the cell again."
+        "{sent_mib:.1f} MiB went to the workers for {raw_mib:.1f} MiB of raw features; "
+        "±{round_mib:.2f} MiB metric rounding hides the extra; validity bitmaps alone add "
+        "{bitmap_mib:.2f} MiB."
     ),
 }
 
@@ -516,28 +492,24 @@ def metric_rounding(nbytes: float) -> float:
 
 
 def byte_findings(metrics: pd.DataFrame, rows: int, batch_rows: int) -> list[Finding]:
-    """MiB Spark counted towards the workers vs the raw feature bytes (rows x 16 x 8), how much
-    of the extra the JVM's validity bitmaps explain (batches of `batch_rows`), and MiB (bytes
-    per prediction) coming back; `metrics` from `python_metrics` of one job."""
+    """MiB Spark counted towards the workers vs the raw feature bytes (rows x 16 x 8), and how
+    much of the extra the JVM's validity bitmaps explain (batches of `batch_rows`), or that the
+    metric's rounding hides the extra; `metrics` from `python_metrics` of one job."""
     sent = metrics.loc[metrics["metric"] == "data sent to Python workers", "bytes"].sum()
-    back = metrics.loc[metrics["metric"] == "data returned from Python workers", "bytes"].sum()
     if not sent > 0:
-        return [finding(BYTE_FINDINGS, "no_metrics")]
+        return [finding(COUNTER_FINDINGS, "no_counters")]
     raw = rows * N_FEATURES * 8
     full, last = divmod(rows, min(batch_rows, rows))
     bitmaps = full * validity_bytes(min(batch_rows, rows)) + (validity_bytes(last) if last else 0)
     rounding = metric_rounding(sent)
     values = dict(sent_mib=sent / 2**20, raw_mib=raw / 2**20, bitmap_mib=bitmaps / 2**20)
     if sent - raw > 4 * rounding:  # the extra is known to within a quarter of itself
-        first = finding(
-            BYTE_FINDINGS, "sent", ratio=sent / raw, extra_mib=(sent - raw) / 2**20, **values
-        )
-    else:
-        first = finding(BYTE_FINDINGS, "sent_rounded", round_mib=rounding / 2**20, **values)
-    return [
-        first,
-        finding(BYTE_FINDINGS, "back", back_mib=back / 2**20, per_prediction=back / rows),
-    ]
+        return [
+            finding(
+                BYTE_FINDINGS, "sent", ratio=sent / raw, extra_mib=(sent - raw) / 2**20, **values
+            )
+        ]
+    return [finding(BYTE_FINDINGS, "sent_rounded", round_mib=rounding / 2**20, **values)]
 
 
 # ---- the sockets between the processes ----------------------------------------------------------
@@ -623,20 +595,19 @@ def socket_table(spark) -> pd.DataFrame:
 
 
 SOCKET_FINDINGS = {
-    "daemon_port": (
-        "{workers} Python workers each hold one established socket to the JVM, all on local "
-        "port {port}: the daemon's listening port, inherited when it forked them; the JVM ends "
-        "are ports {jvm_ports}."
-    ),
-    "other_ports": (
-        "{workers} Python workers hold {sockets} established sockets, on local ports {ports} "
-        "(the daemon listens on {listen}); the other ends are ports {remote_ports}."
-    ),
-    "no_workers": "No Python worker holds an established socket now.",
+    "workers": "{workers} Python workers hold {sockets} established sockets{where}.",
     "py4j": (
-        "This notebook's own process holds {py4j} py4j connections to the JVM: it drives the "
-        "plan, but no row it scores ever passes through it."
+        "This notebook's own process holds {py4j} py4j connections to the JVM: they drive the "
+        "plan, but no scored row passes through them."
     ),
+}
+# socket_findings' phrase for where the workers' sockets sit
+SOCKET_WHERE = {
+    "forked": (
+        ", all on local port {port}: the daemon's listening port, inherited when it forked them"
+    ),
+    "other": ", on local ports {ports} (the daemon listens on {listen})",
+    "none": " (none is connected now)",
 }
 
 
@@ -645,7 +616,7 @@ def _ports(values) -> str:
 
 
 def socket_findings(socks: pd.DataFrame) -> list[Finding]:
-    """Which ports the workers' data sockets use (the daemon's, when forked from it) and how
+    """Which local ports the workers' sockets use (the daemon's, when forked from it) and how
     many connections this Python process holds to the JVM; `socks` from `socket_table`."""
     est = socks[socks["status"] == "ESTABLISHED"]
     data = est[est["role"] == "python_worker"]
@@ -657,33 +628,17 @@ def socket_findings(socks: pd.DataFrame) -> list[Finding]:
         and len(set(listen)) == 1
         and set(data["local_port"]) == set(listen)
     )
-    if not workers:
-        out = [finding(SOCKET_FINDINGS, "no_workers")]
-    elif forked:
-        out = [
-            finding(
-                SOCKET_FINDINGS,
-                "daemon_port",
-                workers=workers,
-                port=_ports(listen),
-                jvm_ports=_ports(data["remote_port"]),
-            )
-        ]
-    else:
-        out = [
-            finding(
-                SOCKET_FINDINGS,
-                "other_ports",
-                workers=workers,
-                sockets=len(data),
-                ports=_ports(data["local_port"]),
-                listen=_ports(listen),
-                remote_ports=_ports(data["remote_port"]),
-            )
-        ]
+    kind = "none" if not workers else "forked" if forked else "other"
+    where = SOCKET_WHERE[kind].format(
+        port=_ports(listen), ports=_ports(data["local_port"]), listen=_ports(listen)
+    )
     mine = est[(est["role"] == "this Python (driver side)") & (est["peer_role"] == "jvm")]
-    out.append(finding(SOCKET_FINDINGS, "py4j", py4j=len(mine)))
-    return out
+    return [
+        finding(
+            SOCKET_FINDINGS, "workers", workers=workers, sockets=len(data), where=where, kind=kind
+        ),
+        finding(SOCKET_FINDINGS, "py4j", py4j=len(mine)),
+    ]
 
 
 def _purpose(role, peer_role, local, remote, status, ports) -> str:

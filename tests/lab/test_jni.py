@@ -252,16 +252,15 @@ def _sites(builds=True, fast_in_lib=True, fast_used=False):
 
 
 def test_call_site_findings():
-    found = jni.call_site_findings(_sites())
-    assert _keys(found) == ["calls_per_row", "param_string", "fast_api_unused"]
-    text = found[0].text()
-    assert "synapseml.jar" in text and "**4 times**" in text
-    assert "`lightgbmlibJNI.Predict` ×1, `lightgbmlibJNI.getitem` ×3" in text
-    assert _keys(jni.call_site_findings(_sites(False, True, True)))[1:] == [
-        "no_param_string",
-        "fast_api_used",
-    ]
-    assert _keys(jni.call_site_findings(_sites(True, False, False)))[-1] == "no_fast_api"
+    (f,) = jni.call_site_findings(_sites())
+    assert f.key == "calls_per_row" and f.text() == (
+        "Per row SynapseML crosses into native code **4 times**; `predictForMat` builds a "
+        "parameter string per call; the *Fast* API (parses once) is bundled but unused."
+    )
+    (f,) = jni.call_site_findings(_sites(False, True, True))
+    assert "builds no parameter string" in f.text() and f.text().endswith("is used.")
+    (f,) = jni.call_site_findings(_sites(True, False, False))
+    assert f.values["fast_api"] == "absent" and f.text().endswith("is not bundled.")
 
 
 @pytest.mark.synapseml
@@ -281,13 +280,13 @@ def test_evidence_findings_and_table():
         5000,
     )
     found = jni.evidence_findings([syn, arrow])
-    assert _keys(found) == ["processes", "jvm_only_plan", "python_plan"]
-    assert (
-        "scored 5,000 rows" in found[0].text() and "0 Python processes, 0.00 s" in found[0].text()
+    assert _keys(found) == ["processes", "processes"]
+    assert found[0].text() == (
+        "SynapseML LightGBM (JVM, JNI) scored 5,000 rows with 0 Python processes and 0.00 s of "
+        "Python CPU; its plan's Python operators: none (`Project → InMemoryTableScan`)."
     )
-    assert "`Project → InMemoryTableScan`" in found[1].text()
-    assert "mapInArrow needed `PythonMapInArrow`, 3 Python processes" in found[2].text()
-    assert "1.25 s of Python CPU" in found[2].text()
+    assert "3 Python processes and 1.25 s of Python CPU" in found[1].text()
+    assert found[1].text().endswith("its plan's Python operators: `PythonMapInArrow`.")
     t = jni.evidence_table([syn, arrow])
     assert list(t.scenario) == ["synapseml", "map_in_arrow"] and "rows" not in t.columns
 
@@ -311,14 +310,14 @@ def _tax(max_abs_diff=0.0):
 
 
 def test_tax_findings():
-    found = jni.tax_findings(_tax())
-    assert _keys(found) == ["parity", "calls_per_s", "tax", "limit"]
-    assert "**4,000 JNI calls per second** (2 per row)" in found[1].text()
-    assert "2,000 rows/s on 2 cores" in found[1].text()
-    assert "12.5 CPU µs per row against 2.5 µs" in found[2].text() and "10.0 µs" in found[2].text()
-    assert "8,000 rows/s" in found[3].text() and "0.25×" in found[3].text()
-    bad = jni.tax_findings(_tax(1e-3))
-    assert bad[0].key == "no_parity" and "1.0e-03" in bad[0].text()
+    (f,) = jni.tax_findings(_tax())
+    assert f.key == "calls_per_s" and f.text() == (
+        "SynapseML's 2,000 rows/s on 2 cores made **4,000 JNI calls per second**, 10.0 CPU µs "
+        "per row over batched predict, predictions matching the reference."
+    )
+    (bad,) = jni.tax_findings(_tax(1e-3))
+    assert bad.text().endswith("predictions not matching the reference.")
+    assert bad.values["max_abs_diff"] == 1e-3
 
 
 def _single(noop, per_call, fast, batched):
@@ -334,14 +333,19 @@ def _single(noop, per_call, fast, batched):
 
 def test_single_row_findings():
     found = jni.single_row_findings(_single(0.1, 10.0, 4.0, 0.5))
-    assert _keys(found) == ["per_call", "fast_saves", "work_behind_call"]
-    assert "0.10 µs" in found[0].text() and "20.0× batched predict (0.5 µs)" in found[0].text()
-    assert "6.0 µs per row saved (4.0 µs with Fast)" in found[1].text()
-    assert "1.0%" in found[2].text()
+    assert _keys(found) == ["per_call", "crossing"]
+    assert found[0].text() == (
+        "One row per call costs 10.0 µs, 20.0× batched predict (0.5 µs); the Fast API, parsing "
+        "parameters once, 4.0 µs (6.0 µs saved)."
+    )
+    assert found[1].text() == (
+        "Crossing into C costs 0.10 µs, 1.0% of a one-row call: the tax is mostly the work "
+        "behind it, paid per row, not per batch."
+    )
+    # a Fast API slower than the per-call one saved nothing; a crossing at 80% is the cost
     found = jni.single_row_findings(_single(8.0, 10.0, 11.0, 0.5))
-    assert _keys(found) == ["per_call", "fast_no_saving", "crossing_dominates"]
-    assert "11.0 µs per row with Fast, 10.0 µs without" in found[1].text()
-    assert "80.0%" in found[2].text()
+    assert "11.0 µs (0.0 µs saved)" in found[0].text()
+    assert "80.0% of a one-row call: the tax is mostly the crossing itself" in found[1].text()
 
 
 def _prof(native_samples):
@@ -362,14 +366,17 @@ def _prof(native_samples):
 
 def test_jfr_findings():
     (f,) = jni.jfr_findings(_prof(75))
-    assert f.key == "buckets"
-    assert "2.50 s" in f.text() and "240 Java and 75 native" in f.text()
-    assert "**60%**" in f.text() and "10.0% turning rows" in f.text()
+    assert f.key == "buckets" and f.values["samples"] == "many"
+    assert f.text() == (
+        "Of 2.50 s of task-thread samples (240 Java, 75 native), **60%** was in "
+        "`LGBM_BoosterPredictForMatSingle` and 10.0% in row → vector."
+    )
     (f,) = jni.jfr_findings(_prof(0))
-    assert f.key == "no_native_samples" and "240 Java samples" in f.text()
+    assert f.values["samples"] == "none" and "(240 Java, 0 native)" in f.text()
+    assert "an unmeasured share (score more rows) was in" in f.text()
     (f,) = jni.jfr_findings(_prof(5))  # a share from 5 samples is not bolded as a number
-    assert f.key == "buckets_few" and "only 5 native samples" in f.text()
-    assert "**" not in f.text() and "60%" in f.text()
+    assert f.values["samples"] == "few" and "5 native" in f.text()
+    assert "**" not in f.text() and "about 60% (rough: few native samples)" in f.text()
 
 
 def _versus(r_light, r_heavy):
@@ -385,14 +392,14 @@ def _versus(r_light, r_heavy):
 
 
 def test_versus_findings():
-    found = jni.versus_findings(_versus(0.5, 1.2))
-    assert _keys(found) == ["predict_cost", "overtook", "overheads"]
-    assert "2.0 µs per row" in found[0].text() and "40.0 µs" in found[0].text()
-    assert "from 0.50× to 1.20×" in found[1].text() and "overtook mapInArrow" in found[1].text()
-    assert "10.0 → 11.0 µs, mapInArrow's 3.0 → 3.5 µs" in found[2].text()
-    assert jni.versus_findings(_versus(0.5, 0.8))[1].key == "gained"
-    assert jni.versus_findings(_versus(0.8, 0.5))[1].key == "no_gain"
-    assert jni.versus_findings(_versus(1.2, 1.1))[1].key == "no_gain"
+    (f,) = jni.versus_findings(_versus(0.5, 1.2))
+    assert f.key == "trend" and f.text() == (
+        "SynapseML's rows/s relative to mapInArrow went from 0.50× with the kit's model to 1.20× "
+        "with the heavy one: it overtook mapInArrow in this run."
+    )
+    assert "it gained ground in" in jni.versus_findings(_versus(0.5, 0.8))[0].text()
+    assert "it gained no ground" in jni.versus_findings(_versus(0.8, 0.5))[0].text()
+    assert jni.versus_findings(_versus(1.2, 1.1))[0].values["direction"] == "no_gain"
 
 
 def _table(verdicts, rps=(3000.0, 2000.0), ratios=(0.375, 0.25)):
@@ -413,16 +420,47 @@ def _table(verdicts, rps=(3000.0, 2000.0), ratios=(0.375, 0.25)):
 
 def test_decision_findings():
     found = jni.decision_findings(_table(["winner", ""]), _single(0.1, 10.0, 4.0, 0.5))
-    assert _keys(found) == ["winner", "synapseml_gap", "fast_api"]
-    assert "**map_in_arrow** wins" in found[0].text() and "0.38x the limit" in found[0].text()
-    assert found[1].values["synapseml_rows_per_s"] == 2000.0
-    assert found[1].values["synapseml_overhead_us"] == 10.0
-    assert found[2].values == {"per_call_us": 10.0, "fast_us": 4.0}
+    assert _keys(found) == ["verdict", "synapseml_gap"]
+    assert found[0].text() == (
+        "**map_in_arrow** ran the most rows/s among the Spark paths, 3,000 (0.38x the limit): "
+        "the winner, its slowest run ahead of every other path's fastest."
+    )
+    assert found[1].text() == (
+        "SynapseML ran 2,000 rows/s, 10.0 µs per row over batched predict: one call per row "
+        "parsing its parameters (section 3: 10.0 µs, Fast API 4.0)."
+    )
     tie = _table(["tie (rerun)", "tie (rerun)"], rps=(2100.0, 2000.0))
     found = jni.decision_findings(tie, _single(0.1, 10.0, 11.0, 0.5))
-    assert _keys(found) == ["tie", "synapseml_gap", "fast_api_no_gain"]
-    assert found[0].values["paths"] == "map_in_arrow and synapseml"
+    assert found[0].values["top_verdict"] == "tie (rerun)"
+    assert "no winner, its spread overlaps synapseml's; rerun" in found[0].text()
+    assert "(section 3: 10.0 µs, Fast API 11.0)" in found[1].text()
     above = _table(["above the limit (noise, rerun)", ""], ratios=(1.31, 0.25))
-    found = jni.decision_findings(above, _single(0.1, 10.0, 4.0, 0.5))
-    assert _keys(found) == ["above_limit", "synapseml_gap", "fast_api"]
-    assert found[0].values == {"paths": "map_in_arrow", "ratio": 1.31}
+    (top, _) = jni.decision_findings(above, _single(0.1, 10.0, 4.0, 0.5))
+    assert "(1.31x the limit): no winner, above 1.0 is noise in a run" in top.text()
+    # the sentence follows the fastest path, wherever it sits in the table
+    flipped = _table(["", "winner"], rps=(2000.0, 3000.0))
+    assert jni.decision_findings(flipped, _single(0.1, 10.0, 4.0, 0.5))[0].values["top"] == (
+        "synapseml"
+    )
+
+
+def test_every_phrase_has_a_case():
+    """Each folded template's phrase table has exactly the branches the tests above exercise."""
+    assert set(jni.CALL_SITE_FAST) == {"used", "unused", "absent"}
+    assert set(jni.JFR_NATIVE) == {"many", "few", "none"}
+    assert set(jni.VERSUS_TREND) == {"overtook", "gained", "no_gain"}
+    assert set(jni.DECISION_VERDICT) == {
+        "winner",
+        "tie (rerun)",
+        "above the limit (noise, rerun)",
+    }
+    assert set(jni.TAX_PARITY) == set(jni.SINGLE_ROW_CULPRIT) == {True, False}
+
+
+def test_not_here_findings_name_this_line_and_the_one_that_runs_it():
+    from helpers.core.lines import LINES
+
+    (f,) = jni.not_here_findings()
+    assert f.key == "no_synapseml" and f"has no {jni.LINE.label} build" in f.text()
+    other = next(x.label for x in LINES.values() if x.synapseml)
+    assert f.text().endswith(f"the {other} kernel runs it.")
