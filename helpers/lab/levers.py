@@ -119,25 +119,37 @@ def lever_defined(table: pd.DataFrame, lever: str) -> bool:
 
 
 LEVER_FINDINGS = {
-    "present": (
-        "Spark {version} defines `{conf}` (default `{default}`, since {since}): this section "
-        "measures {what}."
-    ),
-    "absent": (
-        "Spark {version}'s conf registry has no `{conf}`, so {what} does not exist on this line "
-        "and this section measures nothing here."
+    "lever": "Spark {version}'s conf registry {has} `{conf}`: this section {measures} {what} here.",
+}
+# One sentence on parity with the in-process reference, for every lever that compares predictions.
+PARITY_FINDINGS = {
+    "parity": (
+        "{who}: largest difference from the in-process reference {diff:.1e}, {verdict} the "
+        "{tol:.0e} tolerance."
     ),
 }
+
+
+def lever_finding(version: str, conf: str, what: str, present: bool) -> Finding:
+    """Whether Spark `version` defines `conf` (the lever `what` of a section), as one sentence."""
+    has, measures = ("defines", "measures") if present else ("has no", "cannot measure")
+    return finding(
+        LEVER_FINDINGS, "lever", version=version, has=has, conf=conf, measures=measures, what=what
+    )
 
 
 def lever_findings(table: pd.DataFrame, lever: str, version: str) -> list[Finding]:
     """One sentence: whether this Spark has `lever`, computed from its conf registry."""
     present = lever_defined(table, lever)
-    row = table.set_index("lever").loc[lever]
-    values = {"version": version, "conf": row["key"], "what": WHAT[lever]}
-    if present:
-        values.update(default=row["default"], since=row["since"])
-    return [finding(LEVER_FINDINGS, "present" if present else "absent", **values)]
+    conf = table.set_index("lever").loc[lever, "key"]
+    return [lever_finding(version, conf, WHAT[lever], present)]
+
+
+def parity_finding(who: str, diff: float, tol: float = PARITY_TOL) -> Finding:
+    """`who` (e.g. "Both runners") against the reference: largest difference, within or over
+    `tol`."""
+    verdict = "within" if diff <= tol else "over"
+    return finding(PARITY_FINDINGS, "parity", who=who, diff=diff, verdict=verdict, tol=tol)
 
 
 # ---- shared: the learner's job, one timed, checked run ----------------------------------------
@@ -233,15 +245,12 @@ RUNNER_FINDINGS = {
         "The pipelined runner ran `{scenario}` at {ratio:.2f}x the default runner's rows/s "
         "({pipe:,.0f} vs {base:,.0f} rows/s, {rows:,} rows)."
     ),
-    "agree": "Both agree with the in-process reference (largest difference {diff:.1e}).",
-    "disagree": "A runner differs from the reference by {diff:.1e} (more than {tol:.0e}).",
 }
 
 
 def runner_findings(table: pd.DataFrame, tol: float = PARITY_TOL) -> list[Finding]:
     """Throughput ratio pipelined / default and parity, from `pipelined_compare`."""
     r = table.set_index("runner")
-    diff = float(table["max_abs_diff"].max())
     return [
         finding(
             RUNNER_FINDINGS,
@@ -252,7 +261,7 @@ def runner_findings(table: pd.DataFrame, tol: float = PARITY_TOL) -> list[Findin
             base=r.loc["default", "rows_per_s"],
             rows=int(r.loc["default", "rows"]),
         ),
-        finding(RUNNER_FINDINGS, "agree" if diff <= tol else "disagree", diff=diff, tol=tol),
+        parity_finding("Both runners", float(table["max_abs_diff"].max()), tol),
     ]
 
 
@@ -310,51 +319,29 @@ def compression_sweep(
 
 
 CODEC_FINDINGS = {
-    "bytes": (
-        "`{codec}` sent {ratio:.3f}x the bytes of `none` to the workers ({sent:,.0f} vs "
-        '{base:,.0f} bytes, Spark\'s metric "data sent to Python workers", shown to 0.1 of its '
-        "unit); JVM CPU {jvm:.2f} s vs {jvm0:.2f} s, worker CPU {py:.2f} s vs {py0:.2f} s per run."
+    "sent": (
+        "Bytes sent to the workers (Spark's metric) against `none`'s {base:,.0f}: {ratios}; JVM / "
+        "worker CPU per run: {cpus}."
     ),
-    "returned": (
-        "The bytes coming back did not change with the codec ({back:,.0f} bytes each): the "
-        "results the workers return are not compressed."
-    ),
-    "returned_changed": "The bytes coming back changed with the codec too: {backs}.",
-    "agree": "Every codec agrees with the reference (largest difference {diff:.1e}).",
-    "disagree": "A codec differs from the reference by {diff:.1e} (more than {tol:.0e}).",
 }
 
 
 def compression_findings(table: pd.DataFrame, tol: float = PARITY_TOL) -> list[Finding]:
-    """Bytes and CPU of each codec relative to `none`, the returned bytes, parity."""
+    """Bytes sent by each codec relative to `none` and every codec's CPU seconds, then parity.
+    (The returned bytes are in the table: the results coming back are not compressed.)"""
     t = table.set_index("codec")
-    base = t.loc["none"]
-    out = []
-    for codec in [c for c in t.index if c != "none"]:
-        r = t.loc[codec]
-        out.append(
-            finding(
-                CODEC_FINDINGS,
-                "bytes",
-                codec=codec,
-                ratio=r["sent_bytes"] / base["sent_bytes"],
-                sent=r["sent_bytes"],
-                base=base["sent_bytes"],
-                jvm=r["jvm_cpu_s"],
-                jvm0=base["jvm_cpu_s"],
-                py=r["python_cpu_s"],
-                py0=base["python_cpu_s"],
-            )
-        )
-    backs = table["returned_bytes"].tolist()
-    if len(set(backs)) == 1:
-        out.append(finding(CODEC_FINDINGS, "returned", back=backs[0]))
-    else:
-        listed = ", ".join(f"{c} {b:,.0f}" for c, b in zip(table["codec"], backs))
-        out.append(finding(CODEC_FINDINGS, "returned_changed", backs=listed))
+    base = t.loc["none"]["sent_bytes"]
+    ratios = ", ".join(
+        f"`{c}` {t.loc[c, 'sent_bytes'] / base:.3f}x" for c in t.index if c != "none"
+    )
+    cpus = ", ".join(
+        f"`{c}` {r['jvm_cpu_s']:.2f} / {r['python_cpu_s']:.2f} s" for c, r in t.iterrows()
+    )
     diff = float(table["max_abs_diff"].max())
-    out.append(finding(CODEC_FINDINGS, "agree" if diff <= tol else "disagree", diff=diff, tol=tol))
-    return out
+    return [
+        finding(CODEC_FINDINGS, "sent", base=base, ratios=ratios or "no other codec", cpus=cpus),
+        parity_finding("Every codec", diff, tol),
+    ]
 
 
 # ---- 3. columnar input ---------------------------------------------------------------------------
@@ -489,32 +476,21 @@ def _source_run(spark, frame, rows: int, repeats: int, ref) -> dict:
 
 
 COLUMNAR_FINDINGS = {
-    "columnar": (
-        "`{scenario}` over {source}: with columnar input on, `{operator}` takes columnar batches "
-        "from `{child}` (no ColumnarToRow) and ran at {ratio:.2f}x its rows/s with the conf off."
+    "input": (
+        "`{scenario}` over {source}: with columnar input on, `{operator}` took {takes} from "
+        "`{child}`, at {ratio:.2f}x its rows/s with the conf off."
     ),
-    "rows": (
-        "`{scenario}` over {source}: `{operator}` takes rows either way (columnar input applies "
-        "to ArrowEvalPython only); on/off {ratio:.2f}x."
+    "failed": (
+        "`{scenario}` over {source} with columnar input {state} failed with {batches:,} Arrow "
+        "batch(es) per task: {error}; {retry}."
     ),
-    "failed": "`{scenario}` over {source} with columnar input {state} failed: {error}",
-    "failed_batches": (
-        "`{scenario}` over {source} with columnar input {state} failed: {error}. Each task sent "
-        "{batches} Arrow batches; **with maxRecordsPerBatch={one:,} (one batch per task) the same "
-        "job ran**: the failure needs a second batch in a task."
-    ),
-    "failed_batches_too": (
-        "`{scenario}` over {source} with columnar input {state} failed: {error}; with "
-        "maxRecordsPerBatch={one:,} (one batch per task) it failed as well: {one_error}."
-    ),
-    "agree": "Every run that finished agrees with the reference (largest difference {diff:.1e}).",
-    "disagree": "A run differs from the reference by {diff:.1e} (more than {tol:.0e}).",
 }
 
 
 def columnar_findings(table, tol: float = PARITY_TOL) -> list[Finding]:
-    """Per source x scenario: columnar or not, throughput on/off, failures; then parity. `table`:
-    a `columnar_sources` table or a list of them (None entries skipped)."""
+    """Per source x scenario: columnar or not, throughput on/off, failures (and whether one batch
+    per task ran); then parity. `table`: a `columnar_sources` table or a list of them (None
+    entries skipped)."""
     if isinstance(table, (list, tuple)):
         table = pd.concat([t for t in table if t is not None], ignore_index=True)
     out = []
@@ -523,30 +499,33 @@ def columnar_findings(table, tol: float = PARITY_TOL) -> list[Finding]:
         for r, state in ((on, "on"), (off, "off")):
             if not r["error"]:
                 continue
-            v = dict(scenario=name, source=source, state=state, error=r["error"])
-            if pd.isna(r.get("one_batch_rows", np.nan)):
-                out.append(finding(COLUMNAR_FINDINGS, "failed", **v))
-            elif r["one_batch_error"]:
-                key, v["one_error"] = "failed_batches_too", r.one_batch_error
-                out.append(finding(COLUMNAR_FINDINGS, key, one=int(r.one_batch_rows), **v))
+            one = r.get("one_batch_rows", np.nan)
+            if pd.isna(one):  # no retry: the run had one batch per task already
+                retry = "one batch per task is this run"
             else:
-                v.update(batches=int(r.batches_per_task), one=int(r.one_batch_rows))
-                out.append(finding(COLUMNAR_FINDINGS, "failed_batches", **v))
+                again = f"failed as well: {r.one_batch_error}" if r["one_batch_error"] else (
+                    "ran: the failure needs a second batch in a task"
+                )  # fmt: skip
+                retry = f"with one (maxRecordsPerBatch={int(one):,}) it {again}"
+            out.append(
+                finding(
+                    COLUMNAR_FINDINGS, "failed", scenario=name, source=source, state=state,
+                    batches=int(r.batches_per_task), error=r["error"], retry=retry,
+                    one_batch_rows=None if pd.isna(one) else int(one),
+                )
+            )  # fmt: skip
         if on["error"] or off["error"]:
             continue
-        ratio = on["rows_per_s"] / off["rows_per_s"]
-        key = "columnar" if on["columnar"] else "rows"
         out.append(
             finding(
-                COLUMNAR_FINDINGS, key, scenario=name, source=source, operator=on["operator"],
-                child=on["child"], ratio=ratio,
+                COLUMNAR_FINDINGS, "input", scenario=name, source=source, operator=on["operator"],
+                takes="columnar batches" if on["columnar"] else "rows", child=on["child"],
+                ratio=on["rows_per_s"] / off["rows_per_s"],
             )
         )  # fmt: skip
     diffs = table["max_abs_diff"].dropna()
-    diff = float(diffs.max()) if len(diffs) else 0.0
-    out.append(
-        finding(COLUMNAR_FINDINGS, "agree" if diff <= tol else "disagree", diff=diff, tol=tol)
-    )
+    out.append(parity_finding("Every run that finished", float(diffs.max()) if len(diffs) else 0.0,
+                              tol))  # fmt: skip
     return out
 
 
@@ -682,44 +661,28 @@ def profiler_compare(
 
 PROFILER_FINDINGS = {
     "shares": (
-        "The workers used {cpu:.2f} CPU seconds on `{scenario}`. The kit's sampler saw {kit:.2f} s "
-        "of them on a CPU ({kshare:.0%}), split into {cats}; {udf:.2f} s ({ushare:.0%} of the "
-        "workers' CPU) were inside the user function `{frame}`, which is all the built-in profiler "
-        "wraps for a scalar UDF: Arrow (de)serialization and socket reads lie outside its reach."
-    ),
-    "shares_iter": (
-        "The workers used {cpu:.2f} CPU seconds on `{scenario}`. The kit's sampler saw {kit:.2f} s "
-        "of them on a CPU ({kshare:.0%}), split into {cats}; {udf:.2f} s ({ushare:.0%}) inside "
-        "`{frame}`. For an iterator UDF the built-in profiler times each `next()` of the "
-        "generator, so it also sees the input batches being read and converted."
-    ),
-    "builtin_wall": (
-        "The built-in profiler reported {builtin:.2f} s, more than the workers' CPU seconds: "
-        "cProfile times with a wall clock, so waiting for a CPU on a busy machine counts too."
-    ),
-    "builtin": (
-        "The built-in profiler reported {builtin:.2f} s ({bshare:.0%} of the workers' CPU; "
-        "cProfile times with a wall clock)."
+        "`{frame}` held {udf:.2f} s ({ushare:.0%}) of the workers' {cpu:.2f} CPU seconds on "
+        "`{scenario}`, the kit's sampler saw {kit:.2f} s ({kshare:.0%}: {cats}); the built-in "
+        "profiler wraps {reach}."
     ),
 }
 
 
 def profiler_findings(c: ProfilerComparison) -> list[Finding]:
-    """What each profiler saw of the workers' CPU, from a `profiler_compare`."""
+    """The user function's share of the workers' CPU (all the built-in profiler wraps of a scalar
+    UDF; of an iterator UDF it times each `next()`) against what the kit's sampler saw, from a
+    `profiler_compare`. What the built-in profiler reported (a wall clock) is in `c.table()`."""
     ranked = sorted(c.kit_categories.items(), key=lambda kv: -kv[1])
     cats = ", ".join(f"{k} {v:.2f} s" for k, v in ranked) or "nothing"
-    key = "shares_iter" if c.scenario in ITERATOR_SCENARIOS else "shares"
-    out = [
+    if c.scenario in ITERATOR_SCENARIOS:
+        reach = "each `next()` of its generator, input batches read and converted included"
+    else:
+        reach = "only its calls, no Arrow (de)serialization or socket reads"
+    frame = c.udf_frame or UDF_FRAMES.get(c.scenario, "your UDF")
+    return [
         finding(
-            PROFILER_FINDINGS, key, cpu=c.worker_cpu_s, scenario=c.scenario,
-            kit=c.kit_on_cpu_s, kshare=c.kit_share, cats=cats, udf=c.udf_on_cpu_s,
-            ushare=c.udf_share, frame=c.udf_frame or UDF_FRAMES.get(c.scenario, "your UDF"),
+            PROFILER_FINDINGS, "shares", frame=frame,
+            udf=c.udf_on_cpu_s, ushare=c.udf_share, cpu=c.worker_cpu_s, scenario=c.scenario,
+            kit=c.kit_on_cpu_s, kshare=c.kit_share, cats=cats, reach=reach,
         )
     ]  # fmt: skip
-    if c.builtin_s > c.worker_cpu_s:
-        out.append(finding(PROFILER_FINDINGS, "builtin_wall", builtin=c.builtin_s))
-    else:
-        out.append(
-            finding(PROFILER_FINDINGS, "builtin", builtin=c.builtin_s, bshare=c.share(c.builtin_s))
-        )
-    return out

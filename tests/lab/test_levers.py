@@ -24,12 +24,16 @@ def _lever_table(defined: bool) -> pd.DataFrame:
 
 
 def test_lever_findings_both_branches():
-    present = levers.lever_findings(_lever_table(True), "compression", "4.3.0")
-    assert [f.key for f in present] == ["present"]
-    assert "spark.sql.execution.arrow.compression.codec" in present[0].text()
-    absent = levers.lever_findings(_lever_table(False), "pipelined", "3.5.9")
-    assert absent[0].key == "absent"
-    assert "3.5.9" in absent[0].text() and "pipelined runner" in absent[0].text()
+    (present,) = levers.lever_findings(_lever_table(True), "compression", "4.3.0")
+    assert present.key == "lever" and present.text() == (
+        "Spark 4.3.0's conf registry defines `spark.sql.execution.arrow.compression.codec`: this "
+        "section measures Arrow IPC compression between the JVM and Python here."
+    )
+    (absent,) = levers.lever_findings(_lever_table(False), "pipelined", "3.5.9")
+    assert absent.key == "lever" and absent.text() == (
+        "Spark 3.5.9's conf registry has no `spark.python.udf.pipelined.enabled`: this section "
+        "cannot measure the pipelined runner here."
+    )
 
 
 def test_unknown_lever_and_source_are_one_line_errors():
@@ -54,8 +58,14 @@ def test_runner_findings():
         ]
     )  # fmt: skip
     f = levers.runner_findings(t)
-    assert [x.key for x in f] == ["speed", "disagree"]
+    assert [x.key for x in f] == ["speed", "parity"]
     assert f[0].values["ratio"] == pytest.approx(2.0)
+    assert f[1].text() == (
+        "Both runners: largest difference from the in-process reference 1.0e-06, over the 1e-09 "
+        "tolerance."
+    )
+    t["max_abs_diff"] = 0.0
+    assert levers.runner_findings(t)[1].values["verdict"] == "within"
 
 
 def test_compression_findings():
@@ -70,10 +80,12 @@ def test_compression_findings():
         }
     )
     f = levers.compression_findings(t)
-    assert [x.key for x in f] == ["bytes", "returned", "agree"]
-    assert f[0].values["ratio"] == pytest.approx(0.5)
-    t.loc[1, "returned_bytes"] = 5.0
-    assert levers.compression_findings(t)[1].key == "returned_changed"
+    assert [x.key for x in f] == ["sent", "parity"]
+    assert f[0].text() == (
+        "Bytes sent to the workers (Spark's metric) against `none`'s 1,000: `zstd` 0.500x; JVM / "
+        "worker CPU per run: `none` 1.00 / 2.00 s, `zstd` 1.50 / 2.50 s."
+    )
+    assert f[1].values["verdict"] == "within"
 
 
 def _columnar_row(on, columnar, rps, error=None, scenario="pandas_udf"):
@@ -82,14 +94,18 @@ def _columnar_row(on, columnar, rps, error=None, scenario="pandas_udf"):
         "operator": "ArrowEvalPython", "columnar": columnar, "child": "FileScan parquet",
         "column_to_row": not columnar, "source_node": "FileScan", "wall_s": 1.0,
         "rows_per_s": rps, "max_abs_diff": None if error else 0.0, "error": error,
+        "batches_per_task": 1,
     }  # fmt: skip
 
 
 def test_columnar_findings_branches():
     t = pd.DataFrame([_columnar_row(True, True, 120.0), _columnar_row(False, False, 100.0)])
     f = levers.columnar_findings(t)
-    assert [x.key for x in f] == ["columnar", "agree"]
+    assert [x.key for x in f] == ["input", "parity"]
     assert f[0].values["ratio"] == pytest.approx(1.2)
+    assert "`ArrowEvalPython` took columnar batches from `FileScan parquet`" in f[0].text()
+    t.loc[0, "columnar"] = False  # e.g. MapInArrow: rows with the conf on too
+    assert "took rows from" in levers.columnar_findings(t)[0].text()
     t = pd.DataFrame(
         [
             _columnar_row(True, True, None, error="java.lang.IndexOutOfBoundsException: index 0"),
@@ -97,22 +113,27 @@ def test_columnar_findings_branches():
         ]
     )
     f = levers.columnar_findings(t)
-    assert f[0].key == "failed" and "IndexOutOfBounds" in f[0].text()
-    assert f[-1].key == "agree"
+    assert f[0].key == "failed" and f[0].text() == (
+        "`pandas_udf` over parquet_scan with columnar input on failed with 1 Arrow batch(es) per "
+        "task: java.lang.IndexOutOfBoundsException: index 0; one batch per task is this run."
+    )
+    assert f[-1].key == "parity" and f[-1].values["verdict"] == "within"
 
 
 @pytest.mark.parametrize(
-    "one_error, key", [(None, "failed_batches"), ("java.lang.X: y", "failed_batches_too")]
+    "one_error, outcome",
+    [(None, "it ran: the failure needs a second batch"), ("java.lang.X: y", "failed as well")],
 )
-def test_a_failure_retried_with_one_batch_per_task(one_error, key):
+def test_a_failure_retried_with_one_batch_per_task(one_error, outcome):
     err = "java.lang.IndexOutOfBoundsException: index: 0, length: 1 (expected: range(0, 0))"
     retried = dict(batches_per_task=10, one_batch_rows=100_000, one_batch_error=one_error)
     t = pd.DataFrame([{**_columnar_row(True, True, None, error=err), **retried},
                       {**_columnar_row(False, False, None, error=err), **retried}])  # fmt: skip
     f = levers.columnar_findings(t)
-    assert [x.key for x in f] == [key, key, "agree"]
-    assert "maxRecordsPerBatch=100,000 (one batch per task)" in f[0].text()
-    assert ("10 Arrow batches" in f[0].text()) == (one_error is None)
+    assert [x.key for x in f] == ["failed", "failed", "parity"]
+    assert "with 10 Arrow batch(es) per task: " in f[0].text()
+    assert "; with one (maxRecordsPerBatch=100,000) it " in f[0].text()
+    assert outcome in f[0].text() and ("java.lang.X: y" in f[0].text()) == bool(one_error)
 
 
 def test_error_line_picks_the_exception():
@@ -145,13 +166,14 @@ def test_profiler_comparison_shares_and_findings():
     )  # fmt: skip
     assert c.kit_share == pytest.approx(0.75) and c.udf_share == pytest.approx(0.5)
     assert c.table()["share_of_worker_cpu"].tolist() == pytest.approx([1.0, 0.75, 0.5, 0.25])
-    f = levers.profiler_findings(c)
-    assert [x.key for x in f] == ["shares", "builtin"]
-    assert "predict_series" in f[0].text()
-    c.builtin_s = 9.0
-    assert levers.profiler_findings(c)[1].key == "builtin_wall"
+    (f,) = levers.profiler_findings(c)
+    assert f.key == "shares" and f.text().startswith(
+        "`predict_series` held 2.00 s (50%) of the workers' 4.00 CPU seconds on `pandas_udf`"
+    )
+    assert f.text().endswith("the built-in profiler wraps only its calls, no Arrow "
+                             "(de)serialization or socket reads.")  # fmt: skip
     c.scenario = "map_in_pandas"  # an iterator UDF: the profiler times each next()
-    assert levers.profiler_findings(c)[0].key == "shares_iter"
+    assert "each `next()` of its generator" in levers.profiler_findings(c)[0].text()
 
 
 def test_as_job_takes_a_name_a_scenario_or_the_learners_function():

@@ -44,8 +44,9 @@ def test_zone_view_gives_the_findings_and_the_chart_for_a_budget_in_mib():
     assert md.data.splitlines() == [
         "- **x**: Goldilocks zone: 1,000 and 10,000 rows per batch: at least 950 rows/s "
         "(best 1,000 at 10,000) with peak_jvm_offheap_bytes under 64.0 MiB.",
-        "- **y**: No batch size stays under the 64.0 MiB budget (peak_jvm_offheap_bytes); "
-        "raise the budget or use smaller batches.",
+        "- **y**: No Goldilocks zone: the points within 5% of the best (1,000 rows/s at 10,000) "
+        "all exceed the 64.0 MiB budget (peak_jvm_offheap_bytes); no batch size fits: raise the "
+        "budget or use smaller batches.",
     ]
     assert len(fig.axes) == 4 and len(zone_spans(fig)) == 1  # two panels, each with its twin
 

@@ -15,6 +15,7 @@ from helpers.core.findings import Finding, finding
 from helpers.core.session import conf_scope
 from helpers.core.validate import parse_mem
 from helpers.lab.batch.sweep import BYTES_KEY, MiB, conf_defined, scenario_sweeps
+from helpers.lab.levers import WHAT, lever_finding
 
 CAP_OFF = "1g"
 
@@ -37,31 +38,22 @@ def byte_cap_offered(spark) -> bool:
 
 
 BYTECAP_FINDINGS = {
-    "absent": (
-        "Spark {version}'s conf registry does not define `{conf}`, so there is no byte cap to turn "
-        "on: rows per batch is the only knob on this line and this section measures nothing here."
-    ),
     "peak": (
         "`{scenario}` on wide rows: the Arrow allocator's peak over the sweep was {on:.1f} MiB "
         "with the cap at {cap:.1f} MiB, {off:.1f} MiB with it off; at {top:,} rows per batch "
         "throughput was {ratio:.2f}x the uncapped run's."
     ),
-    "crash_moved": (
-        "The crash lab ({direct}) failed first at {off:,} rows per batch with Spark's default "
-        "cap; with the cap on {outcome}."
+    "crash": (
+        "The crash lab ({direct}) {off} with Spark's default cap and {on} with the cap on: "
+        "{moved}."
     ),
-    "crash_same": (
-        "The crash lab ({direct}) failed at {off:,} rows per batch with the default cap and "
-        "with the cap on: the cap did not move the boundary."
-    ),
-    "crash_none": "The crash lab ({direct}) did not fail with the default cap either.",
 }
 
 
-def _outcome(report_on) -> str:
-    if not report_on.crashed:
-        return "every batch size ran"
-    return f"it failed first at {report_on.first_failure:,} rows"
+def _outcome(report) -> str:
+    if not report.crashed:
+        return "ran every batch size"
+    return f"failed first at {report.first_failure:,} rows per batch"
 
 
 def byte_cap_findings(
@@ -71,7 +63,7 @@ def byte_cap_findings(
     """What the byte cap did on this Spark: absent (one computed sentence), or the peak and
     throughput with the cap on/off and whether the crash lab's first failure moved."""
     if points is None:
-        return [finding(BYTECAP_FINDINGS, "absent", version=version, conf=BYTES_KEY)]
+        return [lever_finding(version, BYTES_KEY, WHAT["max_bytes"], present=False)]
     on = points[points.label == f"{scenario} (wide, cap on)"]
     off = points[points.label == f"{scenario} (wide, cap off)"]
     top = int(max(on.batch_size))
@@ -87,16 +79,15 @@ def byte_cap_findings(
     if report_off is not None and report_on is not None:
         direct = f"direct memory {report_off.direct_limit_bytes / MiB:.0f} MiB"
         if not report_off.crashed:
-            out.append(finding(BYTECAP_FINDINGS, "crash_none", direct=direct))
+            moved = "no boundary to move"
         elif report_on.crashed and report_on.first_failure == report_off.first_failure:
-            out.append(
-                finding(BYTECAP_FINDINGS, "crash_same", direct=direct, off=report_off.first_failure)
-            )
+            moved = "the cap did not move the boundary"
         else:
-            out.append(
-                finding(
-                    BYTECAP_FINDINGS, "crash_moved", direct=direct, off=report_off.first_failure,
-                    outcome=_outcome(report_on),
-                )
-            )  # fmt: skip
+            moved = "the cap moved the boundary"
+        out.append(
+            finding(
+                BYTECAP_FINDINGS, "crash", direct=direct, off=_outcome(report_off),
+                on=_outcome(report_on), moved=moved,
+            )
+        )  # fmt: skip
     return out

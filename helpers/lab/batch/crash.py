@@ -226,68 +226,25 @@ class CrashReport:
 
 # Sizes in rows per batch and MiB; `crash_findings` & co. pick the keys that apply.
 CRASH_FINDINGS = {
-    "no_steps": "The child measured no batch size: see the report's `log_tail` for why.",
+    "failed": (
+        "{first_failure:,} rows per batch failed ({ran}) with `{message}` in {where}; limit: "
+        "{limit}."
+    ),
     "no_failure": (
         "No failure up to {last_ok:,} rows per batch: the limit was not reached; push bigger "
         "batches or lower the limit."
     ),
-    "failed": (
-        "{first_failure:,} rows per batch failed with {cause} in {component}; limit: {limit}."
-    ),
-    "failed_after_ok": (
-        "{last_ok:,} rows per batch ran; {first_failure:,} rows per batch failed with {cause} in "
-        "{component}; limit: {limit}."
-    ),
-    "request": (
-        "It asked for {requested_mib:.1f} MiB with {used_mib:.1f} MiB already used of a "
-        "{max_mib:.1f} MiB maximum."
-    ),
-    "raised_in": "Raised in {where}.",
-    "jvm_exit_spark": (
-        "The child's JVM then exited with code {code} ({name}; in local mode the executor is the "
-        "driver, so the whole session is gone)."
-    ),
-    "jvm_exit_spark_thread": (
-        "The child's JVM then exited with code {code} ({name}, {thread}; in local mode the "
-        "executor is the driver, so the whole session is gone)."
-    ),
-    "jvm_exit": "The child's JVM then exited with code {code}.",
-    "jvm_survived": "The child's JVM survived the failure.",
-    "decoded": (
-        "Decoded: cause `{cause}` · component: {component} · limit: {limit}; decisive line: "
-        "`{message}`; signatures found in the error and the child's log, in order: {signals}."
-    ),
-    "fatal_thread": "Thread named by Spark's uncaught-exception handler: `{thread}`.",
-    "pyspark_memory_applies": (
-        "`spark.executor.pyspark.memory` in local mode: each worker saw "
-        "PYSPARK_EXECUTOR_MEMORY_MB={env} and RLIMIT_AS={rlimit}, so the limit **applies** here "
-        "(pyspark/worker.py turns it into an address-space limit: virtual memory, not RSS). "
-        "Spark 3.5 divides the value by the executor's cores (`BasePythonRunner."
-        "getWorkerMemoryMb`): on a cluster each worker gets its share; in local mode "
-        "`spark.executor.cores` is 1, so each worker gets all of it."
-    ),
-    "pyspark_memory_ignored": (
-        "`spark.executor.pyspark.memory` in local mode: each worker saw "
-        "PYSPARK_EXECUTOR_MEMORY_MB={env} and RLIMIT_AS={rlimit}, so the limit **does not "
-        "apply** here."
-    ),
-    "kernel_alive": (
-        "This kernel (pid {pid}) is still here, and its own session still runs jobs: "
+    "survived": (
+        "The child's JVM {fate}; this kernel (pid {pid}) still runs jobs: "
         "`spark.range(1000).count()` = {count}."
     ),
-    "failure_above_cap": (
-        "In this session (no limit) the sweep measured {failure_mib:.1f} MiB of Arrow memory at "
-        "{first_failure:,} rows per batch, above the child's {cap_mib:.0f} MiB cap, which is "
-        "where the child failed."
+    "pyspark_memory": (
+        "Each Python worker saw PYSPARK_EXECUTOR_MEMORY_MB={env} and RLIMIT_AS={rlimit}, so "
+        "`spark.executor.pyspark.memory` {applies} in local mode."
     ),
-    "failure_below_cap": (
-        "In this session (no limit) the sweep measured {failure_mib:.1f} MiB of Arrow memory at "
-        "{first_failure:,} rows per batch, below the child's {cap_mib:.0f} MiB cap, yet that is "
-        "where the child failed."
-    ),
-    "last_ok_measured": (
-        "At {last_ok:,} rows per batch, the largest that ran in the child, the sweep measured "
-        "{last_ok_mib:.1f} MiB."
+    "vs_cap": (
+        "At {first_failure:,} rows per batch, where the child failed, the unlimited sweep measured "
+        "{failure_mib:.1f} MiB of Arrow memory, {side} the child's {cap_mib:.0f} MiB cap."
     ),
     "netty_chunks": (
         "Netty takes direct memory in chunks (the failed request was {requested_mib:.0f} MiB), "
@@ -297,136 +254,100 @@ CRASH_FINDINGS = {
         "This session's {n} idle Python workers map {mib} MiB of address space each (RSS is "
         "smaller): that is what RLIMIT_AS counts."
     ),
-    "no_idle_worker": "No idle Python worker right now.",
     "skipped": (
         "Skipped at LAB_SCALE={scale}: partitions of {rows:,} rows are too small to exceed the "
         "limit. Run with LAB_SCALE=workshop to see it."
     ),
-    "rlimit": "RLIMIT_AS in the workers: {rlimit}.",
 }
 
 
 def crash_findings(report: CrashReport) -> list[Finding]:
-    """What happened in the child: the first failing batch size, its decoded cause and limit,
-    the allocation that failed (MiB), where a Python error was raised, the JVM's exit code."""
+    """What happened in the child, one sentence: the first failing batch size (and the largest
+    that ran), the decisive line of its error, where it was raised and the limit; or the largest
+    size that ran when none failed."""
     if not report.steps:
-        return [finding(CRASH_FINDINGS, "no_steps")]
+        raise LabError("the crash lab measured no batch size: see the report's `log_tail`.")
     if not report.crashed:
         return [finding(CRASH_FINDINGS, "no_failure", last_ok=report.last_ok)]
     d = report.decoded or Decoded("unknown", "unknown", "unknown", "")
-    what = {"cause": d.cause, "component": d.component, "limit": d.limit}
-    if report.last_ok:
-        out = [
-            finding(
-                CRASH_FINDINGS,
-                "failed_after_ok",
-                last_ok=report.last_ok,
-                first_failure=report.first_failure,
-                **what,
-            )
-        ]
-    else:
-        out = [finding(CRASH_FINDINGS, "failed", first_failure=report.first_failure, **what)]
-    if d.requested_bytes is not None:
-        mib = {
-            "requested_mib": d.requested_bytes / MiB,
-            "used_mib": (d.used_bytes or 0) / MiB,
-            "max_mib": (d.max_bytes or 0) / MiB,
-        }
-        out.append(finding(CRASH_FINDINGS, "request", **mib))
-    if d.where:
-        out.append(finding(CRASH_FINDINGS, "raised_in", where=d.where))
-    code = report.jvm_exit_code
-    name = SPARK_EXIT_CODES.get(code) if code is not None else None
-    if name and d.fatal_thread:
-        out.append(
-            finding(
-                CRASH_FINDINGS, "jvm_exit_spark_thread", code=code, name=name, thread=d.fatal_thread
-            )
-        )
-    elif name:
-        out.append(finding(CRASH_FINDINGS, "jvm_exit_spark", code=code, name=name))
-    elif code is not None:
-        out.append(finding(CRASH_FINDINGS, "jvm_exit", code=code))
-    elif report.jvm_alive_after:
-        out.append(finding(CRASH_FINDINGS, "jvm_survived"))
-    return out
-
-
-def decoded_findings(report: CrashReport) -> list[Finding]:
-    """The decoded error (cause, component, limit, decisive line, signatures in text order) and
-    the thread Spark's uncaught-exception handler named; nothing when no job failed."""
-    d = report.decoded
-    if d is None:
-        return []
-    out = [
+    ran = f"{report.last_ok:,} ran" if report.last_ok else "the smallest size tried"
+    where = f"{d.component}, raised in {d.where}" if d.where else d.component
+    return [
         finding(
             CRASH_FINDINGS,
-            "decoded",
-            cause=d.cause,
-            component=d.component,
+            "failed",
+            first_failure=report.first_failure,
+            ran=ran,
+            message=d.message or d.cause,
+            where=where,
             limit=d.limit,
-            message=d.message,
+            cause=d.cause,
             signals=", ".join(d.signals),
         )
     ]
-    if d.fatal_thread:
-        out.append(finding(CRASH_FINDINGS, "fatal_thread", thread=d.fatal_thread))
-    return out
+
+
+def jvm_fate(report: CrashReport) -> str:
+    """What became of the child's JVM after the first failure, as a phrase: its exit code (Spark's
+    name for it and the thread its uncaught-exception handler named), or that it survived."""
+    code = report.jvm_exit_code
+    if not report.crashed:
+        return "ran every batch size"
+    if code is None:
+        return "survived the failure" if report.jvm_alive_after else "left no exit code"
+    d = report.decoded
+    name = SPARK_EXIT_CODES.get(code)
+    if name and d and d.fatal_thread:
+        return f"then exited with code {code} ({name}; thread `{d.fatal_thread}`)"
+    return f"then exited with code {code} ({name})" if name else f"then exited with code {code}"
 
 
 def pyspark_memory_findings(report: CrashReport) -> list[Finding]:
     """Whether spark.executor.pyspark.memory reached the child's Python workers: the
     PYSPARK_EXECUTOR_MEMORY_MB and RLIMIT_AS each worker saw."""
     env = report.worker_memory_env
-    key = "pyspark_memory_applies" if env and env != ["unset"] else "pyspark_memory_ignored"
-    return [finding(CRASH_FINDINGS, key, env=env, rlimit=report.worker_rlimit_as)]
+    applies = "applies" if env and env != ["unset"] else "does not apply"
+    return [
+        finding(
+            CRASH_FINDINGS, "pyspark_memory", env=env, rlimit=report.worker_rlimit_as,
+            applies=applies,
+        )
+    ]  # fmt: skip
 
 
 def lab_findings(report: CrashReport, still_counts: int) -> list[Finding]:
-    """Everything notebook 04 says after the crash lab: decoded error, outcome, whether the Python
-    limit applies, and that this kernel (this pid) survived: `still_counts` is the count its own
-    session returned after the lab."""
-    alive = finding(CRASH_FINDINGS, "kernel_alive", pid=os.getpid(), count=still_counts)
-    return [
-        *decoded_findings(report),
-        *crash_findings(report),
-        *pyspark_memory_findings(report),
-        alive,
-    ]
+    """Everything notebook 04 says after the crash lab: the outcome and its decoded error, what
+    became of the child's JVM while this kernel (this pid) survived (`still_counts`: the count its
+    own session returned after the lab), and whether the Python limit applies."""
+    alive = finding(
+        CRASH_FINDINGS, "survived", fate=jvm_fate(report), pid=os.getpid(), count=still_counts
+    )
+    return [*crash_findings(report), alive, *pyspark_memory_findings(report)]
 
 
 def sweep_vs_crash_findings(report: CrashReport, wide: pd.DataFrame) -> list[Finding]:
     """The unlimited sweep's Arrow allocator peak (MiB, `wide`: one label of a sweep table) at
-    the child's first failing and last working batch size, against the child's direct-memory cap
-    (below it: Netty's chunk, MiB, explains why); the child's own outcome (`crash_findings`) when
-    the sweep did not measure the failing size."""
+    the child's first failing batch size, against the child's direct-memory cap (below it:
+    Netty's chunk, MiB, explains why); the child's own outcome (`crash_findings`) when the sweep
+    did not measure the failing size."""
     peaks = wide.groupby("batch_size")["peak_jvm_offheap_bytes"].max()
     cap = report.direct_limit_bytes
     if not report.crashed or report.first_failure not in peaks.index or not cap:
         return crash_findings(report)
     at_failure = peaks[report.first_failure]
-    key = "failure_above_cap" if at_failure > cap else "failure_below_cap"
+    side = "above" if at_failure > cap else "below"
     out = [
         finding(
             CRASH_FINDINGS,
-            key,
-            failure_mib=at_failure / MiB,
+            "vs_cap",
             first_failure=report.first_failure,
+            failure_mib=at_failure / MiB,
+            side=side,
             cap_mib=cap / MiB,
         )
     ]
-    if report.last_ok in peaks.index:
-        out.append(
-            finding(
-                CRASH_FINDINGS,
-                "last_ok_measured",
-                last_ok=report.last_ok,
-                last_ok_mib=peaks[report.last_ok] / MiB,
-            )
-        )
     d = report.decoded
-    if key == "failure_below_cap" and d and d.requested_bytes:
+    if side == "below" and d and d.requested_bytes:
         out.append(finding(CRASH_FINDINGS, "netty_chunks", requested_mib=d.requested_bytes / MiB))
     return out
 
@@ -445,25 +366,17 @@ def idle_worker_vms() -> list[int]:
 def python_limit_findings(
     vms: list[int], report: CrashReport | None, rows_per_partition: int, scale_name: str
 ) -> list[Finding]:
-    """The idle workers' address space (MiB, min-max of `vms`), then the Python-limit crash lab's
-    RLIMIT_AS and outcome, or why it was skipped (`report` None: partitions too small)."""
+    """The idle workers' address space (MiB, min-max of `vms`; nothing when no worker is idle),
+    then the Python-limit crash lab's RLIMIT_AS and outcome, or why it was skipped (`report`
+    None: partitions too small)."""
+    out = []
     if vms:
-        out = [
-            finding(
-                CRASH_FINDINGS,
-                "idle_vms",
-                n=len(vms),
-                lo_mib=min(vms) / MiB,
-                hi_mib=max(vms) / MiB,
-                mib=span(min(vms) / MiB, max(vms) / MiB, "{:,.0f}", "–"),
-            )
-        ]
-    else:
-        out = [finding(CRASH_FINDINGS, "no_idle_worker")]
+        lo, hi = min(vms) / MiB, max(vms) / MiB
+        mib = span(lo, hi, "{:,.0f}", "–")
+        out.append(finding(CRASH_FINDINGS, "idle_vms", n=len(vms), lo_mib=lo, hi_mib=hi, mib=mib))
     if report is None:
         return out + [finding(CRASH_FINDINGS, "skipped", scale=scale_name, rows=rows_per_partition)]
-    out.append(finding(CRASH_FINDINGS, "rlimit", rlimit=report.worker_rlimit_as))
-    return out + crash_findings(report)
+    return out + pyspark_memory_findings(report) + crash_findings(report)
 
 
 # ---- the child side -----------------------------------------------------------------------------
@@ -681,7 +594,12 @@ def run_crash_lab(
     text = res.get("error_text")
     decoded = decode_error(text + "\n" + log) if text else None
     steps = [CrashStep(**s) for s in res["steps"]]
-    if not steps and text:  # nothing ran: an empty report would say nothing went wrong
+    if not steps and not text:  # killed before its first batch: a report of nothing is no result
+        raise LabError(
+            f"the crash-lab child measured no batch size (exit {code}); its log ends: "
+            f"{' | '.join(log.strip().splitlines()[-3:])[:400]}"
+        )
+    if not steps:  # nothing ran: an empty report would say nothing went wrong
         why = f" ({decoded.limit})" if decoded and decoded.cause != "other" else ""
         first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")[:240]
         raise LabError(

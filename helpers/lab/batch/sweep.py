@@ -487,38 +487,26 @@ def batch_knobs(spark) -> BatchKnobs:
 
 
 KNOB_FINDINGS = {
-    "arrow_confs": (
-        "Spark {version} defines {n} public confs with 'arrow' in their key; "
-        "`maxRecordsPerBatch` defined: **{records}**."
-    ),
-    "no_byte_cap": (
-        "`maxBytesPerBatch` defined: **False**, yet `spark.conf.set` took "
-        "`maxBytesPerBatch={accepted!r}` silently and Spark ignores it. On this line the only knob "
-        "is a row count, so bytes per batch = rows per batch × row width."
-    ),
     "byte_cap": (
-        "`maxBytesPerBatch` defined: **True**: this Spark also caps the bytes of a batch, next to "
-        "its row count."
+        "Spark {version} {defines} `maxBytesPerBatch` (set to \"1\", it read back {accepted!r}): "
+        "a batch is capped by {caps}."
     ),
 }
 
 
 def knob_findings(knobs: BatchKnobs) -> list[Finding]:
-    """Which batch knobs this Spark defines (keys: arrow_confs, then byte_cap or no_byte_cap)."""
-    out = [
-        finding(
-            KNOB_FINDINGS,
-            "arrow_confs",
-            version=knobs.version,
-            n=len(knobs.confs),
-            records=bool(knobs.defined.get(RECORDS_KEY)),
-        )
-    ]
+    """Whether this Spark defines a byte cap next to the row count, with what `spark.conf.set`
+    of it read back (Spark accepts an unknown key silently and ignores it)."""
     if knobs.defined.get(BYTES_KEY):
-        out.append(finding(KNOB_FINDINGS, "byte_cap"))
+        defines, caps = "defines", "its rows or its bytes, whichever comes first"
     else:
-        out.append(finding(KNOB_FINDINGS, "no_byte_cap", accepted=knobs.accepted))
-    return out
+        defines, caps = "does not define, so ignores,", "rows only: bytes = rows × row width"
+    return [
+        finding(
+            KNOB_FINDINGS, "byte_cap", version=knobs.version, defines=defines,
+            accepted=knobs.accepted, caps=caps,
+        )
+    ]  # fmt: skip
 
 
 # ---- several scenarios, the tables a notebook shows ---------------------------------------------
@@ -604,19 +592,17 @@ def point_table(
 
 
 POINT_FINDINGS = {
-    "inside": "Now {now:,.0f} rows/s at {batch:,} rows per batch, inside the sweep's range "
-    "({lo:,.0f}..{hi:,.0f} over {runs} runs): the same measurement, the same answer.",
-    "outside": "Now {now:,.0f} rows/s at {batch:,} rows per batch, {word} the sweep's range "
-    "({lo:,.0f}..{hi:,.0f} over {runs} runs): the machine's load changed between them; rerun "
-    "before reading a gap of {gap:.0%}.",
+    "compare": "Now {now:,.0f} rows/s at {batch:,} rows per batch, {gap:+.0%} from the sweep's "
+    "median, {where} its range ({lo:,.0f}..{hi:,.0f} over {runs} runs): {verdict}.",
     "no_reference": "Now {now:,.0f} rows/s at {batch:,} rows per batch; the sweep has no run of "
     "this label at this size to compare with.",
 }
 
 
 def point_findings(table: pd.DataFrame) -> list[Finding]:
-    """One sentence on a `point_table`: this run's rows/s inside or outside the sweep's min..max
-    at the same batch size (`inside` / `outside`), or `no_reference`."""
+    """One sentence on a `point_table`: this run's rows/s inside, above or below the sweep's
+    min..max at the same batch size (`compare`: inside, the same answer; outside, the machine's
+    load changed), or `no_reference`."""
     now = table.iloc[0]
     values = {"now": float(now["throughput"]), "batch": int(now["batch_size"])}
     if len(table) < 2:
@@ -624,15 +610,19 @@ def point_findings(table: pd.DataFrame) -> list[Finding]:
     ref = table.iloc[1]
     lo, hi = float(ref["throughput_min"]), float(ref["throughput_max"])
     runs = int(str(ref["run"]).rsplit(" ", 1)[-1])
-    if lo <= values["now"] <= hi:
-        return [finding(POINT_FINDINGS, "inside", lo=lo, hi=hi, runs=runs, **values)]
-    word = "above" if values["now"] > hi else "below"
+    where = "inside" if lo <= values["now"] <= hi else "above" if values["now"] > hi else "below"
+    verdict = (
+        "the same measurement, the same answer"
+        if where == "inside"
+        else "the machine's load changed between them; rerun before reading the gap"
+    )
     gap = values["now"] / float(ref["throughput"]) - 1
     return [
         finding(
-            POINT_FINDINGS, "outside", lo=lo, hi=hi, runs=runs, word=word, gap=abs(gap), **values
+            POINT_FINDINGS, "compare", lo=lo, hi=hi, runs=runs, where=where, gap=gap,
+            verdict=verdict, **values,
         )
-    ]
+    ]  # fmt: skip
 
 
 def map_transform(fn, schema: str, api: str = "mapInPandas") -> Callable[[object], object]:
@@ -649,25 +639,13 @@ def map_transform(fn, schema: str, api: str = "mapInPandas") -> Callable[[object
 # ---- what a sweep found -------------------------------------------------------------------------
 
 SWEEP_FINDINGS = {
-    "scenario_flat": (
-        "**{label}**: within {band:.0%} of its best ({best_throughput:,.0f} rows/s) from "
-        "{flat_from:,} rows per batch up; {small_share:.0%} of it at {small:,} rows."
+    "scenario": (
+        "**{label}**: best {best_throughput:,.0f} rows/s at {best_batch:,} rows per batch, "
+        "{shape}; {small_share:.0%} of it at {small:,} rows."
     ),
-    "scenario_falls": (
-        "**{label}**: best {best_throughput:,.0f} rows/s at {best_batch:,} rows per batch; "
-        "{tail_share:.0%} of it at {tail:,} rows, {small_share:.0%} at {small:,}."
-    ),
-    "scenario_rising": (
-        "**{label}**: still rising at the largest batch, {best_batch:,} rows "
-        "({best_throughput:,.0f} rows/s); {small_share:.0%} of it at {small:,} rows."
-    ),
-    "small_batches_flat": (
-        "Batches of {lo:,} to {hi:,} rows reach {how}: Arrow Java's vectors start with room for "
-        "{initial:,} values anyway."
-    ),
-    "small_batches_vary": (
-        "Batches of {lo:,} to {hi:,} rows change the Arrow off-heap peak by up to {spread:.1f}×, "
-        "more than Arrow Java's initial vectors ({initial:,} values) explain."
+    "small_batches": (
+        "Batches of {lo:,} to {hi:,} rows give Arrow off-heap peaks at most {spread:.1f}× apart, "
+        "{fit} what Arrow Java's initial vectors ({initial:,} values) explain."
     ),
 }
 FLAT_SPREAD = 2.0  # an Arrow peak within 2x across the small batches counts as flat
@@ -675,24 +653,10 @@ FLAT_BAND = 0.05  # the narrowest band around the best throughput that counts as
 SATURATION_NOISE = 0.05  # the narrowest saturation difference read as a difference
 
 SATURATION_FINDINGS = {
-    "busier_small": (
-        "**{label}**: the cores were busier at {small:,} rows per batch ({small_saturation:.0%}) "
-        "than at {best:,} ({best_saturation:.0%}, noise ±{band:.0%}), for {share:.0%} of the "
-        "rows/s: CPU goes to per-batch work, {small_us:.1f} vs {best_us:.1f} µs per row."
-    ),
-    "idle_small": (
-        "**{label}**: the cores were less busy at {small:,} rows per batch "
-        "({small_saturation:.0%} vs {best_saturation:.0%} at {best:,}, noise ±{band:.0%}); CPU "
-        "per row {small_us:.1f} vs {best_us:.1f} µs."
-    ),
-    "same": (
-        "**{label}**: saturation {small_saturation:.0%} at {small:,} vs {best_saturation:.0%} at "
-        "{best:,} rows per batch, inside the noise (±{band:.0%}); the cost is CPU per row: "
-        "{small_us:.1f} vs {best_us:.1f} µs."
-    ),
-    "small_is_best": (
-        "**{label}**: the smallest batch, {small:,} rows, was also the fastest "
-        "({small_saturation:.0%} saturation, {small_us:.1f} µs of CPU per row)."
+    "saturation": (
+        "**{label}**: saturation {small_saturation:.0%} at {small:,} rows per batch, "
+        "{best_saturation:.0%} at the fastest ({best:,}): {verdict} (noise ±{band:.0%}); CPU per "
+        "row {small_us:.1f} vs {best_us:.1f} µs."
     ),
 }
 
@@ -723,12 +687,12 @@ def _band(points: pd.DataFrame, batches: list[int], col: str, floor: float) -> f
 
 
 def sweep_findings(points: pd.DataFrame) -> list[Finding]:
-    """Per label: the best median throughput (rows/s, with the range of its runs) and its batch;
-    then, with a band of `FLAT_BAND` or the runs' spread at the best if wider, whether every larger
-    batch stays in the band (`scenario_flat`, from the smallest batch that does, with the Arrow
-    off-heap peak there and at its maximum, MiB), leaves it (`scenario_falls`) or the best is the
-    largest batch (`scenario_rising`); the smallest batch's share of the best. The runs' range
-    at the best is in the values (`best_lo`, `best_hi`) and on the chart."""
+    """Per label, one sentence: the best median throughput (rows/s, with the range of its runs in
+    the values `best_lo`, `best_hi` and on the chart) and its batch; then, with a band of
+    `FLAT_BAND` or the runs' spread at the best if wider, its shape: every larger batch stays in
+    the band (`trend` "flat", from the smallest batch that does, with the Arrow off-heap peak
+    there and at its maximum, MiB), leaves it ("falls", to its slowest larger batch) or the best
+    is the largest batch ("rising"); the smallest batch's share of the best."""
     out = []
     for label in _labels(points):
         raw = points[points["label"] == label]
@@ -746,10 +710,11 @@ def sweep_findings(points: pd.DataFrame) -> list[Finding]:
             "best_hi": float(runs.max()),
             "small": small,
             "small_share": p.throughput[small] / top,
+            "band": band,
         }
         above = p[p.index > best]
         if above.empty:
-            out.append(finding(SWEEP_FINDINGS, "scenario_rising", **values))
+            values.update(trend="rising", shape="the largest measured: still rising")
         elif inside[p.index >= best].all():
             # the plateau starts at the smallest batch from which every larger one is inside
             start = best
@@ -757,53 +722,44 @@ def sweep_findings(points: pd.DataFrame) -> list[Finding]:
                 if not inside[b]:
                     break
                 start = b
-            out.append(
-                finding(
-                    SWEEP_FINDINGS,
-                    "scenario_flat",
-                    band=band,
-                    flat_from=int(start),
-                    flat_offheap_mib=p.peak_jvm_offheap_bytes[start] / MiB,
-                    max_offheap_mib=p.peak_jvm_offheap_bytes.max() / MiB,
-                    **values,
-                )
+            values.update(
+                trend="flat",
+                shape=f"within {band:.0%} of it from {int(start):,} rows up",
+                flat_from=int(start),
+                flat_offheap_mib=p.peak_jvm_offheap_bytes[start] / MiB,
+                max_offheap_mib=p.peak_jvm_offheap_bytes.max() / MiB,
             )
         else:
             tail = int(above.throughput.idxmin())
-            out.append(
-                finding(
-                    SWEEP_FINDINGS,
-                    "scenario_falls",
-                    band=band,
-                    tail=tail,
-                    tail_share=p.throughput[tail] / top,
-                    **values,
-                )
+            share = p.throughput[tail] / top
+            values.update(
+                trend="falls",
+                shape=f"falling to {share:.0%} of it at {tail:,}",
+                tail=tail,
+                tail_share=share,
             )
+        out.append(finding(SWEEP_FINDINGS, "scenario", **values))
     return out
 
 
 def arrow_peak_findings(points: pd.DataFrame) -> list[Finding]:
     """When several batch sizes up to `ARROW_INITIAL_VALUES` rows were measured, how much the
-    Arrow off-heap peak varies among them (max/min per label, the largest): `small_batches_flat`
-    within `FLAT_SPREAD`, else `small_batches_vary`; nothing with fewer than two such sizes."""
+    Arrow off-heap peak varies among them (max/min per label, the largest): within `FLAT_SPREAD`
+    is what Arrow Java's initial vectors explain, more is not; nothing with fewer than two such
+    sizes."""
     out = []
     small = points[points["batch_size"] <= ARROW_INITIAL_VALUES]
     if small["batch_size"].nunique() > 1:
         peak = small.groupby("label")["peak_jvm_offheap_bytes"]
         spread = float((peak.max() / peak.min()).max())
-        lo, hi = int(small["batch_size"].min()), int(small["batch_size"].max())
-        key = "small_batches_flat" if spread <= FLAT_SPREAD else "small_batches_vary"
         out.append(
             finding(
                 SWEEP_FINDINGS,
-                key,
-                lo=lo,
-                hi=hi,
+                "small_batches",
+                lo=int(small["batch_size"].min()),
+                hi=int(small["batch_size"].max()),
                 spread=spread,
-                how="the same Arrow off-heap peak (within 10%)"
-                if spread < 1.1
-                else f"Arrow off-heap peaks at most {spread:.1f}× apart",
+                fit="within" if spread <= FLAT_SPREAD else "more than",
                 initial=ARROW_INITIAL_VALUES,
             )
         )
@@ -813,8 +769,8 @@ def arrow_peak_findings(points: pd.DataFrame) -> list[Finding]:
 def saturation_findings(points: pd.DataFrame) -> list[Finding]:
     """Per label: CPU saturation (fraction of all cores) at the smallest batch against the fastest
     one, compared with a noise band (`SATURATION_NOISE` or the runs' spread at those two points if
-    wider): `busier_small`, `idle_small` or `same`; `small_is_best` when they coincide. Each with
-    CPU µs per row (JVM + Python workers) at both."""
+    wider): the small batch kept the cores busier, less busy, or the same within the noise (or it
+    is the fastest itself). With CPU µs per row (JVM + Python workers) at both."""
     out = []
     for label in _labels(points):
         raw = points[points["label"] == label]
@@ -824,28 +780,30 @@ def saturation_findings(points: pd.DataFrame) -> list[Finding]:
         def us(b, p=p):
             return (p.loc[b, "jvm_cpu_s"] + p.loc[b, "python_cpu_s"]) / p.loc[b, "rows"] * 1e6
 
-        values = {
-            "label": label,
-            "small": small,
-            "small_saturation": float(p.cpu_saturation[small]),
-            "small_us": us(small),
-        }
-        if small == best:
-            out.append(finding(SATURATION_FINDINGS, "small_is_best", **values))
-            continue
-        band = _band(raw, [small, best], "cpu_saturation", SATURATION_NOISE)
+        band = _band(raw, sorted({small, best}), "cpu_saturation", SATURATION_NOISE)
         diff = p.cpu_saturation[small] - p.cpu_saturation[best]
-        key = "busier_small" if diff > band else "idle_small" if diff < -band else "same"
+        if small == best:
+            verdict = "the smallest batch is the fastest"
+        elif diff > band:
+            verdict = "the small batch kept the cores busier"
+        elif diff < -band:
+            verdict = "the small batch kept the cores less busy"
+        else:
+            verdict = "the same within the noise"
         out.append(
             finding(
                 SATURATION_FINDINGS,
-                key,
+                "saturation",
+                label=label,
+                small=small,
+                small_saturation=float(p.cpu_saturation[small]),
+                small_us=us(small),
                 best=best,
                 best_saturation=float(p.cpu_saturation[best]),
                 best_us=us(best),
                 band=band,
                 share=p.throughput[small] / p.throughput[best],
-                **values,
+                verdict=verdict,
             )
         )
     return out

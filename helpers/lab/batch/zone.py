@@ -21,24 +21,15 @@ MiB = 2**20
 
 # What a zone found: `Zone.findings` picks one key (rows/s, MiB, batch sizes in rows).
 ZONE_FINDINGS = {
-    "range": (
-        "**{label}**: Goldilocks zone: {sizes} rows per batch: at least "
-        "{threshold:,.0f} rows/s (best {best_throughput:,.0f} at {best_batch:,}) with "
-        "{memory_col} under {budget_mib:.1f} MiB."
-    ),
-    "single": (
-        "**{label}**: Goldilocks zone: {lo:,} rows per batch only: at least {threshold:,.0f} "
-        "rows/s (best {best_throughput:,.0f} at {best_batch:,}) with {memory_col} under "
+    "zone": (
+        "**{label}**: Goldilocks zone: {sizes} rows per batch: at least {threshold:,.0f} rows/s "
+        "(best {best_throughput:,.0f} at {best_batch:,}) with {memory_col} under "
         "{budget_mib:.1f} MiB."
     ),
     "no_zone": (
         "**{label}**: No Goldilocks zone: the points within {tolerance:.0%} of the best "
         "({best_throughput:,.0f} rows/s at {best_batch:,}) all exceed the {budget_mib:.1f} MiB "
-        "budget; the best under budget is {feasible_best_batch:,} rows at {share:.0%} of the best."
-    ),
-    "none_fit": (
-        "**{label}**: No batch size stays under the {budget_mib:.1f} MiB budget ({memory_col}); "
-        "raise the budget or use smaller batches."
+        "budget ({memory_col}); {fallback}."
     ),
 }
 
@@ -79,9 +70,9 @@ class Zone:
         return batch_size in self.batches
 
     def findings(self, label: str) -> list[Finding]:
-        """One finding about this zone of the points labelled `label` (a scenario): `range` or
-        `single` (its batch sizes, the threshold in rows/s), `no_zone` (the best under budget and
-        its share of the best) or `none_fit` (nothing under the budget, MiB)."""
+        """One finding about this zone of the points labelled `label` (a scenario): `zone` (its
+        batch sizes, the threshold in rows/s) or `no_zone` (then the best under budget and its
+        share of the best, or that no batch size fits the budget, MiB)."""
         common = {
             "label": label,
             "budget_mib": self.budget_bytes / MiB,
@@ -89,10 +80,16 @@ class Zone:
             "best_throughput": self.best_throughput,
             "best_batch": self.best_batch,
         }
-        if self.empty and self.feasible_best_batch is None:
-            return [finding(ZONE_FINDINGS, "none_fit", **common)]
         if self.empty:
-            share = self.feasible_best_throughput / self.best_throughput
+            if self.feasible_best_batch is None:
+                share = None
+                fallback = "no batch size fits: raise the budget or use smaller batches"
+            else:
+                share = self.feasible_best_throughput / self.best_throughput
+                fallback = (
+                    f"the best under budget is {self.feasible_best_batch:,} rows at {share:.0%} "
+                    "of the best"
+                )
             return [
                 finding(
                     ZONE_FINDINGS,
@@ -100,18 +97,19 @@ class Zone:
                     tolerance=self.tolerance,
                     feasible_best_batch=self.feasible_best_batch,
                     share=share,
+                    fallback=fallback,
                     **common,
                 )
             ]
-        key = "single" if self.lo == self.hi else "range"
+        sizes = _sizes(self.batches) if self.lo != self.hi else f"only {self.lo:,}"
         return [
             finding(
                 ZONE_FINDINGS,
-                key,
+                "zone",
                 lo=self.lo,
                 hi=self.hi,
                 points=len(self.batches),
-                sizes=_sizes(self.batches),
+                sizes=sizes,
                 threshold=self.threshold,
                 **common,
             )

@@ -36,7 +36,10 @@ def _crash(off, on):
 
 def test_absent_is_one_computed_sentence():
     (f,) = bytecap.byte_cap_findings(None, "map_in_arrow", "2m", "3.5.9")
-    assert f.key == "absent" and "3.5.9" in f.text() and bytecap.BYTES_KEY in f.text()
+    assert f.key == "lever" and f.text() == (
+        f"Spark 3.5.9's conf registry has no `{bytecap.BYTES_KEY}`: this section cannot measure a "
+        "byte cap per Arrow batch here."
+    )
 
 
 def test_peak_and_crash_branches():
@@ -44,10 +47,13 @@ def test_peak_and_crash_branches():
     assert [x.key for x in f] == ["peak"]
     assert f[0].values["on"] == pytest.approx(6.0) and f[0].values["off"] == pytest.approx(40.0)
     assert f[0].values["ratio"] == pytest.approx(0.9) and f[0].values["top"] == 10_000
-    assert _crash(10_000, None).key == "crash_moved"
-    assert "every batch size ran" in _crash(10_000, None).text()
-    assert _crash(10_000, 10_000).key == "crash_same"
-    assert _crash(None, None).key == "crash_none"
+    assert _crash(10_000, None).text() == (
+        "The crash lab (direct memory 24 MiB) failed first at 10,000 rows per batch with Spark's "
+        "default cap and ran every batch size with the cap on: the cap moved the boundary."
+    )
+    assert _crash(10_000, 100_000).values["moved"] == "the cap moved the boundary"
+    assert _crash(10_000, 10_000).values["moved"] == "the cap did not move the boundary"
+    assert _crash(None, None).values["moved"] == "no boundary to move"
 
 
 def test_bad_cap_is_refused():

@@ -118,52 +118,58 @@ NETTY_REPORT = report([1000], 10_000, decode_error(NETTY), exit_code=52)
 
 
 def test_crash_findings_of_a_netty_failure():
-    found = C.crash_findings(NETTY_REPORT)
-    assert keys(found) == ["failed_after_ok", "request", "jvm_exit_spark_thread"]
-    assert found[0].text().startswith("1,000 rows per batch ran; 10,000 rows per batch failed")
-    assert found[1].text() == (
-        "It asked for 4.0 MiB with 24.0 MiB already used of a 24.0 MiB maximum."
+    (f,) = C.crash_findings(NETTY_REPORT)
+    assert f.key == "failed"
+    assert f.text().startswith(
+        "10,000 rows per batch failed (1,000 ran) with `OutOfDirectMemoryError: failed to "
+        "allocate 4194304 byte(s) of direct memory (used: 25165824, max: 25165824)` in JVM "
+        "off-heap: Netty's direct-memory counter"
     )
-    assert "code 52 (SparkExitCode.OOM" in found[2].text()
-    assert "Thread[stdout writer for python,5,main]" in found[2].text()
+    assert f.text().endswith("; limit: -XX:MaxDirectMemorySize (driver JVM = executor in local "
+                             "mode).")  # fmt: skip
 
 
-def test_crash_findings_of_a_python_failure_and_other_exits():
-    py = decode_error(PYMEM)
-    assert keys(C.crash_findings(report([], 10_000, py, alive=True))) == [
-        "failed",
-        "raised_in",
-        "jvm_survived",
-    ]
-    assert keys(C.crash_findings(report([], 10_000, py, exit_code=52)))[-1] == "jvm_exit_spark"
-    assert keys(C.crash_findings(report([], 10_000, py, exit_code=1)))[-1] == "jvm_exit"
-    assert keys(C.crash_findings(report([], 10_000, None))) == ["failed"]
+def test_crash_findings_of_a_python_failure_names_the_frame():
+    (f,) = C.crash_findings(report([], 10_000, decode_error(PYMEM), alive=True))
+    assert f.text().startswith("10,000 rows per batch failed (the smallest size tried) with ")
+    assert ", raised in pyarrow.lib.check_status (error.pxi:89); limit: " in f.text()
+    (g,) = C.crash_findings(report([], 10_000, None))
+    assert g.key == "failed" and "with `unknown` in unknown" in g.text()
 
 
 def test_crash_findings_without_a_failure_or_without_steps():
     (f,) = C.crash_findings(report([1000, 10_000]))
     assert keys([f]) == ["no_failure"] and f.text().startswith("No failure up to 10,000 rows")
-    assert keys(C.crash_findings(report([]))) == ["no_steps"]
+    with pytest.raises(LabError, match="measured no batch size"):
+        C.crash_findings(report([]))
 
 
-def test_lab_findings_decode_then_outcome_then_python_limit_then_this_kernel():
+@pytest.mark.parametrize(
+    "exit_code, alive, fate",
+    [
+        (52, None, "then exited with code 52 (SparkExitCode.OOM: an OutOfMemoryError reached"),
+        (1, None, "then exited with code 1; this kernel"),
+        (None, True, "survived the failure"),
+        (None, None, "left no exit code"),
+    ],
+)
+def test_the_childs_jvm_fate(exit_code, alive, fate):
+    r = report([], 10_000, decode_error(PYMEM), exit_code=exit_code, alive=alive)
+    assert fate in C.lab_findings(r, 1000)[1].text()
+
+
+def test_lab_findings_outcome_then_the_jvm_and_this_kernel_then_the_python_limit():
     found = C.lab_findings(NETTY_REPORT, 1000)
-    assert keys(found) == [
-        "decoded",
-        "fatal_thread",
-        "failed_after_ok",
-        "request",
-        "jvm_exit_spark_thread",
-        "pyspark_memory_applies",
-        "kernel_alive",
-    ]
-    assert "signatures found in the error and the child's log, in order: worker_crash, " in (
-        found[0].text()
+    assert keys(found) == ["failed", "survived", "pyspark_memory"]
+    assert found[1].text() == (
+        "The child's JVM then exited with code 52 (SparkExitCode.OOM: an OutOfMemoryError reached "
+        "the uncaught-exception handler; thread `Thread[stdout writer for python,5,main]`); this "
+        f"kernel (pid {os.getpid()}) still runs jobs: `spark.range(1000).count()` = 1000."
     )
-    assert found[-1].values == {"pid": os.getpid(), "count": 1000}
-    ignored = C.pyspark_memory_findings(report([1000], env=("unset",)))
-    assert keys(ignored) == ["pyspark_memory_ignored"]
-    assert C.decoded_findings(report([1000])) == []
+    assert "so `spark.executor.pyspark.memory` applies in local mode" in found[2].text()
+    (ignored,) = C.pyspark_memory_findings(report([1000], env=("unset",)))
+    assert ignored.values["applies"] == "does not apply"
+    assert "JVM ran every batch size" in C.lab_findings(report([1000]), 1000)[1].text()
 
 
 def wide_sweep(peaks_mib):
@@ -176,13 +182,15 @@ def wide_sweep(peaks_mib):
 
 
 def test_sweep_vs_crash_above_and_below_the_cap():
-    above = C.sweep_vs_crash_findings(NETTY_REPORT, wide_sweep({1000: 3.0, 10_000: 30.0}))
-    assert keys(above) == ["failure_above_cap", "last_ok_measured"]
-    assert above[0].text().startswith("In this session (no limit) the sweep measured 30.0 MiB")
-    assert "1,000 rows per batch, the largest that ran in the child" in above[1].text()
+    (above,) = C.sweep_vs_crash_findings(NETTY_REPORT, wide_sweep({1000: 3.0, 10_000: 30.0}))
+    assert above.text() == (
+        "At 10,000 rows per batch, where the child failed, the unlimited sweep measured 30.0 MiB "
+        "of Arrow memory, above the child's 24 MiB cap."
+    )
     below = C.sweep_vs_crash_findings(NETTY_REPORT, wide_sweep({10_000: 20.0}))
-    assert keys(below) == ["failure_below_cap", "netty_chunks"]
+    assert keys(below) == ["vs_cap", "netty_chunks"]
     assert "below the child's 24 MiB cap" in below[0].text()
+    assert "(the failed request was 4 MiB)" in below[1].text()
 
 
 def test_sweep_vs_crash_falls_back_to_the_outcome():
@@ -198,8 +206,10 @@ def test_python_limit_findings():
     assert keys(skipped) == ["idle_vms", "skipped"]
     assert skipped[0].text().startswith("This session's 2 idle Python workers map 300–420 MiB")
     assert "Skipped at LAB_SCALE=ci: partitions of 10,000 rows" in skipped[1].text()
+    assert keys(C.python_limit_findings([], None, 10_000, "ci")) == ["skipped"]
     ran = C.python_limit_findings([], report([10_000], 50_000, decode_error(PYMEM)), 50_000, "full")
-    assert keys(ran) == ["no_idle_worker", "rlimit", "failed_after_ok", "raised_in"]
+    assert keys(ran) == ["pyspark_memory", "failed"]
+    assert "RLIMIT_AS=['(2147483648, 2147483648)']" in ran[0].text()
 
 
 def test_table_in_mib():
@@ -210,19 +220,11 @@ def test_table_in_mib():
 
 
 def test_every_crash_template_is_reachable():
-    py = decode_error(PYMEM)
-    reports = [
-        NETTY_REPORT,
-        report([]),
-        report([1000]),
-        report([1000], env=("unset",)),
-        *(report([], 10_000, py, exit_code=c, alive=c is None) for c in (None, 1, 52)),
-    ]
+    reports = [NETTY_REPORT, report([1000]), report([1000], env=("unset",))]
     sweeps = [wide_sweep({1000: 3.0, 10_000: 30.0}), wide_sweep({10_000: 20.0})]
     seen = {f.key for r in reports for f in C.lab_findings(r, 1000)}
     seen |= {f.key for w in sweeps for f in C.sweep_vs_crash_findings(NETTY_REPORT, w)}
     seen |= {f.key for vms in ([], [MiB]) for f in C.python_limit_findings(vms, None, 1, "ci")}
-    seen |= {f.key for f in C.python_limit_findings([], NETTY_REPORT, 1, "full")}
     assert seen == set(C.CRASH_FINDINGS)
 
 
@@ -252,6 +254,16 @@ def test_a_child_that_fails_before_its_first_batch_is_an_error_not_an_empty_repo
     with pytest.raises(LabError, match="before its first batch") as err:
         run_crash_lab(direct_memory=None, python_memory="300m", rows=1000)
     assert "\n" not in str(err.value) and "python_memory='300m'" in str(err.value)
+    text = None  # killed before its first batch without an error: no result either
+
+    def silent(argv, **kwargs):
+        with open(argv[-1], "w") as fh:
+            json.dump({"pids": [], "steps": [], "error_text": text}, fh)
+        return subprocess.CompletedProcess(argv, -9, "", "last words\n")
+
+    monkeypatch.setattr(C.subprocess, "run", silent)
+    with pytest.raises(LabError, match="measured no batch size .exit -9.; its log ends: last"):
+        run_crash_lab(rows=1000)
 
 
 def test_exit_code_53_is_the_executors_own():

@@ -91,8 +91,8 @@ def test_batch_knobs_match_the_line(spark):
     if not has_cap:
         assert knobs.accepted == "1"
         assert spark.conf.get(S.BYTES_KEY, None) is None  # unset again
-    cap = "byte_cap" if has_cap else "no_byte_cap"
-    assert [f.key for f in S.knob_findings(knobs)] == ["arrow_confs", cap]
+    (f,) = S.knob_findings(knobs)
+    assert f.values["defines"].startswith("defines" if has_cap else "does not define")
 
 
 def test_point_table_and_labelled_sweeps(spark):
@@ -110,7 +110,7 @@ def test_point_table_and_labelled_sweeps(spark):
     both = S.point_table(spark, work, 200, reference=ref)
     assert both.run.tolist() == ["now", "sweep, median of 2"]
     assert both.throughput_min.iloc[1] <= both.throughput.iloc[1] <= both.throughput_max.iloc[1]
-    assert S.point_findings(both)[0].key in ("inside", "outside")
+    assert S.point_findings(both)[0].values["where"] in ("inside", "above", "below")
 
 
 # ---- findings and tables on hand-made sweep tables (no Spark) ------------------------------------
@@ -125,14 +125,14 @@ def knobs(bytes_defined):
 
 
 def test_knob_findings_without_and_with_a_byte_cap():
-    found = S.knob_findings(knobs(False))
-    assert [f.key for f in found] == ["arrow_confs", "no_byte_cap"]
-    assert found[0].text() == (
-        "Spark 3.5.9 defines 3 public confs with 'arrow' in their key; "
-        "`maxRecordsPerBatch` defined: **True**."
+    (f,) = S.knob_findings(knobs(False))
+    assert f.key == "byte_cap" and f.text() == (
+        "Spark 3.5.9 does not define, so ignores, `maxBytesPerBatch` (set to \"1\", it read back "
+        "'1'): a batch is capped by rows only: bytes = rows × row width."
     )
-    assert "`maxBytesPerBatch='1'` silently" in found[1].text()
-    assert [f.key for f in S.knob_findings(knobs(True))] == ["arrow_confs", "byte_cap"]
+    (g,) = S.knob_findings(knobs(True))
+    assert g.text().startswith("Spark 3.5.9 defines `maxBytesPerBatch`")
+    assert g.text().endswith("capped by its rows or its bytes, whichever comes first.")
 
 
 def sweep_table(label, rows):
@@ -165,20 +165,21 @@ A = sweep_table(
 
 def test_sweep_findings_one_per_label_and_a_flat_small_batch_peak():
     found = S.sweep_findings(A)
-    assert [f.key for f in found] == ["scenario_rising"]
+    assert [f.key for f in found] == ["scenario"] and found[0].values["trend"] == "rising"
     v = found[0].values
     assert (v["best_batch"], v["small"], v["best_lo"], v["best_hi"]) == (10_000, 30, 1000, 1000)
     assert v["small_share"] == 0.5
     assert found[0].text() == (
-        "**a**: still rising at the largest batch, 10,000 rows (1,000 rows/s); 50% of it at 30 "
-        "rows."
+        "**a**: best 1,000 rows/s at 10,000 rows per batch, the largest measured: still rising; "
+        "50% of it at 30 rows."
     )
     (w,) = S.arrow_peak_findings(A)
-    assert w.key == "small_batches_flat"
+    assert w.key == "small_batches" and w.values["fit"] == "within"
     assert (w.values["lo"], w.values["hi"], w.values["spread"]) == (30, 1000, 1.25)
-    assert "peaks at most 1.2× apart" in w.text()
-    same = S.arrow_peak_findings(A.assign(peak_jvm_offheap_bytes=5 * MiB))[0]
-    assert "the same Arrow off-heap peak (within 10%)" in same.text()
+    assert w.text() == (
+        "Batches of 30 to 1,000 rows give Arrow off-heap peaks at most 1.2× apart, within what "
+        "Arrow Java's initial vectors (3,970 values) explain."
+    )
     assert w.values["initial"] == S.ARROW_INITIAL_VALUES
 
 
@@ -187,20 +188,20 @@ def test_sweep_findings_flat_from_the_first_batch_inside_the_band():
     flat = pd.concat([A, sweep_table("a", [(100_000, 980.0, 40 * MiB, 0, 0.9, 0, 0)])])
     flat.loc[flat.batch_size == 1000, "throughput"] = 960.0
     (f,) = S.sweep_findings(flat)
-    assert f.key == "scenario_flat"
+    assert f.key == "scenario" and f.values["trend"] == "flat"
     assert (f.values["flat_from"], f.values["band"], f.values["max_offheap_mib"]) == (
         1000,
         S.FLAT_BAND,
         40.0,
     )
-    assert "within 5% of its best (1,000 rows/s) from 1,000 rows per batch up" in f.text()
+    assert "at 10,000 rows per batch, within 5% of it from 1,000 rows up; " in f.text()
 
 
 def test_sweep_findings_when_throughput_falls_past_the_best_and_the_band_follows_the_runs():
     falls = pd.concat([A, sweep_table("a", [(100_000, 600.0, 40 * MiB, 0, 0.9, 0, 0)])])
     (f,) = S.sweep_findings(falls)
-    assert f.key == "scenario_falls" and f.values["tail"] == 100_000
-    assert f.values["tail_share"] == 0.6
+    assert f.values["trend"] == "falls" and f.values["tail"] == 100_000
+    assert f.values["tail_share"] == 0.6 and "falling to 60% of it at 100,000; " in f.text()
     # the best point's runs 800..1200: a 40% band, so 600 (of the median 1000) is still outside
     noisy = pd.concat([falls, sweep_table("a", [(10_000, 800.0, 0, 0, 0.9, 0, 0)])])
     noisy = pd.concat([noisy, sweep_table("a", [(10_000, 1200.0, 0, 0, 0.9, 0, 0)])])
@@ -217,8 +218,8 @@ def test_sweep_findings_when_throughput_falls_past_the_best_and_the_band_follows
 def test_sweep_findings_when_small_batches_do_save_memory():
     b = A.assign(label="b", peak_jvm_offheap_bytes=[1 * MiB, 5 * MiB, 12 * MiB])
     found = S.arrow_peak_findings(pd.concat([A, b], ignore_index=True))
-    assert [f.key for f in found][-1] == "small_batches_vary"
     assert found[-1].values["spread"] == 5.0
+    assert "at most 5.0× apart, more than what Arrow Java's" in found[-1].text()
 
 
 def test_sweep_findings_without_two_small_batch_sizes():
@@ -234,14 +235,19 @@ def test_repeated_points_use_the_median_throughput_and_show_the_range():
 
 
 @pytest.mark.parametrize(
-    "small_sat, key",
-    [(0.4, "idle_small"), (0.93, "same"), (0.99, "same"), (1.2, "busier_small")],
+    "small_sat, verdict",
+    [
+        (0.4, "the small batch kept the cores less busy"),
+        (0.93, "the same within the noise"),
+        (0.99, "the same within the noise"),
+        (1.2, "the small batch kept the cores busier"),
+    ],
 )
-def test_saturation_findings_compare_with_a_noise_band(small_sat, key):
+def test_saturation_findings_compare_with_a_noise_band(small_sat, verdict):
     t = A.copy()
     t.loc[t.batch_size == 30, "cpu_saturation"] = small_sat
     (f,) = S.saturation_findings(t)
-    assert f.key == key
+    assert f.key == "saturation" and f.values["verdict"] == verdict
     v = f.values
     assert (v["small"], v["best"], v["band"]) == (30, 10_000, S.SATURATION_NOISE)
     assert v["small_us"] == pytest.approx(5.0) and v["best_us"] == pytest.approx(1.0)
@@ -255,14 +261,18 @@ def test_saturation_band_widens_with_the_runs_spread():
     more = sweep_table("a", [(10_000, 1000.0, 12 * MiB, 0, 0.40, 0.0005, 0.0005)])
     more2 = sweep_table("a", [(10_000, 1000.0, 12 * MiB, 0, 0.56, 0.0005, 0.0005)])
     (f,) = S.saturation_findings(pd.concat([t, more, more2]))
-    assert f.key == "same" and f.values["band"] == pytest.approx(0.16)
-    (g,) = S.saturation_findings(t)
-    assert g.key == "busier_small"  # one run each: 7 points apart, outside the 5% floor
+    assert f.values["verdict"] == "the same within the noise"
+    assert f.values["band"] == pytest.approx(0.16)
+    (g,) = S.saturation_findings(t)  # one run each: 7 points apart, outside the 5% floor
+    assert g.text() == (
+        "**a**: saturation 55% at 30 rows per batch, 48% at the fastest (10,000): the small batch "
+        "kept the cores busier (noise ±5%); CPU per row 5.0 vs 1.0 µs."
+    )
 
 
 def test_saturation_when_the_smallest_batch_is_the_fastest():
     (f,) = S.saturation_findings(A.assign(throughput=[3000.0, 900.0, 1000.0]))
-    assert f.key == "small_is_best" and f.values["small"] == 30
+    assert f.values["verdict"] == "the smallest batch is the fastest" and f.values["best"] == 30
 
 
 def _point(now, runs):
@@ -283,14 +293,20 @@ def _point(now, runs):
 
 
 @pytest.mark.parametrize(
-    "now, key, word",
-    [(150.0, "inside", None), (300.0, "outside", "above"), (50.0, "outside", "below")],
-)
-def test_point_findings_compare_with_the_sweep_range(now, key, word):
+    "now, where, verdict",
+    [(150.0, "inside", "the same answer"), (300.0, "above", "load changed"),
+     (50.0, "below", "load changed")],
+)  # fmt: skip
+def test_point_findings_compare_with_the_sweep_range(now, where, verdict):
     (f,) = S.point_findings(_point(now, [100.0, 200.0]))
-    assert f.key == key and f.values["runs"] == 2 and f.values.get("word") == word
-    if key == "outside":
-        assert f.values["gap"] == pytest.approx(abs(now / 150.0 - 1))
+    assert f.key == "compare" and f.values["runs"] == 2 and f.values["where"] == where
+    assert verdict in f.text() and f.values["gap"] == pytest.approx(now / 150.0 - 1)
+    if where == "above":
+        assert f.text() == (
+            "Now 300 rows/s at 1,000 rows per batch, +100% from the sweep's median, above its "
+            "range (100..200 over 2 runs): the machine's load changed between them; rerun before "
+            "reading the gap."
+        )
 
 
 def test_point_findings_without_a_reference():

@@ -41,7 +41,7 @@ def test_zone_is_within_tolerance_and_under_budget():
     assert z.over_budget == [100_000, 1_000_000]
     assert z.feasible_best_batch == 10_000
     (f,) = z.findings("x")
-    assert f.key == "range" and "1,000 and 10,000 rows per batch" in f.text()
+    assert f.key == "zone" and "1,000 and 10,000 rows per batch" in f.text()
     assert f.values["threshold"] == pytest.approx(950.0) and f.values["budget_mib"] == 64
 
 
@@ -67,7 +67,11 @@ def test_nothing_under_budget():
     z = goldilocks_zone(CURVE, budget_bytes=1)
     assert z.empty and z.feasible_best_batch is None
     (f,) = z.findings("x")
-    assert f.key == "none_fit" and "No batch size stays under the 0.0 MiB budget" in f.text()
+    assert f.key == "no_zone" and f.values["share"] is None
+    assert f.text().endswith(
+        "all exceed the 0.0 MiB budget (peak_jvm_offheap_bytes); no batch size fits: raise the "
+        "budget or use smaller batches."
+    )
 
 
 def test_repeats_use_median_throughput_and_max_memory():
@@ -122,13 +126,14 @@ def test_exercise_checker():
 def test_single_point_zone_finding():
     z = goldilocks_zone(CURVE, 64 * MiB, tolerance=0.0)
     (f,) = z.findings("x")
-    assert f.key == "single" and f.text().startswith("**x**: Goldilocks zone: 10,000 rows per")
+    assert f.key == "zone"
+    assert f.text().startswith("**x**: Goldilocks zone: only 10,000 rows per batch: at least")
 
 
 def test_every_zone_template_is_reachable():
     keys = {
         f.key
-        for budget, tol in [(64 * MiB, 0.05), (64 * MiB, 0.0), (3 * MiB, 0.05), (1, 0.05)]
+        for budget, tol in [(64 * MiB, 0.05), (3 * MiB, 0.05)]
         for f in goldilocks_zone(CURVE, budget, tolerance=tol).findings("x")
     }
     assert keys == set(ZONE_FINDINGS)
@@ -158,7 +163,7 @@ def test_wide_findings_compare_row_width_and_peaks_at_the_top_batch():
     narrow = sized("m", [(100, 960.0, 2 * MiB), (10_000, 1000.0, 8 * MiB)], 136)
     wide = sized("m (wide)", [(100, 700.0, 6 * MiB), (10_000, 800.0, 40 * MiB)], 1096)
     found = wide_findings(narrow, wide, 24 * MiB)
-    assert [f.key for f in found] == ["row_width", "range", "no_zone"]
+    assert [f.key for f in found] == ["row_width", "zone", "no_zone"]
     v = found[0].values
     assert (v["narrow_row_bytes"], v["wide_row_bytes"], v["top"]) == (136, 1096, 10_000)
     assert (v["narrow_mib"], v["wide_mib"], v["wide_min_mib"]) == (8, 40, 6)
@@ -169,7 +174,7 @@ def test_wide_findings_compare_row_width_and_peaks_at_the_top_batch():
 def test_wide_findings_without_a_common_batch_size_only_give_the_zones():
     narrow = sized("m", [(100, 900.0, 2 * MiB)], 136)
     wide = sized("m (wide)", [(1000, 700.0, 6 * MiB)], 1096)
-    assert [f.key for f in wide_findings(narrow, wide, 24 * MiB)] == ["single", "single"]
+    assert [f.key for f in wide_findings(narrow, wide, 24 * MiB)] == ["zone", "zone"]
 
 
 def test_zone_sizes_read_as_a_list_so_a_gap_shows():
