@@ -21,7 +21,7 @@ import psutil
 
 from helpers.core.config import LabError
 from helpers.core.env import ARROW_UDF_CONF, spark_default_conf
-from helpers.core.findings import Finding, finding
+from helpers.core.findings import Finding, finding, span
 from helpers.core.processes import process_command, processes_under
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.validate import require_positive
@@ -464,13 +464,10 @@ def bench_table(limit: LimitResult, records: list[BenchRecord]) -> pd.DataFrame:
 PARITY_TOL = 1e-9  # a path "agrees" when no prediction differs from the reference by more
 
 LIMIT_FINDINGS = {
-    "limit": "**{rows_per_s:,.0f} rows/s** with {processes} processes ({rows:,} rows, one round).",
-    "limit_spread": (
-        "**{rows_per_s:,.0f} rows/s** with {processes} processes ({rows:,} rows): the median of "
-        "{n} rounds, which ranged {lo:,.0f}-{hi:,.0f} rows/s ({spread:.0%} apart)."
+    "limit": (
+        "**{rows_per_s:,.0f} rows/s** with {processes} processes on {rows:,} rows (median of "
+        "{rounds}: {range} rows/s); its predictions are {parity} the single-process reference."
     ),
-    "identical": "Its predictions are bit-identical to the single-process reference.",
-    "different": "Its predictions are NOT equal to the single-process reference.",
 }
 
 
@@ -478,57 +475,38 @@ def limit_findings(limit: LimitResult, reference: np.ndarray) -> list[Finding]:
     """The physical limit's throughput (rows/s, the median round, with the range of its rounds)
     and whether its predictions equal `reference` bit for bit."""
     same = np.array_equal(limit.predictions, reference)
-    values = dict(rows_per_s=limit.rows_per_s, processes=limit.processes, rows=limit.rows)
-    if limit.spread is None:
-        first = finding(LIMIT_FINDINGS, "limit", **values)
-    else:
-        lo, hi = limit.rows / max(limit.walls), limit.rows / min(limit.walls)
-        first = finding(
-            LIMIT_FINDINGS, "limit_spread", n=len(limit.walls), lo=lo, hi=hi,
-            spread=limit.spread, **values,
-        )  # fmt: skip
-    return [first, finding(LIMIT_FINDINGS, "identical" if same else "different")]
+    walls = limit.walls or (limit.wall_s,)
+    n = len(walls)
+    return [
+        finding(
+            LIMIT_FINDINGS, "limit", rows_per_s=limit.rows_per_s, processes=limit.processes,
+            rows=limit.rows, rounds=f"{n} round{'s' if n > 1 else ''}",
+            range=span(limit.rows / max(walls), limit.rows / min(walls), "{:,.0f}", "-"),
+            parity="bit-identical to" if same else "NOT equal to",
+        )
+    ]  # fmt: skip
 
 
 BENCH_FINDINGS = {
-    "above_limit": (
-        "No winner in this run: `{best}` measured **{best_ratio:.2f}** of the physical limit, "
-        "above 1.0, which no Spark path can reach: the limit's rounds were disturbed; rerun."
-    ),
-    "closest": (
+    "ranked": (
         "`{best}` came closest to the physical limit: **{best_ratio:.2f}** of it, {gap:.0%} ahead "
-        "of `{second}`, more than the limit's own spread ({spread:.0%} over {rounds} rounds)."
-    ),
-    "tie": (
-        "No clear winner: `{best}` (**{best_ratio:.2f}** of the physical limit) and `{second}` are "
-        "{gap:.0%} apart, inside the limit's own spread ({spread:.0%} over {rounds} rounds): "
-        "rerun with more repeats to rank them."
+        "of `{second}`: {verdict} the limit's own spread ({spread:.0%} over {rounds} rounds)."
     ),
     "unranked": (
-        "`{best}` reached **{best_ratio:.2f}** of the physical limit, the most here; with no "
-        "spread of the limit measured, rerun with repeats before ranking it."
+        "No ranking in this run: `{best}` measured **{best_ratio:.2f}** of the physical limit, "
+        "{why}; rerun."
     ),
-    "slowest": (
-        "The slowest, `{worst}`, reached {worst_ratio:.3f} of the limit: **{factor:.1f}x** fewer "
-        "rows/s than `{best}`."
+    "parity": (
+        "{n_bad} of {n} paths differ from the reference by more than {tol:.0e}{names} (largest "
+        "difference {max_diff:.1e})."
     ),
-    "agree": "All {n} paths agree with the reference (largest difference {max_diff:.1e}).",
-    "disagree": (
-        "{n_bad} of {n} paths differ from the reference by more than {tol:.0e}: {names} "
-        "(largest difference {max_diff:.1e})."
-    ),
-    "unchecked": "The {n} paths' predictions were not compared with the reference (parity off).",
     "best_via_jvm": (
         "`{best}` reads its own rows (no feature crosses the JVM); of the paths Spark feeds, "
         "`{jvm_best}` came closest ({jvm_ratio:.2f})."
     ),
     "cpu": (
-        "`{best}` burned {total:.2f} core-seconds per run, the prediction alone {limit_cpu:.2f}: "
-        "with no idle core it could reach {ceiling:.2f}; it reached {best_ratio:.2f}."
-    ),
-    "cpu_above": (
-        "`{best}` reached {best_ratio:.2f}, above the {ceiling:.2f} its CPU allows ({total:.2f} "
-        "core-seconds against {limit_cpu:.2f} for the prediction): the limit was disturbed; rerun."
+        "`{best}` burned {total:.2f} core-seconds per run, prediction alone {limit_cpu:.2f}, so "
+        "its CPU allows at most {ceiling:.2f}; it reached {best_ratio:.2f}{verdict}."
     ),
 }
 
@@ -542,50 +520,49 @@ def _via_jvm(name: str) -> bool:
         return True
 
 
-def _parity(paths: pd.DataFrame, tol: float) -> Finding:
+def _parity(paths: pd.DataFrame, tol: float) -> list[Finding]:
+    """How many paths differ from the reference by more than `tol`, naming them; no finding when
+    no path was compared (parity off)."""
     diffs = paths["max_abs_diff"].astype(float)
-    n = len(paths)
     if diffs.isna().all():
-        return finding(BENCH_FINDINGS, "unchecked", n=n)
+        return []
     bad = paths.loc[diffs > tol, "name"].tolist()
-    if not bad:
-        return finding(BENCH_FINDINGS, "agree", n=n, max_diff=diffs.max())
-    names = ", ".join(f"`{b}`" for b in bad)
-    return finding(
-        BENCH_FINDINGS, "disagree", n_bad=len(bad), n=n, tol=tol, names=names,
-        max_diff=diffs.max(),
-    )  # fmt: skip
+    names = (": " + ", ".join(f"`{b}`" for b in bad)) if bad else ""
+    return [
+        finding(
+            BENCH_FINDINGS, "parity", n_bad=len(bad), n=len(paths), tol=tol, names=names,
+            max_diff=diffs.max(),
+        )
+    ]  # fmt: skip
 
 
 def bench_findings(
     table: pd.DataFrame, limit: LimitResult | None = None, tol: float = PARITY_TOL
 ) -> list[Finding]:
     """What a `bench_table` (or several concatenated) says, comparing before it asserts: the path
-    closest to the physical limit when it leads the runner-up by more than the spread of `limit`'s
-    rounds (slowest / fastest round - 1), else a tie, and never a winner above 1.0 (noise); the
-    slowest path and its factor in rows/s; parity of every path (max |prediction - reference|
-    within `tol`); then where the best path's gap went (its own rows, or its CPU)."""
+    closest to the physical limit, with its lead over the runner-up against the spread of
+    `limit`'s rounds (slowest / fastest round - 1: more than it, or inside it and so no clear
+    winner); no ranking above 1.0 (noise), without a measured spread or with one path; parity of
+    every path (max |prediction - reference| within `tol`); then where the best path's gap went
+    (its own rows, or its CPU)."""
     paths = table[table["name"] != "physical_limit"]
     ranked = paths.sort_values("ratio_to_limit", ascending=False)
-    best, worst = ranked.iloc[0], ranked.iloc[-1]
+    best = ranked.iloc[0]
     top = dict(best=best["name"], best_ratio=best["ratio_to_limit"])
     spread = None if limit is None else limit.spread
     if best["ratio_to_limit"] > 1.0:
-        out = [finding(BENCH_FINDINGS, "above_limit", **top)]
+        why = "above 1.0, which no Spark path can reach: the limit's rounds were disturbed"
+        out = [finding(BENCH_FINDINGS, "unranked", why=why, **top)]
     elif len(ranked) < 2 or spread is None:
-        out = [finding(BENCH_FINDINGS, "unranked", **top)]
+        why = "the only path timed" if len(ranked) < 2 else "with no spread of the limit measured"
+        out = [finding(BENCH_FINDINGS, "unranked", why=why, **top)]
     else:
         second = ranked.iloc[1]
         gap = best["ratio_to_limit"] / second["ratio_to_limit"] - 1
-        key = "tie" if gap <= spread else "closest"
-        out = [finding(BENCH_FINDINGS, key, second=second["name"], gap=gap, spread=spread,
-                       rounds=len(limit.walls), **top)]  # fmt: skip
-    if len(ranked) > 2:
-        speed = "rows_per_s" if "rows_per_s" in ranked else "ratio_to_limit"
-        out.append(finding(BENCH_FINDINGS, "slowest", best=best["name"], worst=worst["name"],
-                           worst_ratio=worst["ratio_to_limit"],
-                           factor=best[speed] / worst[speed]))  # fmt: skip
-    out.append(_parity(paths, tol))
+        verdict = "no clear winner, inside" if gap <= spread else "more than"
+        out = [finding(BENCH_FINDINGS, "ranked", second=second["name"], gap=gap, spread=spread,
+                       rounds=len(limit.walls), verdict=verdict, **top)]  # fmt: skip
+    out += _parity(paths, tol)
     via_jvm = ranked[[_via_jvm(n) for n in ranked["name"]]]
     limit_row_ = table[table["name"] == "physical_limit"]
     if not _via_jvm(best["name"]) and len(via_jvm):
@@ -599,27 +576,20 @@ def bench_findings(
         above = best["ratio_to_limit"] > best["cpu_ceiling"] + 0.02
         out.append(
             finding(
-                BENCH_FINDINGS, "cpu_above" if above else "cpu", best=best["name"],
+                BENCH_FINDINGS, "cpu", best=best["name"],
                 total=best["jvm_cpu_s"] + best["python_cpu_s"],
                 limit_cpu=limit_row_["python_cpu_s"].iloc[0], ceiling=best["cpu_ceiling"],
                 best_ratio=best["ratio_to_limit"],
+                verdict=": the limit was disturbed, rerun" if above else "",
             )
         )  # fmt: skip
     return out
 
 
 CHANGE_FINDINGS = {
-    "slower": (
+    "change": (
         "**{variant}** ran at **{ratio:.2f}×** the rows/s of {original} (runs {lo:.2f}–{hi:.2f}×): "
-        "the edit costs {cost:.0%}."
-    ),
-    "faster": (
-        "**{variant}** ran at **{ratio:.2f}×** the rows/s of {original} (runs {lo:.2f}–{hi:.2f}×): "
-        "the edit gains {gain:.0%}."
-    ),
-    "same": (
-        "{variant} ran at {ratio:.2f}× the rows/s of {original}, inside their runs' spread "
-        "({lo:.2f}–{hi:.2f}×): no measurable difference; rerun with more repeats or a bigger edit."
+        "{verdict}."
     ),
 }
 
@@ -639,15 +609,16 @@ def change_findings(
     v_walls, o_walls = v.walls or (v.wall_s,), o.walls or (o.wall_s,)
     ratio = o.wall_s / v.wall_s  # same rows: rows/s ratio = inverse wall ratio
     lo, hi = min(o_walls) / max(v_walls), max(o_walls) / min(v_walls)
-    names = dict(variant=variant, original=original, ratio=ratio, lo=lo, hi=hi)
     if hi < 1.0:
-        out = [finding(CHANGE_FINDINGS, "slower", cost=1 - ratio, **names)]
+        verdict = f"the edit costs {1 - ratio:.0%}"
     elif lo > 1.0:
-        out = [finding(CHANGE_FINDINGS, "faster", gain=ratio - 1, **names)]
+        verdict = f"the edit gains {ratio - 1:.0%}"
     else:
-        out = [finding(CHANGE_FINDINGS, "same", **names)]
+        verdict = "inside their runs' spread, no measurable difference; rerun with more repeats"
+    out = [finding(CHANGE_FINDINGS, "change", variant=variant, original=original, ratio=ratio,
+                   lo=lo, hi=hi, verdict=verdict)]  # fmt: skip
     paths = pd.DataFrame([{"name": r.name, "max_abs_diff": r.max_abs_diff} for r in (v, o)])
-    return out + [_parity(paths, tol)]
+    return out + _parity(paths, tol)
 
 
 # ---- wall time with and without a profiler ------------------------------------------------------

@@ -38,7 +38,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.core.config import LabError, atomic_write_bytes
-from helpers.core.findings import Finding, finding
+from helpers.core.findings import Finding, finding, span
 from helpers.core.session import ARROW_JAVA_FLAGS, worker_profiler_conf
 from helpers.measure.executor_metrics import (
     FAST_POLL,
@@ -495,28 +495,17 @@ def finish(run: ClusterRun, shared_dir, timeout: float = 60.0) -> ClusterRun:
 # ---- findings: what notebook 09 says about the executors ----------------------------------------
 
 EXECUTOR_FINDINGS = {
-    "executor": (
-        "**Executor {executor}** (JVM PID {jvm_pid}): {tasks} tasks, {task_s:.2f} s of task time; "
-        "its Python workers were sampled for {python_s:.2f} s ({off_cpu:.0%} off-CPU), its JVM "
-        "task threads for {jvm_s:.2f} s; widest on-CPU Python leaf `{leaf}`."
+    "executors": (
+        "**Python workers were off-CPU {off_cpu} of their sampled time on executors "
+        "{executors}**; the widest on-CPU Python leaf was `{leaf}`."
     ),
     "no_jfr": (
         "Executors {executors} left no JFR dump in the shared folder, so their JVM side is "
         "missing: the JVM dumps only when it exits normally."
     ),
-    "balanced": (
-        "No straggler: the slowest task took {worst:.2f}× its stage's median ({tasks} tasks over "
-        "{executors} executors)."
-    ),
-    "stragglers": (
-        "{count} straggler(s): the slowest task ({task_s:.2f} s on executor {executor}) took "
-        "{worst:.2f}× its stage's median."
-    ),
-    "python_rss": (
-        "Spark's own meter (`ProcessTreePythonRSSMemory`, executor metrics over REST) saw at most "
-        "{max_mib:.0f} MiB of Python processes (daemon + workers) on one executor "
-        "(executor {executor}), and the executor JVM's RSS (`ProcessTreeJVMRSSMemory`) peaked at "
-        "{jvm_mib:.0f} MiB."
+    "tasks": (
+        "{stragglers}: the slowest task ({task_s:.2f} s on executor {executor}) took "
+        "{worst:.2f}× its stage's median ({tasks} tasks over {executors} executors)."
     ),
 }
 
@@ -530,119 +519,41 @@ def _widest_leaf(stacks: dict) -> str:
     return max(leaves, key=leaves.get) if leaves else "none"
 
 
+def _off_cpu(stacks: dict) -> float:
+    total = sum(stacks.values())
+    return sum(w for s, w in stacks.items() if s.endswith("[off-cpu]")) / total if total else 0.0
+
+
 def executor_findings(run: ClusterRun) -> list[Finding]:
-    """Per executor: tasks, task time, sampled Python and JVM seconds, off-CPU share, widest
-    Python leaf; missing JFR dumps; stragglers (REST task times against their stage's median);
-    the largest Python RSS and JVM RSS peaks from Spark's executor metrics."""
+    """The range over executors of the off-CPU share of their Python workers' sampled time, and
+    the widest on-CPU Python leaf of all; executors that left no JFR dump; stragglers (REST task
+    times against their stage's median: how many, and the slowest task). Per-executor tasks,
+    sampled seconds and memory peaks are the table and charts beside it."""
     out = []
-    tasks = run.tasks
-    for eid, ev in sorted(run.evidence.items()):
-        py = ev.python(run.since, run.until)
-        total = sum(py.values())
-        off = sum(w for s, w in py.items() if s.endswith("[off-cpu]"))
-        mine = tasks[tasks.executor == eid] if len(tasks) else tasks
+    per = run.per_executor("python")
+    if per:
+        off = [_off_cpu(py) for py in per.values()]
         out.append(
             finding(
-                EXECUTOR_FINDINGS,
-                "executor",
-                executor=eid,
-                jvm_pid=ev.jvm_pid,
-                tasks=len(mine),
-                task_s=float(mine.duration_s.sum()) if len(mine) else 0.0,
-                python_s=total / 1e6,
-                off_cpu=off / total if total else 0.0,
-                jvm_s=sum(ev.jvm.values()) / 1e6,
-                leaf=_widest_leaf(py),
+                EXECUTOR_FINDINGS, "executors", off_cpu=span(min(off), max(off)),
+                off_lo=min(off), off_hi=max(off), executors=", ".join(per),
+                leaf=_widest_leaf(merge(*per.values())),
             )
-        )
+        )  # fmt: skip
     if run.missing_jfr:
         out.append(finding(EXECUTOR_FINDINGS, "no_jfr", executors=", ".join(run.missing_jfr)))
+    tasks = run.tasks
     if len(tasks):
         worst = tasks.loc[tasks.vs_median.fillna(0).idxmax()]
-        if tasks.straggler.any():
-            out.append(
-                finding(
-                    EXECUTOR_FINDINGS,
-                    "stragglers",
-                    count=int(tasks.straggler.sum()),
-                    task_s=float(worst.duration_s),
-                    executor=worst.executor,
-                    worst=float(worst.vs_median),
-                )
-            )
-        else:
-            out.append(
-                finding(
-                    EXECUTOR_FINDINGS,
-                    "balanced",
-                    worst=float(worst.vs_median) if worst.vs_median == worst.vs_median else 1.0,
-                    tasks=len(tasks),
-                    executors=tasks.executor.nunique(),
-                )
-            )
-    mem = run.memory
-    py_rss = mem[mem.metric == "ProcessTreePythonRSSMemory"] if len(mem) else mem
-    if len(py_rss):
-        top = py_rss.loc[py_rss.bytes.idxmax()]
-        jvm = mem[mem.metric == "ProcessTreeJVMRSSMemory"].bytes
+        count = int(tasks.straggler.sum())
         out.append(
             finding(
-                EXECUTOR_FINDINGS,
-                "python_rss",
-                max_mib=top.bytes / 2**20,
-                executor=top.executor,
-                jvm_mib=float(jvm.max()) / 2**20 if len(jvm) else 0.0,
+                EXECUTOR_FINDINGS, "tasks",
+                stragglers=f"{count} straggler{'s' if count > 1 else ''}" if count
+                else "No straggler",
+                count=count, task_s=float(worst.duration_s), executor=worst.executor,
+                worst=float(worst.vs_median) if worst.vs_median == worst.vs_median else 1.0,
+                tasks=len(tasks), executors=tasks.executor.nunique(),
             )
-        )
-    return out
-
-
-MEMRAY_FINDINGS = {
-    "memray_peak": (
-        "**Executor {executor}**: memray saw its Python workers' heap peak at {peak_mib:.1f} MiB "
-        "in one task ({tasks} tasks in {workers} worker process(es)); the widest allocation "
-        "site live at that peak was `{site}` ({site_mib:.1f} MiB)."
-    ),
-    "memray_at_once": (
-        "On executor {executor}, {at_once} tasks recorded at the same time: their peaks add up to "
-        "at most {bound_mib:.1f} MiB of Python heap at once."
-    ),
-    "memray_none": (
-        "Executor {executor} sent back no memray capture of this job: no Python task of it ran "
-        "there."
-    ),
-}
-
-
-def memray_findings(table: pd.DataFrame) -> list[Finding]:
-    """What `memray_peaks` found, per executor (keys of MEMRAY_FINDINGS, values in MiB): the
-    largest task's heap peak with the widest site at it, the bound when tasks overlapped on one
-    executor (several cores), or that an executor ran no Python task of the job."""
-    out = []
-    for r in table.itertuples():
-        if not r.tasks:
-            out.append(finding(MEMRAY_FINDINGS, "memray_none", executor=r.executor))
-            continue
-        out.append(
-            finding(
-                MEMRAY_FINDINGS,
-                "memray_peak",
-                executor=r.executor,
-                peak_mib=r.peak_bytes / 2**20,
-                tasks=int(r.tasks),
-                workers=int(r.workers),
-                site=r.top_site or "unknown",
-                site_mib=r.top_site_bytes / 2**20,
-            )
-        )
-        if r.concurrent_tasks > 1:
-            out.append(
-                finding(
-                    MEMRAY_FINDINGS,
-                    "memray_at_once",
-                    executor=r.executor,
-                    at_once=int(r.concurrent_tasks),
-                    bound_mib=r.concurrent_peak_bytes / 2**20,
-                )
-            )
+        )  # fmt: skip
     return out

@@ -371,14 +371,6 @@ HIERARCHY_FINDINGS = {
         "**memray captured no task**, so the heap peak is unknown; the worker's RSS rose "
         "{rss_mib:.1f} MiB ({rss_factor:.1f}× one raw batch of {raw_mib:.1f} MiB)."
     ),
-    "arrow_this_job": (
-        "In the JVM, the Arrow allocator peaked at {arrow_mib:.1f} MiB ({arrow_factor:.1f}× the "
-        "raw batch) during this job."
-    ),
-    "arrow_earlier_job": (
-        "The JVM Arrow allocator's high-water mark ({arrow_mib:.1f} MiB) did not rise during this "
-        "job: it belongs to an earlier job."
-    ),
 }
 
 
@@ -424,26 +416,18 @@ def memory_hierarchy(run: MemoryRun) -> pd.DataFrame:
 
 def hierarchy_findings(run: MemoryRun) -> list[Finding]:
     """What `memory_hierarchy(run)` found, in MiB and factors over the raw batch (keys of
-    HIERARCHY_FINDINGS): the Python heap peak and RSS rise (or no capture), then the Arrow
-    allocator's peak (this job's, or an earlier job's high-water mark)."""
+    HIERARCHY_FINDINGS): the Python heap peak and RSS rise, or that memray captured no task. The
+    Arrow allocator's peak, and whether it is this job's, is the table's own row."""
     h = memory_hierarchy(run)
     by_layer = h.set_index("layer")
     heap, rss = by_layer.loc[PY_HEAP_ROW], by_layer.loc[RSS_RISE_ROW]
-    arrow = h[h.layer.str.startswith(ARROW_PEAK_ROW)].iloc[0]
     t = HIERARCHY_FINDINGS
     values = {"rss_mib": float(rss.bytes) / MiB, "raw_mib": float(h.bytes.iloc[0]) / MiB}
     if run.captures.empty:
-        out = [finding(t, "no_capture", rss_factor=float(rss.factor_vs_raw), **values)]
-    else:
-        heap_values = {"heap_mib": heap.bytes / MiB, "heap_factor": heap.factor_vs_raw}
-        batch = h.attrs["batch_rows"]
-        out = [finding(t, "python_heap", batch_rows=batch, **_floats(heap_values), **values)]
-    arrow_key = "arrow_this_job" if run.arrow_peak_is_this_job else "arrow_earlier_job"
-    arrow_values = {"arrow_mib": arrow.bytes / MiB, "arrow_factor": arrow.factor_vs_raw}
-    if arrow_key == "arrow_earlier_job":
-        arrow_values.pop("arrow_factor")
-    out.append(finding(t, arrow_key, **_floats(arrow_values)))
-    return out
+        return [finding(t, "no_capture", rss_factor=float(rss.factor_vs_raw), **values)]
+    heap_values = {"heap_mib": heap.bytes / MiB, "heap_factor": heap.factor_vs_raw}
+    batch = h.attrs["batch_rows"]
+    return [finding(t, "python_heap", batch_rows=batch, **_floats(heap_values), **values)]
 
 
 def _floats(values: dict) -> dict:
@@ -497,25 +481,11 @@ BATCH_FINDINGS = {
         "A line through the peaks puts {fixed_mib:.1f} MiB at zero rows: {lo_fixed:.0%} of the "
         "peak at {lo:,} rows, {hi_fixed:.0%} at {hi:,}."
     ),
-    "no_fixed_part": (
-        "A line through the peaks puts {fixed_mib:.1f} MiB at zero rows: no fixed part "
-        "measurable in this run."
-    ),
-    "rss_in_order": (
-        "The worker's RSS rose {rises} MiB at {sizes} rows per batch: in the order of the batch, "
-        "as the heap peak."
-    ),
-    "rss_out_of_order": (
-        "The worker's RSS rose {rises} MiB at {sizes} rows per batch: not in the order of the "
-        "batch. RSS counts the pages a worker already holds from earlier tasks (pymalloc arenas, "
-        "glibc's free lists, Arrow's pool), which a later batch reuses without a rise; the heap "
-        "peak above is what one batch needs."
-    ),
-    "captures": "Each job ran {tasks} task(s) in {workers} worker process(es), one capture each.",
-    "captures_varied": (
-        "The jobs ran {tasks_min} to {tasks_max} tasks in {workers_min} to {workers_max} "
-        "worker processes (one capture per task)."
-    ),
+    "rss": "The worker's RSS rose {rises} MiB at {sizes} rows per batch: {order}.",
+}
+RSS_ORDER = {
+    True: "in the order of the batch, as the heap peak",
+    False: "not in the order of the batch, as later batches reuse pages kept from earlier tasks",
 }
 
 
@@ -532,9 +502,8 @@ def fixed_memory(table: pd.DataFrame) -> float:
 def batch_size_findings(table: pd.DataFrame) -> list[Finding]:
     """What `peaks_by_batch_size` found (keys of BATCH_FINDINGS): the Python task's heap peak
     (MiB, and its factor over one raw batch) at the smallest and largest batch; the fixed part
-    (`fixed_memory`, MiB) and its share of both peaks, or that none is measurable (intercept
-    <= 0); whether the worker's RSS rise follows the batch size; the tasks and worker processes
-    memray captured per job."""
+    (`fixed_memory`, MiB) and its share of both peaks (0% when the intercept is <= 0: none
+    measurable); whether the worker's RSS rise follows the batch size (RSS_ORDER)."""
     if table.empty:
         raise LabError("No runs in the table: run memory_run for a few batch sizes first.")
     p = table.set_index("batch_size")
@@ -547,37 +516,28 @@ def batch_size_findings(table: pd.DataFrame) -> list[Finding]:
     }
     out = [finding(BATCH_FINDINGS, "peak_range", lo=lo, hi=hi, **_floats(numbers))]
     fixed = fixed_memory(table)
-    if fixed > 0:
+    if fixed == fixed:  # two runs or more: a line through the peaks
         shares = {
-            "lo_fixed": min(fixed / p.loc[lo, "python_peak_bytes"], 1.0),
-            "hi_fixed": min(fixed / p.loc[hi, "python_peak_bytes"], 1.0),
+            f"{k}_fixed": min(max(fixed, 0.0) / p.loc[b, "python_peak_bytes"], 1.0)
+            for k, b in (("lo", lo), ("hi", hi))
         }
         out.append(
             finding(
                 BATCH_FINDINGS, "fixed_part", fixed_mib=fixed / MiB, lo=lo, hi=hi, **_floats(shares)
             )
         )
-    elif fixed == fixed:
-        out.append(finding(BATCH_FINDINGS, "no_fixed_part", fixed_mib=fixed / MiB))
     if "worker_rss_rise_bytes" in p.columns and p.worker_rss_rise_bytes.notna().all():
         rise = (p.worker_rss_rise_bytes.sort_index() / MiB).tolist()
         ordered = all(b >= a for a, b in zip(rise, rise[1:]))
         out.append(
             finding(
                 BATCH_FINDINGS,
-                "rss_in_order" if ordered else "rss_out_of_order",
+                "rss",
                 rises=", ".join(f"{r:.1f}" for r in rise),
                 sizes=", ".join(f"{b:,}" for b in sorted(p.index)),
+                order=RSS_ORDER[ordered],
             )
         )
-    tasks, workers = p.tasks.astype(int), p.python_workers.astype(int)
-    if tasks.nunique() == 1 and workers.nunique() == 1:
-        counts = {"tasks": tasks.iloc[0], "workers": workers.iloc[0]}
-        out.append(finding(BATCH_FINDINGS, "captures", **_ints(counts)))
-    else:
-        counts = {"tasks_min": tasks.min(), "tasks_max": tasks.max()}
-        counts |= {"workers_min": workers.min(), "workers_max": workers.max()}
-        out.append(finding(BATCH_FINDINGS, "captures_varied", **_ints(counts)))
     return out
 
 
@@ -614,32 +574,25 @@ def peaks_by_scenario(runs: list[MemoryRun], layers=SCENARIO_LAYERS) -> pd.DataF
 
 
 SCENARIO_FINDINGS = {
-    "heap_less": (
-        "**mapInArrow's heap peak was {saved_mib:.1f} MiB below mapInPandas's** ({arrow_heap:.1f} "
-        "vs {pandas_heap:.1f} MiB): {batches:.1f}× one raw batch ({raw_mib:.1f} MiB), about the "
-        "Arrow -> pandas copy mapInArrow skips."
+    "heap": (
+        "**mapInArrow's heap peak was {diff_mib:.1f} MiB {direction} mapInPandas's** "
+        "({arrow_heap:.1f} vs {pandas_heap:.1f} MiB), {batches:.1f}× one raw batch "
+        "({raw_mib:.1f} MiB): {verdict}."
     ),
-    "heap_less_partly": (
-        "**mapInArrow's heap peak was {saved_mib:.1f} MiB below mapInPandas's** ({arrow_heap:.1f} "
-        "vs {pandas_heap:.1f} MiB): only {batches:.1f}× one raw batch ({raw_mib:.1f} MiB), less "
-        "than the whole copy it skips, so the peak is set by another moment of the task."
-    ),
-    "heap_not_less": (
-        "**mapInArrow's heap peak was not lower** ({arrow_heap:.1f} vs {pandas_heap:.1f} MiB for "
-        "mapInPandas, one raw batch {raw_mib:.1f} MiB)."
-    ),
-    "meters_differ": (
-        "Sampled every 50 ms, the JVM's Arrow allocator peaked at {pandas_alloc:.1f} MiB while the "
-        "NIO direct pool reached {pandas_direct:.1f}: Arrow's buffers are not NIO buffers."
-    ),
-    "meters_direct_higher": (
-        "Sampled every 50 ms, the NIO direct pool peaked at {pandas_direct:.1f} MiB, above the "
-        "Arrow allocator's {pandas_alloc:.1f}: it counts other buffers, not Arrow's."
-    ),
-    "meters_close": (
+    "meters": (
         "Sampled every 50 ms, the JVM's Arrow allocator peaked at {pandas_alloc:.1f} MiB and the "
-        "NIO direct pool at {pandas_direct:.1f}: within 10% in this run."
+        "NIO direct pool at {pandas_direct:.1f}: {verdict}."
     ),
+}
+HEAP_VERDICT = {
+    "copy": "about the Arrow -> pandas copy mapInArrow skips",
+    "part": "less than the whole copy it skips, so another moment of the task sets the peak",
+    "none": "skipping that copy did not lower it in this run",
+}
+METER_VERDICT = {
+    "differ": "Arrow's buffers are not NIO buffers",
+    "direct_higher": "the pool counts other buffers, not Arrow's",
+    "close": "within 10% in this run",
 }
 
 
@@ -647,9 +600,10 @@ def scenario_findings(
     table: pd.DataFrame, pandas: str = "map_in_pandas", arrow: str = "map_in_arrow"
 ) -> list[Finding]:
     """What `peaks_by_scenario` found for a mapInPandas and a mapInArrow run (keys of
-    SCENARIO_FINDINGS, values in MiB): how far mapInArrow's heap peak was below mapInPandas's, in
-    raw batches (>= 0.5: about the skipped Arrow -> pandas copy; below: only part of it; none);
-    the Arrow allocator's peak against the NIO direct pool's (mapInPandas run)."""
+    SCENARIO_FINDINGS, values in MiB): how far mapInArrow's heap peak was below (or above)
+    mapInPandas's, in raw batches (below by >= 0.5: about the skipped Arrow -> pandas copy; below
+    by less: only part of it; not below: none; HEAP_VERDICT); the Arrow allocator's peak against
+    the NIO direct pool's (mapInPandas run; METER_VERDICT)."""
     missing = [c for c in (pandas, arrow) if c not in table.columns]
     if missing:
         raise LabError(f"No run of {', '.join(missing)} in the table (columns: {list(table)}).")
@@ -660,21 +614,24 @@ def scenario_findings(
     meters = _floats(
         {"pandas_alloc": alloc[pandas], "pandas_direct": table.loc["JVM direct pool (NIO)", pandas]}
     )
+    batches = abs(saved) / raw
     if saved > 0:
-        batches = saved / raw
-        heap_key = "heap_less" if batches >= 0.5 else "heap_less_partly"
-        heaps |= {"saved_mib": saved, "batches": batches}
+        heap_verdict = HEAP_VERDICT["copy" if batches >= 0.5 else "part"]
     else:
-        heap_key = "heap_not_less"
+        heap_verdict = HEAP_VERDICT["none"]
+    direction = "below" if saved > 0 else "above" if saved < 0 else "not below"
     alloc_mib, direct_mib = meters["pandas_alloc"], meters["pandas_direct"]
     if abs(direct_mib - alloc_mib) <= 0.1 * max(alloc_mib, direct_mib):
-        meter_key = "meters_close"
+        meter_verdict = METER_VERDICT["close"]
     else:
-        meter_key = "meters_differ" if direct_mib < alloc_mib else "meters_direct_higher"
+        meter_verdict = METER_VERDICT["differ" if direct_mib < alloc_mib else "direct_higher"]
     return [
-        finding(SCENARIO_FINDINGS, heap_key, **heaps),
-        finding(SCENARIO_FINDINGS, meter_key, **meters),
-    ]
+        finding(
+            SCENARIO_FINDINGS, "heap", diff_mib=abs(saved), direction=direction, batches=batches,
+            verdict=heap_verdict, **heaps,
+        ),
+        finding(SCENARIO_FINDINGS, "meters", verdict=meter_verdict, **meters),
+    ]  # fmt: skip
 
 
 # ---- 3b. Spark's own meter next to the kit's (local mode) ---------------------------------------

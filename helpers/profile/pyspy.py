@@ -367,25 +367,19 @@ PYSPY_FINDINGS = {
         "the Python view."
     ),
     "native": (
-        "**{native_share:.0%} of py-spy's on-CPU samples ended in native code** and "
-        "{python_share:.0%} in Python bytecode."
-    ),
-    "predict": (
-        "Inside `predict`, {lightgbm_share:.0%} of the time is LightGBM's own C++ "
-        "(`lib_lightgbm.so`: tree traversal){rest}."
+        "**{native_share:.0%} of py-spy's on-CPU samples ended in native code**, "
+        "{python_share:.0%} in Python bytecode; inside `predict`, {lightgbm_share:.0%} is "
+        "LightGBM's C++ (`lib_lightgbm.so`: tree traversal)."
     ),
     "cost": (
         "Its price: best run with py-spy / without = **{ratio:.2f}** against {sampler_ratio:.3f} "
-        "for the in-process sampler, beyond the noise (±{noise:.0%}): use it for one run."
+        "for the in-process sampler, noise ±{noise:.0%}: {verdict}."
     ),
-    "cost_not_higher": (
-        "Its price: best run with py-spy / without = **{ratio:.2f}** against {sampler_ratio:.3f} "
-        "for the in-process sampler: not more than the sampler, beyond the noise (±{noise:.0%})."
-    ),
-    "cost_noise": (
-        "Its price: best run with py-spy / without = {ratio:.2f} against {sampler_ratio:.3f} for "
-        "the in-process sampler, a gap inside the noise (±{noise:.0%}): rerun to compare."
-    ),
+}
+COST_VERDICT = {
+    "more": "more, beyond the noise, so use it for one run",
+    "not_more": "not more than the sampler, beyond the noise",
+    "noise": "a gap inside the noise, so rerun to compare",
 }
 
 
@@ -395,12 +389,12 @@ def pyspy_findings(
     sampler_ratio: float | OverheadResult,
     why: str = "",
 ) -> list[Finding]:
-    """What one py-spy recording found: the native and Python shares of its samples, LightGBM's
-    library share inside `predict`, and its wall-time ratio (with / without
-    py-spy) next to the in-process sampler's (`sampler_ratio`: a ratio, or the sampler's
-    OverheadResult whose run-to-run noise then widens the band): more, not more, or within the
-    noise. Without a
-    recording (`spy` None), one finding saying why py-spy could not run (`why`)."""
+    """What one py-spy recording found: the native and Python shares of its samples with
+    LightGBM's library share inside `predict`, and its wall-time ratio (with / without py-spy)
+    next to the in-process sampler's (`sampler_ratio`: a ratio, or the sampler's OverheadResult
+    whose run-to-run noise then widens the band): more, not more, or within the noise
+    (COST_VERDICT). Without a recording (`spy` None), one finding saying why py-spy could not run
+    (`why`)."""
     if spy is None or cost is None:
         return [finding(PYSPY_FINDINGS, "skipped", why=why or "not run")]
     noise = max(spread(cost.unprofiled_s), spread(cost.profiled_s))
@@ -409,7 +403,7 @@ def pyspy_findings(
         noise = max(noise, spread(sampler.unprofiled_s), spread(sampler.profiled_s))
         sampler_ratio = sampler.ratio
     gap = cost.ratio - sampler_ratio
-    cost_key = "cost" if gap > noise else "cost_not_higher" if -gap > noise else "cost_noise"
+    verdict = COST_VERDICT["more" if gap > noise else "not_more" if -gap > noise else "noise"]
     inside = library_table(spy.stacks, under=PREDICT_FRAME)
     share = float(inside[inside.library.str.contains("lightgbm")].share.sum())
     libs = library_table(spy.stacks)
@@ -419,14 +413,14 @@ def pyspy_findings(
             "native",
             native_share=native_share(spy.stacks),
             python_share=float(libs[~libs.native].share.sum()),
+            lightgbm_share=share,
         ),
         finding(
             PYSPY_FINDINGS,
-            "predict",
-            lightgbm_share=share,
-            rest="" if share >= 0.995 else ", the rest is the glue around it",
-        ),
-        finding(
-            PYSPY_FINDINGS, cost_key, ratio=cost.ratio, sampler_ratio=sampler_ratio, noise=noise
+            "cost",
+            ratio=cost.ratio,
+            sampler_ratio=sampler_ratio,
+            noise=noise,
+            verdict=verdict,
         ),
     ]

@@ -37,7 +37,7 @@ import pandas as pd
 
 from helpers.core.config import LabError, atomic_write_bytes
 from helpers.core.findings import Finding, finding, span
-from helpers.core.lines import has, installed_pyspark
+from helpers.core.lines import installed_pyspark
 from helpers.core.progress import Progress, Sink, as_progress
 from helpers.core.session import PROFILER_DAEMON, jvm_pid
 from helpers.core.validate import require_positive
@@ -64,7 +64,6 @@ from helpers.profile.pyspy import native_share, spread
 from helpers.profile.stacks import (
     merge,
     read_collapsed,
-    total_share,
     write_collapsed,
 )
 
@@ -373,74 +372,32 @@ def result_record(result: ProfileResult) -> dict:
 # ---- findings: what notebook 05 says about this run -------------------------------------------
 
 INVALIDATE_FRAME = "invalidate_caches (importlib/__init__.py)"
-INVALIDATE_NOTABLE = 0.05  # a share of sampled worker time worth a sentence
 
 PROFILE_FINDINGS = {
-    "prediction_range": (
-        "**Prediction was {hi:.0%} of busy worker time in {hi_path}, {lo:.0%} in {lo_path}**; "
-        "the workers waited {wait} of sampled time (table above)."
+    "prediction": (
+        "**Prediction was {share} of busy worker time ({paths})**; the workers waited {wait} of "
+        "sampled time (table above)."
     ),
-    "prediction_one": (
-        "**Prediction was {hi:.0%} of busy worker time in {hi_path}**; the workers waited "
-        "{wait_lo:.0%} of sampled time (table above)."
-    ),
-    "leaves": "Widest on-CPU leaves of {scenario}: {leaves}.",
-    "no_python": (
-        "{scenario} scores inside the JVM, without Arrow batches: its {tasks} Python task files "
-        "hold no inference."
-    ),
-    "invalidate_caches": (
-        "`importlib.invalidate_caches()` took **{share:.0%}** of sampled worker time in "
-        "{scenario}: a fixed per-task cost (Spark {version} calls it {when})."
-    ),
-    "invalidate_small": (
-        "`importlib.invalidate_caches()` took at most {share:.1%} of sampled worker time (Spark "
-        "{version} calls it {when})."
-    ),
+    "none": "No {what} in this run's window ({paths}).",
     "jvm_wait_range": (
         "**JVM task threads waited for the Python worker in {span} of their samples** ({paths})."
     ),
-    "writer_thread": (
-        "This Spark ({version}) runs two threads per Python runner ({threads}): a writer thread "
-        "blocks in socket writes, the task thread in socket reads ({read:.0%} of samples)."
+    "runner": (
+        "This Spark ({version}) feeds each Python worker from {feeder}; socket reads took "
+        "{read:.0%} of samples, epoll {poll:.0%}."
     ),
-    "single_thread": (
-        "This Spark ({version}) runs one task thread per Python runner: it writes batches ahead "
-        "and waits on a non-blocking channel, in epoll {poll:.0%} and socket reads {read:.0%}."
-    ),
-    "jvm_only": (
-        "{scenario} (no Python worker): prediction (JNI) **{prediction:.0%}** of task-thread "
-        "samples; widest leaf `{leaf}` ({leaf_share:.0%})."
-    ),
-    "no_jvm": "{scenario}: no JFR samples of the task threads in this run's window.",
     "sampler_cost": (
         "**The worker sampler used {sampler_share:.1%} of the profiled tasks' time** "
         "({sampler_ms:.0f} ms of CPU in {busy_s:.2f} s)."
     ),
     "wall_cost": (
-        "Wall time with / without it: **{ratio:.3f}**, outside the run-to-run noise (±{noise:.1%})."
+        "Wall time with / without it: {ratio:.3f}, {verdict} (±{noise:.1%}); JFR on / off: "
+        "{jfr_ratio:.3f} (noise ±{jfr_noise:.1%})."
     ),
-    "wall_noise": (
-        "Wall time with / without it: {ratio:.3f}, inside the run-to-run noise (±{noise:.1%}): "
-        "no measurable cost in this run."
-    ),
-    "jfr_cost": "JFR on / off: {ratio:.3f} (noise ±{noise:.1%}).",
-    "change_seen": (
-        "**`{frame}` took {after:.1%} of sampled worker time after the change**, {before:.1%} "
-        "before: the graph shows the edit."
-    ),
-    "change_unseen": (
-        "**`{frame}` took {after:.1%} of sampled worker time after the change** and {before:.1%} "
-        "before: too small to see at this scale."
-    ),
-    "change_time": (
-        "Sampled worker time: {before_s:.2f} s before, {after_s:.2f} s after ({change:+.0%}; one "
-        "run each, so the share is the steadier number)."
-    ),
-    "change_time_against": (
-        "Sampled worker time: {before_s:.2f} s before, {after_s:.2f} s after ({change:+.0%}): the "
-        "edit added work, yet the total shrank, so one run each varies more than the edit costs; "
-        "read the share, not the width."
+    "change": (
+        "**`{frame}` took {after:.1%} of sampled worker time after the change, {before:.1%} "
+        "before**: {seen}; in all {before_s:.2f} → {after_s:.2f} s ({change:+.0%}{despite}, one "
+        "run each)."
     ),
 }
 
@@ -459,21 +416,19 @@ def function_share(stacks: dict, function: str) -> float:
 def change_findings(before: ProfileResult, after: ProfileResult, function: str) -> list[Finding]:
     """A learner's edit, measured: the share of sampled worker time with `function` on the stack
     before and after (seen when it grew by more than CHANGE_VISIBLE), and the sampled seconds of
-    both runs (`change_time_against` when the edit shows yet the total shrank: noise)."""
+    both runs (noting when the edit shows yet the total shrank: one run each varies more)."""
     b, a = function_share(before.python, function), function_share(after.python, function)
-    key = "change_seen" if a - b > CHANGE_VISIBLE else "change_unseen"
+    seen = a - b > CHANGE_VISIBLE
     change = after.python_s / before.python_s - 1 if before.python_s else 0.0
-    against = key == "change_seen" and change < 0  # more work on the stack, less time in all
+    against = seen and change < 0  # more work on the stack, less time in all
     return [
-        finding(PROFILE_FINDINGS, key, frame=function, before=b, after=a),
         finding(
-            PROFILE_FINDINGS,
-            "change_time_against" if against else "change_time",
-            before_s=before.python_s,
-            after_s=after.python_s,
-            change=change,
-        ),
-    ]
+            PROFILE_FINDINGS, "change", frame=function, before=b, after=a,
+            seen="the graph shows the edit" if seen else "too small to see",
+            before_s=before.python_s, after_s=after.python_s, change=change,
+            despite=" though the edit added work" if against else "",
+        )
+    ]  # fmt: skip
 
 
 def top_leaves(stacks: dict, n: int = 3) -> str:
@@ -517,119 +472,76 @@ def _version(spark_version: str | None) -> str:
     return spark_version or installed_pyspark()
 
 
-def _invalidate_when(version: str) -> str:
-    if has("conditional_invalidate_caches", version):
-        return "only when a task changed `sys.path`"
-    return "at the start of every task"
-
-
 def python_findings(results, spark_version: str | None = None) -> list[Finding]:
-    """The Python workers' side of a set of ProfileResults: the highest and lowest prediction share
-    of sampled worker time, the widest on-CPU leaves of the first path, a path without Python
-    tasks, and the largest share `invalidate_caches()` took (named a per-task cost above 5 %),
-    with when this Spark calls it (`spark_version`, default the installed pyspark)."""
+    """The Python workers' side of a set of ProfileResults: the range of the prediction share of
+    busy worker time (highest path first) and of the share of sampled time the workers waited;
+    without a path that scored Arrow batches in Python, one finding that says so.
+    (`spark_version` is kept for callers; `importlib.invalidate_caches()`'s share is section 8's,
+    `helpers.lab.taskcost`.)"""
     results = list(results)
     with_py = [r for r in results if has_python(r)]
-    version = _version(spark_version)
-    out = []
-    if with_py:
-        pred = {r.scenario: split(r)["prediction_share"] for r in with_py}
-        wait = [shares(r.python, "python")["waiting"] for r in with_py]
-        hi, lo = max(pred, key=pred.get), min(pred, key=pred.get)
-        key = "prediction_one" if len(pred) == 1 else "prediction_range"
-        values = {"hi": pred[hi], "hi_path": hi, "wait_lo": min(wait)}
-        if len(pred) > 1:
-            values |= {"lo": pred[lo], "lo_path": lo, "wait_hi": max(wait)}
-            values["wait"] = span(min(wait), max(wait))
-        out.append(finding(PROFILE_FINDINGS, key, **values))
-        first = with_py[0]
-        out.append(
-            finding(
-                PROFILE_FINDINGS, "leaves", scenario=first.scenario, leaves=top_leaves(first.python)
-            )
+    if not with_py:
+        what = "Python task scored Arrow batches"
+        return [finding(PROFILE_FINDINGS, "none", what=what, paths=_paths(results))]
+    pred = {r.scenario: split(r)["prediction_share"] for r in with_py}
+    wait = [shares(r.python, "python")["waiting"] for r in with_py]
+    hi, lo = max(pred, key=pred.get), min(pred, key=pred.get)
+    return [
+        finding(
+            PROFILE_FINDINGS, "prediction", hi=pred[hi], lo=pred[lo], hi_path=hi, lo_path=lo,
+            share=span(pred[hi], pred[lo]), paths=hi if hi == lo else f"{hi} to {lo}",
+            wait_lo=min(wait), wait_hi=max(wait),
+            wait=span(min(wait), max(wait)),
         )
-    for r in results:
-        if not has_python(r):
-            out.append(finding(PROFILE_FINDINGS, "no_python", scenario=r.scenario, tasks=r.tasks))
-    found = {r.scenario: total_share(r.python, INVALIDATE_FRAME) for r in with_py}
-    if found:
-        worst = max(found, key=found.get)
-        key = "invalidate_caches" if found[worst] > INVALIDATE_NOTABLE else "invalidate_small"
-        out.append(
-            finding(
-                PROFILE_FINDINGS,
-                key,
-                scenario=worst,
-                share=found[worst],
-                version=version,
-                when=_invalidate_when(version),
-            )
-        )
-    return out
+    ]  # fmt: skip
+
+
+def _paths(results) -> str:
+    return ", ".join(r.scenario for r in results) or "no path"
 
 
 def jvm_findings(results, spark_version: str | None = None) -> list[Finding]:
-    """The JVM side of a set of ProfileResults (JFR task-thread samples): the range of the share
-    spent waiting for the Python worker over the paths that have one; the runner's threads as
-    this run's samples show them (a separate writer thread, or one task thread writing ahead and
-    waiting in epoll), with the shares of epoll and socket-read samples; a path without a Python
-    worker (SynapseML) by its prediction share and widest leaf."""
+    """The JVM side of a set of ProfileResults (JFR task-thread samples) over the paths that have
+    a Python worker: the range of the share spent waiting for it; how this Spark feeds the worker
+    as this run's samples show it (a separate writer thread, or the task thread writing ahead and
+    waiting in epoll), with the shares of socket-read and epoll samples. Without such a path (no
+    JFR samples, or only SynapseML, which notebook 06 takes apart), one finding that says so."""
     results = list(results)
     version = _version(spark_version)
-    out = []
     with_py = [r for r in results if r.jvm and has_python(r)]
-    if with_py:
-        wait = {r.scenario: shares(r.jvm, "jvm")["waiting"] for r in with_py}
-        out.append(
-            finding(
-                PROFILE_FINDINGS,
-                "jvm_wait_range",
-                lo=min(wait.values()),
-                hi=max(wait.values()),
-                span=span(min(wait.values()), max(wait.values())),
-                paths=", ".join(wait),
-            )
+    if not with_py:
+        what = "JFR sample shows a task thread feeding a Python worker"
+        return [finding(PROFILE_FINDINGS, "none", what=what, paths=_paths(results))]
+    wait = {r.scenario: shares(r.jvm, "jvm")["waiting"] for r in with_py}
+    out = [
+        finding(
+            PROFILE_FINDINGS, "jvm_wait_range", lo=min(wait.values()), hi=max(wait.values()),
+            span=span(min(wait.values()), max(wait.values())), paths=", ".join(wait),
         )
-        stacks = merge(*(r.jvm for r in with_py))
-        threads = sorted({s.split(";", 1)[0].removeprefix("thread:") for s in stacks})
-        total = sum(stacks.values()) or 1
-        folded = [(fold_io(s)[-1], w) for s, w in stacks.items()]
-        read = sum(w for f, w in folded if f == FOLDED[("waiting", "read")]) / total
-        poll = sum(w for f, w in folded if f == FOLDED[("waiting", "poll")]) / total
-        if any("writer" in t for t in threads):
-            names = ", ".join(f"`{t}`" for t in threads if "writer" in t)
-            out.append(
-                finding(
-                    PROFILE_FINDINGS, "writer_thread", version=version, threads=names, read=read
-                )
-            )
-        else:
-            out.append(
-                finding(PROFILE_FINDINGS, "single_thread", version=version, poll=poll, read=read)
-            )
-    for r in results:
-        if not r.jvm:
-            out.append(finding(PROFILE_FINDINGS, "no_jvm", scenario=r.scenario))
-        elif not has_python(r):
-            top = leaf_table(r.jvm, "jvm", top=1)
-            out.append(
-                finding(
-                    PROFILE_FINDINGS,
-                    "jvm_only",
-                    scenario=r.scenario,
-                    prediction=shares(r.jvm, "jvm")["prediction"],
-                    leaf=top.frame.iloc[0],
-                    leaf_share=top.share.iloc[0],
-                )
-            )
+    ]  # fmt: skip
+    stacks = merge(*(r.jvm for r in with_py))
+    threads = sorted({s.split(";", 1)[0].removeprefix("thread:") for s in stacks})
+    total = sum(stacks.values()) or 1
+    folded = [(fold_io(s)[-1], w) for s, w in stacks.items()]
+    read = sum(w for f, w in folded if f == FOLDED[("waiting", "read")]) / total
+    poll = sum(w for f, w in folded if f == FOLDED[("waiting", "poll")]) / total
+    writers = ", ".join(f"`{t}`" for t in threads if "writer" in t)
+    feeder = (
+        f"a writer thread ({writers}) that blocks in socket writes"
+        if writers
+        else "its task thread, which writes ahead on a non-blocking channel"
+    )
+    out.append(finding(PROFILE_FINDINGS, "runner", version=version, feeder=feeder, read=read,
+                       poll=poll))  # fmt: skip
     return out
 
 
 def overhead_findings(sampler: OverheadResult, jfr: OverheadResult) -> list[Finding]:
     """The worker sampler's own CPU share of the profiled tasks; its wall-time ratio (best on /
-    best off) against the run-to-run noise of the unprofiled runs (`spread`); JFR's ratio and
-    noise."""
+    best off) against the run-to-run noise of its runs (`spread`: outside it, or inside it and so
+    no measurable cost), and JFR's ratio and noise."""
     noise = max(spread(sampler.unprofiled_s), spread(sampler.profiled_s))
+    outside = abs(sampler.ratio - 1) > noise
     return [
         finding(
             PROFILE_FINDINGS,
@@ -639,15 +551,9 @@ def overhead_findings(sampler: OverheadResult, jfr: OverheadResult) -> list[Find
             busy_s=sampler.task_busy_s,
         ),
         finding(
-            PROFILE_FINDINGS,
-            "wall_cost" if abs(sampler.ratio - 1) > noise else "wall_noise",
-            ratio=sampler.ratio,
-            noise=noise,
+            PROFILE_FINDINGS, "wall_cost", ratio=sampler.ratio, noise=noise,
+            verdict="outside the run-to-run noise" if outside
+            else "inside the run-to-run noise, no measurable cost",
+            jfr_ratio=jfr.ratio, jfr_noise=max(spread(jfr.unprofiled_s), spread(jfr.profiled_s)),
         ),
-        finding(
-            PROFILE_FINDINGS,
-            "jfr_cost",
-            ratio=jfr.ratio,
-            noise=max(spread(jfr.unprofiled_s), spread(jfr.profiled_s)),
-        ),
-    ]
+    ]  # fmt: skip

@@ -47,41 +47,40 @@ CASES = {
     "limit_identical": (
         timing.limit_findings,
         (limit([0.5, 1.5]), np.array([0.5, 1.5])),
-        ["limit", "identical"],
+        ["limit"],
         [
-            "**283,688 rows/s** with 2 processes (20,000 rows, one round).",
-            "Its predictions are bit-identical to the single-process reference.",
+            "**283,688 rows/s** with 2 processes on 20,000 rows (median of 1 round: 283,688 "
+            "rows/s); its predictions are bit-identical to the single-process reference.",
         ],
     ),
     "limit_spread_different": (
         timing.limit_findings,
         (limit([0.5, 1.5], walls=(0.08, 0.0705, 0.072)), np.array([0.5, 1.5 + 1e-12])),
-        ["limit_spread", "different"],
+        ["limit"],
         [
-            "**283,688 rows/s** with 2 processes (20,000 rows): the median of 3 rounds, which "
-            "ranged 250,000-283,688 rows/s (13% apart).",
-            "Its predictions are NOT equal to the single-process reference.",
+            "**283,688 rows/s** with 2 processes on 20,000 rows (median of 3 rounds: "
+            "250,000-283,688 rows/s); its predictions are NOT equal to the single-process "
+            "reference.",
         ],
     ),
     "bench_agree_lead": (
         timing.bench_findings,
         (bench([0.0, 2e-16, 0.0], [0.13, 0.0476, 0.09]), SPREAD),
-        ["closest", "slowest", "agree"],
+        ["ranked", "parity"],
         [
-            "`p0` came closest to the physical limit: **0.13** of it, 44% ahead of `p2`, more than "
-            "the limit's own spread (13% over 3 rounds).",
-            "The slowest, `p1`, reached 0.048 of the limit: **2.7x** fewer rows/s than `p0`.",
-            "All 3 paths agree with the reference (largest difference 2.0e-16).",
+            "`p0` came closest to the physical limit: **0.13** of it, 44% ahead of `p2`: more "
+            "than the limit's own spread (13% over 3 rounds).",
+            "0 of 3 paths differ from the reference by more than 1e-09 (largest difference "
+            "2.0e-16).",
         ],
     ),
     "bench_disagree_tie": (
         timing.bench_findings,
         (bench([0.0, 0.25, 1e-3], [0.1, 0.29, 0.3]), SPREAD),
-        ["tie", "slowest", "disagree"],
+        ["ranked", "parity"],
         [
-            "No clear winner: `p2` (**0.30** of the physical limit) and `p1` are 3% apart, inside "
-            "the limit's own spread (13% over 3 rounds): rerun with more repeats to rank them.",
-            None,
+            "`p2` came closest to the physical limit: **0.30** of it, 3% ahead of `p1`: no clear "
+            "winner, inside the limit's own spread (13% over 3 rounds).",
             "2 of 3 paths differ from the reference by more than 1e-09: `p1`, `p2` "
             "(largest difference 2.5e-01).",
         ],
@@ -89,19 +88,28 @@ CASES = {
     "bench_unchecked_one_round": (
         timing.bench_findings,
         (bench([None, None], [0.5, 0.25]), limit([])),
-        ["unranked", "unchecked"],
+        ["unranked"],
         [
-            "`p0` reached **0.50** of the physical limit, the most here; with no spread of the "
-            "limit measured, rerun with repeats before ranking it.",
-            "The 2 paths' predictions were not compared with the reference (parity off).",
+            "No ranking in this run: `p0` measured **0.50** of the physical limit, with no spread "
+            "of the limit measured; rerun.",
+        ],
+    ),
+    "bench_one_path": (
+        timing.bench_findings,
+        (bench([0.0], [0.5]), SPREAD),
+        ["unranked", "parity"],
+        [
+            "No ranking in this run: `p0` measured **0.50** of the physical limit, the only path "
+            "timed; rerun.",
+            None,
         ],
     ),
     "bench_above_the_limit_is_noise": (
         timing.bench_findings,
         (bench([0.0, 0.0], [1.31, 0.5]), SPREAD),
-        ["above_limit", "agree"],
+        ["unranked", "parity"],
         [
-            "No winner in this run: `p0` measured **1.31** of the physical limit, above 1.0, "
+            "No ranking in this run: `p0` measured **1.31** of the physical limit, above 1.0, "
             "which no Spark path can reach: the limit's rounds were disturbed; rerun.",
             None,
         ],
@@ -113,9 +121,8 @@ CASES = {
                 name=["physical_limit", "map_in_arrow_files", "map_in_arrow_rowmajor", "x"]
             ),
         ),
-        ["unranked", "slowest", "agree", "best_via_jvm"],
+        ["unranked", "parity", "best_via_jvm"],
         [
-            None,
             None,
             None,
             "`map_in_arrow_files` reads its own rows (no feature crosses the JVM); of the paths "
@@ -129,12 +136,12 @@ CASES = {
                 jvm_cpu_s=[0.0, 0.43], python_cpu_s=[1.0, 1.32], cpu_ceiling=[1.0, 1.0 / 1.75]
             ),
         ),
-        ["unranked", "agree", "cpu_above"],
+        ["unranked", "parity", "cpu"],
         [
             None,
             None,
-            "`p0` reached 0.80, above the 0.57 its CPU allows (1.75 core-seconds against 1.00 for "
-            "the prediction): the limit was disturbed; rerun.",
+            "`p0` burned 1.75 core-seconds per run, prediction alone 1.00, so its CPU allows at "
+            "most 0.57; it reached 0.80: the limit was disturbed, rerun.",
         ],
     ),
     "bench_cpu": (
@@ -146,12 +153,12 @@ CASES = {
                 cpu_ceiling=[1.0, 4.4 / 4.99, 4.4 / 5.7],
             ),
         ),
-        ["unranked", "agree", "cpu"],
+        ["unranked", "parity", "cpu"],
         [
             None,
             None,
-            "`p0` burned 4.99 core-seconds per run, the prediction alone 4.40: with no idle core "
-            "it could reach 0.88; it reached 0.86.",
+            "`p0` burned 4.99 core-seconds per run, prediction alone 4.40, so its CPU allows at "
+            "most 0.88; it reached 0.86.",
         ],
     ),
 }
@@ -171,19 +178,13 @@ def test_every_template_is_exercised():
     seen = {k for _, _, ks, _ in CASES.values() for k in ks}
     tables = env.ENVIRONMENT_FINDINGS, timing.LIMIT_FINDINGS, timing.BENCH_FINDINGS
     assert seen == {k for t in tables for k in t}
+    assert {f.key for f in _change_cases()} == set(timing.CHANGE_FINDINGS) | {"parity"}
 
 
 def test_bench_findings_read_the_numbers_not_the_row_order():
     t = bench([0.0, 0.0, 0.0], [0.02, 0.4, 0.1]).iloc[::-1]
-    top, slowest = timing.bench_findings(t)[:2]
-    assert top.values["best"] == "p1" and slowest.values["worst"] == "p0"
-
-
-def test_the_factor_is_measured_rows_per_second():
-    """The slowest-to-fastest factor comes from rows/s when the table has them (row paths are held
-    to a limit on fewer rows, so their ratios are not on the same scale)."""
-    t = bench([0.0, 0.0, 0.0], [0.5, 0.1, 0.3]).assign(rows_per_s=[1e6, 4e5, 5e3, 2e5])
-    assert timing.bench_findings(t)[1].values["factor"] == pytest.approx(80.0)
+    top = timing.bench_findings(t, SPREAD)[0]
+    assert top.values["best"] == "p1" and top.values["second"] == "p2"
 
 
 def test_a_what_you_saw_has_a_takeaway_and_at_most_three_bullets():
@@ -192,7 +193,8 @@ def test_a_what_you_saw_has_a_takeaway_and_at_most_three_bullets():
         jvm_cpu_s=[0.0, 0.3, 0.3, 0.3], python_cpu_s=[1.0, 1.0, 1.0, 1.0],
         cpu_ceiling=[1.0, 0.8, 0.8, 0.8],
     )  # fmt: skip
-    assert len(timing.bench_findings(t, SPREAD)) <= 4
+    assert len(timing.bench_findings(t, SPREAD)) <= 3
+    assert timing.bench_findings(bench([None, None], [0.5, 0.25]), SPREAD)  # parity off: not blank
 
 
 def test_limit_spread():
@@ -255,16 +257,29 @@ def _rec(name, walls, diff=0.0):
                               walls=tuple(walls))  # fmt: skip
 
 
+def _change_cases():
+    orig = _rec("orig", [1.0, 1.02, 1.01])
+    return [
+        f
+        for walls in ([1.3, 1.32, 1.31], [0.5, 0.52, 0.51], [0.98, 1.05, 1.0])
+        for f in timing.change_findings([_rec("mine", walls), orig], "mine", "orig")
+    ]
+
+
 def test_change_findings_name_a_direction_only_outside_every_pair_of_runs():
     orig = _rec("orig", [1.0, 1.02, 1.01])
     slow = timing.change_findings([_rec("mine", [1.3, 1.32, 1.31]), orig], "mine", "orig")
-    assert [f.key for f in slow] == ["slower", "agree"]
+    assert [f.key for f in slow] == ["change", "parity"]
     assert slow[0].values["ratio"] == pytest.approx(1.01 / 1.31)
     assert slow[0].values["hi"] < 1.0
+    assert slow[0].values["verdict"] == f"the edit costs {1 - 1.01 / 1.31:.0%}"
+    assert slow[1].values["n_bad"] == 0
     fast = timing.change_findings([_rec("mine", [0.5, 0.52, 0.51]), orig], "mine", "orig")
-    assert fast[0].key == "faster" and fast[0].values["gain"] == pytest.approx(1.01 / 0.51 - 1)
+    assert fast[0].values["verdict"] == f"the edit gains {1.01 / 0.51 - 1:.0%}"
     same = timing.change_findings([_rec("mine", [0.98, 1.05, 1.0], 1e-3), orig], "mine", "orig")
-    assert [f.key for f in same] == ["same", "disagree"]
+    assert [f.key for f in same] == ["change", "parity"]
     assert same[0].values["lo"] < 1.0 < same[0].values["hi"]
+    assert "no measurable difference" in same[0].text()
+    assert same[1].values["n_bad"] == 1 and "`mine`" in same[1].text()
     with pytest.raises(timing.LabError, match="No bench record named 'nope'"):
         timing.change_findings([orig], "nope", "orig")

@@ -29,9 +29,10 @@ def test_breakdown_findings_python_and_jvm_side():
     fs = classify.breakdown_findings(
         [_result("map_in_pandas", PYTHON, {}, 4), _result("synapseml", {}, JVM, 0)]
     )
-    assert [f.key for f in fs] == ["prediction_range", "coverage", "coverage_low"]
+    assert [f.key for f in fs] == ["prediction", "coverage"]
     # busy time only: 0.6 s predict of 0.8 s on CPU (Python); 0.06 of 0.08 s (JVM, no Python tasks)
     assert fs[0].values["hi"] == pytest.approx(0.75) and fs[0].values["lo"] == pytest.approx(0.75)
+    assert "**Prediction took 75% of busy time (" in fs[0].text()  # equal shares: one number
     v = fs[1].values
     assert v["py_lo"] == pytest.approx(0.25) and v["py_hi"] == pytest.approx(0.25)
     assert v["jvm_lo"] == 0 and v["jvm_hi"] == pytest.approx(0.1 / 4) and v["slots"] == 2
@@ -39,7 +40,12 @@ def test_breakdown_findings_python_and_jvm_side():
     one = classify.breakdown_findings(
         [_result("map_in_pandas", full, {f"{T};{JNI}": 3_000_000}, 4)]
     )
-    assert [f.key for f in one] == ["prediction_one", "coverage"]
+    assert [f.key for f in one] == ["prediction", "coverage"]
+    assert "(map_in_pandas)**" in one[0].text()
+    two = classify.breakdown_findings(
+        [_result("map_in_pandas", full, {}, 4), _result("synapseml", {}, JVM, 0)]
+    )
+    assert "100% to 75% of busy time (map_in_pandas to synapseml)**" in two[0].text()
     with pytest.raises(classify.LabError):
         classify.breakdown_findings([])
 
@@ -49,9 +55,9 @@ def test_jvm_coverage_counts_task_threads_and_names_the_helper_threads():
     full = {f"{MAIN};predict (lightgbm/basic.py)": 3_000_000}
     jvm = {f"{T};{JNI}": 3_600_000, writer: 2_000_000}  # task threads 90%, writer 50% of 4 s
     fs = classify.breakdown_findings([_result("map_in_pandas", full, jvm, 4)])
-    assert [f.key for f in fs] == ["prediction_one", "coverage", "coverage_helpers"]
+    assert [f.key for f in fs] == ["prediction", "coverage"]
     assert fs[1].values["jvm_hi"] == pytest.approx(0.9)
-    assert "50%" in fs[2].text() and "100%" in fs[2].text()
+    assert fs[1].text().endswith("90% on JVM task threads, plus 50% on other JVM threads.")
     b = classify.breakdown(_result("map_in_pandas", full, jvm, 4))
     assert b["jvm_coverage"] == pytest.approx(1.4) and b["jvm_task_coverage"] == pytest.approx(0.9)
 

@@ -163,7 +163,7 @@ def _run_with(tasks, memory, missing=()):
     return executor_evidence.ClusterRun(1.0, 90, 110, _evidence(), tasks, memory, list(missing))
 
 
-def test_findings_per_executor_stragglers_and_memory():
+def test_findings_over_executors_and_stragglers():
     tasks = pd.DataFrame({"stage": 1, "executor": ["0", "1", "0"], "duration_s": [1.0, 1.1, 3.0]})
     mem = pd.DataFrame(
         {
@@ -172,17 +172,23 @@ def test_findings_per_executor_stragglers_and_memory():
             "bytes": [100 * 2**20, 300 * 2**20, 500 * 2**20],
         }
     )
-    found = executor_evidence.executor_findings(_run_with(stragglers(tasks), mem, ["1"]))
-    assert [f.key for f in found] == ["executor", "executor", "no_jfr", "stragglers", "python_rss"]
-    assert found[0].values["tasks"] == 2 and found[0].values["task_s"] == 4.0
-    assert found[0].values["leaf"] == MAIN
-    assert found[3].values["executor"] == "0" and found[3].values["worst"] == pytest.approx(3 / 1.1)
-    assert found[4].values["executor"] == "1" and found[4].values["jvm_mib"] == 500
+    run = _run_with(stragglers(tasks), mem, ["1"])
+    run.evidence["1"].files["cpu-8-2.collapsed"] = _task_file(8, 2, 100.0, {f"{MAIN};[off-cpu]": 5})
+    found = executor_evidence.executor_findings(run)
+    assert [f.key for f in found] == ["executors", "no_jfr", "tasks"]
+    v = found[0].values
+    assert (v["off_lo"], v["off_hi"]) == pytest.approx((0.0, 0.25)) and v["executors"] == "0, 1"
+    assert v["leaf"] == MAIN and "off-CPU 0% to 25% of their sampled time" in found[0].text()
+    assert "Executors 1 left no JFR dump" in found[1].text()
+    v = found[2].values
+    assert v["executor"] == "0" and v["worst"] == pytest.approx(3 / 1.1) and v["count"] == 1
+    assert found[2].text().startswith("1 straggler: the slowest task (3.00 s on executor 0)")
     calm = executor_evidence.executor_findings(
         _run_with(stragglers(tasks.assign(duration_s=1.0)), mem.iloc[:0])
     )
-    assert [f.key for f in calm] == ["executor", "executor", "balanced"]
+    assert [f.key for f in calm] == ["executors", "tasks"]
     assert calm[-1].values["worst"] == 1.0 and calm[-1].values["executors"] == 2
+    assert calm[-1].text().startswith("No straggler:")
     assert all(f.text() for f in found + calm)
 
 

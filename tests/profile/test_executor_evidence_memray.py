@@ -201,13 +201,3 @@ def test_the_cli_table():
     assert lines[4].split()[:4] == ["2", "0", "0", "0.0"]
     assert memray_table([]).startswith("memray: no executor")
     assert np.isfinite(table.peak_bytes).all()
-
-
-def test_findings_cover_every_branch():
-    peaks = executor_evidence.memray_peaks(_memray_evidence(), 90, 110)
-    found = executor_evidence.memray_findings(peaks)
-    assert [f.key for f in found] == ["memray_peak", "memray_peak", "memray_at_once", "memray_none"]
-    assert found[0].values["peak_mib"] == 30 and found[0].values["site_mib"] == 20
-    assert found[1].values["site"] == "unknown"  # no sites recorded for executor 1's peak task
-    assert found[2].values == {"executor": "1", "at_once": 2, "bound_mib": 14.0}
-    assert all(f.text() for f in found)
