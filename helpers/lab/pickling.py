@@ -538,14 +538,9 @@ def measure_choice(choice) -> pd.DataFrame:
 
 THROUGHPUT_FINDINGS = {
     "gap": "The pickled row `@udf` took {widest_ratio:.1f}x the time of `@pandas_udf` on "
-    "**{widest}**, {narrowest_ratio:.1f}x on **{narrowest}** ({rows:,} rows, {repeats} run(s) "
-    "each).",
-    "noise": "On {kinds} the two are within {band:.0%} of each other or their runs overlap: "
-    "per-task overhead hides the per-row cost at {rows:,} rows; more rows would show it.",
-    "row_faster": "The row `@udf` was faster beyond the noise on {kinds}: per-task overhead, "
-    "not pickling, dominates there at {rows:,} rows.",
-    "one_run": "One run per path: no spread to tell these gaps from noise; rerun with "
-    "`LAB_SCALE=workshop` (3 runs) before reading them.",
+    "**{widest}**, {narrowest_ratio:.1f}x on **{narrowest}** ({rows:,} rows, {runs}).",
+    "overhead": "On {kinds} the row `@udf` was {how} `@pandas_udf`: per-task overhead, not "
+    "pickling, dominates there at {rows:,} rows.",
     "fastest": "Fastest per kind ({rows:,} rows): {pairs}.",
     "arrow_calls": "`@udf(useArrow=True)` saves the pickling, not the Python call per value: "
     "pyspark {pyspark} runs it in {call}.",
@@ -555,25 +550,16 @@ WIRE_FINDINGS = {
     "size_range": "Pickled rows were between {low:.2f}x and {high:.2f}x the Arrow stream's size; "
     "the largest ratio is for **{kind}** ({pickled_per_row:.1f} vs {arrow_per_row:.1f} bytes "
     "per row).",
-    "spark_metric": "Spark's own count on doubles: {row_udf:.1f} bytes per row for the row "
-    "`@udf`, {pandas_udf:.1f} for `@pandas_udf`.",
 }
 
 SHIPPING_FINDINGS = {
-    "command_inline": "The closure's command is {closure:,} bytes (the model) against "
-    "{broadcast:,} (broadcast) and {file:,} (file): pickled once on the driver, carried inline "
-    "by every task (under the {threshold:,}-byte broadcast threshold), unpickled by every task in "
-    "{closure_ms:.1f} ms.",
-    "command_broadcast": "The closure's command is {closure:,} bytes (the model) against "
-    "{broadcast:,} (broadcast) and {file:,} (file): over the {threshold:,}-byte threshold, so "
-    "Spark ships it as a broadcast; every task still unpickles it ({closure_ms:.1f} ms).",
-    "spread": "Worker reuse {reuse}: the {tasks}-task job took {fast_s:.2f} s with the {fast} "
-    "and {slow_s:.2f} s with the {slow} ({ratio:.1f}x).",
-    "same": "Worker reuse {reuse}: the three {tasks}-task jobs are within {band:.0%} of each "
-    "other ({fast_s:.2f}-{slow_s:.2f} s): at this size the way the model travels is noise.",
+    "command": "The closure's command is {closure:,} bytes (the model) against {broadcast:,} "
+    "(broadcast) and {file:,} (file): {side} the {threshold:,}-byte broadcast threshold, it "
+    "reaches every task {how}, and every task unpickles it ({closure_ms:.1f} ms).",
+    "jobs": "Worker reuse {reuse}: the {tasks}-task job took {fast_s:.2f} s with the {fast} and "
+    "{slow_s:.2f} s with the {slow} ({ratio:.1f}x), {verdict}.",
 }
 
-METRIC_KIND = "double"  # the kind whose Spark wire metric wire_findings quotes
 REUSE_WORDS = {"true": "on", "false": "off"}
 NOISE_BAND = 0.10  # relative: gaps smaller than this (or inside the runs' spread) are noise
 
@@ -620,11 +606,13 @@ def throughput_findings(
                 narrowest=ratio.idxmin(),
                 narrowest_ratio=float(ratio.min()),
                 rows=rows,
-                repeats=repeats,
+                runs=f"{repeats} runs each"
+                if repeats > 1
+                else "one run each: no spread to tell these gaps from noise, rerun with "
+                "`LAB_SCALE=workshop`",
             )
         )
         if repeats < 2:
-            out.append(finding(THROUGHPUT_FINDINGS, "one_run"))
             verdict = pd.Series(1, index=kinds)  # nothing to tell apart: no noise/reversal lines
         else:
             verdict = _noise(
@@ -632,13 +620,13 @@ def throughput_findings(
             )
         noisy = [k for k in kinds if verdict[k] == 0]
         faster = [k for k in kinds if verdict[k] < 0]
-        if noisy:
-            out.append(finding(THROUGHPUT_FINDINGS, "noise", kinds=", ".join(noisy), band=band,
-                               rows=rows))  # fmt: skip
-        if faster:
-            out.append(
-                finding(THROUGHPUT_FINDINGS, "row_faster", kinds=", ".join(faster), rows=rows)
-            )
+        for group, how in (
+            (noisy, f"no different (within {band:.0%} or overlapping runs) from"),
+            (faster, "faster, beyond the noise, than"),
+        ):
+            if group:
+                out.append(finding(THROUGHPUT_FINDINGS, "overhead", kinds=", ".join(group),
+                                   how=how, rows=rows))  # fmt: skip
     if pyspark_call and "arrow_udf" in wall.columns:
         out.append(
             finding(
@@ -649,12 +637,12 @@ def throughput_findings(
 
 
 def wire_findings(sizes: pd.DataFrame, throughput: pd.DataFrame | None = None) -> list[Finding]:
-    """What `wire_sizes` found: the range of pickled/Arrow size ratios and its largest kind; with
-    `throughput`, Spark's own "data sent to Python workers" per row on doubles (row @udf and
-    @pandas_udf), when Spark reported it."""
+    """What `wire_sizes` found: the range of pickled/Arrow size ratios and its largest kind.
+    Spark's own "data sent to Python workers" per row (`throughput`) is drawn beside them by
+    `helpers.viz.pickling.plot_wire_sizes`, so it is not repeated here."""
     sz = sizes.set_index("kind")
     top = sz["pickled_over_arrow"].idxmax()
-    out = [
+    return [
         finding(
             WIRE_FINDINGS,
             "size_range",
@@ -665,14 +653,6 @@ def wire_findings(sizes: pd.DataFrame, throughput: pd.DataFrame | None = None) -
             arrow_per_row=float(sz.loc[top, "arrow_per_row"]),
         )
     ]
-    if throughput is None:
-        return out
-    sub = throughput[throughput["kind"] == METRIC_KIND].set_index("path")
-    per_row = (sub["sent_bytes"].astype(float) / sub["rows"]).to_dict()
-    values = {p: per_row.get(p) for p in ("row_udf", "pandas_udf")}
-    if all(v is not None and not np.isnan(v) for v in values.values()):
-        out.append(finding(WIRE_FINDINGS, "spark_metric", **values))
-    return out
 
 
 def shipping_findings(shipping: pd.DataFrame, band: float = NOISE_BAND) -> list[Finding]:
@@ -687,9 +667,11 @@ def shipping_findings(shipping: pd.DataFrame, band: float = NOISE_BAND) -> list[
     once = shipping.drop_duplicates("variant").set_index("variant")
     size = {v: int(once.loc[v, "command_bytes"]) for v in SHIP_VARIANTS}
     threshold = int(once.loc["closure", "broadcast_threshold"])
-    key = "command_broadcast" if size["closure"] > threshold else "command_inline"
+    over = size["closure"] > threshold
     closure_ms = float(once.loc["closure", "unpickle_s"]) * 1e3
-    out = [finding(SHIPPING_FINDINGS, key, threshold=threshold, closure_ms=closure_ms, **size)]
+    out = [finding(SHIPPING_FINDINGS, "command", threshold=threshold, closure_ms=closure_ms,
+                   side="over" if over else "under", how="as a broadcast" if over else "inline",
+                   **size)]  # fmt: skip
     for reuse, g in shipping.groupby("worker_reuse", sort=False):
         job = g.set_index("variant")["job_s"].astype(float)
         fast, slow = job.idxmin(), job.idxmax()
@@ -699,23 +681,20 @@ def shipping_findings(shipping: pd.DataFrame, band: float = NOISE_BAND) -> list[
             fast_s=float(job[fast]),
             slow_s=float(job[slow]),
         )
-        if job[slow] / job[fast] - 1 <= band:
-            out.append(finding(SHIPPING_FINDINGS, "same", band=band, **values))
-        else:
-            ratio = float(job[slow] / job[fast])
-            out.append(
-                finding(SHIPPING_FINDINGS, "spread", fast=fast, slow=slow, ratio=ratio, **values)
-            )
+        ratio = float(job[slow] / job[fast])
+        verdict = (
+            f"within {band:.0%}: at this size the way the model travels is noise"
+            if ratio - 1 <= band
+            else f"beyond the {band:.0%} noise band"
+        )
+        out.append(finding(SHIPPING_FINDINGS, "jobs", fast=fast, slow=slow, ratio=ratio,
+                           verdict=verdict, **values))  # fmt: skip
     return out
 
 
 CHANGE_FINDINGS = {
-    "changed": "Your edit moved `{label}` on {kind} most: {before:.2f} s, then {after:.2f} s "
-    "({ratio:.2f}x); the other paths: {others}.",
-    "one_run": "`{label}` on {kind} moved most: {before:.2f} s, then {after:.2f} s, but with "
-    "one run per path there is no spread to tell it from noise: rerun at `LAB_SCALE=workshop`.",
-    "unchanged": "Your edit left every path within the noise; `{label}` on {kind} moved most: "
-    "{before:.2f} s, then {after:.2f} s (band {band:.0%} or overlapping runs).",
+    "change": "Your edit moved `{label}` on {kind} most: {before:.2f} s, then {after:.2f} s "
+    "({ratio:.2f}x; the other paths {others}): {verdict}.",
 }
 
 
@@ -737,16 +716,16 @@ def change_findings(
     overlap = all(c in t for c in lo + hi) and (
         row[lo[0]] <= row[hi[1]] and row[lo[1]] <= row[hi[0]]
     )
-    values = dict(
-        label=PATH_LABELS[top[1]],
-        kind=top[0],
-        before=row["wall_s_b"],
-        after=row["wall_s_a"],
-    )
-    if min(row.get("repeats_b", 3), row.get("repeats_a", 3)) < 2:
-        return [finding(CHANGE_FINDINGS, "one_run", **values)]
-    if abs(row["ratio"] - 1) <= band or overlap:
-        return [finding(CHANGE_FINDINGS, "unchanged", band=band, **values)]
     others = t.drop(index=top)["ratio"]
     text = ", ".join(f"`{PATH_LABELS[p]}` {r:.2f}x" for (_, p), r in others.items()) or "none ran"
-    return [finding(CHANGE_FINDINGS, "changed", ratio=float(row["ratio"]), others=text, **values)]
+    if min(row.get("repeats_b", 3), row.get("repeats_a", 3)) < 2:
+        verdict = "one run per path, no spread to tell it from noise: rerun at `LAB_SCALE=workshop`"
+    elif abs(row["ratio"] - 1) <= band or overlap:
+        verdict = f"within the noise (band {band:.0%} or overlapping runs), as is every path"
+    else:
+        verdict = "beyond the noise"
+    return [
+        finding(CHANGE_FINDINGS, "change", label=PATH_LABELS[top[1]], kind=top[0],
+                before=row["wall_s_b"], after=row["wall_s_a"], ratio=float(row["ratio"]),
+                others=text, verdict=verdict)
+    ]  # fmt: skip

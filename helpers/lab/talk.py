@@ -242,48 +242,30 @@ def converging_trees(table: pd.DataFrame, paths: Sequence[str] | None = None) ->
 
 
 DIAL_FINDINGS = {
-    "converges": (
-        "From {trees:,} trees ({us:.1f} µs of predict per row) {which} are within {spread:.0%} of "
-        "each other: past that cost, pick the path for convenience, not speed."
-    ),
-    "never": (
-        "Even at {trees:,} trees ({us:.1f} µs per row) {which} differ by {spread:.0%}: the "
-        "transport still matters at every model cost tried here."
-    ),
-    "share": (
-        "Transport share of {path} falls from {first:.0%} ({t0:,} trees) to {last:.0%} "
-        "({t1:,} trees)."
-    ),
-    "share_flat": (
-        "Transport share of {path} stays at {first:.0%}-{last:.0%} from {t0:,} to {t1:,} trees."
+    "paths": (
+        "{which} are {spread:.0%} apart at {trees:,} trees ({us:.1f} µs of predict per row): "
+        "{verdict}."
     ),
 }
 
 
 def dial_findings(table: pd.DataFrame) -> list[Finding]:
-    """Where the choice among the Arrow paths (and among all paths) stops mattering (<10%), and how
-    the transport share of the slowest Arrow path moves with the model cost."""
+    """Where the choice among the Arrow paths (and among all paths) stops mattering (<10%), or
+    their spread at the heaviest model when it never does. Each path's transport share per model
+    is the table's `transport_share` column."""
     out = []
     arrow = [p for p in table.path.unique() if not SCENARIOS[p].row_at_a_time]
-    for which, paths in (("the Arrow paths", arrow), ("all paths (row @udf included)", None)):
+    for which, paths in (("The Arrow paths", arrow), ("All paths (row @udf included)", None)):
         s = path_spread(table, paths).sort_values("trees").reset_index(drop=True)
         first = converging_trees(table, paths)
         if first is not None:
             r = s[s.trees == first].iloc[0]
-            key = "converges"
+            verdict = "within 10% from there on, so past that cost pick the path for convenience"
         else:
             r = s.iloc[-1]
-            key = "never"
-        out.append(finding(DIAL_FINDINGS, key, trees=int(r.trees), us=r.predict_us_per_row,
-                           spread=r.spread, which=which))  # fmt: skip
-    if arrow:
-        first_model = table[table.trees == table.trees.min()]
-        worst = first_model[first_model.path.isin(arrow)].sort_values("ratio").path.iloc[0]
-        t = table[table.path == worst].sort_values("trees")
-        first, last = t.transport_share.iloc[0], t.transport_share.iloc[-1]
-        key = "share" if first - last > NOISE else "share_flat"
-        out.append(finding(DIAL_FINDINGS, key, path=worst, first=first, last=last,
-                           t0=int(t.trees.iloc[0]), t1=int(t.trees.iloc[-1])))  # fmt: skip
+            verdict = "the heaviest model tried, so the transport matters at every cost here"
+        out.append(finding(DIAL_FINDINGS, "paths", trees=int(r.trees), us=r.predict_us_per_row,
+                           spread=r.spread, which=which, verdict=verdict))  # fmt: skip
     return out
 
 
@@ -380,13 +362,9 @@ def threads_grid(
 
 THREADS_FINDINGS = {
     "best": "Fastest here: {tasks} task(s) x {threads} thread(s), {rps:,.0f} rows/s.",
-    "oversub_costs": (
+    "oversub": (
         "{tasks} tasks x {threads} threads ({per_core:.0f} threads per core) ran at {ratio:.0%} of "
-        "the fastest: keep num_threads x concurrent tasks <= cores."
-    ),
-    "oversub_free": (
-        "{tasks} tasks x {threads} threads ({per_core:.0f} per core) stayed within {noise:.0%} of "
-        "the fastest here; the rule still holds on bigger machines: num_threads x tasks <= cores."
+        "the fastest, {verdict}: keep num_threads x concurrent tasks <= cores."
     ),
     "default": (
         "LightGBM's default followed OMP_NUM_THREADS={omp} that Spark set in the worker: "
@@ -406,9 +384,13 @@ def threads_findings(table: pd.DataFrame, omp: str | None) -> list[Finding]:
     if len(over):
         w = over.loc[over.threads_per_core.idxmax()]
         ratio = w.rows_per_s / best.rows_per_s
-        key = "oversub_costs" if ratio < 1 - NOISE else "oversub_free"
-        out.append(finding(THREADS_FINDINGS, key, tasks=int(w.tasks), threads=w.threads,
-                           per_core=w.threads_per_core, ratio=ratio, noise=NOISE))  # fmt: skip
+        verdict = (
+            f"beyond the {NOISE:.0%} noise"
+            if ratio < 1 - NOISE
+            else f"within the {NOISE:.0%} noise here, though bigger machines still need the rule"
+        )
+        out.append(finding(THREADS_FINDINGS, "oversub", tasks=int(w.tasks), threads=w.threads,
+                           per_core=w.threads_per_core, ratio=ratio, verdict=verdict))  # fmt: skip
     d = table[(table.threads == "default") & (table.tasks == table.tasks.max())]
     if len(d):
         out.append(finding(THREADS_FINDINGS, "default", omp=omp,
@@ -848,10 +830,6 @@ UI_FINDINGS = {
         "Spark {version} keeps no Python time metrics (bytes and rows only); the kit's sampler "
         "counted {sampled:.1f} s inside the tasks."
     ),
-    "split": (
-        "What the UI does not split: {pred:.0%} predicting, {wait:.0%} waiting, {rest:.0%} the "
-        "rest (converting, moving data, Python); psutil saw {cpu:.1f} CPU-s."
-    ),
 }
 
 
@@ -859,8 +837,9 @@ def ui_findings(
     metrics: pd.DataFrame, readings: pd.DataFrame, arrow_bytes: int, version: str
 ) -> list[Finding]:
     """The UI's bytes sent against the Arrow stream computed here; the UI's whole-worker time
-    metric against the sampler's seconds inside the same tasks (or why this line has none); and
-    the sampler's split of that time, which the UI does not give (`ui_beside_sampler`)."""
+    metric against the sampler's seconds inside the same tasks (or why this line has none). The
+    sampler's split of that time, which the UI does not give, is the `readings` table
+    (`ui_beside_sampler`)."""
     out = []
     sent = metrics[metrics.metric.str.contains("sent to Python")].bytes.dropna()
     if len(sent):
@@ -877,31 +856,14 @@ def ui_findings(
                            agree=sampled / max(seconds, 1e-9)))  # fmt: skip
     else:
         out.append(finding(UI_FINDINGS, "no_times", version=version, sampled=sampled))
-    if sampled > 0:
-        pred = float(r.get("  prediction", 0.0)) / sampled
-        wait = float(r.get("  waiting", 0.0)) / sampled
-        out.append(finding(UI_FINDINGS, "split", pred=pred, wait=wait,
-                           rest=max(0.0, 1.0 - pred - wait),
-                           cpu=float(r.get("CPU of the Python workers", 0.0))))  # fmt: skip
     return out
 
 
 WORKER_FINDINGS = {
-    "step_alike": (
+    "step": (
         "{api}, 1,000 → 10,000 rows per batch: **{ours_step:.1f}x cheaper per row here, "
-        "{pub_step:.1f}x published**, the same shape ({ours_lo:.0f} → {ours_hi:.0f} ns here, "
-        "{pub_lo} → {pub_hi} published; the absolute values differ {ratio:.1f}x with the rows)."
-    ),
-    "step_flatter": (
-        "{api}, 1,000 → 10,000 rows per batch: **{ours_step:.1f}x cheaper per row here, "
-        "{pub_step:.1f}x published**, a flatter step: here the per-row work outweighs the "
-        "per-batch cost more ({ours_lo:.0f} → {ours_hi:.0f} ns here, {pub_lo} → {pub_hi} "
-        "published)."
-    ),
-    "step_steeper": (
-        "{api}, 1,000 → 10,000 rows per batch: **{ours_step:.1f}x cheaper per row here, "
-        "{pub_step:.1f}x published**, a steeper step: here the per-batch cost weighs more "
-        "({ours_lo:.0f} → {ours_hi:.0f} ns here, {pub_lo} → {pub_hi} published)."
+        "{pub_step:.1f}x published**, {shape} ({ours_lo:.0f} → {ours_hi:.0f} ns here, {pub_lo} → "
+        "{pub_hi} published; absolute values {ratio:.1f}x apart)."
     ),
     "compare": (
         "{api} at {batch:,} rows per batch: {ours:.0f} ns per row here vs {published} published "
@@ -924,10 +886,12 @@ def worker_findings(cost: pd.DataFrame) -> list[Finding]:
             lo, hi = float(ns.ns_per_row[1_000]), float(ns.ns_per_row[10_000])
             p_lo, p_hi = PUBLISHED_NS_PER_ROW[(api, 1_000)], PUBLISHED_NS_PER_ROW[(api, 10_000)]
             ours, theirs = lo / hi, p_lo / p_hi
-            key = ("step_flatter" if ours * STEP_BAND < theirs else
-                   "step_steeper" if ours > theirs * STEP_BAND else "step_alike")  # fmt: skip
-            out.append(finding(WORKER_FINDINGS, key, api=api, ours_step=ours, pub_step=theirs,
-                               ours_lo=lo, ours_hi=hi, pub_lo=p_lo, pub_hi=p_hi,
+            shape = ("a flatter step: here the per-row work outweighs the per-batch cost more"
+                     if ours * STEP_BAND < theirs else
+                     "a steeper step: here the per-batch cost weighs more"
+                     if ours > theirs * STEP_BAND else "the same shape")  # fmt: skip
+            out.append(finding(WORKER_FINDINGS, "step", api=api, ours_step=ours, pub_step=theirs,
+                               ours_lo=lo, ours_hi=hi, pub_lo=p_lo, pub_hi=p_hi, shape=shape,
                                ratio=hi / p_hi))  # fmt: skip
             continue
         r = ns.iloc[-1]

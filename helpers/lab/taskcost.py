@@ -269,43 +269,13 @@ TASKCOST_FINDINGS = {
         "**`invalidate_caches()` took {share:.1%} of {scenario}'s sampled worker time.** Spark "
         "{version} calls it {when}."
     ),
-    "per_task_alike": (
+    "per_task": (
         "From the stacks: {seconds:.2f} s over {tasks} tasks, **{per_task_ms:.0f} ms per task**, "
-        "{ratio:.1f}x one call timed alone (below): one call per task, as the source says."
+        "{ratio:.1f}x one call timed alone ({zip_ms:.1f} ms): {verdict}."
     ),
-    "per_task_slower": (
-        "From the stacks: {seconds:.2f} s over {tasks} tasks, **{per_task_ms:.0f} ms per task**, "
-        "{ratio:.1f}x one call timed alone (below). The stacks count wall time inside the call; "
-        "alone, the call had an idle core, while here {slots} workers and the JVM share {slots} "
-        "cores."
-    ),
-    "per_task_faster": (
-        "From the stacks: {seconds:.2f} s over {tasks} tasks, **{per_task_ms:.0f} ms per task**, "
-        "{ratio:.1f}x one call timed alone (below): the sampler caught less than one call per "
-        "task, so read the share as a lower bound."
-    ),
-    "invalidate": (
-        "One call took **{zip_ms:.1f} ms** with pyspark imported from Spark's zip "
-        "({zip_importers} zip importers) and {plain_ms:.3f} ms from site-packages."
-    ),
-    "lean_faster": (
-        "Each extra task cost **{stock_ms:.0f} ms** (stock) vs {lean_ms:.0f} ms (lean), noise "
-        "±{noise_ms:.0f} ms: the lean daemon saves time per task; predictions equal "
-        "(max |diff| {max_diff:.1g})."
-    ),
-    "lean_slower": (
-        "Each extra task cost **{stock_ms:.0f} ms** (stock) vs {lean_ms:.0f} ms (lean), noise "
-        "±{noise_ms:.0f} ms: the lean daemon was slower in this run; predictions equal "
-        "(max |diff| {max_diff:.1g})."
-    ),
-    "lean_noise": (
-        "Each extra task cost **{stock_ms:.0f} ms** (stock) vs {lean_ms:.0f} ms (lean): the gap is "
-        "inside the noise (±{noise_ms:.0f} ms), so no verdict; rerun with more repeats."
-    ),
-    "per_task_stock_only": (
-        "Each extra task cost **{stock_ms:.0f} ms** with the stock daemon (noise ±{noise_ms:.0f} "
-        "ms; max |diff| {max_diff:.1g}); with nothing to remove on this Spark, the lean daemon was "
-        "not run ({change})."
+    "daemons": (
+        "Each extra task cost **{stock_ms:.0f} ms** with the stock daemon, {lean} with the lean "
+        "one (noise ±{noise_ms:.0f} ms; max |diff| {max_diff:.1g}): {verdict}."
     ),
 }
 
@@ -347,13 +317,13 @@ def taskcost_findings(
     took in a flame graph of this run (`stacks_share` of `stacks_scenario`, if given) and when
     this Spark calls it; with `stacks_seconds` (all sampled worker seconds) and `stacks_tasks`,
     that time per task beside one call timed alone (alike within PER_TASK_BAND, slower with
-    `slots` workers at once, or fewer calls caught than tasks); one call in ms with pyspark from
-    the zip and from site-packages (`invalidate_cost`, zip row first); the wall time each extra
-    task adds (ms) per daemon and the verdict against the noise band (`per_task_seconds`: the
-    lean daemon is faster, slower, or within noise). Without a lean run (a Spark that calls
-    `invalidate_caches()` only when needed) says why it was not run."""
+    `slots` workers at once, or fewer calls caught than tasks; one call from the zip is `calls`'
+    first row, `invalidate_cost`); the wall time each extra task adds (ms) per daemon and the
+    verdict against the noise band (`per_task_seconds`: the lean daemon is faster, slower, or
+    within noise). Without a lean run (a Spark that calls `invalidate_caches()` only when needed)
+    says why it was not run."""
     version = spark_version or installed_pyspark()
-    zipped, plain = calls.iloc[0], calls.iloc[1]
+    zipped = calls.iloc[0]
     slopes = per_task_seconds(tasks).set_index("daemon")
     out = []
     if stacks_share is not None:
@@ -372,42 +342,33 @@ def taskcost_findings(
         seconds = stacks_share * stacks_seconds
         per_task = seconds / stacks_tasks
         ratio = per_task / (float(zipped.median_ms) / 1e3)
-        key = ("per_task_slower" if ratio > PER_TASK_BAND else
-               "per_task_faster" if ratio < 1 / PER_TASK_BAND else "per_task_alike")  # fmt: skip
-        out.append(finding(TASKCOST_FINDINGS, key, seconds=seconds, tasks=stacks_tasks,
-                           per_task_ms=per_task * 1e3, ratio=ratio, slots=slots))  # fmt: skip
-    out.append(
-        finding(
-            TASKCOST_FINDINGS,
-            "invalidate",
-            zip_ms=float(zipped.median_ms),
-            zip_importers=int(zipped.zip_importers),
-            plain_ms=float(plain.median_ms),
-        )
-    )
-    stock = slopes.loc["stock"]
-    max_diff = float(tasks.max_abs_diff.max())
-    if "lean" not in slopes.index:
-        out.append(
-            finding(
-                TASKCOST_FINDINGS,
-                "per_task_stock_only",
-                stock_ms=float(stock.per_task_wall_ms),
-                noise_ms=float(stock.noise_ms),
-                max_diff=max_diff,
-                change=SINCE["conditional_invalidate_caches"][1],
+        if ratio > PER_TASK_BAND:
+            verdict = (
+                f"the stacks count wall time, and here {slots} workers and the JVM share {slots} "
+                "cores where the call alone had an idle one"
             )
-        )
-        return out
-    lean = slopes.loc["lean"]
-    verdict, noise = lean_verdict(stock, lean)
-    key = f"lean_{verdict}"
-    values = dict(
-        stock_ms=float(stock.per_task_wall_ms),
-        lean_ms=float(lean.per_task_wall_ms),
-        noise_ms=noise,
-    )
-    if key != "lean_noise":
-        values["max_diff"] = max_diff
-    out.append(finding(TASKCOST_FINDINGS, key, **values))
+        elif ratio < 1 / PER_TASK_BAND:
+            verdict = "the sampler caught less than one call per task: read the share as a floor"
+        else:
+            verdict = "one call per task, as the source says"
+        out.append(finding(TASKCOST_FINDINGS, "per_task", seconds=seconds, tasks=stacks_tasks,
+                           per_task_ms=per_task * 1e3, ratio=ratio, zip_ms=float(zipped.median_ms),
+                           verdict=verdict))  # fmt: skip
+    stock = slopes.loc["stock"]
+    values = dict(stock_ms=float(stock.per_task_wall_ms), max_diff=float(tasks.max_abs_diff.max()))
+    if "lean" not in slopes.index:
+        change = SINCE["conditional_invalidate_caches"][1]
+        lean, noise = "not run", float(stock.noise_ms)
+        verdict = f"this Spark has nothing for it to remove ({change})"
+    else:
+        ms = float(slopes.loc["lean"].per_task_wall_ms)
+        lean = f"{ms:.0f} ms"
+        verdict, noise = lean_verdict(stock, slopes.loc["lean"])
+        verdict = {
+            "faster": "the lean daemon saves time per task",
+            "slower": "the lean daemon was slower in this run",
+            "noise": "inside the noise, no verdict; rerun with more repeats",
+        }[verdict]
+    out.append(finding(TASKCOST_FINDINGS, "daemons", lean=lean, noise_ms=noise, verdict=verdict,
+                       **values))  # fmt: skip
     return out

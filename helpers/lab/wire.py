@@ -318,12 +318,10 @@ WIRE_FINDINGS = {
         "The {label} line is not set up here (no `{python}`): `{make}` builds it, then run this "
         "notebook again to see both lines side by side."
     ),
-    "failed": "`{command}` did not run on {label}: {error}",
     "versions": (
         "Both lines ran the same commands at the same sizes, one after the other: Spark "
         "{version_a} and Spark {version_b} (asked from each running Spark)."
     ),
-    "one_line": "Only {label} (Spark {version}) ran, so nothing is compared yet.",
     "alone": (
         "The table above is {labels} alone: with one line there is no difference to name yet "
         "(*What ran* says which `make` builds the other)."
@@ -340,12 +338,8 @@ WIRE_FINDINGS = {
         "ratios are not trustworthy in this run; rerun on a quieter machine."
     ),
     "parity": (
-        "Every path agreed with the in-process reference on both lines: largest |difference| "
-        "{a:.1g} ({label_a}) and {b:.1g} ({label_b})."
-    ),
-    "parity_broken": (
-        "`{path}` did NOT agree with the in-process reference on {label}: largest |difference| "
-        "{diff:.3g} (the kit's bound is 1e-9)."
+        "{who} {verdict} the in-process reference: largest |difference| {diff} (the kit's bound "
+        "is 1e-9)."
     ),
     "default_udf_arrow": (
         "On Spark {version_b} a plain `@udf` (Arrow-optimized by default from 4.2, {change}) ran "
@@ -370,64 +364,30 @@ WIRE_FINDINGS = {
         "CPU per million rows on {label_a} and {jvm_b:.2f} s on {label_b}; the Python workers "
         "{py_a:.2f} s and {py_b:.2f} s. Throughput {tput_a:,.0f} vs {tput_b:,.0f} rows/s."
     ),
-    "sweep_best": (
-        "The best batch size of the sweep was {best_a:,} rows on {label_a} and {best_b:,} on "
-        "{label_b}."
-    ),
-    "bytes_cap_rows": (
+    "bytes_cap": (
         "{label_b} also caps every Arrow batch in bytes (`spark.sql.execution.arrow."
         "maxBytesPerBatch`, default {cap_mib:.0f} MiB, from 4.0, {change}); the largest batch of "
-        "this sweep carried {mb:.2f} MB of input values, under the cap, so here the row count set "
-        "the batches on both lines."
+        "this sweep asked for {mb:.2f} MB of input values, {verdict}."
     ),
-    "bytes_cap_binds": (
-        "{label_b} also caps every Arrow batch in bytes (`spark.sql.execution.arrow."
-        "maxBytesPerBatch`, default {cap_mib:.0f} MiB, from 4.0, {change}); the largest batch of "
-        "this sweep asked for {mb:.2f} MB of input values, over the cap, so there {label_b} cut "
-        "smaller batches than {label_a}."
-    ),
-    "moved_most": (
+    "moved": (
         "`{path}` moved most between the lines: {change:+.0%} in its ratio to the limit "
-        "({ratio_a:.2f}x on {label_a}, {ratio_b:.2f}x on {label_b}); a plain `@udf` moved "
-        "{udf_change:+.0%}."
-    ),
-    "none_moved": (
-        "No path's ratio to its limit moved more than {band:.0%} between the lines (largest: "
-        "`{path}`, {change:+.0%}): within one run's noise; rerun with more repeats to compare."
+        "({ratio_a:.2f}x on {label_a}, {ratio_b:.2f}x on {label_b}), {verdict}."
     ),
     "taskcost_lean": (
         "Each extra Python task added {stock_a:.0f} ms of wall time on {label_a} and "
-        "{stock_b:.0f} ms on {label_b} (`{scenario}`, {rows:,} rows over {parts} partitions). The "
-        "lean daemon brought {label_a} to {lean_a:.0f} ms, more than the noise (±{noise:.0f} ms); "
-        "{label_b} workers call `importlib.invalidate_caches()` only when a task changed "
-        "`sys.path` ({change}), so there it has nothing to remove."
-    ),
-    "taskcost_lean_slower": (
-        "Each extra Python task added {stock_a:.0f} ms of wall time on {label_a} and "
         "{stock_b:.0f} ms on {label_b} (`{scenario}`, {rows:,} rows over {parts} partitions). With "
-        "the lean daemon {label_a} took {lean_a:.0f} ms, slower beyond the noise (±{noise:.0f} "
-        "ms): rerun before reading a cost into it. {label_b} workers call "
-        "`importlib.invalidate_caches()` only when a task changed `sys.path` ({change})."
-    ),
-    "taskcost_lean_noise": (
-        "Each extra Python task added {stock_a:.0f} ms of wall time on {label_a} and "
-        "{stock_b:.0f} ms on {label_b} (`{scenario}`, {rows:,} rows over {parts} partitions). With "
-        "the lean daemon {label_a} took {lean_a:.0f} ms: inside the noise (±{noise:.0f} ms), so no "
-        "verdict this run. {label_b} workers call `importlib.invalidate_caches()` only when a "
-        "task changed `sys.path` ({change})."
+        "the lean daemon {label_a} took {lean_a:.0f} ms, {verdict} (±{noise:.0f} ms); {label_b} "
+        "workers call `importlib.invalidate_caches()` only when a task changed `sys.path` "
+        "({change}), so there it has nothing to remove."
     ),
     "taskcost": (
         "Each extra Python task added {stock_a:.0f} ms of wall time on {label_a} and "
         "{stock_b:.0f} ms on {label_b} (`{scenario}`, {rows:,} rows over {parts} partitions)."
     ),
-    "ledger_both": (
-        "Copy ledger, `{path}`, one batch of {rows:,} rows: {hops_a} hops writing {mb_a:.2f} MB "
-        "on {label_a}, {hops_b} hops writing {mb_b:.2f} MB on {label_b}."
-    ),
-    "ledger_hop": (
-        "`{path}`, *{hop}*: {mb_a:.2f} MB written to new memory per batch on {label_a}, "
-        "{mb_b:.2f} MB on {label_b}. Each line's ledger replays its own worker's call there "
-        "(notebook 03 §4 names it on each kernel's table)."
+    "ledger": (
+        "Copy ledger, one batch per path: the hops whose bytes written differ by half or more "
+        "between {label_a} and {label_b} are {hops}; each line replays its own worker's calls "
+        "(notebook 03 §4)."
     ),
     "ledger_one": (
         "The copy ledger ran on {label} only (`{path}`, one batch of {rows:,} rows: {hops} hops "
@@ -445,20 +405,20 @@ BYTES_CAP_DEFAULT = 64 * 2**20
 
 # which findings each section of notebook 08 shows
 SECTIONS = {
-    "overview": ("missing", "failed", "versions", "one_line", "parity_broken"),
+    "overview": ("missing", "versions"),
     "bench": (
-        "limit",
-        "above_limit",
-        "parity",
-        "moved_most",
-        "none_moved",
-        "default_udf_arrow",
-        "default_udf_same",
+        "limit", "above_limit", "parity", "moved", "default_udf_arrow", "default_udf_same",
         "runner",
     ),
-    "sweep": ("sweep_cpu", "sweep_best", "bytes_cap_rows", "bytes_cap_binds"),
-    "taskcost": ("taskcost_lean", "taskcost_lean_slower", "taskcost_lean_noise", "taskcost"),
-    "ledger": ("ledger_both", "ledger_hop", "ledger_one"),
+    "sweep": ("sweep_cpu", "bytes_cap"),
+    "taskcost": ("taskcost_lean", "taskcost"),
+    "ledger": ("ledger", "ledger_one"),
+}  # fmt: skip
+# the lean daemon on the 3.5 line against the stock one (taskcost.lean_verdict)
+LEAN_VERDICTS = {
+    "faster": "more than the noise",
+    "slower": "slower beyond the noise: rerun before reading a cost into it",
+    "noise": "inside the noise, so no verdict this run",
 }
 
 
@@ -606,11 +566,12 @@ class WireComparison:
         return out
 
     def all_findings(self) -> list[Finding]:
-        """What this run found: a missing line and the `make` that builds it; commands that did
-        not run and why; with both lines: the versions, the physical limits, parity, the plain
-        `@udf` (SPARK-54555), the Arrow path and the runner (SPARK-44705), the sweep's CPU split
-        and best batch, the byte cap (SPARK-51316), the per-task cost (apache/spark#53518) and
-        the copy ledger, each with the size measured."""
+        """What this run found: a missing line and the `make` that builds it (a command that did
+        not run is a row of `runs_table`, with its error); a path that broke parity; with both
+        lines: the versions, the physical limits, parity, the path that moved most, the plain
+        `@udf` (SPARK-54555), the runner (SPARK-44705), the sweep's CPU split (its best batch is
+        the chart's), the byte cap (SPARK-51316), the per-task cost (apache/spark#53518) and the
+        ledger hops that differ, each with the size measured."""
         out = [
             finding(
                 WIRE_FINDINGS,
@@ -622,28 +583,17 @@ class WireComparison:
             for r in self.runs.values()
             if r.missing
         ]
-        out += [
-            finding(WIRE_FINDINGS, "failed", command=e.command, label=e.line, error=e.error)
-            for e in self.errors().itertuples()
-            if not (e.command == "ledger" and self.both() and self._ledger_on_one())
-        ]
         out += self._parity_broken()
         pair = self.both()
-        if pair is None:
-            for r in self.present():
-                out.append(
-                    finding(
-                        WIRE_FINDINGS, "one_line", label=r.label, version=r.spark_version or "?"
-                    )
-                )
+        if pair is None:  # a line is missing: its `missing` finding says which `make` builds it
             return out
         a, b = pair
-        if a.spark_version and b.spark_version:
-            out.append(
-                finding(
-                    WIRE_FINDINGS, "versions", version_a=a.spark_version, version_b=b.spark_version
-                )
+        out.append(
+            finding(
+                WIRE_FINDINGS, "versions", version_a=a.spark_version or "?",
+                version_b=b.spark_version or "?",
             )
+        )  # fmt: skip
         out += self._bench_findings(a, b)
         out += self._sweep_findings(a, b)
         out += self._taskcost_findings(a, b)
@@ -656,10 +606,10 @@ class WireComparison:
         return [
             finding(
                 WIRE_FINDINGS,
-                "parity_broken",
-                path=r.name,
-                label=r.line,
-                diff=float(r.max_abs_diff),
+                "parity",
+                who=f"`{r.name}` on {r.line}",
+                verdict="did NOT agree with",
+                diff=f"{float(r.max_abs_diff):.3g}",
             )
             for r in bad.itertuples()
         ]
@@ -700,9 +650,9 @@ class WireComparison:
                 finding(
                     WIRE_FINDINGS,
                     "parity",
-                    a=float(diffs[a.label]),
-                    b=float(diffs[b.label]),
-                    **labels,
+                    who="Every path on both lines",
+                    verdict="agreed with",
+                    diff=f"{diffs[a.label]:.1g} ({a.label}) and {diffs[b.label]:.1g} ({b.label})",
                 )
             )
         both = ratio.dropna().index
@@ -712,21 +662,16 @@ class WireComparison:
         if len(moved):
             top = moved.abs().idxmax()
             ra_top, rb_top = float(ratio.loc[top, a.label]), float(ratio.loc[top, b.label])
-            if abs(moved[top]) >= MOVE_BAND:
-                out.append(
-                    finding(
-                        WIRE_FINDINGS, "moved_most", path=top, change=float(moved[top]),
-                        ratio_a=ra_top, ratio_b=rb_top,
-                        udf_change=float(moved.get("default_udf", float("nan"))), **labels,
-                    )
-                )  # fmt: skip
-            else:
-                out.append(
-                    finding(
-                        WIRE_FINDINGS, "none_moved", band=MOVE_BAND, path=top,
-                        change=float(moved[top]),
-                    )
-                )  # fmt: skip
+            verdict = (
+                f"beyond ±{MOVE_BAND:.0%}" if abs(moved[top]) >= MOVE_BAND else
+                f"within ±{MOVE_BAND:.0%}, one run's noise: rerun with more repeats to compare"
+            )  # fmt: skip
+            out.append(
+                finding(
+                    WIRE_FINDINGS, "moved", path=top, change=float(moved[top]), ratio_a=ra_top,
+                    ratio_b=rb_top, verdict=verdict, **labels,
+                )
+            )  # fmt: skip
         va, vb = a.spark_version, b.spark_version
         if "default_udf" in both and va and vb:
             arrow_a = has("arrow_udf_by_default", va)
@@ -807,16 +752,6 @@ class WireComparison:
                 **labels,
             )
         ]
-        best = t.loc[t.groupby("line").throughput.idxmax()].set_index("line").batch_size
-        out.append(
-            finding(
-                WIRE_FINDINGS,
-                "sweep_best",
-                best_a=int(best[a.label]),
-                best_b=int(best[b.label]),
-                **labels,
-            )
-        )
         va, vb = a.spark_version, b.spark_version
         if (
             va
@@ -825,11 +760,16 @@ class WireComparison:
             and not has("arrow_max_bytes_per_batch", va)
         ):
             biggest_bytes = float(t.batch_bytes.max())
-            key = "bytes_cap_binds" if biggest_bytes > BYTES_CAP_DEFAULT else "bytes_cap_rows"
+            verdict = (
+                f"over the cap, so there {b.label} cut smaller batches than {a.label}"
+                if biggest_bytes > BYTES_CAP_DEFAULT
+                else "under the cap, so here the row count set the batches on both lines"
+            )
             out.append(
                 finding(
                     WIRE_FINDINGS,
-                    key,
+                    "bytes_cap",
+                    verdict=verdict,
                     change=SINCE["arrow_max_bytes_per_batch"][1],
                     mb=biggest_bytes / 1e6,
                     cap_mib=BYTES_CAP_DEFAULT / 2**20,
@@ -855,12 +795,11 @@ class WireComparison:
         )
         if (a.label, "lean") in ms.index and (b.label, "lean") not in ms.index:
             verdict, band = lean_verdict(rows.loc[(a.label, "stock")], rows.loc[(a.label, "lean")])
-            key = {"faster": "taskcost_lean", "slower": "taskcost_lean_slower",
-                   "noise": "taskcost_lean_noise"}[verdict]  # fmt: skip
             return [
                 finding(
                     WIRE_FINDINGS,
-                    key,
+                    "taskcost_lean",
+                    verdict=LEAN_VERDICTS[verdict],
                     lean_a=float(ms[(a.label, "lean")]),
                     noise=band,
                     change=SINCE["conditional_invalidate_caches"][1],
@@ -898,20 +837,7 @@ class WireComparison:
                 )
             ]
         if {a.label, b.label} <= set(per.index):
-            return [
-                finding(
-                    WIRE_FINDINGS,
-                    "ledger_both",
-                    path=path,
-                    rows=rows,
-                    hops_a=int(per.loc[a.label, "hops"]),
-                    hops_b=int(per.loc[b.label, "hops"]),
-                    mb_a=float(per.loc[a.label, "bytes"]) / 1e6,
-                    mb_b=float(per.loc[b.label, "bytes"]) / 1e6,
-                    label_a=a.label,
-                    label_b=b.label,
-                )
-            ] + self._ledger_hop_findings(a, b)
+            return self._ledger_hop_findings(a, b)
         return []
 
     def _ledger_hop_findings(self, a: LineRun, b: LineRun) -> list[Finding]:
@@ -923,39 +849,23 @@ class WireComparison:
         )
         if not {a.label, b.label} <= set(wide.columns):
             return []
-        out = []
+        differ = []
         for (path, hop), r in wide.dropna().iterrows():
             x, y = float(r[a.label]), float(r[b.label])
             if abs(x - y) >= max(LEDGER_HOP_MIN_BYTES, 0.5 * max(x, y)):
-                out.append(
-                    finding(
-                        WIRE_FINDINGS,
-                        "ledger_hop",
-                        path=path,
-                        hop=hop,
-                        mb_a=x / 1e6,
-                        mb_b=y / 1e6,
-                        label_a=a.label,
-                        label_b=b.label,
-                    )
-                )
-        return out
+                differ.append(f"`{path}` *{hop}* ({x / 1e6:.2f} vs {y / 1e6:.2f} MB per batch)")
+        return [
+            finding(WIRE_FINDINGS, "ledger", hops=", ".join(differ) or "none",
+                    label_a=a.label, label_b=b.label)
+        ]  # fmt: skip
 
 
 # ---- the learner's job on each line ------------------------------------------------------------
 
 JOB_FINDINGS = {
-    "job_moved": (
+    "job_change": (
         "On {label} (Spark {version}) your job with {conf} ran at **{ratio:.2f}x** the rows/s "
-        "without it ({on:,.0f} vs {off:,.0f} rows/s)."
-    ),
-    "job_noise": (
-        "On {label} (Spark {version}) your job with {conf} ran at {ratio:.2f}x the rows/s "
-        "without it: inside ±{band:.0%}, one run's noise, not a change."
-    ),
-    "job_undefined": (
-        "Spark {version} ({label}) defines no {keys}: setting it there changes nothing Spark reads "
-        "({ratio:.2f}x is noise)."
+        "without it ({on:,.0f} vs {off:,.0f} rows/s): {verdict}."
     ),
     "job_parity": (
         "{label}: predictions {verdict} the in-process reference (largest |diff| {diff:.1g})."
@@ -1105,17 +1015,18 @@ def job_findings(table: pd.DataFrame, conf: dict, band: float = MOVE_BAND) -> li
         w, wo = g.set_index("variant").loc["with"], g.set_index("variant").loc["without"]
         ratio = float(w.rows_per_s / wo.rows_per_s)
         undefined = [k for k, ok in w.defined.items() if not ok]
-        common = dict(label=label, version=w.spark_version, ratio=ratio)
         if undefined:
             keys = ", ".join(f"`{k}`" for k in undefined)
-            out.append(finding(JOB_FINDINGS, "job_undefined", keys=keys, **common))
+            verdict = f"noise, as Spark {w.spark_version} defines no {keys} for it to read"
         elif abs(ratio - 1) < band:
-            out.append(finding(JOB_FINDINGS, "job_noise", conf=shown, band=band, **common))
+            verdict = f"inside ±{band:.0%}, one run's noise, not a change"
         else:
-            out.append(
-                finding(JOB_FINDINGS, "job_moved", conf=shown, on=float(w.rows_per_s),
-                        off=float(wo.rows_per_s), **common)
-            )  # fmt: skip
+            verdict = f"beyond ±{band:.0%}, a change"
+        out.append(
+            finding(JOB_FINDINGS, "job_change", label=label, version=w.spark_version, conf=shown,
+                    ratio=ratio, on=float(w.rows_per_s), off=float(wo.rows_per_s),
+                    verdict=verdict)
+        )  # fmt: skip
     ok = table[table["error"].isna()] if "error" in table else table
     if len(ok):
         diff = float(ok.max_abs_diff.max())

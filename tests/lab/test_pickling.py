@@ -149,16 +149,19 @@ def test_throughput_findings_gap_noise_and_reversal():
         }
     )
     got = pk.throughput_findings(df)
-    assert [f.key for f in got] == ["gap", "noise", "row_faster"]
+    assert [f.key for f in got] == ["gap", "overhead", "overhead"]
     gap = got[0].values
     assert (gap["widest"], gap["widest_ratio"]) == ("double", 3.0)
     assert (gap["narrowest"], gap["narrowest_ratio"]) == ("int64", 0.5)
+    assert got[0].text().endswith("(1,000 rows, 3 runs each).")
     assert got[1].values["kinds"] == "string" and got[2].values["kinds"] == "int64"
+    assert "no different (within 10% or overlapping runs) from" in got[1].text()
+    assert "was faster, beyond the noise, than `@pandas_udf`" in got[2].text()
 
 
 def test_throughput_findings_overlapping_runs_are_noise():
     df = _throughput({("double", "row_udf"): 1.3, ("double", "pandas_udf"): 1.0}, spread=0.2)
-    assert [f.key for f in pk.throughput_findings(df)] == ["gap", "noise"]
+    assert [f.key for f in pk.throughput_findings(df)] == ["gap", "overhead"]
     clear = _throughput({("double", "row_udf"): 1.3, ("double", "pandas_udf"): 1.0}, spread=0.1)
     assert [f.key for f in pk.throughput_findings(clear)] == ["gap"]
 
@@ -183,11 +186,11 @@ def test_change_findings_name_the_path_that_moved():
     before = _throughput({("double", "row_udf"): 3.0, ("double", "pandas_udf"): 1.0}, spread=0.05)
     after = _throughput({("double", "row_udf"): 3.1, ("double", "pandas_udf"): 2.5}, spread=0.05)
     got = pk.change_findings(before, after)
-    assert [f.key for f in got] == ["changed"]
+    assert [f.key for f in got] == ["change"]
     assert got[0].values["kind"] == "double" and got[0].values["ratio"] == 2.5
-    assert "@udf" in got[0].values["others"]
-    same = pk.change_findings(before, before)
-    assert [f.key for f in same] == ["unchanged"]
+    assert "@udf" in got[0].values["others"] and got[0].values["verdict"] == "beyond the noise"
+    (same,) = pk.change_findings(before, before)
+    assert same.key == "change" and same.values["verdict"].startswith("within the noise")
     with pytest.raises(LabError):
         pk.change_findings(before, _throughput({("string", "row_udf"): 1.0}))
 
@@ -228,11 +231,11 @@ def _sizes() -> pd.DataFrame:
     return df
 
 
-def test_wire_findings_range_and_spark_metric():
+def test_wire_findings_range():
     tp = _throughput({("double", "row_udf"): 1.0, ("double", "pandas_udf"): 1.0})
-    tp["sent_bytes"] = [13_000, 8_500]
+    tp["sent_bytes"] = [13_000, 8_500]  # drawn by plot_wire_sizes, not repeated in words
     got = pk.wire_findings(_sizes(), tp)
-    assert [f.key for f in got] == ["size_range", "spark_metric"]
+    assert [f.key for f in got] == ["size_range"]
     assert got[0].values == {
         "low": 1.5,
         "high": 5.0,
@@ -240,14 +243,6 @@ def test_wire_findings_range_and_spark_metric():
         "pickled_per_row": 40.0,
         "arrow_per_row": 8.0,
     }
-    assert got[1].values == {"row_udf": 13.0, "pandas_udf": 8.5}
-    assert "13.0 bytes per row" in got[1].text()
-
-
-def test_wire_findings_without_metric_says_only_sizes():
-    tp = _throughput({("double", "row_udf"): 1.0, ("double", "pandas_udf"): 1.0})
-    tp["sent_bytes"] = [None, 8_500]  # Spark reported nothing for one node
-    assert [f.key for f in pk.wire_findings(_sizes(), tp)] == ["size_range"]
     assert [f.key for f in pk.wire_findings(_sizes())] == ["size_range"]
 
 
@@ -275,14 +270,17 @@ def _shipping(closure_bytes: int, reuses=("true", "false")) -> pd.DataFrame:
 
 def test_shipping_findings_inline_command_and_both_reuse_settings():
     got = pk.shipping_findings(_shipping(500_000), band=0.05)
-    assert [f.key for f in got] == ["command_inline", "spread", "spread"]
+    assert [f.key for f in got] == ["command", "jobs", "jobs"]
     assert got[0].values == {
         "threshold": 1_048_576,
         "closure": 500_000,
         "broadcast": 900,
         "file": 800,
         "closure_ms": 20.0,
+        "side": "under",
+        "how": "inline",
     }
+    assert got[1].values["verdict"] == "beyond the 5% noise band"
     on, off = got[1].values, got[2].values
     assert (on["reuse"], on["fast"], on["slow"], on["fast_s"]) == ("on", "closure", "file", 2.0)
     assert off["reuse"] == "off" and off["slow_s"] == 3.2 and off["tasks"] == 2
@@ -290,14 +288,17 @@ def test_shipping_findings_inline_command_and_both_reuse_settings():
 
 def test_shipping_findings_jobs_within_the_band_are_noise():
     got = pk.shipping_findings(_shipping(500_000), band=0.2)
-    assert [f.key for f in got] == ["command_inline", "same", "same"]
-    assert got[1].values["slow_s"] == 2.2
+    assert [f.key for f in got] == ["command", "jobs", "jobs"]
+    assert got[1].values["slow_s"] == 2.2 and "way the model travels is noise" in got[1].text()
 
 
 def test_shipping_findings_command_over_threshold_is_broadcast():
     got = pk.shipping_findings(_shipping(2_000_000, reuses=("true",)))
-    assert [f.key for f in got] == ["command_broadcast", "spread"]
+    assert [f.key for f in got] == ["command", "jobs"]
     assert got[0].values["threshold"] == 1_048_576
+    assert "over the 1,048,576-byte broadcast threshold, it reaches every task as a" in (
+        got[0].text()
+    )
 
 
 def test_every_template_is_exercised():
@@ -318,8 +319,8 @@ def test_shipping_findings_need_every_variant():
 def test_one_run_claims_no_noise_verdict():
     walls = {("double", "row_udf"): 0.5, ("double", "pandas_udf"): 1.0}
     got = pk.throughput_findings(_throughput(walls, repeats=1))
-    assert [f.key for f in got] == ["gap", "one_run"]
+    assert [f.key for f in got] == ["gap"] and "one run each: no spread" in got[0].text()
     before = _throughput(walls, repeats=1)
     after = _throughput({("double", "row_udf"): 0.3, ("double", "pandas_udf"): 1.0}, repeats=1)
-    found = pk.change_findings(before, after)
-    assert [f.key for f in found] == ["one_run"] and found[0].values["after"] == 0.3
+    (found,) = pk.change_findings(before, after)
+    assert found.values["after"] == 0.3 and found.values["verdict"].startswith("one run per path")

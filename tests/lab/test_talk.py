@@ -36,16 +36,16 @@ def test_parse_trees():
             talk.parse_trees(bad)
 
 
-def test_dial_findings_converge_and_share_falls():
+def test_dial_findings_converge_or_never():
     t = dial_table({
         10: {"row_udf": 5, "pandas_udf": 20, "map_in_arrow": 40},
         1000: {"row_udf": 50, "pandas_udf": 85, "map_in_arrow": 90},
     })  # fmt: skip
     found = talk.dial_findings(t)
-    assert keys(found) == ["converges", "never", "share"]
-    assert found[0].values["trees"] == 1000
-    assert found[2].values["path"] == "pandas_udf"
-    assert found[2].values["first"] == pytest.approx(0.8)
+    assert keys(found) == ["paths", "paths"]
+    assert found[0].values["trees"] == 1000 and "from there on" in found[0].values["verdict"]
+    assert found[0].text().startswith("The Arrow paths are 6% apart at 1,000 trees")
+    assert "the heaviest model tried" in found[1].values["verdict"]
 
 
 def test_dial_findings_converge_only_from_where_every_heavier_model_agrees():
@@ -55,15 +55,17 @@ def test_dial_findings_converge_only_from_where_every_heavier_model_agrees():
         1000: {"row_udf": 50, "pandas_udf": 96, "map_in_arrow": 100},
     })  # fmt: skip
     found = talk.dial_findings(t)
-    assert found[0].key == "converges" and found[0].values["trees"] == 1000
+    assert "from there on" in found[0].values["verdict"] and found[0].values["trees"] == 1000
 
 
-def test_dial_findings_never_and_flat():
+def test_dial_findings_never():
     t = dial_table({
         10: {"row_udf": 5, "pandas_udf": 20, "map_in_arrow": 40},
         100: {"row_udf": 5, "pandas_udf": 21, "map_in_arrow": 40},
     })  # fmt: skip
-    assert keys(talk.dial_findings(t)) == ["never", "never", "share_flat"]
+    found = talk.dial_findings(t)
+    assert all("heaviest model" in f.values["verdict"] for f in found)
+    assert [f.values["trees"] for f in found] == [100, 100]
 
 
 def test_path_spread_flags_under_ten_percent():
@@ -86,10 +88,11 @@ def threads_table(rps: dict) -> pd.DataFrame:
 def test_threads_findings_branches():
     costly = threads_table({(2, "1"): 100, (2, "2"): 60, (2, "default"): 98})
     found = talk.threads_findings(costly, "1")
-    assert keys(found) == ["best", "oversub_costs", "default"]
+    assert keys(found) == ["best", "oversub", "default"]
     assert found[1].values["ratio"] == pytest.approx(0.6)
-    free = threads_table({(2, "1"): 100, (2, "2"): 95})
-    assert keys(talk.threads_findings(free, "1")) == ["best", "oversub_free"]
+    assert found[1].values["verdict"] == "beyond the 10% noise"
+    free = talk.threads_findings(threads_table({(2, "1"): 100, (2, "2"): 95}), "1")
+    assert keys(free) == ["best", "oversub"] and "within the 10% noise" in free[1].text()
 
 
 def runs_table(rps: dict) -> pd.DataFrame:
@@ -142,19 +145,13 @@ def test_ui_findings_branches():
                                          "CPU of the Python workers"],
                              "seconds": [3.0, 1.5, 0.75, 2.0]})  # fmt: skip
     found = talk.ui_findings(m, readings, arrow_bytes=2**20, version="4.3.0")
-    assert keys(found) == ["bytes", "times", "split"]
+    assert keys(found) == ["bytes", "times"]
     assert found[0].values["ratio"] == pytest.approx(2.0)
     assert found[1].values["name"] == "time to run Python workers"  # the total, not the largest
     assert found[1].values["agree"] == pytest.approx(0.75)
-    assert found[2].values["pred"] == pytest.approx(0.5)
-    assert found[2].values["wait"] == pytest.approx(0.25)
-    assert found[2].values["rest"] == pytest.approx(0.25)
     no_time = m.assign(seconds=[None, None, None])
     found = talk.ui_findings(no_time, readings, 2**20, "3.5.9")
-    assert keys(found) == ["bytes", "no_times", "split"]
-    # no sampled time (e.g. every task ended before the sampler's first tick): no split
-    empty = readings.assign(seconds=0.0)
-    assert keys(talk.ui_findings(no_time, empty, 2**20, "3.5.9")) == ["bytes", "no_times"]
+    assert keys(found) == ["bytes", "no_times"] and found[1].values["sampled"] == 3.0
 
 
 def test_worker_round_trip_keeps_every_value():
@@ -175,14 +172,15 @@ def test_worker_row_cost_table_and_findings():
     assert {f.values["published"] for f in found} == {195, 30, 171}
 
 
-@pytest.mark.parametrize("lo, key", [(200.0, "step_alike"), (40.0, "step_flatter"),
-                                     (600.0, "step_steeper")])  # fmt: skip
-def test_worker_findings_compare_the_step_not_the_absolute_values(lo, key):
+@pytest.mark.parametrize("lo, shape", [(200.0, "the same shape"), (40.0, "a flatter step"),
+                                       (600.0, "a steeper step")])  # fmt: skip
+def test_worker_findings_compare_the_step_not_the_absolute_values(lo, shape):
     # published mapInPandas: 195 -> 19 ns (10.3x); here lo -> 20 ns
     cost = pd.DataFrame({"api": ["mapInPandas"] * 2, "batch_size": [1_000, 10_000],
                          "ns_per_row": [lo, 20.0], "published_ns_per_row": [195, 19]})  # fmt: skip
     (f,) = talk.worker_findings(cost)
-    assert f.key == key and f.values["ours_step"] == pytest.approx(lo / 20)
+    assert f.key == "step" and f.values["shape"].startswith(shape)
+    assert f.values["ours_step"] == pytest.approx(lo / 20)
     assert f.values["pub_step"] == pytest.approx(195 / 19) and "published" in f.text()
 
 

@@ -135,7 +135,7 @@ def test_missing_line_runs_nothing_and_says_which_make(tmp_path):
     assert run.missing and run.runs == {}
     cmp = wire.WireComparison({"3.5": _line("3.5", "3.5.9"), "4": run}, CI)
     keys = [f.key for f in cmp.findings()]
-    assert keys[0] == "missing" and "one_line" in keys
+    assert keys == ["missing"]
     text = cmp.findings()[0].text()
     assert "`make setup SPARK=4`" in text and "Spark 4.x" in text
     nothing = wire.WireComparison({"3.5": wire.LineRun("3.5", "/x", missing=True), "4": run}, CI)
@@ -248,12 +248,11 @@ def test_findings_3_5_vs_4_3():
         "versions",
         "limit",
         "parity",
-        "moved_most",
+        "moved",
         "default_udf_arrow",
         "runner",
         "sweep_cpu",
-        "sweep_best",
-        "bytes_cap_rows",
+        "bytes_cap",
         "taskcost_lean",
         "ledger_one",
     ]
@@ -267,14 +266,16 @@ def test_findings_3_5_vs_4_3():
         and "`map_in_arrow`" in found["runner"]
     )
     assert "25.00 s of CPU per million rows on Spark 3.5 and 15.00 s" in found["sweep_cpu"]
-    assert "5,000 rows on Spark 3.5 and 5,000 on Spark 4.x" in found["sweep_best"]
     assert (
-        "0.68 MB" in found["bytes_cap_rows"]
-        and SINCE["arrow_max_bytes_per_batch"][1] in found["bytes_cap_rows"]
+        "0.68 MB of input values, under the cap" in found["bytes_cap"]
+        and SINCE["arrow_max_bytes_per_batch"][1] in found["bytes_cap"]
     )
-    moved = next(f for f in cmp.findings("bench") if f.key == "moved_most")
+    assert "Every path on both lines agreed with" in found["parity"]
+    moved = next(f for f in cmp.findings("bench") if f.key == "moved")
     assert moved.values["path"] == "default_udf" and moved.values["change"] == pytest.approx(1.0)
+    assert found["moved"].endswith("beyond ±15%.")
     assert "60 ms" in found["taskcost_lean"] and "50 ms" in found["taskcost_lean"]
+    assert "50 ms, more than the noise" in found["taskcost_lean"]
     assert SINCE["conditional_invalidate_caches"][1] in found["taskcost_lean"]
     assert "5 hops writing 5.00 MB" in found["ledger_one"] and found["ledger_one"].endswith(
         "not here."
@@ -287,16 +288,15 @@ def test_findings_other_branches():
     assert "default_udf_same" in found and "runner" not in found
     assert not {"bytes_cap_rows", "bytes_cap_binds"} & set(found)
     assert "taskcost" in found and "taskcost_lean" not in found
-    assert "5 hops writing 5.00 MB on Spark 3.5, 6 hops writing 6.00 MB" in found["ledger_both"]
-    assert "ledger_hop" not in found  # the five common hops wrote the same bytes
+    assert "ledger_one" not in found  # the five common hops wrote the same bytes:
+    assert "between Spark 3.5 and Spark 4.x are none;" in found["ledger"]
 
 
 @pytest.mark.parametrize(
-    "lean, spread_s, key",
-    [(50.0, 0.0, "taskcost_lean"), (70.0, 0.0, "taskcost_lean_slower"),
-     (50.0, 0.5, "taskcost_lean_noise")],
+    "lean, spread_s, verdict",
+    [(50.0, 0.0, "faster"), (70.0, 0.0, "slower"), (50.0, 0.5, "noise")],
 )  # fmt: skip
-def test_lean_daemon_verdict_against_the_noise_band(lean, spread_s, key):
+def test_lean_daemon_verdict_against_the_noise_band(lean, spread_s, verdict):
     cmp = _both()
     cmp.runs["3.5"].runs["taskcost"] = wire.CommandRun(
         "taskcost", [], 0, 1.0, _taskcost(60.0, lean, spread_s)
@@ -304,7 +304,8 @@ def test_lean_daemon_verdict_against_the_noise_band(lean, spread_s, key):
     (f,) = cmp.findings("taskcost")
     p = CI.partitions
     band = 2 * 2 * spread_s * 1e3 / (max(p) - min(p))  # both daemons, both ends, per partition
-    assert f.key == key and f.values["noise"] == pytest.approx(band)
+    assert f.key == "taskcost_lean" and f.values["noise"] == pytest.approx(band)
+    assert f.values["verdict"] == wire.LEAN_VERDICTS[verdict]
     assert f"{lean:.0f} ms" in f.text() and "±" in f.text()
 
 
@@ -314,25 +315,23 @@ def test_ledger_hop_that_differs_between_lines():
     recs[2] = dict(recs[2], bytes=999_500)  # a difference below the noise floor
     cmp = _both(ledger=5)
     cmp.runs["4"].runs["ledger"] = wire.CommandRun("ledger", [], 0, 1.0, recs)
-    found = [f for f in cmp.findings("ledger") if f.key == "ledger_hop"]
-    assert [(f.values["path"], f.values["hop"]) for f in found] == [("pandas_udf", "h1")]
-    assert (
-        found[0]
-        .text()
-        .startswith(
-            "`pandas_udf`, *h1*: 1.00 MB written to new memory per batch on Spark 3.5, 0.00 MB on "
-            "Spark 4.x."
-        )
-    )
+    (found,) = cmp.findings("ledger")
+    assert found.key == "ledger"
+    assert found.values["hops"] == "`pandas_udf` *h1* (1.00 vs 0.00 MB per batch)"
 
 
 def test_parity_broken_and_failed_commands():
     cmp = _both(diff=1e-3)
     cmp.runs["4"].runs["sweep"] = wire.CommandRun("sweep", [], 2, 1.0, None, "bad size.")
     found = {f.key: f.text() for f in cmp.findings()}
-    assert "parity" not in found and "did NOT agree" in found["parity_broken"]
-    assert found["failed"] == "`sweep` did not run on Spark 4.x: bad size."
-    assert "sweep_cpu" not in found and "sweep_best" not in found
+    broken = [f.values["who"] for f in cmp.findings("bench") if f.key == "parity"]
+    assert broken == [f"`{p}` on Spark 4.x" for p in RATIOS_4]
+    assert "did NOT agree with the in-process reference: largest |difference| 0.001" in (
+        found["parity"]
+    )
+    assert "agreed with" not in " ".join(f.text() for f in cmp.findings("bench"))
+    assert cmp.errors().error.tolist() == ["bad size.", "not here."]  # runs_table shows them
+    assert "sweep_cpu" not in found and cmp.findings("overview")[-1].key == "versions"
 
 
 def test_tables():
@@ -382,6 +381,7 @@ def test_sections_partition_the_findings():
     assert set(wire.WIRE_FINDINGS) == {k for keys in wire.SECTIONS.values() for k in keys} | {
         "alone"
     }
+    assert [f.key for f in cmp.findings("overview")] == ["versions"]
     with pytest.raises(LabError, match="Unknown section"):
         cmp.findings("nope")
     runs = cmp.runs_table()
@@ -394,13 +394,14 @@ def test_which_path_moved_and_whether_the_cap_bound():
     for r in cmp.runs["4"].runs["bench"].records:  # every path within 5% of its 3.5 ratio
         if r["name"] in RATIOS_35:
             r["ratio_to_limit"] = RATIOS_35[r["name"]] * 1.05
-    moved = [f for f in cmp.findings("bench") if f.key in ("moved_most", "none_moved")]
-    assert [f.key for f in moved] == ["none_moved"] and moved[0].values["band"] == wire.MOVE_BAND
+    (moved,) = [f for f in cmp.findings("bench") if f.key == "moved"]
+    assert "within ±15%, one run's noise" in moved.values["verdict"]
     cmp = _both()
     for r in cmp.runs["4"].runs["sweep"].records:  # a batch over the 64 MiB cap (full scale)
         r["batch_bytes"] = 128_000_000
-    (cap,) = [f for f in cmp.findings("sweep") if f.key.startswith("bytes_cap")]
-    assert cap.key == "bytes_cap_binds" and cap.values["cap_mib"] == 64
+    (cap,) = [f for f in cmp.findings("sweep") if f.key == "bytes_cap"]
+    assert cap.values["cap_mib"] == 64
+    assert "over the cap, so there Spark 4.x cut smaller batches than Spark 3.5" in cap.text()
 
 
 def test_a_ratio_above_the_limit_is_flagged():
@@ -433,11 +434,14 @@ def _job_table(ratio_35=1.0, ratio_4=1.3, defined_35=False, diff=0.0):
 
 def test_job_findings_per_line():
     found = wire.job_findings(_job_table(), {"k": "v"})
-    assert [f.key for f in found] == ["job_undefined", "job_moved", "job_parity"]
-    assert found[0].values["keys"] == "`k`" and found[1].values["ratio"] == pytest.approx(1.3)
+    assert [f.key for f in found] == ["job_change", "job_change", "job_parity"]
+    assert found[0].values["verdict"] == "noise, as Spark 3.5.9 defines no `k` for it to read"
+    assert found[1].values["ratio"] == pytest.approx(1.3)
+    assert found[1].values["verdict"] == "beyond ±15%, a change"
     assert found[2].values["verdict"] == "agree with"
     found = wire.job_findings(_job_table(defined_35=True, ratio_4=1.05, diff=1e-3), {"k": "v"})
-    assert [f.key for f in found] == ["job_noise", "job_noise", "job_parity"]
+    noise = "inside ±15%, one run's noise, not a change"
+    assert [f.values["verdict"] for f in found[:2]] == [noise, noise]
     assert found[2].values["verdict"] == "DIFFER from"
     failed = pd.DataFrame([{"line": "Spark 4.x", "error": "not set up (make setup SPARK=4.3)"}])
     (f,) = wire.job_findings(failed, {"k": "v"})

@@ -481,101 +481,84 @@ def ipc_read_variants(rows: int, cols: int = N_FEATURES, folder: str | None = No
 # ---- findings: what this run's tables say -------------------------------------------------------
 
 FORENSICS_FINDINGS = {
-    "views": "Same address on both sides — a true view — for: {cases}.",
-    "copies": "A new buffer for: {cases} (from {low:,} to {high:,} bytes written for {values:,} "
-    "values).",
-    "objects": "For {cases}, every row's values stay in Arrow's buffer but NumPy builds "
-    "{objects:,} Python objects around them (an object array of views).",
+    "forensics": "{views} of {cases} cases are true views (same address on both sides); {copies} "
+    "get a new buffer (up to {high:,} bytes for {values:,} values); in {wrapped} NumPy builds "
+    "{objects:,} Python objects around views of Arrow's buffer.",
 }
 
 TO_PANDAS_FINDINGS = {
-    "default_copy": "The default `to_pandas()` allocated {peak_over_data:.2f}× the data "
-    "({peak_mb:.1f} MB for {data_mb:.1f} MB) and no column shares Arrow's memory: one "
-    "consolidated copy.",
-    "default_shared": "The default `to_pandas()` allocated {peak_over_data:.2f}× the data "
-    "({peak_mb:.1f} MB for {data_mb:.1f} MB) and {shared} of {cols} columns share Arrow's memory.",
-    "split_nulls_copy": "`split_blocks`: {shared} of {cols} columns are views; with 10% nulls "
-    "{shared_nulls} are, peak {nulls_over_data:.2f}× the data (NaN needs a new float64 buffer).",
-    "split_nulls_shared": "`split_blocks`: {shared} of {cols} columns are views; with 10% nulls "
-    "still {shared_nulls}, peak {nulls_over_data:.2f}× the data.",
-    "arrow_dtype_nulls_shared": "`pd.ArrowDtype` keeps the validity bitmap: {shared} of {cols} "
-    "columns are views without nulls, {shared_nulls} with 10% nulls.",
-    "arrow_dtype_nulls_copy": "`pd.ArrowDtype`: {shared} of {cols} columns are views without "
-    "nulls, {shared_nulls} with 10% nulls.",
+    "default": "The default `to_pandas()` allocated {peak_over_data:.2f}× the data ({peak_mb:.1f} "
+    "MB for {data_mb:.1f} MB) and {shared} of {cols} columns share Arrow's memory: {how}.",
+    "nulls": "Of {cols} columns `split_blocks` keeps {shared} as views, {shared_nulls} with 10% "
+    "nulls (peak {nulls_over_data:.2f}× the data: {split_why}); `pd.ArrowDtype` {arrow} and "
+    "{arrow_nulls} ({arrow_why}).",
 }
 
 IPC_FINDINGS = {
-    "socket_copied": "From the socket the reader allocated {peak_mb:.2f} MB for {data_mb:.2f} MB "
-    "of data, and its columns are outside the sender's bytes.",
-    "socket_shared": "From the socket the reader allocated {peak_mb:.2f} MB for {data_mb:.2f} MB "
-    "of data, and its columns are inside the sender's bytes.",
-    "mmap_shared": "From the memory map it allocated {peak:,} bytes and the columns are inside the "
-    "mapped file.",
-    "mmap_copied": "From the memory map it allocated {peak:,} bytes and the columns are outside "
-    "the mapped file.",
+    "ipc": "From the socket the reader allocated {peak_mb:.2f} MB for {data_mb:.2f} MB of data, "
+    "its columns {socket} the sender's bytes; from the memory map {peak:,} bytes, its columns "
+    "{mmap} the mapped file.",
 }
 
 
 def forensics_findings(forensics: pd.DataFrame) -> list[Finding]:
-    """What `forensics_table` found: the cases NumPy views, the cases it copies (bytes written,
-    smallest to largest) and the cases it wraps in new Python objects; empty groups say nothing."""
-    out = []
-    for key, verdict in (
-        ("views", "zero-copy view"),
-        ("copies", "copied"),
-        ("objects", "views in new objects"),
-    ):
-        sub = forensics[forensics["verdict"] == verdict]
-        if sub.empty:
-            continue
-        cases = ", ".join(sub["case"])
-        if key == "views":
-            out.append(finding(FORENSICS_FINDINGS, key, cases=cases))
-        elif key == "copies":
-            low, high = int(sub["copied_bytes"].min()), int(sub["copied_bytes"].max())
-            values = int(sub["length"].max())
-            out.append(
-                finding(FORENSICS_FINDINGS, key, cases=cases, low=low, high=high, values=values)
-            )
-        else:
-            objects = int(sub["new_python_objects"].iloc[0])
-            out.append(finding(FORENSICS_FINDINGS, key, cases=cases, objects=objects))
-    return out
+    """What `forensics_table` found, as counts of its cases: views, copies (the most bytes
+    written) and views wrapped in new Python objects; the table names each case."""
+    groups = {
+        key: forensics[forensics["verdict"] == verdict]
+        for key, verdict in (
+            ("views", "zero-copy view"),
+            ("copies", "copied"),
+            ("wrapped", "views in new objects"),
+        )
+    }
+    copies, wrapped = groups["copies"], groups["wrapped"]
+    return [
+        finding(
+            FORENSICS_FINDINGS,
+            "forensics",
+            cases=len(forensics),
+            **{k: len(g) for k, g in groups.items()},
+            high=int(copies["copied_bytes"].max()) if len(copies) else 0,
+            values=int(copies["length"].max()) if len(copies) else 0,
+            objects=int(wrapped["new_python_objects"].sum()),
+        )
+    ]
 
 
 def to_pandas_findings(ways: pd.DataFrame) -> list[Finding]:
-    """What `to_pandas_variants` found: the default's peak over the data (and whether any column
-    kept Arrow's memory); the views `split_blocks` keeps without and with 10% nulls; the same for
-    `pd.ArrowDtype`. Three findings, each branch on the columns measured as views."""
+    """What `to_pandas_variants` found: the default's peak over the data and how many columns kept
+    Arrow's memory (none: one consolidated copy); the views `split_blocks` and `pd.ArrowDtype`
+    keep without and with 10% nulls, and why, by the columns measured as views."""
     w = ways.set_index("variant")
     default, split, arrow, nulls, arrow_nulls = (w.loc[v] for v in TO_PANDAS_VARIANTS)
-    cols = int(default["cols"])
+    cols, shared = int(default["cols"]), int(default["shared_columns"])
     return [
         finding(
             TO_PANDAS_FINDINGS,
-            "default_copy" if default["shared_columns"] == 0 else "default_shared",
+            "default",
             peak_over_data=float(default["peak_over_data"]),
             peak_mb=default["peak_bytes"] / 1e6,
             data_mb=default["data_bytes"] / 1e6,
-            shared=int(default["shared_columns"]),
+            shared=shared,
             cols=cols,
+            how="one consolidated copy" if shared == 0 else f"{cols - shared} copied",
         ),
         finding(
             TO_PANDAS_FINDINGS,
-            "split_nulls_copy" if nulls["shared_columns"] == 0 else "split_nulls_shared",
+            "nulls",
             shared=int(split["shared_columns"]),
             shared_nulls=int(nulls["shared_columns"]),
             cols=cols,
             nulls_over_data=float(nulls["peak_over_data"]),
-        ),
-        finding(
-            TO_PANDAS_FINDINGS,
-            "arrow_dtype_nulls_shared"
+            split_why="NaN needs a new float64 buffer"
+            if nulls["shared_columns"] == 0
+            else "still views",
+            arrow=int(arrow["shared_columns"]),
+            arrow_nulls=int(arrow_nulls["shared_columns"]),
+            arrow_why="it keeps the validity bitmap"
             if arrow_nulls["shared_columns"] > 0
-            else "arrow_dtype_nulls_copy",
-            shared=int(arrow["shared_columns"]),
-            shared_nulls=int(arrow_nulls["shared_columns"]),
-            cols=cols,
+            else "no view with nulls",
         ),
     ]
 
@@ -588,13 +571,11 @@ def ipc_read_findings(reads: pd.DataFrame) -> list[Finding]:
     return [
         finding(
             IPC_FINDINGS,
-            "socket_shared" if sock["inside_source"] else "socket_copied",
+            "ipc",
             peak_mb=sock["peak_bytes"] / 1e6,
             data_mb=sock["data_bytes"] / 1e6,
-        ),
-        finding(
-            IPC_FINDINGS,
-            "mmap_shared" if mm["inside_source"] else "mmap_copied",
+            socket="inside" if sock["inside_source"] else "outside",
             peak=int(mm["peak_bytes"]),
-        ),
+            mmap="inside" if mm["inside_source"] else "outside",
+        )
     ]

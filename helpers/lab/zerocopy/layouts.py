@@ -155,40 +155,36 @@ LAYOUT_FINDINGS = {
     "view": "Stacking {rows:,} rows copied {stack_bytes:,} bytes in {stack_ms:.3f} ms, the view "
     "{view_bytes:,} in {view_us:.1f} µs; inside the workers {shared} of {batches} batches handed "
     "the model a view (C-contiguous: {c_contiguous}).",
-    "array_faster": "End to end the array column ran {array_rps:,.0f} rows/s (runs "
-    "{array_lo:,.0f}.."
-    "{array_hi:,.0f}), faster than {features} columns at {columns_rps:,.0f} ({columns_lo:,.0f}.."
-    "{columns_hi:,.0f}): {gap_us:.2f} µs less wall time per row, where the copy it skips costs "
+    "array": "End to end the array column ran {array_rps:,.0f} rows/s (runs {array_lo:,.0f}.."
+    "{array_hi:,.0f}), {features} columns {columns_rps:,.0f} ({columns_lo:,.0f}..{columns_hi:,.0f})"
+    ": {verdict}, {delta_us:+.2f} µs of wall time per row; the copy it skips costs "
     "{copy_us:.2f} µs per row in one process.",
-    "array_slower": "End to end the array column ran {array_rps:,.0f} rows/s (runs "
-    "{array_lo:,.0f}.."
-    "{array_hi:,.0f}), slower than {features} columns at {columns_rps:,.0f} ({columns_lo:,.0f}.."
-    "{columns_hi:,.0f}): the saved copy is outweighed elsewhere (see the JVM write below).",
-    "array_same": "End to end the array column ran {array_rps:,.0f} rows/s (runs {array_lo:,.0f}.."
-    "{array_hi:,.0f}) and {features} columns {columns_rps:,.0f} ({columns_lo:,.0f}.."
-    "{columns_hi:,.0f}): the ranges overlap, no winner in this run.",
-    "jvm_write": "The JVM wrote one {batch_rows:,}-row batch in {columns_ms:.1f} ms as {features} "
-    "columns and {array_ms:.1f} ms as one array column; predictions match the reference within "
-    "{max_abs_diff:.1e}.",
+}
+# the array layout against the columns, by whether the runs' ranges overlap
+ARRAY_VERDICTS = {
+    "faster": "the array layout is faster",
+    "slower": "the array layout is slower, its saved copy outweighed (see the JVM write column)",
+    "same": "the ranges overlap, no winner in this run",
 }
 
 
 def layout_findings(
     inproc: pd.DataFrame, checks: pd.DataFrame, runs: pd.DataFrame, n_features: int = N_FEATURES
 ) -> list[Finding]:
-    """Three findings: `stacking_vs_view` (bytes copied, ms / µs) with the workers' address checks
+    """Two findings: `stacking_vs_view` (bytes copied, ms / µs) with the workers' address checks
     of `verify_array_zero_copy`; `array_vs_columns` end to end (rows/s, the runs' range): the array
-    layout faster or slower only when the ranges do not overlap, else `array_same`; the JVM's
-    write time per batch (ms) and parity with the reference."""
+    layout faster or slower only when the ranges do not overlap, else no winner (ARRAY_VERDICTS),
+    with the wall time per row it changed beside the copy it skips. The JVM's write time and
+    parity are columns of `runs`."""
     ip, lay = inproc.set_index("layout"), runs.set_index("layout")
     stack, view = ip.loc[STACK_LAYOUT], ip.loc[VIEW_LAYOUT]
     cols, arr = lay.loc[COLUMNS_RUN], lay.loc[ARRAY_RUN]
     if arr["rows_per_s_min"] > cols["rows_per_s_max"]:
-        verdict = "array_faster"
+        verdict = "faster"
     elif arr["rows_per_s_max"] < cols["rows_per_s_min"]:
-        verdict = "array_slower"
+        verdict = "slower"
     else:
-        verdict = "array_same"
+        verdict = "same"
     return [
         finding(
             LAYOUT_FINDINGS,
@@ -204,7 +200,8 @@ def layout_findings(
         ),
         finding(
             LAYOUT_FINDINGS,
-            verdict,
+            "array",
+            verdict=ARRAY_VERDICTS[verdict],
             columns_rps=cols["rows_per_s"],
             columns_lo=cols["rows_per_s_min"],
             columns_hi=cols["rows_per_s_max"],
@@ -212,16 +209,7 @@ def layout_findings(
             array_lo=arr["rows_per_s_min"],
             array_hi=arr["rows_per_s_max"],
             features=n_features,
-            gap_us=(1 / cols["rows_per_s"] - 1 / arr["rows_per_s"]) * 1e6,
+            delta_us=(1 / arr["rows_per_s"] - 1 / cols["rows_per_s"]) * 1e6,
             copy_us=stack["seconds"] / stack["rows"] * 1e6,
-        ),
-        finding(
-            LAYOUT_FINDINGS,
-            "jvm_write",
-            batch_rows=int(cols["batch_rows"]),
-            columns_ms=cols["jvm_write_s_per_batch"] * 1e3,
-            array_ms=arr["jvm_write_s_per_batch"] * 1e3,
-            features=n_features,
-            max_abs_diff=float(runs["max_abs_diff"].max()),
         ),
     ]

@@ -744,67 +744,44 @@ def data_bytes(rows: int, double_cols: int) -> int:
 # ---- findings: what this run's ledger says ------------------------------------------------------
 
 LEDGER_FINDINGS = {
-    "copies_differ": "`{least}` writes the least new memory per batch, {least_x:.1f}× its "
-    "{data_mb:.2f} MB of features; `{most}` the most, {most_x:.1f}×.",
-    "copies_differ_queue": "`{least}` writes the least new memory per batch, {least_x:.1f}× its "
-    "{data_mb:.2f} MB of features; `{most}` the most, {most_x:.1f}×, its row queue alone "
-    "{queue_mb:.2f} MB.",
-    "copies_same": "Every path writes about the same new memory per batch: {least_x:.1f}× to "
-    "{most_x:.1f}× its {data_mb:.2f} MB of features.",
-    "to_pandas_views": "`{path}`: the worker's Arrow -> pandas call ({call}) hands the UDF views "
-    "of Arrow's buffers: 0 bytes copied for its {columns} double columns.",
-    "to_pandas_copies": "`{path}`: the worker's Arrow -> pandas call ({call}) copied {mb:.2f} MB "
-    "per batch, {share:.0%} of its {columns} double columns, before the UDF saw a value.",
-    "to_pandas_copies_rename": "`{path}`: the worker's Arrow -> pandas call ({call}) copied "
-    "{mb:.2f} MB per batch, {share:.0%} of its {columns} double columns: it ends in "
-    "`series.rename(name)`, which pandas {pandas} copies unless copy-on-write is on.",
-    "gaps": "Sum of hops vs end to end, ms per batch: {gaps}. A positive gap is time no hop "
-    "explains (waiting, scheduling); a negative one, hops that overlapped.",
+    "copies": "`{least}` writes the least new memory per batch, {least_x:.1f}× its "
+    "{data_mb:.2f} MB of features, `{most}` the most, {most_x:.1f}× ({verdict}).",
+    "to_pandas": "`{path}`: the worker's Arrow -> pandas call ({call}) copied {mb:.2f} MB per "
+    "batch, {share:.0%} of its {columns} double columns: {verdict}.",
 }
 SAME_COPIES = 0.05  # paths whose copied bytes differ by less than 5% of the most copy "the same"
 
 
 def ledger_findings(ledger: Ledger) -> list[Finding]:
-    """At most three findings on a copy ledger: which path writes the least and the most new
-    memory per batch as a multiple of its feature bytes (with the row queue's MB where the most
-    copying path has one; `copies_same` within `SAME_COPIES`); the pandas UDF's Arrow -> pandas
-    hop, views or copies (MB, share) and the copying `Series.rename` where that is why; the sum
-    of hops against the measured end-to-end time per path (ms per batch)."""
+    """At most two findings on a copy ledger: which path writes the least and the most new memory
+    per batch as a multiple of its feature bytes (about the same within `SAME_COPIES`, else the
+    row queue's MB where the most copying path has one); the pandas UDF's Arrow -> pandas hop
+    (MB, share): views, a copy, or the copying `Series.rename` where that is why. The sum of hops
+    against the end-to-end time per path is `ledger.summary()`'s gap column."""
     hops, summary = ledger.table(), ledger.summary().set_index("path")
     data = data_bytes(ledger.rows, ledger.features)
     copied = summary["copied_bytes"] / data
     least, most = copied.idxmin(), copied.idxmax()
-    values = dict(
-        least=least,
-        most=most,
-        least_x=float(copied[least]),
-        most_x=float(copied[most]),
-        data_mb=data / 1e6,
-    )
     queue = hops[(hops["hop"] == ROW_QUEUE_HOP) & (hops["path"] == most)]
     if copied[most] - copied[least] <= SAME_COPIES * copied[most]:
-        out = [finding(LEDGER_FINDINGS, "copies_same", **values)]
+        verdict = f"within {SAME_COPIES:.0%}: about the same"
     elif len(queue):
-        out = [
-            finding(
-                LEDGER_FINDINGS,
-                "copies_differ_queue",
-                queue_mb=float(queue["bytes"].sum()) / 1e6,
-                **values,
-            )
-        ]
+        verdict = f"its row queue alone {float(queue['bytes'].sum()) / 1e6:.2f} MB"
     else:
-        out = [finding(LEDGER_FINDINGS, "copies_differ", **values)]
-    out += _to_pandas_findings(ledger, hops)
-    gaps = []
-    for path, row in summary.iterrows():
-        if row["end_to_end_per_batch_s"] is None or pd.isna(row["end_to_end_per_batch_s"]):
-            gaps.append(f"`{path}` {row['sum_of_hops_s'] * 1e3:.1f} (not measured end to end)")
-            continue
-        hops_ms, e2e_ms = row["sum_of_hops_s"] * 1e3, row["end_to_end_per_batch_s"] * 1e3
-        gaps.append(f"`{path}` {hops_ms:.1f} vs {e2e_ms:.1f} ({e2e_ms - hops_ms:+.1f})")
-    out.append(finding(LEDGER_FINDINGS, "gaps", gaps=", ".join(gaps)))
-    return out
+        verdict = "no row queue"
+    out = [
+        finding(
+            LEDGER_FINDINGS,
+            "copies",
+            least=least,
+            most=most,
+            least_x=float(copied[least]),
+            most_x=float(copied[most]),
+            data_mb=data / 1e6,
+            verdict=verdict,
+        )
+    ]
+    return out + _to_pandas_findings(ledger, hops)
 
 
 def _to_pandas_findings(ledger: Ledger, hops: pd.DataFrame) -> list[Finding]:
@@ -814,13 +791,25 @@ def _to_pandas_findings(ledger: Ledger, hops: pd.DataFrame) -> list[Finding]:
     if rows.empty:
         return []
     hop = rows.iloc[0]
-    common = dict(path="pandas_udf", call=hop["how"], columns=ledger.features)
-    if hop["bytes"] == 0:
-        return [finding(LEDGER_FINDINGS, "to_pandas_views", **common)]
     data = data_bytes(ledger.rows, ledger.features)
-    copies = dict(mb=hop["bytes"] / 1e6, share=hop["bytes"] / data, **common)
-    if ledger.worker_calls == "conversion" and ledger.rename_copies:
-        return [
-            finding(LEDGER_FINDINGS, "to_pandas_copies_rename", pandas=pd.__version__, **copies)
-        ]
-    return [finding(LEDGER_FINDINGS, "to_pandas_copies", **copies)]
+    if hop["bytes"] == 0:
+        verdict = "the UDF gets views of Arrow's buffers"
+    elif ledger.worker_calls == "conversion" and ledger.rename_copies:
+        verdict = (
+            f"it ends in `series.rename(name)`, which pandas {pd.__version__} copies unless "
+            "copy-on-write is on"
+        )
+    else:
+        verdict = "a copy before the UDF saw a value"
+    return [
+        finding(
+            LEDGER_FINDINGS,
+            "to_pandas",
+            path="pandas_udf",
+            call=hop["how"],
+            columns=ledger.features,
+            mb=hop["bytes"] / 1e6,
+            share=hop["bytes"] / data,
+            verdict=verdict,
+        )
+    ]

@@ -23,23 +23,23 @@ def test_forensics_findings_views_copies_objects():
             ("list<double>", "views in new objects", 0, 1000, 1000),
         ]
     )
-    got = z.forensics_findings(df)
-    assert [f.key for f in got] == ["views", "copies", "objects"]
-    assert got[0].values == {"cases": "int64, double"}
-    assert got[1].values == {"cases": "bool, string", "low": 1000, "high": 12_000, "values": 1000}
-    assert "from 1,000 to 12,000 bytes written for 1,000 values" in got[1].text()
-    assert got[2].values == {"cases": "list<double>", "objects": 1000}
+    (got,) = z.forensics_findings(df)
+    assert got.key == "forensics"
+    assert got.values == {"cases": 5, "views": 2, "copies": 2, "wrapped": 1, "high": 12_000,
+                          "values": 1000, "objects": 1000}  # fmt: skip
+    assert got.text().startswith("2 of 5 cases are true views")
+    assert "2 get a new buffer (up to 12,000 bytes for 1,000 values)" in got.text()
 
 
-def test_forensics_findings_skip_empty_groups():
-    df = _forensics([("bool", "copied", 500, 0, 500)])
-    assert [f.key for f in z.forensics_findings(df)] == ["copies"]
+def test_forensics_findings_count_empty_groups_as_none():
+    (got,) = z.forensics_findings(_forensics([("bool", "copied", 500, 0, 500)]))
+    assert (got.values["views"], got.values["copies"], got.values["wrapped"]) == (0, 1, 0)
 
 
 def test_forensics_findings_of_the_real_table():
-    got = {f.key: f for f in z.forensics_findings(z.forensics_table(200))}
-    assert "int64" in got["views"].values["cases"] and got["copies"].values["values"] == 200
-    assert got["objects"].values["objects"] == 200
+    (got,) = z.forensics_findings(z.forensics_table(200))
+    assert got.values["views"] >= 2 and got.values["values"] == 200
+    assert got.values["objects"] == 200 * got.values["wrapped"]  # one object per row and case
 
 
 def _ways(default_shared: int, null_shared: int, arrow_null_shared: int = 16) -> pd.DataFrame:
@@ -58,22 +58,20 @@ def _ways(default_shared: int, null_shared: int, arrow_null_shared: int = 16) ->
 
 def test_to_pandas_findings_copy_branches():
     got = z.to_pandas_findings(_ways(0, 0, 0))
-    assert [f.key for f in got] == ["default_copy", "split_nulls_copy", "arrow_dtype_nulls_copy"]
+    assert [f.key for f in got] == ["default", "nulls"]
     assert "allocated 1.05× the data (2.1 MB for 2.0 MB)" in got[0].text()
-    assert got[1].values == {"shared": 16, "shared_nulls": 0, "cols": 16, "nulls_over_data": 1.0}
-    assert got[2].values == {"shared": 16, "shared_nulls": 0, "cols": 16}
+    assert got[0].text().endswith("0 of 16 columns share Arrow's memory: one consolidated copy.")
+    assert got[1].values == {"shared": 16, "shared_nulls": 0, "cols": 16, "nulls_over_data": 1.0,
+                             "split_why": "NaN needs a new float64 buffer", "arrow": 16,
+                             "arrow_nulls": 0, "arrow_why": "no view with nulls"}  # fmt: skip
 
 
 def test_to_pandas_findings_shared_branches():
     got = z.to_pandas_findings(_ways(3, 5))
-    assert [f.key for f in got] == [
-        "default_shared",
-        "split_nulls_shared",
-        "arrow_dtype_nulls_shared",
-    ]
-    assert "3 of 16 columns share" in got[0].text()
-    assert got[1].values["shared_nulls"] == 5
-    assert got[2].values == {"shared": 16, "shared_nulls": 16, "cols": 16}
+    assert [f.key for f in got] == ["default", "nulls"]
+    assert "3 of 16 columns share Arrow's memory: 13 copied." in got[0].text()
+    assert got[1].values["shared_nulls"] == 5 and got[1].values["split_why"] == "still views"
+    assert got[1].text().endswith("`pd.ArrowDtype` 16 and 16 (it keeps the validity bitmap).")
 
 
 def test_the_rule_is_null_count_not_the_bitmap():
@@ -113,14 +111,13 @@ def _reads(socket_inside: bool, mmap_inside: bool) -> pd.DataFrame:
 
 
 def test_ipc_read_findings_socket_copies_map_shares():
-    got = z.ipc_read_findings(_reads(False, True))
-    assert [f.key for f in got] == ["socket_copied", "mmap_shared"]
-    assert "allocated 2.50 MB for 2.00 MB of data" in got[0].text()
-    assert "allocated 4,096 bytes and the columns are inside" in got[1].text()
+    (got,) = z.ipc_read_findings(_reads(False, True))
+    assert got.key == "ipc"
+    assert "allocated 2.50 MB for 2.00 MB of data, its columns outside the sender's" in got.text()
+    assert "memory map 4,096 bytes, its columns inside the mapped file" in got.text()
 
 
 def test_ipc_read_findings_other_branches():
-    got = z.ipc_read_findings(_reads(True, False))
-    assert [f.key for f in got] == ["socket_shared", "mmap_copied"]
-    assert "inside the sender's bytes" in got[0].text()
-    assert "outside the mapped file" in got[1].text()
+    (got,) = z.ipc_read_findings(_reads(True, False))
+    assert "inside the sender's bytes" in got.text()
+    assert "outside the mapped file" in got.text()
