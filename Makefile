@@ -86,22 +86,15 @@ lab: setup
 # lines' CLIs itself, and the browser test checks JupyterLab's Run All and a slider.
 # Test JVMs run with the C1 compiler only and the serial GC (TEST_JVM): a short-lived test JVM then
 # spends about a quarter less CPU compiling code it runs a few times; ci-scale timings are not results.
-# They also map the classes Spark loads from one class-data archive (AppCDS, $(CDS), written once per
-# venv by .ci/jvm_archive.py): a session's start-up then takes about half the CPU. A JVM that cannot
-# use the archive (another class path, another JDK) starts as usual; -Xlog keeps it quiet.
 # Each line keeps its notebooks' run folders apart (LAB_RUNS_DIR), so both lines can run at once.
 RUN_TAG := $(subst .venv,,$(VENV))
 ONCE := $(if $(filter 4,$(SPARK)),--ignore=tests/ui --ignore=notebooks/08_spark_lines_on_the_wire.ipynb)
-TEST_JVM := -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xlog:cds=off,cds+dynamic=off
-CDS := $(VENV)/spark-classes.jsa
+TEST_JVM := -XX:TieredStopAtLevel=1 -XX:+UseSerialGC
 test: setup lint
 	@$(MAKE) --no-print-directory test-run
-$(CDS): $(STAMP)
-	JAVA_TOOL_OPTIONS="$(TEST_JVM) $$JAVA_TOOL_OPTIONS" $(PY) .ci/jvm_archive.py $@
-test-run: $(CDS)
+test-run:
 	@mkdir -p runs
-	CDS_OPT=$$([ -f $(CDS) ] && echo "-XX:SharedArchiveFile=$(CURDIR)/$(CDS)"); \
-	JAVA_TOOL_OPTIONS="$(TEST_JVM) $$CDS_OPT $$JAVA_TOOL_OPTIONS" LAB_RUNS_DIR=$(CURDIR)/runs/test$(RUN_TAG) LAB_SCALE=ci \
+	JAVA_TOOL_OPTIONS="$(TEST_JVM) $$JAVA_TOOL_OPTIONS" LAB_RUNS_DIR=$(CURDIR)/runs/test$(RUN_TAG) LAB_SCALE=ci \
 	    $(PY) -m pytest -p no:cacheprovider tests notebooks $(ONCE) --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 	    --durations=25 --junitxml=runs/junit$(RUN_TAG).xml -o junit_family=xunit1; rc=$$?; \
 	if [ -f runs/junit$(RUN_TAG).xml ]; then $(PY) .ci/durations.py runs/junit$(RUN_TAG).xml > runs/durations$(RUN_TAG).txt && echo "per-file times: runs/durations$(RUN_TAG).txt"; fi; \

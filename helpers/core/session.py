@@ -507,7 +507,7 @@ def session_processes(pid: int | None = None) -> list[psutil.Process]:
     return [p for p in procs if is_running(p)]
 
 
-def _cleanup_gateway(wait_s: float = 20.0) -> None:
+def _cleanup_gateway() -> None:
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
@@ -525,7 +525,7 @@ def _cleanup_gateway(wait_s: float = 20.0) -> None:
             except Exception:
                 pass
             try:
-                proc.wait(timeout=wait_s)
+                proc.wait(timeout=20)
             except BaseException:
                 proc.kill()
                 proc.wait(timeout=10)
@@ -538,17 +538,16 @@ def _cleanup_gateway(wait_s: float = 20.0) -> None:
 
 def stop_session(timeout: float = 20.0) -> list[int]:
     """Stop Spark and every process it started; return the PIDs that had to be killed
-    (normally none). `timeout`: seconds the rest get to exit after the driver JVM, which gets
-    at least 20 (more when `timeout` is longer)."""
+    (normally none)."""
     freeze_error_text(sys.exc_info()[1])  # called while a Spark error unwinds: keep its text
     if _STATE.spark is None:
-        _cleanup_gateway(max(20.0, timeout))
+        _cleanup_gateway()
         return []
     procs = session_processes()
     try:
         _STATE.spark.stop()
     finally:
-        _cleanup_gateway(max(20.0, timeout))
+        _cleanup_gateway()
         _STATE.spark, _STATE.static, _STATE.jvm_pid = None, {}, None
     return reap(procs, timeout)
 

@@ -36,6 +36,12 @@ def python_metrics(spark, execution_id: int | None = None) -> pd.DataFrame:
         executions = rest_json(f"{base}/sql?details=false&length=1000")
         execution_id = max(e["id"] for e in executions)
     detail = rest_json(f"{base}/sql/{execution_id}?details=true")
+    # Spark's listener aggregates an execution's metrics when it handles the end event, a moment
+    # after the action returned: until then the REST API shows the execution RUNNING, metrics empty
+    deadline = time.monotonic() + 10.0
+    while detail.get("status") == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        detail = rest_json(f"{base}/sql/{execution_id}?details=true")
     rows = []
     for node in detail.get("nodes", []):
         for metric in node.get("metrics", []):
