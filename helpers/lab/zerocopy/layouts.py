@@ -157,7 +157,7 @@ LAYOUT_FINDINGS = {
     "the model a view (C-contiguous: {c_contiguous}).",
     "array": "End to end the array column ran {array_rps:,.0f} rows/s (runs {array_lo:,.0f}.."
     "{array_hi:,.0f}), {features} columns {columns_rps:,.0f} ({columns_lo:,.0f}..{columns_hi:,.0f})"
-    ": {verdict}, {delta_us:+.2f} µs of wall time per row; the copy it skips costs "
+    ": {verdict} (wall time per row {delta_us:+.2f} µs with the array); the copy it skips costs "
     "{copy_us:.2f} µs per row in one process.",
 }
 # the array layout against the columns, by whether the runs' ranges overlap
