@@ -565,7 +565,8 @@ def breakdown_findings(results) -> list[Finding]:
     b = [breakdown(r) for r in results]
     py = [x["python_coverage"] for x, r in zip(b, results) if r.tasks]
     jv = [x["jvm_task_coverage"] for x in b]
-    extra = [x["jvm_coverage"] - x["jvm_task_coverage"] for x in b]
+    # task threads are a subset of the JVM's threads: a difference below 0 is rounding ("-0%")
+    extra = [max(0.0, x["jvm_coverage"] - x["jvm_task_coverage"]) for x in b]
     py = py or [0.0]
     out.append(
         finding(
