@@ -29,9 +29,8 @@ def process_command(proc: psutil.Process) -> str:
 
 def reap(procs: list[psutil.Process], timeout: float = 20.0) -> list[int]:
     """Wait up to `timeout` s for `procs` (psutil Processes kept earlier) to exit, then kill the
-    ones
-    still alive; return the PIDs that had to be killed."""
-    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    ones still alive; return the PIDs that had to be killed."""
+    alive = wait_gone(procs, timeout)
     killed = []
     for p in alive:
         try:
@@ -39,8 +38,23 @@ def reap(procs: list[psutil.Process], timeout: float = 20.0) -> list[int]:
             killed.append(p.pid)
         except psutil.Error:
             pass
-    psutil.wait_procs(alive, timeout=5)
+    wait_gone(alive, 5)
     return killed
+
+
+def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to `timeout` s for `procs` to exit; return those still running. psutil 7.2 waits
+    through `pidfd_open`, which raised FileNotFoundError for a process that exited between its
+    check and its wait (seen when JupyterLab's kernels ended): then poll instead."""
+    try:
+        return psutil.wait_procs(procs, timeout=timeout)[1]
+    except OSError:
+        deadline = time.monotonic() + timeout
+        alive = [p for p in procs if is_running(p)]
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.1)
+            alive = [p for p in alive if is_running(p)]
+        return alive
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:

@@ -28,3 +28,26 @@ def test_processes_under_walks_the_tree_and_skips_gone_roots():
         for p in left:
             p.kill()
         reap(left)
+
+
+def test_reap_survives_a_failing_psutil_wait(monkeypatch):
+    """psutil 7.2's pidfd wait raised FileNotFoundError for a process that had just exited: reap
+    then polls, still waits for the slow one and kills what outlives the timeout."""
+    import psutil
+
+    from helpers.core import processes
+
+    def broken_wait(*_args, **_kwargs):
+        raise FileNotFoundError(2, "No such file or directory")
+
+    quick = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    stuck = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(psutil, "wait_procs", broken_wait)
+    try:
+        killed = processes.reap([psutil.Process(quick.pid), psutil.Process(stuck.pid)], timeout=3)
+        assert killed == [stuck.pid]
+        assert quick.wait(timeout=5) == 0 and stuck.wait(timeout=5) != 0
+    finally:
+        stuck.kill()
+        quick.wait()
+        stuck.wait()
