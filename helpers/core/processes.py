@@ -49,12 +49,8 @@ def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Proces
     try:
         return psutil.wait_procs(procs, timeout=timeout)[1]
     except OSError:
-        deadline = time.monotonic() + timeout
-        alive = [p for p in procs if is_running(p)]
-        while alive and time.monotonic() < deadline:
-            time.sleep(0.1)
-            alive = [p for p in alive if is_running(p)]
-        return alive
+        wait_for(lambda: not any(is_running(p) for p in procs), timeout=timeout, interval=0.1)
+        return [p for p in procs if is_running(p)]
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
